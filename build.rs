@@ -1,0 +1,36 @@
+//! Embeds every lesson under `lessons/<lang>/*.md` into the binary, so `--explain` and
+//! `ctrace book build` work from any directory without the source tree.
+use std::{env, fs, path::Path};
+
+fn main() {
+    println!("cargo:rerun-if-changed=lessons");
+    let out = Path::new(&env::var("OUT_DIR").unwrap()).join("lessons.rs");
+    let manifest = env::var("CARGO_MANIFEST_DIR").unwrap();
+    let root = Path::new(&manifest).join("lessons");
+    let mut entries = Vec::new();
+    if let Ok(langs) = fs::read_dir(&root) {
+        for lang in langs.flatten() {
+            if !lang.path().is_dir() {
+                continue;
+            }
+            println!("cargo:rerun-if-changed={}", lang.path().display());
+            for file in fs::read_dir(lang.path()).unwrap().flatten() {
+                let path = file.path();
+                if path.extension().and_then(|e| e.to_str()) == Some("md") {
+                    entries.push((
+                        lang.file_name().to_string_lossy().into_owned(),
+                        path.file_stem().unwrap().to_string_lossy().into_owned(),
+                        path.display().to_string(),
+                    ));
+                }
+            }
+        }
+    }
+    entries.sort();
+    let mut code = String::from("pub static EMBEDDED: &[(&str, &str, &str)] = &[\n");
+    for (lang, stem, path) in entries {
+        code += &format!("    ({lang:?}, {stem:?}, include_str!({path:?})),\n");
+    }
+    code += "];\n";
+    fs::write(out, code).unwrap();
+}

@@ -1,0 +1,279 @@
+//! The command line, as clap sees it. Flags follow docker's names and short forms.
+
+use std::path::PathBuf;
+
+use clap::{ArgAction, Args, Parser, Subcommand};
+
+/// A container engine that shows its own work: every create/start phase is a traced span.
+#[derive(Debug, Parser)]
+#[command(name = "ctrace", version, about, propagate_version = true)]
+pub struct Cli {
+    /// Persistent state: images, containers, traces.
+    #[arg(long, global = true, env = "CTRACE_ROOT", default_value = "/var/lib/ctrace")]
+    pub root: PathBuf,
+    /// Volatile state: bundles, exec fifos (lost at reboot, like the processes).
+    #[arg(long, global = true, env = "CTRACE_EXEC_ROOT", default_value = "/run/ctrace")]
+    pub exec_root: PathBuf,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Create and start a container, and wait for it (docker run).
+    #[command(disable_help_flag = true)]
+    Run(RunArgs),
+    /// Create a container without starting it (docker create).
+    #[command(disable_help_flag = true)]
+    Create(CreateArgs),
+    /// Start created or exited containers (docker start).
+    Start(StartArgs),
+    /// List containers (docker ps).
+    Ps(PsArgs),
+    /// Remove containers (docker rm).
+    Rm(RmArgs),
+    /// Show low-level information on containers as JSON (docker inspect).
+    Inspect(InspectArgs),
+    /// Print a container's output (docker logs).
+    Logs(LogsArgs),
+    /// List images (docker images).
+    Images(ImagesArgs),
+    /// Remove images (docker rmi).
+    Rmi(RmiArgs),
+    /// Manage images.
+    #[command(subcommand)]
+    Image(ImageCommand),
+    /// Work with recorded traces.
+    #[command(subcommand)]
+    Trace(TraceCommand),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    Completion {
+        shell: clap_complete::Shell,
+    },
+    /// (internal) The per-container shim; started by the engine, not by users.
+    #[command(hide = true)]
+    Shim(ShimCmd),
+}
+
+/// Flags shared by `create` and `run`.
+#[derive(Debug, Args, Clone)]
+pub struct CreateFlags {
+    /// Print help.
+    #[arg(long, action = ArgAction::Help)]
+    pub help: Option<bool>,
+    /// Assign a name to the container.
+    #[arg(long)]
+    pub name: Option<String>,
+    /// Set environment variables (NAME=value, or NAME to copy it from here).
+    #[arg(short = 'e', long = "env", value_name = "NAME[=VALUE]")]
+    pub env: Vec<String>,
+    /// Working directory inside the container.
+    #[arg(short = 'w', long = "workdir")]
+    pub workdir: Option<String>,
+    /// Username or UID (format: <name|uid>[:<group|gid>]).
+    #[arg(short = 'u', long = "user")]
+    pub user: Option<String>,
+    /// Container host name.
+    #[arg(short = 'h', long)]
+    pub hostname: Option<String>,
+    /// Memory limit (e.g. 64m, 1g).
+    #[arg(short = 'm', long)]
+    pub memory: Option<String>,
+    /// Memory + swap limit, -1 for unlimited swap.
+    #[arg(long)]
+    pub memory_swap: Option<String>,
+    /// Tune the container's pids limit (-1 for unlimited).
+    #[arg(long, allow_hyphen_values = true)]
+    pub pids_limit: Option<i64>,
+    /// Number of CPUs (e.g. 0.5).
+    #[arg(long)]
+    pub cpus: Option<String>,
+    /// Network mode: none or host (bridge and container:<name> come later).
+    #[arg(long, alias = "net", default_value = "")]
+    pub network: String,
+    /// Runtime: embedded (ctrace's own) or runc.
+    #[arg(long, default_value = "embedded")]
+    pub runtime: String,
+    /// Overwrite the image's ENTRYPOINT.
+    #[arg(long)]
+    pub entrypoint: Option<String>,
+    /// Set metadata (KEY=VALUE).
+    #[arg(short = 'l', long = "label")]
+    pub labels: Vec<String>,
+    /// Mount the container's root filesystem read-only.
+    #[arg(long)]
+    pub read_only: bool,
+    /// Keep STDIN open (not supported yet).
+    #[arg(short = 'i', long)]
+    pub interactive: bool,
+    /// Allocate a pseudo-TTY (not supported yet).
+    #[arg(short = 't', long)]
+    pub tty: bool,
+    /// Narrate every phase as it happens (on stderr).
+    #[arg(long)]
+    pub explain: bool,
+    /// Language of --explain (default: CTRACE_LANG, then the locale).
+    #[arg(long)]
+    pub lang: Option<String>,
+    /// The image to run.
+    pub image: String,
+    /// The command and its arguments (default: the image's).
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+    pub command: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// Remove the container when it exits.
+    #[arg(long)]
+    pub rm: bool,
+    /// Run in the background and print the container id.
+    #[arg(short = 'd', long)]
+    pub detach: bool,
+    #[command(flatten)]
+    pub flags: CreateFlags,
+}
+
+#[derive(Debug, Args)]
+pub struct CreateArgs {
+    /// Remove the container when it exits.
+    #[arg(long)]
+    pub rm: bool,
+    #[command(flatten)]
+    pub flags: CreateFlags,
+}
+
+#[derive(Debug, Args)]
+pub struct StartArgs {
+    /// Attach stdout/stderr and wait for the exit; exit with the container's code.
+    #[arg(short = 'a', long)]
+    pub attach: bool,
+    /// Narrate every phase as it happens (on stderr).
+    #[arg(long)]
+    pub explain: bool,
+    /// Language of --explain.
+    #[arg(long)]
+    pub lang: Option<String>,
+    #[arg(required = true)]
+    pub containers: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct PsArgs {
+    /// Show all containers (default shows just running).
+    #[arg(short = 'a', long)]
+    pub all: bool,
+    /// Only display container ids.
+    #[arg(short = 'q', long)]
+    pub quiet: bool,
+    /// Filter: status=<state>, name=<substring>, id=<prefix>.
+    #[arg(short = 'f', long = "filter")]
+    pub filters: Vec<String>,
+    /// Output: table (default) or json (one object per line, as docker).
+    #[arg(long, default_value = "table")]
+    pub format: String,
+    /// Don't truncate output.
+    #[arg(long)]
+    pub no_trunc: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct RmArgs {
+    /// Force the removal of a running container (SIGKILL).
+    #[arg(short = 'f', long)]
+    pub force: bool,
+    #[arg(required = true)]
+    pub containers: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct InspectArgs {
+    #[arg(required = true)]
+    pub containers: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct LogsArgs {
+    /// Show timestamps.
+    #[arg(short = 't', long)]
+    pub timestamps: bool,
+    pub container: String,
+}
+
+#[derive(Debug, Args)]
+pub struct ImagesArgs {
+    /// Only show image ids.
+    #[arg(short = 'q', long)]
+    pub quiet: bool,
+    /// Output: table (default) or json.
+    #[arg(long, default_value = "table")]
+    pub format: String,
+}
+
+#[derive(Debug, Args)]
+pub struct RmiArgs {
+    #[arg(required = true)]
+    pub images: Vec<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ImageCommand {
+    /// Import a docker-save tarball, an OCI image layout (dir or tar), or a plain rootfs tar (--rootfs).
+    Import(ImportArgs),
+    /// List images.
+    Ls(ImagesArgs),
+    /// Remove images.
+    Rm(RmiArgs),
+    /// Show an image's details as JSON.
+    Inspect { images: Vec<String> },
+}
+
+#[derive(Debug, Args)]
+pub struct ImportArgs {
+    /// Treat the file as a plain root filesystem tarball.
+    #[arg(long)]
+    pub rootfs: bool,
+    /// Default command for a rootfs import (JSON array or a shell-split string).
+    #[arg(long)]
+    pub cmd: Option<String>,
+    /// Entrypoint for a rootfs import.
+    #[arg(long)]
+    pub entrypoint: Option<String>,
+    /// Environment for a rootfs import.
+    #[arg(long = "env")]
+    pub env: Vec<String>,
+    /// Working directory for a rootfs import.
+    #[arg(long)]
+    pub workdir: Option<String>,
+    /// The file or directory to import.
+    pub source: PathBuf,
+    /// NAME[:TAG] for the image (required for --rootfs).
+    pub reference: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TraceCommand {
+    /// List recorded traces.
+    Ls {
+        /// Output: table (default) or json.
+        #[arg(long, default_value = "table")]
+        format: String,
+    },
+    /// Replay a trace's timeline (TRACE: an id, a unique prefix, `last`, or a path).
+    Show {
+        trace: String,
+        /// Narrate (the lessons under each phase).
+        #[arg(long)]
+        explain: bool,
+        #[arg(long)]
+        lang: Option<String>,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct ShimCmd {
+    #[arg(long)]
+    pub id: String,
+    #[arg(long)]
+    pub attach: bool,
+}

@@ -1,0 +1,256 @@
+//! `run`, `create`, `start`, `rm`: the commands that change containers, each one traced.
+
+use crate::engine::create::CreateOptions;
+use crate::engine::{self, Engine, EngineError, EXIT_ENGINE};
+use crate::state::ContainerConfig;
+use crate::trace::explain::{summary_line, Explain, Style};
+use crate::trace::format::{ContainerRef, SpanRecord, TraceFile, FORMAT};
+use crate::trace::recorder;
+use crate::{phase_span, trace};
+
+use super::args::{CreateFlags, RmArgs, RunArgs, StartArgs};
+use super::units::{parse_cpus, parse_size};
+use super::{fail1, start_tracing, Context, Failure};
+
+fn options(f: &CreateFlags, auto_remove: bool) -> Result<CreateOptions, Failure> {
+    let bad = |m: String| Failure::new(EXIT_ENGINE, m);
+    if f.interactive || f.tty {
+        return Err(bad(
+            "interactive containers (-i/-t) are not supported yet: run without -i/-t".into(),
+        ));
+    }
+    let memory = f.memory.as_deref().map(|m| parse_size("--memory", m)).transpose().map_err(bad)?;
+    let memory_swap = match f.memory_swap.as_deref() {
+        Some("-1") => Some(-1),
+        Some(m) => Some(parse_size("--memory-swap", m).map_err(bad)?),
+        None => None,
+    };
+    let nano_cpus = f.cpus.as_deref().map(parse_cpus).transpose().map_err(bad)?;
+    if let Some(p) = f.pids_limit {
+        if p == 0 || p < -1 {
+            return Err(bad(format!(
+                "invalid value {p} for --pids-limit: expected a positive number, or -1 for unlimited"
+            )));
+        }
+    }
+    Ok(CreateOptions {
+        image: f.image.clone(),
+        name: f.name.clone(),
+        cmd: f.command.clone(),
+        entrypoint: f.entrypoint.clone(),
+        env: f.env.clone(),
+        workdir: f.workdir.clone(),
+        user: f.user.clone(),
+        hostname: f.hostname.clone(),
+        memory: memory.unwrap_or(0),
+        memory_swap: memory_swap.unwrap_or(0),
+        pids_limit: f.pids_limit.filter(|p| *p > 0).unwrap_or(0),
+        nano_cpus: nano_cpus.unwrap_or(0),
+        network: f.network.clone(),
+        runtime: f.runtime.clone(),
+        auto_remove,
+        read_only: f.read_only,
+        labels: f.labels.clone(),
+    })
+}
+
+/// The first line of `--explain`.
+fn banner(view: &Option<std::sync::Arc<Explain>>, ctx: &Context, runtime: &str) {
+    if view.is_none() {
+        return;
+    }
+    let facts = engine::host_facts(runtime);
+    let cmd = ctx.argv.iter().skip(1).filter(|a| *a != "--explain").cloned().collect::<Vec<_>>().join(" ");
+    let id = recorder::trace_id();
+    eprintln!(
+        "tracing `{cmd}` — trace {}, real, cgroup {}, runtime {}, kernel {}",
+        &id[..8.min(id.len())],
+        facts.cgroup,
+        runtime,
+        facts.kernel
+    );
+}
+
+/// The client phases: parsing (from process start until now) and reaching the engine.
+fn client_phases(ctx: &Context) {
+    recorder::backdate_current(ctx.t0);
+    if recorder::active() {
+        let now = recorder::now_unix_ns();
+        let mut attrs = serde_json::Map::new();
+        attrs.insert("argv".into(), ctx.argv.join(" ").into());
+        attrs.insert(
+            "note".into(),
+            format!("argv parsed by clap: {} args", ctx.argv.len().saturating_sub(1)).into(),
+        );
+        recorder::import(vec![SpanRecord {
+            span_id: recorder::new_span_id(),
+            parent_id: recorder::current_span_id(),
+            name: "client.command".into(),
+            start_unix_ns: ctx.t0,
+            duration_ns: now.saturating_sub(ctx.t0),
+            process: "ctrace".into(),
+            attrs,
+            status: "ok".into(),
+            ..SpanRecord::default()
+        }]);
+    }
+    let span = phase_span!("client.connect", mode = "embedded");
+    let _e = span.enter();
+    trace::note(&span, "no daemon: the engine runs inside this process (embedded)");
+}
+
+/// Writes this process's trace; prints the summary line under `--explain`.
+fn finish_trace(
+    ctx: &Context,
+    operation: &str,
+    container: Option<&ContainerConfig>,
+    view: Option<&Explain>,
+) {
+    let spans = recorder::take();
+    if spans.is_empty() {
+        return;
+    }
+    let root = spans.iter().find(|s| s.parent_id.is_none() && s.name == operation);
+    let started = root.map_or_else(|| spans.iter().map(|s| s.start_unix_ns).min().unwrap_or(0), |r| r.start_unix_ns);
+    let duration = root.map_or(0, |r| r.duration_ns);
+    let file = TraceFile {
+        format: FORMAT.into(),
+        trace_id: recorder::trace_id(),
+        operation: operation.into(),
+        container: container.map(|c| ContainerRef {
+            id: c.id.clone(),
+            name: c.name.clone(),
+            image: c.config.image.clone(),
+        }),
+        mode: "real".into(),
+        host: engine::host_facts(container.map_or("embedded", |c| c.host_config.runtime.as_str())),
+        started_unix_ns: started,
+        duration_ns: duration,
+        argv: ctx.argv.clone(),
+        spans,
+    };
+    if super::recording_enabled() {
+        if let Err(e) = trace::store::write(&ctx.engine.paths.traces(), &file) {
+            eprintln!("ctrace: warning: {e}");
+        }
+    }
+    if view.is_some() {
+        eprint!("{}", summary_line(&Style::for_stderr("en"), &file));
+    }
+}
+
+pub fn run(ctx: &Context, a: RunArgs) -> Result<i32, Failure> {
+    let view = start_tracing(a.flags.explain, a.flags.lang.as_deref());
+    let opts = options(&a.flags, a.rm)?;
+    Engine::require_root().map_err(|e| Failure::new(EXIT_ENGINE, e))?;
+    banner(&view, ctx, &opts.runtime);
+    let engine = &ctx.engine;
+    let mut container = None;
+    let result = {
+        let span = phase_span!("run", image = %opts.image, detach = a.detach);
+        let _e = span.enter();
+        client_phases(ctx);
+        let r = (|| -> Result<i32, EngineError> {
+            let cfg = engine::create::create(engine, &opts)?;
+            container = Some(cfg.clone());
+            let started = match engine::start::start(engine, &cfg.id, !a.detach) {
+                Ok(s) => s,
+                Err(e) => {
+                    if a.rm {
+                        let _ = engine::rm::rm(engine, &cfg.id, true);
+                    }
+                    return Err(e);
+                }
+            };
+            if a.detach {
+                println!("{}", cfg.id);
+                return Ok(0);
+            }
+            engine::wait::wait(started)
+        })();
+        match &r {
+            Ok(code) => trace::note(&span, format!("exit code {code}")),
+            Err(e) => trace::fail(&span, e),
+        }
+        r
+    };
+    finish_trace(ctx, "run", container.as_ref(), view.as_deref());
+    result.map_err(|e| Failure::new(e.exit_code(), e))
+}
+
+pub fn create(ctx: &Context, a: super::args::CreateArgs) -> Result<i32, Failure> {
+    let view = start_tracing(a.flags.explain, a.flags.lang.as_deref());
+    let opts = options(&a.flags, a.rm)?;
+    Engine::require_root().map_err(|e| Failure::new(EXIT_ENGINE, e))?;
+    banner(&view, ctx, &opts.runtime);
+    let result = engine::create::create(&ctx.engine, &opts);
+    finish_trace(ctx, "create", result.as_ref().ok(), view.as_deref());
+    let cfg = result.map_err(|e| Failure::new(EXIT_ENGINE, e))?;
+    println!("{}", cfg.id);
+    Ok(0)
+}
+
+pub fn start(ctx: &Context, a: StartArgs) -> Result<i32, Failure> {
+    if a.attach && a.containers.len() > 1 {
+        return Err(Failure::new(1, "you cannot start and attach multiple containers at once"));
+    }
+    Engine::require_root().map_err(fail1)?;
+    let mut failed = Vec::new();
+    let mut code = 0;
+    for name in &a.containers {
+        let view = start_tracing(a.explain, a.lang.as_deref());
+        if !recorder::trace_id().is_empty() {
+            recorder::restart(None);
+        }
+        banner(&view, ctx, "embedded");
+        let result = engine::start::start(&ctx.engine, name, a.attach);
+        let cfg = result.as_ref().ok().map(|s| s.config.clone());
+        let outcome = match result {
+            Ok(s) if a.attach => engine::wait::wait(s).map(|c| {
+                code = c;
+            }),
+            Ok(_) => {
+                println!("{name}");
+                Ok(())
+            }
+            Err(e) => Err(e),
+        };
+        finish_trace(ctx, "start", cfg.as_ref(), view.as_deref());
+        if let Err(e) = outcome {
+            if a.attach {
+                return Err(Failure::new(e.exit_code(), e));
+            }
+            eprintln!("ctrace: {e}");
+            failed.push(name.clone());
+        }
+    }
+    if !failed.is_empty() {
+        return Err(Failure::new(1, format!("failed to start containers: {}", failed.join(", "))));
+    }
+    Ok(code)
+}
+
+pub fn rm(ctx: &Context, a: RmArgs) -> Result<i32, Failure> {
+    Engine::require_root().map_err(fail1)?;
+    start_tracing(false, None);
+    let mut failed = false;
+    for name in &a.containers {
+        recorder::restart(None);
+        let cfg = ctx
+            .engine
+            .store
+            .lookup(name)
+            .ok()
+            .and_then(|id| ctx.engine.store.load_config(&id).ok());
+        let r = engine::rm::rm(&ctx.engine, name, a.force);
+        finish_trace(ctx, "rm", cfg.as_ref(), None);
+        match r {
+            Ok(()) => println!("{name}"),
+            Err(e) => {
+                eprintln!("ctrace: {e}");
+                failed = true;
+            }
+        }
+    }
+    Ok(if failed { 1 } else { 0 })
+}

@@ -1,0 +1,149 @@
+//! The `ctrace` command line: parse (clap), dispatch to the engine, print like docker.
+//!
+//! Exit codes follow docker: `run` exits with the container's code, or 125 when the engine fails,
+//! 126 when the command cannot be invoked, 127 when it is not found; other commands exit 1 on error.
+//! Errors print as one line, `ctrace: <what failed>: <what to do>`.
+
+pub mod args;
+mod container;
+mod images;
+mod ps;
+mod traces;
+pub mod units;
+
+use std::sync::Arc;
+
+use clap::{CommandFactory, Parser};
+
+use crate::engine::{Engine, EngineError};
+use crate::state::Paths;
+use crate::trace::explain::{Explain, Style};
+use crate::trace::{self, recorder};
+
+pub use args::Cli;
+use args::Command;
+
+/// A failure with the exit code the command should end with.
+pub struct Failure {
+    pub code: i32,
+    pub message: String,
+}
+
+impl Failure {
+    pub fn new(code: i32, message: impl std::fmt::Display) -> Failure {
+        Failure {
+            code,
+            message: message.to_string(),
+        }
+    }
+}
+
+/// Runs the CLI; returns the process exit code.
+pub fn main() -> i32 {
+    let t0 = recorder::now_unix_ns();
+    let argv: Vec<String> = std::env::args().collect();
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let code = match e.kind() {
+                clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion => 0,
+                // docker run/create exit 125 on bad flags; the rest exit like docker's cobra (1)…
+                _ if matches!(argv.get(1).map(String::as_str), Some("run" | "create")) => 125,
+                _ => 1,
+            };
+            let _ = e.print();
+            return code;
+        }
+    };
+    let paths = Paths::new(&cli.root, &cli.exec_root);
+    let ctx = Context {
+        engine: Engine::new(paths),
+        argv,
+        t0,
+    };
+    let result = match cli.command {
+        Command::Run(a) => container::run(&ctx, a),
+        Command::Create(a) => container::create(&ctx, a),
+        Command::Start(a) => container::start(&ctx, a),
+        Command::Rm(a) => container::rm(&ctx, a),
+        Command::Ps(a) => ps::ps(&ctx.engine, a),
+        Command::Inspect(a) => ps::inspect(&ctx.engine, a),
+        Command::Logs(a) => ps::logs(&ctx.engine, a),
+        Command::Images(a) => images::list(&ctx.engine, a),
+        Command::Rmi(a) => images::remove(&ctx.engine, a),
+        Command::Image(c) => images::command(&ctx, c),
+        Command::Trace(c) => traces::command(&ctx.engine, c),
+        Command::Completion { shell } => {
+            clap_complete::generate(shell, &mut Cli::command(), "ctrace", &mut std::io::stdout());
+            Ok(0)
+        }
+        Command::Shim(s) => Ok(crate::shim::main(crate::shim::ShimArgs {
+            root: cli.root,
+            exec_root: cli.exec_root,
+            id: s.id,
+            attach: s.attach,
+        })),
+    };
+    match result {
+        Ok(code) => code,
+        Err(f) => {
+            eprintln!("ctrace: {}", f.message);
+            f.code
+        }
+    }
+}
+
+/// What every command handler gets.
+pub struct Context {
+    pub engine: Engine,
+    pub argv: Vec<String>,
+    /// When the process started (for the `client.command` span).
+    pub t0: u64,
+}
+
+/// Whether traces are recorded (`CTRACE_TRACE=off` turns recording off).
+pub fn recording_enabled() -> bool {
+    !matches!(
+        std::env::var("CTRACE_TRACE").as_deref(),
+        Ok("off" | "0" | "false" | "no")
+    )
+}
+
+/// The language for narration: the flag, then `CTRACE_LANG`, then the locale, then English.
+pub fn language(flag: Option<&str>) -> String {
+    if let Some(l) = flag {
+        return l.to_string();
+    }
+    if let Ok(l) = std::env::var("CTRACE_LANG") {
+        return l;
+    }
+    for var in ["LC_ALL", "LC_MESSAGES", "LANG"] {
+        if let Ok(v) = std::env::var(var) {
+            if v.starts_with("zh") {
+                return "zh".into();
+            }
+            if !v.is_empty() {
+                break;
+            }
+        }
+    }
+    "en".into()
+}
+
+/// Installs the recorder (and the live timeline with `explain`). Returns the timeline view.
+pub fn start_tracing(explain: bool, lang: Option<&str>) -> Option<Arc<Explain>> {
+    let view = explain.then(|| Arc::new(Explain::to_stderr(Style::for_stderr(&language(lang)))));
+    if explain || recording_enabled() {
+        trace::install(
+            "ctrace",
+            None,
+            view.clone().map(|v| v as Arc<dyn recorder::LiveView>),
+        );
+    }
+    view
+}
+
+/// Maps an engine error for a non-`run` command (docker exits 1 there).
+pub fn fail1(e: EngineError) -> Failure {
+    Failure::new(1, e)
+}

@@ -1,0 +1,208 @@
+//! `ps`, `inspect`, `logs`: reading containers, printed the way docker prints them.
+
+use std::io::Write;
+use std::time::SystemTime;
+
+use serde_json::json;
+
+use crate::engine::query::{inspect_json, Entry};
+use crate::engine::Engine;
+use crate::state::container::parse_rfc3339;
+use crate::state::Status;
+
+use super::args::{InspectArgs, LogsArgs, PsArgs};
+use super::{fail1, Failure};
+
+/// "5 seconds", "About a minute", "2 hours" — docker's `units.HumanDuration`.
+pub fn human_duration(secs: u64) -> String {
+    match secs {
+        0 => "Less than a second".into(),
+        1 => "1 second".into(),
+        s if s < 60 => format!("{s} seconds"),
+        s if s < 120 => "About a minute".into(),
+        s if s < 3600 => format!("{} minutes", s / 60),
+        s if s < 7200 => "About an hour".into(),
+        s if s < 48 * 3600 => format!("{} hours", s / 3600),
+        s if s < 14 * 86400 => format!("{} days", s / 86400),
+        s if s < 60 * 86400 => format!("{} weeks", s / (7 * 86400)),
+        s if s < 730 * 86400 => format!("{} months", s / (30 * 86400)),
+        s => format!("{} years", s / (365 * 86400)),
+    }
+}
+
+fn since(ts: &str) -> u64 {
+    parse_rfc3339(ts)
+        .and_then(|t| SystemTime::now().duration_since(t).ok())
+        .map_or(0, |d| d.as_secs())
+}
+
+/// docker's STATUS column.
+pub fn status_text(e: &Entry) -> String {
+    let s = &e.state;
+    match s.status {
+        Status::Created => "Created".into(),
+        Status::Running => format!("Up {}", human_duration(since(&s.started_at))),
+        Status::Paused => format!("Up {} (Paused)", human_duration(since(&s.started_at))),
+        Status::Restarting => format!("Restarting ({}) {} ago", s.exit_code, human_duration(since(&s.finished_at))),
+        Status::Removing => "Removal In Progress".into(),
+        Status::Dead => "Dead".into(),
+        Status::Exited => {
+            if s.finished_at.is_empty() {
+                format!("Exited ({})", s.exit_code)
+            } else {
+                format!("Exited ({}) {} ago", s.exit_code, human_duration(since(&s.finished_at)))
+            }
+        }
+    }
+}
+
+fn command_text(e: &Entry, trunc: bool) -> String {
+    let full = std::iter::once(e.config.path.as_str())
+        .chain(e.config.args.iter().map(String::as_str))
+        .collect::<Vec<_>>()
+        .join(" ");
+    let shown = if trunc && full.chars().count() > 20 {
+        format!("{}…", full.chars().take(19).collect::<String>())
+    } else {
+        full
+    };
+    format!("\"{shown}\"")
+}
+
+fn matches(e: &Entry, filters: &[(String, String)]) -> bool {
+    filters.iter().all(|(k, v)| match k.as_str() {
+        "status" => e.state.status.as_str() == v,
+        "name" => e.config.name.contains(v.as_str()),
+        "id" => e.config.id.starts_with(v.as_str()),
+        _ => true,
+    })
+}
+
+pub fn ps(engine: &Engine, a: PsArgs) -> Result<i32, Failure> {
+    let mut filters = Vec::new();
+    for f in &a.filters {
+        let (k, v) = f
+            .split_once('=')
+            .ok_or_else(|| Failure::new(1, format!("bad format of filter {f:?}: expected name=value")))?;
+        match k {
+            "status" if Status::parse(v).is_none() => {
+                return Err(Failure::new(1, format!(
+                    "invalid filter 'status={v}': expected created, restarting, running, removing, paused, exited or dead"
+                )))
+            }
+            "status" | "name" | "id" => filters.push((k.to_string(), v.to_string())),
+            _ => return Err(Failure::new(1, format!("invalid filter {k:?}: ctrace ps filters by status, name or id"))),
+        }
+    }
+    let show_all = a.all || filters.iter().any(|(k, _)| k == "status");
+    let entries: Vec<Entry> = engine
+        .list()
+        .map_err(fail1)?
+        .into_iter()
+        .filter(|e| show_all || e.state.status == Status::Running)
+        .filter(|e| matches(e, &filters))
+        .collect();
+    let out = &mut std::io::stdout().lock();
+    let id = |e: &Entry| if a.no_trunc { e.config.id.clone() } else { e.config.id[..12].to_string() };
+    if a.quiet {
+        for e in &entries {
+            let _ = writeln!(out, "{}", id(e));
+        }
+        return Ok(0);
+    }
+    if a.format == "json" {
+        for e in &entries {
+            let row = json!({
+                "ID": id(e),
+                "Image": e.config.config.image,
+                "Command": command_text(e, !a.no_trunc),
+                "CreatedAt": e.config.created,
+                "RunningFor": human_duration(since(&e.config.created)) + " ago",
+                "Status": status_text(e),
+                "State": e.state.status.as_str(),
+                "Ports": "",
+                "Names": e.config.name,
+                "Networks": e.config.host_config.network_mode,
+            });
+            let _ = writeln!(out, "{row}");
+        }
+        return Ok(0);
+    }
+    if a.format != "table" {
+        return Err(Failure::new(1, format!("unknown format {:?}: use table or json", a.format)));
+    }
+    let rows: Vec<[String; 7]> = entries
+        .iter()
+        .map(|e| {
+            [
+                id(e),
+                e.config.config.image.clone(),
+                command_text(e, !a.no_trunc),
+                human_duration(since(&e.config.created)) + " ago",
+                status_text(e),
+                String::new(),
+                e.config.name.clone(),
+            ]
+        })
+        .collect();
+    let header = ["CONTAINER ID", "IMAGE", "COMMAND", "CREATED", "STATUS", "PORTS", "NAMES"];
+    let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
+    for r in &rows {
+        for (w, c) in widths.iter_mut().zip(r) {
+            *w = (*w).max(c.chars().count());
+        }
+    }
+    let line = |cells: Vec<&str>| {
+        let mut s = String::new();
+        for (i, c) in cells.iter().enumerate() {
+            if i + 1 == cells.len() {
+                s += c;
+            } else {
+                s += &format!("{c}{}", " ".repeat(widths[i] - c.chars().count() + 3));
+            }
+        }
+        s
+    };
+    let _ = writeln!(out, "{}", line(header.to_vec()));
+    for r in &rows {
+        let _ = writeln!(out, "{}", line(r.iter().map(String::as_str).collect()));
+    }
+    Ok(0)
+}
+
+pub fn inspect(engine: &Engine, a: InspectArgs) -> Result<i32, Failure> {
+    let mut docs = Vec::new();
+    let mut code = 0;
+    for q in &a.containers {
+        match engine.entry(q) {
+            Ok(e) => docs.push(inspect_json(&e, &engine.paths)),
+            Err(e) => {
+                eprintln!("ctrace: {e}");
+                code = 1;
+            }
+        }
+    }
+    println!("{}", serde_json::to_string_pretty(&docs).unwrap_or_default());
+    Ok(code)
+}
+
+pub fn logs(engine: &Engine, a: LogsArgs) -> Result<i32, Failure> {
+    engine
+        .logs(&a.container, a.timestamps, &mut std::io::stdout().lock(), &mut std::io::stderr().lock())
+        .map_err(fail1)?;
+    Ok(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_read_like_docker() {
+        assert_eq!(human_duration(0), "Less than a second");
+        assert_eq!(human_duration(5), "5 seconds");
+        assert_eq!(human_duration(90), "About a minute");
+        assert_eq!(human_duration(600), "10 minutes");
+        assert_eq!(human_duration(3 * 3600), "3 hours");
+    }
+}

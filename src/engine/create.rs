@@ -1,0 +1,359 @@
+//! `create`: from a request to a registered container — docker's `containerCreate`
+//! (daemon/create.go), seed 001 steps 3–9. Nothing runs yet; `start` does that.
+
+use crate::image::{reference, Image, ImageError};
+use crate::network::{self, Mode};
+use crate::runtime::Kind;
+use crate::state::container::{now_rfc3339, Config, ContainerConfig, ContainerState, HostConfig};
+use crate::state::{events, names};
+use crate::{kernel_event, phase_span, trace};
+
+use super::rollback::Rollback;
+use super::{Engine, EngineError};
+
+/// What the user asked for (the flags of `create`/`run`), already parsed into numbers.
+#[derive(Debug, Clone, Default)]
+pub struct CreateOptions {
+    pub image: String,
+    pub name: Option<String>,
+    /// The command after the image name; empty = the image's CMD.
+    pub cmd: Vec<String>,
+    pub entrypoint: Option<String>,
+    pub env: Vec<String>,
+    pub workdir: Option<String>,
+    pub user: Option<String>,
+    pub hostname: Option<String>,
+    pub memory: i64,
+    pub memory_swap: i64,
+    pub pids_limit: i64,
+    pub nano_cpus: i64,
+    pub network: String,
+    pub runtime: String,
+    pub auto_remove: bool,
+    pub read_only: bool,
+    pub labels: Vec<String>,
+}
+
+/// Creates a container; returns its id.
+pub fn create(engine: &Engine, opts: &CreateOptions) -> Result<ContainerConfig, EngineError> {
+    let span = phase_span!(
+        "create",
+        image = %opts.image,
+        container.id = tracing::field::Empty,
+        container.name = tracing::field::Empty
+    );
+    let _e = span.enter();
+    let mut rollback = Rollback::new();
+    let result = create_phases(engine, opts, &mut rollback, &span);
+    match result {
+        Ok(c) => {
+            rollback.disarm();
+            trace::note(&span, format!("{} ({})", &c.id[..12], c.name));
+            Ok(c)
+        }
+        Err(e) => {
+            trace::fail(&span, &e);
+            rollback.unwind(&e);
+            Err(e)
+        }
+    }
+}
+
+fn create_phases<'a>(
+    engine: &'a Engine,
+    opts: &CreateOptions,
+    rollback: &mut Rollback<'a>,
+    root: &tracing::Span,
+) -> Result<ContainerConfig, EngineError> {
+    // Validate what does not depend on the image first, so bad input changes nothing.
+    let mode = Mode::parse(if opts.network.is_empty() {
+        network::DEFAULT_MODE
+    } else {
+        &opts.network
+    })?;
+    let runtime = Kind::parse(&opts.runtime).ok_or_else(|| {
+        EngineError::Invalid(format!(
+            "unknown runtime {:?}: expected embedded or runc",
+            opts.runtime
+        ))
+    })?;
+    if let Some(name) = &opts.name {
+        if !names::valid(name) {
+            return Err(crate::state::StateError::InvalidName(name.clone()).into());
+        }
+    }
+    for e in &opts.env {
+        if e.starts_with('=') || e.is_empty() {
+            return Err(EngineError::Invalid(format!(
+                "invalid environment variable {e:?}: expected NAME=value or NAME"
+            )));
+        }
+    }
+
+    let (image, bootstrapped) = phase(
+        phase_span!("create.image.lookup", reference = %opts.image),
+        |span| lookup_image(engine, &opts.image, span),
+    )?;
+
+    phase(phase_span!("create.image.pull"), |span| {
+        trace::note(
+            span,
+            if bootstrapped {
+                "nothing pulled: busybox was built from the host's static binary".to_string()
+            } else {
+                format!("{} is in the local store: nothing to pull", reference::familiar(&image.reference))
+            },
+        );
+        Ok(())
+    })?;
+
+    let config = phase(phase_span!("create.config"), |span| {
+        let c = merge_config(opts, &image)?;
+        trace::note(
+            span,
+            format!(
+                "{:?}, {} env, workdir {}, user {}",
+                c.entrypoint.iter().chain(&c.cmd).collect::<Vec<_>>(),
+                c.env.len(),
+                c.working_dir,
+                if c.user.is_empty() { "root" } else { &c.user }
+            ),
+        );
+        Ok(c)
+    })?;
+
+    let (id, name) = phase(phase_span!("create.id"), |span| {
+        let id = new_id();
+        let name = match &opts.name {
+            Some(n) => {
+                engine.store.reserve_name(n, &id)?;
+                n.clone()
+            }
+            None => loop {
+                let n = names::generate();
+                if engine.store.reserve_name(&n, &id).is_ok() {
+                    break n;
+                }
+            },
+        };
+        let (store, id2, name2) = (&engine.store, id.clone(), name.clone());
+        rollback.push("release the name", move || {
+            store.release_name(&name2, &id2);
+            Ok(())
+        });
+        root.record("container.id", id.as_str());
+        root.record("container.name", name.as_str());
+        trace::note(span, format!("{} · name {name}", &id[..12]));
+        Ok((id, name))
+    })?;
+
+    phase(phase_span!("create.network", mode = mode.as_str()), |span| {
+        trace::note(
+            span,
+            match mode {
+                Mode::None => "network none: an empty network namespace, loopback only",
+                Mode::Host => "network host: the container shares the host's network stack",
+            },
+        );
+        Ok(())
+    })?;
+
+    phase(phase_span!("create.mounts"), |span| {
+        trace::note(span, "no volumes, bind mounts or tmpfs requested");
+        Ok(())
+    })?;
+
+    phase(phase_span!("create.rwlayer"), |span| {
+        let dir = engine.paths.container(&id);
+        for d in [engine.paths.upper(&id), engine.paths.work(&id)] {
+            std::fs::create_dir_all(&d).map_err(EngineError::io("cannot create", &d))?;
+            kernel_event!(path = %d.display(), "mkdir");
+        }
+        let d2 = dir.clone();
+        rollback.push("remove the container directory", move || {
+            std::fs::remove_dir_all(&d2).map_err(|e| e.to_string())
+        });
+        trace::note(span, format!("upper/ and work/ in {}", dir.display()));
+        Ok(())
+    })?;
+
+    let container = ContainerConfig {
+        id: id.clone(),
+        name,
+        created: now_rfc3339(),
+        path: config.entrypoint.iter().chain(&config.cmd).next().cloned().unwrap_or_default(),
+        args: config.entrypoint.iter().chain(&config.cmd).skip(1).cloned().collect(),
+        image: image.id.clone(),
+        image_ref: image.reference.clone(),
+        layers: image.layers.clone(),
+        config,
+        host_config: HostConfig {
+            network_mode: mode.as_str().to_string(),
+            memory: opts.memory,
+            memory_swap: opts.memory_swap,
+            pids_limit: opts.pids_limit,
+            nano_cpus: opts.nano_cpus,
+            runtime: runtime.as_str().to_string(),
+            auto_remove: opts.auto_remove,
+            readonly_rootfs: opts.read_only,
+        },
+    };
+
+    phase(phase_span!("create.register"), |span| {
+        engine.store.save_config(&container)?;
+        engine.store.save_state(&id, &ContainerState::default())?;
+        let _ = events::container(
+            &engine.paths.events(),
+            "create",
+            &id,
+            &[("name", &container.name), ("image", &container.config.image)],
+        );
+        trace::note(span, "config.json + state.json written (status created)");
+        Ok(())
+    })?;
+    Ok(container)
+}
+
+/// Runs `f` inside `span`, marking the span failed when `f` fails.
+pub(crate) fn phase<T>(
+    span: tracing::Span,
+    f: impl FnOnce(&tracing::Span) -> Result<T, EngineError>,
+) -> Result<T, EngineError> {
+    let _e = span.enter();
+    f(&span).inspect_err(|e| trace::fail(&span, e))
+}
+
+fn lookup_image(
+    engine: &Engine,
+    reference: &str,
+    span: &tracing::Span,
+) -> Result<(Image, bool), EngineError> {
+    let store = engine.images()?;
+    let (image, bootstrapped) = match store.resolve(reference) {
+        Ok(img) => (img, false),
+        Err(ImageError::NotFound { .. })
+            if reference::normalize(reference).ok().as_deref()
+                == Some("docker.io/library/busybox:latest") =>
+        {
+            let b = phase_span!("image.bootstrap");
+            let _e = b.enter();
+            let img = store.bootstrap_busybox().inspect_err(|e| trace::fail(&b, e))?;
+            trace::note(&b, "busybox:latest built from the host's static busybox");
+            eprintln!(
+                "ctrace: busybox:latest was not in the image store: built it from the host's static busybox"
+            );
+            (img, true)
+        }
+        Err(ImageError::NotFound { .. }) => {
+            return Err(EngineError::Invalid(format!(
+                "unable to find image {:?} locally, and registry pull is not available yet: import it with `ctrace image import`",
+                reference::familiar(&reference::normalize(reference).unwrap_or_else(|_| reference.to_string()))
+            )))
+        }
+        Err(e) => return Err(e.into()),
+    };
+    trace::note(
+        span,
+        format!(
+            "{} → {} ({} layer{})",
+            reference::familiar(&image.reference),
+            short_digest(&image.id),
+            image.layers.len(),
+            if image.layers.len() == 1 { "" } else { "s" }
+        ),
+    );
+    Ok((image, bootstrapped))
+}
+
+fn short_digest(id: &str) -> String {
+    let hex = id.strip_prefix("sha256:").unwrap_or(id);
+    format!("sha256:{}…", &hex[..12.min(hex.len())])
+}
+
+/// docker's `mergeAndVerifyConfig`: the image's config under the user's flags.
+fn merge_config(opts: &CreateOptions, image: &Image) -> Result<Config, EngineError> {
+    let ic = &image.config;
+    let entrypoint = match &opts.entrypoint {
+        Some(e) if e.is_empty() => Vec::new(),
+        Some(e) => vec![e.clone()],
+        None => ic.entrypoint.clone().unwrap_or_default(),
+    };
+    // Overriding the entrypoint drops the image's CMD, as docker does.
+    let cmd = if !opts.cmd.is_empty() {
+        opts.cmd.clone()
+    } else if opts.entrypoint.is_some() {
+        Vec::new()
+    } else {
+        ic.cmd.clone().unwrap_or_default()
+    };
+    if entrypoint.is_empty() && cmd.is_empty() {
+        return Err(EngineError::Invalid(
+            "no command specified: give one after the image name, or use an image with a CMD".into(),
+        ));
+    }
+    let mut env: Vec<String> = ic.env.clone();
+    for e in &opts.env {
+        let (key, value) = match e.split_once('=') {
+            Some((k, v)) => (k.to_string(), v.to_string()),
+            // `-e NAME` takes the value from the caller's environment, or drops it.
+            None => match std::env::var(e) {
+                Ok(v) => (e.clone(), v),
+                Err(_) => continue,
+            },
+        };
+        env.retain(|x| x.split('=').next() != Some(key.as_str()));
+        env.push(format!("{key}={value}"));
+    }
+    if !env.iter().any(|e| e.starts_with("PATH=")) {
+        env.insert(
+            0,
+            "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin".into(),
+        );
+    }
+    let working_dir = opts
+        .workdir
+        .clone()
+        .filter(|w| !w.is_empty())
+        .unwrap_or_else(|| {
+            if ic.working_dir.is_empty() {
+                "/".into()
+            } else {
+                ic.working_dir.clone()
+            }
+        });
+    if !working_dir.starts_with('/') {
+        return Err(EngineError::Invalid(format!(
+            "the working directory {working_dir:?} is invalid: it needs to be an absolute path"
+        )));
+    }
+    let mut labels = ic.labels.clone();
+    for l in &opts.labels {
+        let (k, v) = l.split_once('=').unwrap_or((l, ""));
+        labels.insert(k.to_string(), v.to_string());
+    }
+    Ok(Config {
+        hostname: opts.hostname.clone().unwrap_or_default(),
+        user: opts.user.clone().unwrap_or_else(|| ic.user.clone()),
+        env,
+        cmd,
+        entrypoint,
+        working_dir,
+        image: opts.image.clone(),
+        labels,
+        stop_signal: ic.stop_signal.clone().unwrap_or_default(),
+        tty: false,
+        open_stdin: false,
+    })
+}
+
+/// 32 random bytes as 64 hex digits, never all-numeric (docker avoids ids that parse as numbers).
+fn new_id() -> String {
+    loop {
+        let mut b = [0u8; 32];
+        getrandom::fill(&mut b).expect("getrandom");
+        let id: String = b.iter().map(|x| format!("{x:02x}")).collect();
+        if !id[..12].bytes().all(|c| c.is_ascii_digit()) {
+            return id;
+        }
+    }
+}

@@ -1,0 +1,161 @@
+//! The exit phases, run by the shim when the container's process has exited — docker's
+//! `handleContainerExit` and `Cleanup` (seed 001 steps 11c and 12): release what `start` took,
+//! record the exit, and remove the container when it was run with `--rm`.
+
+use crate::runtime::cgroups::{Cgroup, Hierarchy};
+use crate::runtime::{runc, Kind};
+use crate::state::container::now_rfc3339;
+use crate::state::{events, ContainerConfig, Status};
+use crate::storage::overlay;
+use crate::trace::format::{ContainerRef, TraceFile, FORMAT};
+use crate::{phase_span, trace};
+
+use super::Engine;
+
+/// Runs `exit.runtime` … `exit.autoremove` for `cfg`, whose process exited with `code`.
+/// Returns whether the kernel OOM-killed it. Every step is best-effort and idempotent: a step
+/// that fails is recorded and the others still run.
+pub fn finish(engine: &Engine, cfg: &ContainerConfig, kind: Kind, code: i32) -> bool {
+    let id = &cfg.id;
+    let hierarchy = Hierarchy::detect().ok();
+    let state_cg = engine
+        .store
+        .load_state(id)
+        .map(|s| s.cgroup)
+        .unwrap_or_default();
+    let cg_path = if state_cg.is_empty() {
+        format!("/ctrace/{id}")
+    } else {
+        state_cg
+    };
+    let cgroup = hierarchy.as_ref().map(|h| Cgroup::open(h, &cg_path));
+    let oom = cgroup.as_ref().is_some_and(|c| c.oom_killed());
+
+    {
+        let span = phase_span!("exit.runtime", runtime = kind.as_str());
+        let _e = span.enter();
+        match kind {
+            Kind::Runc => match runc::delete(&engine.paths, id) {
+                Ok(()) => trace::note(&span, "runc delete: runc's state and cgroup removed"),
+                Err(e) => trace::fail(&span, &e),
+            },
+            Kind::Embedded => trace::note(&span, "embedded runtime: no runtime state to delete"),
+        }
+    }
+    {
+        let span = phase_span!("exit.cgroup", cgroup = %cg_path, oom_killed = oom);
+        let _e = span.enter();
+        match cgroup.as_ref().map(|c| c.remove()) {
+            Some(Ok(())) => trace::note(
+                &span,
+                format!("rmdir {cg_path}{}", if oom { " (the kernel OOM-killed it)" } else { "" }),
+            ),
+            Some(Err(e)) => trace::fail(&span, &e),
+            None => trace::note(&span, "no cgroup hierarchy on this host"),
+        }
+    }
+    {
+        let rootfs = engine.paths.rootfs(id);
+        let span = phase_span!("exit.unmount", rootfs = %rootfs.display());
+        let _e = span.enter();
+        match overlay::unmount(&rootfs) {
+            Ok(was) => {
+                let _ = std::fs::remove_dir_all(engine.paths.bundle(id));
+                trace::note(
+                    &span,
+                    if was { "overlay rootfs unmounted, bundle removed" } else { "rootfs was not mounted" },
+                )
+            }
+            Err(e) => trace::fail(&span, &e),
+        }
+    }
+    {
+        let span = phase_span!("exit.network", mode = %cfg.host_config.network_mode);
+        let _e = span.enter();
+        trace::note(
+            &span,
+            format!(
+                "network {}: the netns went away with its last process; nothing to release",
+                cfg.host_config.network_mode
+            ),
+        );
+    }
+    {
+        let span = phase_span!("exit.state", exit_code = code);
+        let _e = span.enter();
+        let result = engine.store.lock(id).and_then(|_lock| {
+            let mut st = engine.store.load_state(id)?;
+            st.status = Status::Exited;
+            st.exit_code = code;
+            st.oom_killed = oom;
+            st.pid = 0;
+            st.shim_pid = 0;
+            st.finished_at = now_rfc3339();
+            st.rootfs_mounted = false;
+            engine.store.save_state(id, &st)
+        });
+        match result {
+            Ok(()) => trace::note(&span, format!("running → exited ({code})")),
+            Err(e) => trace::fail(&span, &e),
+        }
+    }
+    {
+        let span = phase_span!("exit.event");
+        let _e = span.enter();
+        let code_s = code.to_string();
+        let _ = events::container(
+            &engine.paths.events(),
+            "die",
+            id,
+            &[("name", &cfg.name), ("exitCode", &code_s)],
+        );
+        trace::note(&span, format!("die event (exitCode {code})"));
+    }
+    {
+        let span = phase_span!("exit.autoremove", auto_remove = cfg.host_config.auto_remove);
+        let _e = span.enter();
+        if cfg.host_config.auto_remove {
+            let result = engine.store.lock(id).and_then(|_lock| engine.store.delete(cfg));
+            match result {
+                Ok(()) => {
+                    let _ = events::container(&engine.paths.events(), "destroy", id, &[("name", &cfg.name)]);
+                    trace::note(&span, "--rm: container removed");
+                }
+                Err(e) => trace::fail(&span, &e),
+            }
+        } else {
+            trace::note(&span, "no --rm: the container stays (exited) until `ctrace rm`");
+        }
+    }
+    oom
+}
+
+/// A detached container's exit: nobody is listening, so the shim writes its own `exit` trace.
+pub fn write_own_trace(engine: &Engine, cfg: &ContainerConfig, mut spans: Vec<trace::format::SpanRecord>) {
+    if spans.is_empty() {
+        return;
+    }
+    for s in spans.iter_mut().filter(|s| s.name == "exit") {
+        s.parent_id = None;
+    }
+    let root = spans.iter().find(|s| s.name == "exit");
+    let started = root.map_or(0, |r| r.start_unix_ns);
+    let duration = root.map_or(0, |r| r.duration_ns);
+    let file = TraceFile {
+        format: FORMAT.into(),
+        trace_id: trace::recorder::new_trace_id(),
+        operation: "exit".into(),
+        container: Some(ContainerRef {
+            id: cfg.id.clone(),
+            name: cfg.name.clone(),
+            image: cfg.config.image.clone(),
+        }),
+        mode: "real".into(),
+        host: super::host_facts(&cfg.host_config.runtime),
+        started_unix_ns: started,
+        duration_ns: duration,
+        argv: Vec::new(),
+        spans,
+    };
+    let _ = trace::store::write(&engine.paths.traces(), &file);
+}

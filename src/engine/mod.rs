@@ -1,0 +1,136 @@
+//! The engine: one file per operation, each a sequence of phases read top to bottom like moby's
+//! `containerStart` — [`create`], [`start`], [`wait`] (the attached half of `run`), [`exit`]
+//! (run by the shim), [`rm`]; plus the read-only queries in [`query`].
+//!
+//! Every phase is a span from the catalog; every phase that changes the host registers its undo
+//! on a [`rollback::Rollback`] so a failed operation leaves nothing behind.
+//!
+//! The engine is used in-process by the CLI (no daemon yet) and by the shim for the exit phases.
+
+pub mod create;
+pub mod exit;
+pub mod query;
+pub mod rm;
+pub mod rollback;
+pub mod start;
+pub mod wait;
+
+use std::path::PathBuf;
+
+use crate::image::{ImageError, ImageStore};
+use crate::network::NetworkError;
+use crate::runtime::cgroups::CgroupError;
+use crate::runtime::runc::RuncError;
+use crate::runtime::spec::SpecError;
+use crate::state::{Paths, StateError, Store};
+use crate::storage::overlay::OverlayError;
+use crate::trace::store::TraceError;
+
+/// Docker's exit code for an engine failure (`docker run` exits 125 when the daemon fails).
+pub const EXIT_ENGINE: i32 = 125;
+
+/// Every way an engine operation can fail.
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    #[error("ctrace must run as root: it creates namespaces, mounts and cgroups (try `sudo ctrace …`)")]
+    NotRoot,
+    #[error(transparent)]
+    Image(#[from] ImageError),
+    #[error(transparent)]
+    State(#[from] StateError),
+    #[error(transparent)]
+    Spec(#[from] SpecError),
+    #[error(transparent)]
+    Cgroup(#[from] CgroupError),
+    #[error(transparent)]
+    Network(#[from] NetworkError),
+    #[error(transparent)]
+    Overlay(#[from] OverlayError),
+    #[error(transparent)]
+    Runc(#[from] RuncError),
+    #[error(transparent)]
+    Trace(#[from] TraceError),
+    /// The runtime failed to create or start the process; `code` is docker's (125/126/127).
+    #[error("{message}")]
+    Runtime { code: i32, message: String },
+    /// An operation the container's state does not allow (docker's 409 Conflict).
+    #[error("{0}")]
+    Conflict(String),
+    /// A flag or argument that makes no sense.
+    #[error("{0}")]
+    Invalid(String),
+    #[error("{what} {path}: {source}")]
+    Io {
+        what: &'static str,
+        path: PathBuf,
+        source: std::io::Error,
+    },
+}
+
+impl EngineError {
+    /// The exit code `ctrace run` uses for this failure.
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            EngineError::Runtime { code, .. } => *code,
+            EngineError::Runc(e) => e.exit_code(),
+            _ => EXIT_ENGINE,
+        }
+    }
+
+    pub fn io(what: &'static str, path: impl Into<PathBuf>) -> impl FnOnce(std::io::Error) -> EngineError {
+        let path = path.into();
+        move |source| EngineError::Io { what, path, source }
+    }
+}
+
+/// The engine over one state root.
+pub struct Engine {
+    pub paths: Paths,
+    pub store: Store,
+}
+
+impl Engine {
+    pub fn new(paths: Paths) -> Engine {
+        Engine {
+            store: Store::new(paths.clone()),
+            paths,
+        }
+    }
+
+    /// The image store (opened on demand: most operations after create never need it).
+    pub fn images(&self) -> Result<ImageStore, EngineError> {
+        Ok(ImageStore::open(&self.paths.root)?)
+    }
+
+    /// Refuses to go on unless running as root.
+    pub fn require_root() -> Result<(), EngineError> {
+        if nix::unistd::geteuid().is_root() {
+            Ok(())
+        } else {
+            Err(EngineError::NotRoot)
+        }
+    }
+}
+
+/// Facts about this host for trace files.
+pub fn host_facts(runtime: &str) -> crate::trace::format::HostFacts {
+    let uname = nix::sys::utsname::uname().ok();
+    crate::trace::format::HostFacts {
+        hostname: uname
+            .as_ref()
+            .map(|u| u.nodename().to_string_lossy().into_owned())
+            .unwrap_or_default(),
+        kernel: uname
+            .as_ref()
+            .map(|u| u.release().to_string_lossy().into_owned())
+            .unwrap_or_default(),
+        cgroup: crate::runtime::cgroups::Hierarchy::detect()
+            .map(|h| match h.version() {
+                crate::runtime::cgroups::Version::V1 => "v1".to_string(),
+                crate::runtime::cgroups::Version::V2 => "v2".to_string(),
+            })
+            .unwrap_or_else(|_| "none".into()),
+        runtime: runtime.to_string(),
+        cpus: std::thread::available_parallelism().map_or(1, |n| n.get()),
+    }
+}

@@ -1,0 +1,133 @@
+//! Read-only questions about containers: the list behind `ps`, the document behind `inspect`,
+//! the log behind `logs`. No locks: state files are replaced atomically, so a reader always sees
+//! a whole version.
+
+use std::io::{BufRead, BufReader, Write};
+
+use serde::Serialize;
+use serde_json::json;
+
+use crate::state::{ContainerConfig, ContainerState, Status};
+
+use super::{Engine, EngineError};
+
+/// One container as `ps` and `inspect` see it.
+#[derive(Debug, Clone, Serialize)]
+pub struct Entry {
+    pub config: ContainerConfig,
+    pub state: ContainerState,
+}
+
+impl Engine {
+    /// Every container, newest first; a `running` container whose processes are gone (its shim
+    /// died, the host rebooted) is shown as exited, as it really is.
+    pub fn list(&self) -> Result<Vec<Entry>, EngineError> {
+        let mut out = Vec::new();
+        for id in self.store.ids()? {
+            let (Ok(config), Ok(mut state)) = (self.store.load_config(&id), self.store.load_state(&id)) else {
+                continue;
+            };
+            if state.status == Status::Running
+                && state.pid > 0
+                && unsafe { libc::kill(state.pid, 0) } != 0
+                && unsafe { libc::kill(state.shim_pid, 0) } != 0
+            {
+                state.status = Status::Exited;
+            }
+            out.push(Entry { config, state });
+        }
+        out.sort_by(|a, b| b.config.created.cmp(&a.config.created));
+        Ok(out)
+    }
+
+    /// The container `query` names.
+    pub fn entry(&self, query: &str) -> Result<Entry, EngineError> {
+        let id = self.store.lookup(query)?;
+        Ok(Entry {
+            config: self.store.load_config(&id)?,
+            state: self.store.load_state(&id)?,
+        })
+    }
+
+    /// Writes the container's log to `out`/`err` (docker's json-file log, stream by stream).
+    pub fn logs(
+        &self,
+        query: &str,
+        timestamps: bool,
+        out: &mut dyn Write,
+        err: &mut dyn Write,
+    ) -> Result<(), EngineError> {
+        let id = self.store.lookup(query)?;
+        let path = self.paths.log(&id);
+        let file = match std::fs::File::open(&path) {
+            Ok(f) => f,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+            Err(e) => return Err(EngineError::io("cannot read", &path)(e)),
+        };
+        for line in BufReader::new(file).lines() {
+            let Ok(line) = line else { break };
+            let Ok(v) = serde_json::from_str::<serde_json::Value>(&line) else {
+                continue;
+            };
+            let text = v["log"].as_str().unwrap_or("");
+            let w: &mut dyn Write = if v["stream"] == "stderr" { &mut *err } else { &mut *out };
+            if timestamps {
+                let _ = write!(w, "{} ", v["time"].as_str().unwrap_or(""));
+            }
+            let _ = w.write_all(text.as_bytes());
+        }
+        Ok(())
+    }
+}
+
+/// docker-inspect-shaped JSON for one container.
+pub fn inspect_json(e: &Entry, paths: &crate::state::Paths) -> serde_json::Value {
+    let c = &e.config;
+    let s = &e.state;
+    json!({
+        "Id": c.id,
+        "Created": c.created,
+        "Path": c.path,
+        "Args": c.args,
+        "State": {
+            "Status": s.status.as_str(),
+            "Running": s.status == Status::Running,
+            "Paused": s.status == Status::Paused,
+            "Restarting": s.status == Status::Restarting,
+            "OOMKilled": s.oom_killed,
+            "Dead": s.status == Status::Dead,
+            "Pid": s.pid,
+            "ExitCode": s.exit_code,
+            "Error": s.error,
+            "StartedAt": if s.started_at.is_empty() { "0001-01-01T00:00:00Z" } else { &s.started_at },
+            "FinishedAt": if s.finished_at.is_empty() { "0001-01-01T00:00:00Z" } else { &s.finished_at },
+        },
+        "Image": c.image,
+        "ResolvConfPath": paths.etc_file(&c.id, "resolv.conf"),
+        "HostnamePath": paths.etc_file(&c.id, "hostname"),
+        "HostsPath": paths.etc_file(&c.id, "hosts"),
+        "LogPath": paths.log(&c.id),
+        "Name": format!("/{}", c.name),
+        "Driver": "overlay",
+        "HostConfig": c.host_config,
+        "GraphDriver": {
+            "Name": "overlay",
+            "Data": {
+                "LowerDir": c.layers.iter().rev().map(|l| l.display().to_string()).collect::<Vec<_>>().join(":"),
+                "UpperDir": paths.upper(&c.id),
+                "WorkDir": paths.work(&c.id),
+                "MergedDir": paths.rootfs(&c.id),
+            }
+        },
+        "Mounts": [],
+        "Config": c.config,
+        "NetworkSettings": { "Networks": { c.host_config.network_mode.clone(): {} } },
+        "Ctrace": {
+            "Bundle": paths.bundle(&c.id),
+            "Cgroup": s.cgroup,
+            "ShimPid": s.shim_pid,
+            "Runtime": s.runtime,
+            "StartTrace": s.start_trace,
+        },
+    })
+}

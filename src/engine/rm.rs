@@ -1,0 +1,102 @@
+//! `rm`: remove a container — docker's `ContainerRm` (daemon/delete.go), seed 003.
+//! A running container is refused unless forced; forced, it is killed first and its shim is given
+//! the chance to run the exit phases, then whatever is left (mount, cgroup, runc state) is undone
+//! here, idempotently, so even a container whose shim died can be removed.
+
+use std::time::{Duration, Instant};
+
+use crate::runtime::cgroups::{Cgroup, Hierarchy};
+use crate::runtime::{runc, Kind};
+use crate::state::{events, Status};
+use crate::storage::overlay;
+use crate::{kernel_event, phase_span, trace};
+
+use super::create::phase;
+use super::{Engine, EngineError};
+
+/// Removes the container `query` names; returns the name docker would print (the query).
+pub fn rm(engine: &Engine, query: &str, force: bool) -> Result<(), EngineError> {
+    let span = phase_span!("rm", query = query, force = force, container.id = tracing::field::Empty);
+    let _e = span.enter();
+    let result = rm_phases(engine, query, force, &span);
+    if let Err(e) = &result {
+        trace::fail(&span, e);
+    }
+    result
+}
+
+fn rm_phases(engine: &Engine, query: &str, force: bool, root: &tracing::Span) -> Result<(), EngineError> {
+    let cfg = phase(phase_span!("rm.lookup", query = query), |span| {
+        let id = engine.store.lookup(query)?;
+        let cfg = engine.store.load_config(&id)?;
+        root.record("container.id", cfg.id.as_str());
+        trace::note(span, format!("{query} → {} ({})", &cfg.id[..12], cfg.name));
+        Ok(cfg)
+    })?;
+    let id = cfg.id.clone();
+
+    phase(phase_span!("rm.kill"), |span| {
+        let st = engine.store.load_state(&id)?;
+        let alive = |pid: i32| pid > 0 && unsafe { libc::kill(pid, 0) } == 0;
+        let running = matches!(st.status, Status::Running | Status::Paused | Status::Restarting)
+            && (alive(st.pid) || alive(st.shim_pid));
+        if !running {
+            trace::note(span, format!("{}: nothing to kill", st.status));
+            return Ok(());
+        }
+        if !force {
+            return Err(EngineError::Conflict(format!(
+                "cannot remove container {}: container is {}: stop the container before removing or force remove (rm -f)",
+                cfg.name, st.status
+            )));
+        }
+        if st.status == Status::Paused {
+            if let Ok(h) = Hierarchy::detect() {
+                let _ = Cgroup::open(&h, &st.cgroup).thaw();
+            }
+        }
+        unsafe { libc::kill(st.pid, libc::SIGKILL) };
+        kernel_event!(pid = st.pid, "kill(SIGKILL)");
+        // Let the shim see the exit and run the exit phases; it needs the lock, so we do not hold it.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while alive(st.shim_pid) && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        trace::note(span, format!("SIGKILL pid {}; shim {} finished", st.pid, st.shim_pid));
+        Ok(())
+    })?;
+
+    let _lock = match engine.store.lock(&id) {
+        Ok(l) => l,
+        // The shim's --rm removed it while we waited: nothing left to do.
+        Err(_) if !engine.paths.container(&id).exists() => return Ok(()),
+        Err(e) => return Err(e.into()),
+    };
+
+    phase(phase_span!("rm.cleanup"), |span| {
+        let mut done = Vec::new();
+        let rootfs = engine.paths.rootfs(&id);
+        if overlay::unmount(&rootfs)? {
+            done.push("unmounted rootfs");
+        }
+        if Kind::parse(&cfg.host_config.runtime) == Some(Kind::Runc) && runc::delete(&engine.paths, &id).is_ok() {
+            done.push("runc delete");
+        }
+        if let Ok(h) = Hierarchy::detect() {
+            Cgroup::open(&h, &format!("/ctrace/{id}")).remove()?;
+        }
+        let _ = std::fs::remove_dir_all(engine.paths.bundle(&id));
+        trace::note(
+            span,
+            if done.is_empty() { "nothing was left mounted or running".to_string() } else { done.join(", ") },
+        );
+        Ok(())
+    })?;
+
+    phase(phase_span!("rm.delete"), |span| {
+        engine.store.delete(&cfg)?;
+        let _ = events::container(&engine.paths.events(), "destroy", &id, &[("name", &cfg.name)]);
+        trace::note(span, format!("{} and its name removed", engine.paths.container(&id).display()));
+        Ok(())
+    })
+}

@@ -1,0 +1,563 @@
+//! `start`: from a registered container to a running process — docker's `ContainerStart` and
+//! `containerStart` (daemon/start.go), seed 000 step 3 and seed 004 section 2, in moby v28+ order
+//! (the network is attached after the task exists, before it starts).
+
+use std::fs::File;
+use std::io::{BufReader, Read};
+use std::os::unix::fs::OpenOptionsExt;
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::os::unix::process::CommandExt;
+use std::process::{Child, Command, Stdio};
+
+use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+
+use crate::network::{self, Mode};
+use crate::runtime::cgroups::{Cgroup, Hierarchy};
+use crate::runtime::protocol::{recv, Report};
+use crate::runtime::spec::{self, SpecInput};
+use crate::runtime::{runc, Kind};
+use crate::shim::REPORT_FD;
+use crate::state::container::now_rfc3339;
+use crate::state::{events, ContainerConfig, ContainerState, Status};
+use crate::storage::overlay;
+use crate::trace::recorder;
+use crate::{kernel_event, phase_span, trace};
+
+use super::create::phase;
+use super::rollback::Rollback;
+use super::{Engine, EngineError};
+
+/// A started container, and — when attached — the line to its shim.
+pub struct Started {
+    pub config: ContainerConfig,
+    pub pid: i32,
+    pub shim: Child,
+    pub reports: BufReader<File>,
+}
+
+/// Starts the container `query` names. With `attach`, the shim copies the container's output to
+/// our stdout/stderr and reports its exit to us ([`super::wait`]).
+pub fn start(engine: &Engine, query: &str, attach: bool) -> Result<Started, EngineError> {
+    let span = phase_span!(
+        "start",
+        query = query,
+        container.id = tracing::field::Empty,
+        container.name = tracing::field::Empty
+    );
+    let _e = span.enter();
+    let mut rollback = Rollback::new();
+    match start_phases(engine, query, attach, &mut rollback, &span) {
+        Ok(s) => {
+            rollback.disarm();
+            trace::note(&span, format!("{} running, pid {}", s.config.name, s.pid));
+            Ok(s)
+        }
+        Err((e, id)) => {
+            trace::fail(&span, &e);
+            rollback.unwind(&e);
+            if let Some(id) = id {
+                record_failure(engine, &id, &e);
+            }
+            Err(e)
+        }
+    }
+}
+
+/// A failed start leaves the container `created` with docker's exit code and error (what
+/// `docker inspect` shows after `docker start` of a missing command).
+fn record_failure(engine: &Engine, id: &str, e: &EngineError) {
+    if let Ok(mut st) = engine.store.load_state(id) {
+        if st.status == Status::Running {
+            return;
+        }
+        st.exit_code = e.exit_code();
+        st.error = e.to_string();
+        st.pid = 0;
+        st.rootfs_mounted = false;
+        let _ = engine.store.save_state(id, &st);
+    }
+}
+
+type Failure = (EngineError, Option<String>);
+
+fn start_phases<'a>(
+    engine: &'a Engine,
+    query: &str,
+    attach: bool,
+    rollback: &mut Rollback<'a>,
+    root: &tracing::Span,
+) -> Result<Started, Failure> {
+    let no_id = |e: EngineError| (e, None);
+    let cfg = phase(phase_span!("start.lookup", query = query), |span| {
+        let id = engine.store.lookup(query)?;
+        let cfg = engine.store.load_config(&id)?;
+        root.record("container.id", cfg.id.as_str());
+        root.record("container.name", cfg.name.as_str());
+        trace::note(span, format!("{query} → {} ({})", &cfg.id[..12], cfg.name));
+        Ok(cfg)
+    })
+    .map_err(no_id)?;
+    let id = cfg.id.clone();
+    let with_id = |e: EngineError| (e, Some(id.clone()));
+
+    phase(phase_span!("start.validate"), |span| {
+        let st = engine.store.load_state(&id)?;
+        validate(&cfg, &st)?;
+        trace::note(span, format!("{} → may start", st.status));
+        Ok(())
+    })
+    .map_err(no_id)?;
+
+    let kind = Kind::parse(&cfg.host_config.runtime).unwrap_or(Kind::Embedded);
+    let hierarchy = phase(phase_span!("start.verify"), |span| {
+        let h = Hierarchy::detect()?;
+        h.verify(&requested_resources(&cfg))?;
+        if kind == Kind::Runc && runc::binary().is_none() {
+            return Err(runc::RuncError::NotInstalled.into());
+        }
+        for layer in &cfg.layers {
+            if !layer.is_dir() {
+                return Err(EngineError::Invalid(format!(
+                    "image layer {} is missing: the image was removed; recreate the container",
+                    layer.display()
+                )));
+            }
+        }
+        trace::note(span, format!("cgroup {}; limits can be honoured", h.describe()));
+        Ok(h)
+    })
+    .map_err(no_id)?;
+
+    let _lock = phase(phase_span!("start.lock"), |span| {
+        let lock = engine.store.lock(&id)?;
+        kernel_event!(path = %engine.paths.lock(&id).display(), "flock(LOCK_EX)");
+        // Another start may have won the race while we waited.
+        validate(&cfg, &engine.store.load_state(&id)?)?;
+        trace::note(span, "flock held until the start ends");
+        Ok(lock)
+    })
+    .map_err(no_id)?;
+
+    let bundle = engine.paths.bundle(&id);
+    let rootfs = engine.paths.rootfs(&id);
+    phase(phase_span!("start.mount", rootfs = %rootfs.display()), |span| {
+        std::fs::create_dir_all(&bundle).map_err(EngineError::io("cannot create", &bundle))?;
+        overlay::mount_rootfs(
+            &cfg.layers,
+            &engine.paths.upper(&id),
+            &engine.paths.work(&id),
+            &rootfs,
+        )?;
+        let (r, b) = (rootfs.clone(), bundle.clone());
+        rollback.push("unmount the rootfs", move || {
+            overlay::unmount(&r).map_err(|e| e.to_string())?;
+            let _ = std::fs::remove_dir_all(&b);
+            Ok(())
+        });
+        trace::note(
+            span,
+            format!("overlay {} lower + upper → {}", cfg.layers.len(), rootfs.display()),
+        );
+        Ok(())
+    })
+    .map_err(with_id)?;
+
+    let mode = Mode::parse(&cfg.host_config.network_mode).map_err(|e| with_id(e.into()))?;
+    let sandbox = phase(phase_span!("start.network.init", mode = mode.as_str()), |span| {
+        trace::note(
+            span,
+            match mode {
+                Mode::None => "mode none: the runtime creates an empty netns (CLONE_NEWNET)",
+                Mode::Host => "mode host: no new netns, the host's network stack",
+            },
+        );
+        Ok(mode.sandbox())
+    })
+    .map_err(with_id)?;
+
+    let hostname = if cfg.config.hostname.is_empty() {
+        cfg.id[..12].to_string()
+    } else {
+        cfg.config.hostname.clone()
+    };
+    let hostname = if mode == Mode::Host {
+        nix::unistd::gethostname()
+            .map(|h| h.to_string_lossy().into_owned())
+            .unwrap_or(hostname)
+    } else {
+        hostname
+    };
+    let etc_binds = phase(phase_span!("start.mounts.setup"), |span| {
+        let binds = network::write_etc_files(&engine.paths.container(&id), &mode, &hostname)?;
+        trace::note(span, format!("hostname {hostname}, hosts, resolv.conf written; no volumes"));
+        Ok(binds)
+    })
+    .map_err(with_id)?;
+
+    let cgroups_path = format!("/ctrace/{id}");
+    phase(phase_span!("start.spec"), |span| {
+        let user = spec::resolve_user(&rootfs, &cfg.config.user)?;
+        let input = SpecInput {
+            args: std::iter::once(cfg.path.clone()).chain(cfg.args.iter().cloned()).collect(),
+            env: cfg.config.env.clone(),
+            cwd: cfg.config.working_dir.clone(),
+            user,
+            hostname: hostname.clone(),
+            root_path: "rootfs".into(),
+            readonly_rootfs: cfg.host_config.readonly_rootfs,
+            network: sandbox,
+            cgroups_path: cgroups_path.clone(),
+            memory: positive(cfg.host_config.memory),
+            memory_swap: (cfg.host_config.memory_swap != 0).then_some(cfg.host_config.memory_swap),
+            pids_limit: positive(cfg.host_config.pids_limit),
+            cpus: positive(cfg.host_config.nano_cpus).map(|n| n as f64 / 1e9),
+            etc_binds,
+            annotations: Default::default(),
+        };
+        let spec = spec::build(&input)?;
+        let path = bundle.join("config.json");
+        spec.save(&path)
+            .map_err(|e| EngineError::Invalid(format!("cannot write {}: {e}", path.display())))?;
+        kernel_event!(path = %path.display(), "write config.json");
+        let fifo = engine.paths.exec_fifo(&id);
+        let _ = std::fs::remove_file(&fifo);
+        if kind == Kind::Embedded {
+            nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o622))
+                .map_err(|e| EngineError::io("cannot create exec fifo", &fifo)(e.into()))?;
+            kernel_event!(path = %fifo.display(), "mkfifo");
+        }
+        trace::note(
+            span,
+            format!(
+                "config.json: {} namespaces, {} mounts, uid {}, {}",
+                spec.linux().as_ref().and_then(|l| l.namespaces().as_ref()).map_or(0, |n| n.len()),
+                spec.mounts().as_ref().map_or(0, |m| m.len()),
+                input.user.uid,
+                limits_note(&cfg)
+            ),
+        );
+        Ok(())
+    })
+    .map_err(with_id)?;
+
+    phase(phase_span!("start.runtime.options", runtime = kind.as_str()), |span| {
+        trace::note(
+            span,
+            match kind {
+                Kind::Embedded => "runtime embedded: ctrace's own shim + init; no AppArmor profile (ctrace loads none); restart policy none",
+                Kind::Runc => "runtime runc (external OCI CLI) on the same bundle; no AppArmor profile; restart policy none",
+            },
+        );
+        Ok(())
+    })
+    .map_err(with_id)?;
+
+    let (mut shim, mut reports, pid) = phase(
+        phase_span!("start.runtime.create", runtime = kind.as_str(), pid = tracing::field::Empty),
+        |span| {
+            let (shim, reports, pid) = spawn_shim(engine, &id, attach)?;
+            span.record("pid", pid);
+            trace::note(span, format!("shim {} → init {pid} created, blocked on exec fifo", shim.id()));
+            Ok((shim, reports, pid))
+        },
+    )
+    .map_err(with_id)?;
+    let shim_pid = shim.id() as i32;
+    {
+        let (paths, cg, h) = (engine.paths.clone(), cgroups_path.clone(), hierarchy);
+        let id2 = id.clone();
+        rollback.push("stop the shim and its init, remove the cgroup", move || {
+            unsafe {
+                libc::kill(pid, libc::SIGKILL);
+                libc::kill(shim_pid, libc::SIGKILL);
+            }
+            let _ = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(shim_pid), None);
+            if kind == Kind::Runc {
+                let _ = runc::delete(&paths, &id2);
+            }
+            Cgroup::open(&h, &cg).remove().map_err(|e| e.to_string())
+        });
+    }
+
+    phase(phase_span!("start.network.attach", mode = mode.as_str()), |span| {
+        trace::note(span, format!("network {}: no interface to attach", mode.as_str()));
+        Ok(())
+    })
+    .map_err(with_id)?;
+
+    phase(phase_span!("start.runtime.start"), |span| {
+        match kind {
+            Kind::Embedded => release_fifo(engine, &id, &mut reports)?,
+            Kind::Runc => runc::start(&engine.paths, &id)?,
+        }
+        let _ = std::fs::remove_file(engine.paths.exec_fifo(&id));
+        trace::note(span, format!("exec {:?} as pid 1 (host pid {pid})", cfg.path));
+        Ok(())
+    })
+    .map_err(with_id)?;
+
+    let mut state = engine.store.load_state(&id).map_err(|e| with_id(e.into()))?;
+    let previous = state.status;
+    phase(phase_span!("start.set_running"), |span| {
+        state = ContainerState {
+            status: Status::Running,
+            pid,
+            shim_pid,
+            exit_code: 0,
+            oom_killed: false,
+            error: String::new(),
+            started_at: now_rfc3339(),
+            finished_at: state.finished_at.clone(),
+            rootfs_mounted: true,
+            cgroup: cgroups_path.clone(),
+            runtime: kind.as_str().to_string(),
+            start_trace: recorder::trace_id(),
+        };
+        trace::note(span, format!("{previous} → running, pid {pid}"));
+        Ok(())
+    })
+    .map_err(with_id)?;
+
+    phase(phase_span!("start.state_counter"), |span| {
+        trace::note(span, format!("{previous} −1, running +1"));
+        Ok(())
+    })
+    .map_err(with_id)?;
+
+    phase(phase_span!("start.health"), |span| {
+        trace::note(span, "no healthcheck configured: no monitor started");
+        Ok(())
+    })
+    .map_err(with_id)?;
+
+    phase(phase_span!("start.checkpoint"), |span| {
+        engine.store.save_state(&id, &state)?;
+        trace::note(span, "state.json written (status running)");
+        Ok(())
+    })
+    .map_err(with_id)?;
+
+    phase(phase_span!("start.event"), |span| {
+        let _ = events::container(
+            &engine.paths.events(),
+            "start",
+            &id,
+            &[("name", &cfg.name), ("image", &cfg.config.image)],
+        );
+        trace::note(span, "start event appended to events.jsonl");
+        Ok(())
+    })
+    .map_err(with_id)?;
+
+    if !attach {
+        // Nobody listens any more: the shim goes on alone (and writes its own exit trace).
+        // Reaping it is not our job: it outlives us, and its parent becomes init.
+        let _ = shim.try_wait();
+    }
+    Ok(Started {
+        config: cfg,
+        pid,
+        shim,
+        reports,
+    })
+}
+
+fn positive(v: i64) -> Option<i64> {
+    (v > 0).then_some(v)
+}
+
+fn limits_note(cfg: &ContainerConfig) -> String {
+    let h = &cfg.host_config;
+    let mut parts = Vec::new();
+    if h.memory > 0 {
+        parts.push(format!("memory {} MiB", h.memory >> 20));
+    }
+    if h.pids_limit > 0 {
+        parts.push(format!("pids {}", h.pids_limit));
+    }
+    if h.nano_cpus > 0 {
+        parts.push(format!("cpus {}", h.nano_cpus as f64 / 1e9));
+    }
+    if parts.is_empty() {
+        "no resource limits".into()
+    } else {
+        parts.join(", ")
+    }
+}
+
+/// docker's `validateState`.
+fn validate(cfg: &ContainerConfig, st: &ContainerState) -> Result<(), EngineError> {
+    match st.status {
+        Status::Created | Status::Exited => Ok(()),
+        Status::Running | Status::Restarting => Err(EngineError::Conflict(format!(
+            "container {} is already running",
+            cfg.name
+        ))),
+        Status::Paused => Err(EngineError::Conflict(format!(
+            "cannot start a paused container {}: try unpause instead",
+            cfg.name
+        ))),
+        Status::Removing => Err(EngineError::Conflict(format!(
+            "container {} is marked for removal and cannot be started",
+            cfg.name
+        ))),
+        Status::Dead => Err(EngineError::Conflict(format!(
+            "container {} is dead and cannot be started: remove it",
+            cfg.name
+        ))),
+    }
+}
+
+/// The resources the container asks for, as the cgroup code checks them.
+fn requested_resources(cfg: &ContainerConfig) -> oci_spec::runtime::LinuxResources {
+    use oci_spec::runtime::{
+        LinuxCpuBuilder, LinuxMemoryBuilder, LinuxPidsBuilder, LinuxResourcesBuilder,
+    };
+    let h = &cfg.host_config;
+    let mut b = LinuxResourcesBuilder::default();
+    if h.memory > 0 {
+        if let Ok(m) = LinuxMemoryBuilder::default().limit(h.memory).build() {
+            b = b.memory(m);
+        }
+    }
+    if h.pids_limit > 0 {
+        if let Ok(p) = LinuxPidsBuilder::default().limit(h.pids_limit).build() {
+            b = b.pids(p);
+        }
+    }
+    if h.nano_cpus > 0 {
+        if let Ok(c) = LinuxCpuBuilder::default()
+            .quota(h.nano_cpus / 10_000)
+            .period(100_000u64)
+            .build()
+        {
+            b = b.cpu(c);
+        }
+    }
+    b.build().unwrap_or_default()
+}
+
+/// Spawns `ctrace shim` for `id` and waits for its `Created` report.
+fn spawn_shim(
+    engine: &Engine,
+    id: &str,
+    attach: bool,
+) -> Result<(Child, BufReader<File>, i32), EngineError> {
+    let span = phase_span!("runtime.shim", attach = attach, shim_pid = tracing::field::Empty);
+    let _e = span.enter();
+    let (read_end, write_end): (OwnedFd, OwnedFd) =
+        nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)
+            .map_err(|e| EngineError::io("cannot create the report pipe", "pipe")(e.into()))?;
+    let exe = std::env::current_exe().map_err(EngineError::io("cannot find", "/proc/self/exe"))?;
+    let mut cmd = Command::new(exe);
+    cmd.arg("shim")
+        .arg("--root")
+        .arg(&engine.paths.root)
+        .arg("--exec-root")
+        .arg(&engine.paths.exec_root)
+        .arg("--id")
+        .arg(id)
+        .stdin(Stdio::null());
+    if attach {
+        cmd.arg("--attach");
+    } else {
+        cmd.stdout(Stdio::null()).stderr(Stdio::null());
+    }
+    if let Some(tp) = recorder::traceparent() {
+        cmd.env("TRACEPARENT", tp);
+    }
+    let w = write_end.as_raw_fd();
+    // SAFETY: only async-signal-safe calls between fork and exec.
+    unsafe {
+        cmd.pre_exec(move || {
+            if libc::dup2(w, REPORT_FD) < 0 || libc::setsid() < 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let mut child = cmd
+        .spawn()
+        .map_err(EngineError::io("cannot start the shim", "ctrace shim"))?;
+    drop(write_end);
+    span.record("shim_pid", child.id());
+    kernel_event!(pid = child.id(), "fork+exec ctrace shim, setsid");
+    let mut reports = BufReader::new(File::from(read_end));
+    match recv::<Report>(&mut reports) {
+        Ok(Some(Report::Created { pid, spans })) => {
+            recorder::import(spans);
+            trace::note(&span, format!("shim pid {} reported init pid {pid}", child.id()));
+            Ok((child, reports, pid))
+        }
+        Ok(Some(Report::Failed {
+            code,
+            message,
+            spans,
+        })) => {
+            recorder::import(spans);
+            let _ = child.wait();
+            Err(EngineError::Runtime { code, message })
+        }
+        other => {
+            let _ = child.kill();
+            let _ = child.wait();
+            Err(EngineError::Runtime {
+                code: 125,
+                message: format!("the shim exited without creating the container ({other:?})"),
+            })
+        }
+    }
+}
+
+/// Opens the exec fifo for reading, which lets the waiting init go on to `execve`; then waits for
+/// the shim to confirm the exec (or report why it failed).
+fn release_fifo(
+    engine: &Engine,
+    id: &str,
+    reports: &mut BufReader<File>,
+) -> Result<(), EngineError> {
+    let path = engine.paths.exec_fifo(id);
+    let mut fifo = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(&path)
+        .map_err(EngineError::io("cannot open exec fifo", &path))?;
+    kernel_event!(path = %path.display(), "open(exec.fifo, O_RDONLY)");
+    loop {
+        if !reports.buffer().is_empty() {
+            break;
+        }
+        let mut fds = [
+            PollFd::new(fifo.as_fd(), PollFlags::POLLIN),
+            PollFd::new(reports.get_ref().as_fd(), PollFlags::POLLIN),
+        ];
+        match poll(&mut fds, PollTimeout::NONE) {
+            Err(nix::errno::Errno::EINTR) => continue,
+            Err(e) => return Err(EngineError::io("poll", &path)(e.into())),
+            Ok(_) => {}
+        }
+        let fifo_ready = fds[0].revents().is_some_and(|r| r.contains(PollFlags::POLLIN));
+        let report_ready = fds[1].revents().is_some_and(|r| !r.is_empty());
+        if fifo_ready {
+            let mut b = [0u8; 1];
+            if matches!(fifo.read(&mut b), Ok(1)) {
+                kernel_event!("read(exec.fifo): init released");
+                break;
+            }
+        }
+        if report_ready {
+            break;
+        }
+    }
+    match recv::<Report>(reports) {
+        Ok(Some(Report::Started { spans })) => {
+            recorder::import(spans);
+            Ok(())
+        }
+        Ok(Some(Report::ExecFailed { code, message })) => Err(EngineError::Runtime { code, message }),
+        other => Err(EngineError::Runtime {
+            code: 125,
+            message: format!("the container's init did not start ({other:?})"),
+        }),
+    }
+}

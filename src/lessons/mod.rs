@@ -1,0 +1,138 @@
+//! Lessons: what each phase means, in words a learner can read on a projector.
+//!
+//! A lesson is a Markdown file `lessons/<lang>/<phase>.md` with a small front matter block of
+//! `key: value` lines between `---` fences (see `lessons/README.md` for the keys). The files are
+//! embedded at build time, so the binary carries its own lessons. This module parses them; it does
+//! not decide which phases exist — that is [`catalog`].
+
+pub mod catalog;
+
+use std::collections::HashMap;
+use std::sync::OnceLock;
+
+mod embedded {
+    include!(concat!(env!("OUT_DIR"), "/lessons.rs"));
+}
+
+/// One parsed lesson.
+#[derive(Debug, Clone, Default)]
+pub struct Lesson {
+    pub lang: String,
+    pub phase: String,
+    pub title: String,
+    /// The Docker (moby) function(s) this phase corresponds to, e.g. `daemon.conditionalMountOnStart`.
+    pub docker: String,
+    /// Where that function lives in moby today, e.g. `daemon/start.go`.
+    pub docker_file: String,
+    /// Seed steps, e.g. `000#3.3.2, 004#2.2.1`.
+    pub seed: String,
+    /// One sentence: what happens and why (the `--explain` line).
+    pub summary: String,
+    /// Syscalls ctrace makes in this phase.
+    pub syscalls: String,
+    /// The Markdown body after the front matter.
+    pub body: String,
+}
+
+/// Parses a lesson file. Returns `None` when the front matter is missing or has no `phase`.
+pub fn parse(lang: &str, text: &str) -> Option<Lesson> {
+    let rest = text.strip_prefix("---\n")?;
+    let end = rest.find("\n---")?;
+    let (front, body) = rest.split_at(end);
+    let body = body.trim_start_matches("\n---").trim_start_matches('\n');
+    let mut lesson = Lesson {
+        lang: lang.to_string(),
+        body: body.to_string(),
+        ..Lesson::default()
+    };
+    for line in front.lines() {
+        let Some((key, value)) = line.split_once(':') else {
+            continue;
+        };
+        let value = value.trim().trim_matches('"').to_string();
+        match key.trim() {
+            "phase" => lesson.phase = value,
+            "title" => lesson.title = value,
+            "docker" => lesson.docker = value,
+            "docker_file" => lesson.docker_file = value,
+            "seed" => lesson.seed = value,
+            "summary" => lesson.summary = value,
+            "syscalls" => lesson.syscalls = value,
+            _ => {}
+        }
+    }
+    (!lesson.phase.is_empty()).then_some(lesson)
+}
+
+/// All embedded lessons, by (lang, phase).
+pub fn all() -> &'static HashMap<(String, String), Lesson> {
+    static ALL: OnceLock<HashMap<(String, String), Lesson>> = OnceLock::new();
+    ALL.get_or_init(|| {
+        embedded::EMBEDDED
+            .iter()
+            .filter_map(|(lang, _stem, text)| parse(lang, text))
+            .map(|l| ((l.lang.clone(), l.phase.clone()), l))
+            .collect()
+    })
+}
+
+/// The lesson for `phase` in `lang`, falling back to English.
+pub fn get(lang: &str, phase: &str) -> Option<&'static Lesson> {
+    let all = all();
+    all.get(&(lang.to_string(), phase.to_string()))
+        .or_else(|| all.get(&("en".to_string(), phase.to_string())))
+}
+
+/// The languages that have lessons.
+pub fn languages() -> Vec<String> {
+    let mut langs: Vec<String> = all().keys().map(|(l, _)| l.clone()).collect();
+    langs.sort();
+    langs.dedup();
+    langs
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_front_matter_and_body() {
+        let l = parse(
+            "en",
+            "---\nphase: start.mount\ntitle: Mount\ndocker: daemon.Mount\nseed: \"000#3.3.2\"\nsummary: Mounts it.\n---\n\nBody here.\n",
+        )
+        .unwrap();
+        assert_eq!(l.phase, "start.mount");
+        assert_eq!(l.seed, "000#3.3.2");
+        assert_eq!(l.body.trim(), "Body here.");
+    }
+
+    #[test]
+    fn every_phase_has_an_english_lesson_and_every_lesson_names_a_phase() {
+        for phase in catalog::PHASES {
+            assert!(
+                all().contains_key(&("en".to_string(), phase.id.to_string())),
+                "phase {} has no lesson in lessons/en",
+                phase.id
+            );
+        }
+        for (lang, phase) in all().keys() {
+            assert!(
+                catalog::find(phase).is_some(),
+                "lessons/{lang}/{phase}.md names a phase the catalog does not have"
+            );
+        }
+        for (_, text) in embedded::EMBEDDED.iter().map(|(l, _, t)| (l, t)) {
+            assert!(parse("en", text).is_some(), "a lesson has no front matter");
+        }
+    }
+
+    #[test]
+    fn every_lesson_has_what_explain_needs() {
+        for lesson in all().values() {
+            assert!(!lesson.summary.is_empty(), "{} has no summary", lesson.phase);
+            assert!(!lesson.docker.is_empty(), "{} has no docker", lesson.phase);
+            assert!(!lesson.seed.is_empty(), "{} has no seed", lesson.phase);
+        }
+    }
+}

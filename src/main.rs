@@ -1,0 +1,21 @@
+//! ctrace: a small but real container engine whose every create/start phase is a traced span.
+//!
+//! The modules mirror the architecture (see DESIGN in the README): [`cli`] parses and prints,
+//! [`engine`] runs operations phase by phase, [`image`] and [`storage`] provide the root
+//! filesystem, [`network`] the sandbox, [`runtime`] and [`shim`] the process, [`state`] what is on
+//! disk, [`trace`] what was recorded, [`lessons`] what it all means.
+
+mod cli;
+mod engine;
+mod image;
+mod lessons;
+mod network;
+mod runtime;
+mod shim;
+mod state;
+mod storage;
+mod trace;
+
+fn main() {
+    std::process::exit(cli::main());
+}

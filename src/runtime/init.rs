@@ -1,0 +1,126 @@
+//! The container's init, from `clone()` to `execve()` — the embedded runtime's `runc init`.
+//!
+//! Runs in the child the shim cloned: pid 1 of a new pid namespace, in new mount, uts, ipc and
+//! (unless `--network host`) net namespaces. Its steps, each a span shipped back to the shim:
+//!
+//! 1. wait for the shim's go-ahead (the shim first moves us into the cgroup, so nothing we do
+//!    escapes the limits);
+//! 2. `init.mounts` — the rootfs and the standard mounts ([`rootfs::prepare`]);
+//! 3. `init.pivot_root` — swap the root and drop the host's ([`rootfs::pivot`], [`rootfs::finish`]);
+//! 4. `init.process` — hostname, rlimits, user, capabilities, no_new_privs, workdir, and check
+//!    that the command exists ([`process::prepare`]);
+//! 5. tell the shim we are ready, block on the exec fifo until `start`, then `execve`.
+
+use std::fs::File;
+use std::io::{Read, Write};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::unix::net::UnixStream;
+use std::path::Path;
+
+use oci_spec::runtime::Spec;
+
+use super::protocol::{send, InitMsg};
+use super::{process, rootfs, InitError};
+use crate::{phase_span, trace};
+
+/// What the shim hands the init across `clone()`.
+pub struct InitArgs<'a> {
+    pub spec: &'a Spec,
+    pub rootfs: &'a Path,
+    /// The init's end of the socketpair with the shim (close-on-exec).
+    pub sync: UnixStream,
+    /// The exec fifo, opened `O_PATH` by the shim before the clone (it lies outside the rootfs).
+    pub fifo: OwnedFd,
+}
+
+/// The init's whole life. Never returns: it becomes the user's command or exits.
+pub fn run(mut args: InitArgs<'_>) -> ! {
+    let mut go = [0u8; 1];
+    if args.sync.read_exact(&mut go).is_err() {
+        // The shim is gone; nobody would release or reap us.
+        unsafe { libc::_exit(125) };
+    }
+    let prepared = setup(&args);
+    let spans = trace::recorder::take();
+    let prepared = match prepared {
+        Ok(p) => {
+            let _ = send(&mut args.sync, &InitMsg::Ready { spans });
+            p
+        }
+        Err(e) => {
+            let _ = send(
+                &mut args.sync,
+                &InitMsg::Failed {
+                    code: e.code,
+                    message: e.message.clone(),
+                    spans,
+                },
+            );
+            unsafe { libc::_exit(e.code) };
+        }
+    };
+    // Blocks until `start` opens the fifo for reading: this is the create/start split.
+    let fifo_path = format!("/proc/self/fd/{}", args.fifo.as_raw_fd());
+    let released = File::options()
+        .write(true)
+        .open(&fifo_path)
+        .and_then(|mut f| f.write_all(b"0"));
+    if let Err(e) = released {
+        let _ = send(
+            &mut args.sync,
+            &InitMsg::ExecFailed {
+                code: 125,
+                message: format!("cannot open exec fifo: {e}"),
+            },
+        );
+        unsafe { libc::_exit(125) };
+    }
+    drop(args.fifo);
+    let err = process::exec(&prepared);
+    let _ = send(
+        &mut args.sync,
+        &InitMsg::ExecFailed {
+            code: err.code,
+            message: err.message.clone(),
+        },
+    );
+    unsafe { libc::_exit(err.code) }
+}
+
+fn setup(args: &InitArgs<'_>) -> Result<process::Prepared, InitError> {
+    {
+        let span = phase_span!("init.mounts", rootfs = %args.rootfs.display());
+        let _e = span.enter();
+        let mounts = args.spec.mounts().as_ref().map_or(0, |m| m.len());
+        trace::note(&span, format!("{mounts} mounts + /dev nodes under the rootfs"));
+        rootfs::prepare(args.spec, args.rootfs).inspect_err(|e| trace::fail(&span, e))?;
+    }
+    {
+        let span = phase_span!("init.pivot_root");
+        let _e = span.enter();
+        trace::note(&span, "pivot_root into the rootfs, old root detached");
+        rootfs::pivot(args.rootfs).inspect_err(|e| trace::fail(&span, e))?;
+        rootfs::finish(args.spec).inspect_err(|e| trace::fail(&span, e))?;
+    }
+    let span = phase_span!("init.process");
+    let _e = span.enter();
+    let p = process::prepare(args.spec).inspect_err(|e| trace::fail(&span, e))?;
+    let user = args.spec.process().as_ref().map(|p| p.user());
+    trace::note(
+        &span,
+        format!(
+            "uid {} gid {}, caps dropped to docker's default set, no_new_privs, waiting on exec fifo",
+            user.map_or(0, |u| u.uid()),
+            user.map_or(0, |u| u.gid())
+        ),
+    );
+    Ok(p)
+}
+
+/// Wraps a raw fd the shim passed through `clone()`.
+///
+/// # Safety
+/// `fd` must be open and owned by nobody else in this process.
+pub unsafe fn owned(fd: i32) -> OwnedFd {
+    OwnedFd::from_raw_fd(fd)
+}

@@ -1,0 +1,47 @@
+//! The runtime: turning an OCI bundle into a process in its own namespaces and cgroup.
+//!
+//! Two runtimes run the same bundle (`<exec-root>/<id>/config.json` + `rootfs/`):
+//!
+//! - **embedded** — ctrace itself: the shim `clone()`s an init ([`init`]) that sets up the
+//!   filesystem ([`rootfs`]) and the process ([`process`]) from the spec, then waits on the exec
+//!   fifo until `start` releases it;
+//! - **runc** — the external OCI CLI ([`runc`]): `runc create` / `runc start` / `runc delete`.
+//!
+//! [`spec`] builds the config both read (docker's `createSpec`), [`cgroups`] owns cgroup v1/v2.
+//! Not here: deciding *when* to create or start (the engine), or keeping the container's stdio
+//! and exit code (the shim).
+
+pub mod cgroups;
+pub mod init;
+pub mod init_error;
+pub mod process;
+pub mod protocol;
+pub mod rootfs;
+pub mod runc;
+pub mod spec;
+
+pub use init_error::InitError;
+
+/// Which runtime runs a container.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Embedded,
+    Runc,
+}
+
+impl Kind {
+    pub fn parse(s: &str) -> Option<Kind> {
+        match s {
+            "" | "embedded" | "ctrace" => Some(Kind::Embedded),
+            "runc" => Some(Kind::Runc),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Embedded => "embedded",
+            Kind::Runc => "runc",
+        }
+    }
+}

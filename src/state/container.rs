@@ -1,0 +1,165 @@
+//! What a container is (`config.json`, fixed at create) and what it is doing (`state.json`).
+//!
+//! Field names follow Docker's `inspect` output where one exists, so `ctrace inspect` reads like
+//! `docker inspect` and the daemon's API can serve these structs almost unchanged.
+
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+/// The seven states of seed 003.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    #[default]
+    Created,
+    Running,
+    Paused,
+    Restarting,
+    Removing,
+    Exited,
+    Dead,
+}
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Created => "created",
+            Status::Running => "running",
+            Status::Paused => "paused",
+            Status::Restarting => "restarting",
+            Status::Removing => "removing",
+            Status::Exited => "exited",
+            Status::Dead => "dead",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Status> {
+        Some(match s {
+            "created" => Status::Created,
+            "running" => Status::Running,
+            "paused" => Status::Paused,
+            "restarting" => Status::Restarting,
+            "removing" => Status::Removing,
+            "exited" => Status::Exited,
+            "dead" => Status::Dead,
+            _ => return None,
+        })
+    }
+}
+
+impl std::fmt::Display for Status {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The container's configuration (docker's `Config`).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Config {
+    pub hostname: String,
+    pub user: String,
+    pub env: Vec<String>,
+    pub cmd: Vec<String>,
+    pub entrypoint: Vec<String>,
+    pub working_dir: String,
+    pub image: String,
+    #[serde(default)]
+    pub labels: std::collections::BTreeMap<String, String>,
+    #[serde(default)]
+    pub stop_signal: String,
+    #[serde(default)]
+    pub tty: bool,
+    #[serde(default)]
+    pub open_stdin: bool,
+}
+
+/// Host-side settings (docker's `HostConfig`).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct HostConfig {
+    /// `none`, `host` (bridge and `container:<id>` come with the networking issue).
+    pub network_mode: String,
+    /// Bytes; 0 = unlimited.
+    pub memory: i64,
+    /// Bytes of memory+swap; 0 = unset, -1 = unlimited.
+    #[serde(default)]
+    pub memory_swap: i64,
+    /// 0 = unlimited.
+    pub pids_limit: i64,
+    /// CPUs × 1e9; 0 = unlimited.
+    pub nano_cpus: i64,
+    /// `embedded` or `runc`.
+    pub runtime: String,
+    pub auto_remove: bool,
+    #[serde(default)]
+    pub readonly_rootfs: bool,
+}
+
+/// Everything fixed at create time.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ContainerConfig {
+    pub id: String,
+    /// Without docker's leading slash.
+    pub name: String,
+    /// RFC 3339 with nanoseconds.
+    pub created: String,
+    /// The program and its arguments (docker's `Path` and `Args`).
+    pub path: String,
+    pub args: Vec<String>,
+    /// The image id (`sha256:…`).
+    pub image: String,
+    /// The normalized reference it was created from.
+    pub image_ref: String,
+    /// Extracted layer directories, bottom first (the overlay lowerdirs).
+    pub layers: Vec<PathBuf>,
+    pub config: Config,
+    pub host_config: HostConfig,
+}
+
+/// What the container is doing now (docker's `State`).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ContainerState {
+    pub status: Status,
+    /// The container's init, as seen from the host; 0 when not running.
+    pub pid: i32,
+    /// The shim that parents it.
+    #[serde(default)]
+    pub shim_pid: i32,
+    pub exit_code: i32,
+    #[serde(default, rename = "OOMKilled")]
+    pub oom_killed: bool,
+    /// Why it failed to start or died, docker's `State.Error`.
+    #[serde(default)]
+    pub error: String,
+    /// RFC 3339; empty when never started.
+    #[serde(default)]
+    pub started_at: String,
+    #[serde(default)]
+    pub finished_at: String,
+    /// Whether the overlay rootfs is mounted now (so cleanup knows what to undo).
+    #[serde(default)]
+    pub rootfs_mounted: bool,
+    /// The cgroup path given to the runtime (`/ctrace/<id>`), when one exists.
+    #[serde(default)]
+    pub cgroup: String,
+    /// The runtime that runs it now.
+    #[serde(default)]
+    pub runtime: String,
+    /// Trace id of the operation that last started it.
+    #[serde(default)]
+    pub start_trace: String,
+}
+
+/// Now, as RFC 3339 with nanoseconds (docker's timestamp format).
+pub fn now_rfc3339() -> String {
+    humantime::format_rfc3339_nanos(std::time::SystemTime::now()).to_string()
+}
+
+/// Parses an RFC 3339 timestamp written by [`now_rfc3339`].
+pub fn parse_rfc3339(s: &str) -> Option<std::time::SystemTime> {
+    humantime::parse_rfc3339(s).ok()
+}

@@ -1,0 +1,179 @@
+//! Containers on disk: create, find (docker's `GetContainer`), load, save, list, delete.
+
+use std::fs;
+use std::io;
+use std::path::PathBuf;
+
+use super::atomic;
+use super::container::{ContainerConfig, ContainerState};
+use super::lock::ContainerLock;
+use super::names;
+use super::paths::Paths;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StateError {
+    #[error("no such container: {0}")]
+    NoSuchContainer(String),
+    #[error("multiple IDs found with provided prefix: {prefix} (matches {matches}): use more characters or the name")]
+    Ambiguous { prefix: String, matches: String },
+    #[error("the container name {name:?} is already in use by container {holder}: remove that container or choose another name")]
+    NameInUse { name: String, holder: String },
+    #[error("invalid container name {0:?}: only [a-zA-Z0-9][a-zA-Z0-9_.-]+ are allowed")]
+    InvalidName(String),
+    #[error("{what} {path}: {source}")]
+    Io {
+        what: &'static str,
+        path: PathBuf,
+        source: io::Error,
+    },
+}
+
+fn io_err(what: &'static str, path: PathBuf) -> impl FnOnce(io::Error) -> StateError {
+    move |source| StateError::Io { what, path, source }
+}
+
+/// Access to the containers under one root.
+#[derive(Debug, Clone)]
+pub struct Store {
+    pub paths: Paths,
+}
+
+impl Store {
+    pub fn new(paths: Paths) -> Store {
+        Store { paths }
+    }
+
+    /// Finds a container by full id, exact name, or unique id prefix — in that order, as docker's
+    /// `GetContainer` does.
+    pub fn lookup(&self, query: &str) -> Result<String, StateError> {
+        let not_found = || StateError::NoSuchContainer(query.to_string());
+        if query.is_empty() || query.contains('/') || query.starts_with('.') {
+            return Err(not_found());
+        }
+        if query.len() == 64 && self.paths.config(query).is_file() {
+            return Ok(query.to_string());
+        }
+        let name = query.strip_prefix('/').unwrap_or(query);
+        if let Some(id) = names::holder(&self.paths.names(), name) {
+            if self.paths.config(&id).is_file() {
+                return Ok(id);
+            }
+        }
+        let matches: Vec<String> = self
+            .ids()?
+            .into_iter()
+            .filter(|id| id.starts_with(query))
+            .collect();
+        match matches.len() {
+            0 => Err(not_found()),
+            1 => Ok(matches.into_iter().next().unwrap()),
+            _ => Err(StateError::Ambiguous {
+                prefix: query.to_string(),
+                matches: matches
+                    .iter()
+                    .map(|m| &m[..12])
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            }),
+        }
+    }
+
+    /// Every container id under the root.
+    pub fn ids(&self) -> Result<Vec<String>, StateError> {
+        let dir = self.paths.containers();
+        let entries = match fs::read_dir(&dir) {
+            Ok(e) => e,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => return Err(io_err("cannot list", dir)(e)),
+        };
+        Ok(entries
+            .flatten()
+            .filter_map(|e| e.file_name().into_string().ok())
+            .filter(|n| n.len() == 64 && n.bytes().all(|b| b.is_ascii_hexdigit()))
+            .collect())
+    }
+
+    pub fn load_config(&self, id: &str) -> Result<ContainerConfig, StateError> {
+        let p = self.paths.config(id);
+        atomic::read_json(&p).map_err(|e| {
+            if e.kind() == io::ErrorKind::NotFound {
+                StateError::NoSuchContainer(id.to_string())
+            } else {
+                io_err("cannot read", p)(e)
+            }
+        })
+    }
+
+    pub fn load_state(&self, id: &str) -> Result<ContainerState, StateError> {
+        let p = self.paths.state(id);
+        atomic::read_json(&p).map_err(|e| {
+            if e.kind() == io::ErrorKind::NotFound {
+                StateError::NoSuchContainer(id.to_string())
+            } else {
+                io_err("cannot read", p)(e)
+            }
+        })
+    }
+
+    pub fn save_config(&self, c: &ContainerConfig) -> Result<(), StateError> {
+        let p = self.paths.config(&c.id);
+        atomic::write_json(&p, c).map_err(io_err("cannot write", p))
+    }
+
+    pub fn save_state(&self, id: &str, s: &ContainerState) -> Result<(), StateError> {
+        let p = self.paths.state(id);
+        atomic::write_json(&p, s).map_err(io_err("cannot write", p))
+    }
+
+    /// Takes the container's lock (blocking).
+    pub fn lock(&self, id: &str) -> Result<ContainerLock, StateError> {
+        let p = self.paths.lock(id);
+        ContainerLock::acquire(&p).map_err(|e| {
+            if e.kind() == io::ErrorKind::NotFound {
+                StateError::NoSuchContainer(id.to_string())
+            } else {
+                io_err("cannot lock", p)(e)
+            }
+        })
+    }
+
+    /// Reserves `name` for `id`, or explains who holds it.
+    pub fn reserve_name(&self, name: &str, id: &str) -> Result<(), StateError> {
+        if !names::valid(name) {
+            return Err(StateError::InvalidName(name.to_string()));
+        }
+        let dir = self.paths.names();
+        if names::reserve(&dir, name, id).map_err(io_err("cannot reserve name in", dir.clone()))? {
+            return Ok(());
+        }
+        let holder = names::holder(&dir, name).unwrap_or_default();
+        // A reservation whose container is gone (a crash between reserve and register) is stale.
+        if !holder.is_empty() && !self.paths.config(&holder).exists() && !self.paths.container(&holder).exists() {
+            names::release(&dir, name, &holder);
+            if names::reserve(&dir, name, id).map_err(io_err("cannot reserve name in", dir.clone()))? {
+                return Ok(());
+            }
+        }
+        Err(StateError::NameInUse {
+            name: name.to_string(),
+            holder: holder.chars().take(12).collect(),
+        })
+    }
+
+    pub fn release_name(&self, name: &str, id: &str) {
+        names::release(&self.paths.names(), name, id);
+    }
+
+    /// Deletes the container's directory and its name. The caller has undone mounts etc. first.
+    pub fn delete(&self, c: &ContainerConfig) -> Result<(), StateError> {
+        let dir = self.paths.container(&c.id);
+        match fs::remove_dir_all(&dir) {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(e) => return Err(io_err("cannot remove", dir)(e)),
+        }
+        let _ = fs::remove_dir_all(self.paths.bundle(&c.id));
+        self.release_name(&c.name, &c.id);
+        Ok(())
+    }
+}

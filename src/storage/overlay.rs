@@ -1,0 +1,87 @@
+//! The container's root filesystem: the image's layers as read-only overlayfs lowerdirs, the
+//! container's own `upper/` for every change it makes, `work/` for overlayfs's bookkeeping.
+//!
+//! Mounted on the host (in the host's mount namespace) at `<exec-root>/<id>/rootfs`, where both
+//! runtimes find it as the bundle's rootfs, exactly like containerd mounts a snapshot there.
+
+use std::io;
+use std::path::{Path, PathBuf};
+
+use nix::mount::{mount, umount2, MntFlags, MsFlags};
+
+use crate::kernel_event;
+
+#[derive(Debug, thiserror::Error)]
+pub enum OverlayError {
+    #[error("cannot mount the overlay rootfs at {target}: {source} (is the overlay module loaded? try `modprobe overlay`)")]
+    Mount { target: PathBuf, source: io::Error },
+    #[error("cannot unmount {target}: {source}")]
+    Unmount { target: PathBuf, source: io::Error },
+    #[error("the image has no layers to mount")]
+    NoLayers,
+}
+
+/// The mount options for `layers` (bottom first) under `upper`/`work`.
+pub fn options(layers: &[PathBuf], upper: &Path, work: &Path) -> String {
+    // overlayfs lists lowerdirs top first.
+    let lower: Vec<String> = layers.iter().rev().map(|l| l.display().to_string()).collect();
+    format!(
+        "lowerdir={},upperdir={},workdir={}",
+        lower.join(":"),
+        upper.display(),
+        work.display()
+    )
+}
+
+/// Mounts the overlay at `target` (created if missing).
+pub fn mount_rootfs(
+    layers: &[PathBuf],
+    upper: &Path,
+    work: &Path,
+    target: &Path,
+) -> Result<(), OverlayError> {
+    if layers.is_empty() {
+        return Err(OverlayError::NoLayers);
+    }
+    let err = |source| OverlayError::Mount {
+        target: target.to_path_buf(),
+        source,
+    };
+    std::fs::create_dir_all(target).map_err(err)?;
+    let opts = options(layers, upper, work);
+    mount(
+        Some("overlay"),
+        target,
+        Some("overlay"),
+        MsFlags::empty(),
+        Some(opts.as_str()),
+    )
+    .map_err(|e| err(e.into()))?;
+    kernel_event!(target = %target.display(), lowers = layers.len(), options = %opts, "mount(overlay)");
+    Ok(())
+}
+
+/// Unmounts `target`; not mounted is fine (cleanup is idempotent).
+pub fn unmount(target: &Path) -> Result<bool, OverlayError> {
+    match umount2(target, MntFlags::MNT_DETACH) {
+        Ok(()) => {
+            kernel_event!(target = %target.display(), "umount2(MNT_DETACH)");
+            Ok(true)
+        }
+        Err(nix::errno::Errno::EINVAL) | Err(nix::errno::Errno::ENOENT) => Ok(false),
+        Err(e) => Err(OverlayError::Unmount {
+            target: target.to_path_buf(),
+            source: e.into(),
+        }),
+    }
+}
+
+/// Whether something is mounted exactly at `target` (from /proc/self/mountinfo).
+pub fn is_mounted(target: &Path) -> bool {
+    let Ok(info) = std::fs::read_to_string("/proc/self/mountinfo") else {
+        return false;
+    };
+    let t = target.to_string_lossy();
+    info.lines()
+        .any(|l| l.split(' ').nth(4).is_some_and(|m| m == t))
+}

@@ -1,0 +1,95 @@
+//! The trace file format, `ctrace-trace/1`: one JSON document per traced operation.
+//!
+//! Every exporter reads these files, never the live process, so a trace recorded in class can be
+//! rendered, diffed or sent to Jaeger later on another machine. Fields are only ever added.
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+/// The format tag written into every file.
+pub const FORMAT: &str = "ctrace-trace/1";
+
+/// A whole trace file.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TraceFile {
+    pub format: String,
+    /// W3C trace id: 32 lower-case hex digits.
+    pub trace_id: String,
+    /// The operation: `run`, `create`, `start`, `rm`, `exit`, `image.import`, …
+    pub operation: String,
+    /// The container this operation was about, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub container: Option<ContainerRef>,
+    /// `real` or `sim`.
+    pub mode: String,
+    pub host: HostFacts,
+    pub started_unix_ns: u64,
+    pub duration_ns: u64,
+    /// The command line that produced it.
+    #[serde(default)]
+    pub argv: Vec<String>,
+    pub spans: Vec<SpanRecord>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
+pub struct ContainerRef {
+    pub id: String,
+    #[serde(default)]
+    pub name: String,
+    #[serde(default)]
+    pub image: String,
+}
+
+/// Facts about the host that shape the timings.
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
+pub struct HostFacts {
+    pub hostname: String,
+    pub kernel: String,
+    /// `v1`, `v2`, or `none`.
+    pub cgroup: String,
+    /// `embedded` or `runc`.
+    pub runtime: String,
+    pub cpus: usize,
+}
+
+/// One finished span.
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
+pub struct SpanRecord {
+    /// 16 lower-case hex digits.
+    pub span_id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parent_id: Option<String>,
+    pub name: String,
+    pub start_unix_ns: u64,
+    pub duration_ns: u64,
+    /// Which process recorded it: `ctrace`, `shim` or `init`.
+    #[serde(default)]
+    pub process: String,
+    #[serde(default)]
+    pub attrs: Map<String, Value>,
+    #[serde(default)]
+    pub events: Vec<EventRecord>,
+    /// `ok` or `error`.
+    pub status: String,
+}
+
+impl SpanRecord {
+    /// The span's end, in unix nanoseconds.
+    pub fn end_unix_ns(&self) -> u64 {
+        self.start_unix_ns + self.duration_ns
+    }
+
+    /// A string attribute, if present.
+    pub fn attr_str(&self, key: &str) -> Option<&str> {
+        self.attrs.get(key).and_then(Value::as_str)
+    }
+}
+
+/// A point-in-time event inside a span: mostly one kernel-level action (`mount(overlay)`, `clone(…)`).
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
+pub struct EventRecord {
+    pub time_unix_ns: u64,
+    pub name: String,
+    #[serde(default)]
+    pub attrs: Map<String, Value>,
+}
