@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Installs what ctrace's tests and its offline busybox image need, from Debian/Ubuntu packages:
+#   busybox-static  the static busybox the default `busybox` image is built from
+#   runc            the external runtime behind `--runtime runc`
+#   iproute2        `ip`, used by the tests to look for leaked network namespaces
+# Idempotent: installs only what is missing. Run as root.
+set -euo pipefail
+need=()
+# A dynamically linked busybox (package busybox) cannot run in a container without a libc.
+static_busybox() { dpkg-query -W -f='${Status}' busybox-static 2>/dev/null | grep -q 'ok installed'; }
+static_busybox || need+=(busybox-static)
+command -v runc >/dev/null 2>&1 || need+=(runc)
+command -v ip >/dev/null 2>&1 || need+=(iproute2)
+if ((${#need[@]})); then
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq >/dev/null
+  apt-get install -y -q --no-install-recommends "${need[@]}" >/dev/null
+fi
