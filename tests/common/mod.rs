@@ -1,0 +1,178 @@
+//! Shared test harness: every test gets its own state root, exec root and names, and on drop
+//! removes its containers and proves nothing was left behind — no mounts under its roots, no
+//! cgroup directories or shim processes for its containers.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_ctrace");
+
+static COUNTER: AtomicU32 = AtomicU32::new(0);
+
+/// One isolated ctrace installation.
+pub struct Env {
+    pub dir: PathBuf,
+    pub root: PathBuf,
+    pub exec_root: PathBuf,
+    pub tag: String,
+}
+
+/// The result of one command.
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl From<Output> for Run {
+    fn from(o: Output) -> Run {
+        Run {
+            code: o.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
+        }
+    }
+}
+
+impl Run {
+    #[track_caller]
+    pub fn ok(&self) -> &Run {
+        assert_eq!(self.code, 0, "command failed:\nstdout: {}\nstderr: {}", self.stdout, self.stderr);
+        self
+    }
+}
+
+impl Env {
+    pub fn new(test: &str) -> Env {
+        assert!(
+            nix_is_root(),
+            "these tests run real containers and need root (sudo cargo test)"
+        );
+        let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+        let tag = format!("{}-{}-{n}", test.replace('_', "-"), std::process::id());
+        let dir = std::env::temp_dir().join(format!("ctrace-test-{tag}"));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        Env {
+            root: dir.join("root"),
+            exec_root: dir.join("run"),
+            dir,
+            tag,
+        }
+    }
+
+    /// A name unique to this test.
+    pub fn name(&self, base: &str) -> String {
+        format!("{base}-{}", self.tag)
+    }
+
+    pub fn cmd(&self, args: &[&str]) -> Command {
+        let mut c = Command::new(BIN);
+        c.args(args)
+            .env("CTRACE_ROOT", &self.root)
+            .env("CTRACE_EXEC_ROOT", &self.exec_root)
+            .env("NO_COLOR", "1")
+            .env_remove("CTRACE_TRACE")
+            .stdin(Stdio::null());
+        c
+    }
+
+    /// Runs `ctrace ARGS` and collects its output.
+    pub fn run(&self, args: &[&str]) -> Run {
+        self.cmd(args).output().expect("spawn ctrace").into()
+    }
+
+    pub fn traces(&self) -> Vec<serde_json::Value> {
+        let mut out = Vec::new();
+        if let Ok(rd) = std::fs::read_dir(self.root.join("traces")) {
+            for e in rd.flatten() {
+                if e.path().extension().is_some_and(|x| x == "json") {
+                    let text = std::fs::read_to_string(e.path()).unwrap();
+                    out.push(serde_json::from_str(&text).unwrap());
+                }
+            }
+        }
+        out.sort_by_key(|t: &serde_json::Value| t["started_unix_ns"].as_u64().unwrap_or(0));
+        out
+    }
+
+    /// Ids of all containers in this root.
+    pub fn ids(&self) -> Vec<String> {
+        std::fs::read_dir(self.root.join("containers"))
+            .map(|rd| rd.flatten().map(|e| e.file_name().to_string_lossy().into_owned()).collect())
+            .unwrap_or_default()
+    }
+}
+
+fn nix_is_root() -> bool {
+    // SAFETY: geteuid cannot fail.
+    unsafe { libc::geteuid() == 0 }
+}
+
+/// Mount points under `dir`, from /proc/self/mountinfo.
+pub fn mounts_under(dir: &Path) -> Vec<String> {
+    let info = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+    let d = dir.to_string_lossy();
+    info.lines()
+        .filter_map(|l| l.split(' ').nth(4))
+        .filter(|m| m.starts_with(d.as_ref()))
+        .map(str::to_string)
+        .collect()
+}
+
+/// Cgroup directories left for container `id` in any hierarchy.
+pub fn cgroups_of(id: &str) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let Ok(rd) = std::fs::read_dir("/sys/fs/cgroup") else {
+        return out;
+    };
+    let mut roots: Vec<PathBuf> = rd.flatten().map(|e| e.path()).collect();
+    roots.push(PathBuf::from("/sys/fs/cgroup"));
+    for r in roots {
+        let p = r.join("ctrace").join(id);
+        if p.exists() {
+            out.push(p);
+        }
+    }
+    out
+}
+
+/// Processes whose command line mentions `needle`.
+pub fn processes_with(needle: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+        if let Ok(cmd) = std::fs::read(e.path().join("cmdline")) {
+            let cmd = String::from_utf8_lossy(&cmd).replace('\0', " ");
+            if cmd.contains(needle) {
+                out.push(format!("{}: {cmd}", e.file_name().to_string_lossy()));
+            }
+        }
+    }
+    out
+}
+
+impl Drop for Env {
+    fn drop(&mut self) {
+        let ids = self.ids();
+        for id in &ids {
+            let _ = self.run(&["rm", "-f", id]);
+        }
+        let mounts = mounts_under(&self.dir);
+        let cgroups: Vec<PathBuf> = ids.iter().flat_map(|id| cgroups_of(id)).collect();
+        let procs = processes_with(&self.root.to_string_lossy());
+        let leftover_ids = self.ids();
+        // Clean up as far as we can before failing, so one broken test does not break the next.
+        for m in mounts.iter().rev() {
+            let _ = Command::new("umount").arg("-l").arg(m).status();
+        }
+        let _ = std::fs::remove_dir_all(&self.dir);
+        if !std::thread::panicking() {
+            assert!(mounts.is_empty(), "mounts left behind: {mounts:?}");
+            assert!(cgroups.is_empty(), "cgroups left behind: {cgroups:?}");
+            assert!(procs.is_empty(), "processes left behind: {procs:?}");
+            assert!(leftover_ids.is_empty(), "containers that rm -f could not remove: {leftover_ids:?}");
+        }
+    }
+}
