@@ -1,0 +1,980 @@
+//! Importers: rootfs tarball, `docker save` tarball, OCI image layout (directory or tar).
+//!
+//! For: turning an input into verified blobs + extracted layers in a private staging
+//! directory, then committing them to the store in one step under the store lock
+//! ([`Staging::commit`]). All three importers share the staging code, so digests, diff ids and
+//! the on-disk layout come out of one code path (the busybox bootstrap goes through it too).
+//!
+//! Not for: network pulls (a puller would feed [`Staging`] the same way), or reading the store.
+//!
+//! Verification order for every blob: copy into staging while hashing, compare digest and size
+//! with the descriptor, and only then parse or extract the staged copy, so nothing unverified
+//! is ever interpreted and the input cannot change between check and use.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, BufReader, Read, Write};
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Component, Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use super::extract::{self, Compression};
+use super::layout::{
+    self, null_default, ConfigFile, Descriptor, ExecConfig, HashingReader, Index, Manifest,
+    Platform, RootFs, TempDir,
+};
+use super::reference;
+use super::{ref_name, Image, ImageError, ImageStore, RootfsConfig};
+use oci_spec::image::ANNOTATION_REF_NAME;
+
+/// containerd (and docker 25+ `docker save`) put the full reference here and only the tag in
+/// `org.opencontainers.image.ref.name`.
+const CONTAINERD_IMAGE_NAME: &str = "io.containerd.image.name";
+
+/// Normalize a reference the user wants to *name* an image with: digests are computed, never
+/// chosen, so a digest reference is refused (docker's wording).
+fn normalize_tag(s: &str) -> Result<String, ImageError> {
+    let r = reference::parse_normalized(s)?;
+    if r.digest.is_some() {
+        return Err(ImageError::InvalidReference {
+            reference: s.to_string(),
+            message: "refusing to create a tag with a digest reference".into(),
+        });
+    }
+    Ok(r.to_string())
+}
+
+/// An image staged for commit.
+#[derive(Clone, Debug)]
+pub(crate) struct PendingImage {
+    /// The descriptor index.json will carry (without the ref annotation).
+    pub manifest: Descriptor,
+    /// Full normalized references; empty for an untagged image.
+    pub refs: Vec<String>,
+    /// `sha256:<hex>`, bottom first.
+    pub diff_ids: Vec<String>,
+}
+
+/// One import's private staging directory and what has been verified into it.
+pub(crate) struct Staging<'s> {
+    store: &'s ImageStore,
+    tmp: TempDir,
+    /// Blob hexes present (verified) in `tmp/blobs/`.
+    blobs: BTreeSet<String>,
+    /// Diff id hex → `Some(size)` when extracted into `tmp/layers/<hex>`, `None` when the store
+    /// already had it (only its diff id was checked).
+    layers: BTreeMap<String, Option<u64>>,
+    images: Vec<PendingImage>,
+    counter: u64,
+}
+
+impl<'s> Staging<'s> {
+    pub fn new(store: &'s ImageStore) -> Result<Staging<'s>, ImageError> {
+        let tmp = TempDir::new(store.tmp_dir())?;
+        for sub in ["blobs", "layers", "src"] {
+            let p = tmp.path().join(sub);
+            fs::create_dir(&p).map_err(|e| ImageError::io("create directory", &p, e))?;
+        }
+        Ok(Staging {
+            store,
+            tmp,
+            blobs: BTreeSet::new(),
+            layers: BTreeMap::new(),
+            images: Vec::new(),
+            counter: 0,
+        })
+    }
+
+    /// A scratch directory inside this staging area (for unpacking an outer archive).
+    pub fn src_dir(&self) -> PathBuf {
+        self.tmp.path().join("src")
+    }
+
+    fn next_name(&mut self, prefix: &str) -> String {
+        self.counter += 1;
+        format!("{prefix}-{}", self.counter)
+    }
+
+    pub fn blob_path(&self, hex: &str) -> PathBuf {
+        self.tmp.path().join("blobs").join(hex)
+    }
+
+    /// Copy a blob into staging while hashing it; check it against `expect` (hex, size) when
+    /// given. Returns (hex, size).
+    pub fn stage_blob(
+        &mut self,
+        reader: impl Read,
+        expect: Option<(&str, Option<u64>)>,
+        what: &str,
+    ) -> Result<(String, u64), ImageError> {
+        let incoming = self
+            .tmp
+            .path()
+            .join("blobs")
+            .join(self.next_name("incoming"));
+        let mut file = OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o644)
+            .open(&incoming)
+            .map_err(|e| ImageError::io("create", &incoming, e))?;
+        let mut hashing = HashingReader::new(reader);
+        io::copy(&mut hashing, &mut file).map_err(|e| ImageError::io("copy", what, e))?;
+        file.sync_all()
+            .map_err(|e| ImageError::io("fsync", &incoming, e))?;
+        drop(file);
+        let (hex, size) = hashing.finish();
+        if let Some((want, want_size)) = expect {
+            if hex != want {
+                return Err(ImageError::DigestMismatch {
+                    what: what.to_string(),
+                    expected: format!("sha256:{want}"),
+                    actual: format!("sha256:{hex}"),
+                });
+            }
+            if let Some(ws) = want_size.filter(|&ws| ws != size) {
+                return Err(ImageError::SizeMismatch {
+                    what: what.to_string(),
+                    expected: ws,
+                    actual: size,
+                });
+            }
+        }
+        let dest = self.blob_path(&hex);
+        fs::rename(&incoming, &dest).map_err(|e| ImageError::io("rename", &dest, e))?;
+        self.blobs.insert(hex.clone());
+        tracing::debug!(what, digest = %format!("sha256:{hex}"), size, "blob verified");
+        Ok((hex, size))
+    }
+
+    pub fn stage_bytes(&mut self, data: &[u8], what: &str) -> Result<(String, u64), ImageError> {
+        self.stage_blob(data, None, what)
+    }
+
+    /// Extract (or, when the store or this import already has it, only hash) the staged layer
+    /// blob `blob_hex`, checking its diff id against `expected` when given. Returns the diff id
+    /// hex.
+    pub fn stage_layer(
+        &mut self,
+        blob_hex: &str,
+        expected: Option<&str>,
+        label: &str,
+    ) -> Result<String, ImageError> {
+        let blob = self.blob_path(blob_hex);
+        let mismatch = |want: &str, got: &str| ImageError::DigestMismatch {
+            what: format!("layer {label} (uncompressed content, diff id)"),
+            expected: format!("sha256:{want}"),
+            actual: format!("sha256:{got}"),
+        };
+        let known = |s: &Self, d: &str| s.layers.contains_key(d) || s.store.layer_dir(d).is_dir();
+        match expected {
+            Some(want) if known(self, want) => {
+                let stats = extract::hash_layer(&blob, label)?;
+                if stats.diff_id != want {
+                    return Err(mismatch(want, &stats.diff_id));
+                }
+                self.layers.entry(want.to_string()).or_insert(None);
+                tracing::debug!(
+                    layer = label,
+                    diff_id = want,
+                    "layer already extracted, verified only"
+                );
+                Ok(want.to_string())
+            }
+            Some(want) => {
+                let dest = self.tmp.path().join("layers").join(want);
+                let stats = extract::extract_layer(&blob, &dest, label)?;
+                if stats.diff_id != want {
+                    return Err(mismatch(want, &stats.diff_id));
+                }
+                self.layers.insert(want.to_string(), Some(stats.size));
+                Ok(want.to_string())
+            }
+            None => {
+                let dest = self
+                    .tmp
+                    .path()
+                    .join("layers")
+                    .join(self.next_name("incoming"));
+                let stats = extract::extract_layer(&blob, &dest, label)?;
+                let d = stats.diff_id;
+                if known(self, &d) {
+                    fs::remove_dir_all(&dest).map_err(|e| ImageError::io("remove", &dest, e))?;
+                    self.layers.entry(d.clone()).or_insert(None);
+                } else {
+                    let final_dest = self.tmp.path().join("layers").join(&d);
+                    fs::rename(&dest, &final_dest)
+                        .map_err(|e| ImageError::io("rename", &final_dest, e))?;
+                    self.layers.insert(d.clone(), Some(stats.size));
+                }
+                Ok(d)
+            }
+        }
+    }
+
+    pub fn add_image(&mut self, img: PendingImage) {
+        match self
+            .images
+            .iter_mut()
+            .find(|i| i.manifest.digest == img.manifest.digest)
+        {
+            Some(existing) => {
+                for r in img.refs {
+                    if !existing.refs.contains(&r) {
+                        existing.refs.push(r);
+                    }
+                }
+            }
+            None => self.images.push(img),
+        }
+    }
+
+    pub fn images_mut(&mut self) -> &mut Vec<PendingImage> {
+        &mut self.images
+    }
+
+    /// Move everything staged into the store and register the images, under the store lock.
+    pub fn commit(self) -> Result<Vec<PendingImage>, ImageError> {
+        // One syncfs flushes every extracted file before the renames make them visible; an
+        // fsync per file would cost a round trip each for images with thousands of files.
+        let tmp_fd =
+            File::open(self.tmp.path()).map_err(|e| ImageError::io("open", self.tmp.path(), e))?;
+        nix::unistd::syncfs(&tmp_fd)
+            .map_err(|e| ImageError::io("syncfs", self.tmp.path(), e.into()))?;
+
+        let _lock = self.store.lock()?;
+        for hex in &self.blobs {
+            let dest = self.store.blob_path(hex);
+            if dest.exists() {
+                continue;
+            }
+            let src = self.blob_path(hex);
+            fs::rename(&src, &dest)
+                .map_err(|e| ImageError::io("move blob into the store", &dest, e))?;
+        }
+        layout::fsync_dir(&self.store.blobs_dir())?;
+        for (hex, staged) in &self.layers {
+            let Some(size) = staged else { continue };
+            let dest = self.store.layer_dir(hex);
+            if dest.exists() {
+                continue;
+            }
+            let src = self.tmp.path().join("layers").join(hex);
+            fs::rename(&src, &dest)
+                .map_err(|e| ImageError::io("move layer into the store", &dest, e))?;
+            self.store.write_layer_size(hex, *size)?;
+            tracing::debug!(diff_id = %format!("sha256:{hex}"), path = ?dest, "layer committed");
+        }
+        layout::fsync_dir(self.store.layers_root())?;
+
+        // A concurrent `rmi` may have removed a layer we only verified; check under the lock.
+        for img in &self.images {
+            for d in &img.diff_ids {
+                let hex = layout::sha256_hex(d, "layer")?;
+                if !self.store.layer_dir(hex).is_dir() {
+                    return Err(ImageError::Corrupt {
+                        what: format!("layer {d} was removed while importing; import again"),
+                    });
+                }
+            }
+        }
+
+        let mut index = self.store.read_index()?;
+        for img in &self.images {
+            register(&mut index, &img.manifest, &img.refs);
+        }
+        self.store.write_index(&index)?;
+        for img in &self.images {
+            tracing::debug!(manifest = %img.manifest.digest, refs = ?img.refs, "image registered");
+        }
+        Ok(self.images)
+    }
+}
+
+/// Point `refs` at `manifest` in index.json. A reference moves (docker's tag semantics); an image
+/// left without any reference stays as an untagged entry, like docker's `<none>` images.
+pub(crate) fn register(index: &mut Index, manifest: &Descriptor, refs: &[String]) {
+    let entry = |r: Option<&str>| {
+        let mut d = manifest.clone();
+        d.annotations.remove(ANNOTATION_REF_NAME);
+        if let Some(r) = r {
+            d.annotations.insert(ANNOTATION_REF_NAME.into(), r.into());
+        }
+        d
+    };
+    for r in refs {
+        if index
+            .manifests
+            .iter()
+            .any(|d| d.digest == manifest.digest && ref_name(d) == Some(r.as_str()))
+        {
+            continue;
+        }
+        let moved: Vec<Descriptor> = index
+            .manifests
+            .iter()
+            .filter(|d| ref_name(d) == Some(r.as_str()))
+            .cloned()
+            .collect();
+        index.manifests.retain(|d| ref_name(d) != Some(r.as_str()));
+        for old in moved {
+            if !index.manifests.iter().any(|d| d.digest == old.digest) {
+                let mut dangling = old;
+                dangling.annotations.remove(ANNOTATION_REF_NAME);
+                index.manifests.push(dangling);
+            }
+        }
+        // The image is tagged now: drop its untagged entry.
+        index
+            .manifests
+            .retain(|d| !(d.digest == manifest.digest && ref_name(d).is_none()));
+        index.manifests.push(entry(Some(r)));
+    }
+    if refs.is_empty() && !index.manifests.iter().any(|d| d.digest == manifest.digest) {
+        index.manifests.push(entry(None));
+    }
+}
+
+/// After a commit: the stored images, in the order they were staged.
+fn committed_images(
+    store: &ImageStore,
+    pending: &[PendingImage],
+) -> Result<Vec<Image>, ImageError> {
+    let records = store.catalog(&store.read_index()?);
+    pending
+        .iter()
+        .map(|p| {
+            let rec = records
+                .iter()
+                .find(|r| r.manifests.contains_key(&p.manifest.digest))
+                .ok_or_else(|| ImageError::Corrupt {
+                    what: format!("manifest {} vanished right after import", p.manifest.digest),
+                })?;
+            store.image_from(rec, p.refs.first().map(String::as_str).unwrap_or(""))
+        })
+        .collect()
+}
+
+/// The config we write for images we build (rootfs import, busybox). Field order is fixed so
+/// the same inputs give the same image id.
+#[derive(Serialize)]
+struct NewConfig<'a> {
+    created: &'a str,
+    architecture: &'a str,
+    os: &'a str,
+    config: ExecConfig,
+    rootfs: RootFs,
+    history: Vec<History<'a>>,
+}
+
+#[derive(Serialize)]
+struct History<'a> {
+    created: &'a str,
+    created_by: &'a str,
+}
+
+fn manifest_bytes(
+    config: (&str, u64),
+    layers: &[(String, u64, Compression)],
+) -> Result<Vec<u8>, ImageError> {
+    let m = Manifest {
+        schema_version: 2,
+        media_type: Some(layout::media_manifest()),
+        config: Descriptor {
+            media_type: layout::media_config(),
+            digest: format!("sha256:{}", config.0),
+            size: config.1,
+            ..Default::default()
+        },
+        layers: layers
+            .iter()
+            .map(|(hex, size, c)| Descriptor {
+                media_type: layout::media_layer(*c == Compression::Gzip),
+                digest: format!("sha256:{hex}"),
+                size: *size,
+                ..Default::default()
+            })
+            .collect(),
+    };
+    serde_json::to_vec(&m).map_err(|e| ImageError::json("manifest (serialize)", e))
+}
+
+fn manifest_descriptor(hex: &str, size: u64, arch: &str, os: &str) -> Descriptor {
+    Descriptor {
+        media_type: layout::media_manifest(),
+        digest: format!("sha256:{hex}"),
+        size,
+        platform: Some(Platform {
+            architecture: arch.to_string(),
+            os: os.to_string(),
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
+}
+
+/// [`ImageStore::import_rootfs_tar`] with the creation time and history line given (the busybox
+/// bootstrap passes fixed ones so its image id is reproducible).
+pub(crate) fn import_rootfs(
+    store: &ImageStore,
+    tar: &Path,
+    reference: &str,
+    cfg: &RootfsConfig,
+    created: &str,
+    created_by: &str,
+) -> Result<Image, ImageError> {
+    let reference = normalize_tag(reference)?;
+    let mut st = Staging::new(store)?;
+    let file = File::open(tar).map_err(|e| ImageError::io("open rootfs tarball", tar, e))?;
+    let (blob_hex, blob_size) =
+        st.stage_blob(BufReader::new(file), None, &tar.display().to_string())?;
+    let compression = extract::detect_compression(&st.blob_path(&blob_hex), &blob_hex)?;
+    let label = format!("{} (sha256:{blob_hex})", tar.display());
+    let diff = st.stage_layer(&blob_hex, None, &label)?;
+
+    let config = NewConfig {
+        created,
+        architecture: layout::host_arch(),
+        os: "linux",
+        config: ExecConfig {
+            user: cfg.user.clone(),
+            env: cfg.env.clone(),
+            entrypoint: cfg.entrypoint.clone(),
+            cmd: cfg.cmd.clone(),
+            working_dir: cfg.workdir.clone(),
+            ..Default::default()
+        },
+        rootfs: RootFs {
+            typ: "layers".into(),
+            diff_ids: vec![format!("sha256:{diff}")],
+        },
+        history: vec![History {
+            created,
+            created_by,
+        }],
+    };
+    let config_bytes =
+        serde_json::to_vec(&config).map_err(|e| ImageError::json("config (serialize)", e))?;
+    let (chex, csize) = st.stage_bytes(&config_bytes, "image config")?;
+    let mbytes = manifest_bytes((&chex, csize), &[(blob_hex, blob_size, compression)])?;
+    let (mhex, msize) = st.stage_bytes(&mbytes, "image manifest")?;
+    st.add_image(PendingImage {
+        manifest: manifest_descriptor(&mhex, msize, layout::host_arch(), "linux"),
+        refs: vec![reference],
+        diff_ids: vec![format!("sha256:{diff}")],
+    });
+    let pending = st.commit()?;
+    let image = committed_images(store, &pending)?.remove(0);
+    tracing::debug!(tar = ?tar, reference = %image.reference, id = %image.id, "rootfs imported");
+    Ok(image)
+}
+
+// ---- archives ----
+
+/// Normalize a path inside an archive to `a/b/c`; `None` when it has `..` or is absolute.
+fn archive_path(p: &str) -> Option<String> {
+    let mut out: Vec<&str> = Vec::new();
+    for c in Path::new(p).components() {
+        match c {
+            Component::Normal(n) => out.push(n.to_str()?),
+            Component::CurDir => {}
+            _ => return None,
+        }
+    }
+    (!out.is_empty()).then(|| out.join("/"))
+}
+
+/// Resolve a symlink target relative to the link's directory, staying inside the archive.
+fn join_inside(link: &str, target: &str) -> Option<String> {
+    if target.starts_with('/') {
+        return None;
+    }
+    let mut parts: Vec<&str> = link.split('/').collect();
+    parts.pop();
+    for c in target.split('/') {
+        match c {
+            "" | "." => {}
+            ".." => {
+                parts.pop()?;
+            }
+            n => parts.push(n),
+        }
+    }
+    (!parts.is_empty()).then(|| parts.join("/"))
+}
+
+/// Files of an input archive: either a directory, or a tar unpacked into staging.
+enum ArchiveFiles {
+    Dir(PathBuf),
+    /// Archive path → staged file; symlinks resolved at lookup (legacy `docker save` links
+    /// shared `layer.tar`s to the first copy).
+    Tar {
+        files: HashMap<String, PathBuf>,
+        symlinks: HashMap<String, String>,
+    },
+}
+
+impl ArchiveFiles {
+    /// Unpack the regular files of a (possibly gzipped) tar into `dest` under numbered names, so
+    /// no name from the archive is ever used as a path on disk.
+    fn unpack(tar_path: &Path, dest: &Path) -> Result<ArchiveFiles, ImageError> {
+        let file = File::open(tar_path).map_err(|e| ImageError::io("open archive", tar_path, e))?;
+        let mut buf = BufReader::new(file);
+        let magic = io::BufRead::fill_buf(&mut buf)
+            .map_err(|e| ImageError::io("read archive", tar_path, e))?;
+        let reader: Box<dyn Read> = if magic.starts_with(&[0x1f, 0x8b]) {
+            Box::new(flate2::read::MultiGzDecoder::new(buf))
+        } else {
+            Box::new(buf)
+        };
+        let bad = |reason: String| ImageError::bad_archive(tar_path, reason);
+        let mut archive = tar::Archive::new(reader);
+        let mut files = HashMap::new();
+        let mut symlinks = HashMap::new();
+        let entries = archive
+            .entries()
+            .map_err(|e| bad(format!("not a tar archive: {e}")))?;
+        for (n, entry) in entries.enumerate() {
+            let mut entry = entry.map_err(|e| bad(format!("not a valid tar archive: {e}")))?;
+            let raw = String::from_utf8_lossy(&entry.path_bytes()).into_owned();
+            let kind = entry.header().entry_type();
+            if kind.is_pax_global_extensions() || kind == tar::EntryType::Directory {
+                continue;
+            }
+            let Some(name) = archive_path(&raw) else {
+                return Err(bad(format!(
+                    "refusing archive entry {raw:?}: it is absolute or has a .. component"
+                )));
+            };
+            match kind {
+                tar::EntryType::Regular | tar::EntryType::Continuous => {
+                    let out = dest.join(n.to_string());
+                    let mut f =
+                        File::create(&out).map_err(|e| ImageError::io("create", &out, e))?;
+                    io::copy(&mut entry, &mut f)
+                        .map_err(|e| bad(format!("reading entry {raw:?}: {e}")))?;
+                    f.flush().map_err(|e| ImageError::io("write", &out, e))?;
+                    files.insert(name, out);
+                }
+                tar::EntryType::Symlink => {
+                    if let Some(t) = entry.link_name_bytes() {
+                        symlinks.insert(name, String::from_utf8_lossy(&t).into_owned());
+                    }
+                }
+                tar::EntryType::Link => {
+                    let target = entry
+                        .link_name_bytes()
+                        .and_then(|t| archive_path(&String::from_utf8_lossy(&t)));
+                    if let Some(f) = target.and_then(|t| files.get(&t).cloned()) {
+                        files.insert(name, f);
+                    }
+                }
+                _ => {}
+            }
+        }
+        Ok(ArchiveFiles::Tar { files, symlinks })
+    }
+
+    fn locate(&self, rel: &str) -> Option<PathBuf> {
+        let mut p = archive_path(rel)?;
+        match self {
+            ArchiveFiles::Dir(root) => {
+                let full = root.join(&p);
+                full.is_file().then_some(full)
+            }
+            ArchiveFiles::Tar { files, symlinks } => {
+                for _ in 0..16 {
+                    if let Some(f) = files.get(&p) {
+                        return Some(f.clone());
+                    }
+                    p = join_inside(&p, symlinks.get(&p)?)?;
+                }
+                None
+            }
+        }
+    }
+
+    fn exists(&self, rel: &str) -> bool {
+        self.locate(rel).is_some()
+    }
+
+    fn open(&self, rel: &str, origin: &Path) -> Result<File, ImageError> {
+        let path = self.locate(rel).ok_or_else(|| {
+            ImageError::bad_archive(origin, format!("{rel} is missing from the archive"))
+        })?;
+        File::open(&path).map_err(|e| ImageError::io("open", &path, e))
+    }
+
+    fn read_small(&self, rel: &str, origin: &Path) -> Result<Vec<u8>, ImageError> {
+        let f = self.open(rel, origin)?;
+        layout::read_small(f, &format!("{}: {rel}", origin.display()))
+    }
+}
+
+/// [`ImageStore::import_archive`].
+pub(crate) fn import_archive(
+    store: &ImageStore,
+    path: &Path,
+    tag: Option<&str>,
+) -> Result<Vec<Image>, ImageError> {
+    let tag = tag.map(normalize_tag).transpose()?;
+    let mut st = Staging::new(store)?;
+    let files = if path.is_dir() {
+        ArchiveFiles::Dir(path.to_path_buf())
+    } else {
+        ArchiveFiles::unpack(path, &st.src_dir())?
+    };
+    // Docker 25+ writes both an OCI layout and manifest.json; the OCI side keeps the original
+    // manifests (and so their digests), so it wins.
+    let format = if files.exists("oci-layout") && files.exists("index.json") {
+        stage_oci_layout(&mut st, &files, path)?;
+        "oci-layout"
+    } else if files.exists("manifest.json") {
+        stage_docker_save(&mut st, &files, path)?;
+        "docker-save"
+    } else {
+        return Err(ImageError::bad_archive(
+            path,
+            "not a docker-save tarball or an OCI image layout (no manifest.json, no oci-layout + index.json)",
+        ));
+    };
+    let count = st.images_mut().len();
+    if count == 0 {
+        return Err(ImageError::bad_archive(path, "the archive holds no image"));
+    }
+    if let Some(t) = tag {
+        if count != 1 {
+            return Err(ImageError::TagNeedsOneImage {
+                path: path.to_path_buf(),
+                count,
+            });
+        }
+        st.images_mut()[0].refs = vec![t];
+    }
+    let pending = st.commit()?;
+    let images = committed_images(store, &pending)?;
+    tracing::debug!(?path, format, images = images.len(), "archive imported");
+    Ok(images)
+}
+
+/// One entry of docker-save's manifest.json.
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct SaveEntry {
+    config: String,
+    #[serde(default, deserialize_with = "null_default")]
+    repo_tags: Vec<String>,
+    #[serde(default, deserialize_with = "null_default")]
+    layers: Vec<String>,
+}
+
+/// The digest a docker-save file name promises: `<hex>.json` (legacy config) or
+/// `blobs/sha256/<hex>` (docker 25+).
+fn digest_in_name(rel: &str) -> Option<&str> {
+    let base = rel.rsplit('/').next()?;
+    let hex = base.strip_suffix(".json").unwrap_or(base);
+    layout::is_hex64(hex).then_some(hex)
+}
+
+fn stage_docker_save(
+    st: &mut Staging<'_>,
+    files: &ArchiveFiles,
+    origin: &Path,
+) -> Result<(), ImageError> {
+    let data = files.read_small("manifest.json", origin)?;
+    let entries: Vec<SaveEntry> = serde_json::from_slice(&data)
+        .map_err(|e| ImageError::json(format!("{}: manifest.json", origin.display()), e))?;
+    for e in entries {
+        let config_bytes = files.read_small(&e.config, origin)?;
+        let chex = layout::sha256_bytes(&config_bytes);
+        if let Some(want) = digest_in_name(&e.config).filter(|w| *w != chex) {
+            return Err(ImageError::DigestMismatch {
+                what: format!("config {}", e.config),
+                expected: format!("sha256:{want}"),
+                actual: format!("sha256:{chex}"),
+            });
+        }
+        let config: ConfigFile = serde_json::from_slice(&config_bytes)
+            .map_err(|err| ImageError::json(format!("config {}", e.config), err))?;
+        let diff_ids = &config.rootfs.diff_ids;
+        if diff_ids.len() != e.layers.len() {
+            return Err(ImageError::bad_archive(
+                origin,
+                format!(
+                    "image {} lists {} layers but its config has {} diff ids",
+                    e.config,
+                    e.layers.len(),
+                    diff_ids.len()
+                ),
+            ));
+        }
+        st.stage_bytes(&config_bytes, &format!("config {}", e.config))?;
+        let mut layers = Vec::new();
+        for (rel, diff) in e.layers.iter().zip(diff_ids) {
+            let want_diff = layout::sha256_hex(diff, &format!("diff id of {rel}"))?;
+            let f = files.open(rel, origin)?;
+            let expect = digest_in_name(rel).map(|h| (h, None));
+            let (lhex, lsize) =
+                st.stage_blob(BufReader::new(f), expect, &format!("layer {rel}"))?;
+            let compression = extract::detect_compression(&st.blob_path(&lhex), rel)?;
+            st.stage_layer(&lhex, Some(want_diff), &format!("{rel} (sha256:{lhex})"))?;
+            layers.push((lhex, lsize, compression));
+        }
+        let mbytes = manifest_bytes((&chex, config_bytes.len() as u64), &layers)?;
+        let (mhex, msize) = st.stage_bytes(&mbytes, "image manifest")?;
+        let refs = e
+            .repo_tags
+            .iter()
+            .map(|t| {
+                reference::normalize(t).map_err(|err| {
+                    ImageError::bad_archive(
+                        origin,
+                        format!("image {} has an invalid tag {t:?}: {err}", e.config),
+                    )
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        st.add_image(PendingImage {
+            manifest: manifest_descriptor(&mhex, msize, &config.architecture, &config.os),
+            refs,
+            diff_ids: diff_ids.clone(),
+        });
+    }
+    Ok(())
+}
+
+fn is_index_type(media_type: &str) -> bool {
+    media_type == layout::media_index() || media_type == layout::DOCKER_MANIFEST_LIST
+}
+
+/// The reference an OCI layout gives an index entry, if any. `ref.name` is a full reference in
+/// layouts written by ctrace, buildah and `docker save`'s containerd annotation, but only a tag
+/// (`latest`) in skopeo's and umoci's: a bare tag names no repository, so such an image is
+/// imported untagged unless the caller passes a tag.
+fn oci_reference(d: &Descriptor, origin: &Path) -> Result<Option<String>, ImageError> {
+    let name = d.annotations.get(CONTAINERD_IMAGE_NAME).or_else(|| {
+        d.annotations
+            .get(ANNOTATION_REF_NAME)
+            .filter(|n| n.contains(['/', ':', '@']))
+    });
+    match name {
+        Some(n) => reference::normalize(n).map(Some).map_err(|e| {
+            ImageError::bad_archive(origin, format!("index.json names an image {n:?}: {e}"))
+        }),
+        None => {
+            if let Some(tag) = d.annotations.get(ANNOTATION_REF_NAME) {
+                tracing::debug!(tag = %tag, "OCI ref.name is a bare tag; importing untagged");
+            }
+            Ok(None)
+        }
+    }
+}
+
+/// Pick this host's platform (linux/<arch>) out of an image index.
+fn pick_platform<'a>(
+    index: &'a Index,
+    what: &str,
+    origin: &Path,
+) -> Result<&'a Descriptor, ImageError> {
+    let arch = layout::host_arch();
+    let matching = index.manifests.iter().find(|d| {
+        !is_index_type(&d.media_type)
+            && d.platform
+                .as_ref()
+                .is_some_and(|p| p.os == "linux" && p.architecture == arch)
+    });
+    if let Some(d) = matching {
+        return Ok(d);
+    }
+    match index.manifests.as_slice() {
+        [only] if only.platform.is_none() => Ok(only),
+        _ => Err(ImageError::bad_archive(
+            origin,
+            format!("{what} has no linux/{arch} image"),
+        )),
+    }
+}
+
+fn stage_oci_layout(
+    st: &mut Staging<'_>,
+    files: &ArchiveFiles,
+    origin: &Path,
+) -> Result<(), ImageError> {
+    #[derive(Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    struct OciLayout {
+        image_layout_version: String,
+    }
+    let layout_bytes = files.read_small("oci-layout", origin)?;
+    let l: OciLayout = serde_json::from_slice(&layout_bytes)
+        .map_err(|e| ImageError::json(format!("{}: oci-layout", origin.display()), e))?;
+    if !l.image_layout_version.starts_with("1.") {
+        return Err(ImageError::Unsupported {
+            what: origin.display().to_string(),
+            reason: format!(
+                "OCI layout version {} (only 1.x is supported)",
+                l.image_layout_version
+            ),
+        });
+    }
+    let index_bytes = files.read_small("index.json", origin)?;
+    let index: Index = serde_json::from_slice(&index_bytes)
+        .map_err(|e| ImageError::json(format!("{}: index.json", origin.display()), e))?;
+    for desc in &index.manifests {
+        let refs: Vec<String> = oci_reference(desc, origin)?.into_iter().collect();
+        let mut target = desc.clone();
+        // Follow at most two levels of image index (index.json → multi-platform list → manifest).
+        for _ in 0..2 {
+            if !is_index_type(&target.media_type) {
+                break;
+            }
+            let data = stage_json_blob(st, files, &target, "image index", origin)?;
+            let nested: Index = serde_json::from_slice(&data)
+                .map_err(|e| ImageError::json(format!("image index {}", target.digest), e))?;
+            target =
+                pick_platform(&nested, &format!("image index {}", target.digest), origin)?.clone();
+        }
+        if is_index_type(&target.media_type) {
+            return Err(ImageError::Unsupported {
+                what: format!("image index {}", target.digest),
+                reason: "image indexes nested more than two deep".into(),
+            });
+        }
+        stage_oci_manifest(st, files, &target, refs, origin)?;
+    }
+    Ok(())
+}
+
+/// Stage a small JSON blob named by `desc` and return its (verified) bytes.
+fn stage_json_blob(
+    st: &mut Staging<'_>,
+    files: &ArchiveFiles,
+    desc: &Descriptor,
+    what: &str,
+    origin: &Path,
+) -> Result<Vec<u8>, ImageError> {
+    let label = format!("{what} {}", desc.digest);
+    let hex = layout::sha256_hex(&desc.digest, &label)?;
+    if desc.size > layout::MAX_JSON_BYTES {
+        return Err(ImageError::Unsupported {
+            what: label,
+            reason: format!("{} bytes is larger than any image document", desc.size),
+        });
+    }
+    let f = files.open(&format!("blobs/sha256/{hex}"), origin)?;
+    st.stage_blob(BufReader::new(f), Some((hex, Some(desc.size))), &label)?;
+    let staged = st.blob_path(hex);
+    let f = File::open(&staged).map_err(|e| ImageError::io("open", &staged, e))?;
+    layout::read_small(f, &label)
+}
+
+fn stage_oci_manifest(
+    st: &mut Staging<'_>,
+    files: &ArchiveFiles,
+    desc: &Descriptor,
+    refs: Vec<String>,
+    origin: &Path,
+) -> Result<(), ImageError> {
+    let data = stage_json_blob(st, files, desc, "manifest", origin)?;
+    let manifest: Manifest = serde_json::from_slice(&data)
+        .map_err(|e| ImageError::json(format!("manifest {}", desc.digest), e))?;
+    let config_data = stage_json_blob(st, files, &manifest.config, "config", origin)?;
+    let config: ConfigFile = serde_json::from_slice(&config_data)
+        .map_err(|e| ImageError::json(format!("config {}", manifest.config.digest), e))?;
+    let diff_ids = &config.rootfs.diff_ids;
+    if diff_ids.len() != manifest.layers.len() {
+        return Err(ImageError::bad_archive(
+            origin,
+            format!(
+                "manifest {} has {} layers but its config lists {} diff ids",
+                desc.digest,
+                manifest.layers.len(),
+                diff_ids.len()
+            ),
+        ));
+    }
+    for (layer, diff) in manifest.layers.iter().zip(diff_ids) {
+        let label = format!("layer {}", layer.digest);
+        let hex = layout::sha256_hex(&layer.digest, &label)?;
+        let want_diff = layout::sha256_hex(diff, &format!("diff id of {label}"))?;
+        let f = files.open(&format!("blobs/sha256/{hex}"), origin)?;
+        st.stage_blob(BufReader::new(f), Some((hex, Some(layer.size))), &label)?;
+        st.stage_layer(hex, Some(want_diff), &layer.digest)?;
+    }
+    let mhex = layout::sha256_hex(&desc.digest, "manifest")?;
+    st.add_image(PendingImage {
+        manifest: Descriptor {
+            media_type: manifest
+                .media_type
+                .clone()
+                .filter(|m| !m.is_empty())
+                .unwrap_or_else(|| desc.media_type.clone()),
+            digest: format!("sha256:{mhex}"),
+            size: data.len() as u64,
+            platform: Some(Platform {
+                architecture: config.architecture.clone(),
+                os: config.os.clone(),
+                ..Default::default()
+            }),
+            ..Default::default()
+        },
+        refs,
+        diff_ids: diff_ids.clone(),
+    });
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tags_must_not_carry_digests() {
+        assert_eq!(normalize_tag("a").unwrap(), "docker.io/library/a:latest");
+        let d = format!("a@sha256:{}", "0".repeat(64));
+        assert_eq!(
+            normalize_tag(&d).unwrap_err().to_string(),
+            "refusing to create a tag with a digest reference"
+        );
+    }
+
+    #[test]
+    fn archive_paths_stay_inside() {
+        assert_eq!(archive_path("./a/b").as_deref(), Some("a/b"));
+        assert_eq!(archive_path("../a"), None);
+        assert_eq!(archive_path("/a"), None);
+        assert_eq!(
+            join_inside("x/layer.tar", "../y/layer.tar").as_deref(),
+            Some("y/layer.tar")
+        );
+        assert_eq!(join_inside("layer.tar", "../../etc/passwd"), None);
+        assert_eq!(join_inside("x/l", "/etc/passwd"), None);
+    }
+
+    #[test]
+    fn register_moves_tags_and_keeps_dangling() {
+        let d = |n: u8| Descriptor {
+            digest: format!("sha256:{}", format!("{n:x}").repeat(64)),
+            ..Default::default()
+        };
+        let mut index = Index::default();
+        let r = vec!["docker.io/library/x:1".to_string()];
+        register(&mut index, &d(1), &r);
+        register(&mut index, &d(1), &r);
+        assert_eq!(index.manifests.len(), 1);
+        register(&mut index, &d(2), &r);
+        assert_eq!(index.manifests.len(), 2);
+        let tagged: Vec<_> = index
+            .manifests
+            .iter()
+            .filter(|m| ref_name(m).is_some())
+            .collect();
+        assert_eq!(tagged.len(), 1);
+        assert_eq!(tagged[0].digest, d(2).digest);
+        // Re-tagging the dangling image replaces its untagged entry.
+        register(&mut index, &d(1), &["docker.io/library/y:1".to_string()]);
+        assert_eq!(index.manifests.len(), 2);
+        assert!(index.manifests.iter().all(|m| ref_name(m).is_some()));
+    }
+}
