@@ -36,7 +36,11 @@ fn explain_narrates_every_create_and_start_phase_with_its_docker_mapping() {
         "start.event",
         "exit.unmount",
     ] {
-        assert!(r.stderr.contains(phase), "--explain does not show {phase}:\n{}", r.stderr);
+        assert!(
+            r.stderr.contains(phase),
+            "--explain does not show {phase}:\n{}",
+            r.stderr
+        );
     }
     // The lessons' mapping: a Docker function and a seed step.
     assert!(r.stderr.contains("conditionalMountOnStart"), "{}", r.stderr);
@@ -47,70 +51,161 @@ fn explain_narrates_every_create_and_start_phase_with_its_docker_mapping() {
 #[test]
 fn exit_codes_follow_docker() {
     let env = Env::new("exit_codes");
-    assert_eq!(env.run(&["run", "--rm", "busybox", "sh", "-c", "exit 3"]).code, 3);
+    assert_eq!(
+        env.run(&["run", "--rm", "busybox", "sh", "-c", "exit 3"])
+            .code,
+        3
+    );
     let r = env.run(&["run", "--rm", "busybox", "no-such-command"]);
     assert_eq!(r.code, 127, "{}", r.stderr);
-    assert!(r.stderr.contains("executable file not found"), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("executable file not found"),
+        "{}",
+        r.stderr
+    );
     let r = env.run(&["run", "--rm", "busybox", "/etc/passwd"]);
     assert_eq!(r.code, 126, "{}", r.stderr);
     let r = env.run(&["run", "--rm", "busybox", "/tmp"]);
     assert_eq!(r.code, 126, "{}", r.stderr);
     // A signal: 128 + 9.
-    assert_eq!(env.run(&["run", "--rm", "busybox", "sh", "-c", "kill -9 $$"]).code, 137);
-    assert!(env.ids().is_empty(), "--rm containers left behind: {:?}", env.ids());
+    assert_eq!(
+        env.run(&["run", "--rm", "busybox", "sh", "-c", "kill -9 $$"])
+            .code,
+        137
+    );
+    assert!(
+        env.ids().is_empty(),
+        "--rm containers left behind: {:?}",
+        env.ids()
+    );
 }
 
 #[test]
 fn the_command_is_pid_1_in_its_own_namespaces() {
     let env = Env::new("isolation");
-    let r = env.run(&["run", "--rm", "busybox", "sh", "-c", "echo $$; hostname; cat /proc/1/cmdline | tr '\\0' ' '; ls /proc | grep -c '^[0-9]'"]);
+    let r = env.run(&[
+        "run",
+        "--rm",
+        "busybox",
+        "sh",
+        "-c",
+        "echo $$; hostname; cat /proc/1/cmdline | tr '\\0' ' '; ls /proc | grep -c '^[0-9]'",
+    ]);
     r.ok();
     let lines: Vec<&str> = r.stdout.lines().collect();
     assert_eq!(lines[0], "1", "{}", r.stdout);
-    assert_eq!(lines[1].len(), 12, "default hostname is the short id: {}", r.stdout);
+    assert_eq!(
+        lines[1].len(),
+        12,
+        "default hostname is the short id: {}",
+        r.stdout
+    );
     assert_ne!(lines[1], nix_hostname());
     // Only the container's own processes are visible.
     let procs: usize = lines[3].trim().parse().unwrap();
-    assert!(procs <= 3, "the container sees {procs} processes: {}", r.stdout);
+    assert!(
+        procs <= 3,
+        "the container sees {procs} processes: {}",
+        r.stdout
+    );
 
     let r = env.run(&["run", "--rm", "-h", "box", "busybox", "hostname"]);
     assert_eq!(r.ok().stdout, "box\n");
 
     // Mount isolation: the host's mounts are gone, writes stay in the container.
-    let r = env.run(&["run", "--rm", "busybox", "sh", "-c", "touch /created-inside; cat /proc/mounts"]);
+    let r = env.run(&[
+        "run",
+        "--rm",
+        "busybox",
+        "sh",
+        "-c",
+        "touch /created-inside; cat /proc/mounts",
+    ]);
     r.ok();
-    assert!(!r.stdout.contains(" /work "), "host mounts visible: {}", r.stdout);
-    assert!(r.stdout.lines().next().unwrap().starts_with("overlay / overlay"), "{}", r.stdout);
+    assert!(
+        !r.stdout.contains(" /work "),
+        "host mounts visible: {}",
+        r.stdout
+    );
+    assert!(
+        r.stdout
+            .lines()
+            .next()
+            .unwrap()
+            .starts_with("overlay / overlay"),
+        "{}",
+        r.stdout
+    );
     assert!(!std::path::Path::new("/created-inside").exists());
 }
 
 fn nix_hostname() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap().trim().to_string()
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .unwrap()
+        .trim()
+        .to_string()
 }
 
 #[test]
 fn env_workdir_and_user_are_applied() {
     let env = Env::new("env_user");
     let r = env.run(&[
-        "run", "--rm", "-e", "GREETING=hello", "-w", "/made/for/you", "-u", "65534:65534", "busybox",
-        "sh", "-c", "echo $GREETING; pwd; id -u; id -g; grep CapEff /proc/self/status",
+        "run",
+        "--rm",
+        "-e",
+        "GREETING=hello",
+        "-w",
+        "/made/for/you",
+        "-u",
+        "65534:65534",
+        "busybox",
+        "sh",
+        "-c",
+        "echo $GREETING; pwd; id -u; id -g; grep CapEff /proc/self/status",
     ]);
     r.ok();
     let lines: Vec<&str> = r.stdout.lines().collect();
-    assert_eq!(&lines[..4], ["hello", "/made/for/you", "65534", "65534"], "{}", r.stdout);
-    assert!(lines[4].ends_with("0000000000000000"), "a non-root user has no capabilities: {}", lines[4]);
+    assert_eq!(
+        &lines[..4],
+        ["hello", "/made/for/you", "65534", "65534"],
+        "{}",
+        r.stdout
+    );
+    assert!(
+        lines[4].ends_with("0000000000000000"),
+        "a non-root user has no capabilities: {}",
+        lines[4]
+    );
 
     let r = env.run(&["run", "--rm", "-u", "nobody", "busybox", "id", "-un"]);
     assert_eq!(r.ok().stdout, "nobody\n");
-    let r = env.run(&["run", "--rm", "busybox", "sh", "-c", "grep -E 'CapEff|NoNewPrivs' /proc/self/status"]);
+    let r = env.run(&[
+        "run",
+        "--rm",
+        "busybox",
+        "sh",
+        "-c",
+        "grep -E 'CapEff|NoNewPrivs' /proc/self/status",
+    ]);
     r.ok();
-    assert!(r.stdout.contains("00000000a80425fb"), "docker's default capabilities: {}", r.stdout);
+    assert!(
+        r.stdout.contains("00000000a80425fb"),
+        "docker's default capabilities: {}",
+        r.stdout
+    );
     assert!(r.stdout.contains("NoNewPrivs:\t1"), "{}", r.stdout);
 
     let r = env.run(&["run", "--rm", "-u", "no-such-user", "busybox", "true"]);
     assert_eq!(r.code, 125, "{}", r.stderr);
-    assert!(r.stderr.contains("unable to find user no-such-user"), "{}", r.stderr);
-    assert!(mounts_under(&env.dir).is_empty(), "a failed start left mounts behind");
+    assert!(
+        r.stderr.contains("unable to find user no-such-user"),
+        "{}",
+        r.stderr
+    );
+    assert!(
+        mounts_under(&env.dir).is_empty(),
+        "a failed start left mounts behind"
+    );
 }
 
 #[test]
@@ -155,13 +250,44 @@ fn cpu_and_memory_limits_reach_the_cgroup() {
 #[test]
 fn runc_runs_the_same_bundle_with_the_same_result() {
     let env = Env::new("runc");
-    let embedded = env.run(&["run", "--rm", "-h", "same", "-e", "X=1", "busybox", "sh", "-c", "echo $X $(hostname) $$; exit 4"]);
-    let runc = env.run(&["run", "--rm", "--runtime", "runc", "-h", "same", "-e", "X=1", "busybox", "sh", "-c", "echo $X $(hostname) $$; exit 4"]);
+    let embedded = env.run(&[
+        "run",
+        "--rm",
+        "-h",
+        "same",
+        "-e",
+        "X=1",
+        "busybox",
+        "sh",
+        "-c",
+        "echo $X $(hostname) $$; exit 4",
+    ]);
+    let runc = env.run(&[
+        "run",
+        "--rm",
+        "--runtime",
+        "runc",
+        "-h",
+        "same",
+        "-e",
+        "X=1",
+        "busybox",
+        "sh",
+        "-c",
+        "echo $X $(hostname) $$; exit 4",
+    ]);
     assert_eq!(embedded.code, 4, "{}", embedded.stderr);
     assert_eq!(runc.code, 4, "{}", runc.stderr);
     assert_eq!(embedded.stdout, "1 same 1\n");
     assert_eq!(runc.stdout, embedded.stdout);
-    let r = env.run(&["run", "--rm", "--runtime", "runc", "busybox", "no-such-command"]);
+    let r = env.run(&[
+        "run",
+        "--rm",
+        "--runtime",
+        "runc",
+        "busybox",
+        "no-such-command",
+    ]);
     assert_eq!(r.code, 127, "{}", r.stderr);
 }
 
@@ -169,20 +295,38 @@ fn runc_runs_the_same_bundle_with_the_same_result() {
 fn create_start_ps_rm_like_docker() {
     let env = Env::new("lifecycle");
     let web = env.name("web");
-    let id = env.run(&["create", "--name", &web, "busybox", "sleep", "1000"]).ok().stdout.trim().to_string();
+    let id = env
+        .run(&["create", "--name", &web, "busybox", "sleep", "1000"])
+        .ok()
+        .stdout
+        .trim()
+        .to_string();
     assert_eq!(id.len(), 64);
     let ps = env.run(&["ps", "-a"]);
     assert!(ps.ok().stdout.contains("Created"), "{}", ps.stdout);
-    assert!(ps.stdout.starts_with("CONTAINER ID   IMAGE"), "{}", ps.stdout);
-    assert!(env.run(&["ps", "-q"]).stdout.is_empty(), "ps without -a lists only running ones");
+    assert!(
+        ps.stdout.starts_with("CONTAINER ID   IMAGE"),
+        "{}",
+        ps.stdout
+    );
+    assert!(
+        env.run(&["ps", "-q"]).stdout.is_empty(),
+        "ps without -a lists only running ones"
+    );
 
     assert_eq!(env.run(&["start", &web]).ok().stdout, format!("{web}\n"));
     let ps = env.run(&["ps", "--format", "json"]);
-    let row: serde_json::Value = serde_json::from_str(ps.ok().stdout.lines().next().unwrap()).unwrap();
+    let row: serde_json::Value =
+        serde_json::from_str(ps.ok().stdout.lines().next().unwrap()).unwrap();
     assert_eq!(row["State"], "running");
     assert_eq!(row["Names"], web.as_str());
     assert!(row["Status"].as_str().unwrap().starts_with("Up "), "{row}");
-    assert_eq!(env.run(&["ps", "-a", "-q", "-f", "status=running"]).stdout.trim(), &id[..12]);
+    assert_eq!(
+        env.run(&["ps", "-a", "-q", "-f", "status=running"])
+            .stdout
+            .trim(),
+        &id[..12]
+    );
 
     // Illegal transitions, docker's way.
     let r = env.run(&["start", &web]);
@@ -190,17 +334,25 @@ fn create_start_ps_rm_like_docker() {
     assert!(r.stderr.contains("already running"), "{}", r.stderr);
     let r = env.run(&["rm", &web]);
     assert_ne!(r.code, 0);
-    assert!(r.stderr.contains("stop the container before removing or force remove"), "{}", r.stderr);
+    assert!(
+        r.stderr
+            .contains("stop the container before removing or force remove"),
+        "{}",
+        r.stderr
+    );
 
-    let v: serde_json::Value = serde_json::from_str(&env.run(&["inspect", &web]).ok().stdout).unwrap();
+    let v: serde_json::Value =
+        serde_json::from_str(&env.run(&["inspect", &web]).ok().stdout).unwrap();
     let pid = v[0]["State"]["Pid"].as_i64().unwrap();
     assert!(std::path::Path::new(&format!("/proc/{pid}")).exists());
 
     assert_eq!(env.run(&["rm", "-f", &web]).ok().stdout, format!("{web}\n"));
-    assert!(!std::path::Path::new(&format!("/proc/{pid}")).exists() || {
-        std::thread::sleep(std::time::Duration::from_millis(200));
-        !std::path::Path::new(&format!("/proc/{pid}")).exists()
-    });
+    assert!(
+        !std::path::Path::new(&format!("/proc/{pid}")).exists() || {
+            std::thread::sleep(std::time::Duration::from_millis(200));
+            !std::path::Path::new(&format!("/proc/{pid}")).exists()
+        }
+    );
     assert!(env.ids().is_empty());
     let r = env.run(&["rm", &web]);
     assert!(r.stderr.contains("no such container"), "{}", r.stderr);
@@ -211,7 +363,18 @@ fn containers_are_found_by_id_name_and_unique_prefix() {
     let env = Env::new("lookup");
     let mut ids = Vec::new();
     for i in 0..17 {
-        let id = env.run(&["create", "--name", &env.name(&format!("c{i}")), "busybox", "true"]).ok().stdout.trim().to_string();
+        let id = env
+            .run(&[
+                "create",
+                "--name",
+                &env.name(&format!("c{i}")),
+                "busybox",
+                "true",
+            ])
+            .ok()
+            .stdout
+            .trim()
+            .to_string();
         ids.push(id);
     }
     // 17 ids over 16 hex digits: two share a first character.
@@ -222,12 +385,19 @@ fn containers_are_found_by_id_name_and_unique_prefix() {
         .to_string();
     let r = env.run(&["inspect", &shared]);
     assert_ne!(r.code, 0);
-    assert!(r.stderr.contains("multiple IDs found with provided prefix"), "{}", r.stderr);
-    let v: serde_json::Value = serde_json::from_str(&env.run(&["inspect", &ids[3][..10]]).ok().stdout).unwrap();
+    assert!(
+        r.stderr.contains("multiple IDs found with provided prefix"),
+        "{}",
+        r.stderr
+    );
+    let v: serde_json::Value =
+        serde_json::from_str(&env.run(&["inspect", &ids[3][..10]]).ok().stdout).unwrap();
     assert_eq!(v[0]["Id"], ids[3].as_str());
-    let v: serde_json::Value = serde_json::from_str(&env.run(&["inspect", &env.name("c5")]).ok().stdout).unwrap();
+    let v: serde_json::Value =
+        serde_json::from_str(&env.run(&["inspect", &env.name("c5")]).ok().stdout).unwrap();
     assert_eq!(v[0]["Id"], ids[5].as_str());
-    let v: serde_json::Value = serde_json::from_str(&env.run(&["inspect", &ids[7]]).ok().stdout).unwrap();
+    let v: serde_json::Value =
+        serde_json::from_str(&env.run(&["inspect", &ids[7]]).ok().stdout).unwrap();
     assert_eq!(v[0]["Name"], format!("/{}", env.name("c7")));
     let r = env.run(&["create", "--name", &env.name("c5"), "busybox", "true"]);
     assert_ne!(r.code, 0);
@@ -247,12 +417,25 @@ fn bad_input_is_refused_with_one_line_and_changes_nothing() {
     let r = env.run(&["run", "--network", "bogus", "busybox", "true"]);
     assert_eq!(r.code, 125);
     let r = env.run(&["run", "--name", "x", "busybox", "true"]);
-    assert_eq!(r.code, 125, "one-character names are refused like docker: {}", r.stderr);
-    assert!(env.ids().is_empty(), "bad input created containers: {:?}", env.ids());
+    assert_eq!(
+        r.code, 125,
+        "one-character names are refused like docker: {}",
+        r.stderr
+    );
+    assert!(
+        env.ids().is_empty(),
+        "bad input created containers: {:?}",
+        env.ids()
+    );
 
     // Not root: a clear error, exit 125.
     use std::os::unix::process::CommandExt;
-    let out = env.cmd(&["run", "busybox", "true"]).uid(65534).gid(65534).output().unwrap();
+    let out = env
+        .cmd(&["run", "busybox", "true"])
+        .uid(65534)
+        .gid(65534)
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(125));
     assert!(String::from_utf8_lossy(&out.stderr).contains("must run as root"));
 }
@@ -261,16 +444,28 @@ fn bad_input_is_refused_with_one_line_and_changes_nothing() {
 fn a_failed_start_rolls_back_and_leaves_the_container_created() {
     let env = Env::new("rollback");
     let name = env.name("broken");
-    env.run(&["create", "--name", &name, "busybox", "no-such-command"]).ok();
+    env.run(&["create", "--name", &name, "busybox", "no-such-command"])
+        .ok();
     let r = env.run(&["start", &name]);
     assert_ne!(r.code, 0);
     assert!(mounts_under(&env.dir).is_empty(), "rollback left mounts");
-    let v: serde_json::Value = serde_json::from_str(&env.run(&["inspect", &name]).ok().stdout).unwrap();
+    let v: serde_json::Value =
+        serde_json::from_str(&env.run(&["inspect", &name]).ok().stdout).unwrap();
     assert_eq!(v[0]["State"]["Status"], "created");
     assert_eq!(v[0]["State"]["ExitCode"], 127);
     // The failed start's trace shows the rollback, step by step.
-    let trace = env.traces().into_iter().rev().find(|t| t["operation"] == "start").unwrap();
-    let names: Vec<&str> = trace["spans"].as_array().unwrap().iter().map(|s| s["name"].as_str().unwrap()).collect();
+    let trace = env
+        .traces()
+        .into_iter()
+        .rev()
+        .find(|t| t["operation"] == "start")
+        .unwrap();
+    let names: Vec<&str> = trace["spans"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["name"].as_str().unwrap())
+        .collect();
     assert!(names.contains(&"rollback"), "{names:?}");
     assert!(names.contains(&"rollback.undo"), "{names:?}");
 }
@@ -280,61 +475,129 @@ fn the_trace_file_has_every_phase_in_order_with_parent_links() {
     let env = Env::new("trace_file");
     env.run(&["run", "--rm", "busybox", "true"]).ok();
     let traces = env.traces();
-    let run = traces.iter().find(|t| t["operation"] == "run").expect("a run trace");
+    let run = traces
+        .iter()
+        .find(|t| t["operation"] == "run")
+        .expect("a run trace");
     assert_eq!(run["format"], "ctrace-trace/1");
     assert_eq!(run["trace_id"].as_str().unwrap().len(), 32);
     let spans = run["spans"].as_array().unwrap();
-    let by_id: std::collections::HashMap<&str, &serde_json::Value> =
-        spans.iter().map(|s| (s["span_id"].as_str().unwrap(), s)).collect();
+    let by_id: std::collections::HashMap<&str, &serde_json::Value> = spans
+        .iter()
+        .map(|s| (s["span_id"].as_str().unwrap(), s))
+        .collect();
     let roots: Vec<_> = spans.iter().filter(|s| s["parent_id"].is_null()).collect();
     assert_eq!(roots.len(), 1, "one root span");
     assert_eq!(roots[0]["name"], "run");
     for s in spans {
         if let Some(p) = s["parent_id"].as_str() {
-            assert!(by_id.contains_key(p), "span {} has a dangling parent", s["name"]);
+            assert!(
+                by_id.contains_key(p),
+                "span {} has a dangling parent",
+                s["name"]
+            );
         }
     }
-    let parent_name = |s: &serde_json::Value| by_id[s["parent_id"].as_str().unwrap()]["name"].as_str().unwrap().to_string();
+    let parent_name = |s: &serde_json::Value| {
+        by_id[s["parent_id"].as_str().unwrap()]["name"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
     let children_of = |parent: &str| -> Vec<String> {
         let mut c: Vec<&serde_json::Value> = spans
             .iter()
             .filter(|s| s["parent_id"].is_string() && parent_name(s) == parent)
             .collect();
         c.sort_by_key(|s| s["start_unix_ns"].as_u64().unwrap());
-        c.iter().map(|s| s["name"].as_str().unwrap().to_string()).collect()
+        c.iter()
+            .map(|s| s["name"].as_str().unwrap().to_string())
+            .collect()
     };
     let create = children_of("create");
     assert_eq!(
         create,
-        ["create.image.lookup", "create.image.pull", "create.config", "create.id", "create.network", "create.mounts", "create.rwlayer", "create.register"]
+        [
+            "create.image.lookup",
+            "create.image.pull",
+            "create.config",
+            "create.id",
+            "create.network",
+            "create.mounts",
+            "create.rwlayer",
+            "create.register"
+        ]
     );
     let start = children_of("start");
     assert_eq!(
         start,
         [
-            "start.lookup", "start.validate", "start.verify", "start.lock", "start.mount", "start.network.init",
-            "start.mounts.setup", "start.spec", "start.runtime.options", "start.runtime.create", "start.network.attach",
-            "start.runtime.start", "start.set_running", "start.state_counter", "start.health", "start.checkpoint", "start.event",
+            "start.lookup",
+            "start.validate",
+            "start.verify",
+            "start.lock",
+            "start.mount",
+            "start.network.init",
+            "start.mounts.setup",
+            "start.spec",
+            "start.runtime.options",
+            "start.runtime.create",
+            "start.network.attach",
+            "start.runtime.start",
+            "start.set_running",
+            "start.state_counter",
+            "start.health",
+            "start.checkpoint",
+            "start.event",
         ]
     );
     // Spans recorded in the shim and in the container's init are in the same trace.
-    let processes: std::collections::HashSet<&str> = spans.iter().map(|s| s["process"].as_str().unwrap()).collect();
-    assert!(processes.contains("shim") && processes.contains("init"), "{processes:?}");
-    for name in ["runtime.cgroup", "runtime.clone", "init.mounts", "init.pivot_root", "init.process", "exit", "exit.reap", "exit.unmount"] {
+    let processes: std::collections::HashSet<&str> = spans
+        .iter()
+        .map(|s| s["process"].as_str().unwrap())
+        .collect();
+    assert!(
+        processes.contains("shim") && processes.contains("init"),
+        "{processes:?}"
+    );
+    for name in [
+        "runtime.cgroup",
+        "runtime.clone",
+        "init.mounts",
+        "init.pivot_root",
+        "init.process",
+        "exit",
+        "exit.reap",
+        "exit.unmount",
+    ] {
         assert!(spans.iter().any(|s| s["name"] == name), "no {name} span");
     }
     // Kernel-level actions are events with attributes.
     let mount = spans.iter().find(|s| s["name"] == "start.mount").unwrap();
-    assert!(mount["events"].as_array().unwrap().iter().any(|e| e["name"] == "mount(overlay)"), "{mount}");
+    assert!(
+        mount["events"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["name"] == "mount(overlay)"),
+        "{mount}"
+    );
     for s in spans {
-        assert!(s["duration_ns"].as_u64().is_some() && s["status"] == "ok", "{s}");
+        assert!(
+            s["duration_ns"].as_u64().is_some() && s["status"] == "ok",
+            "{s}"
+        );
     }
     let ls = env.run(&["trace", "ls", "--format", "json"]);
     assert!(ls.ok().stdout.contains(run["trace_id"].as_str().unwrap()));
 
     // CTRACE_TRACE=off records nothing.
     let before = env.traces().len();
-    let out = env.cmd(&["run", "--rm", "busybox", "true"]).env("CTRACE_TRACE", "off").output().unwrap();
+    let out = env
+        .cmd(&["run", "--rm", "busybox", "true"])
+        .env("CTRACE_TRACE", "off")
+        .output()
+        .unwrap();
     assert!(out.status.success());
     assert_eq!(env.traces().len(), before);
 }
@@ -343,10 +606,20 @@ fn the_trace_file_has_every_phase_in_order_with_parent_links() {
 fn logs_keep_the_containers_output() {
     let env = Env::new("logs");
     let name = env.name("talker");
-    env.run(&["run", "--name", &name, "busybox", "sh", "-c", "echo out; echo err >&2"]).ok();
+    env.run(&[
+        "run",
+        "--name",
+        &name,
+        "busybox",
+        "sh",
+        "-c",
+        "echo out; echo err >&2",
+    ])
+    .ok();
     let r = env.run(&["logs", &name]);
     assert_eq!(r.ok().stdout, "out\n");
     assert_eq!(r.stderr, "err\n");
-    let v: serde_json::Value = serde_json::from_str(&env.run(&["inspect", &name]).ok().stdout).unwrap();
+    let v: serde_json::Value =
+        serde_json::from_str(&env.run(&["inspect", &name]).ok().stdout).unwrap();
     assert_eq!(v[0]["State"]["Status"], "exited");
 }

@@ -32,7 +32,8 @@ fn busybox_rootfs_tar(dir: &std::path::Path) -> std::path::PathBuf {
         h.set_entry_type(tar::EntryType::Symlink);
         h.set_size(0);
         h.set_mode(0o777);
-        b.append_link(&mut h, format!("bin/{applet}"), "busybox").unwrap();
+        b.append_link(&mut h, format!("bin/{applet}"), "busybox")
+            .unwrap();
     }
     let mut h = tar::Header::new_gnu();
     let msg = b"made by a test\n";
@@ -48,10 +49,22 @@ fn a_rootfs_tar_imports_and_runs_with_its_config() {
     let env = Env::new("import_rootfs");
     let tar = busybox_rootfs_tar(&env.dir);
     let tag = format!("test/motd:{}", std::process::id());
-    let r = env.run(&["image", "import", "--rootfs", tar.to_str().unwrap(), &tag, "--cmd", r#"["cat","/etc/motd"]"#]);
+    let r = env.run(&[
+        "image",
+        "import",
+        "--rootfs",
+        tar.to_str().unwrap(),
+        &tag,
+        "--cmd",
+        r#"["cat","/etc/motd"]"#,
+    ]);
     r.ok();
     let listed = env.run(&["images"]);
-    assert!(listed.ok().stdout.contains("test/motd"), "{}", listed.stdout);
+    assert!(
+        listed.ok().stdout.contains("test/motd"),
+        "{}",
+        listed.stdout
+    );
     let out = env.run(&["run", "--rm", &tag]);
     assert_eq!(out.ok().stdout, "made by a test\n");
     env.run(&["rmi", &tag]).ok();
@@ -64,11 +77,24 @@ fn a_tar_escaping_the_root_is_refused_and_nothing_is_registered() {
     for (i, path) in ["../escaped", "/etc/escaped"].iter().enumerate() {
         let tar = env.dir.join(format!("evil{i}.tar"));
         std::fs::write(&tar, tar_with(path, b"x")).unwrap();
-        let r = env.run(&["image", "import", "--rootfs", tar.to_str().unwrap(), "evil:1"]);
+        let r = env.run(&[
+            "image",
+            "import",
+            "--rootfs",
+            tar.to_str().unwrap(),
+            "evil:1",
+        ]);
         assert_ne!(r.code, 0, "{path} was accepted");
         assert_eq!(r.stderr.lines().count(), 1, "{}", r.stderr);
-        assert!(r.stderr.contains("escaped"), "the error names the entry: {}", r.stderr);
-        assert!(!env.run(&["images"]).stdout.contains("evil"), "a refused import was registered");
+        assert!(
+            r.stderr.contains("escaped"),
+            "the error names the entry: {}",
+            r.stderr
+        );
+        assert!(
+            !env.run(&["images"]).stdout.contains("evil"),
+            "a refused import was registered"
+        );
     }
     assert!(!env.dir.join("escaped").exists());
     assert!(!std::path::Path::new("/etc/escaped").exists());
@@ -77,12 +103,27 @@ fn a_tar_escaping_the_root_is_refused_and_nothing_is_registered() {
 #[test]
 fn busybox_is_built_offline_from_the_host_binary_with_a_notice() {
     let env = Env::new("bootstrap");
-    let r = env.run(&["run", "--rm", "busybox", "sh", "-c", "ls /bin | wc -l; cat /etc/passwd"]);
+    let r = env.run(&[
+        "run",
+        "--rm",
+        "busybox",
+        "sh",
+        "-c",
+        "ls /bin | wc -l; cat /etc/passwd",
+    ]);
     r.ok();
-    assert!(r.stderr.contains("built it from the host's static busybox"), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("built it from the host's static busybox"),
+        "{}",
+        r.stderr
+    );
     let applets: usize = r.stdout.lines().next().unwrap().trim().parse().unwrap();
     assert!(applets > 100, "every applet is linked in /bin: {applets}");
-    assert!(r.stdout.contains("root:x:0:0") && r.stdout.contains("nobody:x:65534"), "{}", r.stdout);
+    assert!(
+        r.stdout.contains("root:x:0:0") && r.stdout.contains("nobody:x:65534"),
+        "{}",
+        r.stdout
+    );
     // The second run finds it in the store: no notice.
     let r = env.run(&["run", "--rm", "busybox", "true"]);
     assert!(!r.ok().stderr.contains("built it"), "{}", r.stderr);

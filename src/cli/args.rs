@@ -9,10 +9,20 @@ use clap::{ArgAction, Args, Parser, Subcommand};
 #[command(name = "ctrace", version, about, propagate_version = true)]
 pub struct Cli {
     /// Persistent state: images, containers, traces.
-    #[arg(long, global = true, env = "CTRACE_ROOT", default_value = "/var/lib/ctrace")]
+    #[arg(
+        long,
+        global = true,
+        env = "CTRACE_ROOT",
+        default_value = "/var/lib/ctrace"
+    )]
     pub root: PathBuf,
     /// Volatile state: bundles, exec fifos (lost at reboot, like the processes).
-    #[arg(long, global = true, env = "CTRACE_EXEC_ROOT", default_value = "/run/ctrace")]
+    #[arg(
+        long,
+        global = true,
+        env = "CTRACE_EXEC_ROOT",
+        default_value = "/run/ctrace"
+    )]
     pub exec_root: PathBuf,
     #[command(subcommand)]
     pub command: Command,
@@ -47,9 +57,7 @@ pub enum Command {
     #[command(subcommand)]
     Trace(TraceCommand),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
-    Completion {
-        shell: clap_complete::Shell,
-    },
+    Completion { shell: clap_complete::Shell },
     /// (internal) The per-container shim; started by the engine, not by users.
     #[command(hide = true)]
     Shim(ShimCmd),

@@ -19,7 +19,12 @@ fn options(f: &CreateFlags, auto_remove: bool) -> Result<CreateOptions, Failure>
             "interactive containers (-i/-t) are not supported yet: run without -i/-t".into(),
         ));
     }
-    let memory = f.memory.as_deref().map(|m| parse_size("--memory", m)).transpose().map_err(bad)?;
+    let memory = f
+        .memory
+        .as_deref()
+        .map(|m| parse_size("--memory", m))
+        .transpose()
+        .map_err(bad)?;
     let memory_swap = match f.memory_swap.as_deref() {
         Some("-1") => Some(-1),
         Some(m) => Some(parse_size("--memory-swap", m).map_err(bad)?),
@@ -60,7 +65,14 @@ fn banner(view: &Option<std::sync::Arc<Explain>>, ctx: &Context, runtime: &str) 
         return;
     }
     let facts = engine::host_facts(runtime);
-    let cmd = ctx.argv.iter().skip(1).filter(|a| *a != "--explain").cloned().collect::<Vec<_>>().join(" ");
+    let cmd = ctx
+        .argv
+        .iter()
+        .skip(1)
+        .filter(|a| *a != "--explain")
+        .cloned()
+        .collect::<Vec<_>>()
+        .join(" ");
     let id = recorder::trace_id();
     eprintln!(
         "tracing `{cmd}` — trace {}, real, cgroup {}, runtime {}, kernel {}",
@@ -80,7 +92,11 @@ fn client_phases(ctx: &Context) {
         attrs.insert("argv".into(), ctx.argv.join(" ").into());
         attrs.insert(
             "note".into(),
-            format!("argv parsed by clap: {} args", ctx.argv.len().saturating_sub(1)).into(),
+            format!(
+                "argv parsed by clap: {} args",
+                ctx.argv.len().saturating_sub(1)
+            )
+            .into(),
         );
         recorder::import(vec![SpanRecord {
             span_id: recorder::new_span_id(),
@@ -96,7 +112,10 @@ fn client_phases(ctx: &Context) {
     }
     let span = phase_span!("client.connect", mode = "embedded");
     let _e = span.enter();
-    trace::note(&span, "no daemon: the engine runs inside this process (embedded)");
+    trace::note(
+        &span,
+        "no daemon: the engine runs inside this process (embedded)",
+    );
 }
 
 /// Writes this process's trace; prints the summary line under `--explain`.
@@ -110,8 +129,13 @@ fn finish_trace(
     if spans.is_empty() {
         return;
     }
-    let root = spans.iter().find(|s| s.parent_id.is_none() && s.name == operation);
-    let started = root.map_or_else(|| spans.iter().map(|s| s.start_unix_ns).min().unwrap_or(0), |r| r.start_unix_ns);
+    let root = spans
+        .iter()
+        .find(|s| s.parent_id.is_none() && s.name == operation);
+    let started = root.map_or_else(
+        || spans.iter().map(|s| s.start_unix_ns).min().unwrap_or(0),
+        |r| r.start_unix_ns,
+    );
     let duration = root.map_or(0, |r| r.duration_ns);
     let file = TraceFile {
         format: FORMAT.into(),
@@ -192,7 +216,10 @@ pub fn create(ctx: &Context, a: super::args::CreateArgs) -> Result<i32, Failure>
 
 pub fn start(ctx: &Context, a: StartArgs) -> Result<i32, Failure> {
     if a.attach && a.containers.len() > 1 {
-        return Err(Failure::new(1, "you cannot start and attach multiple containers at once"));
+        return Err(Failure::new(
+            1,
+            "you cannot start and attach multiple containers at once",
+        ));
     }
     Engine::require_root().map_err(fail1)?;
     let mut failed = Vec::new();
@@ -225,7 +252,10 @@ pub fn start(ctx: &Context, a: StartArgs) -> Result<i32, Failure> {
         }
     }
     if !failed.is_empty() {
-        return Err(Failure::new(1, format!("failed to start containers: {}", failed.join(", "))));
+        return Err(Failure::new(
+            1,
+            format!("failed to start containers: {}", failed.join(", ")),
+        ));
     }
     Ok(code)
 }

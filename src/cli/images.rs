@@ -29,7 +29,11 @@ fn short_id(id: &str) -> &str {
 }
 
 pub fn list(engine: &Engine, a: ImagesArgs) -> Result<i32, Failure> {
-    let images = engine.images().map_err(fail1)?.list().map_err(|e| fail1(e.into()))?;
+    let images = engine
+        .images()
+        .map_err(fail1)?
+        .list()
+        .map_err(|e| fail1(e.into()))?;
     let out = &mut std::io::stdout().lock();
     if a.quiet {
         for i in &images {
@@ -43,7 +47,11 @@ pub fn list(engine: &Engine, a: ImagesArgs) -> Result<i32, Failure> {
         }
         return Ok(0);
     }
-    let _ = writeln!(out, "{:<40} {:<12} {:<14} {:<16} SIZE", "REPOSITORY", "TAG", "IMAGE ID", "CREATED");
+    let _ = writeln!(
+        out,
+        "{:<40} {:<12} {:<14} {:<16} SIZE",
+        "REPOSITORY", "TAG", "IMAGE ID", "CREATED"
+    );
     for i in &images {
         let fam = reference::familiar(&i.reference);
         let (repo, tag) = fam.rsplit_once(':').unwrap_or((fam.as_str(), "<none>"));
@@ -52,7 +60,10 @@ pub fn list(engine: &Engine, a: ImagesArgs) -> Result<i32, Failure> {
             .as_deref()
             .and_then(crate::state::container::parse_rfc3339)
             .and_then(|t| std::time::SystemTime::now().duration_since(t).ok())
-            .map_or_else(|| "N/A".to_string(), |d| human_duration(d.as_secs()) + " ago");
+            .map_or_else(
+                || "N/A".to_string(),
+                |d| human_duration(d.as_secs()) + " ago",
+            );
         let _ = writeln!(
             out,
             "{:<40} {:<12} {:<14} {:<16} {}",
@@ -96,7 +107,10 @@ fn import(ctx: &Context, a: ImportArgs) -> Result<i32, Failure> {
         let _e = span.enter();
         let r = if a.rootfs {
             let Some(reference) = a.reference.as_deref() else {
-                return Err(Failure::new(1, "a rootfs import needs a name: ctrace image import --rootfs FILE NAME[:TAG]"));
+                return Err(Failure::new(
+                    1,
+                    "a rootfs import needs a name: ctrace image import --rootfs FILE NAME[:TAG]",
+                ));
             };
             let cfg = RootfsConfig {
                 cmd: a.cmd.as_deref().map(argv),
@@ -105,7 +119,9 @@ fn import(ctx: &Context, a: ImportArgs) -> Result<i32, Failure> {
                 workdir: a.workdir.clone(),
                 user: None,
             };
-            store.import_rootfs_tar(&a.source, reference, &cfg).map(|i| vec![i])
+            store
+                .import_rootfs_tar(&a.source, reference, &cfg)
+                .map(|i| vec![i])
         } else {
             store.import_archive(&a.source, a.reference.as_deref())
         };
@@ -134,7 +150,11 @@ fn import(ctx: &Context, a: ImportArgs) -> Result<i32, Failure> {
     }
     let images = result.map_err(|e| Failure::new(1, e))?;
     for i in images {
-        println!("Loaded image: {} ({})", reference::familiar(&i.reference), i.id);
+        println!(
+            "Loaded image: {} ({})",
+            reference::familiar(&i.reference),
+            i.id
+        );
     }
     Ok(0)
 }
@@ -157,7 +177,10 @@ pub fn command(ctx: &Context, c: ImageCommand) -> Result<i32, Failure> {
                     }
                 }
             }
-            println!("{}", serde_json::to_string_pretty(&docs).unwrap_or_default());
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&docs).unwrap_or_default()
+            );
             Ok(code)
         }
     }

@@ -43,14 +43,22 @@ pub fn status_text(e: &Entry) -> String {
         Status::Created => "Created".into(),
         Status::Running => format!("Up {}", human_duration(since(&s.started_at))),
         Status::Paused => format!("Up {} (Paused)", human_duration(since(&s.started_at))),
-        Status::Restarting => format!("Restarting ({}) {} ago", s.exit_code, human_duration(since(&s.finished_at))),
+        Status::Restarting => format!(
+            "Restarting ({}) {} ago",
+            s.exit_code,
+            human_duration(since(&s.finished_at))
+        ),
         Status::Removing => "Removal In Progress".into(),
         Status::Dead => "Dead".into(),
         Status::Exited => {
             if s.finished_at.is_empty() {
                 format!("Exited ({})", s.exit_code)
             } else {
-                format!("Exited ({}) {} ago", s.exit_code, human_duration(since(&s.finished_at)))
+                format!(
+                    "Exited ({}) {} ago",
+                    s.exit_code,
+                    human_duration(since(&s.finished_at))
+                )
             }
         }
     }
@@ -81,9 +89,12 @@ fn matches(e: &Entry, filters: &[(String, String)]) -> bool {
 pub fn ps(engine: &Engine, a: PsArgs) -> Result<i32, Failure> {
     let mut filters = Vec::new();
     for f in &a.filters {
-        let (k, v) = f
-            .split_once('=')
-            .ok_or_else(|| Failure::new(1, format!("bad format of filter {f:?}: expected name=value")))?;
+        let (k, v) = f.split_once('=').ok_or_else(|| {
+            Failure::new(
+                1,
+                format!("bad format of filter {f:?}: expected name=value"),
+            )
+        })?;
         match k {
             "status" if Status::parse(v).is_none() => {
                 return Err(Failure::new(1, format!(
@@ -103,7 +114,13 @@ pub fn ps(engine: &Engine, a: PsArgs) -> Result<i32, Failure> {
         .filter(|e| matches(e, &filters))
         .collect();
     let out = &mut std::io::stdout().lock();
-    let id = |e: &Entry| if a.no_trunc { e.config.id.clone() } else { e.config.id[..12].to_string() };
+    let id = |e: &Entry| {
+        if a.no_trunc {
+            e.config.id.clone()
+        } else {
+            e.config.id[..12].to_string()
+        }
+    };
     if a.quiet {
         for e in &entries {
             let _ = writeln!(out, "{}", id(e));
@@ -129,7 +146,10 @@ pub fn ps(engine: &Engine, a: PsArgs) -> Result<i32, Failure> {
         return Ok(0);
     }
     if a.format != "table" {
-        return Err(Failure::new(1, format!("unknown format {:?}: use table or json", a.format)));
+        return Err(Failure::new(
+            1,
+            format!("unknown format {:?}: use table or json", a.format),
+        ));
     }
     let rows: Vec<[String; 7]> = entries
         .iter()
@@ -145,7 +165,15 @@ pub fn ps(engine: &Engine, a: PsArgs) -> Result<i32, Failure> {
             ]
         })
         .collect();
-    let header = ["CONTAINER ID", "IMAGE", "COMMAND", "CREATED", "STATUS", "PORTS", "NAMES"];
+    let header = [
+        "CONTAINER ID",
+        "IMAGE",
+        "COMMAND",
+        "CREATED",
+        "STATUS",
+        "PORTS",
+        "NAMES",
+    ];
     let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
     for r in &rows {
         for (w, c) in widths.iter_mut().zip(r) {
@@ -182,13 +210,21 @@ pub fn inspect(engine: &Engine, a: InspectArgs) -> Result<i32, Failure> {
             }
         }
     }
-    println!("{}", serde_json::to_string_pretty(&docs).unwrap_or_default());
+    println!(
+        "{}",
+        serde_json::to_string_pretty(&docs).unwrap_or_default()
+    );
     Ok(code)
 }
 
 pub fn logs(engine: &Engine, a: LogsArgs) -> Result<i32, Failure> {
     engine
-        .logs(&a.container, a.timestamps, &mut std::io::stdout().lock(), &mut std::io::stderr().lock())
+        .logs(
+            &a.container,
+            a.timestamps,
+            &mut std::io::stdout().lock(),
+            &mut std::io::stderr().lock(),
+        )
         .map_err(fail1)?;
     Ok(0)
 }

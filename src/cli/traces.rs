@@ -21,7 +21,11 @@ pub fn command(engine: &Engine, c: TraceCommand) -> Result<i32, Failure> {
                 }
                 return Ok(0);
             }
-            let _ = writeln!(out, "{:<34} {:<14} {:<14} {:>12}  STARTED", "TRACE ID", "OPERATION", "CONTAINER", "DURATION");
+            let _ = writeln!(
+                out,
+                "{:<34} {:<14} {:<14} {:>12}  STARTED",
+                "TRACE ID", "OPERATION", "CONTAINER", "DURATION"
+            );
             for s in &list {
                 let started = humantime::format_rfc3339_seconds(
                     std::time::UNIX_EPOCH + std::time::Duration::from_nanos(s.started),
@@ -38,11 +42,18 @@ pub fn command(engine: &Engine, c: TraceCommand) -> Result<i32, Failure> {
             }
             Ok(0)
         }
-        TraceCommand::Show { trace, explain, lang } => {
+        TraceCommand::Show {
+            trace,
+            explain,
+            lang,
+        } => {
             let path = store::resolve(&dir, &trace).map_err(|e| Failure::new(1, e))?;
             let file = store::read(&path).map_err(|e| Failure::new(1, e))?;
             let _ = explain;
-            let view = Explain::new(Style::for_stderr(&language(lang.as_deref())), Box::new(std::io::stdout()));
+            let view = Explain::new(
+                Style::for_stderr(&language(lang.as_deref())),
+                Box::new(std::io::stdout()),
+            );
             view.replay(&file);
             Ok(0)
         }

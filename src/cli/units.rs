@@ -3,10 +3,13 @@
 /// docker's `RAMInBytes`: a number with an optional unit b, k, m, g, t (binary multiples), case
 /// insensitive, an optional trailing `b` (`512mb`).
 pub fn parse_size(flag: &str, s: &str) -> Result<i64, String> {
-    let err = || format!("invalid value {s:?} for {flag}: expected a size like 512m, 1g or 1048576");
+    let err =
+        || format!("invalid value {s:?} for {flag}: expected a size like 512m, 1g or 1048576");
     let t = s.trim().to_ascii_lowercase();
     let t = t.strip_suffix('b').filter(|r| !r.is_empty()).unwrap_or(&t);
-    let split = t.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(t.len());
+    let split = t
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(t.len());
     let (num, unit) = t.split_at(split);
     let n: f64 = num.parse().map_err(|_| err())?;
     let mult: f64 = match unit {
@@ -25,12 +28,13 @@ pub fn parse_size(flag: &str, s: &str) -> Result<i64, String> {
 
 /// `--cpus 1.5` → nano CPUs.
 pub fn parse_cpus(s: &str) -> Result<i64, String> {
-    let n: f64 = s
-        .trim()
-        .parse()
-        .map_err(|_| format!("invalid value {s:?} for --cpus: expected a number of CPUs like 0.5 or 2"))?;
+    let n: f64 = s.trim().parse().map_err(|_| {
+        format!("invalid value {s:?} for --cpus: expected a number of CPUs like 0.5 or 2")
+    })?;
     if !(n >= 0.0) || !n.is_finite() {
-        return Err(format!("invalid value {s:?} for --cpus: expected a positive number of CPUs"));
+        return Err(format!(
+            "invalid value {s:?} for --cpus: expected a positive number of CPUs"
+        ));
     }
     Ok((n * 1e9).round() as i64)
 }

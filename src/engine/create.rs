@@ -101,7 +101,10 @@ fn create_phases<'a>(
             if bootstrapped {
                 "nothing pulled: busybox was built from the host's static binary".to_string()
             } else {
-                format!("{} is in the local store: nothing to pull", reference::familiar(&image.reference))
+                format!(
+                    "{} is in the local store: nothing to pull",
+                    reference::familiar(&image.reference)
+                )
             },
         );
         Ok(())
@@ -147,16 +150,19 @@ fn create_phases<'a>(
         Ok((id, name))
     })?;
 
-    phase(phase_span!("create.network", mode = mode.as_str()), |span| {
-        trace::note(
-            span,
-            match mode {
-                Mode::None => "network none: an empty network namespace, loopback only",
-                Mode::Host => "network host: the container shares the host's network stack",
-            },
-        );
-        Ok(())
-    })?;
+    phase(
+        phase_span!("create.network", mode = mode.as_str()),
+        |span| {
+            trace::note(
+                span,
+                match mode {
+                    Mode::None => "network none: an empty network namespace, loopback only",
+                    Mode::Host => "network host: the container shares the host's network stack",
+                },
+            );
+            Ok(())
+        },
+    )?;
 
     phase(phase_span!("create.mounts"), |span| {
         trace::note(span, "no volumes, bind mounts or tmpfs requested");
@@ -181,8 +187,20 @@ fn create_phases<'a>(
         id: id.clone(),
         name,
         created: now_rfc3339(),
-        path: config.entrypoint.iter().chain(&config.cmd).next().cloned().unwrap_or_default(),
-        args: config.entrypoint.iter().chain(&config.cmd).skip(1).cloned().collect(),
+        path: config
+            .entrypoint
+            .iter()
+            .chain(&config.cmd)
+            .next()
+            .cloned()
+            .unwrap_or_default(),
+        args: config
+            .entrypoint
+            .iter()
+            .chain(&config.cmd)
+            .skip(1)
+            .cloned()
+            .collect(),
         image: image.id.clone(),
         image_ref: image.reference.clone(),
         layers: image.layers.clone(),
@@ -206,7 +224,10 @@ fn create_phases<'a>(
             &engine.paths.events(),
             "create",
             &id,
-            &[("name", &container.name), ("image", &container.config.image)],
+            &[
+                ("name", &container.name),
+                ("image", &container.config.image),
+            ],
         );
         trace::note(span, "config.json + state.json written (status created)");
         Ok(())
@@ -288,7 +309,8 @@ fn merge_config(opts: &CreateOptions, image: &Image) -> Result<Config, EngineErr
     };
     if entrypoint.is_empty() && cmd.is_empty() {
         return Err(EngineError::Invalid(
-            "no command specified: give one after the image name, or use an image with a CMD".into(),
+            "no command specified: give one after the image name, or use an image with a CMD"
+                .into(),
         ));
     }
     let mut env: Vec<String> = ic.env.clone();

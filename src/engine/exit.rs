@@ -48,7 +48,14 @@ pub fn finish(engine: &Engine, cfg: &ContainerConfig, kind: Kind, code: i32) -> 
         match cgroup.as_ref().map(|c| c.remove()) {
             Some(Ok(())) => trace::note(
                 &span,
-                format!("rmdir {cg_path}{}", if oom { " (the kernel OOM-killed it)" } else { "" }),
+                format!(
+                    "rmdir {cg_path}{}",
+                    if oom {
+                        " (the kernel OOM-killed it)"
+                    } else {
+                        ""
+                    }
+                ),
             ),
             Some(Err(e)) => trace::fail(&span, &e),
             None => trace::note(&span, "no cgroup hierarchy on this host"),
@@ -63,7 +70,11 @@ pub fn finish(engine: &Engine, cfg: &ContainerConfig, kind: Kind, code: i32) -> 
                 let _ = std::fs::remove_dir_all(engine.paths.bundle(id));
                 trace::note(
                     &span,
-                    if was { "overlay rootfs unmounted, bundle removed" } else { "rootfs was not mounted" },
+                    if was {
+                        "overlay rootfs unmounted, bundle removed"
+                    } else {
+                        "rootfs was not mounted"
+                    },
                 )
             }
             Err(e) => trace::fail(&span, &e),
@@ -115,23 +126,38 @@ pub fn finish(engine: &Engine, cfg: &ContainerConfig, kind: Kind, code: i32) -> 
         let span = phase_span!("exit.autoremove", auto_remove = cfg.host_config.auto_remove);
         let _e = span.enter();
         if cfg.host_config.auto_remove {
-            let result = engine.store.lock(id).and_then(|_lock| engine.store.delete(cfg));
+            let result = engine
+                .store
+                .lock(id)
+                .and_then(|_lock| engine.store.delete(cfg));
             match result {
                 Ok(()) => {
-                    let _ = events::container(&engine.paths.events(), "destroy", id, &[("name", &cfg.name)]);
+                    let _ = events::container(
+                        &engine.paths.events(),
+                        "destroy",
+                        id,
+                        &[("name", &cfg.name)],
+                    );
                     trace::note(&span, "--rm: container removed");
                 }
                 Err(e) => trace::fail(&span, &e),
             }
         } else {
-            trace::note(&span, "no --rm: the container stays (exited) until `ctrace rm`");
+            trace::note(
+                &span,
+                "no --rm: the container stays (exited) until `ctrace rm`",
+            );
         }
     }
     oom
 }
 
 /// A detached container's exit: nobody is listening, so the shim writes its own `exit` trace.
-pub fn write_own_trace(engine: &Engine, cfg: &ContainerConfig, mut spans: Vec<trace::format::SpanRecord>) {
+pub fn write_own_trace(
+    engine: &Engine,
+    cfg: &ContainerConfig,
+    mut spans: Vec<trace::format::SpanRecord>,
+) {
     if spans.is_empty() {
         return;
     }

@@ -32,7 +32,9 @@ pub const EXIT_ENGINE: i32 = 125;
 /// Every way an engine operation can fail.
 #[derive(Debug, thiserror::Error)]
 pub enum EngineError {
-    #[error("ctrace must run as root: it creates namespaces, mounts and cgroups (try `sudo ctrace …`)")]
+    #[error(
+        "ctrace must run as root: it creates namespaces, mounts and cgroups (try `sudo ctrace …`)"
+    )]
     NotRoot,
     #[error(transparent)]
     Image(#[from] ImageError),
@@ -77,7 +79,10 @@ impl EngineError {
         }
     }
 
-    pub fn io(what: &'static str, path: impl Into<PathBuf>) -> impl FnOnce(std::io::Error) -> EngineError {
+    pub fn io(
+        what: &'static str,
+        path: impl Into<PathBuf>,
+    ) -> impl FnOnce(std::io::Error) -> EngineError {
         let path = path.into();
         move |source| EngineError::Io { what, path, source }
     }

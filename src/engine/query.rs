@@ -24,7 +24,9 @@ impl Engine {
     pub fn list(&self) -> Result<Vec<Entry>, EngineError> {
         let mut out = Vec::new();
         for id in self.store.ids()? {
-            let (Ok(config), Ok(mut state)) = (self.store.load_config(&id), self.store.load_state(&id)) else {
+            let (Ok(config), Ok(mut state)) =
+                (self.store.load_config(&id), self.store.load_state(&id))
+            else {
                 continue;
             };
             if state.status == Status::Running
@@ -70,7 +72,11 @@ impl Engine {
                 continue;
             };
             let text = v["log"].as_str().unwrap_or("");
-            let w: &mut dyn Write = if v["stream"] == "stderr" { &mut *err } else { &mut *out };
+            let w: &mut dyn Write = if v["stream"] == "stderr" {
+                &mut *err
+            } else {
+                &mut *out
+            };
             if timestamps {
                 let _ = write!(w, "{} ", v["time"].as_str().unwrap_or(""));
             }

@@ -16,7 +16,12 @@ use super::{Engine, EngineError};
 
 /// Removes the container `query` names; returns the name docker would print (the query).
 pub fn rm(engine: &Engine, query: &str, force: bool) -> Result<(), EngineError> {
-    let span = phase_span!("rm", query = query, force = force, container.id = tracing::field::Empty);
+    let span = phase_span!(
+        "rm",
+        query = query,
+        force = force,
+        container.id = tracing::field::Empty
+    );
     let _e = span.enter();
     let result = rm_phases(engine, query, force, &span);
     if let Err(e) = &result {
@@ -25,7 +30,12 @@ pub fn rm(engine: &Engine, query: &str, force: bool) -> Result<(), EngineError> 
     result
 }
 
-fn rm_phases(engine: &Engine, query: &str, force: bool, root: &tracing::Span) -> Result<(), EngineError> {
+fn rm_phases(
+    engine: &Engine,
+    query: &str,
+    force: bool,
+    root: &tracing::Span,
+) -> Result<(), EngineError> {
     let cfg = phase(phase_span!("rm.lookup", query = query), |span| {
         let id = engine.store.lookup(query)?;
         let cfg = engine.store.load_config(&id)?;
@@ -38,8 +48,10 @@ fn rm_phases(engine: &Engine, query: &str, force: bool, root: &tracing::Span) ->
     phase(phase_span!("rm.kill"), |span| {
         let st = engine.store.load_state(&id)?;
         let alive = |pid: i32| pid > 0 && unsafe { libc::kill(pid, 0) } == 0;
-        let running = matches!(st.status, Status::Running | Status::Paused | Status::Restarting)
-            && (alive(st.pid) || alive(st.shim_pid));
+        let running = matches!(
+            st.status,
+            Status::Running | Status::Paused | Status::Restarting
+        ) && (alive(st.pid) || alive(st.shim_pid));
         if !running {
             trace::note(span, format!("{}: nothing to kill", st.status));
             return Ok(());
@@ -62,7 +74,10 @@ fn rm_phases(engine: &Engine, query: &str, force: bool, root: &tracing::Span) ->
         while alive(st.shim_pid) && Instant::now() < deadline {
             std::thread::sleep(Duration::from_millis(5));
         }
-        trace::note(span, format!("SIGKILL pid {}; shim {} finished", st.pid, st.shim_pid));
+        trace::note(
+            span,
+            format!("SIGKILL pid {}; shim {} finished", st.pid, st.shim_pid),
+        );
         Ok(())
     })?;
 
@@ -79,7 +94,9 @@ fn rm_phases(engine: &Engine, query: &str, force: bool, root: &tracing::Span) ->
         if overlay::unmount(&rootfs)? {
             done.push("unmounted rootfs");
         }
-        if Kind::parse(&cfg.host_config.runtime) == Some(Kind::Runc) && runc::delete(&engine.paths, &id).is_ok() {
+        if Kind::parse(&cfg.host_config.runtime) == Some(Kind::Runc)
+            && runc::delete(&engine.paths, &id).is_ok()
+        {
             done.push("runc delete");
         }
         if let Ok(h) = Hierarchy::detect() {
@@ -88,15 +105,30 @@ fn rm_phases(engine: &Engine, query: &str, force: bool, root: &tracing::Span) ->
         let _ = std::fs::remove_dir_all(engine.paths.bundle(&id));
         trace::note(
             span,
-            if done.is_empty() { "nothing was left mounted or running".to_string() } else { done.join(", ") },
+            if done.is_empty() {
+                "nothing was left mounted or running".to_string()
+            } else {
+                done.join(", ")
+            },
         );
         Ok(())
     })?;
 
     phase(phase_span!("rm.delete"), |span| {
         engine.store.delete(&cfg)?;
-        let _ = events::container(&engine.paths.events(), "destroy", &id, &[("name", &cfg.name)]);
-        trace::note(span, format!("{} and its name removed", engine.paths.container(&id).display()));
+        let _ = events::container(
+            &engine.paths.events(),
+            "destroy",
+            &id,
+            &[("name", &cfg.name)],
+        );
+        trace::note(
+            span,
+            format!(
+                "{} and its name removed",
+                engine.paths.container(&id).display()
+            ),
+        );
         Ok(())
     })
 }

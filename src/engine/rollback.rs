@@ -35,7 +35,10 @@ impl<'a> Rollback<'a> {
         }
         let span = phase_span!("rollback", reason = %reason);
         let _e = span.enter();
-        trace::note(&span, format!("undoing {} step(s) after: {reason}", self.steps.len()));
+        trace::note(
+            &span,
+            format!("undoing {} step(s) after: {reason}", self.steps.len()),
+        );
         while let Some((what, undo)) = self.steps.pop() {
             let step = phase_span!("rollback.undo", step = what);
             let _s = step.enter();

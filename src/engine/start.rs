@@ -4,8 +4,8 @@
 
 use std::fs::File;
 use std::io::{BufReader, Read};
-use std::os::unix::fs::OpenOptionsExt;
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::os::unix::fs::OpenOptionsExt;
 use std::os::unix::process::CommandExt;
 use std::process::{Child, Command, Stdio};
 
@@ -123,7 +123,10 @@ fn start_phases<'a>(
                 )));
             }
         }
-        trace::note(span, format!("cgroup {}; limits can be honoured", h.describe()));
+        trace::note(
+            span,
+            format!("cgroup {}; limits can be honoured", h.describe()),
+        );
         Ok(h)
     })
     .map_err(no_id)?;
@@ -140,39 +143,49 @@ fn start_phases<'a>(
 
     let bundle = engine.paths.bundle(&id);
     let rootfs = engine.paths.rootfs(&id);
-    phase(phase_span!("start.mount", rootfs = %rootfs.display()), |span| {
-        std::fs::create_dir_all(&bundle).map_err(EngineError::io("cannot create", &bundle))?;
-        overlay::mount_rootfs(
-            &cfg.layers,
-            &engine.paths.upper(&id),
-            &engine.paths.work(&id),
-            &rootfs,
-        )?;
-        let (r, b) = (rootfs.clone(), bundle.clone());
-        rollback.push("unmount the rootfs", move || {
-            overlay::unmount(&r).map_err(|e| e.to_string())?;
-            let _ = std::fs::remove_dir_all(&b);
+    phase(
+        phase_span!("start.mount", rootfs = %rootfs.display()),
+        |span| {
+            std::fs::create_dir_all(&bundle).map_err(EngineError::io("cannot create", &bundle))?;
+            overlay::mount_rootfs(
+                &cfg.layers,
+                &engine.paths.upper(&id),
+                &engine.paths.work(&id),
+                &rootfs,
+            )?;
+            let (r, b) = (rootfs.clone(), bundle.clone());
+            rollback.push("unmount the rootfs", move || {
+                overlay::unmount(&r).map_err(|e| e.to_string())?;
+                let _ = std::fs::remove_dir_all(&b);
+                Ok(())
+            });
+            trace::note(
+                span,
+                format!(
+                    "overlay {} lower + upper → {}",
+                    cfg.layers.len(),
+                    rootfs.display()
+                ),
+            );
             Ok(())
-        });
-        trace::note(
-            span,
-            format!("overlay {} lower + upper → {}", cfg.layers.len(), rootfs.display()),
-        );
-        Ok(())
-    })
+        },
+    )
     .map_err(with_id)?;
 
     let mode = Mode::parse(&cfg.host_config.network_mode).map_err(|e| with_id(e.into()))?;
-    let sandbox = phase(phase_span!("start.network.init", mode = mode.as_str()), |span| {
-        trace::note(
-            span,
-            match mode {
-                Mode::None => "mode none: the runtime creates an empty netns (CLONE_NEWNET)",
-                Mode::Host => "mode host: no new netns, the host's network stack",
-            },
-        );
-        Ok(mode.sandbox())
-    })
+    let sandbox = phase(
+        phase_span!("start.network.init", mode = mode.as_str()),
+        |span| {
+            trace::note(
+                span,
+                match mode {
+                    Mode::None => "mode none: the runtime creates an empty netns (CLONE_NEWNET)",
+                    Mode::Host => "mode host: no new netns, the host's network stack",
+                },
+            );
+            Ok(mode.sandbox())
+        },
+    )
     .map_err(with_id)?;
 
     let hostname = if cfg.config.hostname.is_empty() {
@@ -189,7 +202,10 @@ fn start_phases<'a>(
     };
     let etc_binds = phase(phase_span!("start.mounts.setup"), |span| {
         let binds = network::write_etc_files(&engine.paths.container(&id), &mode, &hostname)?;
-        trace::note(span, format!("hostname {hostname}, hosts, resolv.conf written; no volumes"));
+        trace::note(
+            span,
+            format!("hostname {hostname}, hosts, resolv.conf written; no volumes"),
+        );
         Ok(binds)
     })
     .map_err(with_id)?;
@@ -198,7 +214,9 @@ fn start_phases<'a>(
     phase(phase_span!("start.spec"), |span| {
         let user = spec::resolve_user(&rootfs, &cfg.config.user)?;
         let input = SpecInput {
-            args: std::iter::once(cfg.path.clone()).chain(cfg.args.iter().cloned()).collect(),
+            args: std::iter::once(cfg.path.clone())
+                .chain(cfg.args.iter().cloned())
+                .collect(),
             env: cfg.config.env.clone(),
             cwd: cfg.config.working_dir.clone(),
             user,
@@ -230,7 +248,10 @@ fn start_phases<'a>(
             span,
             format!(
                 "config.json: {} namespaces, {} mounts, uid {}, {}",
-                spec.linux().as_ref().and_then(|l| l.namespaces().as_ref()).map_or(0, |n| n.len()),
+                spec.linux()
+                    .as_ref()
+                    .and_then(|l| l.namespaces().as_ref())
+                    .map_or(0, |n| n.len()),
                 spec.mounts().as_ref().map_or(0, |m| m.len()),
                 input.user.uid,
                 limits_note(&cfg)
@@ -253,11 +274,21 @@ fn start_phases<'a>(
     .map_err(with_id)?;
 
     let (mut shim, mut reports, pid) = phase(
-        phase_span!("start.runtime.create", runtime = kind.as_str(), pid = tracing::field::Empty),
+        phase_span!(
+            "start.runtime.create",
+            runtime = kind.as_str(),
+            pid = tracing::field::Empty
+        ),
         |span| {
             let (shim, reports, pid) = spawn_shim(engine, &id, attach)?;
             span.record("pid", pid);
-            trace::note(span, format!("shim {} → init {pid} created, blocked on exec fifo", shim.id()));
+            trace::note(
+                span,
+                format!(
+                    "shim {} → init {pid} created, blocked on exec fifo",
+                    shim.id()
+                ),
+            );
             Ok((shim, reports, pid))
         },
     )
@@ -279,10 +310,16 @@ fn start_phases<'a>(
         });
     }
 
-    phase(phase_span!("start.network.attach", mode = mode.as_str()), |span| {
-        trace::note(span, format!("network {}: no interface to attach", mode.as_str()));
-        Ok(())
-    })
+    phase(
+        phase_span!("start.network.attach", mode = mode.as_str()),
+        |span| {
+            trace::note(
+                span,
+                format!("network {}: no interface to attach", mode.as_str()),
+            );
+            Ok(())
+        },
+    )
     .map_err(with_id)?;
 
     phase(phase_span!("start.runtime.start"), |span| {
@@ -291,12 +328,18 @@ fn start_phases<'a>(
             Kind::Runc => runc::start(&engine.paths, &id)?,
         }
         let _ = std::fs::remove_file(engine.paths.exec_fifo(&id));
-        trace::note(span, format!("exec {:?} as pid 1 (host pid {pid})", cfg.path));
+        trace::note(
+            span,
+            format!("exec {:?} as pid 1 (host pid {pid})", cfg.path),
+        );
         Ok(())
     })
     .map_err(with_id)?;
 
-    let mut state = engine.store.load_state(&id).map_err(|e| with_id(e.into()))?;
+    let mut state = engine
+        .store
+        .load_state(&id)
+        .map_err(|e| with_id(e.into()))?;
     let previous = state.status;
     phase(phase_span!("start.set_running"), |span| {
         state = ContainerState {
@@ -443,7 +486,11 @@ fn spawn_shim(
     id: &str,
     attach: bool,
 ) -> Result<(Child, BufReader<File>, i32), EngineError> {
-    let span = phase_span!("runtime.shim", attach = attach, shim_pid = tracing::field::Empty);
+    let span = phase_span!(
+        "runtime.shim",
+        attach = attach,
+        shim_pid = tracing::field::Empty
+    );
     let _e = span.enter();
     let (read_end, write_end): (OwnedFd, OwnedFd) =
         nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)
@@ -486,7 +533,10 @@ fn spawn_shim(
     match recv::<Report>(&mut reports) {
         Ok(Some(Report::Created { pid, spans })) => {
             recorder::import(spans);
-            trace::note(&span, format!("shim pid {} reported init pid {pid}", child.id()));
+            trace::note(
+                &span,
+                format!("shim pid {} reported init pid {pid}", child.id()),
+            );
             Ok((child, reports, pid))
         }
         Ok(Some(Report::Failed {
@@ -536,7 +586,9 @@ fn release_fifo(
             Err(e) => return Err(EngineError::io("poll", &path)(e.into())),
             Ok(_) => {}
         }
-        let fifo_ready = fds[0].revents().is_some_and(|r| r.contains(PollFlags::POLLIN));
+        let fifo_ready = fds[0]
+            .revents()
+            .is_some_and(|r| r.contains(PollFlags::POLLIN));
         let report_ready = fds[1].revents().is_some_and(|r| !r.is_empty());
         if fifo_ready {
             let mut b = [0u8; 1];
@@ -554,7 +606,9 @@ fn release_fifo(
             recorder::import(spans);
             Ok(())
         }
-        Ok(Some(Report::ExecFailed { code, message })) => Err(EngineError::Runtime { code, message }),
+        Ok(Some(Report::ExecFailed { code, message })) => {
+            Err(EngineError::Runtime { code, message })
+        }
         other => Err(EngineError::Runtime {
             code: 125,
             message: format!("the container's init did not start ({other:?})"),

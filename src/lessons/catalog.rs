@@ -119,13 +119,13 @@ pub const PHASES: &[Phase] = &[
 ];
 
 /// The phases every `create` trace shows, in order (the children of the `create` span).
+#[cfg(test)]
 pub fn create_phases() -> impl Iterator<Item = &'static Phase> {
-    PHASES
-        .iter()
-        .filter(|p| p.stage == Create && !p.operation)
+    PHASES.iter().filter(|p| p.stage == Create && !p.operation)
 }
 
 /// The phases every `start` trace shows directly under the `start` span, in order.
+#[cfg(test)]
 pub fn start_phases() -> impl Iterator<Item = &'static Phase> {
     PHASES.iter().filter(|p| p.stage == Start && !p.operation)
 }

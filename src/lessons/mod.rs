@@ -30,7 +30,8 @@ pub struct Lesson {
     pub summary: String,
     /// Syscalls ctrace makes in this phase.
     pub syscalls: String,
-    /// The Markdown body after the front matter.
+    /// The Markdown body after the front matter (the book prints it; the timeline does not).
+    #[allow(dead_code)]
     pub body: String,
 }
 
@@ -83,14 +84,6 @@ pub fn get(lang: &str, phase: &str) -> Option<&'static Lesson> {
         .or_else(|| all.get(&("en".to_string(), phase.to_string())))
 }
 
-/// The languages that have lessons.
-pub fn languages() -> Vec<String> {
-    let mut langs: Vec<String> = all().keys().map(|(l, _)| l.clone()).collect();
-    langs.sort();
-    langs.dedup();
-    langs
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -130,7 +123,11 @@ mod tests {
     #[test]
     fn every_lesson_has_what_explain_needs() {
         for lesson in all().values() {
-            assert!(!lesson.summary.is_empty(), "{} has no summary", lesson.phase);
+            assert!(
+                !lesson.summary.is_empty(),
+                "{} has no summary",
+                lesson.phase
+            );
             assert!(!lesson.docker.is_empty(), "{} has no docker", lesson.phase);
             assert!(!lesson.seed.is_empty(), "{} has no seed", lesson.phase);
         }

@@ -85,7 +85,10 @@ pub fn write_etc_files(
     };
     let resolv = resolv_conf(&fs::read_to_string("/etc/resolv.conf").unwrap_or_default());
     Ok(vec![
-        (write("hostname", format!("{hostname}\n"))?, "/etc/hostname".into()),
+        (
+            write("hostname", format!("{hostname}\n"))?,
+            "/etc/hostname".into(),
+        ),
         (write("hosts", hosts)?, "/etc/hosts".into()),
         (write("resolv.conf", resolv)?, "/etc/resolv.conf".into()),
     ])
@@ -132,7 +135,10 @@ mod tests {
     fn modes_parse_like_docker() {
         assert_eq!(Mode::parse("none").unwrap(), Mode::None);
         assert_eq!(Mode::parse("host").unwrap(), Mode::Host);
-        assert!(matches!(Mode::parse("bridge"), Err(NetworkError::NotImplemented(_))));
+        assert!(matches!(
+            Mode::parse("bridge"),
+            Err(NetworkError::NotImplemented(_))
+        ));
         assert!(matches!(Mode::parse("nope"), Err(NetworkError::Invalid(_))));
     }
 }

@@ -92,7 +92,10 @@ fn setup(args: &InitArgs<'_>) -> Result<process::Prepared, InitError> {
         let span = phase_span!("init.mounts", rootfs = %args.rootfs.display());
         let _e = span.enter();
         let mounts = args.spec.mounts().as_ref().map_or(0, |m| m.len());
-        trace::note(&span, format!("{mounts} mounts + /dev nodes under the rootfs"));
+        trace::note(
+            &span,
+            format!("{mounts} mounts + /dev nodes under the rootfs"),
+        );
         rootfs::prepare(args.spec, args.rootfs).inspect_err(|e| trace::fail(&span, e))?;
     }
     {

@@ -38,13 +38,18 @@ pub enum Report {
 #[derive(Debug, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum InitMsg {
-    Ready { spans: Vec<SpanRecord> },
+    Ready {
+        spans: Vec<SpanRecord>,
+    },
     Failed {
         code: i32,
         message: String,
         spans: Vec<SpanRecord>,
     },
-    ExecFailed { code: i32, message: String },
+    ExecFailed {
+        code: i32,
+        message: String,
+    },
 }
 
 /// Writes one message as a line, in one `write` so a reader never sees half of it.

@@ -181,11 +181,12 @@ fn create(
     let (err_r, err_w) = pipe().map_err(|e| runtime_err("cannot create stderr pipe", e))?;
     match kind {
         Kind::Runc => {
-            let pid = runc::create(&engine.paths, &cfg.id, bundle, out_w, err_w)
-                .map_err(|e| CreateError {
+            let pid = runc::create(&engine.paths, &cfg.id, bundle, out_w, err_w).map_err(|e| {
+                CreateError {
                     code: e.exit_code(),
                     message: e.to_string(),
-                })?;
+                }
+            })?;
             Ok(Created {
                 pid,
                 sync: None,
@@ -235,7 +236,11 @@ fn clone_init(
         e
     };
 
-    let rootfs = bundle.join(spec.root().as_ref().map_or("rootfs".into(), |r| r.path().clone()));
+    let rootfs = bundle.join(
+        spec.root()
+            .as_ref()
+            .map_or("rootfs".into(), |r| r.path().clone()),
+    );
     let (mut shim_sync, init_sync) = UnixStream::pair()
         .map_err(|e| runtime_err("cannot create sync socket", e))
         .map_err(undo_cgroup)?;
@@ -283,7 +288,10 @@ fn clone_init(
         .map_err(undo_cgroup)?;
     span.in_scope(|| {
         kernel_event!(pid = pid.as_raw(), flags = %flag_names(flags), "clone");
-        trace::note(&span, format!("init pid {} in new {}", pid, flag_names(flags)));
+        trace::note(
+            &span,
+            format!("init pid {} in new {}", pid, flag_names(flags)),
+        );
     });
     drop(span);
     drop((init_sync, out_w, err_w, fifo, devnull));

@@ -31,7 +31,12 @@ pub struct Actor {
 }
 
 /// Appends a container event (`create`, `start`, `die`, `destroy`, …).
-pub fn container(log: &Path, action: &str, id: &str, attrs: &[(&str, &str)]) -> std::io::Result<()> {
+pub fn container(
+    log: &Path,
+    action: &str,
+    id: &str,
+    attrs: &[(&str, &str)],
+) -> std::io::Result<()> {
     let now = crate::trace::recorder::now_unix_ns();
     let ev = Event {
         kind: "container".into(),

@@ -1,6 +1,6 @@
 //! Where each piece of state lives. One place, so no module builds paths by hand.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 /// The two roots and everything derived from them.
 #[derive(Debug, Clone)]
@@ -53,9 +53,6 @@ impl Paths {
     pub fn events(&self) -> PathBuf {
         self.root.join("events.jsonl")
     }
-    pub fn tmp(&self) -> PathBuf {
-        self.root.join("tmp")
-    }
     /// The OCI bundle directory.
     pub fn bundle(&self, id: &str) -> PathBuf {
         self.exec_root.join(id)
@@ -69,10 +66,5 @@ impl Paths {
     /// runc's own state directory (`runc --root`), kept under ours so tests stay isolated.
     pub fn runc_root(&self) -> PathBuf {
         self.exec_root.join("runc")
-    }
-
-    /// True when `p` is inside the persistent root.
-    pub fn owns(&self, p: &Path) -> bool {
-        p.starts_with(&self.root)
     }
 }

@@ -148,9 +148,14 @@ impl Store {
         }
         let holder = names::holder(&dir, name).unwrap_or_default();
         // A reservation whose container is gone (a crash between reserve and register) is stale.
-        if !holder.is_empty() && !self.paths.config(&holder).exists() && !self.paths.container(&holder).exists() {
+        if !holder.is_empty()
+            && !self.paths.config(&holder).exists()
+            && !self.paths.container(&holder).exists()
+        {
             names::release(&dir, name, &holder);
-            if names::reserve(&dir, name, id).map_err(io_err("cannot reserve name in", dir.clone()))? {
+            if names::reserve(&dir, name, id)
+                .map_err(io_err("cannot reserve name in", dir.clone()))?
+            {
                 return Ok(());
             }
         }

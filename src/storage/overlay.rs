@@ -24,7 +24,11 @@ pub enum OverlayError {
 /// The mount options for `layers` (bottom first) under `upper`/`work`.
 pub fn options(layers: &[PathBuf], upper: &Path, work: &Path) -> String {
     // overlayfs lists lowerdirs top first.
-    let lower: Vec<String> = layers.iter().rev().map(|l| l.display().to_string()).collect();
+    let lower: Vec<String> = layers
+        .iter()
+        .rev()
+        .map(|l| l.display().to_string())
+        .collect();
     format!(
         "lowerdir={},upperdir={},workdir={}",
         lower.join(":"),
@@ -74,14 +78,4 @@ pub fn unmount(target: &Path) -> Result<bool, OverlayError> {
             source: e.into(),
         }),
     }
-}
-
-/// Whether something is mounted exactly at `target` (from /proc/self/mountinfo).
-pub fn is_mounted(target: &Path) -> bool {
-    let Ok(info) = std::fs::read_to_string("/proc/self/mountinfo") else {
-        return false;
-    };
-    let t = target.to_string_lossy();
-    info.lines()
-        .any(|l| l.split(' ').nth(4).is_some_and(|m| m == t))
 }

@@ -79,7 +79,11 @@ impl Explain {
         let lesson = lessons::get(&self.style.lang, &span.name);
         let mut s = format!("\n{}", self.style.paint("1", &span.name.to_uppercase()));
         if let Some(l) = lesson {
-            s += &format!("  {}", self.style.paint("2", &format!("{} · seed {}", l.docker_file, l.seed)));
+            s += &format!(
+                "  {}",
+                self.style
+                    .paint("2", &format!("{} · seed {}", l.docker_file, l.seed))
+            );
         }
         s + "\n"
     }
@@ -105,10 +109,15 @@ impl Explain {
         let mut s = format!(
             "{:>9}  {}  {} {:>7}  {}\n",
             format!("{offset:.2} ms"),
-            self.style.paint(if failed { "31;1" } else { "36" }, &format!("{name:<24}")),
+            self.style
+                .paint(if failed { "31;1" } else { "36" }, &format!("{name:<24}")),
             self.style.paint("33", &format!("{:<12}", bar(dur))),
             format!("{dur:.2}"),
-            if failed { self.style.paint("31", &note) } else { note },
+            if failed {
+                self.style.paint("31", &note)
+            } else {
+                note
+            },
         );
         if let Some(l) = lessons::get(&self.style.lang, &span.name) {
             let why = format!("{indent}└ {}", l.summary);

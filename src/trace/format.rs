@@ -74,11 +74,6 @@ pub struct SpanRecord {
 }
 
 impl SpanRecord {
-    /// The span's end, in unix nanoseconds.
-    pub fn end_unix_ns(&self) -> u64 {
-        self.start_unix_ns + self.duration_ns
-    }
-
     /// A string attribute, if present.
     pub fn attr_str(&self, key: &str) -> Option<&str> {
         self.attrs.get(key).and_then(Value::as_str)

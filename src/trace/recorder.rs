@@ -155,7 +155,9 @@ pub fn backdate_current(unix_ns: u64) {
         let Some(registry) = dispatch.downcast_ref::<tracing_subscriber::Registry>() else {
             return;
         };
-        let Some(span) = registry.span(id) else { return };
+        let Some(span) = registry.span(id) else {
+            return;
+        };
         let mut ext = span.extensions_mut();
         if let Some(open) = ext.get_mut::<Open>() {
             let delta = open.rec.start_unix_ns.saturating_sub(unix_ns);

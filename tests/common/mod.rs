@@ -39,7 +39,11 @@ impl From<Output> for Run {
 impl Run {
     #[track_caller]
     pub fn ok(&self) -> &Run {
-        assert_eq!(self.code, 0, "command failed:\nstdout: {}\nstderr: {}", self.stdout, self.stderr);
+        assert_eq!(
+            self.code, 0,
+            "command failed:\nstdout: {}\nstderr: {}",
+            self.stdout, self.stderr
+        );
         self
     }
 }
@@ -101,7 +105,11 @@ impl Env {
     /// Ids of all containers in this root.
     pub fn ids(&self) -> Vec<String> {
         std::fs::read_dir(self.root.join("containers"))
-            .map(|rd| rd.flatten().map(|e| e.file_name().to_string_lossy().into_owned()).collect())
+            .map(|rd| {
+                rd.flatten()
+                    .map(|e| e.file_name().to_string_lossy().into_owned())
+                    .collect()
+            })
             .unwrap_or_default()
     }
 }
@@ -172,7 +180,10 @@ impl Drop for Env {
             assert!(mounts.is_empty(), "mounts left behind: {mounts:?}");
             assert!(cgroups.is_empty(), "cgroups left behind: {cgroups:?}");
             assert!(procs.is_empty(), "processes left behind: {procs:?}");
-            assert!(leftover_ids.is_empty(), "containers that rm -f could not remove: {leftover_ids:?}");
+            assert!(
+                leftover_ids.is_empty(),
+                "containers that rm -f could not remove: {leftover_ids:?}"
+            );
         }
     }
 }
