@@ -67,12 +67,9 @@ fn exit_codes_follow_docker() {
     assert_eq!(r.code, 126, "{}", r.stderr);
     let r = env.run(&["run", "--rm", "busybox", "/tmp"]);
     assert_eq!(r.code, 126, "{}", r.stderr);
-    // A signal: 128 + 9.
-    assert_eq!(
-        env.run(&["run", "--rm", "busybox", "sh", "-c", "kill -9 $$"])
-            .code,
-        137
-    );
+    // The shell's own code for a child killed by SIGKILL: 128 + 9.
+    let r = env.run(&["run", "--rm", "busybox", "sh", "-c", "sleep 5 & kill -9 $!; wait $!"]);
+    assert_eq!(r.code, 137);
     assert!(
         env.ids().is_empty(),
         "--rm containers left behind: {:?}",
@@ -89,7 +86,7 @@ fn the_command_is_pid_1_in_its_own_namespaces() {
         "busybox",
         "sh",
         "-c",
-        "echo $$; hostname; cat /proc/1/cmdline | tr '\\0' ' '; ls /proc | grep -c '^[0-9]'",
+        "echo $$; hostname; cat /proc/1/cmdline | tr '\\0' ' '; echo; ls /proc | grep -c '^[0-9]'",
     ]);
     r.ok();
     let lines: Vec<&str> = r.stdout.lines().collect();
@@ -228,11 +225,11 @@ fn pids_limit_stops_a_fork_bomb() {
     let env = Env::new("pids");
     let r = env.run(&[
         "run", "--rm", "--pids-limit", "5", "busybox", "sh", "-c",
-        "for i in 1 2 3 4 5 6 7 8 9 10; do sleep 2 & done 2>/dev/null; n=$(ls /proc | grep -c '^[0-9]'); echo $n",
+        "for i in 1 2 3 4 5 6 7 8 9 10; do sleep 2 & done; cat /sys/fs/cgroup/pids/pids.current 2>/dev/null || cat /sys/fs/cgroup/pids.current",
     ]);
-    r.ok();
-    let n: usize = r.stdout.trim().parse().unwrap();
-    assert!(n <= 6, "{n} processes under --pids-limit 5");
+    assert!(r.stderr.contains("can't fork"), "the 6th process cannot be forked: {}", r.stderr);
+    let n: usize = r.stdout.trim().parse().unwrap_or(99);
+    assert!(n <= 5, "{n} processes under --pids-limit 5");
 }
 
 #[test]

@@ -242,6 +242,12 @@ fn start_phases<'a>(
         if kind == Kind::Embedded {
             nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o622))
                 .map_err(|e| EngineError::io("cannot create exec fifo", &fifo)(e.into()))?;
+            // Past the umask: a container running as a non-root user must be able to open it.
+            std::fs::set_permissions(&fifo, std::os::unix::fs::PermissionsExt::from_mode(0o622))
+                .map_err(EngineError::io("cannot chmod exec fifo", &fifo))?;
+            // Past the umask: a container running as a non-root user must be able to open it.
+            std::fs::set_permissions(&fifo, std::os::unix::fs::PermissionsExt::from_mode(0o622))
+                .map_err(EngineError::io("cannot chmod exec fifo", &fifo))?;
             kernel_event!(path = %fifo.display(), "mkfifo");
         }
         trace::note(
