@@ -19,6 +19,14 @@ fn tar_with(path: &str, body: &[u8]) -> Vec<u8> {
     b.into_inner().unwrap()
 }
 
+fn header() -> tar::Header {
+    let mut h = tar::Header::new_gnu();
+    h.set_uid(0);
+    h.set_gid(0);
+    h.set_mtime(0);
+    h
+}
+
 fn busybox_rootfs_tar(dir: &std::path::Path) -> std::path::PathBuf {
     let bb = ["/bin/busybox", "/usr/bin/busybox"]
         .into_iter()
@@ -28,14 +36,14 @@ fn busybox_rootfs_tar(dir: &std::path::Path) -> std::path::PathBuf {
     let mut b = tar::Builder::new(std::fs::File::create(&path).unwrap());
     b.append_path_with_name(bb, "bin/busybox").unwrap();
     for applet in ["sh", "echo", "cat"] {
-        let mut h = tar::Header::new_gnu();
+        let mut h = header();
         h.set_entry_type(tar::EntryType::Symlink);
         h.set_size(0);
         h.set_mode(0o777);
         b.append_link(&mut h, format!("bin/{applet}"), "busybox")
             .unwrap();
     }
-    let mut h = tar::Header::new_gnu();
+    let mut h = header();
     let msg = b"made by a test\n";
     h.set_size(msg.len() as u64);
     h.set_mode(0o644);

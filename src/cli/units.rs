@@ -31,7 +31,7 @@ pub fn parse_cpus(s: &str) -> Result<i64, String> {
     let n: f64 = s.trim().parse().map_err(|_| {
         format!("invalid value {s:?} for --cpus: expected a number of CPUs like 0.5 or 2")
     })?;
-    if !(n >= 0.0) || !n.is_finite() {
+    if n.is_nan() || n < 0.0 || !n.is_finite() {
         return Err(format!(
             "invalid value {s:?} for --cpus: expected a positive number of CPUs"
         ));

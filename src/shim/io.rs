@@ -164,7 +164,7 @@ pub fn pump(
                     }
                 }
                 10 => {
-                    let msg = sync.as_mut().map(|r| recv::<InitMsg>(r));
+                    let msg = sync.as_mut().map(recv::<InitMsg>);
                     match msg {
                         Some(Ok(Some(InitMsg::ExecFailed { code, message }))) => {
                             let _ = send(&mut *report, &Report::ExecFailed { code, message });
