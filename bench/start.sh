@@ -38,7 +38,7 @@ hyperfine -N --warmup 3 --runs "$RUNS" \
   --export-markdown bench/results/start.md --export-json bench/results/start.json \
   -n floor "unshare --pid --mount --uts --ipc --net --fork chroot $root /bin/true" \
   -n runc "runc --root $WORK/runc-root run -b $bundle ctrace-bench-runc" \
-  -n ctrace "$BIN run --rm --network none busybox true" \
+  -n ctrace "env CTRACE_TRACE=on $BIN run --rm --network none busybox true" \
   -n ctrace-notrace "env CTRACE_TRACE=off $BIN run --rm --network none busybox true" \
   -n ctrace-runc "$BIN run --rm --network none --runtime runc busybox true" >&2
 cat bench/results/start.md
