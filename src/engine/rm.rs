@@ -3,7 +3,8 @@
 //! the chance to run the exit phases, then whatever is left (mount, cgroup, runc state) is undone
 //! here, idempotently, so even a container whose shim died can be removed.
 
-use std::time::{Duration, Instant};
+use std::os::fd::{AsFd, FromRawFd, OwnedFd};
+use std::time::Duration;
 
 use crate::runtime::cgroups::{Cgroup, Hierarchy};
 use crate::runtime::{runc, Kind};
@@ -70,10 +71,7 @@ fn rm_phases(
         unsafe { libc::kill(st.pid, libc::SIGKILL) };
         kernel_event!(pid = st.pid, "kill(SIGKILL)");
         // Let the shim see the exit and run the exit phases; it needs the lock, so we do not hold it.
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while alive(st.shim_pid) && Instant::now() < deadline {
-            std::thread::sleep(Duration::from_millis(5));
-        }
+        wait_for_exit(st.shim_pid, Duration::from_secs(10));
         trace::note(
             span,
             format!("SIGKILL pid {}; shim {} finished", st.pid, st.shim_pid),
@@ -131,4 +129,18 @@ fn rm_phases(
         );
         Ok(())
     })
+}
+
+/// Waits until `pid` has exited (a zombie counts: its work is done), at most `timeout`.
+/// A pidfd sees the exit even though the shim is not our child.
+fn wait_for_exit(pid: i32, timeout: Duration) {
+    // SAFETY: plain syscall; the fd it returns is ours.
+    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
+    if fd < 0 {
+        return; // already gone
+    }
+    let fd = unsafe { OwnedFd::from_raw_fd(fd as i32) };
+    let mut fds = [nix::poll::PollFd::new(fd.as_fd(), nix::poll::PollFlags::POLLIN)];
+    let ms = u16::try_from(timeout.as_millis()).unwrap_or(u16::MAX);
+    let _ = nix::poll::poll(&mut fds, nix::poll::PollTimeout::from(ms));
 }

@@ -121,7 +121,9 @@ impl Explain {
         );
         if let Some(l) = lessons::get(&self.style.lang, &span.name) {
             let why = format!("{indent}└ {}", l.summary);
-            let map = format!("{} · {}", short(&l.docker, 48), l.seed);
+            // The function names only: the lesson's parenthesised detail is for the book.
+            let docker = l.docker.split(" (").next().unwrap_or(&l.docker);
+            let map = format!("{} · {}", short(docker, 56), l.seed);
             s += &format!(
                 "{:>11}{}  {}\n",
                 "",
