@@ -140,7 +140,10 @@ fn wait_for_exit(pid: i32, timeout: Duration) {
         return; // already gone
     }
     let fd = unsafe { OwnedFd::from_raw_fd(fd as i32) };
-    let mut fds = [nix::poll::PollFd::new(fd.as_fd(), nix::poll::PollFlags::POLLIN)];
+    let mut fds = [nix::poll::PollFd::new(
+        fd.as_fd(),
+        nix::poll::PollFlags::POLLIN,
+    )];
     let ms = u16::try_from(timeout.as_millis()).unwrap_or(u16::MAX);
     let _ = nix::poll::poll(&mut fds, nix::poll::PollTimeout::from(ms));
 }

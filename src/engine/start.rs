@@ -93,7 +93,12 @@ fn start_phases<'a>(
         let cfg = engine.store.load_config(&id)?;
         root.record("container.id", cfg.id.as_str());
         root.record("container.name", cfg.name.as_str());
-        trace::note(span, format!("{query} → {} ({})", &cfg.id[..12], cfg.name));
+        let asked = if query.len() > 12 {
+            &query[..12]
+        } else {
+            query
+        };
+        trace::note(span, format!("{asked} → {} ({})", &cfg.id[..12], cfg.name));
         Ok(cfg)
     })
     .map_err(no_id)?;

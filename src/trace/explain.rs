@@ -79,10 +79,11 @@ impl Explain {
         let lesson = lessons::get(&self.style.lang, &span.name);
         let mut s = format!("\n{}", self.style.paint("1", &span.name.to_uppercase()));
         if let Some(l) = lesson {
+            // The file only: the lesson's parenthesised or `;`-separated detail is for the book.
+            let file = l.docker_file.split(['(', ';']).next().unwrap_or("").trim();
             s += &format!(
                 "  {}",
-                self.style
-                    .paint("2", &format!("{} · seed {}", l.docker_file, l.seed))
+                self.style.paint("2", &format!("{file} · seed {}", l.seed))
             );
         }
         s + "\n"
