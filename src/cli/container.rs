@@ -4,7 +4,7 @@ use crate::engine::create::CreateOptions;
 use crate::engine::{self, Engine, EngineError, EXIT_ENGINE};
 use crate::state::ContainerConfig;
 use crate::trace::explain::{summary_line, Explain, Style};
-use crate::trace::format::{ContainerRef, SpanRecord, TraceFile, FORMAT};
+use crate::trace::format::SpanRecord;
 use crate::trace::recorder;
 use crate::{phase_span, trace};
 
@@ -129,30 +129,13 @@ fn finish_trace(
     if spans.is_empty() {
         return;
     }
-    let root = spans
-        .iter()
-        .find(|s| s.parent_id.is_none() && s.name == operation);
-    let started = root.map_or_else(
-        || spans.iter().map(|s| s.start_unix_ns).min().unwrap_or(0),
-        |r| r.start_unix_ns,
-    );
-    let duration = root.map_or(0, |r| r.duration_ns);
-    let file = TraceFile {
-        format: FORMAT.into(),
-        trace_id: recorder::trace_id(),
-        operation: operation.into(),
-        container: container.map(|c| ContainerRef {
-            id: c.id.clone(),
-            name: c.name.clone(),
-            image: c.config.image.clone(),
-        }),
-        mode: "real".into(),
-        host: engine::host_facts(container.map_or("embedded", |c| c.host_config.runtime.as_str())),
-        started_unix_ns: started,
-        duration_ns: duration,
-        argv: ctx.argv.clone(),
+    let file = engine::trace_file(
+        operation,
+        container,
+        ctx.argv.clone(),
+        recorder::trace_id(),
         spans,
-    };
+    );
     if super::recording_enabled() {
         if let Err(e) = trace::store::write(&ctx.engine.paths.traces(), &file) {
             eprintln!("ctrace: warning: {e}");

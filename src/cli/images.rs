@@ -133,19 +133,13 @@ fn import(ctx: &Context, a: ImportArgs) -> Result<i32, Failure> {
     };
     let spans = crate::trace::recorder::take();
     if super::recording_enabled() && !spans.is_empty() {
-        let root = spans.iter().find(|s| s.name == "image.import");
-        let file = crate::trace::format::TraceFile {
-            format: crate::trace::format::FORMAT.into(),
-            trace_id: crate::trace::recorder::trace_id(),
-            operation: "image.import".into(),
-            container: None,
-            mode: "real".into(),
-            host: crate::engine::host_facts("embedded"),
-            started_unix_ns: root.map_or(0, |r| r.start_unix_ns),
-            duration_ns: root.map_or(0, |r| r.duration_ns),
-            argv: ctx.argv.clone(),
+        let file = crate::engine::trace_file(
+            "image.import",
+            None,
+            ctx.argv.clone(),
+            crate::trace::recorder::trace_id(),
             spans,
-        };
+        );
         let _ = crate::trace::store::write(&ctx.engine.paths.traces(), &file);
     }
     let images = result.map_err(|e| Failure::new(1, e))?;

@@ -7,7 +7,6 @@ use crate::runtime::{runc, Kind};
 use crate::state::container::now_rfc3339;
 use crate::state::{events, ContainerConfig, Status};
 use crate::storage::overlay;
-use crate::trace::format::{ContainerRef, TraceFile, FORMAT};
 use crate::{phase_span, trace};
 
 use super::Engine;
@@ -164,24 +163,12 @@ pub fn write_own_trace(
     for s in spans.iter_mut().filter(|s| s.name == "exit") {
         s.parent_id = None;
     }
-    let root = spans.iter().find(|s| s.name == "exit");
-    let started = root.map_or(0, |r| r.start_unix_ns);
-    let duration = root.map_or(0, |r| r.duration_ns);
-    let file = TraceFile {
-        format: FORMAT.into(),
-        trace_id: trace::recorder::new_trace_id(),
-        operation: "exit".into(),
-        container: Some(ContainerRef {
-            id: cfg.id.clone(),
-            name: cfg.name.clone(),
-            image: cfg.config.image.clone(),
-        }),
-        mode: "real".into(),
-        host: super::host_facts(&cfg.host_config.runtime),
-        started_unix_ns: started,
-        duration_ns: duration,
-        argv: Vec::new(),
+    let file = super::trace_file(
+        "exit",
+        Some(cfg),
+        Vec::new(),
+        trace::recorder::new_trace_id(),
         spans,
-    };
+    );
     let _ = trace::store::write(&engine.paths.traces(), &file);
 }

@@ -139,3 +139,39 @@ pub fn host_facts(runtime: &str) -> crate::trace::format::HostFacts {
         cpus: std::thread::available_parallelism().map_or(1, |n| n.get()),
     }
 }
+
+/// Wraps finished spans into a trace file for `operation`. Its start and duration are the
+/// operation's root span's (the earliest span when there is no such root).
+pub fn trace_file(
+    operation: &str,
+    container: Option<&crate::state::ContainerConfig>,
+    argv: Vec<String>,
+    trace_id: String,
+    spans: Vec<crate::trace::format::SpanRecord>,
+) -> crate::trace::format::TraceFile {
+    use crate::trace::format::{ContainerRef, TraceFile, FORMAT};
+    let root = spans
+        .iter()
+        .find(|s| s.parent_id.is_none() && s.name == operation);
+    let started = root.map_or_else(
+        || spans.iter().map(|s| s.start_unix_ns).min().unwrap_or(0),
+        |r| r.start_unix_ns,
+    );
+    let duration = root.map_or(0, |r| r.duration_ns);
+    TraceFile {
+        format: FORMAT.into(),
+        trace_id,
+        operation: operation.into(),
+        container: container.map(|c| ContainerRef {
+            id: c.id.clone(),
+            name: c.name.clone(),
+            image: c.config.image.clone(),
+        }),
+        mode: "real".into(),
+        host: host_facts(container.map_or("embedded", |c| c.host_config.runtime.as_str())),
+        started_unix_ns: started,
+        duration_ns: duration,
+        argv,
+        spans,
+    }
+}
