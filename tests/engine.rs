@@ -632,3 +632,113 @@ fn logs_keep_the_containers_output() {
         serde_json::from_str(&env.run(&["inspect", &name]).ok().stdout).unwrap();
     assert_eq!(v[0]["State"]["Status"], "exited");
 }
+
+#[test]
+fn a_failure_injected_at_any_phase_rolls_back_and_leaks_nothing() {
+    let env = Env::new("fail_at");
+    // The engine lists the phases a failure can be injected into.
+    let r = env.run(&[
+        "run",
+        "--rm",
+        "--fail-at",
+        "no.such.phase",
+        "busybox",
+        "true",
+    ]);
+    assert_eq!(r.code, 125);
+    let phases: Vec<String> = r
+        .stderr
+        .split("choose one of ")
+        .nth(1)
+        .expect("the error lists the phases")
+        .trim()
+        .split(", ")
+        .map(str::to_string)
+        .collect();
+    for must in [
+        "create.register",
+        "start.mount",
+        "start.spec",
+        "runtime.cgroup",
+        "runtime.clone",
+        "init.mounts",
+        "init.pivot_root",
+        "init.process",
+        "start.network.attach",
+        "start.runtime.start",
+        "start.event",
+        "run.wait",
+    ] {
+        assert!(
+            phases.iter().any(|p| p == must),
+            "{must} cannot be failed: {phases:?}"
+        );
+    }
+    let traces_before = env.traces().len();
+    for phase in &phases {
+        let r = env.run(&[
+            "run",
+            "--rm",
+            "--fail-at",
+            phase,
+            "busybox",
+            "echo",
+            "should not matter",
+        ]);
+        assert_ne!(r.code, 0, "--fail-at {phase} succeeded");
+        assert!(
+            r.stderr.contains(&format!("injected failure at {phase}")),
+            "{phase}: {}",
+            r.stderr
+        );
+        assert!(
+            mounts_under(&env.dir).is_empty(),
+            "--fail-at {phase} left mounts: {:?}",
+            mounts_under(&env.dir)
+        );
+        assert!(
+            env.ids().is_empty(),
+            "--fail-at {phase} left a container (run --rm)"
+        );
+        let left: Vec<_> = std::fs::read_dir(&env.exec_root)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .map(|e| e.path())
+            .collect();
+        assert!(
+            left.is_empty(),
+            "--fail-at {phase} left {left:?} in the exec root"
+        );
+        assert!(
+            common::processes_with(&env.root.to_string_lossy()).is_empty(),
+            "--fail-at {phase} left a shim running"
+        );
+    }
+    // Each failed run is traced, the failed phase marked, and the undo steps visible.
+    let traces = env.traces();
+    assert!(
+        traces.len() >= traces_before + phases.len() - 2,
+        "every failure is traced"
+    );
+    let spec_failure = traces
+        .iter()
+        .find(|t| {
+            t["spans"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|s| s["name"] == "start.spec" && s["status"] == "error")
+        })
+        .expect("a trace with start.spec failed");
+    let names: Vec<&str> = spec_failure["spans"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["name"].as_str().unwrap())
+        .collect();
+    assert!(
+        names.contains(&"rollback") && names.contains(&"rollback.undo"),
+        "{names:?}"
+    );
+}

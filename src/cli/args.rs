@@ -123,6 +123,9 @@ pub struct CreateFlags {
     /// Language of --explain (default: CTRACE_LANG, then the locale).
     #[arg(long)]
     pub lang: Option<String>,
+    /// Make PHASE fail, to watch the engine roll back (e.g. start.spec, runtime.clone).
+    #[arg(long, value_name = "PHASE")]
+    pub fail_at: Option<String>,
     /// The image to run.
     pub image: String,
     /// The command and its arguments (default: the image's).
@@ -162,6 +165,9 @@ pub struct StartArgs {
     /// Language of --explain.
     #[arg(long)]
     pub lang: Option<String>,
+    /// Make PHASE fail, to watch the engine roll back.
+    #[arg(long, value_name = "PHASE")]
+    pub fail_at: Option<String>,
     #[arg(required = true)]
     pub containers: Vec<String>,
 }

@@ -84,8 +84,9 @@ fn banner(view: &Option<std::sync::Arc<Explain>>, ctx: &Context, runtime: &str) 
 }
 
 /// The client phases: parsing (from process start until now) and reaching the engine.
-fn client_phases(ctx: &Context) {
+fn client_phases(ctx: &Context) -> Result<(), EngineError> {
     recorder::backdate_current(ctx.t0);
+    let injected = engine::fault::check("client.command");
     if recorder::active() {
         let now = recorder::now_unix_ns();
         let mut attrs = serde_json::Map::new();
@@ -105,17 +106,24 @@ fn client_phases(ctx: &Context) {
             start_unix_ns: ctx.t0,
             duration_ns: now.saturating_sub(ctx.t0),
             process: "ctrace".into(),
-            attrs,
-            status: "ok".into(),
+            status: if injected.is_err() { "error" } else { "ok" }.into(),
+            attrs: {
+                if let Err(m) = &injected {
+                    attrs.insert("error".into(), m.clone().into());
+                }
+                attrs
+            },
             ..SpanRecord::default()
         }]);
     }
-    let span = phase_span!("client.connect", mode = "embedded");
-    let _e = span.enter();
-    trace::note(
-        &span,
-        "no daemon: the engine runs inside this process (embedded)",
-    );
+    injected.map_err(EngineError::Injected)?;
+    engine::create::phase(phase_span!("client.connect", mode = "embedded"), |span| {
+        trace::note(
+            span,
+            "no daemon: the engine runs inside this process (embedded)",
+        );
+        Ok(())
+    })
 }
 
 /// Writes this process's trace; prints the summary line under `--explain`.
@@ -146,8 +154,20 @@ fn finish_trace(
     }
 }
 
+/// Arms `--fail-at`; a failure injection is always traced (showing the rollback is its point).
+fn arm_fault(phase: Option<&str>, explain: bool) -> Result<bool, Failure> {
+    if let Some(p) = phase {
+        engine::fault::arm(p).map_err(|m| Failure::new(EXIT_ENGINE, m))?;
+    }
+    Ok(explain || phase.is_some())
+}
+
 pub fn run(ctx: &Context, a: RunArgs) -> Result<i32, Failure> {
+    let trace_anyway = arm_fault(a.flags.fail_at.as_deref(), false)?;
     let view = start_tracing(a.flags.explain, a.flags.lang.as_deref());
+    if trace_anyway && !super::recording_enabled() && view.is_none() {
+        super::force_tracing();
+    }
     let opts = options(&a.flags, a.rm)?;
     Engine::require_root().map_err(|e| Failure::new(EXIT_ENGINE, e))?;
     banner(&view, ctx, &opts.runtime);
@@ -156,8 +176,8 @@ pub fn run(ctx: &Context, a: RunArgs) -> Result<i32, Failure> {
     let result = {
         let span = phase_span!("run", image = %opts.image, detach = a.detach);
         let _e = span.enter();
-        client_phases(ctx);
         let r = (|| -> Result<i32, EngineError> {
+            client_phases(ctx)?;
             let cfg = engine::create::create(engine, &opts)?;
             container = Some(cfg.clone());
             let started = match engine::start::start(engine, &cfg.id, !a.detach) {
@@ -186,6 +206,9 @@ pub fn run(ctx: &Context, a: RunArgs) -> Result<i32, Failure> {
 }
 
 pub fn create(ctx: &Context, a: super::args::CreateArgs) -> Result<i32, Failure> {
+    if arm_fault(a.flags.fail_at.as_deref(), false)? && !super::recording_enabled() {
+        super::force_tracing();
+    }
     let view = start_tracing(a.flags.explain, a.flags.lang.as_deref());
     let opts = options(&a.flags, a.rm)?;
     Engine::require_root().map_err(|e| Failure::new(EXIT_ENGINE, e))?;
@@ -205,6 +228,9 @@ pub fn start(ctx: &Context, a: StartArgs) -> Result<i32, Failure> {
         ));
     }
     Engine::require_root().map_err(fail1)?;
+    if arm_fault(a.fail_at.as_deref(), false)? && !super::recording_enabled() {
+        super::force_tracing();
+    }
     let mut failed = Vec::new();
     let mut code = 0;
     for name in &a.containers {

@@ -143,6 +143,11 @@ pub fn start_tracing(explain: bool, lang: Option<&str>) -> Option<Arc<Explain>> 
     view
 }
 
+/// Installs the recorder even though trace files are off (`--fail-at` must see its spans).
+pub fn force_tracing() {
+    trace::install("ctrace", None, None);
+}
+
 /// Maps an engine error for a non-`run` command (docker exits 1 there).
 pub fn fail1(e: EngineError) -> Failure {
     Failure::new(1, e)

@@ -241,6 +241,11 @@ pub(crate) fn phase<T>(
     f: impl FnOnce(&tracing::Span) -> Result<T, EngineError>,
 ) -> Result<T, EngineError> {
     let _e = span.enter();
+    if let Some(name) = span.metadata().map(|m| m.name()) {
+        super::fault::check(name)
+            .map_err(EngineError::Injected)
+            .inspect_err(|e| trace::fail(&span, e))?;
+    }
     f(&span).inspect_err(|e| trace::fail(&span, e))
 }
 

@@ -9,6 +9,7 @@
 
 pub mod create;
 pub mod exit;
+pub mod fault;
 pub mod query;
 pub mod rm;
 pub mod rollback;
@@ -61,6 +62,9 @@ pub enum EngineError {
     /// A flag or argument that makes no sense.
     #[error("{0}")]
     Invalid(String),
+    /// `--fail-at` made this phase fail.
+    #[error("{0}")]
+    Injected(String),
     #[error("{what} {path}: {source}")]
     Io {
         what: &'static str,

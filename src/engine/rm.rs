@@ -41,7 +41,12 @@ fn rm_phases(
         let id = engine.store.lookup(query)?;
         let cfg = engine.store.load_config(&id)?;
         root.record("container.id", cfg.id.as_str());
-        trace::note(span, format!("{query} → {} ({})", &cfg.id[..12], cfg.name));
+        let asked = if query.len() > 12 {
+            &query[..12]
+        } else {
+            query
+        };
+        trace::note(span, format!("{asked} → {} ({})", &cfg.id[..12], cfg.name));
         Ok(cfg)
     })?;
     let id = cfg.id.clone();

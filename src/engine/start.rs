@@ -503,6 +503,9 @@ fn spawn_shim(
         shim_pid = tracing::field::Empty
     );
     let _e = span.enter();
+    super::fault::check("runtime.shim")
+        .map_err(EngineError::Injected)
+        .inspect_err(|e| trace::fail(&span, e))?;
     let (read_end, write_end): (OwnedFd, OwnedFd) =
         nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)
             .map_err(|e| EngineError::io("cannot create the report pipe", "pipe")(e.into()))?;
@@ -523,6 +526,9 @@ fn spawn_shim(
     }
     if let Some(tp) = recorder::traceparent() {
         cmd.env("TRACEPARENT", tp);
+    }
+    if let Some(p) = super::fault::armed() {
+        cmd.env(super::fault::ENV, p);
     }
     let w = write_end.as_raw_fd();
     // SAFETY: only async-signal-safe calls between fork and exec.

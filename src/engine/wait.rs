@@ -51,6 +51,12 @@ pub fn wait(mut started: Started) -> Result<i32, EngineError> {
     FORWARD_TO.store(started.pid, Ordering::Relaxed);
     set_handlers(forward as *const () as libc::sighandler_t);
     let here = recorder::current_span_id();
+    // An injected failure here is a client that stops waiting: the container must not be left
+    // running unwatched, so it is killed and its exit still collected.
+    let injected = super::fault::check("run.wait").err();
+    if injected.is_some() {
+        unsafe { libc::kill(started.pid, libc::SIGKILL) };
+    }
     let result = loop {
         match recv::<Report>(&mut started.reports) {
             Ok(Some(Report::Exited {
@@ -82,5 +88,9 @@ pub fn wait(mut started: Started) -> Result<i32, EngineError> {
     set_handlers(libc::SIG_DFL);
     FORWARD_TO.store(0, Ordering::Relaxed);
     let _ = started.shim.wait();
+    let result = match injected {
+        Some(m) => Err(EngineError::Injected(m)),
+        None => result,
+    };
     result.inspect_err(|e| trace::fail(&span, e))
 }

@@ -88,9 +88,18 @@ pub fn run(mut args: InitArgs<'_>) -> ! {
 }
 
 fn setup(args: &InitArgs<'_>) -> Result<process::Prepared, InitError> {
+    let injected = |span: &tracing::Span, phase: &str| {
+        crate::engine::fault::check(phase)
+            .map_err(|m| InitError {
+                code: 125,
+                message: m,
+            })
+            .inspect_err(|e| trace::fail(span, e))
+    };
     {
         let span = phase_span!("init.mounts", rootfs = %args.rootfs.display());
         let _e = span.enter();
+        injected(&span, "init.mounts")?;
         let mounts = args.spec.mounts().as_ref().map_or(0, |m| m.len());
         trace::note(
             &span,
@@ -101,12 +110,14 @@ fn setup(args: &InitArgs<'_>) -> Result<process::Prepared, InitError> {
     {
         let span = phase_span!("init.pivot_root");
         let _e = span.enter();
+        injected(&span, "init.pivot_root")?;
         trace::note(&span, "pivot_root into the rootfs, old root detached");
         rootfs::pivot(args.rootfs).inspect_err(|e| trace::fail(&span, e))?;
         rootfs::finish(args.spec).inspect_err(|e| trace::fail(&span, e))?;
     }
     let span = phase_span!("init.process");
     let _e = span.enter();
+    injected(&span, "init.process")?;
     let p = process::prepare(args.spec).inspect_err(|e| trace::fail(&span, e))?;
     let user = args.spec.process().as_ref().map(|p| p.user());
     trace::note(

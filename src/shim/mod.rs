@@ -26,7 +26,7 @@ use std::path::PathBuf;
 
 use oci_spec::runtime::Spec;
 
-use crate::engine::Engine;
+use crate::engine::{fault, Engine};
 use crate::runtime::cgroups::{Cgroup, Hierarchy};
 use crate::runtime::protocol::{recv, send, InitMsg, Report};
 use crate::runtime::{init, runc, Kind};
@@ -64,6 +64,7 @@ pub fn main(args: ShimArgs) -> i32 {
         // Reap whatever the container's init leaves behind (and runc's reparented init).
         libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
     }
+    crate::engine::fault::arm_from_env();
     let traceparent = std::env::var("TRACEPARENT").ok();
     trace::install("shim", traceparent.as_deref(), None);
 
@@ -220,6 +221,9 @@ fn clone_init(
     let cgroup = {
         let span = phase_span!("runtime.cgroup", cgroup = %cg_path.display());
         let _e = span.enter();
+        fault::check("runtime.cgroup")
+            .map_err(|m| runtime_err("cannot create the container's cgroup", m))
+            .inspect_err(|e| trace::fail(&span, &e.message))?;
         let hierarchy = Hierarchy::detect().map_err(|e| runtime_err("cannot find cgroups", e))?;
         let resources = linux.resources().clone().unwrap_or_default();
         let cg = Cgroup::create(&hierarchy, &cg_path.to_string_lossy(), &resources)
@@ -257,6 +261,10 @@ fn clone_init(
 
     let flags = clone_flags(spec);
     let span = phase_span!("runtime.clone", flags = %flag_names(flags));
+    if let Err(m) = fault::check("runtime.clone") {
+        span.in_scope(|| trace::fail(&span, &m));
+        return Err(undo_cgroup(runtime_err("clone failed", m)));
+    }
     let mut stack = vec![0u8; 1 << 20];
     let (init_fd, out_fd, err_fd, null_fd, fifo_fd) = (
         init_sync.as_raw_fd(),
