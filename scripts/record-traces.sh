@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Records the reference traces kept in traces/: real runs on a real Linux host, which the book and
+# the exporters' examples are built from. Re-run after changing the engine. As root.
+#
+#   scripts/record-traces.sh [CTRACE_BIN]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+BIN=${1:-target/release/ctrace}
+[ -x "$BIN" ] || cargo build --release -q
+work=$(mktemp -d /tmp/ctrace-record.XXXXXX)
+export CTRACE_ROOT=$work/root CTRACE_EXEC_ROOT=$work/run NO_COLOR=1
+trap 'rm -rf "$work"' EXIT
+
+record() { # NAME ARGS...: run ctrace ARGS, keep the newest trace as traces/NAME.json
+  local name=$1; shift
+  "$BIN" "$@" >/dev/null 2>&1 || true
+  local newest
+  newest=$(ls -t "$CTRACE_ROOT"/traces/*.json | head -1)
+  cp "$newest" "traces/$name.json"
+  echo "traces/$name.json  ← ctrace $*"
+}
+
+"$BIN" run --rm busybox true >/dev/null 2>&1   # builds the busybox image, not recorded
+record run-echo run --rm busybox echo hi
+record run-limits run --rm -m 64m --pids-limit 50 --cpus 0.5 busybox true
+record run-runc run --rm --runtime runc busybox echo hi
+record create create --name recorded busybox sleep 30
+record start start recorded
+record rm-force rm -f recorded
+record failed-start run --rm --fail-at init.process busybox true
