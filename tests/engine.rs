@@ -44,7 +44,7 @@ fn explain_narrates_every_create_and_start_phase_with_its_docker_mapping() {
     }
     // The lessons' mapping: a Docker function and a seed step.
     assert!(r.stderr.contains("conditionalMountOnStart"), "{}", r.stderr);
-    assert!(r.stderr.contains("000#3.3.2"), "{}", r.stderr);
+    assert!(r.stderr.contains("000#2.3.2"), "{}", r.stderr);
     assert!(r.stderr.contains("total "), "{}", r.stderr);
 }
 
@@ -741,4 +741,50 @@ fn a_failure_injected_at_any_phase_rolls_back_and_leaks_nothing() {
         names.contains(&"rollback") && names.contains(&"rollback.undo"),
         "{names:?}"
     );
+}
+
+#[test]
+fn explain_narrates_in_chinese_with_lang_zh_or_ctrace_lang() {
+    let env = Env::new("explain_zh");
+    let chinese = |s: &str| {
+        s.chars()
+            .filter(|c| ('\u{4e00}'..='\u{9fff}').contains(c))
+            .count()
+    };
+    let r = env.run(&[
+        "run",
+        "--rm",
+        "--explain",
+        "--lang",
+        "zh",
+        "busybox",
+        "true",
+    ]);
+    r.ok();
+    assert!(
+        chinese(&r.stderr) > 200,
+        "--lang zh narrates in Chinese:\n{}",
+        r.stderr
+    );
+    assert!(
+        r.stderr.contains("start.mount") && r.stderr.contains("000#2.3.2"),
+        "{}",
+        r.stderr
+    );
+    let out = env
+        .cmd(&["run", "--rm", "--explain", "busybox", "true"])
+        .env("CTRACE_LANG", "zh")
+        .output()
+        .unwrap();
+    assert!(chinese(&String::from_utf8_lossy(&out.stderr)) > 200);
+    let r = env.run(&[
+        "run",
+        "--rm",
+        "--explain",
+        "--lang",
+        "en",
+        "busybox",
+        "true",
+    ]);
+    assert_eq!(chinese(&r.stderr), 0, "{}", r.stderr);
 }

@@ -24,7 +24,7 @@ pub struct Lesson {
     pub docker: String,
     /// Where that function lives in moby today, e.g. `daemon/start.go`.
     pub docker_file: String,
-    /// Seed steps, e.g. `000#3.3.2, 004#2.2.1`.
+    /// Seed steps, e.g. `000#2.3.2, 004#2.2.1`.
     pub seed: String,
     /// One sentence: what happens and why (the `--explain` line).
     pub summary: String,
@@ -92,11 +92,11 @@ mod tests {
     fn parses_front_matter_and_body() {
         let l = parse(
             "en",
-            "---\nphase: start.mount\ntitle: Mount\ndocker: daemon.Mount\nseed: \"000#3.3.2\"\nsummary: Mounts it.\n---\n\nBody here.\n",
+            "---\nphase: start.mount\ntitle: Mount\ndocker: daemon.Mount\nseed: \"000#2.3.2\"\nsummary: Mounts it.\n---\n\nBody here.\n",
         )
         .unwrap();
         assert_eq!(l.phase, "start.mount");
-        assert_eq!(l.seed, "000#3.3.2");
+        assert_eq!(l.seed, "000#2.3.2");
         assert_eq!(l.body.trim(), "Body here.");
     }
 
