@@ -8,7 +8,7 @@ use crate::state::container::now_rfc3339;
 use crate::state::{events, ContainerConfig, Status};
 use crate::storage::overlay;
 use crate::trace::format::{ContainerRef, TraceFile, FORMAT};
-use crate::{phase_span, trace};
+use crate::{kernel_event, phase_span, trace};
 
 use super::Engine;
 
@@ -132,6 +132,14 @@ pub fn finish(engine: &Engine, cfg: &ContainerConfig, kind: Kind, code: i32) -> 
                 .and_then(|_lock| engine.store.delete(cfg));
             match result {
                 Ok(()) => {
+                    // docker's --rm removes the anonymous volumes too (not the named ones).
+                    match super::volume::remove_anonymous(engine, cfg) {
+                        Ok(v) if !v.is_empty() => {
+                            kernel_event!(volumes = v.len(), "volume rm (anonymous)")
+                        }
+                        Ok(_) => {}
+                        Err(e) => trace::fail(&span, &e),
+                    }
                     let _ = events::container(
                         &engine.paths.events(),
                         "destroy",

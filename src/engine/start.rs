@@ -25,6 +25,7 @@ use crate::{kernel_event, phase_span, trace};
 
 use super::create::phase;
 use super::rollback::Rollback;
+use super::volume;
 use super::{Engine, EngineError};
 
 /// A started container, and — when attached — the line to its shim.
@@ -205,13 +206,24 @@ fn start_phases<'a>(
     } else {
         hostname
     };
-    let etc_binds = phase(phase_span!("start.mounts.setup"), |span| {
+    let (etc_binds, user_mounts) = phase(phase_span!("start.mounts.setup"), |span| {
         let binds = network::write_etc_files(&engine.paths.container(&id), &mode, &hostname)?;
+        let (mounts, done) = volume::prepare(engine, &cfg, &rootfs)?;
+        let user = if cfg.mount_points.is_empty() {
+            "no volumes".to_string()
+        } else {
+            cfg.mount_points
+                .iter()
+                .map(|m| m.describe())
+                .chain(done)
+                .collect::<Vec<_>>()
+                .join("; ")
+        };
         trace::note(
             span,
-            format!("hostname {hostname}, hosts, resolv.conf written; no volumes"),
+            format!("hostname {hostname}, hosts, resolv.conf written; {user}"),
         );
-        Ok(binds)
+        Ok((binds, mounts))
     })
     .map_err(with_id)?;
 
@@ -235,6 +247,7 @@ fn start_phases<'a>(
             pids_limit: positive(cfg.host_config.pids_limit),
             cpus: positive(cfg.host_config.nano_cpus).map(|n| n as f64 / 1e9),
             etc_binds,
+            mounts: user_mounts,
             annotations: Default::default(),
         };
         let spec = spec::build(&input)?;

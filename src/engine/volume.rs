@@ -1,0 +1,361 @@
+//! Volumes and mounts as operations: registering a container's mount points at create (docker's
+//! `registerMountPoints`), preparing them at start (docker's `setupMounts`: bind sources, volume
+//! directories, the copy of the image's files into a new volume), removing anonymous volumes with
+//! their container (`rm -v`, `--rm`), and the `volume` commands (create, ls, inspect, rm, prune).
+//!
+//! Not here: parsing the flags ([`crate::storage::mounts`]), the volume directories themselves
+//! ([`crate::storage::volumes`]), or mounting anything (the runtime does, inside the container).
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::path::Path;
+
+use oci_spec::runtime::Mount;
+
+use crate::image::Image;
+use crate::kernel_event;
+use crate::runtime::rootfs::secure_join;
+use crate::state::ContainerConfig;
+use crate::storage::mounts::{self, Kind, MountError, MountPoint};
+use crate::storage::volumes::{self, Volume, VolumeError, VolumeLock, VolumeStore};
+
+use super::create::CreateOptions;
+use super::rollback::Rollback;
+use super::{Engine, EngineError};
+
+impl Engine {
+    /// The volumes under this root.
+    pub fn volumes(&self) -> VolumeStore {
+        VolumeStore::new(&self.paths.root)
+    }
+}
+
+/// The mounts the flags ask for, parsed and checked against each other; pure but for checking
+/// that `--mount` bind sources exist, so it runs before anything is created.
+pub fn parse_flags(opts: &CreateOptions) -> Result<Vec<MountPoint>, EngineError> {
+    let mut out = Vec::new();
+    for v in &opts.volumes {
+        out.push(mounts::parse_volume(v)?);
+    }
+    for m in &opts.mounts {
+        out.push(mounts::parse_mount(m)?);
+    }
+    for t in &opts.tmpfs {
+        out.push(mounts::parse_tmpfs(t)?);
+    }
+    mounts::check_duplicates(&out)?;
+    for m in out.iter().filter(|m| m.kind == Kind::Volume) {
+        if !m.name.is_empty() && !volumes::valid_name(&m.name) {
+            return Err(VolumeError::InvalidName(m.name.clone()).into());
+        }
+        if !m.requested_driver.is_empty() && m.requested_driver != volumes::LOCAL {
+            return Err(VolumeError::UnknownDriver {
+                name: m.name.clone(),
+                driver: m.requested_driver.clone(),
+            }
+            .into());
+        }
+    }
+    for f in &opts.volumes_from {
+        let mode = f.split_once(':').map_or("", |(_, m)| m);
+        if !matches!(mode, "" | "ro" | "rw") {
+            return Err(MountError::Mode {
+                spec: f.clone(),
+                mode: mode.into(),
+            }
+            .into());
+        }
+    }
+    Ok(out)
+}
+
+/// docker's `registerMountPoints`: the flags' mounts, then `--volumes-from`, then the image's
+/// `VOLUME`s where nothing else is mounted; every volume created if it does not exist yet (undone
+/// on `rollback`), its `_data` filled in as the source. The caller holds `lock` until the
+/// container's config is on disk.
+pub fn register<'a>(
+    engine: &'a Engine,
+    requested: Vec<MountPoint>,
+    volumes_from: &[String],
+    image: &Image,
+    lock: &VolumeLock,
+    rollback: &mut Rollback<'a>,
+) -> Result<Vec<MountPoint>, EngineError> {
+    let mut out = requested;
+    for spec in volumes_from {
+        let (name, mode) = spec.split_once(':').unwrap_or((spec, ""));
+        let id = engine.store.lookup(name)?;
+        let other = engine.store.load_config(&id)?;
+        for mp in &other.mount_points {
+            if mp.kind == Kind::Tmpfs || out.iter().any(|o| o.destination == mp.destination) {
+                continue;
+            }
+            let mut m = mp.clone();
+            match mode {
+                "ro" => m.rw = false,
+                "rw" => m.rw = true,
+                _ => {}
+            }
+            m.origin = format!("--volumes-from {name}");
+            // The volume is the other container's: it exists, and is never copied into again.
+            m.create_source = false;
+            m.copy_data = false;
+            out.push(m);
+        }
+    }
+    for dst in &image.config.volumes {
+        let Ok(anon) = mounts::parse_volume(dst) else {
+            continue;
+        };
+        if !out.iter().any(|o| o.destination == anon.destination) {
+            out.push(MountPoint {
+                origin: "image VOLUME".into(),
+                ..anon
+            });
+        }
+    }
+
+    let store = engine.volumes();
+    for m in out.iter_mut().filter(|m| m.kind == Kind::Volume) {
+        let mut labels = BTreeMap::new();
+        if m.name.is_empty() {
+            m.name = volumes::anonymous_name();
+            labels.insert(volumes::ANONYMOUS_LABEL.to_string(), String::new());
+        }
+        let volume = if m.origin.starts_with("--volumes-from") {
+            store.get(&m.name)?
+        } else {
+            let (v, new) = store.create(
+                &m.name,
+                &m.requested_driver,
+                &m.volume_options,
+                &labels,
+                lock,
+            )?;
+            if new {
+                let (s, name) = (store.clone(), m.name.clone());
+                rollback.push("remove the volume created for it", move || {
+                    let l = s.lock().map_err(|e| e.to_string())?;
+                    s.remove(&name, &l).map_err(|e| e.to_string())
+                });
+                kernel_event!(volume = %v.name, path = %v.mountpoint.display(), "volume create");
+            }
+            v
+        };
+        m.source = volume.mountpoint.display().to_string();
+        m.driver = volume.driver;
+    }
+    for m in &out {
+        tracing::info!(
+            r#type = m.kind.as_str(),
+            source = %m.source,
+            target = %m.destination,
+            rw = m.rw,
+            origin = %m.origin,
+            "mount point"
+        );
+    }
+    Ok(out)
+}
+
+/// docker's `setupMounts`, host side: a missing `-v` bind source is created, a volume's data
+/// directory must exist, and an empty volume gets a copy of what the image has at its
+/// destination (docker's copy-up, on first use). Returns the OCI mounts for the spec and one
+/// line per action for the trace.
+pub fn prepare(
+    engine: &Engine,
+    cfg: &ContainerConfig,
+    rootfs: &Path,
+) -> Result<(Vec<Mount>, Vec<String>), EngineError> {
+    let mut done = Vec::new();
+    let store = engine.volumes();
+    for m in &cfg.mount_points {
+        match m.kind {
+            Kind::Bind => {
+                let src = Path::new(&m.source);
+                if !src.exists() {
+                    if !m.create_source {
+                        return Err(MountError::NoSource(m.source.clone()).into());
+                    }
+                    fs::create_dir_all(src).map_err(EngineError::io("cannot create", src))?;
+                    kernel_event!(path = %src.display(), "mkdir (missing bind source)");
+                    done.push(format!("created {}", m.source));
+                }
+            }
+            Kind::Volume => {
+                let data = store.data(&m.name);
+                if !data.is_dir() {
+                    return Err(VolumeError::NotFound(m.name.clone()).into());
+                }
+                if m.copy_data && is_empty_dir(&data) {
+                    let root = fs::canonicalize(rootfs)
+                        .map_err(EngineError::io("cannot find the rootfs", rootfs))?;
+                    let from = secure_join(&root, Path::new(&m.destination))
+                        .map_err(EngineError::io("cannot resolve", &m.destination))?;
+                    if from.is_dir() && !is_empty_dir(&from) {
+                        let n = copy_tree(&from, &data).map_err(EngineError::io(
+                            "cannot copy the image's files into",
+                            &data,
+                        ))?;
+                        kernel_event!(src = %from.display(), dst = %data.display(), files = n, "copy-up");
+                        done.push(format!(
+                            "{} image files copied into volume {}",
+                            n,
+                            mounts::short(&m.name)
+                        ));
+                    }
+                }
+            }
+            Kind::Tmpfs => {}
+        }
+    }
+    Ok((cfg.mount_points.iter().map(MountPoint::oci).collect(), done))
+}
+
+fn is_empty_dir(p: &Path) -> bool {
+    fs::read_dir(p)
+        .map(|mut d| d.next().is_none())
+        .unwrap_or(false)
+}
+
+/// Copies a tree keeping modes, owners and symlinks; returns how many entries it copied.
+/// Sockets and device nodes are skipped (docker's copy-up skips what it cannot copy too).
+fn copy_tree(from: &Path, to: &Path) -> std::io::Result<u64> {
+    let mut n = 0;
+    for entry in fs::read_dir(from)? {
+        let entry = entry?;
+        let (src, dst) = (entry.path(), to.join(entry.file_name()));
+        let md = fs::symlink_metadata(&src)?;
+        let ft = md.file_type();
+        if ft.is_symlink() {
+            std::os::unix::fs::symlink(fs::read_link(&src)?, &dst)?;
+        } else if ft.is_dir() {
+            fs::create_dir(&dst)?;
+            n += copy_tree(&src, &dst)?;
+        } else if ft.is_file() {
+            fs::copy(&src, &dst)?;
+        } else {
+            continue;
+        }
+        std::os::unix::fs::lchown(&dst, Some(md.uid()), Some(md.gid()))?;
+        if !ft.is_symlink() {
+            fs::set_permissions(&dst, fs::Permissions::from_mode(md.mode() & 0o7777))?;
+        }
+        n += 1;
+    }
+    // The volume's root takes the mode and owner of the directory it covers, as in docker.
+    let md = fs::metadata(from)?;
+    std::os::unix::fs::lchown(to, Some(md.uid()), Some(md.gid()))?;
+    fs::set_permissions(to, fs::Permissions::from_mode(md.mode() & 0o7777))?;
+    Ok(n)
+}
+
+/// Ids of the containers whose mount points use the volume `name`.
+pub fn users(engine: &Engine, name: &str) -> Vec<String> {
+    let ids = engine.store.ids().unwrap_or_default();
+    ids.into_iter()
+        .filter(|id| {
+            engine.store.load_config(id).is_ok_and(|c| {
+                c.mount_points
+                    .iter()
+                    .any(|m| m.kind == Kind::Volume && m.name == name)
+            })
+        })
+        .collect()
+}
+
+/// After the container `cfg` is deleted: removes its anonymous volumes that no other container
+/// uses (`rm -v`, `--rm`); named volumes stay. Returns the names removed.
+pub fn remove_anonymous(
+    engine: &Engine,
+    cfg: &ContainerConfig,
+) -> Result<Vec<String>, EngineError> {
+    let store = engine.volumes();
+    let lock = store.lock()?;
+    let mut removed = Vec::new();
+    for m in cfg.mount_points.iter().filter(|m| m.kind == Kind::Volume) {
+        if removed.contains(&m.name) {
+            continue;
+        }
+        let Ok(v) = store.get(&m.name) else { continue };
+        if v.anonymous() && users(engine, &m.name).is_empty() {
+            store.remove(&m.name, &lock)?;
+            removed.push(m.name.clone());
+        }
+    }
+    Ok(removed)
+}
+
+/// `volume create`: a new (or the existing) volume; no name makes an anonymous-looking one, as
+/// docker does (64 hex digits, but not labelled anonymous: the user asked for it).
+pub fn create(
+    engine: &Engine,
+    name: Option<&str>,
+    driver: &str,
+    options: &BTreeMap<String, String>,
+    labels: &BTreeMap<String, String>,
+) -> Result<Volume, EngineError> {
+    let store = engine.volumes();
+    let lock = store.lock()?;
+    let name = name.map_or_else(volumes::anonymous_name, str::to_string);
+    Ok(store.create(&name, driver, options, labels, &lock)?.0)
+}
+
+/// `volume rm`: refused while a container uses it (docker's `volume is in use - [ids]`);
+/// with `force`, a missing volume is not an error.
+pub fn remove(engine: &Engine, name: &str, force: bool) -> Result<(), EngineError> {
+    let store = engine.volumes();
+    let lock = store.lock()?;
+    if store.get(name).is_err() && force {
+        return Ok(());
+    }
+    let ids = users(engine, name);
+    if !ids.is_empty() {
+        return Err(VolumeError::InUse {
+            name: name.into(),
+            ids,
+        }
+        .into());
+    }
+    Ok(store.remove(name, &lock)?)
+}
+
+/// `volume prune`: removes unused volumes — anonymous ones only, unless `all` (docker ≥ 23).
+/// Returns the names removed and the bytes their data took.
+pub fn prune(engine: &Engine, all: bool) -> Result<(Vec<String>, u64), EngineError> {
+    let store = engine.volumes();
+    let lock = store.lock()?;
+    let (mut names, mut bytes) = (Vec::new(), 0);
+    for v in store.list()? {
+        if (all || v.anonymous()) && users(engine, &v.name).is_empty() {
+            let size = store.size(&v.name);
+            store.remove(&v.name, &lock)?;
+            bytes += size;
+            names.push(v.name);
+        }
+    }
+    Ok((names, bytes))
+}
+
+/// `inspect`'s `Mounts`: docker's eight fields.
+pub fn inspect_mounts(cfg: &ContainerConfig) -> serde_json::Value {
+    cfg.mount_points
+        .iter()
+        .map(|m| {
+            let mut o = serde_json::json!({
+                "Type": m.kind.as_str(),
+                "Source": m.source,
+                "Destination": m.destination,
+                "Mode": m.mode,
+                "RW": m.rw,
+                "Propagation": m.propagation,
+            });
+            if m.kind == Kind::Volume {
+                o["Name"] = m.name.clone().into();
+                o["Driver"] = m.driver.clone().into();
+            }
+            o
+        })
+        .collect()
+}
