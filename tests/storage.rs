@@ -548,3 +548,100 @@ fn the_trace_shows_each_mount_with_source_target_and_type() {
         "{events}"
     );
 }
+
+/// Unmounts what a test mounted on the host, before `Env` checks that nothing is left.
+struct HostMounts(Vec<std::path::PathBuf>);
+
+impl Drop for HostMounts {
+    fn drop(&mut self) {
+        for m in self.0.iter().rev() {
+            let _ = std::process::Command::new("umount")
+                .arg("-l")
+                .arg(m)
+                .status();
+        }
+    }
+}
+
+fn host_mount(mounts: &mut HostMounts, dir: &Path, propagation: &str) {
+    std::fs::create_dir_all(dir).unwrap();
+    let ok = |args: &[&str]| {
+        let s = std::process::Command::new("mount")
+            .args(args)
+            .arg(dir)
+            .status();
+        assert!(s.unwrap().success(), "mount {args:?} {}", dir.display());
+    };
+    ok(&["-t", "tmpfs", "tmpfs"]);
+    mounts.0.push(dir.to_path_buf());
+    ok(&[propagation]);
+}
+
+#[test]
+fn bind_propagation_is_honoured() {
+    let env = Env::new("propagation");
+    let mut host = HostMounts(Vec::new());
+    let private = env.dir.join("private");
+    host_mount(&mut host, &private, "--make-private");
+    let m = format!(
+        "type=bind,source={},target=/p,bind-propagation=rslave",
+        private.display()
+    );
+    let r = env.run(&["run", "--rm", "--mount", &m, "busybox", "true"]);
+    assert_eq!(r.code, 125, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("is not a shared or slave mount"),
+        "{}",
+        r.stderr
+    );
+
+    // An rslave bind sees what the host mounts under the source later; an rprivate one does not.
+    let shared = env.dir.join("shared");
+    host_mount(&mut host, &shared, "--make-shared");
+    let script = |n: &str| {
+        format!(
+            "touch /p/ready-{n}; while [ ! -e /p/go ]; do sleep 0.05; done; \
+             grep -q ' /p/sub ' /proc/self/mountinfo && echo seen || echo unseen"
+        )
+    };
+    let spawn = |prop: &str, n: &str| {
+        let m = format!(
+            "type=bind,source={},target=/p,bind-propagation={prop}",
+            shared.display()
+        );
+        env.cmd(&[
+            "run",
+            "--rm",
+            "--mount",
+            &m,
+            "busybox",
+            "sh",
+            "-c",
+            &script(n),
+        ])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap()
+    };
+    let slave = spawn("rslave", "a");
+    let private = spawn("rprivate", "b");
+    for _ in 0..200 {
+        if shared.join("ready-a").exists() && shared.join("ready-b").exists() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    host_mount(&mut host, &shared.join("sub"), "--make-private");
+    std::fs::write(shared.join("go"), "").unwrap();
+    let out = |c: std::process::Child| {
+        let o = c.wait_with_output().unwrap();
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        )
+    };
+    assert_eq!(out(slave), "seen\n");
+    assert_eq!(out(private), "unseen\n");
+}

@@ -182,6 +182,7 @@ pub fn prepare(
                     kernel_event!(path = %src.display(), "mkdir (missing bind source)");
                     done.push(format!("created {}", m.source));
                 }
+                mounts::check_host_propagation(m)?;
             }
             Kind::Volume => {
                 let data = store.data(&m.name);

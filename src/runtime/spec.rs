@@ -275,7 +275,7 @@ pub fn build_on(input: &SpecInput, host: &HostFacts) -> Result<Spec, SpecError> 
     linux.set_sysctl(sysctls(&input.network));
     linux.set_devices(None);
     linux.set_seccomp(None);
-    linux.set_rootfs_propagation(None);
+    linux.set_rootfs_propagation(rootfs_propagation(&input.mounts));
 
     let mut spec = Spec::default();
     spec.set_version(OCI_VERSION.into());
@@ -294,6 +294,27 @@ pub fn build_on(input: &SpecInput, host: &HostFacts) -> Result<Spec, SpecError> 
     }));
     spec.set_linux(Some(linux));
     Ok(spec)
+}
+
+/// docker's rule (`WithMounts`): a shared bind needs the container's `/` rshared, a slave bind
+/// needs it rslave, or mounts made on the host under the source would stop at the rootfs.
+fn rootfs_propagation(mounts: &[Mount]) -> Option<String> {
+    let has = |names: &[&str]| {
+        mounts.iter().any(|m| {
+            m.options()
+                .as_deref()
+                .unwrap_or_default()
+                .iter()
+                .any(|o| names.contains(&o.as_str()))
+        })
+    };
+    if has(&["shared", "rshared"]) {
+        Some("rshared".into())
+    } else if has(&["slave", "rslave"]) {
+        Some("rslave".into())
+    } else {
+        None
+    }
 }
 
 /// `process`: command, environment, user, capabilities, rlimits, `no_new_privs`.
@@ -1013,6 +1034,16 @@ mod tests {
         assert_eq!(dsts.iter().filter(|d| *d == "/dev/shm").count(), 1);
         let tail: Vec<&str> = dsts[dsts.len() - 3..].iter().map(String::as_str).collect();
         assert_eq!(tail, ["/data", "/data/sub", "/dev/shm"]);
+        assert!(spec
+            .linux()
+            .as_ref()
+            .unwrap()
+            .rootfs_propagation()
+            .is_none());
+        i.mounts[1].set_options(Some(vec!["rbind".into(), "rslave".into()]));
+        let spec = build_on(&i, &host()).unwrap();
+        let prop = spec.linux().as_ref().unwrap().rootfs_propagation().clone();
+        assert_eq!(prop.as_deref(), Some("rslave"));
     }
 
     #[test]

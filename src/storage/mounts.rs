@@ -41,6 +41,10 @@ pub enum MountError {
     MountFlag { spec: String, why: String },
     #[error("invalid argument \"{spec}\" for \"--tmpfs\" flag: {why}")]
     TmpfsFlag { spec: String, why: String },
+    #[error("path {src} is mounted on {mount} but it is not a shared mount: make it one (mount --make-shared {mount}) or drop bind-propagation")]
+    NotShared { src: String, mount: String },
+    #[error("path {src} is mounted on {mount} but it is not a shared or slave mount: make it one (mount --make-shared {mount}) or drop bind-propagation")]
+    NotSharedOrSlave { src: String, mount: String },
     #[error("Duplicate mount point: {0}")]
     Duplicate(String),
 }
@@ -441,6 +445,49 @@ pub fn parse_tmpfs(spec: &str) -> Result<MountPoint, MountError> {
         origin: "--tmpfs".into(),
         ..MountPoint::default()
     })
+}
+
+/// docker's `ensureShared`/`ensureSharedOrSlave`: a bind asking for shared or slave propagation
+/// needs a host mount that can propagate. Checked at start, against the host as it is then.
+pub fn check_host_propagation(m: &MountPoint) -> Result<(), MountError> {
+    let want_shared = matches!(m.propagation.as_str(), "shared" | "rshared");
+    let want_slave = matches!(m.propagation.as_str(), "slave" | "rslave");
+    if m.kind != Kind::Bind || !(want_shared || want_slave) {
+        return Ok(());
+    }
+    let info = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+    let src = std::fs::canonicalize(&m.source).unwrap_or_else(|_| m.source.clone().into());
+    // The last mount whose mount point holds the source is the one it lives on.
+    let mut found: Option<(String, bool, bool)> = None;
+    for line in info.lines() {
+        let f: Vec<&str> = line.split(' ').collect();
+        let Some(point) = f.get(4).map(|p| p.replace("\\040", " ")) else {
+            continue;
+        };
+        if src.starts_with(&point) {
+            let optional = f.iter().skip(6).take_while(|x| **x != "-");
+            let (mut shared, mut slave) = (false, false);
+            for o in optional {
+                shared |= o.starts_with("shared:");
+                slave |= o.starts_with("master:");
+            }
+            let deeper = found
+                .as_ref()
+                .is_none_or(|(p, _, _)| point.len() >= p.len());
+            if deeper {
+                found = Some((point, shared, slave));
+            }
+        }
+    }
+    let (mount, shared, slave) = found.unwrap_or_else(|| ("/".into(), false, false));
+    let src = m.source.clone();
+    if want_shared && !shared {
+        return Err(MountError::NotShared { src, mount });
+    }
+    if want_slave && !shared && !slave {
+        return Err(MountError::NotSharedOrSlave { src, mount });
+    }
+    Ok(())
 }
 
 /// docker's duplicate check: one mount per destination.
