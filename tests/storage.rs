@@ -209,6 +209,16 @@ fn volumes_from_shares_an_anonymous_volume_and_rm_v_removes_it() {
     // The anonymous volume is in use by db; rm -f -v removes it, the named one stays.
     let r = env.run(&["volume", "rm", &anon]);
     assert!(r.stderr.contains("volume is in use"), "{}", r.stderr);
+    let r = env.run(&["volume", "ls", "-q", "-f", "dangling=true"]);
+    assert_eq!(r.ok().stdout, "", "both are in use by db");
+    let r = env.run(&[
+        "volume",
+        "ls",
+        "-q",
+        "-f",
+        "label=com.docker.volume.anonymous",
+    ]);
+    assert_eq!(r.ok().stdout, format!("{anon}\n"));
     env.run(&["rm", "-f", "-v", &db]).ok();
     assert_eq!(volume_names(&env), [named.as_str()]);
 

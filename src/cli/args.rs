@@ -300,6 +300,9 @@ pub enum VolumeCommand {
         /// Only display volume names.
         #[arg(short = 'q', long)]
         quiet: bool,
+        /// Filter: dangling=true|false, name=<substring>, driver=<name>, label=<key>[=<value>].
+        #[arg(short = 'f', long = "filter")]
+        filters: Vec<String>,
     },
     /// Display detailed information on volumes as JSON.
     Inspect {
