@@ -655,3 +655,136 @@ fn bind_propagation_is_honoured() {
     assert_eq!(out(slave), "seen\n");
     assert_eq!(out(private), "unseen\n");
 }
+
+#[test]
+fn a_volume_with_local_driver_options_is_mounted_while_containers_run() {
+    let env = Env::new("volume_opts");
+    let tv = env.name("tv");
+    env.run(&[
+        "volume",
+        "create",
+        "-o",
+        "type=tmpfs",
+        "-o",
+        "device=tmpfs",
+        "-o",
+        "o=size=1m",
+        &tv,
+    ])
+    .ok();
+    let r = env.run(&["volume", "inspect", &tv]);
+    let v: serde_json::Value = serde_json::from_str(&r.ok().stdout).unwrap();
+    assert_eq!(v[0]["Options"]["type"], "tmpfs");
+    let data = env.root.join("volumes").join(&tv).join("_data");
+    let spec = format!("{tv}:/d");
+    let w = env.name("writer");
+    env.run(&[
+        "run",
+        "-d",
+        "--name",
+        &w,
+        "-v",
+        &spec,
+        "busybox",
+        "sh",
+        "-c",
+        "echo x > /d/f; sleep 1000",
+    ])
+    .ok();
+    assert_eq!(
+        mounts_under(&data).len(),
+        1,
+        "mounted on the host while in use"
+    );
+    let mut out = String::new();
+    for _ in 0..50 {
+        let r = env.run(&[
+            "run",
+            "--rm",
+            "-v",
+            &spec,
+            "busybox",
+            "sh",
+            "-c",
+            "cat /d/f && df -k /d | tail -1",
+        ]);
+        out = r.stdout;
+        if out.starts_with("x\n") {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    assert!(out.starts_with("x\n") && out.contains(" 1024 "), "{out}");
+    // The reader stopped, the writer still runs: still mounted.
+    assert_eq!(mounts_under(&data).len(), 1);
+    env.run(&["rm", "-f", &w]).ok();
+    assert!(
+        mounts_under(&data).is_empty(),
+        "unmounted with its last user"
+    );
+
+    // The same through --mount's volume-opt: created with the options on first use.
+    let m = format!(
+        "type=volume,source={},target=/v,volume-opt=type=tmpfs,volume-opt=device=tmpfs,volume-opt=o=size=2m",
+        env.name("mv")
+    );
+    let r = env.run(&[
+        "run",
+        "--rm",
+        "--mount",
+        &m,
+        "busybox",
+        "sh",
+        "-c",
+        "df -k /v | tail -1",
+    ]);
+    assert!(r.ok().stdout.contains(" 2048 "), "{}", r.stdout);
+    assert!(mounts_under(&env.root).is_empty());
+
+    // type=none,o=bind: the volume is a host directory.
+    let dir = env.dir.join("backing");
+    std::fs::create_dir_all(&dir).unwrap();
+    let bv = env.name("bv");
+    let device = format!("device={}", dir.display());
+    env.run(&[
+        "volume",
+        "create",
+        "-o",
+        "type=none",
+        "-o",
+        &device,
+        "-o",
+        "o=bind",
+        &bv,
+    ])
+    .ok();
+    let spec = format!("{bv}:/b");
+    env.run(&[
+        "run",
+        "--rm",
+        "-v",
+        &spec,
+        "busybox",
+        "sh",
+        "-c",
+        "echo y > /b/g",
+    ])
+    .ok();
+    assert_eq!(std::fs::read_to_string(dir.join("g")).unwrap(), "y\n");
+    assert!(mounts_under(&env.root).is_empty());
+
+    let r = env.run(&["volume", "create", "-o", "foo=bar", "bad-opts"]);
+    assert_eq!(r.code, 1);
+    assert!(
+        r.stderr.contains("invalid option key: \"foo\""),
+        "{}",
+        r.stderr
+    );
+    let r = env.run(&["volume", "create", "-o", "type=tmpfs", "bad-opts"]);
+    assert!(
+        r.stderr.contains("missing required option: \"device\""),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(volume_names(&env).len(), 3);
+}

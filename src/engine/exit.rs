@@ -65,6 +65,16 @@ pub fn finish(engine: &Engine, cfg: &ContainerConfig, kind: Kind, code: i32) -> 
         let rootfs = engine.paths.rootfs(id);
         let span = phase_span!("exit.unmount", rootfs = %rootfs.display());
         let _e = span.enter();
+        match super::volume::release(engine, cfg) {
+            Ok(v) if !v.is_empty() => {
+                kernel_event!(
+                    volumes = v.len(),
+                    "volume filesystems unmounted (last user)"
+                )
+            }
+            Ok(_) => {}
+            Err(e) => trace::fail(&span, &e),
+        }
         match overlay::unmount(&rootfs) {
             Ok(was) => {
                 let _ = std::fs::remove_dir_all(engine.paths.bundle(id));

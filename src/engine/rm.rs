@@ -103,6 +103,9 @@ fn rm_phases(
         if let Ok(h) = Hierarchy::detect() {
             Cgroup::open(&h, &format!("/ctrace/{id}")).remove()?;
         }
+        if !volume::release(engine, &cfg)?.is_empty() {
+            done.push("unmounted volume filesystems");
+        }
         let _ = std::fs::remove_dir_all(engine.paths.bundle(&id));
         trace::note(
             span,

@@ -206,9 +206,22 @@ fn start_phases<'a>(
     } else {
         hostname
     };
-    let (etc_binds, user_mounts) = phase(phase_span!("start.mounts.setup"), |span| {
+    let (etc_binds, user_mounts, _volume_lock) = phase(phase_span!("start.mounts.setup"), |span| {
         let binds = network::write_etc_files(&engine.paths.container(&id), &mode, &hostname)?;
-        let (mounts, done) = volume::prepare(engine, &cfg, &rootfs)?;
+        // Held until the container is running, when it needs volumes mounted on the host.
+        let lock = if volume::needs_lock(engine, &cfg) {
+            let lock = engine.volumes().lock()?;
+            let c = cfg.clone();
+            rollback.push("unmount volumes no running container uses", move || {
+                volume::release(engine, &c)
+                    .map(drop)
+                    .map_err(|e| e.to_string())
+            });
+            Some(lock)
+        } else {
+            None
+        };
+        let (mounts, done) = volume::prepare(engine, &cfg, &rootfs, lock.as_ref())?;
         let user = if cfg.mount_points.is_empty() {
             "no volumes".to_string()
         } else {
@@ -223,7 +236,7 @@ fn start_phases<'a>(
             span,
             format!("hostname {hostname}, hosts, resolv.conf written; {user}"),
         );
-        Ok((binds, mounts))
+        Ok((binds, mounts, lock))
     })
     .map_err(with_id)?;
 

@@ -163,10 +163,15 @@ pub fn register<'a>(
 /// directory must exist, and an empty volume gets a copy of what the image has at its
 /// destination (docker's copy-up, on first use). Returns the OCI mounts for the spec and one
 /// line per action for the trace.
+///
+/// A volume with the local driver's options gets its filesystem mounted on the host first; the
+/// caller holds `lock` (see [`needs_lock`]) until the container is running, so a container
+/// stopping meanwhile does not unmount it under this one ([`release`]).
 pub fn prepare(
     engine: &Engine,
     cfg: &ContainerConfig,
     rootfs: &Path,
+    lock: Option<&VolumeLock>,
 ) -> Result<(Vec<Mount>, Vec<String>), EngineError> {
     let mut done = Vec::new();
     let store = engine.volumes();
@@ -188,6 +193,17 @@ pub fn prepare(
                 let data = store.data(&m.name);
                 if !data.is_dir() {
                     return Err(VolumeError::NotFound(m.name.clone()).into());
+                }
+                if let Some(lock) = lock {
+                    let v = store.get(&m.name)?;
+                    if store.mount(&v, lock)? {
+                        done.push(format!(
+                            "mounted {} {} on volume {}",
+                            v.options.get("type").map_or("", String::as_str),
+                            v.options.get("device").map_or("", String::as_str),
+                            mounts::short(&m.name)
+                        ));
+                    }
                 }
                 if m.copy_data && is_empty_dir(&data) {
                     let root = fs::canonicalize(rootfs)
@@ -250,6 +266,40 @@ fn copy_tree(from: &Path, to: &Path) -> std::io::Result<u64> {
     std::os::unix::fs::lchown(to, Some(md.uid()), Some(md.gid()))?;
     fs::set_permissions(to, fs::Permissions::from_mode(md.mode() & 0o7777))?;
     Ok(n)
+}
+
+/// Whether the container uses a volume with the local driver's options (a filesystem mounted on
+/// the host while it runs): then its start holds the volume lock from `start.mounts.setup` on.
+pub fn needs_lock(engine: &Engine, cfg: &ContainerConfig) -> bool {
+    let store = engine.volumes();
+    cfg.mount_points
+        .iter()
+        .any(|m| m.kind == Kind::Volume && store.get(&m.name).is_ok_and(|v| !v.options.is_empty()))
+}
+
+/// docker's local driver `Unmount` when the last user stops: unmounts the host filesystem of the
+/// container's volumes that no other running container uses. Returns the volumes unmounted.
+pub fn release(engine: &Engine, cfg: &ContainerConfig) -> Result<Vec<String>, EngineError> {
+    if !needs_lock(engine, cfg) {
+        return Ok(Vec::new());
+    }
+    let store = engine.volumes();
+    let lock = store.lock()?;
+    let mut out = Vec::new();
+    for m in cfg.mount_points.iter().filter(|m| m.kind == Kind::Volume) {
+        let running = users(engine, &m.name).into_iter().any(|id| {
+            id != cfg.id
+                && engine.store.load_state(&id).is_ok_and(|s| {
+                    s.status == crate::state::Status::Running
+                        && s.pid > 0
+                        && unsafe { libc::kill(s.pid, 0) } == 0
+                })
+        });
+        if !running && store.unmount(&m.name, &lock)? {
+            out.push(m.name.clone());
+        }
+    }
+    Ok(out)
 }
 
 /// Ids of the containers whose mount points use the volume `name`.

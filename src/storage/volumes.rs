@@ -3,6 +3,11 @@
 //! `volume.json` beside it (docker keeps that in `metadata.db`; one small file per volume needs no
 //! database and survives a crash the same way the container state does).
 //!
+//! A volume created with the local driver's options (`type`, `device`, `o`, as
+//! `docker volume create -o type=tmpfs -o device=tmpfs -o o=size=64m`) has that filesystem
+//! mounted on its `_data` on the host while a container runs with it ([`VolumeStore::mount`]),
+//! like docker's local driver; the engine unmounts it when the last such container stops.
+//!
 //! What it is not: the decision which container uses which volume (that is in each container's
 //! `MountPoints`, see [`super::mounts`]), nor the mount itself (the runtime bind-mounts `_data` in
 //! the container's mount namespace). Whether a volume is in use is answered by scanning the
@@ -33,11 +38,24 @@ pub enum VolumeError {
     #[error("create {name}: error looking up volume plugin {driver}: plugin \"{driver}\" not found (ctrace has only the local driver)")]
     UnknownDriver { name: String, driver: String },
     #[error(
-        "create {name}: invalid option key: {key:?} (the local driver takes no options in ctrace)"
+        "create {name}: invalid option key: {key:?} (the local driver takes type, device and o)"
     )]
     InvalidOption { name: String, key: String },
-    #[error("create {name}: local volume option {key:?} (mounting a device or filesystem as the volume) is not supported by ctrace yet")]
-    UnsupportedOption { name: String, key: String },
+    #[error("create {name}: missing required option: {key:?} (the local driver needs both type and device)")]
+    MissingOption { name: String, key: &'static str },
+    #[error("cannot mount volume {name} ({what}): {source} (check its options: ctrace volume inspect {name})")]
+    Mount {
+        name: String,
+        /// `<type> <device> on <_data>`.
+        what: String,
+        source: nix::errno::Errno,
+    },
+    #[error("cannot unmount volume {name} from {}: {source}", target.display())]
+    Unmount {
+        name: String,
+        target: PathBuf,
+        source: nix::errno::Errno,
+    },
     #[error("get {0}: no such volume")]
     NotFound(String),
     #[error("remove {name}: volume is in use - [{}]", .ids.join(", "))]
@@ -158,15 +176,22 @@ impl VolumeStore {
                 driver: driver.into(),
             });
         }
-        if let Some(key) = options.keys().next() {
-            let (name, key) = (name.to_string(), key.clone());
-            return Err(
-                if matches!(key.as_str(), "type" | "device" | "o" | "size") {
-                    VolumeError::UnsupportedOption { name, key }
-                } else {
-                    VolumeError::InvalidOption { name, key }
-                },
-            );
+        if let Some(key) = options
+            .keys()
+            .find(|k| !matches!(k.as_str(), "type" | "device" | "o"))
+        {
+            return Err(VolumeError::InvalidOption {
+                name: name.into(),
+                key: key.clone(),
+            });
+        }
+        for key in ["type", "device"] {
+            if !options.is_empty() && !options.contains_key(key) {
+                return Err(VolumeError::MissingOption {
+                    name: name.into(),
+                    key,
+                });
+            }
         }
         if let Ok(v) = self.get(name) {
             return Ok((v, false));
@@ -180,7 +205,7 @@ impl VolumeStore {
             labels: labels.clone(),
             mountpoint: data,
             name: name.into(),
-            options: BTreeMap::new(),
+            options: options.clone(),
             scope: "local".into(),
         };
         let meta = self.meta(name);
@@ -210,9 +235,72 @@ impl VolumeStore {
         Ok(out)
     }
 
+    /// Whether the volume's own filesystem is mounted on its `_data` now.
+    pub fn is_mounted(&self, name: &str) -> bool {
+        let data = self.data(name);
+        let data = fs::canonicalize(&data).unwrap_or(data);
+        let want = data.to_string_lossy().replace(' ', "\\040");
+        fs::read_to_string("/proc/self/mountinfo")
+            .unwrap_or_default()
+            .lines()
+            .any(|l| l.split(' ').nth(4) == Some(want.as_str()))
+    }
+
+    /// docker's local driver `Mount`: a volume created with `type`/`device`/`o` gets that
+    /// filesystem mounted on its `_data`, on the host, while containers run with it. Returns
+    /// whether it mounted now (false: no options, or mounted already). The caller holds the lock.
+    pub fn mount(&self, v: &Volume, _lock: &VolumeLock) -> Result<bool, VolumeError> {
+        let (Some(typ), Some(device)) = (v.options.get("type"), v.options.get("device")) else {
+            return Ok(false);
+        };
+        if self.is_mounted(&v.name) {
+            return Ok(false);
+        }
+        let o: Vec<String> = v
+            .options
+            .get("o")
+            .map(|o| o.split(',').map(str::to_string).collect())
+            .unwrap_or_default();
+        let opts = crate::runtime::rootfs::parse_options(&o);
+        let data = opts.data.join(",");
+        let target = self.data(&v.name);
+        nix::mount::mount(
+            Some(device.as_str()),
+            &target,
+            Some(typ.as_str()),
+            opts.flags,
+            (!data.is_empty()).then_some(data.as_str()),
+        )
+        .map_err(|source| VolumeError::Mount {
+            name: v.name.clone(),
+            what: format!("{typ} {device} on {}", target.display()),
+            source,
+        })?;
+        kernel_event!(src = %device, dst = %target.display(), fstype = %typ, data = %data, "mount (volume)");
+        Ok(true)
+    }
+
+    /// docker's local driver `Unmount`: returns whether something was unmounted.
+    pub fn unmount(&self, name: &str, _lock: &VolumeLock) -> Result<bool, VolumeError> {
+        if !self.is_mounted(name) {
+            return Ok(false);
+        }
+        let target = self.data(name);
+        nix::mount::umount2(&target, nix::mount::MntFlags::MNT_DETACH).map_err(|source| {
+            VolumeError::Unmount {
+                name: name.into(),
+                target: target.clone(),
+                source,
+            }
+        })?;
+        kernel_event!(dst = %target.display(), "umount2 (volume, MNT_DETACH)");
+        Ok(true)
+    }
+
     /// Deletes the volume and its data. The caller holds the lock and checked it is unused.
-    pub fn remove(&self, name: &str, _lock: &VolumeLock) -> Result<(), VolumeError> {
+    pub fn remove(&self, name: &str, lock: &VolumeLock) -> Result<(), VolumeError> {
         self.get(name)?;
+        self.unmount(name, lock)?;
         let dir = self.dir.join(name);
         // The metadata first: a crash halfway leaves a directory `list` ignores, not a volume
         // whose data is half gone.
@@ -267,6 +355,18 @@ mod tests {
         assert!(matches!(
             store.create("a/b", "", &none, &none, &lock),
             Err(VolumeError::InvalidName(_))
+        ));
+        let mut bad = BTreeMap::new();
+        bad.insert("foo".to_string(), "bar".to_string());
+        assert!(matches!(
+            store.create("v2", "", &bad, &none, &lock),
+            Err(VolumeError::InvalidOption { .. })
+        ));
+        let mut half = BTreeMap::new();
+        half.insert("type".to_string(), "tmpfs".to_string());
+        assert!(matches!(
+            store.create("v2", "", &half, &none, &lock),
+            Err(VolumeError::MissingOption { key: "device", .. })
         ));
         store.remove("data", &lock).unwrap();
         assert!(store.list().unwrap().is_empty());
