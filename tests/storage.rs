@@ -67,6 +67,29 @@ fn a_bind_mount_shows_host_files_and_ro_is_enforced() {
     assert_eq!(r.stdout, "from the host\n");
     assert!(r.stderr.contains("Read-only file system"), "{}", r.stderr);
 
+    let c = env.name("kept");
+    env.run(&[
+        "create", "--name", &c, "--mount", &m, "-v", &spec, "busybox", "true",
+    ])
+    .ok();
+    let doc = inspect(&env, &c);
+    let hc = &doc["HostConfig"];
+    assert_eq!(hc["Mounts"][0]["Type"], "bind");
+    assert_eq!(hc["Mounts"][0]["Target"], "/hostetc");
+    assert_eq!(hc["Mounts"][0]["ReadOnly"], true);
+    assert_eq!(hc["Binds"][0], spec.as_str());
+    let mounts = doc["Mounts"].as_array().unwrap();
+    let bind = mounts
+        .iter()
+        .find(|m| m["Destination"] == "/hostetc")
+        .unwrap();
+    assert_eq!(bind["Source"], src.display().to_string());
+    assert_eq!(
+        (&bind["RW"], &bind["Propagation"]),
+        (&false.into(), &"rprivate".into())
+    );
+    env.run(&["rm", &c]).ok();
+
     // -v creates a missing source directory, as docker does.
     let missing = env.dir.join("made/by/v");
     let spec = format!("{}:/m", missing.display());

@@ -96,6 +96,7 @@ fn create_phases<'a>(
         }
     }
     let requested_mounts = volume::parse_flags(opts)?;
+    let mount_requests = volume::host_config_mounts(&requested_mounts);
 
     let (image, bootstrapped) = phase(
         phase_span!("create.image.lookup", reference = %opts.image),
@@ -242,7 +243,7 @@ fn create_phases<'a>(
             auto_remove: opts.auto_remove,
             readonly_rootfs: opts.read_only,
             binds: opts.volumes.clone(),
-            mounts: opts.mounts.clone(),
+            mounts: mount_requests,
             tmpfs: opts
                 .tmpfs
                 .iter()

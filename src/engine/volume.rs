@@ -389,6 +389,54 @@ pub fn prune(engine: &Engine, all: bool) -> Result<(Vec<String>, u64), EngineErr
     Ok((names, bytes))
 }
 
+/// The `--mount` requests as docker's `HostConfig.Mounts` shows them.
+pub fn host_config_mounts(requested: &[MountPoint]) -> Vec<serde_json::Value> {
+    requested
+        .iter()
+        .filter(|m| m.origin == "--mount")
+        .map(|m| {
+            let mut o = serde_json::json!({
+                "Type": m.kind.as_str(),
+                "Source": if m.kind == Kind::Bind { &m.source } else { &m.name },
+                "Target": m.destination,
+            });
+            if !m.rw {
+                o["ReadOnly"] = true.into();
+            }
+            match m.kind {
+                Kind::Bind => {
+                    o["BindOptions"] = serde_json::json!({"Propagation": m.propagation});
+                }
+                Kind::Volume => {
+                    let mut v = serde_json::json!({});
+                    if !m.copy_data {
+                        v["NoCopy"] = true.into();
+                    }
+                    if !m.requested_driver.is_empty() || !m.volume_options.is_empty() {
+                        v["DriverConfig"] = serde_json::json!({
+                            "Name": m.requested_driver,
+                            "Options": m.volume_options,
+                        });
+                    }
+                    o["VolumeOptions"] = v;
+                }
+                Kind::Tmpfs => {
+                    let mut t = serde_json::json!({});
+                    for opt in &m.tmpfs_options {
+                        if let Some(size) = opt.strip_prefix("size=") {
+                            t["SizeBytes"] = size.parse::<i64>().unwrap_or(0).into();
+                        } else if let Some(mode) = opt.strip_prefix("mode=") {
+                            t["Mode"] = u32::from_str_radix(mode, 8).unwrap_or(0).into();
+                        }
+                    }
+                    o["TmpfsOptions"] = t;
+                }
+            }
+            o
+        })
+        .collect()
+}
+
 /// `inspect`'s `Mounts`: docker's eight fields.
 pub fn inspect_mounts(cfg: &ContainerConfig) -> serde_json::Value {
     cfg.mount_points

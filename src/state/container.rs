@@ -98,9 +98,9 @@ pub struct HostConfig {
     /// `-v` as given.
     #[serde(default)]
     pub binds: Vec<String>,
-    /// `--mount` as given.
+    /// `--mount`, as docker's `HostConfig.Mounts` objects (`Type`, `Source`, `Target`, `ReadOnly`…).
     #[serde(default)]
-    pub mounts: Vec<String>,
+    pub mounts: Vec<serde_json::Value>,
     /// `--tmpfs`: destination → options.
     #[serde(default)]
     pub tmpfs: std::collections::BTreeMap<String, String>,
