@@ -659,8 +659,12 @@ fn bind_propagation_is_honoured() {
     };
     let slave = spawn("rslave", "a");
     let private = spawn("rprivate", "b");
+    let rshared = spawn("rshared", "c");
     for _ in 0..200 {
-        if shared.join("ready-a").exists() && shared.join("ready-b").exists() {
+        if ["a", "b", "c"]
+            .iter()
+            .all(|n| shared.join(format!("ready-{n}")).exists())
+        {
             break;
         }
         std::thread::sleep(std::time::Duration::from_millis(50));
@@ -677,6 +681,7 @@ fn bind_propagation_is_honoured() {
     };
     assert_eq!(out(slave), "seen\n");
     assert_eq!(out(private), "unseen\n");
+    assert_eq!(out(rshared), "seen\n");
 }
 
 #[test]

@@ -126,8 +126,12 @@ fn rm_phases(
             &id,
             &[("name", &cfg.name)],
         );
+        // The container is gone already: a volume that cannot go is a warning, as in docker.
         let removed = if volumes {
-            volume::remove_anonymous(engine, &cfg)?
+            volume::remove_anonymous(engine, &cfg).unwrap_or_else(|e| {
+                tracing::warn!(error = %e, "anonymous volumes not removed");
+                Vec::new()
+            })
         } else {
             Vec::new()
         };

@@ -241,7 +241,7 @@ pub fn parse_volume(spec: &str) -> Result<MountPoint, MountError> {
                 mp.rw = m == "rw";
             }
             "z" | "Z" => {} // SELinux relabelling: nothing to do without SELinux.
-            "nocopy" if kind == Kind::Volume => mp.copy_data = false,
+            "nocopy" if kind == Kind::Volume => {} // copy_data is set below
             p if PROPAGATIONS.contains(&p) && kind == Kind::Bind && mp.propagation.is_empty() => {
                 mp.propagation = p.into()
             }
