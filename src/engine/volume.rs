@@ -3,8 +3,12 @@
 //! directories, the copy of the image's files into a new volume), removing anonymous volumes with
 //! their container (`rm -v`, `--rm`), and the `volume` commands (create, ls, inspect, rm, prune).
 //!
-//! Not here: parsing the flags ([`crate::storage::mounts`]), the volume directories themselves
-//! ([`crate::storage::volumes`]), or mounting anything (the runtime does, inside the container).
+//! It also decides when a volume with the local driver's options has its filesystem mounted on
+//! the host (first running user, [`prepare`]) and unmounted (last running user, [`release`]).
+//!
+//! Not here: parsing the flags ([`crate::storage::mounts`]), the volume directories and their
+//! mount calls ([`crate::storage::volumes`]), or the container's own mounts (the runtime makes
+//! them inside the container's mount namespace).
 
 use std::collections::BTreeMap;
 use std::fs;
@@ -237,7 +241,7 @@ fn is_empty_dir(p: &Path) -> bool {
 }
 
 /// Copies a tree keeping modes, owners and symlinks; returns how many entries it copied.
-/// Sockets and device nodes are skipped (docker's copy-up skips what it cannot copy too).
+/// Sockets, fifos and device nodes are skipped: an image ships none under a `VOLUME` path.
 fn copy_tree(from: &Path, to: &Path) -> std::io::Result<u64> {
     let mut n = 0;
     for entry in fs::read_dir(from)? {
