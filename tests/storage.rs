@@ -369,6 +369,10 @@ fn bad_mounts_are_refused_with_docker_errors_and_change_nothing() {
             vec!["--volumes-from", "nosuchcontainer"],
             "no such container",
         ),
+        (
+            vec!["--tmpfs", "/run:bogus"],
+            "invalid tmpfs option \"bogus\"",
+        ),
     ];
     for (flags, want) in cases {
         let mut args = vec!["run", "--rm", "--name", "bad-mount"];

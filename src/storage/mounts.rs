@@ -417,6 +417,48 @@ pub fn parse_mount(spec: &str) -> Result<MountPoint, MountError> {
     Ok(mp)
 }
 
+/// What docker's `ParseTmpfsOptions` accepts: mount flags, and the tmpfs keys with a value of
+/// the right shape (checked here, so a typo fails `create`, not the runtime at `start`).
+fn tmpfs_option_ok(o: &str) -> bool {
+    const FLAGS: [&str; 20] = [
+        "exec",
+        "noexec",
+        "suid",
+        "nosuid",
+        "dev",
+        "nodev",
+        "sync",
+        "async",
+        "dirsync",
+        "atime",
+        "noatime",
+        "diratime",
+        "nodiratime",
+        "relatime",
+        "norelatime",
+        "strictatime",
+        "nostrictatime",
+        "mand",
+        "nomand",
+        "defaults",
+    ];
+    let Some((k, v)) = o.split_once('=') else {
+        return FLAGS.contains(&o);
+    };
+    let number = |v: &str| !v.is_empty() && v.bytes().all(|b| b.is_ascii_digit());
+    match k {
+        "size" | "nr_blocks" | "nr_inodes" => {
+            let v = v.strip_suffix('%').unwrap_or(v);
+            let v = v.trim_end_matches(['k', 'K', 'm', 'M', 'g', 'G']);
+            number(v)
+        }
+        "mode" => u32::from_str_radix(v, 8).is_ok(),
+        "uid" | "gid" => number(v),
+        "mpol" => !v.is_empty(),
+        _ => false,
+    }
+}
+
 /// `--tmpfs DST[:OPTIONS]`.
 pub fn parse_tmpfs(spec: &str) -> Result<MountPoint, MountError> {
     let (dst, opts) = spec.split_once(':').unwrap_or((spec, ""));
@@ -427,13 +469,13 @@ pub fn parse_tmpfs(spec: &str) -> Result<MountPoint, MountError> {
         match o {
             "ro" => rw = false,
             "rw" => rw = true,
-            o if o.contains('/') || o.contains(':') => {
+            o if tmpfs_option_ok(o) => tmpfs_options.push(o.to_string()),
+            o => {
                 return Err(MountError::TmpfsFlag {
                     spec: spec.into(),
-                    why: format!("invalid option {o:?}"),
+                    why: format!("invalid tmpfs option {o:?}: use size=, mode=, uid=, gid=, nr_inodes= or a mount flag (exec, nosuid…)"),
                 })
             }
-            o => tmpfs_options.push(o.to_string()),
         }
     }
     Ok(MountPoint {
@@ -587,6 +629,15 @@ mod tests {
 
     #[test]
     fn tmpfs_flag_and_duplicates() {
+        assert!(matches!(
+            parse_tmpfs("/run:bogus"),
+            Err(MountError::TmpfsFlag { .. })
+        ));
+        assert!(matches!(
+            parse_tmpfs("/run:size=abc"),
+            Err(MountError::TmpfsFlag { .. })
+        ));
+        assert!(parse_tmpfs("/run:exec,size=50%,uid=1000").is_ok());
         let t = parse_tmpfs("/run:size=8m,mode=1777").unwrap();
         assert_eq!(t.tmpfs_options, ["size=8m", "mode=1777"]);
         let o = t.oci();
