@@ -53,6 +53,9 @@ pub enum Command {
     /// Manage images.
     #[command(subcommand)]
     Image(ImageCommand),
+    /// Manage volumes.
+    #[command(subcommand)]
+    Volume(VolumeCommand),
     /// Work with recorded traces.
     #[command(subcommand)]
     Trace(TraceCommand),
@@ -111,6 +114,19 @@ pub struct CreateFlags {
     /// Mount the container's root filesystem read-only.
     #[arg(long)]
     pub read_only: bool,
+    /// Bind mount a host path or a volume (SRC:DST[:ro|rw][,z|nocopy|rshared…]), or DST for an
+    /// anonymous volume.
+    #[arg(short = 'v', long = "volume", value_name = "SRC:DST[:OPTS]")]
+    pub volumes: Vec<String>,
+    /// Attach a filesystem mount (type=bind|volume|tmpfs,source=…,target=…[,readonly]…).
+    #[arg(long = "mount", value_name = "KEY=VALUE,…")]
+    pub mounts: Vec<String>,
+    /// Mount a tmpfs (DST[:size=8m,mode=1777…]).
+    #[arg(long, value_name = "DST[:OPTS]")]
+    pub tmpfs: Vec<String>,
+    /// Mount the volumes of another container (NAME[:ro|rw]).
+    #[arg(long, value_name = "CONTAINER[:ro|rw]")]
+    pub volumes_from: Vec<String>,
     /// Keep STDIN open (not supported yet).
     #[arg(short = 'i', long)]
     pub interactive: bool,
@@ -196,6 +212,9 @@ pub struct RmArgs {
     /// Force the removal of a running container (SIGKILL).
     #[arg(short = 'f', long)]
     pub force: bool,
+    /// Remove the anonymous volumes of the container.
+    #[arg(short = 'v', long)]
+    pub volumes: bool,
     #[arg(required = true)]
     pub containers: Vec<String>,
 }
@@ -263,6 +282,57 @@ pub struct ImportArgs {
     pub source: PathBuf,
     /// NAME[:TAG] for the image (required for --rootfs).
     pub reference: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum VolumeCommand {
+    /// Create a volume (docker volume create).
+    Create {
+        /// Volume driver name (only `local`).
+        #[arg(short = 'd', long, default_value = "local")]
+        driver: String,
+        /// Driver specific options (KEY=VALUE).
+        #[arg(short = 'o', long = "opt")]
+        opts: Vec<String>,
+        /// Set metadata (KEY=VALUE).
+        #[arg(long = "label")]
+        labels: Vec<String>,
+        /// The volume's name (default: 64 random hex digits).
+        name: Option<String>,
+    },
+    /// List volumes.
+    #[command(alias = "list")]
+    Ls {
+        /// Only display volume names.
+        #[arg(short = 'q', long)]
+        quiet: bool,
+        /// Filter: dangling=true|false, name=<substring>, driver=<name>, label=<key>[=<value>].
+        #[arg(short = 'f', long = "filter")]
+        filters: Vec<String>,
+    },
+    /// Display detailed information on volumes as JSON.
+    Inspect {
+        #[arg(required = true)]
+        volumes: Vec<String>,
+    },
+    /// Remove volumes (refused while a container uses them).
+    #[command(alias = "remove")]
+    Rm {
+        /// Do not fail on a volume that does not exist.
+        #[arg(short = 'f', long)]
+        force: bool,
+        #[arg(required = true)]
+        volumes: Vec<String>,
+    },
+    /// Remove unused anonymous volumes (all unused ones with --all).
+    Prune {
+        /// Remove all unused volumes, not just anonymous ones.
+        #[arg(short = 'a', long)]
+        all: bool,
+        /// Do not prompt for confirmation.
+        #[arg(short = 'f', long)]
+        force: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]

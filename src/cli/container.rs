@@ -56,6 +56,10 @@ fn options(f: &CreateFlags, auto_remove: bool) -> Result<CreateOptions, Failure>
         auto_remove,
         read_only: f.read_only,
         labels: f.labels.clone(),
+        volumes: f.volumes.clone(),
+        mounts: f.mounts.clone(),
+        tmpfs: f.tmpfs.clone(),
+        volumes_from: f.volumes_from.clone(),
     })
 }
 
@@ -184,7 +188,7 @@ pub fn run(ctx: &Context, a: RunArgs) -> Result<i32, Failure> {
                 Ok(s) => s,
                 Err(e) => {
                     if a.rm {
-                        let _ = engine::rm::rm(engine, &cfg.id, true);
+                        let _ = engine::rm::rm(engine, &cfg.id, true, true);
                     }
                     return Err(e);
                 }
@@ -281,7 +285,7 @@ pub fn rm(ctx: &Context, a: RmArgs) -> Result<i32, Failure> {
             .lookup(name)
             .ok()
             .and_then(|id| ctx.engine.store.load_config(&id).ok());
-        let r = engine::rm::rm(&ctx.engine, name, a.force);
+        let r = engine::rm::rm(&ctx.engine, name, a.force, a.volumes);
         finish_trace(ctx, "rm", cfg.as_ref(), None);
         match r {
             Ok(()) => println!("{name}"),

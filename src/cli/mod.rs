@@ -10,6 +10,7 @@ mod images;
 mod ps;
 mod traces;
 pub mod units;
+mod volumes;
 
 use std::sync::Arc;
 
@@ -72,6 +73,7 @@ pub fn main() -> i32 {
         Command::Images(a) => images::list(&ctx.engine, a),
         Command::Rmi(a) => images::remove(&ctx.engine, a),
         Command::Image(c) => images::command(&ctx, c),
+        Command::Volume(c) => volumes::command(&ctx.engine, c),
         Command::Trace(c) => traces::command(&ctx.engine, c),
         Command::Completion { shell } => {
             clap_complete::generate(shell, &mut Cli::command(), "ctrace", &mut std::io::stdout());

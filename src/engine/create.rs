@@ -9,6 +9,7 @@ use crate::state::{events, names};
 use crate::{kernel_event, phase_span, trace};
 
 use super::rollback::Rollback;
+use super::volume;
 use super::{Engine, EngineError};
 
 /// What the user asked for (the flags of `create`/`run`), already parsed into numbers.
@@ -32,6 +33,11 @@ pub struct CreateOptions {
     pub auto_remove: bool,
     pub read_only: bool,
     pub labels: Vec<String>,
+    /// `-v`, `--mount`, `--tmpfs`, `--volumes-from`, as given.
+    pub volumes: Vec<String>,
+    pub mounts: Vec<String>,
+    pub tmpfs: Vec<String>,
+    pub volumes_from: Vec<String>,
 }
 
 /// Creates a container; returns its id.
@@ -89,6 +95,8 @@ fn create_phases<'a>(
             )));
         }
     }
+    let requested_mounts = volume::parse_flags(opts)?;
+    let mount_requests = volume::host_config_mounts(&requested_mounts);
 
     let (image, bootstrapped) = phase(
         phase_span!("create.image.lookup", reference = %opts.image),
@@ -164,9 +172,29 @@ fn create_phases<'a>(
         },
     )?;
 
-    phase(phase_span!("create.mounts"), |span| {
-        trace::note(span, "no volumes, bind mounts or tmpfs requested");
-        Ok(())
+    // Held until the config is on disk: a `volume rm` must see this container as a user.
+    let (mount_points, _volume_lock) = phase(phase_span!("create.mounts"), |span| {
+        let lock = engine.volumes().lock()?;
+        let mps = volume::register(
+            engine,
+            requested_mounts,
+            &opts.volumes_from,
+            &image,
+            &lock,
+            rollback,
+        )?;
+        trace::note(
+            span,
+            if mps.is_empty() {
+                "no volumes, bind mounts or tmpfs requested".to_string()
+            } else {
+                mps.iter()
+                    .map(|m| m.describe())
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            },
+        );
+        Ok((mps, lock))
     })?;
 
     phase(phase_span!("create.rwlayer"), |span| {
@@ -214,7 +242,19 @@ fn create_phases<'a>(
             runtime: runtime.as_str().to_string(),
             auto_remove: opts.auto_remove,
             readonly_rootfs: opts.read_only,
+            binds: opts.volumes.clone(),
+            mounts: mount_requests,
+            tmpfs: opts
+                .tmpfs
+                .iter()
+                .map(|t| {
+                    let (d, o) = t.split_once(':').unwrap_or((t, ""));
+                    (d.to_string(), o.to_string())
+                })
+                .collect(),
+            volumes_from: opts.volumes_from.clone(),
         },
+        mount_points,
     };
 
     phase(phase_span!("create.register"), |span| {

@@ -7,7 +7,7 @@ use crate::runtime::{runc, Kind};
 use crate::state::container::now_rfc3339;
 use crate::state::{events, ContainerConfig, Status};
 use crate::storage::overlay;
-use crate::{phase_span, trace};
+use crate::{kernel_event, phase_span, trace};
 
 use super::Engine;
 
@@ -64,6 +64,16 @@ pub fn finish(engine: &Engine, cfg: &ContainerConfig, kind: Kind, code: i32) -> 
         let rootfs = engine.paths.rootfs(id);
         let span = phase_span!("exit.unmount", rootfs = %rootfs.display());
         let _e = span.enter();
+        match super::volume::release(engine, cfg) {
+            Ok(v) if !v.is_empty() => {
+                kernel_event!(
+                    volumes = v.len(),
+                    "volume filesystems unmounted (last user)"
+                )
+            }
+            Ok(_) => {}
+            Err(e) => trace::fail(&span, &e),
+        }
         match overlay::unmount(&rootfs) {
             Ok(was) => {
                 let _ = std::fs::remove_dir_all(engine.paths.bundle(id));
@@ -131,6 +141,14 @@ pub fn finish(engine: &Engine, cfg: &ContainerConfig, kind: Kind, code: i32) -> 
                 .and_then(|_lock| engine.store.delete(cfg));
             match result {
                 Ok(()) => {
+                    // docker's --rm removes the anonymous volumes too (not the named ones).
+                    match super::volume::remove_anonymous(engine, cfg) {
+                        Ok(v) if !v.is_empty() => {
+                            kernel_event!(volumes = v.len(), "volume rm (anonymous)")
+                        }
+                        Ok(_) => {}
+                        Err(e) => trace::fail(&span, &e),
+                    }
                     let _ = events::container(
                         &engine.paths.events(),
                         "destroy",

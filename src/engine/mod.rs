@@ -1,6 +1,7 @@
 //! The engine: one file per operation, each a sequence of phases read top to bottom like moby's
 //! `containerStart` — [`create`], [`start`], [`wait`] (the attached half of `run`), [`exit`]
-//! (run by the shim), [`rm`]; plus the read-only queries in [`query`].
+//! (run by the shim), [`rm`]; plus the read-only queries in [`query`] and the volumes and
+//! mounts in [`volume`].
 //!
 //! Every phase is a span from the catalog; every phase that changes the host registers its undo
 //! on a [`rollback::Rollback`] so a failed operation leaves nothing behind.
@@ -14,6 +15,7 @@ pub mod query;
 pub mod rm;
 pub mod rollback;
 pub mod start;
+pub mod volume;
 pub mod wait;
 
 use std::path::PathBuf;
@@ -24,7 +26,9 @@ use crate::runtime::cgroups::CgroupError;
 use crate::runtime::runc::RuncError;
 use crate::runtime::spec::SpecError;
 use crate::state::{Paths, StateError, Store};
+use crate::storage::mounts::MountError;
 use crate::storage::overlay::OverlayError;
+use crate::storage::volumes::VolumeError;
 use crate::trace::store::TraceError;
 
 /// Docker's exit code for an engine failure (`docker run` exits 125 when the daemon fails).
@@ -51,6 +55,10 @@ pub enum EngineError {
     Overlay(#[from] OverlayError),
     #[error(transparent)]
     Runc(#[from] RuncError),
+    #[error(transparent)]
+    Mount(#[from] MountError),
+    #[error(transparent)]
+    Volume(#[from] VolumeError),
     #[error(transparent)]
     Trace(#[from] TraceError),
     /// The runtime failed to create or start the process; `code` is docker's (125/126/127).

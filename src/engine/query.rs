@@ -125,7 +125,7 @@ pub fn inspect_json(e: &Entry, paths: &crate::state::Paths) -> serde_json::Value
                 "MergedDir": paths.rootfs(&c.id),
             }
         },
-        "Mounts": [],
+        "Mounts": super::volume::inspect_mounts(c),
         "Config": c.config,
         "NetworkSettings": { "Networks": { c.host_config.network_mode.clone(): {} } },
         "Ctrace": {

@@ -13,10 +13,12 @@ use crate::storage::overlay;
 use crate::{kernel_event, phase_span, trace};
 
 use super::create::phase;
+use super::volume;
 use super::{Engine, EngineError};
 
-/// Removes the container `query` names; returns the name docker would print (the query).
-pub fn rm(engine: &Engine, query: &str, force: bool) -> Result<(), EngineError> {
+/// Removes the container `query` names; with `volumes` (`rm -v`) also its anonymous volumes that
+/// no other container uses.
+pub fn rm(engine: &Engine, query: &str, force: bool, volumes: bool) -> Result<(), EngineError> {
     let span = phase_span!(
         "rm",
         query = query,
@@ -24,7 +26,7 @@ pub fn rm(engine: &Engine, query: &str, force: bool) -> Result<(), EngineError> 
         container.id = tracing::field::Empty
     );
     let _e = span.enter();
-    let result = rm_phases(engine, query, force, &span);
+    let result = rm_phases(engine, query, force, volumes, &span);
     if let Err(e) = &result {
         trace::fail(&span, e);
     }
@@ -35,6 +37,7 @@ fn rm_phases(
     engine: &Engine,
     query: &str,
     force: bool,
+    volumes: bool,
     root: &tracing::Span,
 ) -> Result<(), EngineError> {
     let cfg = phase(phase_span!("rm.lookup", query = query), |span| {
@@ -105,6 +108,9 @@ fn rm_phases(
         if let Ok(h) = Hierarchy::detect() {
             Cgroup::open(&h, &format!("/ctrace/{id}")).remove()?;
         }
+        if !volume::release(engine, &cfg)?.is_empty() {
+            done.push("unmounted volume filesystems");
+        }
         let _ = std::fs::remove_dir_all(engine.paths.bundle(&id));
         trace::note(
             span,
@@ -125,11 +131,28 @@ fn rm_phases(
             &id,
             &[("name", &cfg.name)],
         );
+        // The container is gone already: a volume that cannot go is a warning, as in docker.
+        let removed = if volumes {
+            volume::remove_anonymous(engine, &cfg).unwrap_or_else(|e| {
+                tracing::warn!(error = %e, "anonymous volumes not removed");
+                Vec::new()
+            })
+        } else {
+            Vec::new()
+        };
+        for v in &removed {
+            kernel_event!(volume = %v, "volume rm (anonymous)");
+        }
         trace::note(
             span,
             format!(
-                "{} and its name removed",
-                engine.paths.container(&id).display()
+                "{} and its name removed{}",
+                engine.paths.container(&id).display(),
+                if removed.is_empty() {
+                    String::new()
+                } else {
+                    format!(", {} anonymous volume(s)", removed.len())
+                }
             ),
         );
         Ok(())

@@ -25,6 +25,7 @@ use crate::{kernel_event, phase_span, trace};
 
 use super::create::phase;
 use super::rollback::Rollback;
+use super::volume;
 use super::{Engine, EngineError};
 
 /// A started container, and — when attached — the line to its shim.
@@ -205,13 +206,37 @@ fn start_phases<'a>(
     } else {
         hostname
     };
-    let etc_binds = phase(phase_span!("start.mounts.setup"), |span| {
+    let (etc_binds, user_mounts, _volume_lock) = phase(phase_span!("start.mounts.setup"), |span| {
         let binds = network::write_etc_files(&engine.paths.container(&id), &mode, &hostname)?;
+        // Held until the container is running, when it needs volumes mounted on the host.
+        let lock = if volume::needs_lock(engine, &cfg) {
+            let lock = engine.volumes().lock()?;
+            let c = cfg.clone();
+            rollback.push("unmount volumes no running container uses", move || {
+                volume::release(engine, &c)
+                    .map(drop)
+                    .map_err(|e| e.to_string())
+            });
+            Some(lock)
+        } else {
+            None
+        };
+        let (mounts, done) = volume::prepare(engine, &cfg, &rootfs, lock.as_ref())?;
+        let user = if cfg.mount_points.is_empty() {
+            "no volumes".to_string()
+        } else {
+            cfg.mount_points
+                .iter()
+                .map(|m| m.describe())
+                .chain(done)
+                .collect::<Vec<_>>()
+                .join("; ")
+        };
         trace::note(
             span,
-            format!("hostname {hostname}, hosts, resolv.conf written; no volumes"),
+            format!("hostname {hostname}, hosts, resolv.conf written; {user}"),
         );
-        Ok(binds)
+        Ok((binds, mounts, lock))
     })
     .map_err(with_id)?;
 
@@ -235,6 +260,7 @@ fn start_phases<'a>(
             pids_limit: positive(cfg.host_config.pids_limit),
             cpus: positive(cfg.host_config.nano_cpus).map(|n| n as f64 / 1e9),
             etc_binds,
+            mounts: user_mounts,
             annotations: Default::default(),
         };
         let spec = spec::build(&input)?;
@@ -247,9 +273,6 @@ fn start_phases<'a>(
         if kind == Kind::Embedded {
             nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o622))
                 .map_err(|e| EngineError::io("cannot create exec fifo", &fifo)(e.into()))?;
-            // Past the umask: a container running as a non-root user must be able to open it.
-            std::fs::set_permissions(&fifo, std::os::unix::fs::PermissionsExt::from_mode(0o622))
-                .map_err(EngineError::io("cannot chmod exec fifo", &fifo))?;
             // Past the umask: a container running as a non-root user must be able to open it.
             std::fs::set_permissions(&fifo, std::os::unix::fs::PermissionsExt::from_mode(0o622))
                 .map_err(EngineError::io("cannot chmod exec fifo", &fifo))?;

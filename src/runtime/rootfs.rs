@@ -334,6 +334,19 @@ pub fn prepare(spec: &Spec, rootfs: &Path) -> Result<(), InitError> {
         .map_err(|source| mount_err("propagation of /", "/", source))?;
     tracing::info!(dst = "/", flags = ?root_propagation, "mount(propagation)");
 
+    // pivot_root refuses a new root whose parent mount is shared (an rshared `/`, asked for by
+    // a shared bind): make the mount holding the rootfs private, as runc does. EINVAL means the
+    // rootfs is a plain directory, not a mount of its own: nothing to change.
+    if root_propagation.contains(MsFlags::MS_SHARED) {
+        match sys::mount(None, &rootfs, None, MsFlags::MS_PRIVATE, None) {
+            Ok(()) => tracing::info!(dst = ?rootfs, "mount(private)"),
+            Err(Errno::EINVAL) => {}
+            Err(source) => {
+                return Err(mount_err("propagation of the rootfs", &rootfs, source).into())
+            }
+        }
+    }
+
     // pivot_root wants the new root to be a mount point.
     sys::mount(
         Some(&rootfs),

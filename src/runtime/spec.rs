@@ -11,8 +11,8 @@
 //! Also here: [`resolve_user`], docker's `-u` resolution against the image's `/etc/passwd` and
 //! `/etc/group`, because the spec carries numeric ids only.
 //!
-//! Not here: seccomp and AppArmor profiles (ctrace has neither),
-//! volumes, devices from `--device`, and deciding the cgroup driver or whether a limit can be
+//! Not here: seccomp and AppArmor profiles (ctrace has neither), deciding what the user's
+//! mounts are (that is `crate::storage::mounts`; they arrive here as OCI mounts), devices from `--device`, and deciding the cgroup driver or whether a limit can be
 //! enforced (that is `start.verify`, with the cgroups module). The host facts this module does
 //! depend on (CPU count, cgroup namespaces, swap accounting, the open-file ceiling) are probed
 //! once in [`HostFacts::probe`] so tests can pin them.
@@ -47,6 +47,10 @@ pub struct SpecInput {
     pub cpus: Option<f64>,
     /// Host file → container path (`/etc/hostname`, `/etc/hosts`, `/etc/resolv.conf`).
     pub etc_binds: Vec<(PathBuf, String)>,
+    /// The user's mounts (`-v`, `--mount`, `--tmpfs`, `--volumes-from`, the image's volumes),
+    /// ready for the runtime. One that lands on a default mount's or an `/etc` file's
+    /// destination replaces it, as in docker.
+    pub mounts: Vec<Mount>,
     pub annotations: BTreeMap<String, String>,
 }
 
@@ -271,7 +275,7 @@ pub fn build_on(input: &SpecInput, host: &HostFacts) -> Result<Spec, SpecError> 
     linux.set_sysctl(sysctls(&input.network));
     linux.set_devices(None);
     linux.set_seccomp(None);
-    linux.set_rootfs_propagation(None);
+    linux.set_rootfs_propagation(rootfs_propagation(&input.mounts));
 
     let mut spec = Spec::default();
     spec.set_version(OCI_VERSION.into());
@@ -290,6 +294,27 @@ pub fn build_on(input: &SpecInput, host: &HostFacts) -> Result<Spec, SpecError> 
     }));
     spec.set_linux(Some(linux));
     Ok(spec)
+}
+
+/// docker's rule (`WithMounts`): a shared bind needs the container's `/` rshared, a slave bind
+/// needs it rslave, or mounts made on the host under the source would stop at the rootfs.
+fn rootfs_propagation(mounts: &[Mount]) -> Option<String> {
+    let has = |names: &[&str]| {
+        mounts.iter().any(|m| {
+            m.options()
+                .as_deref()
+                .unwrap_or_default()
+                .iter()
+                .any(|o| names.contains(&o.as_str()))
+        })
+    };
+    if has(&["shared", "rshared"]) {
+        Some("rshared".into())
+    } else if has(&["slave", "rslave"]) {
+        Some("rslave".into())
+    } else {
+        None
+    }
 }
 
 /// `process`: command, environment, user, capabilities, rlimits, `no_new_privs`.
@@ -404,7 +429,8 @@ fn sysctls(network: &NetworkNs) -> Option<HashMap<String, String>> {
     }
 }
 
-/// Docker's default mounts, then the `/etc` files the engine wrote.
+/// Docker's default mounts, then the `/etc` files the engine wrote, then the user's mounts,
+/// parents before children (docker's `sortMounts`).
 fn mounts(input: &SpecInput) -> Result<Vec<Mount>, SpecError> {
     let m = |dst: &str, typ: &str, src: &str, opts: &[&str]| {
         let mut mount = Mount::default();
@@ -465,6 +491,10 @@ fn mounts(input: &SpecInput) -> Result<Vec<Mount>, SpecError> {
         bind.set_source(Some(src.clone()));
         out.push(bind);
     }
+    let mut user = input.mounts.clone();
+    out.retain(|d| !user.iter().any(|u| u.destination() == d.destination()));
+    user.sort_by_key(|m| m.destination().components().count());
+    out.extend(user);
     Ok(out)
 }
 
@@ -846,6 +876,7 @@ mod tests {
             pids_limit: None,
             cpus: None,
             etc_binds: vec![("/var/lib/ctrace/c/hosts".into(), "/etc/hosts".into())],
+            mounts: Vec::new(),
             annotations: BTreeMap::new(),
         }
     }
@@ -975,6 +1006,44 @@ mod tests {
             j["mounts"][7]["options"],
             serde_json::json!(["rbind", "rprivate"])
         );
+    }
+
+    #[test]
+    fn user_mounts_come_last_parents_first_and_replace_defaults() {
+        let mut i = input();
+        let m = |dst: &str, typ: &str| {
+            let mut m = Mount::default();
+            m.set_destination(dst.into());
+            m.set_typ(Some(typ.into()));
+            m.set_source(Some(typ.into()));
+            m
+        };
+        i.mounts = vec![
+            m("/data/sub", "tmpfs"),
+            m("/data", "bind"),
+            m("/dev/shm", "tmpfs"),
+        ];
+        let spec = build_on(&i, &host()).unwrap();
+        let dsts: Vec<String> = spec
+            .mounts()
+            .as_ref()
+            .unwrap()
+            .iter()
+            .map(|m| m.destination().display().to_string())
+            .collect();
+        assert_eq!(dsts.iter().filter(|d| *d == "/dev/shm").count(), 1);
+        let tail: Vec<&str> = dsts[dsts.len() - 3..].iter().map(String::as_str).collect();
+        assert_eq!(tail, ["/data", "/data/sub", "/dev/shm"]);
+        assert!(spec
+            .linux()
+            .as_ref()
+            .unwrap()
+            .rootfs_propagation()
+            .is_none());
+        i.mounts[1].set_options(Some(vec!["rbind".into(), "rslave".into()]));
+        let spec = build_on(&i, &host()).unwrap();
+        let prop = spec.linux().as_ref().unwrap().rootfs_propagation().clone();
+        assert_eq!(prop.as_deref(), Some("rslave"));
     }
 
     #[test]

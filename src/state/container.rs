@@ -95,6 +95,18 @@ pub struct HostConfig {
     pub auto_remove: bool,
     #[serde(default)]
     pub readonly_rootfs: bool,
+    /// `-v` as given.
+    #[serde(default)]
+    pub binds: Vec<String>,
+    /// `--mount`, as docker's `HostConfig.Mounts` objects (`Type`, `Source`, `Target`, `ReadOnly`…).
+    #[serde(default)]
+    pub mounts: Vec<serde_json::Value>,
+    /// `--tmpfs`: destination → options.
+    #[serde(default)]
+    pub tmpfs: std::collections::BTreeMap<String, String>,
+    /// `--volumes-from` as given.
+    #[serde(default)]
+    pub volumes_from: Vec<String>,
 }
 
 /// Everything fixed at create time.
@@ -117,6 +129,10 @@ pub struct ContainerConfig {
     pub layers: Vec<PathBuf>,
     pub config: Config,
     pub host_config: HostConfig,
+    /// Every user mount, resolved at create (docker's `MountPoints`): what `start` mounts,
+    /// what `inspect` shows as `Mounts`, and which volumes this container holds.
+    #[serde(default)]
+    pub mount_points: Vec<crate::storage::mounts::MountPoint>,
 }
 
 /// What the container is doing now (docker's `State`).

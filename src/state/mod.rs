@@ -12,6 +12,8 @@
 //! <root>/containers/<id>/hostname, hosts, resolv.conf
 //! <root>/names/<name>                  name reservation (contains the id)
 //! <root>/images/, <root>/layers/       the image store (crate::image)
+//! <root>/volumes/<name>/_data          a volume's data (crate::storage::volumes), volume.json beside it
+//! <root>/volumes/.lock                 flock for volume create/remove and mount registration
 //! <root>/traces/<trace_id>.json        one trace per operation
 //! <root>/events.jsonl                  the events log
 //! <exec-root>/<id>/                    the OCI bundle: config.json, rootfs/ (overlay mount point), exec.fifo

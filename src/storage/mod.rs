@@ -1,4 +1,6 @@
-//! Storage for containers: the overlay root filesystem (docker's overlay2 graph driver).
-//! Volumes, bind mounts and tmpfs come with the storage issue and will live here too.
+//! Storage for containers: the overlay root filesystem (docker's overlay2 graph driver), the
+//! user's mounts (`-v`, `--mount`, `--tmpfs`) and the volumes they name (docker's local driver).
 
+pub mod mounts;
 pub mod overlay;
+pub mod volumes;
