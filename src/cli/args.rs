@@ -138,6 +138,9 @@ pub struct RunArgs {
     /// Run in the background and print the container id.
     #[arg(short = 'd', long)]
     pub detach: bool,
+    /// Send the trace over OTLP once the container has exited (OTEL_EXPORTER_OTLP_* apply).
+    #[arg(long)]
+    pub otlp: bool,
     #[command(flatten)]
     pub flags: CreateFlags,
 }
@@ -275,6 +278,53 @@ pub enum TraceCommand {
         explain: bool,
         #[arg(long)]
         lang: Option<String>,
+    },
+    /// Write a flamegraph SVG of span wall time (several traces aggregate).
+    Flamegraph {
+        #[arg(required = true)]
+        traces: Vec<String>,
+        /// The SVG file to write.
+        #[arg(short = 'o', long = "output", required = true)]
+        output: PathBuf,
+        /// Keep time order (a flame chart) instead of merging stacks.
+        #[arg(long)]
+        flamechart: bool,
+    },
+    /// Print the folded stacks (nanoseconds of self time per stack).
+    Folded {
+        #[arg(required = true)]
+        traces: Vec<String>,
+        /// Keep time order instead of merging stacks.
+        #[arg(long)]
+        flamechart: bool,
+    },
+    /// Compare two traces phase by phase (and write a differential flamegraph with -o).
+    Diff {
+        a: String,
+        b: String,
+        /// A differential flamegraph SVG to write.
+        #[arg(short = 'o', long = "output")]
+        output: Option<PathBuf>,
+    },
+    /// Export a trace: chrome (Perfetto), jaeger (Jaeger UI JSON), otlp-json, folded; or send it
+    /// to an OTLP collector with --otlp.
+    Export {
+        trace: String,
+        /// chrome, jaeger, otlp-json or folded.
+        #[arg(long, required_unless_present = "otlp")]
+        format: Option<String>,
+        /// The file to write (default: stdout).
+        #[arg(short = 'o', long = "output", conflicts_with = "otlp")]
+        output: Option<PathBuf>,
+        /// Send the trace over OTLP (see OTEL_EXPORTER_OTLP_* for the defaults).
+        #[arg(long, conflicts_with = "format")]
+        otlp: bool,
+        /// The collector's URL (default: OTEL_EXPORTER_OTLP_[TRACES_]ENDPOINT, then localhost).
+        #[arg(long, requires = "otlp")]
+        endpoint: Option<String>,
+        /// grpc or http/protobuf (default: OTEL_EXPORTER_OTLP_PROTOCOL, then http/protobuf).
+        #[arg(long, requires = "otlp")]
+        protocol: Option<String>,
     },
 }
 

@@ -118,16 +118,16 @@ fn client_phases(ctx: &Context) {
     );
 }
 
-/// Writes this process's trace; prints the summary line under `--explain`.
+/// Writes this process's trace; prints the summary line under `--explain`. Returns the trace.
 fn finish_trace(
     ctx: &Context,
     operation: &str,
     container: Option<&ContainerConfig>,
     view: Option<&Explain>,
-) {
+) -> Option<TraceFile> {
     let spans = recorder::take();
     if spans.is_empty() {
-        return;
+        return None;
     }
     let root = spans
         .iter()
@@ -161,6 +161,7 @@ fn finish_trace(
     if view.is_some() {
         eprint!("{}", summary_line(&Style::for_stderr("en"), &file));
     }
+    Some(file)
 }
 
 pub fn run(ctx: &Context, a: RunArgs) -> Result<i32, Failure> {
@@ -198,7 +199,19 @@ pub fn run(ctx: &Context, a: RunArgs) -> Result<i32, Failure> {
         }
         r
     };
-    finish_trace(ctx, "run", container.as_ref(), view.as_deref());
+    let file = finish_trace(ctx, "run", container.as_ref(), view.as_deref());
+    if a.otlp {
+        // After the container has run: the export is never on the start's critical path, and a
+        // collector that is down costs one warning, not the container.
+        match file
+            .as_ref()
+            .map(|f| super::traces::send_otlp(f, None, None))
+        {
+            Some(Ok(_)) => {}
+            Some(Err(e)) => eprintln!("ctrace: warning: {e}"),
+            None => eprintln!("ctrace: warning: no spans to send over OTLP: tracing is off"),
+        }
+    }
     result.map_err(|e| Failure::new(e.exit_code(), e))
 }
 

@@ -8,7 +8,7 @@ pub mod args;
 mod container;
 mod images;
 mod ps;
-mod traces;
+pub mod traces;
 pub mod units;
 
 use std::sync::Arc;
