@@ -248,3 +248,434 @@ fn an_unreachable_collector_costs_one_warning_not_the_container() {
     assert!(env.ids().is_empty(), "the containers ran and were removed");
     assert_eq!(env.traces().len(), 4, "the traces are still recorded");
 }
+
+/// Parses an SVG as XML (inferno's carry a DOCTYPE).
+fn parse_svg(text: &str) -> roxmltree::Document<'_> {
+    let opts = roxmltree::ParsingOptions {
+        allow_dtd: true,
+        ..Default::default()
+    };
+    roxmltree::Document::parse_with_options(text, opts).expect("the SVG is XML")
+}
+
+/// Runs one container and returns its trace file.
+fn one_trace(env: &Env) -> Value {
+    env.run(&["run", "--rm", "busybox", "true"]).ok();
+    env.traces().pop().expect("a trace file")
+}
+
+fn export(env: &Env, format: &str) -> Value {
+    let r = env.run(&["trace", "export", "last", "--format", format]);
+    r.ok();
+    serde_json::from_str(&r.stdout).expect("valid JSON")
+}
+
+#[test]
+fn jaeger_json_is_what_the_jaeger_ui_uploads() {
+    let env = Env::new("jaeger");
+    let file = one_trace(&env);
+    let doc = export(&env, "jaeger");
+    let data = doc["data"].as_array().unwrap();
+    assert_eq!(data.len(), 1);
+    let t = &data[0];
+    let trace_id = file["trace_id"].as_str().unwrap();
+    assert_eq!(t["traceID"], trace_id);
+    let procs = t["processes"].as_object().unwrap();
+    let services: HashSet<&str> = procs
+        .values()
+        .map(|p| p["serviceName"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        services,
+        HashSet::from(["ctrace", "ctrace-shim", "ctrace-init"])
+    );
+    let spans = t["spans"].as_array().unwrap();
+    let file_spans = file["spans"].as_array().unwrap();
+    assert_eq!(spans.len(), file_spans.len());
+    let ids: HashSet<&str> = spans
+        .iter()
+        .map(|s| s["spanID"].as_str().unwrap())
+        .collect();
+    for (s, f) in spans.iter().zip(file_spans) {
+        assert_eq!(s["traceID"], trace_id);
+        assert_eq!(s["spanID"], f["span_id"]);
+        assert_eq!(s["operationName"], f["name"]);
+        assert_eq!(
+            s["startTime"].as_u64().unwrap(),
+            f["start_unix_ns"].as_u64().unwrap() / 1000,
+            "startTime in µs"
+        );
+        assert_eq!(
+            s["duration"].as_u64().unwrap(),
+            f["duration_ns"].as_u64().unwrap() / 1000,
+            "duration in µs"
+        );
+        assert!(procs.contains_key(s["processID"].as_str().unwrap()));
+        let refs = s["references"].as_array().unwrap();
+        match f["parent_id"].as_str() {
+            Some(p) => {
+                assert_eq!(refs.len(), 1);
+                assert_eq!(refs[0]["refType"], "CHILD_OF");
+                assert_eq!(refs[0]["traceID"], trace_id);
+                assert_eq!(refs[0]["spanID"], p);
+                assert!(ids.contains(p));
+            }
+            None => assert!(refs.is_empty()),
+        }
+        for tag in s["tags"].as_array().unwrap() {
+            let ty = tag["type"].as_str().unwrap();
+            assert!(
+                ["string", "bool", "int64", "float64"].contains(&ty),
+                "{tag}"
+            );
+            assert!(tag["key"].is_string());
+        }
+        let logs = s["logs"].as_array().unwrap();
+        assert_eq!(logs.len(), f["events"].as_array().unwrap().len());
+        for l in logs {
+            assert!(l["timestamp"].is_u64());
+            assert_eq!(l["fields"][0]["key"], "event");
+        }
+    }
+    let mount = spans
+        .iter()
+        .find(|s| s["operationName"] == "start.mount")
+        .unwrap();
+    let tag = |k: &str| {
+        mount["tags"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|t| t["key"] == k)
+            .map(|t| t["value"].as_str().unwrap().to_string())
+    };
+    assert!(tag("docker.fn")
+        .unwrap()
+        .contains("conditionalMountOnStart"));
+    assert!(tag("seed").unwrap().contains("000#3.3.2"));
+    assert!(tag("note").is_some());
+}
+
+#[test]
+fn chrome_json_loads_in_perfetto() {
+    let env = Env::new("chrome");
+    let file = one_trace(&env);
+    let doc = export(&env, "chrome");
+    let events = doc["traceEvents"].as_array().unwrap();
+    let complete: Vec<&Value> = events.iter().filter(|e| e["ph"] == "X").collect();
+    let file_spans = file["spans"].as_array().unwrap();
+    assert_eq!(complete.len(), file_spans.len(), "one X event per span");
+    let origin = file_spans
+        .iter()
+        .map(|s| s["start_unix_ns"].as_u64().unwrap())
+        .min()
+        .unwrap();
+    let mut names: HashMap<u64, String> = HashMap::new();
+    for e in events.iter().filter(|e| e["ph"] == "M") {
+        if e["name"] == "process_name" {
+            names.insert(
+                e["pid"].as_u64().unwrap(),
+                e["args"]["name"].as_str().unwrap().into(),
+            );
+        }
+    }
+    assert_eq!(
+        names.values().cloned().collect::<HashSet<_>>(),
+        HashSet::from(["ctrace".into(), "ctrace-shim".into(), "ctrace-init".into()])
+    );
+    for (e, f) in complete.iter().zip(file_spans) {
+        assert_eq!(e["name"], f["name"]);
+        let ts = e["ts"].as_f64().unwrap();
+        let dur = e["dur"].as_f64().unwrap();
+        let want_ts = (f["start_unix_ns"].as_u64().unwrap() - origin) as f64 / 1000.0;
+        assert!((ts - want_ts).abs() < 0.002, "ts in µs since the start");
+        assert!((dur - f["duration_ns"].as_u64().unwrap() as f64 / 1000.0).abs() < 0.002);
+        let pid = e["pid"].as_u64().unwrap();
+        let service = &names[&pid];
+        let process = f["process"].as_str().unwrap();
+        assert_eq!(
+            service,
+            &if process == "ctrace" {
+                "ctrace".to_string()
+            } else {
+                format!("ctrace-{process}")
+            }
+        );
+        assert!(e["tid"].as_u64().unwrap() >= 1);
+        assert_eq!(e["args"]["span_id"], f["span_id"]);
+    }
+    // On one track (pid, tid) events nest or are disjoint: Perfetto draws no partial overlaps.
+    let mut tracks: HashMap<(u64, u64), Vec<(f64, f64)>> = HashMap::new();
+    for e in &complete {
+        let ts = e["ts"].as_f64().unwrap();
+        tracks
+            .entry((e["pid"].as_u64().unwrap(), e["tid"].as_u64().unwrap()))
+            .or_default()
+            .push((ts, ts + e["dur"].as_f64().unwrap()));
+    }
+    for (track, v) in tracks {
+        for (i, a) in v.iter().enumerate() {
+            for b in &v[i + 1..] {
+                let disjoint = a.1 <= b.0 || b.1 <= a.0;
+                let nested = (a.0 <= b.0 && b.1 <= a.1) || (b.0 <= a.0 && a.1 <= b.1);
+                assert!(disjoint || nested, "{track:?}: {a:?} and {b:?} overlap");
+            }
+        }
+    }
+}
+
+#[test]
+fn flamegraph_svg_has_one_frame_per_phase_sized_by_its_time() {
+    let env = Env::new("flamegraph");
+    let file = one_trace(&env);
+    let svg_path = env.dir.join("run.svg");
+    env.run(&[
+        "trace",
+        "flamegraph",
+        "last",
+        "-o",
+        svg_path.to_str().unwrap(),
+    ])
+    .ok();
+    let svg = std::fs::read_to_string(&svg_path).unwrap();
+    let doc = parse_svg(&svg);
+    let total: f64 = doc
+        .descendants()
+        .find(|n| n.attribute("total_samples").is_some())
+        .and_then(|n| n.attribute("total_samples")?.parse().ok())
+        .unwrap();
+    let root = &file["spans"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["name"] == "run")
+        .unwrap();
+    assert_eq!(
+        total,
+        root["duration_ns"].as_f64().unwrap(),
+        "total = run's wall time"
+    );
+    let title = doc
+        .descendants()
+        .find(|n| n.attribute("id") == Some("title"))
+        .and_then(|n| n.text())
+        .unwrap()
+        .to_string();
+    assert!(
+        title.contains("ctrace run") && title.contains("busybox"),
+        "{title}"
+    );
+    // frame name → (width in samples)
+    let mut frames: HashMap<String, Vec<f64>> = HashMap::new();
+    for g in doc.descendants().filter(|n| n.has_tag_name("g")) {
+        let Some(t) = g.children().find(|c| c.has_tag_name("title")) else {
+            continue;
+        };
+        let Some(rect) = g.children().find(|c| c.has_tag_name("rect")) else {
+            continue;
+        };
+        let name = t.text().unwrap().split(" (").next().unwrap().to_string();
+        let w: f64 = rect
+            .attributes()
+            .find(|a| a.name() == "w")
+            .unwrap()
+            .value()
+            .parse()
+            .unwrap();
+        frames.entry(name).or_default().push(w);
+    }
+    for phase in [
+        "run",
+        "create",
+        "start",
+        "start.mount",
+        "start.spec",
+        "runtime.shim",
+        "runtime.clone",
+        "init.pivot_root",
+    ] {
+        let spans: Vec<&Value> = file["spans"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|s| s["name"] == phase)
+            .collect();
+        assert_eq!(spans.len(), 1);
+        let w = frames
+            .get(phase)
+            .unwrap_or_else(|| panic!("no frame {phase}"));
+        assert_eq!(w.len(), 1, "one frame for {phase}");
+        // A frame's width is the span's wall time (a child's share is never counted twice).
+        let want = spans[0]["duration_ns"].as_f64().unwrap();
+        assert!(
+            (w[0] - want).abs() <= want * 0.01 + 2.0,
+            "{phase}: frame {} ns, span {want} ns",
+            w[0]
+        );
+    }
+}
+
+#[test]
+fn trace_diff_compares_two_recorded_traces() {
+    let env = Env::new("diff");
+    env.run(&["run", "--rm", "busybox", "true"]).ok();
+    env.run(&["run", "--rm", "-m", "64m", "busybox", "true"])
+        .ok();
+    let t = env.traces();
+    let (a, b) = (
+        t[0]["trace_id"].as_str().unwrap(),
+        t[1]["trace_id"].as_str().unwrap(),
+    );
+    let svg = env.dir.join("diff.svg");
+    let r = env.run(&["trace", "diff", a, &b[..12], "-o", svg.to_str().unwrap()]);
+    r.ok();
+    parse_svg(&std::fs::read_to_string(&svg).unwrap());
+    let dur = |t: &Value, name: &str| -> f64 {
+        t["spans"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|s| s["name"] == name)
+            .map(|s| s["duration_ns"].as_f64().unwrap())
+            .sum::<f64>()
+            / 1e6
+    };
+    for phase in [
+        "run",
+        "create",
+        "start.mount",
+        "runtime.cgroup",
+        "start.runtime.create",
+    ] {
+        let line = r
+            .stdout
+            .lines()
+            .find(|l| l.split_whitespace().next() == Some(phase))
+            .unwrap_or_else(|| panic!("no row for {phase}:\n{}", r.stdout));
+        let cols: Vec<&str> = line.split_whitespace().collect();
+        let (va, vb): (f64, f64) = (cols[1].parse().unwrap(), cols[2].parse().unwrap());
+        assert!((va - dur(&t[0], phase)).abs() < 0.001, "{line}");
+        assert!((vb - dur(&t[1], phase)).abs() < 0.001, "{line}");
+        let delta: f64 = cols[3].parse().unwrap();
+        assert!((delta - (vb - va)).abs() < 0.002, "{line}");
+        assert!(cols[4].ends_with('%'), "{line}");
+    }
+}
+
+#[test]
+fn bad_trace_input_is_one_clear_error_line() {
+    let env = Env::new("bad_traces");
+    let dir = env.root.join("traces");
+    std::fs::create_dir_all(&dir).unwrap();
+    let good = |id: &str| {
+        serde_json::json!({
+            "format": "ctrace-trace/1", "trace_id": id, "operation": "run", "mode": "real",
+            "host": {"hostname": "h", "kernel": "k", "cgroup": "v2", "runtime": "embedded", "cpus": 2},
+            "started_unix_ns": 1, "duration_ns": 10,
+            "spans": [{"span_id": "00000000000000a1", "name": "run", "start_unix_ns": 1,
+                       "duration_ns": 10, "process": "ctrace", "status": "ok"}]
+        })
+        .to_string()
+    };
+    std::fs::write(
+        dir.join("abcd0000000000000000000000000001.json"),
+        good("abcd0000000000000000000000000001"),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("abcd0000000000000000000000000002.json"),
+        good("abcd0000000000000000000000000002"),
+    )
+    .unwrap();
+    let truncated = env.dir.join("truncated.json");
+    std::fs::write(&truncated, &good("ff")[..40]).unwrap();
+    let foreign = env.dir.join("foreign.json");
+    std::fs::write(&foreign, r#"{"traceEvents": []}"#).unwrap();
+    let other_format = env.dir.join("other.json");
+    std::fs::write(
+        &other_format,
+        good("ee").replace("ctrace-trace/1", "ctrace-trace/9"),
+    )
+    .unwrap();
+    let out = env.dir.join("out.svg");
+    let out = out.to_str().unwrap();
+    for (args, want) in [
+        (
+            vec!["trace", "show", truncated.to_str().unwrap()],
+            "is not a ctrace trace file",
+        ),
+        (
+            vec![
+                "trace",
+                "export",
+                foreign.to_str().unwrap(),
+                "--format",
+                "jaeger",
+            ],
+            "is not a ctrace trace file",
+        ),
+        (
+            vec![
+                "trace",
+                "flamegraph",
+                other_format.to_str().unwrap(),
+                "-o",
+                out,
+            ],
+            "ctrace-trace/9",
+        ),
+        (
+            vec!["trace", "show", "0123456789abcdef"],
+            "no trace matches",
+        ),
+        (
+            vec!["trace", "export", "abcd", "--format", "chrome"],
+            "is ambiguous",
+        ),
+        (
+            vec!["trace", "diff", "abcd0000000000000000000000000001", "nope"],
+            "no trace matches",
+        ),
+        (
+            vec![
+                "trace",
+                "export",
+                "abcd0000000000000000000000000001",
+                "--format",
+                "svg",
+            ],
+            "unknown export format",
+        ),
+        (
+            vec![
+                "trace",
+                "export",
+                "abcd0000000000000000000000000001",
+                "--otlp",
+                "--protocol",
+                "thrift",
+            ],
+            "unknown OTLP protocol",
+        ),
+    ] {
+        let r = env.run(&args);
+        assert_ne!(r.code, 0, "{args:?}");
+        assert_eq!(r.stderr.lines().count(), 1, "{args:?}: {}", r.stderr);
+        assert!(r.stderr.starts_with("ctrace: "), "{}", r.stderr);
+        assert!(r.stderr.contains(want), "{args:?}: {}", r.stderr);
+        assert!(r.stdout.is_empty(), "{args:?}: {}", r.stdout);
+    }
+    assert!(
+        !std::path::Path::new(out).exists(),
+        "a failed export writes nothing"
+    );
+    // A good one works, by unique prefix.
+    env.run(&[
+        "trace",
+        "export",
+        "abcd0000000000000000000000000001",
+        "--format",
+        "chrome",
+    ])
+    .ok();
+}
