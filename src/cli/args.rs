@@ -56,6 +56,8 @@ pub enum Command {
     /// Work with recorded traces.
     #[command(subcommand)]
     Trace(TraceCommand),
+    /// Run N containers and show where start latency goes (per-phase percentiles).
+    Bench(BenchArgs),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
     Completion { shell: clap_complete::Shell },
     /// (internal) The per-container shim; started by the engine, not by users.
@@ -326,6 +328,33 @@ pub enum TraceCommand {
         #[arg(long, requires = "otlp")]
         protocol: Option<String>,
     },
+}
+
+#[derive(Debug, Args)]
+pub struct BenchArgs {
+    /// How many containers to run.
+    #[arg(short = 'n', long = "runs", default_value_t = 20)]
+    pub n: usize,
+    /// How many run at once.
+    #[arg(long, default_value_t = 1)]
+    pub concurrency: usize,
+    /// Network mode of every container.
+    #[arg(long, alias = "net", default_value = "none")]
+    pub network: String,
+    /// Runtime: embedded or runc.
+    #[arg(long, default_value = "embedded")]
+    pub runtime: String,
+    /// An aggregate flamegraph SVG of all the runs.
+    #[arg(short = 'o', long = "output")]
+    pub output: Option<PathBuf>,
+    /// Output: table (default) or json.
+    #[arg(long, default_value = "table")]
+    pub format: String,
+    /// The image to run.
+    pub image: String,
+    /// The command (default: true).
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+    pub command: Vec<String>,
 }
 
 #[derive(Debug, Args)]

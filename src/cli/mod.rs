@@ -5,6 +5,7 @@
 //! Errors print as one line, `ctrace: <what failed>: <what to do>`.
 
 pub mod args;
+mod bench;
 mod container;
 mod images;
 mod ps;
@@ -73,6 +74,7 @@ pub fn main() -> i32 {
         Command::Rmi(a) => images::remove(&ctx.engine, a),
         Command::Image(c) => images::command(&ctx, c),
         Command::Trace(c) => traces::command(&ctx.engine, c),
+        Command::Bench(a) => bench::bench(&ctx, a),
         Command::Completion { shell } => {
             clap_complete::generate(shell, &mut Cli::command(), "ctrace", &mut std::io::stdout());
             Ok(0)
