@@ -766,3 +766,75 @@ fn bench_refuses_bad_counts() {
         assert!(env.traces().is_empty());
     }
 }
+
+/// The cost of `run --otlp` against `CTRACE_TRACE=off`, runs interleaved, medians printed (a
+/// measurement, not a check: `cargo test --release --test exporters -- --ignored --nocapture`).
+#[test]
+#[ignore]
+fn measure_otlp_overhead() {
+    let env = Env::new("otlp_overhead");
+    let rx = Receiver::start();
+    env.run(&["run", "--rm", "busybox", "true"]).ok();
+    let base = ["run", "--rm", "--network", "none", "busybox", "true"];
+    let otlp = [
+        "run",
+        "--rm",
+        "--otlp",
+        "--network",
+        "none",
+        "busybox",
+        "true",
+    ];
+    let http = format!("http://{}", rx.http);
+    let grpc = format!("http://{}", rx.grpc);
+    let variants: [(&str, &[&str], Vec<(&str, &str)>); 4] = [
+        ("off", &base, vec![("CTRACE_TRACE", "off")]),
+        ("traced", &base, vec![]),
+        (
+            "otlp-http",
+            &otlp,
+            vec![
+                ("OTEL_EXPORTER_OTLP_ENDPOINT", &http),
+                ("OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf"),
+            ],
+        ),
+        (
+            "otlp-grpc",
+            &otlp,
+            vec![
+                ("OTEL_EXPORTER_OTLP_ENDPOINT", &grpc),
+                ("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc"),
+            ],
+        ),
+    ];
+    let runs: usize = std::env::var("RUNS")
+        .ok()
+        .and_then(|r| r.parse().ok())
+        .unwrap_or(60);
+    let mut times: Vec<Vec<f64>> = vec![Vec::new(); variants.len()];
+    for _ in 0..runs {
+        for (i, (_, args, vars)) in variants.iter().enumerate() {
+            let mut c = env.cmd(args);
+            for (k, v) in vars {
+                c.env(k, v);
+            }
+            let t0 = Instant::now();
+            let r: common::Run = c.output().unwrap().into();
+            times[i].push(t0.elapsed().as_secs_f64() * 1e3);
+            r.ok();
+        }
+    }
+    let median = |v: &mut Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
+    let off = median(&mut times[0]);
+    for (i, (name, _, _)) in variants.iter().enumerate() {
+        let m = median(&mut times[i]);
+        println!(
+            "{name:<10} median {m:7.2} ms  ({:+.1}% against off)",
+            (m - off) * 100.0 / off
+        );
+    }
+    assert_eq!(rx.received().len(), 2 * runs);
+}

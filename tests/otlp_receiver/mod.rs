@@ -149,7 +149,8 @@ impl Receiver {
                 tonic::transport::Server::builder()
                     .add_service(TraceServiceServer::new(Svc(st)))
                     .serve_with_incoming_shutdown(
-                        tonic::transport::server::TcpIncoming::from(listener),
+                        tonic::transport::server::TcpIncoming::from(listener)
+                            .with_nodelay(Some(true)),
                         async {
                             let _ = rx.await;
                         },
