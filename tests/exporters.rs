@@ -787,7 +787,8 @@ fn measure_otlp_overhead() {
     ];
     let http = format!("http://{}", rx.http);
     let grpc = format!("http://{}", rx.grpc);
-    let variants: [(&str, &[&str], Vec<(&str, &str)>); 4] = [
+    type Variant<'a> = (&'a str, &'a [&'a str], Vec<(&'a str, &'a str)>);
+    let variants: [Variant; 4] = [
         ("off", &base, vec![("CTRACE_TRACE", "off")]),
         ("traced", &base, vec![]),
         (
