@@ -161,7 +161,14 @@ pub fn command(engine: &Engine, c: TraceCommand) -> Result<i32, Failure> {
             let format = format.unwrap_or_default();
             let doc = match format.as_str() {
                 "chrome" => chrome::export(&file),
-                "jaeger" => jaeger::export(&file),
+                "jaeger" => {
+                    let doc = jaeger::export(&file);
+                    write_out(output.as_ref(), |w| {
+                        serde_json::to_writer(&mut *w, &doc)?;
+                        w.write_all(b"\n")
+                    })?;
+                    return Ok(0);
+                }
                 "otlp-json" => otlp::to_json(&otlp::request(&file)),
                 "folded" => {
                     let text = folded::folded_text(std::slice::from_ref(&file), false);
