@@ -839,3 +839,60 @@ fn measure_otlp_overhead() {
     }
     assert_eq!(rx.received().len(), 2 * runs);
 }
+
+#[test]
+fn otlp_json_follows_the_protobuf_json_mapping() {
+    let env = Env::new("otlp_json");
+    let file = one_trace(&env);
+    let doc = export(&env, "otlp-json");
+    let trace_id = file["trace_id"].as_str().unwrap();
+    let mut count = 0;
+    let mut services = HashSet::new();
+    for rs in doc["resourceSpans"].as_array().unwrap() {
+        let attrs = rs["resource"]["attributes"].as_array().unwrap();
+        let service = attrs.iter().find(|a| a["key"] == "service.name").unwrap();
+        services.insert(
+            service["value"]["stringValue"]
+                .as_str()
+                .unwrap()
+                .to_string(),
+        );
+        for ss in rs["scopeSpans"].as_array().unwrap() {
+            assert_eq!(ss["scope"]["name"], "ctrace");
+            for s in ss["spans"].as_array().unwrap() {
+                count += 1;
+                assert_eq!(s["traceId"], trace_id, "ids are hex in OTLP/JSON");
+                assert_eq!(s["spanId"].as_str().unwrap().len(), 16);
+                assert_eq!(s["kind"], 1, "enums are numbers");
+                let start: u64 = s["startTimeUnixNano"].as_str().unwrap().parse().unwrap();
+                let end: u64 = s["endTimeUnixNano"].as_str().unwrap().parse().unwrap();
+                assert!(start <= end, "64-bit integers are strings");
+                let f = file["spans"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .find(|f| f["span_id"] == s["spanId"])
+                    .unwrap();
+                assert_eq!(start, f["start_unix_ns"].as_u64().unwrap());
+                assert_eq!(s["parentSpanId"].as_str(), f["parent_id"].as_str());
+                assert_eq!(s["status"]["code"], 1);
+                for a in s["attributes"].as_array().unwrap() {
+                    let v = a["value"].as_object().unwrap();
+                    assert_eq!(v.len(), 1, "{a}");
+                    if let Some(i) = v.get("intValue") {
+                        assert!(i.is_string(), "{a}");
+                    }
+                }
+                for e in s["events"].as_array().unwrap() {
+                    assert!(e["timeUnixNano"].is_string());
+                    assert!(e["name"].is_string());
+                }
+            }
+        }
+    }
+    assert_eq!(count, file["spans"].as_array().unwrap().len());
+    assert_eq!(
+        services,
+        HashSet::from(["ctrace".into(), "ctrace-shim".into(), "ctrace-init".into()])
+    );
+}

@@ -169,7 +169,14 @@ pub fn command(engine: &Engine, c: TraceCommand) -> Result<i32, Failure> {
                     })?;
                     return Ok(0);
                 }
-                "otlp-json" => otlp::to_json(&otlp::request(&file)),
+                "otlp-json" => {
+                    let req = otlp::request(&file);
+                    write_out(output.as_ref(), |w| {
+                        serde_json::to_writer(&mut *w, &otlp::to_json(&req))?;
+                        w.write_all(b"\n")
+                    })?;
+                    return Ok(0);
+                }
                 "folded" => {
                     let text = folded::folded_text(std::slice::from_ref(&file), false);
                     write_out(output.as_ref(), |w| w.write_all(text.as_bytes()))?;

@@ -30,7 +30,7 @@ use opentelemetry_proto::tonic::trace::v1::{
     span, status, ResourceSpans, ScopeSpans, Span, Status,
 };
 use prost::Message;
-use serde_json::{json, Value};
+use serde_json::Value;
 
 use super::export::{attributes, processes, service_name, ExportError};
 use super::format::{SpanRecord, TraceFile};
@@ -278,82 +278,195 @@ fn hex(b: &[u8]) -> String {
     b.iter().map(|x| format!("{x:02x}")).collect()
 }
 
-fn any_json(v: &AnyValue) -> Value {
-    match &v.value {
-        Some(any_value::Value::StringValue(s)) => json!({"stringValue": s}),
-        Some(any_value::Value::BoolValue(b)) => json!({"boolValue": b}),
-        // int64 is a string in the protobuf JSON mapping.
-        Some(any_value::Value::IntValue(i)) => json!({"intValue": i.to_string()}),
-        Some(any_value::Value::DoubleValue(d)) => json!({"doubleValue": d}),
-        _ => json!({}),
-    }
-}
+/// The protobuf JSON mapping of the OTLP types, serialized straight from the prost messages.
+mod json {
+    use opentelemetry_proto::tonic::common::v1::{any_value, AnyValue, KeyValue};
+    use opentelemetry_proto::tonic::trace::v1::{span, ScopeSpans, Span, Status};
+    use opentelemetry_proto::tonic::{
+        collector::trace::v1::ExportTraceServiceRequest, trace::v1::ResourceSpans,
+    };
+    use serde::ser::{SerializeMap, SerializeSeq, Serializer};
+    use serde::Serialize;
 
-fn kvs_json(kvs: &[KeyValue]) -> Value {
-    kvs.iter()
-        .map(|k| json!({"key": k.key, "value": k.value.as_ref().map_or(json!({}), any_json)}))
-        .collect()
+    use super::hex;
+
+    pub struct Request<'a>(pub &'a ExportTraceServiceRequest);
+    struct Resource<'a>(&'a ResourceSpans);
+    struct Scope<'a>(&'a ScopeSpans);
+    struct OneSpan<'a>(&'a Span);
+    struct Event<'a>(&'a span::Event);
+    struct Attrs<'a>(&'a [KeyValue]);
+    struct Any<'a>(&'a AnyValue);
+    struct St<'a>(&'a Status);
+
+    fn seq<S: Serializer, T: Serialize>(
+        s: S,
+        items: impl ExactSizeIterator<Item = T>,
+    ) -> Result<S::Ok, S::Error> {
+        let mut q = s.serialize_seq(Some(items.len()))?;
+        for i in items {
+            q.serialize_element(&i)?;
+        }
+        q.end()
+    }
+
+    impl Serialize for Request<'_> {
+        fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+            struct All<'a>(&'a [ResourceSpans]);
+            impl Serialize for All<'_> {
+                fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                    seq(s, self.0.iter().map(Resource))
+                }
+            }
+            let mut m = s.serialize_map(Some(1))?;
+            m.serialize_entry("resourceSpans", &All(&self.0.resource_spans))?;
+            m.end()
+        }
+    }
+
+    impl Serialize for Resource<'_> {
+        fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+            struct Res<'a>(&'a [KeyValue]);
+            impl Serialize for Res<'_> {
+                fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                    let mut m = s.serialize_map(Some(1))?;
+                    m.serialize_entry("attributes", &Attrs(self.0))?;
+                    m.end()
+                }
+            }
+            struct Scopes<'a>(&'a [ScopeSpans]);
+            impl Serialize for Scopes<'_> {
+                fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                    seq(s, self.0.iter().map(Scope))
+                }
+            }
+            let attrs = self.0.resource.as_ref().map_or(&[][..], |r| &r.attributes);
+            let mut m = s.serialize_map(Some(2))?;
+            m.serialize_entry("resource", &Res(attrs))?;
+            m.serialize_entry("scopeSpans", &Scopes(&self.0.scope_spans))?;
+            m.end()
+        }
+    }
+
+    impl Serialize for Scope<'_> {
+        fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+            struct Spans<'a>(&'a [Span]);
+            impl Serialize for Spans<'_> {
+                fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                    seq(s, self.0.iter().map(OneSpan))
+                }
+            }
+            #[derive(Serialize)]
+            struct Sc<'a> {
+                name: &'a str,
+                version: &'a str,
+            }
+            let mut m = s.serialize_map(Some(2))?;
+            if let Some(sc) = &self.0.scope {
+                m.serialize_entry(
+                    "scope",
+                    &Sc {
+                        name: &sc.name,
+                        version: &sc.version,
+                    },
+                )?;
+            }
+            m.serialize_entry("spans", &Spans(&self.0.spans))?;
+            m.end()
+        }
+    }
+
+    impl Serialize for OneSpan<'_> {
+        fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+            struct Events<'a>(&'a [span::Event]);
+            impl Serialize for Events<'_> {
+                fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                    seq(s, self.0.iter().map(Event))
+                }
+            }
+            let sp = self.0;
+            let mut m = s.serialize_map(None)?;
+            m.serialize_entry("traceId", &hex(&sp.trace_id))?;
+            m.serialize_entry("spanId", &hex(&sp.span_id))?;
+            if !sp.parent_span_id.is_empty() {
+                m.serialize_entry("parentSpanId", &hex(&sp.parent_span_id))?;
+            }
+            m.serialize_entry("flags", &sp.flags)?;
+            m.serialize_entry("name", &sp.name)?;
+            m.serialize_entry("kind", &sp.kind)?;
+            // 64-bit integers are strings in the protobuf JSON mapping.
+            m.serialize_entry("startTimeUnixNano", &sp.start_time_unix_nano.to_string())?;
+            m.serialize_entry("endTimeUnixNano", &sp.end_time_unix_nano.to_string())?;
+            m.serialize_entry("attributes", &Attrs(&sp.attributes))?;
+            m.serialize_entry("events", &Events(&sp.events))?;
+            if let Some(st) = &sp.status {
+                m.serialize_entry("status", &St(st))?;
+            }
+            m.end()
+        }
+    }
+
+    impl Serialize for St<'_> {
+        fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+            let mut m = s.serialize_map(None)?;
+            m.serialize_entry("code", &self.0.code)?;
+            if !self.0.message.is_empty() {
+                m.serialize_entry("message", &self.0.message)?;
+            }
+            m.end()
+        }
+    }
+
+    impl Serialize for Event<'_> {
+        fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+            let mut m = s.serialize_map(Some(3))?;
+            m.serialize_entry("timeUnixNano", &self.0.time_unix_nano.to_string())?;
+            m.serialize_entry("name", &self.0.name)?;
+            m.serialize_entry("attributes", &Attrs(&self.0.attributes))?;
+            m.end()
+        }
+    }
+
+    impl Serialize for Attrs<'_> {
+        fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+            struct Kv<'a>(&'a KeyValue);
+            impl Serialize for Kv<'_> {
+                fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                    let mut m = s.serialize_map(Some(2))?;
+                    m.serialize_entry("key", &self.0.key)?;
+                    match &self.0.value {
+                        Some(v) => m.serialize_entry("value", &Any(v))?,
+                        None => m.serialize_entry("value", &serde_json::Map::new())?,
+                    }
+                    m.end()
+                }
+            }
+            seq(s, self.0.iter().map(Kv))
+        }
+    }
+
+    impl Serialize for Any<'_> {
+        fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+            let mut m = s.serialize_map(Some(1))?;
+            match &self.0.value {
+                Some(any_value::Value::StringValue(v)) => m.serialize_entry("stringValue", v)?,
+                Some(any_value::Value::BoolValue(v)) => m.serialize_entry("boolValue", v)?,
+                Some(any_value::Value::IntValue(v)) => {
+                    m.serialize_entry("intValue", &v.to_string())?
+                }
+                Some(any_value::Value::DoubleValue(v)) => m.serialize_entry("doubleValue", v)?,
+                _ => {}
+            }
+            m.end()
+        }
+    }
 }
 
 /// The request in the OTLP/JSON encoding (protobuf JSON mapping, with ids as hex as OTLP
 /// requires, 64-bit integers as strings and enums as numbers): what `POST /v1/traces` with
 /// `Content-Type: application/json` accepts.
-pub fn to_json(req: &ExportTraceServiceRequest) -> Value {
-    let resource_spans: Vec<Value> = req
-        .resource_spans
-        .iter()
-        .map(|rs| {
-            let scope_spans: Vec<Value> = rs
-                .scope_spans
-                .iter()
-                .map(|ss| {
-                    let spans: Vec<Value> = ss
-                        .spans
-                        .iter()
-                        .map(|s| {
-                            let mut o = json!({
-                                "traceId": hex(&s.trace_id),
-                                "spanId": hex(&s.span_id),
-                                "flags": s.flags,
-                                "name": s.name,
-                                "kind": s.kind,
-                                "startTimeUnixNano": s.start_time_unix_nano.to_string(),
-                                "endTimeUnixNano": s.end_time_unix_nano.to_string(),
-                                "attributes": kvs_json(&s.attributes),
-                                "events": s.events.iter().map(|e| json!({
-                                    "timeUnixNano": e.time_unix_nano.to_string(),
-                                    "name": e.name,
-                                    "attributes": kvs_json(&e.attributes),
-                                })).collect::<Vec<_>>(),
-                            });
-                            if !s.parent_span_id.is_empty() {
-                                o["parentSpanId"] = hex(&s.parent_span_id).into();
-                            }
-                            if let Some(st) = &s.status {
-                                o["status"] = if st.message.is_empty() {
-                                    json!({"code": st.code})
-                                } else {
-                                    json!({"code": st.code, "message": st.message})
-                                };
-                            }
-                            o
-                        })
-                        .collect();
-                    let scope = ss.scope.as_ref().map_or(
-                        json!({}),
-                        |sc| json!({"name": sc.name, "version": sc.version}),
-                    );
-                    json!({"scope": scope, "spans": spans})
-                })
-                .collect();
-            json!({
-                "resource": {"attributes": kvs_json(
-                    rs.resource.as_ref().map_or(&[][..], |r| &r.attributes[..]))},
-                "scopeSpans": scope_spans,
-            })
-        })
-        .collect();
-    json!({ "resourceSpans": resource_spans })
+pub fn to_json(req: &ExportTraceServiceRequest) -> impl serde::Serialize + '_ {
+    json::Request(req)
 }
 
 /// Sends `req` to `target`; returns the number of spans sent. Never blocks past the timeout.
