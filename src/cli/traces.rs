@@ -66,6 +66,19 @@ pub fn send_otlp(
     ))
 }
 
+/// A JSON document of any exporter, written compactly.
+mod erased {
+    pub trait Doc {
+        fn write(&self, w: &mut dyn std::io::Write) -> std::io::Result<()>;
+    }
+
+    impl<T: serde::Serialize> Doc for T {
+        fn write(&self, w: &mut dyn std::io::Write) -> std::io::Result<()> {
+            serde_json::to_writer(w, self).map_err(std::io::Error::from)
+        }
+    }
+}
+
 pub fn command(engine: &Engine, c: TraceCommand) -> Result<i32, Failure> {
     let dir = engine.paths.traces();
     match c {
@@ -159,28 +172,19 @@ pub fn command(engine: &Engine, c: TraceCommand) -> Result<i32, Failure> {
                 return Ok(0);
             }
             let format = format.unwrap_or_default();
-            let doc = match format.as_str() {
-                "chrome" => chrome::export(&file),
-                "jaeger" => {
-                    let doc = jaeger::export(&file);
-                    write_out(output.as_ref(), |w| {
-                        serde_json::to_writer(&mut *w, &doc)?;
-                        w.write_all(b"\n")
-                    })?;
-                    return Ok(0);
-                }
-                "otlp-json" => {
-                    let req = otlp::request(&file);
-                    write_out(output.as_ref(), |w| {
-                        serde_json::to_writer(&mut *w, &otlp::to_json(&req))?;
-                        w.write_all(b"\n")
-                    })?;
-                    return Ok(0);
-                }
+            let json = |doc: &dyn erased::Doc| {
+                write_out(output.as_ref(), |w| {
+                    doc.write(&mut *w)?;
+                    w.write_all(b"\n")
+                })
+            };
+            match format.as_str() {
+                "chrome" => json(&chrome::export(&file))?,
+                "jaeger" => json(&jaeger::export(&file))?,
+                "otlp-json" => json(&otlp::to_json(&otlp::request(&file)))?,
                 "folded" => {
                     let text = folded::folded_text(std::slice::from_ref(&file), false);
                     write_out(output.as_ref(), |w| w.write_all(text.as_bytes()))?;
-                    return Ok(0);
                 }
                 other => {
                     return Err(Failure::new(
@@ -188,11 +192,7 @@ pub fn command(engine: &Engine, c: TraceCommand) -> Result<i32, Failure> {
                         ExportError::UnknownFormat(other.to_string()),
                     ))
                 }
-            };
-            write_out(output.as_ref(), |w| {
-                serde_json::to_writer(&mut *w, &doc)?;
-                w.write_all(b"\n")
-            })?;
+            }
             Ok(0)
         }
     }

@@ -6,6 +6,10 @@
 //! overlap without nesting (concurrent branches: a bench's runs) go on tracks (`tid`) of their
 //! own, since Perfetto does not draw overlapping `X` events on one track.
 
+use std::borrow::Cow;
+use std::collections::BTreeMap;
+
+use serde::Serialize;
 use serde_json::{json, Map, Value};
 
 use super::export::{attributes, processes, service_name};
@@ -69,8 +73,57 @@ fn us(ns: u64, origin: u64) -> f64 {
     (ns.saturating_sub(origin)) as f64 / 1000.0
 }
 
+/// One trace event: metadata (`M`), complete (`X`) or instant (`i`).
+#[derive(Serialize)]
+struct Event<'a> {
+    name: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    cat: Option<&'a str>,
+    ph: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    ts: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    dur: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    s: Option<&'static str>,
+    pid: usize,
+    tid: usize,
+    args: Args<'a>,
+}
+
+#[derive(Serialize)]
+#[serde(untagged)]
+enum Args<'a> {
+    Meta(Value),
+    Span(BTreeMap<Cow<'a, str>, Cow<'a, Value>>),
+    Attrs(&'a Map<String, Value>),
+}
+
+fn meta(name: &'static str, pid: usize, tid: usize, args: Value) -> Event<'static> {
+    Event {
+        name,
+        cat: None,
+        ph: "M",
+        ts: None,
+        dur: None,
+        s: None,
+        pid,
+        tid,
+        args: Args::Meta(args),
+    }
+}
+
+/// The Chrome Trace Event document.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Document<'a> {
+    trace_events: Vec<Event<'a>>,
+    display_time_unit: &'static str,
+    other_data: Value,
+}
+
 /// The trace as a Chrome Trace Event document.
-pub fn export(trace: &TraceFile) -> Value {
+pub fn export(trace: &TraceFile) -> Document<'_> {
     let origin = trace
         .spans
         .iter()
@@ -86,57 +139,68 @@ pub fn export(trace: &TraceFile) -> Value {
     let mut events = Vec::new();
     let mut named = std::collections::BTreeSet::new();
     for (i, p) in procs.iter().enumerate() {
-        events.push(json!({
-            "ph": "M", "name": "process_name", "pid": i + 1, "tid": 0,
-            "args": {"name": service_name(p)}
-        }));
-        events.push(json!({
-            "ph": "M", "name": "process_sort_index", "pid": i + 1, "tid": 0,
-            "args": {"sort_index": i}
-        }));
+        events.push(meta(
+            "process_name",
+            i + 1,
+            0,
+            json!({"name": service_name(p)}),
+        ));
+        events.push(meta(
+            "process_sort_index",
+            i + 1,
+            0,
+            json!({"sort_index": i}),
+        ));
     }
     for (i, s) in trace.spans.iter().enumerate() {
         let pid = pid_of(&s.process);
         let tid = track[i] + 1;
         if named.insert((pid, tid)) {
-            events.push(json!({
-                "ph": "M", "name": "thread_name", "pid": pid, "tid": tid,
-                "args": {"name": if tid == 1 { "main".to_string() } else { format!("branch {tid}") }}
-            }));
+            let name = if tid == 1 {
+                "main".to_string()
+            } else {
+                format!("branch {tid}")
+            };
+            events.push(meta("thread_name", pid, tid, json!({ "name": name })));
         }
-        let mut args: Map<String, Value> = attributes(s).into_iter().collect();
-        args.insert("span_id".into(), s.span_id.clone().into());
+        let mut args: BTreeMap<Cow<str>, Cow<Value>> = attributes(s)
+            .into_iter()
+            .map(|(k, v)| (Cow::Owned(k), Cow::Owned(v)))
+            .collect();
+        args.insert("span_id".into(), Cow::Owned(s.span_id.as_str().into()));
         if let Some(p) = &s.parent_id {
-            args.insert("parent_id".into(), p.clone().into());
+            args.insert("parent_id".into(), Cow::Owned(p.as_str().into()));
         }
-        args.insert("status".into(), s.status.clone().into());
-        events.push(json!({
-            "name": s.name,
-            "cat": s.name.split('.').next().unwrap_or("ctrace"),
-            "ph": "X",
-            "ts": us(s.start_unix_ns, origin),
-            "dur": s.duration_ns as f64 / 1000.0,
-            "pid": pid,
-            "tid": tid,
-            "args": args,
-        }));
+        args.insert("status".into(), Cow::Owned(s.status.as_str().into()));
+        events.push(Event {
+            name: &s.name,
+            cat: Some(s.name.split('.').next().unwrap_or("ctrace")),
+            ph: "X",
+            ts: Some(us(s.start_unix_ns, origin)),
+            dur: Some(s.duration_ns as f64 / 1000.0),
+            s: None,
+            pid,
+            tid,
+            args: Args::Span(args),
+        });
         for e in &s.events {
-            events.push(json!({
-                "name": e.name,
-                "cat": "event",
-                "ph": "i",
-                "s": "t",
-                "ts": us(e.time_unix_ns, origin),
-                "pid": pid,
-                "tid": tid,
-                "args": e.attrs,
-            }));
+            events.push(Event {
+                name: &e.name,
+                cat: Some("event"),
+                ph: "i",
+                ts: Some(us(e.time_unix_ns, origin)),
+                dur: None,
+                s: Some("t"),
+                pid,
+                tid,
+                args: Args::Attrs(&e.attrs),
+            });
         }
     }
-    json!({
-        "traceEvents": events,
-        "displayTimeUnit": "ms",
-        "otherData": {
+    Document {
+        trace_events: events,
+        display_time_unit: "ms",
+        other_data: json!({
             "trace_id": trace.trace_id,
             "operation": trace.operation,
             "container": trace.container.as_ref().map(|c| c.id.clone()).unwrap_or_default(),
@@ -145,6 +209,6 @@ pub fn export(trace: &TraceFile) -> Value {
             "kernel": trace.host.kernel,
             "cgroup": trace.host.cgroup,
             "runtime": trace.host.runtime,
-        }
-    })
+        }),
+    }
 }
