@@ -59,6 +59,8 @@ pub enum Command {
     /// Work with recorded traces.
     #[command(subcommand)]
     Trace(TraceCommand),
+    /// Run N containers and show where start latency goes (per-phase percentiles).
+    Bench(BenchArgs),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
     Completion { shell: clap_complete::Shell },
     /// (internal) The per-container shim; started by the engine, not by users.
@@ -157,6 +159,9 @@ pub struct RunArgs {
     /// Run in the background and print the container id.
     #[arg(short = 'd', long)]
     pub detach: bool,
+    /// Send the trace over OTLP once the container has exited (OTEL_EXPORTER_OTLP_* apply).
+    #[arg(long)]
+    pub otlp: bool,
     #[command(flatten)]
     pub flags: CreateFlags,
 }
@@ -352,6 +357,80 @@ pub enum TraceCommand {
         #[arg(long)]
         lang: Option<String>,
     },
+    /// Write a flamegraph SVG of span wall time (several traces aggregate).
+    Flamegraph {
+        #[arg(required = true)]
+        traces: Vec<String>,
+        /// The SVG file to write.
+        #[arg(short = 'o', long = "output", required = true)]
+        output: PathBuf,
+        /// Keep time order (a flame chart) instead of merging stacks.
+        #[arg(long)]
+        flamechart: bool,
+    },
+    /// Print the folded stacks (nanoseconds of self time per stack).
+    Folded {
+        #[arg(required = true)]
+        traces: Vec<String>,
+        /// Keep time order instead of merging stacks.
+        #[arg(long)]
+        flamechart: bool,
+    },
+    /// Compare two traces phase by phase (and write a differential flamegraph with -o).
+    Diff {
+        a: String,
+        b: String,
+        /// A differential flamegraph SVG to write.
+        #[arg(short = 'o', long = "output")]
+        output: Option<PathBuf>,
+    },
+    /// Export a trace: chrome (Perfetto), jaeger (Jaeger UI JSON), otlp-json, folded; or send it
+    /// to an OTLP collector with --otlp.
+    Export {
+        trace: String,
+        /// chrome, jaeger, otlp-json or folded.
+        #[arg(long, required_unless_present = "otlp")]
+        format: Option<String>,
+        /// The file to write (default: stdout).
+        #[arg(short = 'o', long = "output", conflicts_with = "otlp")]
+        output: Option<PathBuf>,
+        /// Send the trace over OTLP (see OTEL_EXPORTER_OTLP_* for the defaults).
+        #[arg(long, conflicts_with = "format")]
+        otlp: bool,
+        /// The collector's URL (default: OTEL_EXPORTER_OTLP_[TRACES_]ENDPOINT, then localhost).
+        #[arg(long, requires = "otlp")]
+        endpoint: Option<String>,
+        /// grpc or http/protobuf (default: OTEL_EXPORTER_OTLP_PROTOCOL, then http/protobuf).
+        #[arg(long, requires = "otlp")]
+        protocol: Option<String>,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct BenchArgs {
+    /// How many containers to run.
+    #[arg(short = 'n', long = "runs", default_value_t = 20)]
+    pub n: usize,
+    /// How many run at once.
+    #[arg(long, default_value_t = 1)]
+    pub concurrency: usize,
+    /// Network mode of every container.
+    #[arg(long, alias = "net", default_value = "none")]
+    pub network: String,
+    /// Runtime: embedded or runc.
+    #[arg(long, default_value = "embedded")]
+    pub runtime: String,
+    /// An aggregate flamegraph SVG of all the runs.
+    #[arg(short = 'o', long = "output")]
+    pub output: Option<PathBuf>,
+    /// Output: table (default) or json.
+    #[arg(long, default_value = "table")]
+    pub format: String,
+    /// The image to run.
+    pub image: String,
+    /// The command (default: true).
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+    pub command: Vec<String>,
 }
 
 #[derive(Debug, Args)]

@@ -4,7 +4,7 @@ use crate::engine::create::CreateOptions;
 use crate::engine::{self, Engine, EngineError, EXIT_ENGINE};
 use crate::state::ContainerConfig;
 use crate::trace::explain::{summary_line, Explain, Style};
-use crate::trace::format::SpanRecord;
+use crate::trace::format::{SpanRecord, TraceFile};
 use crate::trace::recorder;
 use crate::{phase_span, trace};
 
@@ -130,16 +130,16 @@ fn client_phases(ctx: &Context) -> Result<(), EngineError> {
     })
 }
 
-/// Writes this process's trace; prints the summary line under `--explain`.
+/// Writes this process's trace; prints the summary line under `--explain`. Returns the trace.
 fn finish_trace(
     ctx: &Context,
     operation: &str,
     container: Option<&ContainerConfig>,
     view: Option<&Explain>,
-) {
+) -> Option<TraceFile> {
     let spans = recorder::take();
     if spans.is_empty() {
-        return;
+        return None;
     }
     let file = engine::trace_file(
         operation,
@@ -156,6 +156,7 @@ fn finish_trace(
     if view.is_some() {
         eprint!("{}", summary_line(&Style::for_stderr("en"), &file));
     }
+    Some(file)
 }
 
 /// Arms `--fail-at`; a failure injection is always traced (showing the rollback is its point).
@@ -205,7 +206,19 @@ pub fn run(ctx: &Context, a: RunArgs) -> Result<i32, Failure> {
         }
         r
     };
-    finish_trace(ctx, "run", container.as_ref(), view.as_deref());
+    let file = finish_trace(ctx, "run", container.as_ref(), view.as_deref());
+    if a.otlp {
+        // After the container has run: the export is never on the start's critical path, and a
+        // collector that is down costs one warning, not the container.
+        match file
+            .as_ref()
+            .map(|f| super::traces::send_otlp(f, None, None))
+        {
+            Some(Ok(_)) => {}
+            Some(Err(e)) => eprintln!("ctrace: warning: {e}"),
+            None => eprintln!("ctrace: warning: no spans to send over OTLP: tracing is off"),
+        }
+    }
     result.map_err(|e| Failure::new(e.exit_code(), e))
 }
 

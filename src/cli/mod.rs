@@ -5,10 +5,11 @@
 //! Errors print as one line, `ctrace: <what failed>: <what to do>`.
 
 pub mod args;
+mod bench;
 mod container;
 mod images;
 mod ps;
-mod traces;
+pub mod traces;
 pub mod units;
 mod volumes;
 
@@ -75,6 +76,7 @@ pub fn main() -> i32 {
         Command::Image(c) => images::command(&ctx, c),
         Command::Volume(c) => volumes::command(&ctx.engine, c),
         Command::Trace(c) => traces::command(&ctx.engine, c),
+        Command::Bench(a) => bench::bench(&ctx, a),
         Command::Completion { shell } => {
             clap_complete::generate(shell, &mut Cli::command(), "ctrace", &mut std::io::stdout());
             Ok(0)

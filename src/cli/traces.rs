@@ -1,13 +1,83 @@
-//! `trace ls`, `trace show`: the recorded traces.
+//! `trace ls`, `show`, `flamegraph`, `folded`, `diff`, `export`: the recorded traces.
+//!
+//! Every command here reads trace files (by id, unique prefix, `last`, or path); none touches a
+//! container.
 
 use std::io::Write;
+use std::path::{Path, PathBuf};
 
 use crate::engine::Engine;
 use crate::trace::explain::{Explain, Style};
-use crate::trace::store;
+use crate::trace::export::ExportError;
+use crate::trace::format::TraceFile;
+use crate::trace::{chrome, diff, folded, jaeger, otlp, store};
 
 use super::args::TraceCommand;
 use super::{language, Failure};
+
+fn load(dir: &Path, what: &str) -> Result<TraceFile, Failure> {
+    let path = store::resolve(dir, what).map_err(|e| Failure::new(1, e))?;
+    store::read(&path).map_err(|e| Failure::new(1, e))
+}
+
+/// Writes `produce`'s output to `path`, or to stdout; the file only appears when all went well.
+fn write_out(
+    path: Option<&PathBuf>,
+    produce: impl FnOnce(&mut dyn Write) -> std::io::Result<()>,
+) -> Result<(), Failure> {
+    let err = |p: &Path, source| {
+        Failure::new(
+            1,
+            ExportError::Write {
+                path: p.display().to_string(),
+                source,
+            },
+        )
+    };
+    match path {
+        Some(p) if p.as_os_str() != "-" => {
+            let mut buf = Vec::new();
+            produce(&mut buf).map_err(|e| err(p, e))?;
+            std::fs::write(p, buf).map_err(|e| err(p, e))
+        }
+        _ => {
+            let out = &mut std::io::stdout().lock();
+            produce(out).map_err(|e| err(Path::new("stdout"), e))
+        }
+    }
+}
+
+/// Sends `trace` over OTLP; returns the line to print.
+pub fn send_otlp(
+    trace: &TraceFile,
+    endpoint: Option<&str>,
+    protocol: Option<&str>,
+) -> Result<String, ExportError> {
+    let target = otlp::Target::resolve(endpoint, protocol)?;
+    let n = otlp::send(&target, &otlp::request(trace))?;
+    Ok(format!(
+        "sent {n} spans of trace {} to {} ({})",
+        trace.trace_id,
+        target.endpoint,
+        match target.protocol {
+            otlp::Protocol::Grpc => "grpc",
+            otlp::Protocol::HttpProtobuf => "http/protobuf",
+        }
+    ))
+}
+
+/// A JSON document of any exporter, written compactly.
+mod erased {
+    pub trait Doc {
+        fn write(&self, w: &mut dyn std::io::Write) -> std::io::Result<()>;
+    }
+
+    impl<T: serde::Serialize> Doc for T {
+        fn write(&self, w: &mut dyn std::io::Write) -> std::io::Result<()> {
+            serde_json::to_writer(w, self).map_err(std::io::Error::from)
+        }
+    }
+}
 
 pub fn command(engine: &Engine, c: TraceCommand) -> Result<i32, Failure> {
     let dir = engine.paths.traces();
@@ -47,14 +117,82 @@ pub fn command(engine: &Engine, c: TraceCommand) -> Result<i32, Failure> {
             explain,
             lang,
         } => {
-            let path = store::resolve(&dir, &trace).map_err(|e| Failure::new(1, e))?;
-            let file = store::read(&path).map_err(|e| Failure::new(1, e))?;
+            let file = load(&dir, &trace)?;
             let _ = explain;
             let view = Explain::new(
                 Style::for_stderr(&language(lang.as_deref())),
                 Box::new(std::io::stdout()),
             );
             view.replay(&file);
+            Ok(0)
+        }
+        TraceCommand::Flamegraph {
+            traces,
+            output,
+            flamechart,
+        } => {
+            let files = traces
+                .iter()
+                .map(|t| load(&dir, t))
+                .collect::<Result<Vec<_>, _>>()?;
+            write_out(Some(&output), |w| folded::flamegraph(&files, flamechart, w))?;
+            Ok(0)
+        }
+        TraceCommand::Folded { traces, flamechart } => {
+            let files = traces
+                .iter()
+                .map(|t| load(&dir, t))
+                .collect::<Result<Vec<_>, _>>()?;
+            write_out(None, |w| {
+                w.write_all(folded::folded_text(&files, flamechart).as_bytes())
+            })?;
+            Ok(0)
+        }
+        TraceCommand::Diff { a, b, output } => {
+            let (a, b) = (load(&dir, &a)?, load(&dir, &b)?);
+            if let Some(o) = &output {
+                write_out(Some(o), |w| diff::flamegraph(&a, &b, w))?;
+            }
+            print!("{}", diff::table(&a, &b));
+            Ok(0)
+        }
+        TraceCommand::Export {
+            trace,
+            format,
+            output,
+            otlp,
+            endpoint,
+            protocol,
+        } => {
+            let file = load(&dir, &trace)?;
+            if otlp {
+                let line = send_otlp(&file, endpoint.as_deref(), protocol.as_deref())
+                    .map_err(|e| Failure::new(1, e))?;
+                eprintln!("{line}");
+                return Ok(0);
+            }
+            let format = format.unwrap_or_default();
+            let json = |doc: &dyn erased::Doc| {
+                write_out(output.as_ref(), |w| {
+                    doc.write(&mut *w)?;
+                    w.write_all(b"\n")
+                })
+            };
+            match format.as_str() {
+                "chrome" => json(&chrome::export(&file))?,
+                "jaeger" => json(&jaeger::export(&file))?,
+                "otlp-json" => json(&otlp::to_json(&otlp::request(&file)))?,
+                "folded" => {
+                    let text = folded::folded_text(std::slice::from_ref(&file), false);
+                    write_out(output.as_ref(), |w| w.write_all(text.as_bytes()))?;
+                }
+                other => {
+                    return Err(Failure::new(
+                        1,
+                        ExportError::UnknownFormat(other.to_string()),
+                    ))
+                }
+            }
             Ok(0)
         }
     }

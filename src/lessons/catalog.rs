@@ -62,6 +62,7 @@ use Stage::*;
 /// Every phase, in flow order.
 pub const PHASES: &[Phase] = &[
     op("run", Client),
+    op("bench", Client),
     ph("client.command", Client),
     ph("client.connect", Client),
     op("create", Create),

@@ -3,13 +3,22 @@
 //! - [`recorder`]: the `tracing` layer that collects spans (in the engine, the shim and the init);
 //! - [`format`]: the `ctrace-trace/1` file format;
 //! - [`store`]: writing, listing and finding trace files under `<root>/traces/`;
-//! - [`explain`]: the narrated terminal timeline of `--explain`.
+//! - [`explain`]: the narrated terminal timeline of `--explain`;
+//! - exporters, each reading trace files: [`folded`] (folded stacks, flamegraphs), [`diff`],
+//!   [`chrome`] (Perfetto), [`jaeger`] (Jaeger UI JSON), [`otlp`] (OTLP JSON, gRPC, HTTP), with
+//!   what they share in [`export`].
 //!
 //! Phases are spans named after the catalog (`crate::lessons::catalog`); open one with
 //! [`phase_span!`](crate::phase_span) so an unknown name fails to compile.
 
+pub mod chrome;
+pub mod diff;
 pub mod explain;
+pub mod export;
+pub mod folded;
 pub mod format;
+pub mod jaeger;
+pub mod otlp;
 pub mod recorder;
 pub mod store;
 

@@ -1,0 +1,898 @@
+//! Trace exporters, as their users meet them: OTLP into a real receiver (what Jaeger ingests),
+//! Jaeger UI and Chrome/Perfetto JSON field by field, flamegraph SVGs parsed as XML, `trace diff`,
+//! and bad input.
+
+mod common;
+mod otlp_receiver;
+
+use std::collections::{HashMap, HashSet};
+use std::time::{Duration, Instant};
+
+use common::Env;
+use opentelemetry_proto::tonic::common::v1::{any_value, KeyValue};
+use opentelemetry_proto::tonic::trace::v1::Span;
+use otlp_receiver::{Received, Receiver};
+use serde_json::Value;
+
+fn attr<'a>(kvs: &'a [KeyValue], key: &str) -> Option<&'a any_value::Value> {
+    kvs.iter()
+        .find(|k| k.key == key)
+        .and_then(|k| k.value.as_ref())
+        .and_then(|v| v.value.as_ref())
+}
+
+fn attr_str<'a>(kvs: &'a [KeyValue], key: &str) -> Option<&'a str> {
+    match attr(kvs, key) {
+        Some(any_value::Value::StringValue(s)) => Some(s),
+        _ => None,
+    }
+}
+
+fn hex(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+/// Asserts that what arrived is the trace file's span tree, as Jaeger would show it.
+fn assert_span_tree(got: &Received, file: &Value) {
+    let trace_id = file["trace_id"].as_str().unwrap();
+    // (service, span)
+    let mut spans: Vec<(String, &Span)> = Vec::new();
+    for rs in &got.request.resource_spans {
+        let res = rs.resource.as_ref().expect("resource");
+        let service = attr_str(&res.attributes, "service.name").expect("service.name");
+        assert_eq!(attr_str(&res.attributes, "os.type"), Some("linux"));
+        for ss in &rs.scope_spans {
+            assert_eq!(ss.scope.as_ref().unwrap().name, "ctrace");
+            spans.extend(ss.spans.iter().map(|s| (service.to_string(), s)));
+        }
+    }
+    let services: HashSet<&str> = spans.iter().map(|(s, _)| s.as_str()).collect();
+    assert_eq!(
+        services,
+        HashSet::from(["ctrace", "ctrace-shim", "ctrace-init"]),
+        "the CLI, the shim and the init are separate services"
+    );
+    assert_eq!(
+        spans.len(),
+        file["spans"].as_array().unwrap().len(),
+        "every span of the trace file arrives"
+    );
+    let by_id: HashMap<String, &Span> = spans.iter().map(|(_, s)| (hex(&s.span_id), *s)).collect();
+    let mut roots = Vec::new();
+    for (_, s) in &spans {
+        assert_eq!(hex(&s.trace_id), trace_id, "one trace id for all spans");
+        assert_eq!(s.span_id.len(), 8);
+        assert!(s.start_time_unix_nano <= s.end_time_unix_nano, "{}", s.name);
+        assert!(s.start_time_unix_nano > 0);
+        if s.parent_span_id.is_empty() {
+            roots.push(s.name.clone());
+        } else {
+            let p = by_id
+                .get(&hex(&s.parent_span_id))
+                .unwrap_or_else(|| panic!("{}: its parent did not arrive", s.name));
+            // Within one process a child never starts before its parent (across processes the
+            // shim's `exit` can start before the CLI's `run.wait` that it hangs under).
+            if attr_str(&p.attributes, "ctrace.process")
+                == attr_str(&s.attributes, "ctrace.process")
+            {
+                assert!(
+                    p.start_time_unix_nano <= s.start_time_unix_nano,
+                    "{} starts before its parent {}",
+                    s.name,
+                    p.name
+                );
+            }
+        }
+    }
+    assert_eq!(roots, ["run"], "one root span");
+    let find = |name: &str| {
+        spans
+            .iter()
+            .find(|(_, s)| s.name == name)
+            .unwrap_or_else(|| panic!("no {name} span"))
+    };
+    let parent_name = |name: &str| {
+        let s = find(name).1;
+        by_id[&hex(&s.parent_span_id)].name.clone()
+    };
+    assert_eq!(parent_name("create"), "run");
+    assert_eq!(parent_name("start"), "run");
+    assert_eq!(parent_name("start.mount"), "start");
+    assert_eq!(parent_name("runtime.shim"), "start.runtime.create");
+    assert_eq!(parent_name("runtime.clone"), "runtime.shim");
+    assert_eq!(parent_name("init.pivot_root"), "runtime.shim");
+    assert_eq!(find("runtime.clone").0, "ctrace-shim");
+    assert_eq!(find("init.pivot_root").0, "ctrace-init");
+    assert_eq!(find("start.mount").0, "ctrace");
+    // Attributes: the note, and the lesson's Docker function and seed step.
+    let mount = find("start.mount").1;
+    assert!(attr_str(&mount.attributes, "note").is_some_and(|n| !n.is_empty()));
+    assert!(attr_str(&mount.attributes, "docker.fn")
+        .is_some_and(|d| d.contains("conditionalMountOnStart")));
+    assert!(attr_str(&mount.attributes, "seed").is_some_and(|d| d.contains("000#2.3.2")));
+    assert_eq!(mount.status.as_ref().map(|s| s.code), Some(1), "status OK");
+    // Span events: the kernel-level actions.
+    let pivot = find("init.pivot_root").1;
+    assert!(!pivot.events.is_empty(), "init.pivot_root has events");
+    for e in &pivot.events {
+        assert!(e.time_unix_nano >= pivot.start_time_unix_nano);
+        assert!(e.time_unix_nano <= pivot.end_time_unix_nano);
+        assert!(!e.name.is_empty());
+    }
+}
+
+fn run_with_otlp(env: &Env, protocol: &str, endpoint: &str) -> common::Run {
+    env.cmd(&["run", "--rm", "--otlp", "busybox", "echo", "hi"])
+        .env("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint)
+        .env("OTEL_EXPORTER_OTLP_PROTOCOL", protocol)
+        .env("OTEL_EXPORTER_OTLP_HEADERS", "x-class=room%2042")
+        .env_remove("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
+        .env_remove("OTEL_SERVICE_NAME")
+        .output()
+        .unwrap()
+        .into()
+}
+
+#[test]
+fn run_otlp_over_http_protobuf_delivers_the_span_tree() {
+    let env = Env::new("otlp_http");
+    let rx = Receiver::start();
+    let r = run_with_otlp(&env, "http/protobuf", &format!("http://{}", rx.http));
+    r.ok();
+    assert_eq!(r.stdout, "hi\n");
+    assert!(
+        !r.stderr.contains("warning"),
+        "a good export is silent: {}",
+        r.stderr
+    );
+    let got = rx.received();
+    assert_eq!(got.len(), 1, "one request per trace");
+    assert_eq!(got[0].protocol, "http/protobuf");
+    assert!(got[0]
+        .headers
+        .contains(&("x-class".to_string(), "room 42".to_string())));
+    let traces = env.traces();
+    assert_eq!(traces.len(), 1);
+    assert_span_tree(&got[0], &traces[0]);
+}
+
+#[test]
+fn run_otlp_over_grpc_delivers_the_span_tree_and_export_resends_it() {
+    let env = Env::new("otlp_grpc");
+    let rx = Receiver::start();
+    let r = run_with_otlp(&env, "grpc", &format!("http://{}", rx.grpc));
+    r.ok();
+    assert_eq!(r.stdout, "hi\n");
+    let got = rx.received();
+    assert_eq!(got.len(), 1);
+    assert_eq!(got[0].protocol, "grpc");
+    assert!(got[0]
+        .headers
+        .contains(&("x-class".to_string(), "room 42".to_string())));
+    let traces = env.traces();
+    assert_span_tree(&got[0], &traces[0]);
+
+    // The same trace later, from the file, over the other protocol.
+    let r = env
+        .cmd(&[
+            "trace",
+            "export",
+            "last",
+            "--otlp",
+            "--protocol",
+            "http/protobuf",
+            "--endpoint",
+            &format!("http://{}", rx.http),
+        ])
+        .env("OTEL_SERVICE_NAME", "classroom")
+        .output()
+        .unwrap();
+    let r: common::Run = r.into();
+    r.ok();
+    let got = rx.received();
+    assert_eq!(got.len(), 2);
+    assert_eq!(got[1].protocol, "http/protobuf");
+    let services: HashSet<String> = got[1]
+        .request
+        .resource_spans
+        .iter()
+        .filter_map(|rs| attr_str(&rs.resource.as_ref()?.attributes, "service.name"))
+        .map(str::to_string)
+        .collect();
+    assert!(services.contains("classroom"), "{services:?}");
+}
+
+#[test]
+fn an_unreachable_collector_costs_one_warning_not_the_container() {
+    let env = Env::new("otlp_down");
+    // A closed port, and a listener that accepts and never answers.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let closed_addr = closed.local_addr().unwrap();
+    drop(closed);
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let silent_addr = silent.local_addr().unwrap();
+    for (protocol, addr) in [
+        ("http/protobuf", closed_addr),
+        ("grpc", closed_addr),
+        ("http/protobuf", silent_addr),
+        ("grpc", silent_addr),
+    ] {
+        let t0 = Instant::now();
+        let r: common::Run = env
+            .cmd(&["run", "--rm", "--otlp", "busybox", "echo", "hi"])
+            .env("OTEL_EXPORTER_OTLP_ENDPOINT", format!("http://{addr}"))
+            .env("OTEL_EXPORTER_OTLP_PROTOCOL", protocol)
+            .env("OTEL_EXPORTER_OTLP_TIMEOUT", "700")
+            .output()
+            .unwrap()
+            .into();
+        r.ok();
+        assert_eq!(r.stdout, "hi\n");
+        let lines: Vec<&str> = r
+            .stderr
+            .lines()
+            .filter(|l| !l.contains("built it from the host's static busybox"))
+            .collect();
+        assert_eq!(lines.len(), 1, "{protocol} {addr}: {}", r.stderr);
+        assert!(
+            lines[0].starts_with("ctrace: warning: OTLP export to http://"),
+            "{}",
+            lines[0]
+        );
+        assert!(
+            t0.elapsed() < Duration::from_secs(5),
+            "{protocol} {addr}: took {:?}",
+            t0.elapsed()
+        );
+    }
+    assert!(env.ids().is_empty(), "the containers ran and were removed");
+    assert_eq!(env.traces().len(), 4, "the traces are still recorded");
+}
+
+/// Parses an SVG as XML (inferno's carry a DOCTYPE).
+fn parse_svg(text: &str) -> roxmltree::Document<'_> {
+    let opts = roxmltree::ParsingOptions {
+        allow_dtd: true,
+        ..Default::default()
+    };
+    roxmltree::Document::parse_with_options(text, opts).expect("the SVG is XML")
+}
+
+/// Runs one container and returns its trace file.
+fn one_trace(env: &Env) -> Value {
+    env.run(&["run", "--rm", "busybox", "true"]).ok();
+    env.traces().pop().expect("a trace file")
+}
+
+fn export(env: &Env, format: &str) -> Value {
+    let r = env.run(&["trace", "export", "last", "--format", format]);
+    r.ok();
+    serde_json::from_str(&r.stdout).expect("valid JSON")
+}
+
+#[test]
+fn jaeger_json_is_what_the_jaeger_ui_uploads() {
+    let env = Env::new("jaeger");
+    let file = one_trace(&env);
+    let doc = export(&env, "jaeger");
+    let data = doc["data"].as_array().unwrap();
+    assert_eq!(data.len(), 1);
+    let t = &data[0];
+    let trace_id = file["trace_id"].as_str().unwrap();
+    assert_eq!(t["traceID"], trace_id);
+    let procs = t["processes"].as_object().unwrap();
+    let services: HashSet<&str> = procs
+        .values()
+        .map(|p| p["serviceName"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        services,
+        HashSet::from(["ctrace", "ctrace-shim", "ctrace-init"])
+    );
+    let spans = t["spans"].as_array().unwrap();
+    let file_spans = file["spans"].as_array().unwrap();
+    assert_eq!(spans.len(), file_spans.len());
+    let ids: HashSet<&str> = spans
+        .iter()
+        .map(|s| s["spanID"].as_str().unwrap())
+        .collect();
+    for (s, f) in spans.iter().zip(file_spans) {
+        assert_eq!(s["traceID"], trace_id);
+        assert_eq!(s["spanID"], f["span_id"]);
+        assert_eq!(s["operationName"], f["name"]);
+        assert_eq!(
+            s["startTime"].as_u64().unwrap(),
+            f["start_unix_ns"].as_u64().unwrap() / 1000,
+            "startTime in µs"
+        );
+        assert_eq!(
+            s["duration"].as_u64().unwrap(),
+            f["duration_ns"].as_u64().unwrap() / 1000,
+            "duration in µs"
+        );
+        assert!(procs.contains_key(s["processID"].as_str().unwrap()));
+        let refs = s["references"].as_array().unwrap();
+        match f["parent_id"].as_str() {
+            Some(p) => {
+                assert_eq!(refs.len(), 1);
+                assert_eq!(refs[0]["refType"], "CHILD_OF");
+                assert_eq!(refs[0]["traceID"], trace_id);
+                assert_eq!(refs[0]["spanID"], p);
+                assert!(ids.contains(p));
+            }
+            None => assert!(refs.is_empty()),
+        }
+        for tag in s["tags"].as_array().unwrap() {
+            let ty = tag["type"].as_str().unwrap();
+            assert!(
+                ["string", "bool", "int64", "float64"].contains(&ty),
+                "{tag}"
+            );
+            assert!(tag["key"].is_string());
+        }
+        let logs = s["logs"].as_array().unwrap();
+        assert_eq!(logs.len(), f["events"].as_array().unwrap().len());
+        for l in logs {
+            assert!(l["timestamp"].is_u64());
+            assert_eq!(l["fields"][0]["key"], "event");
+        }
+    }
+    let mount = spans
+        .iter()
+        .find(|s| s["operationName"] == "start.mount")
+        .unwrap();
+    let tag = |k: &str| {
+        mount["tags"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|t| t["key"] == k)
+            .map(|t| t["value"].as_str().unwrap().to_string())
+    };
+    assert!(tag("docker.fn")
+        .unwrap()
+        .contains("conditionalMountOnStart"));
+    assert!(tag("seed").unwrap().contains("000#2.3.2"));
+    assert!(tag("note").is_some());
+}
+
+#[test]
+fn chrome_json_loads_in_perfetto() {
+    let env = Env::new("chrome");
+    let file = one_trace(&env);
+    let doc = export(&env, "chrome");
+    let events = doc["traceEvents"].as_array().unwrap();
+    let complete: Vec<&Value> = events.iter().filter(|e| e["ph"] == "X").collect();
+    let file_spans = file["spans"].as_array().unwrap();
+    assert_eq!(complete.len(), file_spans.len(), "one X event per span");
+    let origin = file_spans
+        .iter()
+        .map(|s| s["start_unix_ns"].as_u64().unwrap())
+        .min()
+        .unwrap();
+    let mut names: HashMap<u64, String> = HashMap::new();
+    for e in events.iter().filter(|e| e["ph"] == "M") {
+        if e["name"] == "process_name" {
+            names.insert(
+                e["pid"].as_u64().unwrap(),
+                e["args"]["name"].as_str().unwrap().into(),
+            );
+        }
+    }
+    assert_eq!(
+        names.values().cloned().collect::<HashSet<_>>(),
+        HashSet::from(["ctrace".into(), "ctrace-shim".into(), "ctrace-init".into()])
+    );
+    for (e, f) in complete.iter().zip(file_spans) {
+        assert_eq!(e["name"], f["name"]);
+        let ts = e["ts"].as_f64().unwrap();
+        let dur = e["dur"].as_f64().unwrap();
+        let want_ts = (f["start_unix_ns"].as_u64().unwrap() - origin) as f64 / 1000.0;
+        assert!((ts - want_ts).abs() < 0.002, "ts in µs since the start");
+        assert!((dur - f["duration_ns"].as_u64().unwrap() as f64 / 1000.0).abs() < 0.002);
+        let pid = e["pid"].as_u64().unwrap();
+        let service = &names[&pid];
+        let process = f["process"].as_str().unwrap();
+        assert_eq!(
+            service,
+            &if process == "ctrace" {
+                "ctrace".to_string()
+            } else {
+                format!("ctrace-{process}")
+            }
+        );
+        assert!(e["tid"].as_u64().unwrap() >= 1);
+        assert_eq!(e["args"]["span_id"], f["span_id"]);
+    }
+    // On one track (pid, tid) events nest or are disjoint: Perfetto draws no partial overlaps.
+    let mut tracks: HashMap<(u64, u64), Vec<(f64, f64)>> = HashMap::new();
+    for e in &complete {
+        let ts = e["ts"].as_f64().unwrap();
+        tracks
+            .entry((e["pid"].as_u64().unwrap(), e["tid"].as_u64().unwrap()))
+            .or_default()
+            .push((ts, ts + e["dur"].as_f64().unwrap()));
+    }
+    for (track, v) in tracks {
+        for (i, a) in v.iter().enumerate() {
+            for b in &v[i + 1..] {
+                let disjoint = a.1 <= b.0 || b.1 <= a.0;
+                let nested = (a.0 <= b.0 && b.1 <= a.1) || (b.0 <= a.0 && a.1 <= b.1);
+                assert!(disjoint || nested, "{track:?}: {a:?} and {b:?} overlap");
+            }
+        }
+    }
+}
+
+#[test]
+fn flamegraph_svg_has_one_frame_per_phase_sized_by_its_time() {
+    let env = Env::new("flamegraph");
+    let file = one_trace(&env);
+    let svg_path = env.dir.join("run.svg");
+    env.run(&[
+        "trace",
+        "flamegraph",
+        "last",
+        "-o",
+        svg_path.to_str().unwrap(),
+    ])
+    .ok();
+    let svg = std::fs::read_to_string(&svg_path).unwrap();
+    let doc = parse_svg(&svg);
+    let total: f64 = doc
+        .descendants()
+        .find(|n| n.attribute("total_samples").is_some())
+        .and_then(|n| n.attribute("total_samples")?.parse().ok())
+        .unwrap();
+    let root = &file["spans"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["name"] == "run")
+        .unwrap();
+    // total = run's wall time (each folded line is rounded to a nanosecond)
+    assert!((total - root["duration_ns"].as_f64().unwrap()).abs() < 100.0);
+    let title = doc
+        .descendants()
+        .find(|n| n.attribute("id") == Some("title"))
+        .and_then(|n| n.text())
+        .unwrap()
+        .to_string();
+    assert!(
+        title.contains("ctrace run") && title.contains("busybox"),
+        "{title}"
+    );
+    // frame name → (width in samples)
+    let mut frames: HashMap<String, Vec<f64>> = HashMap::new();
+    for g in doc.descendants().filter(|n| n.has_tag_name("g")) {
+        let Some(t) = g.children().find(|c| c.has_tag_name("title")) else {
+            continue;
+        };
+        let Some(rect) = g.children().find(|c| c.has_tag_name("rect")) else {
+            continue;
+        };
+        let name = t.text().unwrap().split(" (").next().unwrap().to_string();
+        let w: f64 = rect
+            .attributes()
+            .find(|a| a.name() == "w")
+            .unwrap()
+            .value()
+            .parse()
+            .unwrap();
+        frames.entry(name).or_default().push(w);
+    }
+    for phase in [
+        "run",
+        "create",
+        "start",
+        "start.mount",
+        "start.spec",
+        "runtime.shim",
+        "runtime.clone",
+        "init.pivot_root",
+    ] {
+        let spans: Vec<&Value> = file["spans"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|s| s["name"] == phase)
+            .collect();
+        assert_eq!(spans.len(), 1);
+        let w = frames
+            .get(phase)
+            .unwrap_or_else(|| panic!("no frame {phase}"));
+        assert_eq!(w.len(), 1, "one frame for {phase}");
+        // A frame's width is the span's wall time (a child's share is never counted twice).
+        let want = spans[0]["duration_ns"].as_f64().unwrap();
+        assert!(
+            (w[0] - want).abs() <= want * 0.01 + 2.0,
+            "{phase}: frame {} ns, span {want} ns",
+            w[0]
+        );
+    }
+}
+
+#[test]
+fn trace_diff_compares_two_recorded_traces() {
+    let env = Env::new("diff");
+    env.run(&["run", "--rm", "busybox", "true"]).ok();
+    env.run(&["run", "--rm", "-m", "64m", "busybox", "true"])
+        .ok();
+    let t = env.traces();
+    let (a, b) = (
+        t[0]["trace_id"].as_str().unwrap(),
+        t[1]["trace_id"].as_str().unwrap(),
+    );
+    let svg = env.dir.join("diff.svg");
+    let r = env.run(&["trace", "diff", a, &b[..12], "-o", svg.to_str().unwrap()]);
+    r.ok();
+    parse_svg(&std::fs::read_to_string(&svg).unwrap());
+    let dur = |t: &Value, name: &str| -> f64 {
+        t["spans"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|s| s["name"] == name)
+            .map(|s| s["duration_ns"].as_f64().unwrap())
+            .sum::<f64>()
+            / 1e6
+    };
+    for phase in [
+        "run",
+        "create",
+        "start.mount",
+        "runtime.cgroup",
+        "start.runtime.create",
+    ] {
+        let line = r
+            .stdout
+            .lines()
+            .find(|l| l.split_whitespace().next() == Some(phase))
+            .unwrap_or_else(|| panic!("no row for {phase}:\n{}", r.stdout));
+        let cols: Vec<&str> = line.split_whitespace().collect();
+        let (va, vb): (f64, f64) = (cols[1].parse().unwrap(), cols[2].parse().unwrap());
+        assert!((va - dur(&t[0], phase)).abs() < 0.001, "{line}");
+        assert!((vb - dur(&t[1], phase)).abs() < 0.001, "{line}");
+        let delta: f64 = cols[3].parse().unwrap();
+        assert!((delta - (vb - va)).abs() < 0.002, "{line}");
+        assert!(cols[4].ends_with('%'), "{line}");
+    }
+}
+
+#[test]
+fn bad_trace_input_is_one_clear_error_line() {
+    let env = Env::new("bad_traces");
+    let dir = env.root.join("traces");
+    std::fs::create_dir_all(&dir).unwrap();
+    let good = |id: &str| {
+        serde_json::json!({
+            "format": "ctrace-trace/1", "trace_id": id, "operation": "run", "mode": "real",
+            "host": {"hostname": "h", "kernel": "k", "cgroup": "v2", "runtime": "embedded", "cpus": 2},
+            "started_unix_ns": 1, "duration_ns": 10,
+            "spans": [{"span_id": "00000000000000a1", "name": "run", "start_unix_ns": 1,
+                       "duration_ns": 10, "process": "ctrace", "status": "ok"}]
+        })
+        .to_string()
+    };
+    std::fs::write(
+        dir.join("abcd0000000000000000000000000001.json"),
+        good("abcd0000000000000000000000000001"),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("abcd0000000000000000000000000002.json"),
+        good("abcd0000000000000000000000000002"),
+    )
+    .unwrap();
+    let truncated = env.dir.join("truncated.json");
+    std::fs::write(&truncated, &good("ff")[..40]).unwrap();
+    let foreign = env.dir.join("foreign.json");
+    std::fs::write(&foreign, r#"{"traceEvents": []}"#).unwrap();
+    let other_format = env.dir.join("other.json");
+    std::fs::write(
+        &other_format,
+        good("ee").replace("ctrace-trace/1", "ctrace-trace/9"),
+    )
+    .unwrap();
+    let out = env.dir.join("out.svg");
+    let out = out.to_str().unwrap();
+    for (args, want) in [
+        (
+            vec!["trace", "show", truncated.to_str().unwrap()],
+            "is not a ctrace trace file",
+        ),
+        (
+            vec![
+                "trace",
+                "export",
+                foreign.to_str().unwrap(),
+                "--format",
+                "jaeger",
+            ],
+            "is not a ctrace trace file",
+        ),
+        (
+            vec![
+                "trace",
+                "flamegraph",
+                other_format.to_str().unwrap(),
+                "-o",
+                out,
+            ],
+            "ctrace-trace/9",
+        ),
+        (
+            vec!["trace", "show", "0123456789abcdef"],
+            "no trace matches",
+        ),
+        (
+            vec!["trace", "export", "abcd", "--format", "chrome"],
+            "is ambiguous",
+        ),
+        (
+            vec!["trace", "diff", "abcd0000000000000000000000000001", "nope"],
+            "no trace matches",
+        ),
+        (
+            vec![
+                "trace",
+                "export",
+                "abcd0000000000000000000000000001",
+                "--format",
+                "svg",
+            ],
+            "unknown export format",
+        ),
+        (
+            vec![
+                "trace",
+                "export",
+                "abcd0000000000000000000000000001",
+                "--otlp",
+                "--protocol",
+                "thrift",
+            ],
+            "unknown OTLP protocol",
+        ),
+    ] {
+        let r = env.run(&args);
+        assert_ne!(r.code, 0, "{args:?}");
+        assert_eq!(r.stderr.lines().count(), 1, "{args:?}: {}", r.stderr);
+        assert!(r.stderr.starts_with("ctrace: "), "{}", r.stderr);
+        assert!(r.stderr.contains(want), "{args:?}: {}", r.stderr);
+        assert!(r.stdout.is_empty(), "{args:?}: {}", r.stdout);
+    }
+    assert!(
+        !std::path::Path::new(out).exists(),
+        "a failed export writes nothing"
+    );
+    // A good one works, by unique prefix.
+    env.run(&[
+        "trace",
+        "export",
+        "abcd0000000000000000000000000001",
+        "--format",
+        "chrome",
+    ])
+    .ok();
+}
+
+#[test]
+fn bench_summary_is_consistent_with_its_trace_file() {
+    let env = Env::new("bench");
+    // The image first, so no run pays for the busybox bootstrap.
+    env.run(&["run", "--rm", "busybox", "true"]).ok();
+    let svg = env.dir.join("bench.svg");
+    let r = env.run(&[
+        "bench",
+        "-n",
+        "20",
+        "--concurrency",
+        "2",
+        "--format",
+        "json",
+        "-o",
+        svg.to_str().unwrap(),
+        "busybox",
+    ]);
+    r.ok();
+    let summary: Value = serde_json::from_str(&r.stdout).expect("JSON summary");
+    assert_eq!(summary["runs"], 20);
+    assert_eq!(summary["failed"], 0);
+    assert!(env.ids().is_empty(), "every bench container is removed");
+    let trace = env
+        .traces()
+        .into_iter()
+        .find(|t| t["operation"] == "bench")
+        .expect("one trace file for the bench");
+    assert_eq!(summary["trace_id"], trace["trace_id"]);
+    let spans = trace["spans"].as_array().unwrap();
+    let bench = spans.iter().find(|s| s["name"] == "bench").unwrap();
+    let runs: Vec<&Value> = spans.iter().filter(|s| s["name"] == "run").collect();
+    assert_eq!(runs.len(), 20);
+    assert!(runs.iter().all(|r| r["parent_id"] == bench["span_id"]));
+    let phases = summary["phases"].as_array().unwrap();
+    let row = |name: &str| phases.iter().find(|p| p["phase"] == name).unwrap();
+    let durations = |name: &str| {
+        let mut v: Vec<f64> = spans
+            .iter()
+            .filter(|s| s["name"] == name)
+            .map(|s| s["duration_ns"].as_f64().unwrap() / 1e6)
+            .collect();
+        v.sort_by(f64::total_cmp);
+        v
+    };
+    for name in [
+        "run",
+        "start",
+        "start.mount",
+        "runtime.clone",
+        "create.register",
+    ] {
+        let v = durations(name);
+        assert_eq!(v.len(), 20, "{name} once per run");
+        let p = row(name);
+        assert_eq!(p["count"], 20);
+        let close = |a: &Value, b: f64| (a.as_f64().unwrap() - b).abs() < 1e-6;
+        assert!(close(&p["max_ms"], v[19]), "{name} max");
+        assert!(close(&p["p50_ms"], v[9]), "{name} p50 (nearest rank)");
+        assert!(close(&p["p90_ms"], v[17]), "{name} p90");
+        assert!(close(&p["p99_ms"], v[19]), "{name} p99");
+        let share = v.iter().sum::<f64>() * 100.0 / durations("run").iter().sum::<f64>();
+        assert!(close(&p["share_pct"], share), "{name} share");
+    }
+    assert!((row("run")["share_pct"].as_f64().unwrap() - 100.0).abs() < 1e-9);
+    // The aggregate flamegraph covers the whole bench.
+    let text = std::fs::read_to_string(&svg).unwrap();
+    let doc = parse_svg(&text);
+    let total: f64 = doc
+        .descendants()
+        .find_map(|n| n.attribute("total_samples")?.parse().ok())
+        .unwrap();
+    // Each folded line is rounded to a nanosecond.
+    assert!((total - bench["duration_ns"].as_f64().unwrap()).abs() < 1000.0);
+}
+
+#[test]
+fn bench_refuses_bad_counts() {
+    let env = Env::new("bench_bad");
+    for args in [
+        ["bench", "-n", "0", "busybox"],
+        ["bench", "--concurrency", "0", "busybox"],
+    ] {
+        let r = env.run(&args);
+        assert_eq!(r.code, 1);
+        assert_eq!(r.stderr.lines().count(), 1, "{}", r.stderr);
+        assert!(env.traces().is_empty());
+    }
+}
+
+/// The cost of `run --otlp` against `CTRACE_TRACE=off`, runs interleaved, medians printed (a
+/// measurement, not a check: `cargo test --release --test exporters -- --ignored --nocapture`).
+#[test]
+#[ignore]
+fn measure_otlp_overhead() {
+    let env = Env::new("otlp_overhead");
+    let rx = Receiver::start();
+    env.run(&["run", "--rm", "busybox", "true"]).ok();
+    let base = ["run", "--rm", "--network", "none", "busybox", "true"];
+    let otlp = [
+        "run",
+        "--rm",
+        "--otlp",
+        "--network",
+        "none",
+        "busybox",
+        "true",
+    ];
+    let http = format!("http://{}", rx.http);
+    let grpc = format!("http://{}", rx.grpc);
+    type Variant<'a> = (&'a str, &'a [&'a str], Vec<(&'a str, &'a str)>);
+    let variants: [Variant; 4] = [
+        ("off", &base, vec![("CTRACE_TRACE", "off")]),
+        ("traced", &base, vec![]),
+        (
+            "otlp-http",
+            &otlp,
+            vec![
+                ("OTEL_EXPORTER_OTLP_ENDPOINT", &http),
+                ("OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf"),
+            ],
+        ),
+        (
+            "otlp-grpc",
+            &otlp,
+            vec![
+                ("OTEL_EXPORTER_OTLP_ENDPOINT", &grpc),
+                ("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc"),
+            ],
+        ),
+    ];
+    let runs: usize = std::env::var("RUNS")
+        .ok()
+        .and_then(|r| r.parse().ok())
+        .unwrap_or(60);
+    let mut times: Vec<Vec<f64>> = vec![Vec::new(); variants.len()];
+    for _ in 0..runs {
+        for (i, (_, args, vars)) in variants.iter().enumerate() {
+            let mut c = env.cmd(args);
+            for (k, v) in vars {
+                c.env(k, v);
+            }
+            let t0 = Instant::now();
+            let r: common::Run = c.output().unwrap().into();
+            times[i].push(t0.elapsed().as_secs_f64() * 1e3);
+            r.ok();
+        }
+    }
+    let median = |v: &mut Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
+    let off = median(&mut times[0]);
+    for (i, (name, _, _)) in variants.iter().enumerate() {
+        let m = median(&mut times[i]);
+        println!(
+            "{name:<10} median {m:7.2} ms  ({:+.1}% against off)",
+            (m - off) * 100.0 / off
+        );
+    }
+    assert_eq!(rx.received().len(), 2 * runs);
+}
+
+#[test]
+fn otlp_json_follows_the_protobuf_json_mapping() {
+    let env = Env::new("otlp_json");
+    let file = one_trace(&env);
+    let doc = export(&env, "otlp-json");
+    let trace_id = file["trace_id"].as_str().unwrap();
+    let mut count = 0;
+    let mut services = HashSet::new();
+    for rs in doc["resourceSpans"].as_array().unwrap() {
+        let attrs = rs["resource"]["attributes"].as_array().unwrap();
+        let service = attrs.iter().find(|a| a["key"] == "service.name").unwrap();
+        services.insert(
+            service["value"]["stringValue"]
+                .as_str()
+                .unwrap()
+                .to_string(),
+        );
+        for ss in rs["scopeSpans"].as_array().unwrap() {
+            assert_eq!(ss["scope"]["name"], "ctrace");
+            for s in ss["spans"].as_array().unwrap() {
+                count += 1;
+                assert_eq!(s["traceId"], trace_id, "ids are hex in OTLP/JSON");
+                assert_eq!(s["spanId"].as_str().unwrap().len(), 16);
+                assert_eq!(s["kind"], 1, "enums are numbers");
+                let start: u64 = s["startTimeUnixNano"].as_str().unwrap().parse().unwrap();
+                let end: u64 = s["endTimeUnixNano"].as_str().unwrap().parse().unwrap();
+                assert!(start <= end, "64-bit integers are strings");
+                let f = file["spans"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .find(|f| f["span_id"] == s["spanId"])
+                    .unwrap();
+                assert_eq!(start, f["start_unix_ns"].as_u64().unwrap());
+                assert_eq!(s["parentSpanId"].as_str(), f["parent_id"].as_str());
+                assert_eq!(s["status"]["code"], 1);
+                for a in s["attributes"].as_array().unwrap() {
+                    let v = a["value"].as_object().unwrap();
+                    assert_eq!(v.len(), 1, "{a}");
+                    if let Some(i) = v.get("intValue") {
+                        assert!(i.is_string(), "{a}");
+                    }
+                }
+                for e in s["events"].as_array().unwrap() {
+                    assert!(e["timeUnixNano"].is_string());
+                    assert!(e["name"].is_string());
+                }
+            }
+        }
+    }
+    assert_eq!(count, file["spans"].as_array().unwrap().len());
+    assert_eq!(
+        services,
+        HashSet::from(["ctrace".into(), "ctrace-shim".into(), "ctrace-init".into()])
+    );
+}
