@@ -178,17 +178,53 @@ fn start_phases<'a>(
     .map_err(with_id)?;
 
     let mode = Mode::parse(&cfg.host_config.network_mode).map_err(|e| with_id(e.into()))?;
-    let sandbox = phase(
-        phase_span!("start.network.init", mode = mode.as_str()),
+    let container_dir = engine.paths.container(&id);
+    let (mut sandbox, joined) = phase(
+        phase_span!(
+            "start.network.init",
+            mode = mode.as_str(),
+            netns = tracing::field::Empty,
+            ip = tracing::field::Empty
+        ),
         |span| {
-            trace::note(
-                span,
-                match mode {
-                    Mode::None => "mode none: the runtime creates an empty netns (CLONE_NEWNET)",
-                    Mode::Host => "mode host: no new netns, the host's network stack",
-                },
-            );
-            Ok(mode.sandbox())
+            let (sandbox, joined, note) = match &mode {
+                Mode::Bridge => {
+                    let netns = engine.paths.netns(&id);
+                    let (s, note) = network::init_bridge(
+                        &engine.bridge,
+                        &engine.paths.root,
+                        &netns,
+                        &container_dir,
+                        &id,
+                    )?;
+                    span.record("netns", tracing::field::display(netns.display()));
+                    span.record(
+                        "ip",
+                        format!("{}/{}", s.endpoint.ip_address, s.endpoint.ip_prefix_len),
+                    );
+                    let (dir, id2) = (container_dir.clone(), id.clone());
+                    rollback.push(
+                        "tear down the network (netns, veth, ports, lease)",
+                        move || {
+                            network::teardown(&dir, &id2);
+                            Ok(())
+                        },
+                    );
+                    (s, None, note)
+                }
+                Mode::Container(target) => {
+                    let (pid, other) = joined_container(engine, target, &id)?;
+                    let (s, note) = network::init_other(&mode, Some(pid));
+                    span.record("netns", format!("/proc/{pid}/ns/net"));
+                    (s, Some(engine.paths.container(&other)), note)
+                }
+                m => {
+                    let (s, note) = network::init_other(m, None);
+                    (s, None, note)
+                }
+            };
+            trace::note(span, note);
+            Ok((sandbox, joined))
         },
     )
     .map_err(with_id)?;
@@ -198,7 +234,15 @@ fn start_phases<'a>(
     } else {
         cfg.config.hostname.clone()
     };
-    let hostname = if mode == Mode::Host {
+    // Joining a container's network means taking its name too (docker shares the files).
+    let joined_hostname = joined
+        .as_ref()
+        .and_then(|d| std::fs::read_to_string(d.join("hostname")).ok())
+        .map(|h| h.trim().to_string())
+        .filter(|h| !h.is_empty());
+    let hostname = if let Some(h) = joined_hostname {
+        h
+    } else if mode == Mode::Host {
         nix::unistd::gethostname()
             .map(|h| h.to_string_lossy().into_owned())
             .unwrap_or(hostname)
@@ -206,10 +250,29 @@ fn start_phases<'a>(
         hostname
     };
     let etc_binds = phase(phase_span!("start.mounts.setup"), |span| {
-        let binds = network::write_etc_files(&engine.paths.container(&id), &mode, &hostname)?;
+        let ep = &sandbox.endpoint;
+        let binds = network::write_etc_files(
+            &container_dir,
+            &network::EtcInput {
+                mode: &mode,
+                hostname: &hostname,
+                name: &cfg.name,
+                ip: (!ep.ip_address.is_empty()).then_some(ep.ip_address.as_str()),
+                gateway: (!ep.gateway.is_empty()).then_some(ep.gateway.as_str()),
+                dns: &cfg.host_config.dns,
+                extra_hosts: &cfg.host_config.extra_hosts,
+                joined: joined.as_deref(),
+            },
+        )?;
         trace::note(
             span,
-            format!("hostname {hostname}, hosts, resolv.conf written; no volumes"),
+            match &joined {
+                Some(_) => {
+                    "hostname, hosts, resolv.conf copied from the joined container; no volumes"
+                        .to_string()
+                }
+                None => format!("hostname {hostname}, hosts, resolv.conf written; no volumes"),
+            },
         );
         Ok(binds)
     })
@@ -228,7 +291,7 @@ fn start_phases<'a>(
             hostname: hostname.clone(),
             root_path: "rootfs".into(),
             readonly_rootfs: cfg.host_config.readonly_rootfs,
-            network: sandbox,
+            network: sandbox.ns.clone(),
             cgroups_path: cgroups_path.clone(),
             memory: positive(cfg.host_config.memory),
             memory_swap: (cfg.host_config.memory_swap != 0).then_some(cfg.host_config.memory_swap),
@@ -324,10 +387,14 @@ fn start_phases<'a>(
     phase(
         phase_span!("start.network.attach", mode = mode.as_str()),
         |span| {
-            trace::note(
-                span,
-                format!("network {}: no interface to attach", mode.as_str()),
-            );
+            let note = network::attach(
+                &mut sandbox,
+                &id,
+                &cfg.host_config.port_bindings,
+                &engine.bridge.dir(&engine.paths.root).join("ports"),
+                &container_dir,
+            )?;
+            trace::note(span, note);
             Ok(())
         },
     )
@@ -437,6 +504,24 @@ fn limits_note(cfg: &ContainerConfig) -> String {
     } else {
         parts.join(", ")
     }
+}
+
+/// The running container whose netns `--network container:<target>` joins: its init's pid and
+/// its id.
+fn joined_container(
+    engine: &Engine,
+    target: &str,
+    own: &str,
+) -> Result<(i32, String), EngineError> {
+    let other = engine.store.lookup(target)?;
+    if other == own {
+        return Err(network::NetworkError::JoinSelf(target.to_string()).into());
+    }
+    let st = engine.store.load_state(&other)?;
+    if st.status != Status::Running || st.pid <= 0 {
+        return Err(network::NetworkError::NotRunning(other).into());
+    }
+    Ok((st.pid, other))
 }
 
 /// docker's `validateState`.
