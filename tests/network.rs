@@ -137,6 +137,8 @@ fn a_published_port_answers_from_the_host_and_cannot_be_taken_twice() {
         v[0]["NetworkSettings"]["Ports"]["80/tcp"][0]["HostPort"],
         port.to_string()
     );
+    let ps = env.run(&["ps"]);
+    assert!(ps.stdout.contains(&format!("0.0.0.0:{port}->80/tcp")), "{}", ps.stdout);
 
     // A second container on the same port fails at attach, after its netns, veth and lease were
     // made: the rollback must take all of them back.
