@@ -8,7 +8,7 @@ use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
-use common::{link_exists, rules_with, Env};
+use common::{link_exists, link_gone, rules_with, Env};
 
 /// The container's IPv4 address (inspect's `NetworkSettings.IPAddress`).
 fn ip_of(env: &Env, name: &str) -> String {
@@ -138,7 +138,11 @@ fn a_published_port_answers_from_the_host_and_cannot_be_taken_twice() {
         port.to_string()
     );
     let ps = env.run(&["ps"]);
-    assert!(ps.stdout.contains(&format!("0.0.0.0:{port}->80/tcp")), "{}", ps.stdout);
+    assert!(
+        ps.stdout.contains(&format!("0.0.0.0:{port}->80/tcp")),
+        "{}",
+        ps.stdout
+    );
 
     // A second container on the same port fails at attach, after its netns, veth and lease were
     // made: the rollback must take all of them back.
@@ -159,7 +163,7 @@ fn a_published_port_answers_from_the_host_and_cannot_be_taken_twice() {
     let again_id = v[0]["Id"].as_str().unwrap().to_string();
     assert_eq!(v[0]["State"]["Status"], "created");
     assert!(
-        !link_exists(&format!("ctr{}", &again_id[..11])),
+        link_gone(&format!("ctr{}", &again_id[..11])),
         "veth rolled back"
     );
     assert!(

@@ -157,9 +157,7 @@ pub fn prune(cfg: &BridgeConfig, root: &Path) -> Result<bool, NetworkError> {
         }
         Err(_) => false,
     };
-    for r in firewall::bridge_rules(&cfg.name, &cfg.subnet.to_string()) {
-        r.delete();
-    }
+    firewall::delete_tagged(&cfg.name);
     let _ = std::fs::remove_dir_all(&dir);
     Ok(existed)
 }

@@ -92,6 +92,37 @@ fn iptables(table: &str, op: &str, chain: &str, args: &[String]) -> Result<(), N
     }
 }
 
+/// Deletes every rule tagged for `bridge` (its own and any container's left by a crash), found
+/// by their comment, whatever subnet they were made for; returns how many.
+pub fn delete_tagged(bridge: &str) -> usize {
+    let own = format!("ctrace:{bridge}");
+    let ours = |t: &str| t == own || t.strip_prefix(&own).is_some_and(|r| r.starts_with(':'));
+    let mut n = 0;
+    for table in ["nat", "filter"] {
+        let Ok(out) = Command::new("iptables")
+            .args(["-w", "-t", table, "-S"])
+            .output()
+        else {
+            continue;
+        };
+        for line in String::from_utf8_lossy(&out.stdout).lines() {
+            let words: Vec<String> = line
+                .split_whitespace()
+                .map(|w| w.trim_matches('"').to_string())
+                .collect();
+            let tagged = words.windows(2).any(|w| w[0] == "--comment" && ours(&w[1]));
+            if words.len() < 2 || words[0] != "-A" || !tagged {
+                continue;
+            }
+            if iptables(table, "-D", &words[1], &words[2..]).is_ok() {
+                kernel_event!(table = table, rule = %line, "iptables delete");
+                n += 1;
+            }
+        }
+    }
+    n
+}
+
 /// The rules a bridge needs: outbound masquerade, hairpin from localhost, forwarding both ways.
 pub fn bridge_rules(bridge: &str, subnet: &str) -> Vec<Rule> {
     let tag = format!("ctrace:{bridge}");

@@ -409,7 +409,22 @@ fn teardown_endpoint(ep: &Endpoint, id: &str) -> String {
     for r in &ep.reservations {
         let _ = fs::remove_file(r);
     }
-    if !ep.veth.is_empty() {
+    // Unmounting the netns drops its last reference once the container's processes are gone:
+    // the kernel then destroys it, and the veth pair with it, in its own worker. Deleting the
+    // veth ourselves (RTM_DELLINK waits for an RCU grace period, ~20 ms) is only for a veth
+    // whose namespace was already unmounted.
+    let unmounted = ep.netns.as_deref().is_some_and(netns::remove);
+    if unmounted {
+        done.push(format!(
+            "netns {} unmounted{}",
+            ep.netns.as_deref().unwrap_or(Path::new("")).display(),
+            if ep.veth.is_empty() {
+                String::new()
+            } else {
+                format!(" (veth {} goes with it)", ep.veth)
+            }
+        ));
+    } else if !ep.veth.is_empty() {
         if let Ok(mut nl) = Netlink::open() {
             if let Ok(i) = nl.index(&ep.veth) {
                 if nl.delete(i).is_ok() {
@@ -417,11 +432,6 @@ fn teardown_endpoint(ep: &Endpoint, id: &str) -> String {
                     done.push(format!("veth {} deleted", ep.veth));
                 }
             }
-        }
-    }
-    if let Some(ns) = &ep.netns {
-        if netns::remove(ns) {
-            done.push(format!("netns {} unmounted", ns.display()));
         }
     }
     if let Some(lease) = &ep.lease {

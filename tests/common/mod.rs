@@ -162,6 +162,19 @@ pub fn link_exists(name: &str) -> bool {
     Path::new("/sys/class/net").join(name).exists()
 }
 
+/// Whether link `name` is gone, waiting up to 2 s: a container's veth goes away with its network
+/// namespace, which the kernel destroys in a worker after the last reference is dropped.
+pub fn link_gone(name: &str) -> bool {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(2);
+    while link_exists(name) {
+        if std::time::Instant::now() > deadline {
+            return false;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    true
+}
+
 /// iptables rules (all tables) whose text mentions `needle`.
 pub fn rules_with(needle: &str) -> Vec<String> {
     let out = Command::new("iptables-save").output();
@@ -199,7 +212,7 @@ impl Drop for Env {
         let veths: Vec<String> = ids
             .iter()
             .map(|id| format!("ctr{}", &id[..11]))
-            .filter(|v| link_exists(v))
+            .filter(|v| !link_gone(v))
             .collect();
         let leases: Vec<String> =
             std::fs::read_dir(self.root.join("network").join(&self.bridge).join("leases"))
@@ -209,14 +222,22 @@ impl Drop for Env {
                         .collect()
                 })
                 .unwrap_or_default();
-        let ports: Vec<String> =
-            std::fs::read_dir(Path::new("/sys/class/net").join(&self.bridge).join("brif"))
+        let brif = Path::new("/sys/class/net").join(&self.bridge).join("brif");
+        let on_bridge = || -> Vec<String> {
+            std::fs::read_dir(&brif)
                 .map(|rd| {
                     rd.flatten()
                         .map(|e| e.file_name().to_string_lossy().into_owned())
                         .collect()
                 })
-                .unwrap_or_default();
+                .unwrap_or_default()
+        };
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(2);
+        let mut ports = on_bridge();
+        while !ports.is_empty() && std::time::Instant::now() < deadline {
+            std::thread::sleep(std::time::Duration::from_millis(20));
+            ports = on_bridge();
+        }
         let pruned = self.run(&["network", "prune"]);
         let bridge_left = link_exists(&self.bridge);
         let rules = rules_with(&format!("ctrace:{}", self.bridge));
