@@ -346,3 +346,30 @@ fn explain_names_the_veth_the_address_and_the_netns() {
         r.stderr
     );
 }
+
+#[test]
+fn failed_starts_and_exits_give_the_address_back() {
+    let env = Env::new("net-restart");
+    // Fails in the runtime, after start.network.init made the netns and took the lease.
+    let r = env.run(&["run", "--rm", "busybox", "/no/such/command"]);
+    assert_eq!(r.code, 127, "{}", r.stderr);
+    let leases = env.root.join("network").join(&env.bridge).join("leases");
+    let count = || std::fs::read_dir(&leases).map_or(0, |rd| rd.count());
+    assert_eq!(count(), 0, "the rollback released the lease");
+    let netns = env.exec_root.join("netns");
+    let left = std::fs::read_dir(&netns).map_or(0, |rd| rd.count());
+    assert_eq!(left, 0, "the rollback removed the netns");
+
+    // A container started again after it exited gets an address again, and gives it back again.
+    let name = env.name("again");
+    env.run(&[
+        "create", "--name", &name, "busybox", "ip", "-4", "addr", "show", "eth0",
+    ])
+    .ok();
+    for _ in 0..2 {
+        let r = env.run(&["start", "-a", &name]);
+        r.ok();
+        assert!(inet(&r.stdout).is_some(), "{}", r.stdout);
+        assert_eq!(count(), 0, "the exit released the lease");
+    }
+}
