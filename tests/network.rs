@@ -129,6 +129,12 @@ fn a_published_port_answers_from_the_host_and_cannot_be_taken_twice() {
     ])
     .ok();
     let out = http_get(&format!("127.0.0.1:{port}"), "/hostname");
+    // And on the host's own address (no packet leaves: connect() on UDP only picks a route).
+    let probe = std::net::UdpSocket::bind("0.0.0.0:0").unwrap();
+    if probe.connect("192.0.2.1:9").is_ok() {
+        let host_ip = probe.local_addr().unwrap().ip();
+        assert!(http_get(&format!("{host_ip}:{port}"), "/hostname").contains("200 OK"));
+    }
     let id = env.run(&["inspect", &web]).stdout;
     let v: serde_json::Value = serde_json::from_str(&id).unwrap();
     let id = v[0]["Id"].as_str().unwrap();
@@ -231,7 +237,34 @@ fn container_mode_shares_the_interfaces_of_a_running_container() {
         r.stderr
     );
 
+    // A container still in web's netns keeps the namespace alive after web is gone: web's veth
+    // is taken out explicitly, so its address does not outlive its lease.
+    let guest = env.name("guest");
+    env.run(&[
+        "run",
+        "-d",
+        "--name",
+        &guest,
+        "--network",
+        &mode,
+        "busybox",
+        "sleep",
+        "1000",
+    ])
+    .ok();
+    let web_id = v[0]["Id"].as_str().unwrap().to_string();
     env.run(&["rm", "-f", &web]).ok();
+    assert!(
+        link_gone(&format!("ctr{}", &web_id[..11])),
+        "web's veth is gone"
+    );
+    let leases = env.root.join("network").join(&env.bridge).join("leases");
+    assert_eq!(
+        std::fs::read_dir(&leases).unwrap().count(),
+        0,
+        "web's lease is released"
+    );
+    env.run(&["rm", "-f", &guest]).ok();
     let stopped = env.name("stopped");
     env.run(&["create", "--name", &stopped, "busybox", "true"])
         .ok();

@@ -214,12 +214,19 @@ fn start_phases<'a>(
                 }
                 Mode::Container(target) => {
                     let (pid, other) = joined_container(engine, target, &id)?;
-                    let (s, note) = network::init_other(&mode, Some(pid));
+                    let other_dir = engine.paths.container(&other);
+                    let (s, note) =
+                        network::init_joined(target, pid, &other_dir, &container_dir, &id)?;
                     span.record("netns", format!("/proc/{pid}/ns/net"));
-                    (s, Some(engine.paths.container(&other)), note)
+                    let (dir, id2) = (container_dir.clone(), id.clone());
+                    rollback.push("leave the joined container's netns", move || {
+                        network::teardown(&dir, &id2);
+                        Ok(())
+                    });
+                    (s, Some(other_dir), note)
                 }
                 m => {
-                    let (s, note) = network::init_other(m, None);
+                    let (s, note) = network::init_other(m);
                     (s, None, note)
                 }
             };
@@ -385,7 +392,13 @@ fn start_phases<'a>(
     }
 
     phase(
-        phase_span!("start.network.attach", mode = mode.as_str()),
+        phase_span!(
+            "start.network.attach",
+            mode = mode.as_str(),
+            veth = tracing::field::Empty,
+            ip = tracing::field::Empty,
+            gateway = tracing::field::Empty
+        ),
         |span| {
             let note = network::attach(
                 &mut sandbox,
@@ -394,6 +407,12 @@ fn start_phases<'a>(
                 &engine.bridge.dir(&engine.paths.root).join("ports"),
                 &container_dir,
             )?;
+            let ep = &sandbox.endpoint;
+            if !ep.veth.is_empty() {
+                span.record("veth", ep.veth.as_str());
+                span.record("ip", format!("{}/{}", ep.ip_address, ep.ip_prefix_len));
+                span.record("gateway", ep.gateway.as_str());
+            }
             trace::note(span, note);
             Ok(())
         },

@@ -178,6 +178,10 @@ pub struct Endpoint {
     pub reservations: Vec<PathBuf>,
     #[serde(default)]
     pub rules: Vec<firewall::Rule>,
+    /// `container:` mode: our marker in the joined container's `joined/` directory, which tells
+    /// its teardown that its namespace outlives it.
+    #[serde(default)]
+    pub joined_marker: Option<PathBuf>,
 }
 
 impl Endpoint {
@@ -257,7 +261,7 @@ pub fn init_bridge(
         ..Default::default()
     };
     if let Err(e) = endpoint.save(container_dir) {
-        teardown_endpoint(&endpoint, id);
+        teardown_endpoint(&endpoint, id, container_dir);
         return Err(e);
     }
     let note = format!(
@@ -286,16 +290,49 @@ pub fn init_bridge(
     ))
 }
 
-/// The sandbox of the other modes (nothing to undo).
-pub fn init_other(mode: &Mode, joined_pid: Option<i32>) -> (Sandbox, String) {
-    let (ns, note) = match (mode, joined_pid) {
-        (Mode::Host, _) => (
+/// `start.network.init` for `container:<target>`: join the netns of `target`'s init `pid`, and
+/// leave a marker in `target`'s directory (`target_dir`) while we use its namespace.
+pub fn init_joined(
+    target: &str,
+    pid: i32,
+    target_dir: &Path,
+    container_dir: &Path,
+    id: &str,
+) -> Result<(Sandbox, String), NetworkError> {
+    let dir = target_dir.join("joined");
+    let marker = dir.join(id);
+    fs::create_dir_all(&dir)
+        .and_then(|()| fs::write(&marker, id))
+        .map_err(|source| NetworkError::Write {
+            path: marker.clone(),
+            source,
+        })?;
+    let endpoint = Endpoint {
+        mode: "container".into(),
+        joined_marker: Some(marker.clone()),
+        ..Default::default()
+    };
+    if let Err(e) = endpoint.save(container_dir) {
+        let _ = fs::remove_file(&marker);
+        return Err(e);
+    }
+    let netns = format!("/proc/{pid}/ns/net");
+    Ok((
+        Sandbox {
+            ns: NetworkNs::Path(netns.clone().into()),
+            endpoint,
+            bridge: None,
+        },
+        format!("mode container: join {netns} of {target}"),
+    ))
+}
+
+/// The sandbox of `host` and `none` (nothing to undo).
+pub fn init_other(mode: &Mode) -> (Sandbox, String) {
+    let (ns, note) = match mode {
+        Mode::Host => (
             NetworkNs::Host,
             "mode host: no new netns, the host's network stack".to_string(),
-        ),
-        (Mode::Container(t), Some(pid)) => (
-            NetworkNs::Path(format!("/proc/{pid}/ns/net").into()),
-            format!("mode container: join /proc/{pid}/ns/net of {t}"),
         ),
         _ => (
             NetworkNs::New,
@@ -402,13 +439,35 @@ pub fn teardown(container_dir: &Path, id: &str) -> String {
     let Some(ep) = Endpoint::load(container_dir) else {
         return "nothing to release".into();
     };
-    let done = teardown_endpoint(&ep, id);
+    let done = teardown_endpoint(&ep, id, container_dir);
     let _ = fs::remove_file(Endpoint::path(container_dir));
     done
 }
 
-fn teardown_endpoint(ep: &Endpoint, id: &str) -> String {
+fn teardown_endpoint(ep: &Endpoint, id: &str, container_dir: &Path) -> String {
     let mut done = Vec::new();
+    if let Some(m) = &ep.joined_marker {
+        if fs::remove_file(m).is_ok() {
+            done.push("left the joined container's netns".to_string());
+        }
+    }
+    // Containers that joined our namespace keep it alive: take our interface out of it
+    // explicitly, as docker does, or its address would live on after the lease is released.
+    let joined_dir = container_dir.join("joined");
+    let joiners = fs::read_dir(&joined_dir).map_or(0, |rd| rd.count());
+    if joiners > 0 && !ep.veth.is_empty() {
+        if let Ok(mut nl) = Netlink::open() {
+            if let Ok(i) = nl.index(&ep.veth) {
+                if nl.delete(i).is_ok() {
+                    kernel_event!(dev = %ep.veth, "ip link del");
+                    done.push(format!(
+                        "veth {} deleted ({joiners} container(s) still in the netns)",
+                        ep.veth
+                    ));
+                }
+            }
+        }
+    }
     let rules = ep.rules.iter().rev().filter(|r| r.delete()).count();
     if rules > 0 {
         done.push(format!("{rules} port rule(s) deleted"));
