@@ -406,3 +406,46 @@ fn failed_starts_and_exits_give_the_address_back() {
         assert_eq!(count(), 0, "the exit released the lease");
     }
 }
+
+#[test]
+fn the_bridge_is_checked_before_use_and_prune_refuses_while_in_use() {
+    let env = Env::new("net-owner");
+    let name = env.name("busy");
+    env.run(&["run", "-d", "--name", &name, "busybox", "sleep", "1000"])
+        .ok();
+    let r = env.run(&["network", "prune"]);
+    assert_eq!(r.code, 1);
+    assert!(r.stderr.contains("in use by 1 container"), "{}", r.stderr);
+    assert!(link_exists(&env.bridge));
+
+    // Same bridge, another subnet: refused, nothing created.
+    let r = env.run(&[
+        "--bridge-subnet",
+        "10.199.0.0/24",
+        "run",
+        "--rm",
+        "busybox",
+        "true",
+    ]);
+    assert_eq!(r.code, 125);
+    assert!(r.stderr.contains("was made with subnet"), "{}", r.stderr);
+    env.run(&["rm", "-f", &name]).ok();
+
+    // A bridge ctrace did not make (here: one made with `ip`) is neither used nor pruned.
+    let foreign = format!("{}f", env.bridge);
+    let made = std::process::Command::new("ip")
+        .args(["link", "add", &foreign, "type", "bridge"])
+        .status()
+        .unwrap();
+    assert!(made.success());
+    let r = env.run(&["--bridge", &foreign, "run", "--rm", "busybox", "true"]);
+    let r2 = env.run(&["--bridge", &foreign, "network", "prune"]);
+    let still_there = link_exists(&foreign);
+    let _ = std::process::Command::new("ip")
+        .args(["link", "del", &foreign])
+        .status();
+    assert_eq!(r.code, 125);
+    assert!(r.stderr.contains("not made by ctrace"), "{}", r.stderr);
+    assert_eq!(r2.code, 1, "{}", r2.stderr);
+    assert!(still_there, "prune left the foreign bridge alone");
+}

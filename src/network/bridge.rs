@@ -55,6 +55,24 @@ impl BridgeConfig {
     }
 }
 
+/// A bridge that exists must be one this root made, for this subnet: the leases of two roots
+/// (or another program's addresses) on one bridge would collide. The subnet file is written when
+/// the bridge is made and removed by prune.
+fn check_owned(cfg: &BridgeConfig, root: &Path) -> Result<(), NetworkError> {
+    let recorded = std::fs::read_to_string(cfg.dir(root).join("subnet")).ok();
+    match recorded.as_deref().map(str::trim) {
+        Some(s) if s == cfg.subnet.to_string() => Ok(()),
+        Some(s) => Err(NetworkError::SubnetMismatch {
+            bridge: cfg.name.clone(),
+            subnet: s.to_string(),
+        }),
+        None => Err(NetworkError::ForeignBridge {
+            bridge: cfg.name.clone(),
+            root: root.to_path_buf(),
+        }),
+    }
+}
+
 /// The bridge's index, creating and configuring it first if it does not exist. Returns whether
 /// it was created now.
 pub fn ensure(
@@ -63,6 +81,7 @@ pub fn ensure(
     root: &Path,
 ) -> Result<(i32, bool), NetworkError> {
     if let Ok(i) = nl.index(&cfg.name) {
+        check_owned(cfg, root)?;
         return Ok((i, false));
     }
     let dir = cfg.dir(root);
@@ -77,6 +96,7 @@ pub fn ensure(
     })?;
     // Another start may have made it while we waited for the lock.
     if let Ok(i) = nl.index(&cfg.name) {
+        check_owned(cfg, root)?;
         return Ok((i, false));
     }
     let link = |op: &'static str| {
@@ -114,6 +134,9 @@ pub fn ensure(
                 return Err(e);
             }
         }
+        let path = dir.join("subnet");
+        std::fs::write(&path, cfg.subnet.to_string())
+            .map_err(|source| NetworkError::Write { path, source })?;
         Ok(idx)
     };
     match configure() {
@@ -147,6 +170,12 @@ pub fn prune(cfg: &BridgeConfig, root: &Path) -> Result<bool, NetworkError> {
     let mut nl = Netlink::open().map_err(NetworkError::Netlink)?;
     let existed = match nl.index(&cfg.name) {
         Ok(i) => {
+            if !dir.join("subnet").exists() {
+                return Err(NetworkError::ForeignBridge {
+                    bridge: cfg.name.clone(),
+                    root: root.to_path_buf(),
+                });
+            }
             nl.delete(i).map_err(|source| NetworkError::Link {
                 op: "delete bridge",
                 dev: cfg.name.clone(),

@@ -80,6 +80,10 @@ pub enum NetworkError {
         "no free address left in subnet {0}: remove containers or use a larger --bridge-subnet"
     )]
     Exhausted(String),
+    #[error("bridge {bridge} exists but was not made by ctrace with root {}: choose another --bridge", root.display())]
+    ForeignBridge { bridge: String, root: PathBuf },
+    #[error("bridge {bridge} was made with subnet {subnet}: use --bridge-subnet {subnet}, or remove its containers and run `ctrace network prune` first")]
+    SubnetMismatch { bridge: String, subnet: String },
     #[error("bridge {0} is in use by {1} container(s): remove them first")]
     InUse(String, usize),
     #[error("cannot {op} {dev}: {source}")]
