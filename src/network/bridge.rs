@@ -81,8 +81,10 @@ pub fn ensure(
     root: &Path,
 ) -> Result<(i32, bool), NetworkError> {
     if let Ok(i) = nl.index(&cfg.name) {
-        check_owned(cfg, root)?;
-        return Ok((i, false));
+        // Not ours (yet)? Its maker may still be configuring it: decide under the lock.
+        if check_owned(cfg, root).is_ok() {
+            return Ok((i, false));
+        }
     }
     let dir = cfg.dir(root);
     std::fs::create_dir_all(&dir).map_err(|source| NetworkError::Lease {
