@@ -187,6 +187,8 @@ fn start_phases<'a>(
             ip = tracing::field::Empty
         ),
         |span| {
+            // What a crashed earlier start or exit of this container left (a lease, a netns).
+            network::teardown(&container_dir, &id);
             let (sandbox, joined, note) = match &mode {
                 Mode::Bridge => {
                     let netns = engine.paths.netns(&id);

@@ -21,6 +21,8 @@ pub fn create(path: &Path) -> io::Result<(File, Netlink)> {
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir)?;
     }
+    // A bind mount left by a crash would make the file below unwritable.
+    let _ = umount2(path, MntFlags::MNT_DETACH);
     File::create(path)?;
     let home = File::open("/proc/thread-self/ns/net")?;
     unshare(CloneFlags::CLONE_NEWNET)?;
