@@ -449,3 +449,81 @@ fn the_bridge_is_checked_before_use_and_prune_refuses_while_in_use() {
     assert_eq!(r2.code, 1, "{}", r2.stderr);
     assert!(still_there, "prune left the foreign bridge alone");
 }
+
+fn header() -> tar::Header {
+    let mut h = tar::Header::new_gnu();
+    h.set_uid(0);
+    h.set_gid(0);
+    h.set_mtime(0);
+    h
+}
+
+/// A docker-save archive of busybox whose config exposes 80/tcp, for `-P`.
+fn exposing_image(dir: &std::path::Path) -> std::path::PathBuf {
+    use sha2::Digest;
+    let bb = ["/bin/busybox", "/usr/bin/busybox"]
+        .into_iter()
+        .find(|p| std::path::Path::new(p).exists())
+        .expect("busybox-static is installed (scripts/deps.sh)");
+    let mut layer = tar::Builder::new(Vec::new());
+    layer.append_path_with_name(bb, "bin/busybox").unwrap();
+    for applet in ["sh", "httpd"] {
+        let mut h = header();
+        h.set_entry_type(tar::EntryType::Symlink);
+        h.set_size(0);
+        h.set_mode(0o777);
+        layer
+            .append_link(&mut h, format!("bin/{applet}"), "busybox")
+            .unwrap();
+    }
+    let mut h = header();
+    h.set_size(3);
+    h.set_mode(0o644);
+    layer.append_data(&mut h, "www/ok", &b"ok\n"[..]).unwrap();
+    let layer = layer.into_inner().unwrap();
+    let diff_id = format!("sha256:{:x}", sha2::Sha256::digest(&layer));
+    let config = serde_json::json!({
+        "architecture": "amd64", "os": "linux",
+        "config": {"Cmd": ["httpd", "-f", "-p", "80", "-h", "/www"], "ExposedPorts": {"80/tcp": {}},
+                   "Env": ["PATH=/bin"]},
+        "rootfs": {"type": "layers", "diff_ids": [diff_id]},
+    })
+    .to_string();
+    let config_name = format!("{:x}.json", sha2::Sha256::digest(config.as_bytes()));
+    let manifest = serde_json::json!([{
+        "Config": config_name, "RepoTags": ["exposing:1"], "Layers": ["layer/layer.tar"],
+    }])
+    .to_string();
+    let path = dir.join("exposing.tar");
+    let mut out = tar::Builder::new(std::fs::File::create(&path).unwrap());
+    for (name, body) in [
+        ("manifest.json", manifest.as_bytes()),
+        (config_name.as_str(), config.as_bytes()),
+        ("layer/layer.tar", &layer[..]),
+    ] {
+        let mut h = header();
+        h.set_size(body.len() as u64);
+        h.set_mode(0o644);
+        out.append_data(&mut h, name, body).unwrap();
+    }
+    out.finish().unwrap();
+    path
+}
+
+#[test]
+fn publish_all_maps_the_exposed_ports_to_free_host_ports() {
+    let env = Env::new("net-publish-all");
+    let archive = exposing_image(&env.dir);
+    env.run(&["image", "import", archive.to_str().unwrap()])
+        .ok();
+    let web = env.name("web");
+    env.run(&["run", "-d", "-P", "--name", &web, "exposing:1"])
+        .ok();
+    let v: serde_json::Value = serde_json::from_str(&env.run(&["inspect", &web]).stdout).unwrap();
+    let port = v[0]["NetworkSettings"]["Ports"]["80/tcp"][0]["HostPort"]
+        .as_str()
+        .expect("80/tcp is published")
+        .to_string();
+    assert_ne!(port, "0");
+    assert!(http_get(&format!("127.0.0.1:{port}"), "/ok").ends_with("ok\n"));
+}
