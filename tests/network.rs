@@ -527,3 +527,23 @@ fn publish_all_maps_the_exposed_ports_to_free_host_ports() {
     assert_ne!(port, "0");
     assert!(http_get(&format!("127.0.0.1:{port}"), "/ok").ends_with("ok\n"));
 }
+
+#[test]
+fn runc_joins_the_same_bridge_netns() {
+    let env = Env::new("net-runc");
+    let r = env.run(&[
+        "run",
+        "--rm",
+        "--runtime",
+        "runc",
+        "busybox",
+        "ip",
+        "-4",
+        "addr",
+        "show",
+        "eth0",
+    ]);
+    r.ok();
+    let addr = inet(&r.stdout).expect("eth0 has an address under runc");
+    assert!(addr.starts_with(&subnet_prefix(&env)), "{addr}");
+}
