@@ -127,15 +127,7 @@ pub fn ensure(
             &format!("/proc/sys/net/ipv4/conf/{}/route_localnet", cfg.name),
             "1",
         )?;
-        let rules = firewall::bridge_rules(&cfg.name, &cfg.subnet.to_string());
-        for (n, r) in rules.iter().enumerate() {
-            if let Err(e) = r.add() {
-                for done in rules[..n].iter().rev() {
-                    done.delete();
-                }
-                return Err(e);
-            }
-        }
+        firewall::add_all(&firewall::bridge_rules(&cfg.name, &cfg.subnet.to_string()))?;
         let path = dir.join("subnet");
         std::fs::write(&path, cfg.subnet.to_string())
             .map_err(|source| NetworkError::Write { path, source })?;

@@ -411,6 +411,7 @@ fn wire(
         .map_err(link("add the default route on", "eth0"))?;
     kernel_event!(via = %gw, dev = "eth0", "ip route add default");
     let mut published = Vec::new();
+    let mut rules = Vec::new();
     for b in bindings {
         let (port, reservation) = ports::reserve(ports_dir, b, id)?;
         ep.reservations.push(reservation);
@@ -419,12 +420,15 @@ fn wire(
             ..b.clone()
         };
         let to = format!("{ip}:{}", b.container_port);
-        for r in firewall::port_rules(&ep.bridge, id, &b.host_ip, port, &b.proto, &to) {
-            r.add()?;
-            ep.rules.push(r);
-        }
+        rules.extend(firewall::port_rules(
+            &ep.bridge, id, &b.host_ip, port, &b.proto, &to,
+        ));
         published.push(b.describe());
         ep.ports.push(b);
+    }
+    if !rules.is_empty() {
+        firewall::add_all(&rules)?;
+        ep.rules = rules;
     }
     Ok(format!(
         "veth {veth}@{host_index} ↔ eth0, {ip}/{} via {gw}{}",
@@ -472,7 +476,7 @@ fn teardown_endpoint(ep: &Endpoint, id: &str, container_dir: &Path) -> String {
             }
         }
     }
-    let rules = ep.rules.iter().rev().filter(|r| r.delete()).count();
+    let rules = firewall::delete_all(&ep.rules);
     if rules > 0 {
         done.push(format!("{rules} port rule(s) deleted"));
     }
