@@ -1,6 +1,8 @@
 //! Packet filter rules for the bridge (outbound NAT, forwarding) and for published ports (DNAT),
-//! through the host's `iptables` (which talks to nftables on current distributions), tagged with
-//! a comment naming the bridge so they can be found and removed exactly.
+//! through the host's `iptables-restore --noflush` (which talks to nftables on current
+//! distributions): one transaction per change, so a set of rules is added whole or not at all.
+//! Every rule is tagged with a comment naming the bridge (and the container), so they can be
+//! found and removed exactly, and `network prune` finds strays by that tag.
 //!
 //! Why iptables DNAT and not a userland proxy: DNAT keeps the client's address, costs no process
 //! per port, and is what Docker does when its proxy is off. Traffic from the host itself needs
