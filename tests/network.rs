@@ -547,3 +547,27 @@ fn runc_joins_the_same_bridge_netns() {
     let addr = inet(&r.stdout).expect("eth0 has an address under runc");
     assert!(addr.starts_with(&subnet_prefix(&env)), "{addr}");
 }
+
+#[test]
+fn a_container_reaches_the_host_through_the_bridge() {
+    let env = Env::new("net-out");
+    let listener = std::net::TcpListener::bind("0.0.0.0:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let server = std::thread::spawn(move || {
+        let (mut s, peer) = listener.accept().unwrap();
+        s.write_all(b"hello from the host\n").unwrap();
+        peer
+    });
+    // The host's own address (a UDP connect only picks a route; nothing is sent).
+    let probe = std::net::UdpSocket::bind("0.0.0.0:0").unwrap();
+    probe.connect("192.0.2.1:9").unwrap();
+    let host_ip = probe.local_addr().unwrap().ip().to_string();
+    let r = env.run(&["run", "--rm", "busybox", "nc", &host_ip, &port.to_string()]);
+    r.ok();
+    assert!(r.stdout.contains("hello from the host"), "{}", r.stdout);
+    let peer = server.join().unwrap();
+    assert!(
+        peer.ip().to_string().starts_with(&subnet_prefix(&env)),
+        "the host sees the container's bridge address: {peer}"
+    );
+}
