@@ -2,7 +2,9 @@
 # Installs what ctrace's tests and its offline busybox image need, from Debian/Ubuntu packages:
 #   busybox-static  the static busybox the default `busybox` image is built from
 #   runc            the external runtime behind `--runtime runc`
-#   iproute2        `ip`, used by the tests to look for leaked network namespaces
+#   iproute2        `ip`, used by the tests to clean up a leaked veth or bridge
+#   iptables        outbound NAT and published ports of the bridge network (and iptables-save,
+#                   with which the tests look for leaked rules)
 # Idempotent: installs only what is missing. Run as root.
 set -euo pipefail
 need=()
@@ -11,6 +13,7 @@ static_busybox() { dpkg-query -W -f='${Status}' busybox-static 2>/dev/null | gre
 static_busybox || need+=(busybox-static)
 command -v runc >/dev/null 2>&1 || need+=(runc)
 command -v ip >/dev/null 2>&1 || need+=(iproute2)
+command -v iptables-save >/dev/null 2>&1 || need+=(iptables)
 if ((${#need[@]})); then
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq >/dev/null

@@ -705,6 +705,11 @@ fn a_failure_injected_at_any_phase_rolls_back_and_leaks_nothing() {
             .flatten()
             .flatten()
             .map(|e| e.path())
+            // The shared directory of named network namespaces may stay, empty.
+            .filter(|p| {
+                !(p.ends_with("netns")
+                    && std::fs::read_dir(p).is_ok_and(|mut d| d.next().is_none()))
+            })
             .collect();
         assert!(
             left.is_empty(),

@@ -24,6 +24,12 @@ pub struct Cli {
         default_value = "/run/ctrace"
     )]
     pub exec_root: PathBuf,
+    /// The bridge that bridge-mode containers join (dockerd's --bridge); created on first use.
+    #[arg(long, global = true, env = "CTRACE_BRIDGE", default_value = crate::network::bridge::DEFAULT_BRIDGE)]
+    pub bridge: String,
+    /// The bridge's IPv4 subnet; its first address is the gateway (dockerd's --bip).
+    #[arg(long, global = true, env = "CTRACE_BRIDGE_SUBNET", default_value = crate::network::bridge::DEFAULT_SUBNET)]
+    pub bridge_subnet: String,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -56,6 +62,9 @@ pub enum Command {
     /// Manage volumes.
     #[command(subcommand)]
     Volume(VolumeCommand),
+    /// Manage the bridge network.
+    #[command(subcommand)]
+    Network(NetworkCommand),
     /// Work with recorded traces.
     #[command(subcommand)]
     Trace(TraceCommand),
@@ -101,9 +110,21 @@ pub struct CreateFlags {
     /// Number of CPUs (e.g. 0.5).
     #[arg(long)]
     pub cpus: Option<String>,
-    /// Network mode: none or host (bridge and container:<name> come later).
+    /// Network mode: bridge (default), none, host or container:<name|id>.
     #[arg(long, alias = "net", default_value = "")]
     pub network: String,
+    /// Publish a container's port to the host ([hostip:][hostport:]containerport[/tcp|udp]).
+    #[arg(short = 'p', long = "publish")]
+    pub publish: Vec<String>,
+    /// Publish all the image's exposed ports to free host ports.
+    #[arg(short = 'P', long)]
+    pub publish_all: bool,
+    /// Set custom DNS servers.
+    #[arg(long)]
+    pub dns: Vec<String>,
+    /// Add a custom host-to-IP mapping (host:ip, or host:host-gateway).
+    #[arg(long = "add-host")]
+    pub add_host: Vec<String>,
     /// Runtime: embedded (ctrace's own) or runc.
     #[arg(long, default_value = "embedded")]
     pub runtime: String,
@@ -338,6 +359,12 @@ pub enum VolumeCommand {
         #[arg(short = 'f', long)]
         force: bool,
     },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum NetworkCommand {
+    /// Remove the bridge (--bridge), its address and rules, if no container uses it.
+    Prune,
 }
 
 #[derive(Debug, Subcommand)]

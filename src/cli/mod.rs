@@ -58,11 +58,15 @@ pub fn main() -> i32 {
         }
     };
     let paths = Paths::new(&cli.root, &cli.exec_root);
-    let ctx = Context {
-        engine: Engine::new(paths),
-        argv,
-        t0,
-    };
+    let mut engine = Engine::new(paths);
+    match crate::network::BridgeConfig::new(&cli.bridge, &cli.bridge_subnet) {
+        Ok(b) => engine.bridge = b,
+        Err(e) => {
+            eprintln!("ctrace: {e}");
+            return 125;
+        }
+    }
+    let ctx = Context { engine, argv, t0 };
     let result = match cli.command {
         Command::Run(a) => container::run(&ctx, a),
         Command::Create(a) => container::create(&ctx, a),
@@ -77,6 +81,7 @@ pub fn main() -> i32 {
         Command::Volume(c) => volumes::command(&ctx.engine, c),
         Command::Trace(c) => traces::command(&ctx.engine, c),
         Command::Bench(a) => bench::bench(&ctx, a),
+        Command::Network(args::NetworkCommand::Prune) => network_prune(&ctx.engine),
         Command::Completion { shell } => {
             clap_complete::generate(shell, &mut Cli::command(), "ctrace", &mut std::io::stdout());
             Ok(0)
@@ -155,4 +160,16 @@ pub fn force_tracing() {
 /// Maps an engine error for a non-`run` command (docker exits 1 there).
 pub fn fail1(e: EngineError) -> Failure {
     Failure::new(1, e)
+}
+
+/// `ctrace network prune`: removes the bridge when no container holds a lease on it; prints its
+/// name when it was removed.
+fn network_prune(engine: &Engine) -> Result<i32, Failure> {
+    Engine::require_root().map_err(|e| Failure::new(1, e))?;
+    if crate::network::bridge::prune(&engine.bridge, &engine.paths.root)
+        .map_err(|e| Failure::new(1, e))?
+    {
+        println!("{}", engine.bridge.name);
+    }
+    Ok(0)
 }

@@ -137,7 +137,7 @@ pub fn ps(engine: &Engine, a: PsArgs) -> Result<i32, Failure> {
                 "RunningFor": human_duration(since(&e.config.created)) + " ago",
                 "Status": status_text(e),
                 "State": e.state.status.as_str(),
-                "Ports": "",
+                "Ports": ports_text(engine, e),
                 "Names": e.config.name,
                 "Networks": e.config.host_config.network_mode,
             });
@@ -160,7 +160,7 @@ pub fn ps(engine: &Engine, a: PsArgs) -> Result<i32, Failure> {
                 command_text(e, !a.no_trunc),
                 human_duration(since(&e.config.created)) + " ago",
                 status_text(e),
-                String::new(),
+                ports_text(engine, e),
                 e.config.name.clone(),
             ]
         })
@@ -227,6 +227,19 @@ pub fn logs(engine: &Engine, a: LogsArgs) -> Result<i32, Failure> {
         )
         .map_err(fail1)?;
     Ok(0)
+}
+
+/// docker's PORTS column: `0.0.0.0:8080->80/tcp`, for a container whose ports are published now.
+fn ports_text(engine: &Engine, e: &Entry) -> String {
+    crate::network::Endpoint::load(&engine.paths.container(&e.config.id))
+        .map(|ep| {
+            ep.ports
+                .iter()
+                .map(|p| p.describe())
+                .collect::<Vec<_>>()
+                .join(", ")
+        })
+        .unwrap_or_default()
 }
 
 #[cfg(test)]

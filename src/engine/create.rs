@@ -2,7 +2,7 @@
 //! (daemon/create.go), seed 001 steps 3–9. Nothing runs yet; `start` does that.
 
 use crate::image::{reference, Image, ImageError};
-use crate::network::{self, Mode};
+use crate::network::{self, Mode, PortBinding};
 use crate::runtime::Kind;
 use crate::state::container::{now_rfc3339, Config, ContainerConfig, ContainerState, HostConfig};
 use crate::state::{events, names};
@@ -29,6 +29,11 @@ pub struct CreateOptions {
     pub pids_limit: i64,
     pub nano_cpus: i64,
     pub network: String,
+    /// `-p` values, unparsed.
+    pub publish: Vec<String>,
+    pub publish_all: bool,
+    pub dns: Vec<String>,
+    pub extra_hosts: Vec<String>,
     pub runtime: String,
     pub auto_remove: bool,
     pub read_only: bool,
@@ -77,6 +82,34 @@ fn create_phases<'a>(
     } else {
         &opts.network
     })?;
+    let mut port_bindings = opts
+        .publish
+        .iter()
+        .map(|p| PortBinding::parse(p))
+        .collect::<Result<Vec<_>, _>>()?;
+    for d in &opts.dns {
+        if d.parse::<std::net::IpAddr>().is_err() {
+            return Err(network::NetworkError::InvalidDns(d.clone()).into());
+        }
+    }
+    for h in &opts.extra_hosts {
+        network::parse_extra_host(h)?;
+    }
+    if let Mode::Container(_) = mode {
+        // docker's conflicts: the joined container owns these.
+        if opts.hostname.is_some() {
+            return Err(network::NetworkError::Conflict("hostname").into());
+        }
+        if !opts.publish.is_empty() || opts.publish_all {
+            return Err(network::NetworkError::Conflict("port publishing").into());
+        }
+        if !opts.dns.is_empty() {
+            return Err(network::NetworkError::Conflict("dns").into());
+        }
+        if !opts.extra_hosts.is_empty() {
+            return Err(network::NetworkError::Conflict("custom host-to-IP mapping").into());
+        }
+    }
     let runtime = Kind::parse(&opts.runtime).ok_or_else(|| {
         EngineError::Invalid(format!(
             "unknown runtime {:?}: expected embedded or runc",
@@ -161,11 +194,37 @@ fn create_phases<'a>(
     phase(
         phase_span!("create.network", mode = mode.as_str()),
         |span| {
+            if opts.publish_all {
+                for p in &image.config.exposed_ports {
+                    let (port, proto) = p.split_once('/').unwrap_or((p, "tcp"));
+                    port_bindings.push(PortBinding::parse(&format!("{port}/{proto}"))?);
+                }
+            }
+            if matches!(mode, Mode::Host | Mode::None) && !port_bindings.is_empty() {
+                // docker discards them with a warning, and so do we.
+                eprintln!("WARNING: Published ports are discarded when using {mode} network mode");
+                port_bindings.clear();
+            }
+            let ports: Vec<String> = port_bindings.iter().map(|b| b.describe()).collect();
             trace::note(
                 span,
-                match mode {
-                    Mode::None => "network none: an empty network namespace, loopback only",
-                    Mode::Host => "network host: the container shares the host's network stack",
+                match &mode {
+                    Mode::Bridge if ports.is_empty() => format!(
+                        "network bridge ({}, {}): netns, veth and address at start",
+                        engine.bridge.name, engine.bridge.subnet
+                    ),
+                    Mode::Bridge => format!(
+                        "network bridge ({}), publish {}",
+                        engine.bridge.name,
+                        ports.join(", ")
+                    ),
+                    Mode::None => "network none: an empty network namespace, loopback only".into(),
+                    Mode::Host => {
+                        "network host: the container shares the host's network stack".into()
+                    }
+                    Mode::Container(t) => {
+                        format!("network container:{t}: joins its netns at start")
+                    }
                 },
             );
             Ok(())
@@ -234,7 +293,10 @@ fn create_phases<'a>(
         layers: image.layers.clone(),
         config,
         host_config: HostConfig {
-            network_mode: mode.as_str().to_string(),
+            network_mode: mode.to_string(),
+            port_bindings,
+            dns: opts.dns.clone(),
+            extra_hosts: opts.extra_hosts.clone(),
             memory: opts.memory,
             memory_swap: opts.memory_swap,
             pids_limit: opts.pids_limit,

@@ -94,10 +94,7 @@ pub fn finish(engine: &Engine, cfg: &ContainerConfig, kind: Kind, code: i32) -> 
         let _e = span.enter();
         trace::note(
             &span,
-            format!(
-                "network {}: the netns went away with its last process; nothing to release",
-                cfg.host_config.network_mode
-            ),
+            crate::network::teardown(&engine.paths.container(id), id),
         );
     }
     {

@@ -104,6 +104,8 @@ impl EngineError {
 pub struct Engine {
     pub paths: Paths,
     pub store: Store,
+    /// The bridge bridge-mode containers join (global `--bridge`, `--bridge-subnet`).
+    pub bridge: crate::network::BridgeConfig,
 }
 
 impl Engine {
@@ -111,6 +113,7 @@ impl Engine {
         Engine {
             store: Store::new(paths.clone()),
             paths,
+            bridge: Default::default(),
         }
     }
 

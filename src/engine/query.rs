@@ -127,7 +127,7 @@ pub fn inspect_json(e: &Entry, paths: &crate::state::Paths) -> serde_json::Value
         },
         "Mounts": super::volume::inspect_mounts(c),
         "Config": c.config,
-        "NetworkSettings": { "Networks": { c.host_config.network_mode.clone(): {} } },
+        "NetworkSettings": network_settings(c, paths),
         "Ctrace": {
             "Bundle": paths.bundle(&c.id),
             "Cgroup": s.cgroup,
@@ -135,5 +135,30 @@ pub fn inspect_json(e: &Entry, paths: &crate::state::Paths) -> serde_json::Value
             "Runtime": s.runtime,
             "StartTrace": s.start_trace,
         },
+    })
+}
+
+/// docker's `NetworkSettings`, from what the start recorded (`network.json`; empty when stopped).
+fn network_settings(c: &ContainerConfig, paths: &crate::state::Paths) -> serde_json::Value {
+    let ep = crate::network::Endpoint::load(&paths.container(&c.id)).unwrap_or_default();
+    let mut ports = serde_json::Map::new();
+    for p in &ep.ports {
+        ports.insert(
+            format!("{}/{}", p.container_port, p.proto),
+            json!([{ "HostIp": if p.host_ip.is_empty() { "0.0.0.0" } else { &p.host_ip }, "HostPort": p.host_port.to_string() }]),
+        );
+    }
+    json!({
+        "SandboxKey": ep.netns,
+        "IPAddress": ep.ip_address,
+        "IPPrefixLen": ep.ip_prefix_len,
+        "Gateway": ep.gateway,
+        "Ports": ports,
+        "Networks": { c.host_config.network_mode.clone(): {
+            "IPAddress": ep.ip_address,
+            "IPPrefixLen": ep.ip_prefix_len,
+            "Gateway": ep.gateway,
+        } },
+        "Ctrace": { "Bridge": ep.bridge, "Veth": ep.veth },
     })
 }

@@ -98,18 +98,23 @@ fn rm_phases(
         let mut done = Vec::new();
         let rootfs = engine.paths.rootfs(&id);
         if overlay::unmount(&rootfs)? {
-            done.push("unmounted rootfs");
+            done.push("unmounted rootfs".to_string());
+        }
+        // Normally the shim's exit phases released the network; this is for when it could not.
+        let net = crate::network::teardown(&engine.paths.container(&id), &id);
+        if net != "nothing to release" && !net.ends_with("nothing to release") {
+            done.push(net);
         }
         if Kind::parse(&cfg.host_config.runtime) == Some(Kind::Runc)
             && runc::delete(&engine.paths, &id).is_ok()
         {
-            done.push("runc delete");
+            done.push("runc delete".to_string());
         }
         if let Ok(h) = Hierarchy::detect() {
             Cgroup::open(&h, &format!("/ctrace/{id}")).remove()?;
         }
         if !volume::release(engine, &cfg)?.is_empty() {
-            done.push("unmounted volume filesystems");
+            done.push("unmounted volume filesystems".to_string());
         }
         let _ = std::fs::remove_dir_all(engine.paths.bundle(&id));
         trace::note(

@@ -179,17 +179,62 @@ fn start_phases<'a>(
     .map_err(with_id)?;
 
     let mode = Mode::parse(&cfg.host_config.network_mode).map_err(|e| with_id(e.into()))?;
-    let sandbox = phase(
-        phase_span!("start.network.init", mode = mode.as_str()),
+    let container_dir = engine.paths.container(&id);
+    let (mut sandbox, joined) = phase(
+        phase_span!(
+            "start.network.init",
+            mode = mode.as_str(),
+            netns = tracing::field::Empty,
+            ip = tracing::field::Empty
+        ),
         |span| {
-            trace::note(
-                span,
-                match mode {
-                    Mode::None => "mode none: the runtime creates an empty netns (CLONE_NEWNET)",
-                    Mode::Host => "mode host: no new netns, the host's network stack",
-                },
-            );
-            Ok(mode.sandbox())
+            // What a crashed earlier start or exit of this container left (a lease, a netns).
+            network::teardown(&container_dir, &id);
+            let (sandbox, joined, note) = match &mode {
+                Mode::Bridge => {
+                    let netns = engine.paths.netns(&id);
+                    let (s, note) = network::init_bridge(
+                        &engine.bridge,
+                        &engine.paths.root,
+                        &netns,
+                        &container_dir,
+                        &id,
+                    )?;
+                    span.record("netns", tracing::field::display(netns.display()));
+                    span.record(
+                        "ip",
+                        format!("{}/{}", s.endpoint.ip_address, s.endpoint.ip_prefix_len),
+                    );
+                    let (dir, id2) = (container_dir.clone(), id.clone());
+                    rollback.push(
+                        "tear down the network (netns, veth, ports, lease)",
+                        move || {
+                            network::teardown(&dir, &id2);
+                            Ok(())
+                        },
+                    );
+                    (s, None, note)
+                }
+                Mode::Container(target) => {
+                    let (pid, other) = joined_container(engine, target, &id)?;
+                    let other_dir = engine.paths.container(&other);
+                    let (s, note) =
+                        network::init_joined(target, pid, &other_dir, &container_dir, &id)?;
+                    span.record("netns", format!("/proc/{pid}/ns/net"));
+                    let (dir, id2) = (container_dir.clone(), id.clone());
+                    rollback.push("leave the joined container's netns", move || {
+                        network::teardown(&dir, &id2);
+                        Ok(())
+                    });
+                    (s, Some(other_dir), note)
+                }
+                m => {
+                    let (s, note) = network::init_other(m);
+                    (s, None, note)
+                }
+            };
+            trace::note(span, note);
+            Ok((sandbox, joined))
         },
     )
     .map_err(with_id)?;
@@ -199,7 +244,15 @@ fn start_phases<'a>(
     } else {
         cfg.config.hostname.clone()
     };
-    let hostname = if mode == Mode::Host {
+    // Joining a container's network means taking its name too (docker shares the files).
+    let joined_hostname = joined
+        .as_ref()
+        .and_then(|d| std::fs::read_to_string(d.join("hostname")).ok())
+        .map(|h| h.trim().to_string())
+        .filter(|h| !h.is_empty());
+    let hostname = if let Some(h) = joined_hostname {
+        h
+    } else if mode == Mode::Host {
         nix::unistd::gethostname()
             .map(|h| h.to_string_lossy().into_owned())
             .unwrap_or(hostname)
@@ -207,7 +260,20 @@ fn start_phases<'a>(
         hostname
     };
     let (etc_binds, user_mounts, _volume_lock) = phase(phase_span!("start.mounts.setup"), |span| {
-        let binds = network::write_etc_files(&engine.paths.container(&id), &mode, &hostname)?;
+        let ep = &sandbox.endpoint;
+        let binds = network::write_etc_files(
+            &container_dir,
+            &network::EtcInput {
+                mode: &mode,
+                hostname: &hostname,
+                name: &cfg.name,
+                ip: (!ep.ip_address.is_empty()).then_some(ep.ip_address.as_str()),
+                gateway: (!ep.gateway.is_empty()).then_some(ep.gateway.as_str()),
+                dns: &cfg.host_config.dns,
+                extra_hosts: &cfg.host_config.extra_hosts,
+                joined: joined.as_deref(),
+            },
+        )?;
         // Held until the container is running, when it needs volumes mounted on the host.
         let lock = if volume::needs_lock(engine, &cfg) {
             let lock = engine.volumes().lock()?;
@@ -232,10 +298,11 @@ fn start_phases<'a>(
                 .collect::<Vec<_>>()
                 .join("; ")
         };
-        trace::note(
-            span,
-            format!("hostname {hostname}, hosts, resolv.conf written; {user}"),
-        );
+        let etc = match &joined {
+            Some(_) => "hostname, hosts, resolv.conf copied from the joined container".to_string(),
+            None => format!("hostname {hostname}, hosts, resolv.conf written"),
+        };
+        trace::note(span, format!("{etc}; {user}"));
         Ok((binds, mounts, lock))
     })
     .map_err(with_id)?;
@@ -253,7 +320,7 @@ fn start_phases<'a>(
             hostname: hostname.clone(),
             root_path: "rootfs".into(),
             readonly_rootfs: cfg.host_config.readonly_rootfs,
-            network: sandbox,
+            network: sandbox.ns.clone(),
             cgroups_path: cgroups_path.clone(),
             memory: positive(cfg.host_config.memory),
             memory_swap: (cfg.host_config.memory_swap != 0).then_some(cfg.host_config.memory_swap),
@@ -345,12 +412,28 @@ fn start_phases<'a>(
     }
 
     phase(
-        phase_span!("start.network.attach", mode = mode.as_str()),
+        phase_span!(
+            "start.network.attach",
+            mode = mode.as_str(),
+            veth = tracing::field::Empty,
+            ip = tracing::field::Empty,
+            gateway = tracing::field::Empty
+        ),
         |span| {
-            trace::note(
-                span,
-                format!("network {}: no interface to attach", mode.as_str()),
-            );
+            let note = network::attach(
+                &mut sandbox,
+                &id,
+                &cfg.host_config.port_bindings,
+                &engine.bridge.dir(&engine.paths.root).join("ports"),
+                &container_dir,
+            )?;
+            let ep = &sandbox.endpoint;
+            if !ep.veth.is_empty() {
+                span.record("veth", ep.veth.as_str());
+                span.record("ip", format!("{}/{}", ep.ip_address, ep.ip_prefix_len));
+                span.record("gateway", ep.gateway.as_str());
+            }
+            trace::note(span, note);
             Ok(())
         },
     )
@@ -460,6 +543,24 @@ fn limits_note(cfg: &ContainerConfig) -> String {
     } else {
         parts.join(", ")
     }
+}
+
+/// The running container whose netns `--network container:<target>` joins: its init's pid and
+/// its id.
+fn joined_container(
+    engine: &Engine,
+    target: &str,
+    own: &str,
+) -> Result<(i32, String), EngineError> {
+    let other = engine.store.lookup(target)?;
+    if other == own {
+        return Err(network::NetworkError::JoinSelf(target.to_string()).into());
+    }
+    let st = engine.store.load_state(&other)?;
+    if st.status != Status::Running || st.pid <= 0 {
+        return Err(network::NetworkError::NotRunning(other).into());
+    }
+    Ok((st.pid, other))
 }
 
 /// docker's `validateState`.

@@ -88,6 +88,7 @@ pub const PHASES: &[Phase] = &[
     ph("runtime.shim", Runtime),
     ph("runtime.cgroup", Runtime),
     ph("runtime.clone", Runtime),
+    ph("init.namespaces", Init),
     ph("init.mounts", Init),
     ph("init.pivot_root", Init),
     ph("init.process", Init),

@@ -5,11 +5,14 @@
 //!
 //! 1. wait for the shim's go-ahead (the shim first moves us into the cgroup, so nothing we do
 //!    escapes the limits);
-//! 2. `init.mounts` — the rootfs and the standard mounts ([`rootfs::prepare`]);
-//! 3. `init.pivot_root` — swap the root and drop the host's ([`rootfs::pivot`], [`rootfs::finish`]);
-//! 4. `init.process` — hostname, rlimits, user, capabilities, no_new_privs, workdir, and check
+//! 2. `init.namespaces` — join the namespaces the spec names by path (a bridge container's
+//!    netns, another container's for `--network container:`), before anything else so every
+//!    later step happens inside them ([`join_namespaces`]); skipped when there are none;
+//! 3. `init.mounts` — the rootfs and the standard mounts ([`rootfs::prepare`]);
+//! 4. `init.pivot_root` — swap the root and drop the host's ([`rootfs::pivot`], [`rootfs::finish`]);
+//! 5. `init.process` — hostname, rlimits, user, capabilities, no_new_privs, workdir, and check
 //!    that the command exists ([`process::prepare`]);
-//! 5. tell the shim we are ready, block on the exec fifo until `start`, then `execve`.
+//! 6. tell the shim we are ready, block on the exec fifo until `start`, then `execve`.
 
 use std::fs::File;
 use std::io::{Read, Write};
@@ -96,6 +99,7 @@ fn setup(args: &InitArgs<'_>) -> Result<process::Prepared, InitError> {
             })
             .inspect_err(|e| trace::fail(span, e))
     };
+    join_namespaces(args.spec)?;
     {
         let span = phase_span!("init.mounts", rootfs = %args.rootfs.display());
         let _e = span.enter();
@@ -129,6 +133,59 @@ fn setup(args: &InitArgs<'_>) -> Result<process::Prepared, InitError> {
         ),
     );
     Ok(p)
+}
+
+/// `setns()` into each net, ipc or uts namespace the spec gives a path for (runc's `nsexec`
+/// does the same); one `init.namespaces` span when there is any.
+fn join_namespaces(spec: &Spec) -> Result<(), InitError> {
+    use nix::sched::CloneFlags;
+    use oci_spec::runtime::LinuxNamespaceType as T;
+    let namespaces = spec
+        .linux()
+        .as_ref()
+        .and_then(|l| l.namespaces().clone())
+        .unwrap_or_default();
+    let joins: Vec<_> = namespaces
+        .iter()
+        .filter_map(|ns| {
+            let flag = match ns.typ() {
+                T::Network => CloneFlags::CLONE_NEWNET,
+                T::Ipc => CloneFlags::CLONE_NEWIPC,
+                T::Uts => CloneFlags::CLONE_NEWUTS,
+                _ => return None,
+            };
+            ns.path().as_ref().map(|p| (ns.typ(), flag, p.clone()))
+        })
+        .collect();
+    if joins.is_empty() {
+        return Ok(());
+    }
+    let span = phase_span!("init.namespaces");
+    let _e = span.enter();
+    crate::engine::fault::check("init.namespaces")
+        .map_err(|m| InitError {
+            code: 125,
+            message: m,
+        })
+        .inspect_err(|e| trace::fail(&span, e))?;
+    let mut joined = Vec::new();
+    for (typ, flag, path) in joins {
+        let r = File::open(&path)
+            .map_err(|e| e.to_string())
+            .and_then(|f| nix::sched::setns(f, flag).map_err(|e| e.desc().to_string()));
+        if let Err(e) = r {
+            let err = InitError::runtime(
+                format!("cannot join the {typ:?} namespace {}", path.display()),
+                format!("{e}: is the container that owns it still running?"),
+            );
+            trace::fail(&span, &err);
+            return Err(err);
+        }
+        crate::kernel_event!(path = %path.display(), "setns({typ:?})");
+        joined.push(format!("{typ:?} {}", path.display()));
+    }
+    trace::note(&span, format!("joined {}", joined.join(", ")));
+    Ok(())
 }
 
 /// Wraps a raw fd the shim passed through `clone()`.

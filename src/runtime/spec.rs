@@ -72,10 +72,6 @@ pub enum NetworkNs {
     Host,
     /// Join an existing one (a bind-mounted netns, or another container's); the caller must
     /// have joined it before the init's setup (see `rootfs::prepare`).
-    #[allow(
-        dead_code,
-        reason = "constructed once bridge and container:<id> networking land"
-    )]
     Path(PathBuf),
 }
 

@@ -79,8 +79,17 @@ pub struct Config {
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct HostConfig {
-    /// `none`, `host` (bridge and `container:<id>` come with the networking issue).
+    /// `bridge`, `none`, `host` or `container:<name|id>`.
     pub network_mode: String,
+    /// `-p`: published ports (a host port of 0 is picked at start).
+    #[serde(default)]
+    pub port_bindings: Vec<crate::network::PortBinding>,
+    /// `--dns`: nameservers replacing the host's.
+    #[serde(default)]
+    pub dns: Vec<String>,
+    /// `--add-host`: `host:ip` lines for /etc/hosts.
+    #[serde(default)]
+    pub extra_hosts: Vec<String>,
     /// Bytes; 0 = unlimited.
     pub memory: i64,
     /// Bytes of memory+swap; 0 = unset, -1 = unlimited.

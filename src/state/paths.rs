@@ -63,6 +63,10 @@ impl Paths {
     pub fn exec_fifo(&self, id: &str) -> PathBuf {
         self.bundle(id).join("exec.fifo")
     }
+    /// The container's named network namespace (a bind mount; bridge mode).
+    pub fn netns(&self, id: &str) -> PathBuf {
+        self.exec_root.join("netns").join(id)
+    }
     /// runc's own state directory (`runc --root`), kept under ours so tests stay isolated.
     pub fn runc_root(&self) -> PathBuf {
         self.exec_root.join("runc")

@@ -1,6 +1,8 @@
 //! Shared test harness: every test gets its own state root, exec root and names, and on drop
-//! removes its containers and proves nothing was left behind — no mounts under its roots, no
-//! cgroup directories or shim processes for its containers.
+//! removes its containers and proves nothing was left behind — no mounts under its roots (the
+//! named netns are bind mounts there), no cgroup directories, veths or shim processes for its
+//! containers. Each test has its own bridge and subnet, never a user's `ctrace0`; the harness
+//! prunes it and checks that the bridge, its iptables rules and its leases are gone.
 #![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
@@ -17,6 +19,9 @@ pub struct Env {
     pub root: PathBuf,
     pub exec_root: PathBuf,
     pub tag: String,
+    /// This test's bridge and subnet.
+    pub bridge: String,
+    pub subnet: String,
 }
 
 /// The result of one command.
@@ -59,11 +64,14 @@ impl Env {
         let dir = std::env::temp_dir().join(format!("ctrace-test-{tag}"));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
+        let pid = std::process::id();
         Env {
             root: dir.join("root"),
             exec_root: dir.join("run"),
             dir,
             tag,
+            bridge: format!("ctt{:05}x{n}", pid % 100_000),
+            subnet: format!("10.{}.{}.0/24", 200 + pid % 50, n % 256),
         }
     }
 
@@ -77,6 +85,8 @@ impl Env {
         c.args(args)
             .env("CTRACE_ROOT", &self.root)
             .env("CTRACE_EXEC_ROOT", &self.exec_root)
+            .env("CTRACE_BRIDGE", &self.bridge)
+            .env("CTRACE_BRIDGE_SUBNET", &self.subnet)
             .env("NO_COLOR", "1")
             .env_remove("CTRACE_TRACE")
             .stdin(Stdio::null());
@@ -147,6 +157,36 @@ pub fn cgroups_of(id: &str) -> Vec<PathBuf> {
     out
 }
 
+/// Whether a network interface `name` exists in the host's namespace.
+pub fn link_exists(name: &str) -> bool {
+    Path::new("/sys/class/net").join(name).exists()
+}
+
+/// Whether link `name` is gone, waiting up to 2 s: a container's veth goes away with its network
+/// namespace, which the kernel destroys in a worker after the last reference is dropped.
+pub fn link_gone(name: &str) -> bool {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(2);
+    while link_exists(name) {
+        if std::time::Instant::now() > deadline {
+            return false;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    true
+}
+
+/// iptables rules (all tables) whose text mentions `needle`.
+pub fn rules_with(needle: &str) -> Vec<String> {
+    let out = Command::new("iptables-save").output();
+    let text = out
+        .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+        .unwrap_or_default();
+    text.lines()
+        .filter(|l| l.contains(needle))
+        .map(str::to_string)
+        .collect()
+}
+
 /// Processes whose command line mentions `needle`.
 pub fn processes_with(needle: &str) -> Vec<String> {
     let mut out = Vec::new();
@@ -169,14 +209,60 @@ impl Drop for Env {
         }
         let mounts = mounts_under(&self.dir);
         let cgroups: Vec<PathBuf> = ids.iter().flat_map(|id| cgroups_of(id)).collect();
+        let veths: Vec<String> = ids
+            .iter()
+            .map(|id| format!("ctr{}", &id[..11]))
+            .filter(|v| !link_gone(v))
+            .collect();
+        let leases: Vec<String> =
+            std::fs::read_dir(self.root.join("network").join(&self.bridge).join("leases"))
+                .map(|rd| {
+                    rd.flatten()
+                        .map(|e| e.file_name().to_string_lossy().into_owned())
+                        .collect()
+                })
+                .unwrap_or_default();
+        let brif = Path::new("/sys/class/net").join(&self.bridge).join("brif");
+        let on_bridge = || -> Vec<String> {
+            std::fs::read_dir(&brif)
+                .map(|rd| {
+                    rd.flatten()
+                        .map(|e| e.file_name().to_string_lossy().into_owned())
+                        .collect()
+                })
+                .unwrap_or_default()
+        };
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(2);
+        let mut ports = on_bridge();
+        while !ports.is_empty() && std::time::Instant::now() < deadline {
+            std::thread::sleep(std::time::Duration::from_millis(20));
+            ports = on_bridge();
+        }
+        let pruned = self.run(&["network", "prune"]);
+        let bridge_left = link_exists(&self.bridge);
+        let rules = rules_with(&format!("ctrace:{}", self.bridge));
         let procs = processes_with(&self.root.to_string_lossy());
         let leftover_ids = self.ids();
         // Clean up as far as we can before failing, so one broken test does not break the next.
         for m in mounts.iter().rev() {
             let _ = Command::new("umount").arg("-l").arg(m).status();
         }
+        for v in &veths {
+            let _ = Command::new("ip").args(["link", "del", v]).status();
+        }
+        if bridge_left {
+            let _ = Command::new("ip")
+                .args(["link", "del", &self.bridge])
+                .status();
+        }
         let _ = std::fs::remove_dir_all(&self.dir);
         if !std::thread::panicking() {
+            assert!(veths.is_empty(), "veths left behind: {veths:?}");
+            assert!(ports.is_empty(), "veths left on the bridge: {ports:?}");
+            assert!(leases.is_empty(), "leases left behind: {leases:?}");
+            assert_eq!(pruned.code, 0, "network prune failed: {}", pruned.stderr);
+            assert!(!bridge_left, "bridge {} left behind", self.bridge);
+            assert!(rules.is_empty(), "iptables rules left behind: {rules:?}");
             assert!(mounts.is_empty(), "mounts left behind: {mounts:?}");
             assert!(cgroups.is_empty(), "cgroups left behind: {cgroups:?}");
             assert!(procs.is_empty(), "processes left behind: {procs:?}");

@@ -1,0 +1,186 @@
+//! The bridge itself (`ctrace0` by default, dockerd's `docker0`): created on first use with the
+//! subnet's gateway address, forwarding on, and the NAT/forward rules of [`super::firewall`];
+//! removed by `ctrace network prune` once no container holds a lease on it.
+//!
+//! Bridge name and subnet come from the global `--bridge`/`--bridge-subnet` flags (dockerd's
+//! `--bridge`/`--bip`), so tests and users each have their own. The default subnet,
+//! 10.89.0.0/16, stays clear of Docker's 172.17.0.0/16.
+
+use std::path::{Path, PathBuf};
+
+use super::ipam::{self, Subnet};
+use super::netlink::Netlink;
+use super::{firewall, NetworkError};
+use crate::kernel_event;
+use crate::state::lock::ContainerLock;
+
+pub const DEFAULT_BRIDGE: &str = "ctrace0";
+pub const DEFAULT_SUBNET: &str = "10.89.0.0/16";
+
+/// Which bridge bridge-mode containers join.
+#[derive(Debug, Clone)]
+pub struct BridgeConfig {
+    pub name: String,
+    pub subnet: Subnet,
+}
+
+impl Default for BridgeConfig {
+    fn default() -> BridgeConfig {
+        BridgeConfig {
+            name: DEFAULT_BRIDGE.into(),
+            subnet: Subnet::parse(DEFAULT_SUBNET).expect("default subnet parses"),
+        }
+    }
+}
+
+impl BridgeConfig {
+    pub fn new(name: &str, subnet: &str) -> Result<BridgeConfig, NetworkError> {
+        if name.is_empty()
+            || name.len() > 15
+            || !name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'.')
+        {
+            return Err(NetworkError::InvalidBridge(name.to_string()));
+        }
+        Ok(BridgeConfig {
+            name: name.into(),
+            subnet: Subnet::parse(subnet)?,
+        })
+    }
+
+    /// `<root>/network/<bridge>`: leases, port reservations, the creation lock.
+    pub fn dir(&self, root: &Path) -> PathBuf {
+        root.join("network").join(&self.name)
+    }
+}
+
+/// A bridge that exists must be one this root made, for this subnet: the leases of two roots
+/// (or another program's addresses) on one bridge would collide. The subnet file is written when
+/// the bridge is made and removed by prune.
+fn check_owned(cfg: &BridgeConfig, root: &Path) -> Result<(), NetworkError> {
+    let recorded = std::fs::read_to_string(cfg.dir(root).join("subnet")).ok();
+    match recorded.as_deref().map(str::trim) {
+        Some(s) if s == cfg.subnet.to_string() => Ok(()),
+        Some(s) => Err(NetworkError::SubnetMismatch {
+            bridge: cfg.name.clone(),
+            subnet: s.to_string(),
+        }),
+        None => Err(NetworkError::ForeignBridge {
+            bridge: cfg.name.clone(),
+            root: root.to_path_buf(),
+        }),
+    }
+}
+
+/// The bridge's index, creating and configuring it first if it does not exist. Returns whether
+/// it was created now.
+pub fn ensure(
+    nl: &mut Netlink,
+    cfg: &BridgeConfig,
+    root: &Path,
+) -> Result<(i32, bool), NetworkError> {
+    if let Ok(i) = nl.index(&cfg.name) {
+        // Not ours (yet)? Its maker may still be configuring it: decide under the lock.
+        if check_owned(cfg, root).is_ok() {
+            return Ok((i, false));
+        }
+    }
+    let dir = cfg.dir(root);
+    std::fs::create_dir_all(&dir).map_err(|source| NetworkError::Lease {
+        path: dir.clone(),
+        source,
+    })?;
+    let lock_path = dir.join("lock");
+    let _lock = ContainerLock::acquire(&lock_path).map_err(|source| NetworkError::Lease {
+        path: lock_path.clone(),
+        source,
+    })?;
+    // Another start may have made it while we waited for the lock.
+    if let Ok(i) = nl.index(&cfg.name) {
+        check_owned(cfg, root)?;
+        return Ok((i, false));
+    }
+    let link = |op: &'static str| {
+        move |source| NetworkError::Link {
+            op,
+            dev: cfg.name.clone(),
+            source,
+        }
+    };
+    let mut mac = [0u8; 6];
+    let _ = getrandom::fill(&mut mac);
+    mac[0] = (mac[0] & 0xfe) | 0x02;
+    nl.add_bridge(&cfg.name, mac)
+        .map_err(link("create bridge"))?;
+    kernel_event!(dev = %cfg.name, "ip link add type bridge");
+    let mut configure = || -> Result<i32, NetworkError> {
+        let idx = nl.index(&cfg.name).map_err(link("find bridge"))?;
+        let gw = cfg.subnet.gateway();
+        nl.add_address(idx, gw, cfg.subnet.prefix)
+            .map_err(link("add the gateway address to"))?;
+        kernel_event!(dev = %cfg.name, addr = %format!("{gw}/{}", cfg.subnet.prefix), "ip addr add");
+        nl.set_up(idx).map_err(link("set up"))?;
+        kernel_event!(dev = %cfg.name, "ip link set up");
+        sysctl("/proc/sys/net/ipv4/ip_forward", "1")?;
+        sysctl(
+            &format!("/proc/sys/net/ipv4/conf/{}/route_localnet", cfg.name),
+            "1",
+        )?;
+        firewall::add_all(&firewall::bridge_rules(&cfg.name, &cfg.subnet.to_string()))?;
+        let path = dir.join("subnet");
+        std::fs::write(&path, cfg.subnet.to_string())
+            .map_err(|source| NetworkError::Write { path, source })?;
+        Ok(idx)
+    };
+    match configure() {
+        Ok(idx) => Ok((idx, true)),
+        Err(e) => {
+            if let Ok(i) = nl.index(&cfg.name) {
+                let _ = nl.delete(i);
+            }
+            Err(e)
+        }
+    }
+}
+
+fn sysctl(path: &str, value: &str) -> Result<(), NetworkError> {
+    std::fs::write(path, value).map_err(|source| NetworkError::Sysctl {
+        path: path.to_string(),
+        source,
+    })?;
+    kernel_event!(path = path, value = value, "write sysctl");
+    Ok(())
+}
+
+/// Removes the bridge, its rules and its state, unless a container still holds a lease on it.
+/// Returns false when there was no bridge.
+pub fn prune(cfg: &BridgeConfig, root: &Path) -> Result<bool, NetworkError> {
+    let dir = cfg.dir(root);
+    let held = ipam::count(&dir.join("leases"));
+    if held > 0 {
+        return Err(NetworkError::InUse(cfg.name.clone(), held));
+    }
+    let mut nl = Netlink::open().map_err(NetworkError::Netlink)?;
+    let existed = match nl.index(&cfg.name) {
+        Ok(i) => {
+            if !dir.join("subnet").exists() {
+                return Err(NetworkError::ForeignBridge {
+                    bridge: cfg.name.clone(),
+                    root: root.to_path_buf(),
+                });
+            }
+            nl.delete(i).map_err(|source| NetworkError::Link {
+                op: "delete bridge",
+                dev: cfg.name.clone(),
+                source,
+            })?;
+            kernel_event!(dev = %cfg.name, "ip link del");
+            true
+        }
+        Err(_) => false,
+    };
+    firewall::delete_tagged(&cfg.name);
+    let _ = std::fs::remove_dir_all(&dir);
+    Ok(existed)
+}
