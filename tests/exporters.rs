@@ -924,3 +924,40 @@ fn otlp_json_follows_the_protobuf_json_mapping() {
         HashSet::from(["ctrace".into(), "ctrace-shim".into(), "ctrace-init".into()])
     );
 }
+
+#[test]
+fn run_otlp_sends_even_when_trace_files_are_off() {
+    let env = Env::new("otlp_no_files");
+    let rx = Receiver::start();
+    let r: common::Run = env
+        .cmd(&["run", "--rm", "--otlp", "busybox", "true"])
+        .env("CTRACE_TRACE", "off")
+        .env("OTEL_EXPORTER_OTLP_ENDPOINT", format!("http://{}", rx.http))
+        .env("OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf")
+        .output()
+        .unwrap()
+        .into();
+    r.ok();
+    assert!(!r.stderr.contains("warning"), "{}", r.stderr);
+    assert!(env.traces().is_empty(), "CTRACE_TRACE=off writes no file");
+    let got = rx.received();
+    assert_eq!(got.len(), 1);
+    let names: HashSet<&str> = got[0]
+        .request
+        .resource_spans
+        .iter()
+        .flat_map(|rs| &rs.scope_spans)
+        .flat_map(|ss| &ss.spans)
+        .map(|s| s.name.as_str())
+        .collect();
+    for n in [
+        "run",
+        "create",
+        "start",
+        "runtime.clone",
+        "init.pivot_root",
+        "exit",
+    ] {
+        assert!(names.contains(n), "no {n}: {names:?}");
+    }
+}

@@ -166,6 +166,10 @@ fn finish_trace(
 
 pub fn run(ctx: &Context, a: RunArgs) -> Result<i32, Failure> {
     let view = start_tracing(a.flags.explain, a.flags.lang.as_deref());
+    if a.otlp && !recorder::active() {
+        // `--otlp` records even with CTRACE_TRACE=off: the spans go to the collector, not to a file.
+        trace::install("ctrace", None, None);
+    }
     let opts = options(&a.flags, a.rm)?;
     Engine::require_root().map_err(|e| Failure::new(EXIT_ENGINE, e))?;
     banner(&view, ctx, &opts.runtime);
@@ -209,7 +213,7 @@ pub fn run(ctx: &Context, a: RunArgs) -> Result<i32, Failure> {
         {
             Some(Ok(_)) => {}
             Some(Err(e)) => eprintln!("ctrace: warning: {e}"),
-            None => eprintln!("ctrace: warning: no spans to send over OTLP: tracing is off"),
+            None => eprintln!("ctrace: warning: no spans were recorded to send over OTLP"),
         }
     }
     result.map_err(|e| Failure::new(e.exit_code(), e))
