@@ -404,22 +404,36 @@ fn chrome_json_loads_in_perfetto() {
         assert!(e["tid"].as_u64().unwrap() >= 1);
         assert_eq!(e["args"]["span_id"], f["span_id"]);
     }
-    // On one track (pid, tid) events nest or are disjoint: Perfetto draws no partial overlaps.
+    assert_tracks_nest(&doc);
+}
+
+/// On one Chrome track (pid, tid) events nest or are disjoint: Perfetto draws no partial overlaps.
+fn assert_tracks_nest(doc: &Value) {
     let mut tracks: HashMap<(u64, u64), Vec<(f64, f64)>> = HashMap::new();
-    for e in &complete {
+    for e in doc["traceEvents"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["ph"] == "X")
+    {
         let ts = e["ts"].as_f64().unwrap();
         tracks
             .entry((e["pid"].as_u64().unwrap(), e["tid"].as_u64().unwrap()))
             .or_default()
             .push((ts, ts + e["dur"].as_f64().unwrap()));
     }
-    for (track, v) in tracks {
-        for (i, a) in v.iter().enumerate() {
-            for b in &v[i + 1..] {
-                let disjoint = a.1 <= b.0 || b.1 <= a.0;
-                let nested = (a.0 <= b.0 && b.1 <= a.1) || (b.0 <= a.0 && a.1 <= b.1);
-                assert!(disjoint || nested, "{track:?}: {a:?} and {b:?} overlap");
+    for (track, mut v) in tracks {
+        v.sort_by(|a, b| a.0.total_cmp(&b.0).then(b.1.total_cmp(&a.1)));
+        // A stack of open intervals: each next one must fit inside the innermost still open.
+        let mut open: Vec<(f64, f64)> = Vec::new();
+        for iv in v {
+            while open.last().is_some_and(|o| o.1 <= iv.0) {
+                open.pop();
             }
+            if let Some(o) = open.last() {
+                assert!(iv.1 <= o.1, "{track:?}: {iv:?} overlaps {o:?}");
+            }
+            open.push(iv);
         }
     }
 }
@@ -749,6 +763,20 @@ fn bench_summary_is_consistent_with_its_trace_file() {
         .descendants()
         .find_map(|n| n.attribute("total_samples")?.parse().ok())
         .unwrap();
+    // Concurrent runs get tracks of their own in Perfetto.
+    let chrome = export(&env, "chrome");
+    assert_tracks_nest(&chrome);
+    let tids: HashSet<u64> = chrome["traceEvents"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["ph"] == "X" && e["name"] == "run")
+        .map(|e| e["tid"].as_u64().unwrap())
+        .collect();
+    assert!(
+        tids.len() >= 2,
+        "two runs at a time need two tracks: {tids:?}"
+    );
     // Each folded line is rounded to a nanosecond.
     assert!((total - bench["duration_ns"].as_f64().unwrap()).abs() < 1000.0);
 }
@@ -895,4 +923,41 @@ fn otlp_json_follows_the_protobuf_json_mapping() {
         services,
         HashSet::from(["ctrace".into(), "ctrace-shim".into(), "ctrace-init".into()])
     );
+}
+
+#[test]
+fn run_otlp_sends_even_when_trace_files_are_off() {
+    let env = Env::new("otlp_no_files");
+    let rx = Receiver::start();
+    let r: common::Run = env
+        .cmd(&["run", "--rm", "--otlp", "busybox", "true"])
+        .env("CTRACE_TRACE", "off")
+        .env("OTEL_EXPORTER_OTLP_ENDPOINT", format!("http://{}", rx.http))
+        .env("OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf")
+        .output()
+        .unwrap()
+        .into();
+    r.ok();
+    assert!(!r.stderr.contains("warning"), "{}", r.stderr);
+    assert!(env.traces().is_empty(), "CTRACE_TRACE=off writes no file");
+    let got = rx.received();
+    assert_eq!(got.len(), 1);
+    let names: HashSet<&str> = got[0]
+        .request
+        .resource_spans
+        .iter()
+        .flat_map(|rs| &rs.scope_spans)
+        .flat_map(|ss| &ss.spans)
+        .map(|s| s.name.as_str())
+        .collect();
+    for n in [
+        "run",
+        "create",
+        "start",
+        "runtime.clone",
+        "init.pivot_root",
+        "exit",
+    ] {
+        assert!(names.contains(n), "no {n}: {names:?}");
+    }
 }

@@ -386,6 +386,7 @@ pub enum TraceCommand {
     },
     /// Write a flamegraph SVG of span wall time (several traces aggregate).
     Flamegraph {
+        /// Trace ids, unique prefixes of them, `last`, or paths.
         #[arg(required = true)]
         traces: Vec<String>,
         /// The SVG file to write.
@@ -397,6 +398,7 @@ pub enum TraceCommand {
     },
     /// Print the folded stacks (nanoseconds of self time per stack).
     Folded {
+        /// Trace ids, unique prefixes of them, `last`, or paths.
         #[arg(required = true)]
         traces: Vec<String>,
         /// Keep time order instead of merging stacks.
@@ -405,7 +407,9 @@ pub enum TraceCommand {
     },
     /// Compare two traces phase by phase (and write a differential flamegraph with -o).
     Diff {
+        /// The baseline trace (an id, a unique prefix, `last`, or a path).
         a: String,
+        /// The trace to compare with it.
         b: String,
         /// A differential flamegraph SVG to write.
         #[arg(short = 'o', long = "output")]
@@ -414,6 +418,7 @@ pub enum TraceCommand {
     /// Export a trace: chrome (Perfetto), jaeger (Jaeger UI JSON), otlp-json, folded; or send it
     /// to an OTLP collector with --otlp.
     Export {
+        /// A trace id, a unique prefix of one, `last`, or a path.
         trace: String,
         /// chrome, jaeger, otlp-json or folded.
         #[arg(long, required_unless_present = "otlp")]

@@ -174,7 +174,9 @@ fn arm_fault(phase: Option<&str>, explain: bool) -> Result<bool, Failure> {
 pub fn run(ctx: &Context, a: RunArgs) -> Result<i32, Failure> {
     let trace_anyway = arm_fault(a.flags.fail_at.as_deref(), false)?;
     let view = start_tracing(a.flags.explain, a.flags.lang.as_deref());
-    if trace_anyway && !super::recording_enabled() && view.is_none() {
+    if (trace_anyway || a.otlp) && !recorder::active() {
+        // `--fail-at` and `--otlp` record even with CTRACE_TRACE=off: the spans are needed to
+        // inject the failure and to reach the collector, not for a file.
         super::force_tracing();
     }
     let opts = options(&a.flags, a.rm)?;
@@ -220,7 +222,7 @@ pub fn run(ctx: &Context, a: RunArgs) -> Result<i32, Failure> {
         {
             Some(Ok(_)) => {}
             Some(Err(e)) => eprintln!("ctrace: warning: {e}"),
-            None => eprintln!("ctrace: warning: no spans to send over OTLP: tracing is off"),
+            None => eprintln!("ctrace: warning: no spans were recorded to send over OTLP"),
         }
     }
     result.map_err(|e| Failure::new(e.exit_code(), e))

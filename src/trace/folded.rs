@@ -169,7 +169,18 @@ pub fn title(traces: &[TraceFile]) -> (String, String) {
     let Some(first) = traces.first() else {
         return ("ctrace".into(), String::new());
     };
-    let image = first.container.as_ref().map(|c| c.image.as_str());
+    // The container's image, or the image attribute of the root span (a bench has no container).
+    let image = first
+        .container
+        .as_ref()
+        .map(|c| c.image.as_str())
+        .or_else(|| {
+            first
+                .spans
+                .iter()
+                .find(|s| s.parent_id.is_none())
+                .and_then(|s| s.attr_str("image"))
+        });
     let name = first.container.as_ref().map(|c| c.name.as_str());
     let total: u64 = traces.iter().map(|t| t.duration_ns).sum();
     if traces.len() == 1 {
