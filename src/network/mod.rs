@@ -390,9 +390,24 @@ fn wire(
         move |source| NetworkError::Link { op, dev, source }
     };
     ep.veth = veth.clone();
-    w.host
-        .add_veth(&veth, w.bridge_index, "eth0", w.netns.as_raw_fd())
-        .map_err(link("create veth", &veth))?;
+    let mut added = w
+        .host
+        .add_veth(&veth, w.bridge_index, "eth0", w.netns.as_raw_fd());
+    if added
+        .as_ref()
+        .is_err_and(|e| e.kind() == std::io::ErrorKind::AlreadyExists)
+    {
+        // The kernel destroys an exited container's veth with its netns, asynchronously: a quick
+        // restart can find the old one (its name comes from this container's id). Remove it.
+        if let Ok(stale) = w.host.index(&veth) {
+            let _ = w.host.delete(stale);
+            kernel_event!(dev = %veth, "ip link del (stale veth of this container's previous run)");
+        }
+        added = w
+            .host
+            .add_veth(&veth, w.bridge_index, "eth0", w.netns.as_raw_fd());
+    }
+    added.map_err(link("create veth", &veth))?;
     kernel_event!(dev = %veth, peer = "eth0", master = %ep.bridge, "ip link add veth peer eth0 netns");
     let host_index = w.host.index(&veth).map_err(link("find", &veth))?;
     w.host.set_up(host_index).map_err(link("set up", &veth))?;
