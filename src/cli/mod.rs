@@ -44,6 +44,11 @@ impl Failure {
 pub fn main() -> i32 {
     let t0 = recorder::now_unix_ns();
     let argv: Vec<String> = std::env::args().collect();
+    if argv.get(1).map(String::as_str) == Some("shim") {
+        if let Some(args) = shim_args(&argv[2..]) {
+            return crate::shim::main(args);
+        }
+    }
     let cli = match Cli::try_parse() {
         Ok(c) => c,
         Err(e) => {
@@ -100,6 +105,29 @@ pub fn main() -> i32 {
             f.code
         }
     }
+}
+
+/// The shim's own arguments, parsed by hand: the shim sits on every start's critical path, and
+/// building the whole clap command tree costs about a millisecond it does not need. `None` falls
+/// back to clap (and its error messages).
+fn shim_args(args: &[String]) -> Option<crate::shim::ShimArgs> {
+    let (mut root, mut exec_root, mut id, mut attach) = (None, None, None, false);
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        match a.as_str() {
+            "--root" => root = it.next().map(std::path::PathBuf::from),
+            "--exec-root" => exec_root = it.next().map(std::path::PathBuf::from),
+            "--id" => id = it.next().cloned(),
+            "--attach" => attach = true,
+            _ => return None,
+        }
+    }
+    Some(crate::shim::ShimArgs {
+        root: root?,
+        exec_root: exec_root?,
+        id: id?,
+        attach,
+    })
 }
 
 /// What every command handler gets.
