@@ -70,6 +70,9 @@ pub enum Command {
     Trace(TraceCommand),
     /// Run N containers and show where start latency goes (per-phase percentiles).
     Bench(BenchArgs),
+    /// Generate the course book.
+    #[command(subcommand)]
+    Book(BookCommand),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
     Completion { shell: clap_complete::Shell },
     /// (internal) The per-container shim; started by the engine, not by users.
@@ -471,4 +474,20 @@ pub struct ShimCmd {
     pub id: String,
     #[arg(long)]
     pub attach: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum BookCommand {
+    /// Generate the mdBook source tree from the lessons and the recorded traces.
+    Build {
+        /// Where to write the book.
+        #[arg(long, default_value = "book")]
+        out: std::path::PathBuf,
+        /// Language of the book: en or zh.
+        #[arg(long, default_value = "en")]
+        lang: String,
+        /// The recorded traces to take timelines and flamegraphs from.
+        #[arg(long, default_value = "traces")]
+        traces: std::path::PathBuf,
+    },
 }

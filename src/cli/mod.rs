@@ -86,6 +86,14 @@ pub fn main() -> i32 {
         Command::Volume(c) => volumes::command(&ctx.engine, c),
         Command::Trace(c) => traces::command(&ctx.engine, c),
         Command::Bench(a) => bench::bench(&ctx, a),
+        Command::Book(args::BookCommand::Build { out, lang, traces }) => {
+            crate::book::build(&traces, &out, &lang)
+                .map(|files| {
+                    println!("wrote {} files to {}", files.len(), out.display());
+                    0
+                })
+                .map_err(|e| Failure::new(1, e))
+        }
         Command::Network(args::NetworkCommand::Prune) => network_prune(&ctx.engine),
         Command::Completion { shell } => {
             clap_complete::generate(shell, &mut Cli::command(), "ctrace", &mut std::io::stdout());
