@@ -46,6 +46,8 @@ pub enum Command {
     Start(StartArgs),
     /// List containers (docker ps).
     Ps(PsArgs),
+    /// Stop running containers: StopSignal, then SIGKILL after a grace period (docker stop).
+    Stop(StopArgs),
     /// Remove containers (docker rm).
     Rm(RmArgs),
     /// Show low-level information on containers as JSON (docker inspect).
@@ -231,6 +233,20 @@ pub struct PsArgs {
     /// Don't truncate output.
     #[arg(long)]
     pub no_trunc: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct StopArgs {
+    /// Seconds to wait for the container to exit before killing it.
+    #[arg(
+        short = 't',
+        long = "time",
+        visible_alias = "timeout",
+        default_value_t = 10
+    )]
+    pub time: u64,
+    #[arg(required = true)]
+    pub containers: Vec<String>,
 }
 
 #[derive(Debug, Args)]

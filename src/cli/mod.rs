@@ -76,6 +76,7 @@ pub fn main() -> i32 {
         Command::Run(a) => container::run(&ctx, a),
         Command::Create(a) => container::create(&ctx, a),
         Command::Start(a) => container::start(&ctx, a),
+        Command::Stop(a) => container::stop(&ctx, a),
         Command::Rm(a) => container::rm(&ctx, a),
         Command::Ps(a) => ps::ps(&ctx.engine, a),
         Command::Inspect(a) => ps::inspect(&ctx.engine, a),
