@@ -112,3 +112,34 @@ fn stop_of_an_unknown_container_fails_with_one_line() {
     assert!(r.stderr.contains("no such container"), "{}", r.stderr);
     assert_eq!(r.stderr.lines().count(), 1, "{}", r.stderr);
 }
+
+#[test]
+fn kill_sends_the_signal_and_refuses_a_stopped_container() {
+    let env = Env::new("kill");
+    let web = env.name("web");
+    env.run(&["run", "-d", "--name", &web, "busybox", "sleep", "1000"])
+        .ok();
+    // sleep as pid 1 has no handler for SIGTERM: the signal is delivered and ignored.
+    env.run(&["kill", "-s", "TERM", &web]).ok();
+    std::thread::sleep(Duration::from_millis(200));
+    assert_eq!(state(&env, &web)["Status"], "running");
+
+    assert_eq!(env.run(&["kill", &web]).ok().stdout, format!("{web}\n"));
+    let t0 = Instant::now();
+    while state(&env, &web)["Status"] != "exited" {
+        assert!(t0.elapsed() < Duration::from_secs(5), "still not exited");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(state(&env, &web)["ExitCode"], 137);
+    assert!(events(&env)
+        .iter()
+        .any(|l| l.contains("\"kill\"") && l.contains("\"9\"")));
+
+    let r = env.run(&["kill", &web]);
+    assert_eq!(r.code, 1);
+    assert!(r.stderr.contains("is not running"), "{}", r.stderr);
+    let r = env.run(&["kill", "-s", "NOPE", &web]);
+    assert_eq!(r.code, 1);
+    assert!(r.stderr.contains("invalid signal"), "{}", r.stderr);
+    env.run(&["rm", &web]).ok();
+}

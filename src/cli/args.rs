@@ -48,6 +48,8 @@ pub enum Command {
     Ps(PsArgs),
     /// Stop running containers: StopSignal, then SIGKILL after a grace period (docker stop).
     Stop(StopArgs),
+    /// Send a signal (SIGKILL by default) to running containers (docker kill).
+    Kill(KillArgs),
     /// Remove containers (docker rm).
     Rm(RmArgs),
     /// Show low-level information on containers as JSON (docker inspect).
@@ -245,6 +247,15 @@ pub struct StopArgs {
         default_value_t = 10
     )]
     pub time: u64,
+    #[arg(required = true)]
+    pub containers: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct KillArgs {
+    /// Signal to send: a name (KILL, SIGTERM) or a number.
+    #[arg(short = 's', long, default_value = "KILL")]
+    pub signal: String,
     #[arg(required = true)]
     pub containers: Vec<String>,
 }

@@ -77,6 +77,7 @@ pub fn main() -> i32 {
         Command::Create(a) => container::create(&ctx, a),
         Command::Start(a) => container::start(&ctx, a),
         Command::Stop(a) => container::stop(&ctx, a),
+        Command::Kill(a) => container::kill(&ctx, a),
         Command::Rm(a) => container::rm(&ctx, a),
         Command::Ps(a) => ps::ps(&ctx.engine, a),
         Command::Inspect(a) => ps::inspect(&ctx.engine, a),

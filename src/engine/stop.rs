@@ -2,6 +2,7 @@
 //! (daemon/stop.go), seed 003. The image's StopSignal (SIGTERM by default) goes to the init, the
 //! shim is given `timeout` to see the exit and run the exit phases, and SIGKILL follows if it is
 //! not done by then. This module does not clean up: the shim's exit phases do, as for any exit.
+//! `kill` lives here too: the same signal, without the grace period and the wait.
 
 use std::os::fd::{AsFd, FromRawFd, OwnedFd};
 use std::str::FromStr;
@@ -172,4 +173,64 @@ fn wait_for_exit(shim: i32, init: i32, timeout: Duration) -> bool {
             return false;
         }
     }
+}
+
+/// `kill [-s SIG]`: sends `signal` to the container's init — docker's `ContainerKill`
+/// (daemon/kill.go). Refused, with nothing sent, when the container is not running.
+pub fn kill(engine: &Engine, query: &str, signal: Signal) -> Result<(), EngineError> {
+    let span = phase_span!(
+        "kill",
+        query = query,
+        signal = %signal,
+        container.id = tracing::field::Empty
+    );
+    let _e = span.enter();
+    let result = kill_phases(engine, query, signal, &span);
+    if let Err(e) = &result {
+        trace::fail(&span, e);
+    }
+    result
+}
+
+fn kill_phases(
+    engine: &Engine,
+    query: &str,
+    signal: Signal,
+    root: &tracing::Span,
+) -> Result<(), EngineError> {
+    let cfg = phase(phase_span!("kill.lookup", query = query), |span| {
+        let id = engine.store.lookup(query)?;
+        let cfg = engine.store.load_config(&id)?;
+        root.record("container.id", cfg.id.as_str());
+        trace::note(span, format!("{} ({})", &cfg.id[..12], cfg.name));
+        Ok(cfg)
+    })?;
+    phase(phase_span!("kill.signal"), |span| {
+        let st = engine.store.load_state(&cfg.id)?;
+        let running = matches!(
+            st.status,
+            Status::Running | Status::Paused | Status::Restarting
+        ) && alive(st.pid);
+        if !running {
+            return Err(EngineError::Conflict(format!(
+                "cannot kill container: {}: container {} is not running",
+                cfg.name,
+                &cfg.id[..12]
+            )));
+        }
+        // SAFETY: plain syscall.
+        unsafe { libc::kill(st.pid, signal as i32) };
+        kernel_event!(pid = st.pid, signal = %signal, "kill");
+        let _ = events::container(
+            &engine.paths.events(),
+            "kill",
+            &cfg.id,
+            &[
+                ("name", &cfg.name),
+                ("signal", &(signal as i32).to_string()),
+            ],
+        );
+        trace::note(span, format!("{signal} to pid {}", st.pid));
+        Ok(())
+    })
 }

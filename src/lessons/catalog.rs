@@ -23,7 +23,7 @@ pub enum Stage {
     Wait,
     /// The container's process has exited: reap and clean up (recorded in the shim).
     Exit,
-    /// `docker stop`.
+    /// `docker stop` and `docker kill`.
     Stop,
     /// `docker rm`.
     Remove,
@@ -116,6 +116,9 @@ pub const PHASES: &[Phase] = &[
     ph("stop.signal", Stop),
     ph("stop.wait", Stop),
     ph("stop.kill", Stop),
+    op("kill", Stop),
+    ph("kill.lookup", Stop),
+    ph("kill.signal", Stop),
     op("rm", Remove),
     ph("rm.lookup", Remove),
     ph("rm.kill", Remove),
