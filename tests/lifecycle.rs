@@ -143,3 +143,32 @@ fn kill_sends_the_signal_and_refuses_a_stopped_container() {
     assert!(r.stderr.contains("invalid signal"), "{}", r.stderr);
     env.run(&["rm", &web]).ok();
 }
+
+#[test]
+fn wait_blocks_until_the_exit_and_prints_the_code() {
+    let env = Env::new("wait");
+    let web = env.name("web");
+    env.run(&[
+        "run",
+        "-d",
+        "--name",
+        &web,
+        "busybox",
+        "sh",
+        "-c",
+        "sleep 1; exit 3",
+    ])
+    .ok();
+    let t0 = Instant::now();
+    assert_eq!(env.run(&["wait", &web]).ok().stdout, "3\n");
+    assert!(
+        t0.elapsed() >= Duration::from_millis(500),
+        "{:?}",
+        t0.elapsed()
+    );
+    assert_eq!(env.run(&["wait", &web]).ok().stdout, "3\n");
+    let r = env.run(&["wait", &env.name("nope")]);
+    assert_eq!(r.code, 1);
+    assert!(r.stderr.contains("no such container"), "{}", r.stderr);
+    env.run(&["rm", &web]).ok();
+}

@@ -50,6 +50,11 @@ pub enum Command {
     Stop(StopArgs),
     /// Send a signal (SIGKILL by default) to running containers (docker kill).
     Kill(KillArgs),
+    /// Block until containers stop, then print their exit codes (docker wait).
+    Wait {
+        #[arg(required = true)]
+        containers: Vec<String>,
+    },
     /// Remove containers (docker rm).
     Rm(RmArgs),
     /// Show low-level information on containers as JSON (docker inspect).

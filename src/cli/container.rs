@@ -345,6 +345,20 @@ pub fn kill(ctx: &Context, a: KillArgs) -> Result<i32, Failure> {
     Ok(if failed { 1 } else { 0 })
 }
 
+pub fn wait(ctx: &Context, containers: &[String]) -> Result<i32, Failure> {
+    let mut failed = false;
+    for name in containers {
+        match engine::stop::wait(&ctx.engine, name) {
+            Ok(code) => println!("{code}"),
+            Err(e) => {
+                eprintln!("ctrace: {e}");
+                failed = true;
+            }
+        }
+    }
+    Ok(if failed { 1 } else { 0 })
+}
+
 pub fn rm(ctx: &Context, a: RmArgs) -> Result<i32, Failure> {
     Engine::require_root().map_err(fail1)?;
     start_tracing(false, None);

@@ -78,6 +78,7 @@ pub fn main() -> i32 {
         Command::Start(a) => container::start(&ctx, a),
         Command::Stop(a) => container::stop(&ctx, a),
         Command::Kill(a) => container::kill(&ctx, a),
+        Command::Wait { containers } => container::wait(&ctx, &containers),
         Command::Rm(a) => container::rm(&ctx, a),
         Command::Ps(a) => ps::ps(&ctx.engine, a),
         Command::Inspect(a) => ps::inspect(&ctx.engine, a),

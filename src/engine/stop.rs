@@ -234,3 +234,17 @@ fn kill_phases(
         Ok(())
     })
 }
+
+/// `wait`: blocks until the container `query` names is no longer running and returns its exit
+/// code — docker's `ContainerWait` (daemon/wait.go). A query that changes nothing: not traced.
+pub fn wait(engine: &Engine, query: &str) -> Result<i64, EngineError> {
+    let id = engine.store.lookup(query)?;
+    let st = engine.store.load_state(&id)?;
+    if matches!(
+        st.status,
+        Status::Running | Status::Paused | Status::Restarting
+    ) {
+        while !wait_for_exit(st.shim_pid, st.pid, Duration::from_secs(3600)) {}
+    }
+    Ok(i64::from(engine.store.load_state(&id)?.exit_code))
+}
