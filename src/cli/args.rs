@@ -46,6 +46,15 @@ pub enum Command {
     Start(StartArgs),
     /// List containers (docker ps).
     Ps(PsArgs),
+    /// Stop running containers: StopSignal, then SIGKILL after a grace period (docker stop).
+    Stop(StopArgs),
+    /// Send a signal (SIGKILL by default) to running containers (docker kill).
+    Kill(KillArgs),
+    /// Block until containers stop, then print their exit codes (docker wait).
+    Wait {
+        #[arg(required = true)]
+        containers: Vec<String>,
+    },
     /// Remove containers (docker rm).
     Rm(RmArgs),
     /// Show low-level information on containers as JSON (docker inspect).
@@ -234,6 +243,29 @@ pub struct PsArgs {
     /// Don't truncate output.
     #[arg(long)]
     pub no_trunc: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct StopArgs {
+    /// Seconds to wait for the container to exit before killing it.
+    #[arg(
+        short = 't',
+        long = "time",
+        visible_alias = "timeout",
+        default_value_t = 10
+    )]
+    pub time: u64,
+    #[arg(required = true)]
+    pub containers: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct KillArgs {
+    /// Signal to send: a name (KILL, SIGTERM) or a number.
+    #[arg(short = 's', long, default_value = "KILL")]
+    pub signal: String,
+    #[arg(required = true)]
+    pub containers: Vec<String>,
 }
 
 #[derive(Debug, Args)]

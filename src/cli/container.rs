@@ -1,4 +1,4 @@
-//! `run`, `create`, `start`, `rm`: the commands that change containers, each one traced.
+//! `run`, `create`, `start`, `stop`, `kill`, `rm`: the commands that change containers, each one traced.
 
 use crate::engine::create::CreateOptions;
 use crate::engine::{self, Engine, EngineError, EXIT_ENGINE};
@@ -8,9 +8,10 @@ use crate::trace::format::{SpanRecord, TraceFile};
 use crate::trace::recorder;
 use crate::{phase_span, trace};
 
-use super::args::{CreateFlags, RmArgs, RunArgs, StartArgs};
+use super::args::{CreateFlags, KillArgs, RmArgs, RunArgs, StartArgs, StopArgs};
 use super::units::{parse_cpus, parse_size};
 use super::{fail1, start_tracing, Context, Failure};
+use std::time::Duration;
 
 fn options(f: &CreateFlags, auto_remove: bool) -> Result<CreateOptions, Failure> {
     let bad = |m: String| Failure::new(EXIT_ENGINE, m);
@@ -290,6 +291,72 @@ pub fn start(ctx: &Context, a: StartArgs) -> Result<i32, Failure> {
         ));
     }
     Ok(code)
+}
+
+pub fn stop(ctx: &Context, a: StopArgs) -> Result<i32, Failure> {
+    Engine::require_root().map_err(fail1)?;
+    start_tracing(false, None);
+    let mut failed = false;
+    for name in &a.containers {
+        recorder::restart(None);
+        let cfg = ctx
+            .engine
+            .store
+            .lookup(name)
+            .ok()
+            .and_then(|id| ctx.engine.store.load_config(&id).ok());
+        let r = engine::stop::stop(&ctx.engine, name, Duration::from_secs(a.time));
+        finish_trace(ctx, "stop", cfg.as_ref(), None);
+        match r {
+            Ok(()) => println!("{name}"),
+            Err(e) => {
+                eprintln!("ctrace: {e}");
+                failed = true;
+            }
+        }
+    }
+    Ok(if failed { 1 } else { 0 })
+}
+
+pub fn kill(ctx: &Context, a: KillArgs) -> Result<i32, Failure> {
+    Engine::require_root().map_err(fail1)?;
+    let signal = engine::stop::parse_signal(&a.signal)
+        .ok_or_else(|| Failure::new(1, format!("invalid signal: {}", a.signal)))?;
+    start_tracing(false, None);
+    let mut failed = false;
+    for name in &a.containers {
+        recorder::restart(None);
+        let cfg = ctx
+            .engine
+            .store
+            .lookup(name)
+            .ok()
+            .and_then(|id| ctx.engine.store.load_config(&id).ok());
+        let r = engine::stop::kill(&ctx.engine, name, signal);
+        finish_trace(ctx, "kill", cfg.as_ref(), None);
+        match r {
+            Ok(()) => println!("{name}"),
+            Err(e) => {
+                eprintln!("ctrace: {e}");
+                failed = true;
+            }
+        }
+    }
+    Ok(if failed { 1 } else { 0 })
+}
+
+pub fn wait(ctx: &Context, containers: &[String]) -> Result<i32, Failure> {
+    let mut failed = false;
+    for name in containers {
+        match engine::stop::wait(&ctx.engine, name) {
+            Ok(code) => println!("{code}"),
+            Err(e) => {
+                eprintln!("ctrace: {e}");
+                failed = true;
+            }
+        }
+    }
+    Ok(if failed { 1 } else { 0 })
 }
 
 pub fn rm(ctx: &Context, a: RmArgs) -> Result<i32, Failure> {

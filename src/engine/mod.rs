@@ -15,6 +15,7 @@ pub mod query;
 pub mod rm;
 pub mod rollback;
 pub mod start;
+pub mod stop;
 pub mod volume;
 pub mod wait;
 

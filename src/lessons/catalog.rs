@@ -23,6 +23,8 @@ pub enum Stage {
     Wait,
     /// The container's process has exited: reap and clean up (recorded in the shim).
     Exit,
+    /// `docker stop` and `docker kill`.
+    Stop,
     /// `docker rm`.
     Remove,
     /// Image store operations.
@@ -109,6 +111,14 @@ pub const PHASES: &[Phase] = &[
     ph("exit.state", Exit),
     ph("exit.event", Exit),
     ph("exit.autoremove", Exit),
+    op("stop", Stop),
+    ph("stop.lookup", Stop),
+    ph("stop.signal", Stop),
+    ph("stop.wait", Stop),
+    ph("stop.kill", Stop),
+    op("kill", Stop),
+    ph("kill.lookup", Stop),
+    ph("kill.signal", Stop),
     op("rm", Remove),
     ph("rm.lookup", Remove),
     ph("rm.kill", Remove),

@@ -1,0 +1,250 @@
+//! `stop`: ask a running container to exit, then insist — docker's `ContainerStop`
+//! (daemon/stop.go), seed 003. The image's StopSignal (SIGTERM by default) goes to the init, the
+//! shim is given `timeout` to see the exit and run the exit phases, and SIGKILL follows if it is
+//! not done by then. This module does not clean up: the shim's exit phases do, as for any exit.
+//! `kill` lives here too: the same signal, without the grace period and the wait.
+
+use std::os::fd::{AsFd, FromRawFd, OwnedFd};
+use std::str::FromStr;
+use std::time::{Duration, Instant};
+
+use nix::sys::signal::Signal;
+
+use crate::runtime::cgroups::{Cgroup, Hierarchy};
+use crate::state::{events, Status};
+use crate::{kernel_event, phase_span, trace};
+
+use super::create::phase;
+use super::{Engine, EngineError};
+
+/// Stops the container `query` names: its StopSignal, up to `timeout` of grace, then SIGKILL.
+/// A container that is not running is left as it is, as `docker stop` does.
+pub fn stop(engine: &Engine, query: &str, timeout: Duration) -> Result<(), EngineError> {
+    let span = phase_span!(
+        "stop",
+        query = query,
+        timeout_s = timeout.as_secs(),
+        container.id = tracing::field::Empty
+    );
+    let _e = span.enter();
+    let result = stop_phases(engine, query, timeout, &span);
+    if let Err(e) = &result {
+        trace::fail(&span, e);
+    }
+    result
+}
+
+fn alive(pid: i32) -> bool {
+    // SAFETY: signal 0 only checks that the process exists.
+    pid > 0 && unsafe { libc::kill(pid, 0) } == 0
+}
+
+fn stop_phases(
+    engine: &Engine,
+    query: &str,
+    timeout: Duration,
+    root: &tracing::Span,
+) -> Result<(), EngineError> {
+    let cfg = phase(phase_span!("stop.lookup", query = query), |span| {
+        let id = engine.store.lookup(query)?;
+        let cfg = engine.store.load_config(&id)?;
+        root.record("container.id", cfg.id.as_str());
+        trace::note(span, format!("{} ({})", &cfg.id[..12], cfg.name));
+        Ok(cfg)
+    })?;
+    let id = cfg.id.clone();
+
+    let st = phase(phase_span!("stop.signal"), |span| {
+        let st = engine.store.load_state(&id)?;
+        let running = matches!(
+            st.status,
+            Status::Running | Status::Paused | Status::Restarting
+        ) && alive(st.pid);
+        if !running {
+            trace::note(span, format!("{}: not running, nothing to stop", st.status));
+            return Ok(None);
+        }
+        let name = if cfg.config.stop_signal.is_empty() {
+            "SIGTERM"
+        } else {
+            cfg.config.stop_signal.as_str()
+        };
+        let sig = parse_signal(name).unwrap_or(Signal::SIGTERM);
+        // SAFETY: plain syscall.
+        unsafe { libc::kill(st.pid, sig as i32) };
+        kernel_event!(pid = st.pid, signal = %sig, "kill");
+        // A frozen process cannot act on the signal: thaw it, as docker does after signalling.
+        if st.status == Status::Paused {
+            if let Ok(h) = Hierarchy::detect() {
+                let _ = Cgroup::open(&h, &st.cgroup).thaw();
+                kernel_event!(cgroup = %st.cgroup, "thaw");
+            }
+        }
+        let _ = events::container(
+            &engine.paths.events(),
+            "kill",
+            &id,
+            &[("name", &cfg.name), ("signal", &(sig as i32).to_string())],
+        );
+        trace::note(span, format!("{sig} to pid {}", st.pid));
+        Ok(Some(st))
+    })?;
+    let Some(st) = st else {
+        return Ok(());
+    };
+
+    let exited = phase(
+        phase_span!("stop.wait", timeout_s = timeout.as_secs()),
+        |span| {
+            let t0 = Instant::now();
+            let exited = wait_for_exit(st.shim_pid, st.pid, timeout);
+            trace::note(
+                span,
+                if exited {
+                    format!("exited after {} ms", t0.elapsed().as_millis())
+                } else {
+                    format!("still running after {} s", timeout.as_secs())
+                },
+            );
+            Ok(exited)
+        },
+    )?;
+
+    phase(phase_span!("stop.kill"), |span| {
+        if exited {
+            trace::note(span, "not needed: the container exited in time");
+        } else {
+            // SAFETY: plain syscall.
+            unsafe { libc::kill(st.pid, libc::SIGKILL) };
+            kernel_event!(pid = st.pid, "kill(SIGKILL)");
+            if !wait_for_exit(st.shim_pid, st.pid, Duration::from_secs(10)) {
+                return Err(EngineError::Conflict(format!(
+                    "cannot stop container {}: it did not exit after SIGKILL: see its shim (pid {})",
+                    cfg.name, st.shim_pid
+                )));
+            }
+            trace::note(span, format!("SIGKILL pid {}; shim finished", st.pid));
+        }
+        let _ = events::container(&engine.paths.events(), "stop", &id, &[("name", &cfg.name)]);
+        Ok(())
+    })
+}
+
+/// `SIGTERM`, `TERM` or `15`.
+pub fn parse_signal(s: &str) -> Option<Signal> {
+    if let Ok(n) = s.parse::<i32>() {
+        return Signal::try_from(n).ok();
+    }
+    let up = s.to_ascii_uppercase();
+    let full = if up.starts_with("SIG") {
+        up
+    } else {
+        format!("SIG{up}")
+    };
+    Signal::from_str(&full).ok()
+}
+
+/// Waits until the shim has run the exit phases and exited (a zombie counts), at most `timeout`;
+/// true when it did. Without a shim, waits for the init itself.
+fn wait_for_exit(shim: i32, init: i32, timeout: Duration) -> bool {
+    let deadline = Instant::now() + timeout;
+    // SAFETY: plain syscall; the fd it returns is ours.
+    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, shim, 0) };
+    if fd < 0 {
+        while alive(init) && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        return !alive(init);
+    }
+    let fd = unsafe { OwnedFd::from_raw_fd(fd as i32) };
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let ms = u16::try_from(left.as_millis()).unwrap_or(u16::MAX);
+        let mut fds = [nix::poll::PollFd::new(
+            fd.as_fd(),
+            nix::poll::PollFlags::POLLIN,
+        )];
+        if let Ok(n) = nix::poll::poll(&mut fds, nix::poll::PollTimeout::from(ms)) {
+            if n > 0 {
+                return true;
+            }
+        }
+        if left.is_zero() {
+            return false;
+        }
+    }
+}
+
+/// `kill [-s SIG]`: sends `signal` to the container's init — docker's `ContainerKill`
+/// (daemon/kill.go). Refused, with nothing sent, when the container is not running.
+pub fn kill(engine: &Engine, query: &str, signal: Signal) -> Result<(), EngineError> {
+    let span = phase_span!(
+        "kill",
+        query = query,
+        signal = %signal,
+        container.id = tracing::field::Empty
+    );
+    let _e = span.enter();
+    let result = kill_phases(engine, query, signal, &span);
+    if let Err(e) = &result {
+        trace::fail(&span, e);
+    }
+    result
+}
+
+fn kill_phases(
+    engine: &Engine,
+    query: &str,
+    signal: Signal,
+    root: &tracing::Span,
+) -> Result<(), EngineError> {
+    let cfg = phase(phase_span!("kill.lookup", query = query), |span| {
+        let id = engine.store.lookup(query)?;
+        let cfg = engine.store.load_config(&id)?;
+        root.record("container.id", cfg.id.as_str());
+        trace::note(span, format!("{} ({})", &cfg.id[..12], cfg.name));
+        Ok(cfg)
+    })?;
+    phase(phase_span!("kill.signal"), |span| {
+        let st = engine.store.load_state(&cfg.id)?;
+        let running = matches!(
+            st.status,
+            Status::Running | Status::Paused | Status::Restarting
+        ) && alive(st.pid);
+        if !running {
+            return Err(EngineError::Conflict(format!(
+                "cannot kill container: {}: container {} is not running",
+                cfg.name,
+                &cfg.id[..12]
+            )));
+        }
+        // SAFETY: plain syscall.
+        unsafe { libc::kill(st.pid, signal as i32) };
+        kernel_event!(pid = st.pid, signal = %signal, "kill");
+        let _ = events::container(
+            &engine.paths.events(),
+            "kill",
+            &cfg.id,
+            &[
+                ("name", &cfg.name),
+                ("signal", &(signal as i32).to_string()),
+            ],
+        );
+        trace::note(span, format!("{signal} to pid {}", st.pid));
+        Ok(())
+    })
+}
+
+/// `wait`: blocks until the container `query` names is no longer running and returns its exit
+/// code — docker's `ContainerWait` (daemon/wait.go). A query that changes nothing: not traced.
+pub fn wait(engine: &Engine, query: &str) -> Result<i64, EngineError> {
+    let id = engine.store.lookup(query)?;
+    let st = engine.store.load_state(&id)?;
+    if matches!(
+        st.status,
+        Status::Running | Status::Paused | Status::Restarting
+    ) {
+        while !wait_for_exit(st.shim_pid, st.pid, Duration::from_secs(3600)) {}
+    }
+    Ok(i64::from(engine.store.load_state(&id)?.exit_code))
+}
