@@ -293,11 +293,18 @@ pub fn start(ctx: &Context, a: StartArgs) -> Result<i32, Failure> {
     Ok(code)
 }
 
-pub fn stop(ctx: &Context, a: StopArgs) -> Result<i32, Failure> {
+/// Runs `op` on each named container as its own traced `operation`, printing each name done, as
+/// docker's stop/kill/rm do; exits 1 when any failed (and says why for each).
+fn each_container(
+    ctx: &Context,
+    names: &[String],
+    operation: &str,
+    op: impl Fn(&str) -> Result<(), EngineError>,
+) -> Result<i32, Failure> {
     Engine::require_root().map_err(fail1)?;
     start_tracing(false, None);
     let mut failed = false;
-    for name in &a.containers {
+    for name in names {
         recorder::restart(None);
         let cfg = ctx
             .engine
@@ -305,8 +312,8 @@ pub fn stop(ctx: &Context, a: StopArgs) -> Result<i32, Failure> {
             .lookup(name)
             .ok()
             .and_then(|id| ctx.engine.store.load_config(&id).ok());
-        let r = engine::stop::stop(&ctx.engine, name, Duration::from_secs(a.time));
-        finish_trace(ctx, "stop", cfg.as_ref(), None);
+        let r = op(name);
+        finish_trace(ctx, operation, cfg.as_ref(), None);
         match r {
             Ok(()) => println!("{name}"),
             Err(e) => {
@@ -318,31 +325,19 @@ pub fn stop(ctx: &Context, a: StopArgs) -> Result<i32, Failure> {
     Ok(if failed { 1 } else { 0 })
 }
 
+pub fn stop(ctx: &Context, a: StopArgs) -> Result<i32, Failure> {
+    let timeout = Duration::from_secs(a.time);
+    each_container(ctx, &a.containers, "stop", |name| {
+        engine::stop::stop(&ctx.engine, name, timeout)
+    })
+}
+
 pub fn kill(ctx: &Context, a: KillArgs) -> Result<i32, Failure> {
-    Engine::require_root().map_err(fail1)?;
     let signal = engine::stop::parse_signal(&a.signal)
         .ok_or_else(|| Failure::new(1, format!("invalid signal: {}", a.signal)))?;
-    start_tracing(false, None);
-    let mut failed = false;
-    for name in &a.containers {
-        recorder::restart(None);
-        let cfg = ctx
-            .engine
-            .store
-            .lookup(name)
-            .ok()
-            .and_then(|id| ctx.engine.store.load_config(&id).ok());
-        let r = engine::stop::kill(&ctx.engine, name, signal);
-        finish_trace(ctx, "kill", cfg.as_ref(), None);
-        match r {
-            Ok(()) => println!("{name}"),
-            Err(e) => {
-                eprintln!("ctrace: {e}");
-                failed = true;
-            }
-        }
-    }
-    Ok(if failed { 1 } else { 0 })
+    each_container(ctx, &a.containers, "kill", |name| {
+        engine::stop::kill(&ctx.engine, name, signal)
+    })
 }
 
 pub fn wait(ctx: &Context, containers: &[String]) -> Result<i32, Failure> {
@@ -360,26 +355,7 @@ pub fn wait(ctx: &Context, containers: &[String]) -> Result<i32, Failure> {
 }
 
 pub fn rm(ctx: &Context, a: RmArgs) -> Result<i32, Failure> {
-    Engine::require_root().map_err(fail1)?;
-    start_tracing(false, None);
-    let mut failed = false;
-    for name in &a.containers {
-        recorder::restart(None);
-        let cfg = ctx
-            .engine
-            .store
-            .lookup(name)
-            .ok()
-            .and_then(|id| ctx.engine.store.load_config(&id).ok());
-        let r = engine::rm::rm(&ctx.engine, name, a.force, a.volumes);
-        finish_trace(ctx, "rm", cfg.as_ref(), None);
-        match r {
-            Ok(()) => println!("{name}"),
-            Err(e) => {
-                eprintln!("ctrace: {e}");
-                failed = true;
-            }
-        }
-    }
-    Ok(if failed { 1 } else { 0 })
+    each_container(ctx, &a.containers, "rm", |name| {
+        engine::rm::rm(&ctx.engine, name, a.force, a.volumes)
+    })
 }
