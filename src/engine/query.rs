@@ -107,7 +107,10 @@ pub fn inspect_json(e: &Entry, paths: &crate::state::Paths) -> serde_json::Value
             "Error": s.error,
             "StartedAt": if s.started_at.is_empty() { "0001-01-01T00:00:00Z" } else { &s.started_at },
             "FinishedAt": if s.finished_at.is_empty() { "0001-01-01T00:00:00Z" } else { &s.finished_at },
+            // Filled in by health checks when the container has one.
+            "Health": serde_json::Value::Null,
         },
+        "RestartCount": s.restart_count,
         "Image": c.image,
         "ResolvConfPath": paths.etc_file(&c.id, "resolv.conf"),
         "HostnamePath": paths.etc_file(&c.id, "hostname"),

@@ -55,6 +55,11 @@ fn stop_phases(
     let id = cfg.id.clone();
 
     let st = phase(phase_span!("stop.signal"), |span| {
+        if let Some(note) = mark_manually_stopped(engine, &id)? {
+            let _ = events::container(&engine.paths.events(), "stop", &id, &[("name", &cfg.name)]);
+            trace::note(span, note);
+            return Ok(None);
+        }
         let st = engine.store.load_state(&id)?;
         let running = matches!(
             st.status,
@@ -128,6 +133,34 @@ fn stop_phases(
         let _ = events::container(&engine.paths.events(), "stop", &id, &[("name", &cfg.name)]);
         Ok(())
     })
+}
+
+/// Records that a user stopped the container, so its restart policy leaves it alone (docker's
+/// `HasBeenManuallyStopped`). A container waiting in `restarting` has no process to signal: its
+/// waiting shim is ended and it becomes `exited` now; the note saying so is returned.
+pub(crate) fn mark_manually_stopped(
+    engine: &Engine,
+    id: &str,
+) -> Result<Option<String>, EngineError> {
+    let _lock = engine.store.lock(id)?;
+    let mut st = engine.store.load_state(id)?;
+    st.manually_stopped = true;
+    let mut note = None;
+    if st.status == Status::Restarting && !alive(st.pid) {
+        if alive(st.shim_pid) {
+            // SAFETY: plain syscall; the shim only sleeps before its next start and holds nothing.
+            unsafe { libc::kill(st.shim_pid, libc::SIGKILL) };
+            kernel_event!(pid = st.shim_pid, "kill(SIGKILL) the waiting shim");
+        }
+        st.status = Status::Exited;
+        st.shim_pid = 0;
+        note = Some(format!(
+            "restarting → exited ({}): the pending restart is cancelled",
+            st.exit_code
+        ));
+    }
+    engine.store.save_state(id, &st)?;
+    Ok(note)
 }
 
 /// `SIGTERM`, `TERM` or `15`.
@@ -207,6 +240,11 @@ fn kill_phases(
     })?;
     phase(phase_span!("kill.signal"), |span| {
         let st = engine.store.load_state(&cfg.id)?;
+        if st.status == Status::Restarting && !alive(st.pid) {
+            mark_manually_stopped(engine, &cfg.id)?;
+            trace::note(span, "restarting: the pending restart is cancelled");
+            return Ok(());
+        }
         let running = matches!(
             st.status,
             Status::Running | Status::Paused | Status::Restarting
@@ -218,6 +256,7 @@ fn kill_phases(
                 &cfg.id[..12]
             )));
         }
+        mark_manually_stopped(engine, &cfg.id)?;
         // SAFETY: plain syscall.
         unsafe { libc::kill(st.pid, signal as i32) };
         kernel_event!(pid = st.pid, signal = %signal, "kill");

@@ -17,6 +17,7 @@
 //! Not here: building the spec or mounting the rootfs (the engine did that before spawning us).
 
 mod io;
+pub mod restart;
 
 use std::fs::File;
 use std::io::{BufReader, Write};
@@ -107,7 +108,7 @@ pub fn main(args: ShimArgs) -> i32 {
             kernel_event!(pid = outcome.pid, status = %outcome.how, "waitpid");
             trace::note(&span, format!("pid {} {}", outcome.pid, outcome.how));
         }
-        let oom = crate::engine::exit::finish(&engine, &cfg, kind, outcome.code);
+        let oom = crate::engine::exit::finish(&engine, &cfg, kind, outcome.code, true);
         drop(_e);
         drop(root);
         exit_spans = (recorder::take(), oom);
@@ -125,6 +126,7 @@ pub fn main(args: ShimArgs) -> i32 {
     } else {
         crate::engine::exit::write_own_trace(&engine, &cfg, spans);
     }
+    restart::after_exit(&engine, &cfg, args.attach);
     0
 }
 
