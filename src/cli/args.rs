@@ -251,9 +251,16 @@ pub struct PsArgs {
     /// Only display container ids.
     #[arg(short = 'q', long)]
     pub quiet: bool,
-    /// Filter: status=<state>, name=<substring>, id=<prefix>.
+    /// Filter: status=<state>, name=<substring>, id=<prefix>, ancestor=<image>, exited=<code>
+    /// (repeat a key to OR its values; different keys AND).
     #[arg(short = 'f', long = "filter")]
     pub filters: Vec<String>,
+    /// Show the n last created containers (all states).
+    #[arg(short = 'n', long = "last")]
+    pub last: Option<usize>,
+    /// Show the latest created container (all states).
+    #[arg(short = 'l', long)]
+    pub latest: bool,
     /// Output: table (default) or json (one object per line, as docker).
     #[arg(long, default_value = "table")]
     pub format: String,

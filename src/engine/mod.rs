@@ -13,6 +13,7 @@ pub mod exit;
 pub mod fault;
 pub mod pause;
 pub mod query;
+pub mod reconcile;
 pub mod restart;
 pub mod rm;
 pub mod rollback;

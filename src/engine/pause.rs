@@ -58,6 +58,7 @@ fn lookup(
     let id = engine.store.lookup(query)?;
     let cfg = engine.store.load_config(&id)?;
     root.record("container.id", cfg.id.as_str());
+    engine.reconcile(&id)?;
     Ok(cfg)
 }
 

@@ -55,6 +55,9 @@ fn rm_phases(
     let id = cfg.id.clone();
 
     phase(phase_span!("rm.kill"), |span| {
+        if engine.reconcile(&id)? {
+            kernel_event!("its shim was gone: exit phases run, exit recorded");
+        }
         let st = engine.store.load_state(&id)?;
         let running = matches!(
             st.status,

@@ -693,6 +693,9 @@ fn spawn_shim(
     if let Some(tp) = recorder::traceparent() {
         cmd.env("TRACEPARENT", tp);
     }
+    // The shim may start the container again (restart policy): it must join the same bridge.
+    cmd.env("CTRACE_BRIDGE", &engine.bridge.name)
+        .env("CTRACE_BRIDGE_SUBNET", engine.bridge.subnet.to_string());
     if let Some(p) = super::fault::armed() {
         cmd.env(super::fault::ENV, p);
     }

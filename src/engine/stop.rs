@@ -49,7 +49,20 @@ fn stop_phases(
         let id = engine.store.lookup(query)?;
         let cfg = engine.store.load_config(&id)?;
         root.record("container.id", cfg.id.as_str());
-        trace::note(span, format!("{} ({})", &cfg.id[..12], cfg.name));
+        let reconciled = engine.reconcile(&id)?;
+        trace::note(
+            span,
+            format!(
+                "{} ({}){}",
+                &cfg.id[..12],
+                cfg.name,
+                if reconciled {
+                    ": its shim was gone, exit recorded"
+                } else {
+                    ""
+                }
+            ),
+        );
         Ok(cfg)
     })?;
     let id = cfg.id.clone();
@@ -130,6 +143,8 @@ fn stop_phases(
             }
             trace::note(span, format!("SIGKILL pid {}; shim finished", st.pid));
         }
+        // Without its shim (killed), nobody ran the exit phases: run them now.
+        engine.reconcile(&id)?;
         let _ = events::container(&engine.paths.events(), "stop", &id, &[("name", &cfg.name)]);
         Ok(())
     })

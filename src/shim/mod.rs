@@ -69,7 +69,16 @@ pub fn main(args: ShimArgs) -> i32 {
     let traceparent = std::env::var("TRACEPARENT").ok();
     trace::install("shim", traceparent.as_deref(), None);
 
-    let engine = Engine::new(Paths::new(&args.root, &args.exec_root));
+    let mut engine = Engine::new(Paths::new(&args.root, &args.exec_root));
+    // The engine that spawned us named its bridge; a restart by the policy must use the same.
+    if let (Ok(name), Ok(subnet)) = (
+        std::env::var("CTRACE_BRIDGE"),
+        std::env::var("CTRACE_BRIDGE_SUBNET"),
+    ) {
+        if let Ok(b) = crate::network::BridgeConfig::new(&name, &subnet) {
+            engine.bridge = b;
+        }
+    }
     let cfg = match engine.store.load_config(&args.id) {
         Ok(c) => c,
         Err(e) => {

@@ -133,10 +133,17 @@ pub fn after_exit(engine: &Engine, cfg: &ContainerConfig, attached: bool) {
 
 /// Forks: the parent returns false (and ends, so the attached CLI sees its shim finish); the
 /// child, on /dev/null, records itself as the shim to stop while the container is restarting.
+/// The parent waits for that record, so no one sees a `restarting` container whose recorded
+/// shim is gone (which [`Engine::reconcile`] would take for a dead shim).
 fn detach(engine: &Engine, id: &str) -> bool {
+    use std::io::{Read, Write};
+    let Ok((r, w)) = nix::unistd::pipe() else {
+        return false;
+    };
     // SAFETY: the shim is single-threaded.
     match unsafe { nix::unistd::fork() } {
         Ok(nix::unistd::ForkResult::Child) => {
+            drop(r);
             if let Ok(null) = std::fs::OpenOptions::new()
                 .read(true)
                 .write(true)
@@ -159,9 +166,15 @@ fn detach(engine: &Engine, id: &str) -> bool {
                     }
                 }
             }
+            let _ = std::fs::File::from(w).write_all(b"1");
             true
         }
-        _ => false,
+        Ok(nix::unistd::ForkResult::Parent { .. }) => {
+            drop(w);
+            let _ = std::fs::File::from(r).read(&mut [0u8; 1]);
+            false
+        }
+        Err(_) => false,
     }
 }
 
