@@ -858,3 +858,51 @@ fn inspect_shows_dockers_state_fields() {
         serde_json::json!({"Name": "on-failure", "MaximumRetryCount": 2})
     );
 }
+
+#[test]
+fn a_removal_that_cannot_clean_up_leaves_a_dead_container_that_rm_retries() {
+    let env = Env::new("dead");
+    let c = env.name("c");
+    let id = env
+        .run(&[
+            "create",
+            "--name",
+            &c,
+            "--network",
+            "none",
+            "busybox",
+            "true",
+        ])
+        .ok()
+        .stdout
+        .trim()
+        .to_string();
+    env.run(&["start", "-a", &c]).ok();
+    // Something on the host where the rootfs mount point should be: the unmount cannot work.
+    let bundle = env.exec_root.join(&id);
+    let _ = std::fs::remove_dir_all(&bundle);
+    std::fs::write(&bundle, "not a bundle").unwrap();
+    let r = env.run(&["rm", &c]);
+    assert_eq!(r.code, 1);
+    assert!(
+        r.stderr.contains("failed to remove root filesystem"),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(r.stderr.lines().count(), 1, "{}", r.stderr);
+    let st = state(&env, &c);
+    assert_eq!(st["Status"], "dead", "{st}");
+    assert_eq!(st["Dead"], true);
+    assert!(st["Error"]
+        .as_str()
+        .unwrap()
+        .contains("unable to remove filesystem"));
+    assert!(env.run(&["ps", "-a"]).ok().stdout.contains("Dead"));
+    let r = env.run(&["start", &c]);
+    assert_eq!(r.code, 1);
+    assert!(r.stderr.contains("is dead"), "{}", r.stderr);
+    // Once the obstacle is gone, rm finishes the job.
+    std::fs::remove_file(&bundle).unwrap();
+    env.run(&["rm", &c]).ok();
+    assert!(env.ids().is_empty());
+}
