@@ -105,7 +105,10 @@ fn pause_freezes_every_process_and_unpause_thaws_it() {
     let st = state(&env, &web);
     assert_eq!(st["Status"], "paused", "{st}");
     assert_eq!(st["Paused"], true);
-    assert_eq!(st["Running"], false);
+    assert_eq!(
+        st["Running"], true,
+        "docker counts a paused container as running"
+    );
     // Frozen for real: the cgroup says so and the task is no longer sleeping normally.
     assert_eq!(frozen(&id), Some(true));
     assert!(!proc_state(pid).starts_with('S'), "{}", proc_state(pid));
@@ -163,7 +166,12 @@ fn pause_freezes_every_process_and_unpause_thaws_it() {
         .iter()
         .any(|t| t["operation"] == "unpause" && span_names(t).iter().any(|n| n == "unpause.thaw")));
 
-    // A paused container can still be removed by force; nothing stays frozen or mounted.
+    // A paused container can be killed (docker resumes it after SIGKILL) or removed by force.
+    env.run(&["pause", &web]).ok();
+    env.run(&["kill", &web]).ok();
+    let v = until(&env, &web, |v| v["State"]["Status"] == "exited");
+    assert_eq!(v["State"]["ExitCode"], 137);
+    env.run(&["start", &web]).ok();
     env.run(&["pause", &web]).ok();
     env.run(&["rm", "-f", &web]).ok();
 }

@@ -161,11 +161,24 @@ pub fn finish(
         let span = phase_span!("exit.event");
         let _e = span.enter();
         let code_s = code.to_string();
+        if oom {
+            // docker emits `oom` before `die` when the kernel's OOM killer ended the container.
+            let _ = events::container(
+                &engine.paths.events(),
+                "oom",
+                id,
+                &[("name", &cfg.name), ("image", &cfg.config.image)],
+            );
+        }
         let _ = events::container(
             &engine.paths.events(),
             "die",
             id,
-            &[("name", &cfg.name), ("exitCode", &code_s)],
+            &[
+                ("name", &cfg.name),
+                ("image", &cfg.config.image),
+                ("exitCode", &code_s),
+            ],
         );
         trace::note(&span, format!("die event (exitCode {code})"));
     }
@@ -191,7 +204,7 @@ pub fn finish(
                         &engine.paths.events(),
                         "destroy",
                         id,
-                        &[("name", &cfg.name)],
+                        &[("name", &cfg.name), ("image", &cfg.config.image)],
                     );
                     trace::note(&span, "--rm: container removed");
                 }

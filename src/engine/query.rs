@@ -92,7 +92,8 @@ pub fn inspect_json(e: &Entry, paths: &crate::state::Paths) -> serde_json::Value
         "Args": c.args,
         "State": {
             "Status": s.status.as_str(),
-            "Running": s.status == Status::Running,
+            // As in docker, a paused or restarting container still counts as running.
+            "Running": matches!(s.status, Status::Running | Status::Paused | Status::Restarting),
             "Paused": s.status == Status::Paused,
             "Restarting": s.status == Status::Restarting,
             "OOMKilled": s.oom_killed,

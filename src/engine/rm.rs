@@ -169,7 +169,7 @@ fn rm_phases(
             &engine.paths.events(),
             "destroy",
             &id,
-            &[("name", &cfg.name)],
+            &[("name", &cfg.name), ("image", &cfg.config.image)],
         );
         // The container is gone already: a volume that cannot go is a warning, as in docker.
         let removed = if volumes {

@@ -69,7 +69,12 @@ fn stop_phases(
 
     let st = phase(phase_span!("stop.signal"), |span| {
         if let Some(note) = mark_manually_stopped(engine, &id)? {
-            let _ = events::container(&engine.paths.events(), "stop", &id, &[("name", &cfg.name)]);
+            let _ = events::container(
+                &engine.paths.events(),
+                "stop",
+                &id,
+                &[("name", &cfg.name), ("image", &cfg.config.image)],
+            );
             trace::note(span, note);
             return Ok(None);
         }
@@ -102,7 +107,11 @@ fn stop_phases(
             &engine.paths.events(),
             "kill",
             &id,
-            &[("name", &cfg.name), ("signal", &(sig as i32).to_string())],
+            &[
+                ("name", &cfg.name),
+                ("image", &cfg.config.image),
+                ("signal", &(sig as i32).to_string()),
+            ],
         );
         trace::note(span, format!("{sig} to pid {}", st.pid));
         Ok(Some(st))
@@ -145,7 +154,12 @@ fn stop_phases(
         }
         // Without its shim (killed), nobody ran the exit phases: run them now.
         engine.reconcile(&id)?;
-        let _ = events::container(&engine.paths.events(), "stop", &id, &[("name", &cfg.name)]);
+        let _ = events::container(
+            &engine.paths.events(),
+            "stop",
+            &id,
+            &[("name", &cfg.name), ("image", &cfg.config.image)],
+        );
         Ok(())
     })
 }
@@ -275,12 +289,27 @@ fn kill_phases(
         // SAFETY: plain syscall.
         unsafe { libc::kill(st.pid, signal as i32) };
         kernel_event!(pid = st.pid, signal = %signal, "kill");
+        // A frozen process cannot die: for SIGKILL or its stop signal docker resumes a paused
+        // container after signalling it (other signals wait for the unpause).
+        let stop_signal = parse_signal(if cfg.config.stop_signal.is_empty() {
+            "SIGTERM"
+        } else {
+            &cfg.config.stop_signal
+        });
+        if st.status == Status::Paused && (signal == Signal::SIGKILL || Some(signal) == stop_signal)
+        {
+            if let Ok(h) = Hierarchy::detect() {
+                let _ = Cgroup::open(&h, &st.cgroup).thaw();
+                kernel_event!(cgroup = %st.cgroup, "thaw");
+            }
+        }
         let _ = events::container(
             &engine.paths.events(),
             "kill",
             &cfg.id,
             &[
                 ("name", &cfg.name),
+                ("image", &cfg.config.image),
                 ("signal", &(signal as i32).to_string()),
             ],
         );
