@@ -334,9 +334,11 @@ fn on_failure_restarts_n_times_then_stays_exited() {
         .stdout
         .trim()
         .to_string();
-    let v = until(&env, &c, |v| {
-        v["State"]["Status"] == "exited" && v["RestartCount"] == 3
-    });
+    // `wait` follows the container across its restarts, to the exit that ends them.
+    assert_eq!(env.run(&["wait", &c]).ok().stdout, "3\n");
+    let v = inspect(&env, &c);
+    assert_eq!(v["State"]["Status"], "exited", "{v}");
+    assert_eq!(v["RestartCount"], 3, "{v}");
     assert_eq!(v["State"]["ExitCode"], 3);
     assert_eq!(v["HostConfig"]["RestartPolicy"]["Name"], "on-failure");
     assert_eq!(v["HostConfig"]["RestartPolicy"]["MaximumRetryCount"], 3);
@@ -367,9 +369,11 @@ fn on_failure_restarts_n_times_then_stays_exited() {
 
     // A user's start resets the count, as docker's does.
     env.run(&["start", &c]).ok();
-    let v = until(&env, &c, |v| {
-        v["State"]["Status"] == "exited" && v["RestartCount"] == 3
-    });
+    // `wait` follows the container across its restarts, to the exit that ends them.
+    assert_eq!(env.run(&["wait", &c]).ok().stdout, "3\n");
+    let v = inspect(&env, &c);
+    assert_eq!(v["State"]["Status"], "exited", "{v}");
+    assert_eq!(v["RestartCount"], 3, "{v}");
     assert_eq!(v["State"]["ExitCode"], 3);
 }
 

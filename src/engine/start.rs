@@ -497,7 +497,7 @@ fn start_phases<'a>(
             // A user's start resets the restart manager (docker's `ResetRestartManager(true)`,
             // `HasBeenManuallyStopped = false`); a restart by the policy keeps counting.
             restart_count: if by_policy { state.restart_count } else { 0 },
-            restart_delay_ms: state.restart_delay_ms,
+            restart_delay_ms: if by_policy { state.restart_delay_ms } else { 0 },
             manually_stopped: false,
         };
         trace::note(span, format!("{previous} → running, pid {pid}"));

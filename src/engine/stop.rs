@@ -322,12 +322,22 @@ fn kill_phases(
 /// code — docker's `ContainerWait` (daemon/wait.go). A query that changes nothing: not traced.
 pub fn wait(engine: &Engine, query: &str) -> Result<i64, EngineError> {
     let id = engine.store.lookup(query)?;
-    let st = engine.store.load_state(&id)?;
-    if matches!(
-        st.status,
-        Status::Running | Status::Paused | Status::Restarting
-    ) {
+    // A restart policy hands the container from shim to shim: wait until one ends it for good
+    // (docker's `not-running` condition counts restarting as running).
+    loop {
+        engine.reconcile(&id)?;
+        let st = engine.store.load_state(&id)?;
+        if !matches!(
+            st.status,
+            Status::Running | Status::Paused | Status::Restarting
+        ) {
+            return Ok(i64::from(st.exit_code));
+        }
+        if st.shim_pid <= 0 && st.pid <= 0 {
+            // Between two shims (the state is being written): look again shortly.
+            std::thread::sleep(Duration::from_millis(20));
+            continue;
+        }
         while !wait_for_exit(st.shim_pid, st.pid, Duration::from_secs(3600)) {}
     }
-    Ok(i64::from(engine.store.load_state(&id)?.exit_code))
 }
