@@ -385,12 +385,27 @@ fn start_phases<'a>(
     .map_err(with_id)?;
 
     phase(phase_span!("start.runtime.options", runtime = kind.as_str()), |span| {
+        let runtime = match kind {
+            Kind::Embedded => {
+                "runtime embedded: ctrace's own shim + init; no AppArmor profile (ctrace loads none)"
+            }
+            Kind::Runc => "runtime runc (external OCI CLI) on the same bundle; no AppArmor profile",
+        };
+        // docker's resetRestartManager: a user's start begins counting afresh.
+        let p = &cfg.host_config.restart_policy;
+        let policy = match (p.name.as_str(), p.maximum_retry_count) {
+            ("on-failure", n) if n > 0 => format!("on-failure:{n}"),
+            ("" | "no", _) => "none".to_string(),
+            (name, _) => name.to_string(),
+        };
+        let count = if by_policy {
+            "restart by the policy, count kept"
+        } else {
+            "restart count reset"
+        };
         trace::note(
             span,
-            match kind {
-                Kind::Embedded => "runtime embedded: ctrace's own shim + init; no AppArmor profile (ctrace loads none); restart policy none",
-                Kind::Runc => "runtime runc (external OCI CLI) on the same bundle; no AppArmor profile; restart policy none",
-            },
+            format!("{runtime}; restart policy {policy} ({count})"),
         );
         Ok(())
     })
