@@ -173,6 +173,10 @@ fn pause_freezes_every_process_and_unpause_thaws_it() {
     assert_eq!(v["State"]["ExitCode"], 137);
     env.run(&["start", &web]).ok();
     env.run(&["pause", &web]).ok();
+    let r = env.run(&["rm", &web]);
+    assert_eq!(r.code, 1);
+    assert!(r.stderr.contains("must be unpaused first"), "{}", r.stderr);
+    assert_eq!(state(&env, &web)["Status"], "paused");
     env.run(&["rm", "-f", &web]).ok();
 }
 

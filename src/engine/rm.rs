@@ -81,6 +81,12 @@ fn rm_phases(
             );
             return Ok(());
         }
+        if !force && st.status == Status::Paused {
+            return Err(EngineError::Conflict(format!(
+                "cannot remove container {}: container is paused and must be unpaused first: unpause and stop it, or force remove (rm -f)",
+                cfg.name
+            )));
+        }
         if !force {
             return Err(EngineError::Conflict(format!(
                 "cannot remove container {}: container is {}: stop the container before removing or force remove (rm -f)",
