@@ -829,6 +829,24 @@ fn a_killed_shim_is_noticed_and_its_container_released() {
     env.run(&["start", &web]).ok();
     assert_eq!(state(&env, &web)["Status"], "running");
     env.run(&["rm", "-f", &web]).ok();
+
+    // Only the shim killed: the init runs on, orphaned; stop ends it and releases everything.
+    let db = env.name("db");
+    env.run(&["run", "-d", "--name", &db, "busybox", "sleep", "1000"])
+        .ok();
+    let shim = inspect(&env, &db)["Ctrace"]["ShimPid"].as_i64().unwrap();
+    // SAFETY: plain syscall on a process this test started.
+    unsafe { libc::kill(shim as i32, libc::SIGKILL) };
+    env.run(&["stop", "-t", "1", &db]).ok();
+    let v = inspect(&env, &db);
+    assert_eq!(v["State"]["Status"], "exited", "{v}");
+    assert_eq!(v["NetworkSettings"]["IPAddress"], "", "{v}");
+    assert!(
+        common::mounts_under(&env.dir).is_empty(),
+        "{:?}",
+        common::mounts_under(&env.dir)
+    );
+    env.run(&["rm", &db]).ok();
 }
 
 #[test]

@@ -21,7 +21,7 @@ pub const LOST_EXIT_CODE: i32 = 255;
 
 /// True when `pid` exists and is not a zombie: a killed shim's orphans are reaped by whatever
 /// adopts them, whenever it gets to it, and a zombie has done all it will ever do.
-fn alive(pid: i32) -> bool {
+pub(crate) fn alive(pid: i32) -> bool {
     // SAFETY: signal 0 only checks that the process exists.
     if pid <= 0 || unsafe { libc::kill(pid, 0) } != 0 {
         return false;

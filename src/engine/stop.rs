@@ -34,9 +34,10 @@ pub fn stop(engine: &Engine, query: &str, timeout: Duration) -> Result<(), Engin
     result
 }
 
+/// A zombie counts as gone: an init orphaned by a killed shim is reaped whenever its new parent
+/// gets to it, and it has already exited.
 fn alive(pid: i32) -> bool {
-    // SAFETY: signal 0 only checks that the process exists.
-    pid > 0 && unsafe { libc::kill(pid, 0) } == 0
+    super::reconcile::alive(pid)
 }
 
 fn stop_phases(
@@ -210,8 +211,13 @@ pub fn parse_signal(s: &str) -> Option<Signal> {
 /// true when it did. Without a shim, waits for the init itself.
 fn wait_for_exit(shim: i32, init: i32, timeout: Duration) -> bool {
     let deadline = Instant::now() + timeout;
+    // A shim that is gone already (killed) cannot tell us anything: watch the init instead.
     // SAFETY: plain syscall; the fd it returns is ours.
-    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, shim, 0) };
+    let fd = if alive(shim) {
+        unsafe { libc::syscall(libc::SYS_pidfd_open, shim, 0) }
+    } else {
+        -1
+    };
     if fd < 0 {
         while alive(init) && Instant::now() < deadline {
             std::thread::sleep(Duration::from_millis(20));
