@@ -57,6 +57,20 @@ pub enum Command {
     },
     /// Remove containers (docker rm).
     Rm(RmArgs),
+    /// Pause all processes within containers: cgroup freezer (docker pause).
+    Pause {
+        #[arg(required = true)]
+        containers: Vec<String>,
+    },
+    /// Unpause all processes within containers (docker unpause).
+    Unpause {
+        #[arg(required = true)]
+        containers: Vec<String>,
+    },
+    /// Restart containers: stop, then start, one trace (docker restart).
+    Restart(StopArgs),
+    /// Show the container events log, and follow it live (docker events).
+    Events(EventsArgs),
     /// Show low-level information on containers as JSON (docker inspect).
     Inspect(InspectArgs),
     /// Print a container's output (docker logs).
@@ -149,6 +163,9 @@ pub struct CreateFlags {
     /// Mount the container's root filesystem read-only.
     #[arg(long)]
     pub read_only: bool,
+    /// Restart policy when the container exits: no, on-failure[:max-retries], always, unless-stopped.
+    #[arg(long, value_name = "POLICY")]
+    pub restart: Option<String>,
     /// Bind mount a host path or a volume (SRC:DST[:ro|rw][,z|nocopy|rshared…]), or DST for an
     /// anonymous volume.
     #[arg(short = 'v', long = "volume", value_name = "SRC:DST[:OPTS]")]
@@ -234,15 +251,38 @@ pub struct PsArgs {
     /// Only display container ids.
     #[arg(short = 'q', long)]
     pub quiet: bool,
-    /// Filter: status=<state>, name=<substring>, id=<prefix>.
+    /// Filter: status=<state>, name=<substring>, id=<prefix>, ancestor=<image>, exited=<code>
+    /// (repeat a key to OR its values; different keys AND).
     #[arg(short = 'f', long = "filter")]
     pub filters: Vec<String>,
+    /// Show the n last created containers (all states).
+    #[arg(short = 'n', long = "last")]
+    pub last: Option<usize>,
+    /// Show the latest created container (all states).
+    #[arg(short = 'l', long)]
+    pub latest: bool,
     /// Output: table (default) or json (one object per line, as docker).
     #[arg(long, default_value = "table")]
     pub format: String,
     /// Don't truncate output.
     #[arg(long)]
     pub no_trunc: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct EventsArgs {
+    /// Show events created since this time: a duration (10m, 1h30m), RFC 3339, or unix seconds.
+    #[arg(long)]
+    pub since: Option<String>,
+    /// Stream events until this time (same forms); without it, follow live until interrupted.
+    #[arg(long)]
+    pub until: Option<String>,
+    /// Filter: container=<name|id>, event=<action>, type=container, image=<ref> (repeatable).
+    #[arg(short = 'f', long = "filter")]
+    pub filters: Vec<String>,
+    /// Output: text (default, docker's line format) or json (one object per line).
+    #[arg(long)]
+    pub format: Option<String>,
 }
 
 #[derive(Debug, Args)]

@@ -39,7 +39,13 @@ fn options(f: &CreateFlags, auto_remove: bool) -> Result<CreateOptions, Failure>
             )));
         }
     }
+    let restart_policy =
+        crate::state::RestartPolicy::parse(f.restart.as_deref().unwrap_or("")).map_err(bad)?;
+    if auto_remove && restart_policy.restarts() {
+        return Err(bad("Conflicting options: --restart and --rm".into()));
+    }
     Ok(CreateOptions {
+        restart_policy,
         image: f.image.clone(),
         name: f.name.clone(),
         cmd: f.command.clone(),
@@ -357,5 +363,24 @@ pub fn wait(ctx: &Context, containers: &[String]) -> Result<i32, Failure> {
 pub fn rm(ctx: &Context, a: RmArgs) -> Result<i32, Failure> {
     each_container(ctx, &a.containers, "rm", |name| {
         engine::rm::rm(&ctx.engine, name, a.force, a.volumes)
+    })
+}
+
+pub fn pause(ctx: &Context, containers: &[String]) -> Result<i32, Failure> {
+    each_container(ctx, containers, "pause", |name| {
+        engine::pause::pause(&ctx.engine, name)
+    })
+}
+
+pub fn unpause(ctx: &Context, containers: &[String]) -> Result<i32, Failure> {
+    each_container(ctx, containers, "unpause", |name| {
+        engine::pause::unpause(&ctx.engine, name)
+    })
+}
+
+pub fn restart(ctx: &Context, a: StopArgs) -> Result<i32, Failure> {
+    let timeout = Duration::from_secs(a.time);
+    each_container(ctx, &a.containers, "restart", |name| {
+        engine::restart::restart(&ctx.engine, name, timeout)
     })
 }

@@ -7,6 +7,7 @@
 pub mod args;
 mod bench;
 mod container;
+mod events;
 mod images;
 mod ps;
 pub mod traces;
@@ -80,6 +81,10 @@ pub fn main() -> i32 {
         Command::Kill(a) => container::kill(&ctx, a),
         Command::Wait { containers } => container::wait(&ctx, &containers),
         Command::Rm(a) => container::rm(&ctx, a),
+        Command::Pause { containers } => container::pause(&ctx, &containers),
+        Command::Unpause { containers } => container::unpause(&ctx, &containers),
+        Command::Restart(a) => container::restart(&ctx, a),
+        Command::Events(a) => events::events(&ctx.engine, a),
         Command::Ps(a) => ps::ps(&ctx.engine, a),
         Command::Inspect(a) => ps::inspect(&ctx.engine, a),
         Command::Logs(a) => ps::logs(&ctx.engine, a),

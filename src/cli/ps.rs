@@ -77,42 +77,116 @@ fn command_text(e: &Entry, trunc: bool) -> String {
     format!("\"{shown}\"")
 }
 
-fn matches(e: &Entry, filters: &[(String, String)]) -> bool {
-    filters.iter().all(|(k, v)| match k.as_str() {
-        "status" => e.state.status.as_str() == v,
-        "name" => e.config.name.contains(v.as_str()),
-        "id" => e.config.id.starts_with(v.as_str()),
-        _ => true,
-    })
+/// `-f key=value` filters: the same key ORs, different keys AND (docker's `filters.Args`).
+#[derive(Debug, Default)]
+struct Filters(Vec<(String, Vec<String>)>);
+
+impl Filters {
+    fn parse(raw: &[String]) -> Result<Filters, Failure> {
+        let mut f = Filters::default();
+        for r in raw {
+            let (k, v) = r.split_once('=').ok_or_else(|| {
+                Failure::new(
+                    1,
+                    format!("bad format of filter {r:?}: expected name=value"),
+                )
+            })?;
+            match k {
+                "status" if Status::parse(v).is_none() => {
+                    return Err(Failure::new(1, format!(
+                        "invalid filter 'status={v}': expected created, restarting, running, removing, paused, exited or dead"
+                    )))
+                }
+                "exited" if v.parse::<i32>().is_err() => {
+                    return Err(Failure::new(1, format!(
+                        "invalid filter 'exited={v}': expected an exit code (an integer)"
+                    )))
+                }
+                "status" | "name" | "id" | "ancestor" | "exited" => {}
+                _ => {
+                    return Err(Failure::new(
+                        1,
+                        format!("invalid filter '{k}': ctrace ps filters by status, name, id, ancestor or exited"),
+                    ))
+                }
+            }
+            match f.0.iter_mut().find(|(key, _)| key == k) {
+                Some((_, vs)) => vs.push(v.to_string()),
+                None => f.0.push((k.to_string(), vec![v.to_string()])),
+            }
+        }
+        Ok(f)
+    }
+
+    /// docker shows stopped containers without `-a` when asked for them by status or exit code.
+    fn implies_all(&self) -> bool {
+        self.0.iter().any(|(k, _)| k == "status" || k == "exited")
+    }
+
+    fn matches(&self, e: &Entry) -> bool {
+        self.0.iter().all(|(k, vs)| {
+            vs.iter().any(|v| match k.as_str() {
+                "status" => e.state.status.as_str() == v,
+                "name" => e.config.name.contains(v.as_str()),
+                "id" => e.config.id.starts_with(v.as_str()),
+                "ancestor" => ancestor_matches(e, v),
+                "exited" => {
+                    e.state.status == Status::Exited
+                        && v.parse::<i32>().ok() == Some(e.state.exit_code)
+                }
+                _ => false,
+            })
+        })
+    }
+}
+
+/// `ancestor=` names the image as given (`busybox`, `busybox:latest`), its full reference, or
+/// its id (with or without `sha256:`, a prefix of at least one character).
+fn ancestor_matches(e: &Entry, v: &str) -> bool {
+    let c = &e.config;
+    if c.config.image == v || c.image_ref == v {
+        return true;
+    }
+    if crate::image::reference::normalize(v).is_ok_and(|n| n == c.image_ref) {
+        return true;
+    }
+    let hex = c.image.strip_prefix("sha256:").unwrap_or(&c.image);
+    let want = v.strip_prefix("sha256:").unwrap_or(v);
+    !want.is_empty() && want.len() >= 4 && hex.starts_with(want)
+}
+
+/// docker's `CreatedAt` in `ps --format json`: `2026-11-29 18:00:00 +0000 UTC`.
+fn created_at(rfc3339: &str) -> String {
+    let Some(t) = parse_rfc3339(rfc3339) else {
+        return rfc3339.to_string();
+    };
+    let s = humantime::format_rfc3339_seconds(t).to_string();
+    format!(
+        "{} +0000 UTC",
+        s.trim_end_matches('Z').replacen('T', " ", 1)
+    )
 }
 
 pub fn ps(engine: &Engine, a: PsArgs) -> Result<i32, Failure> {
-    let mut filters = Vec::new();
-    for f in &a.filters {
-        let (k, v) = f.split_once('=').ok_or_else(|| {
-            Failure::new(
-                1,
-                format!("bad format of filter {f:?}: expected name=value"),
-            )
-        })?;
-        match k {
-            "status" if Status::parse(v).is_none() => {
-                return Err(Failure::new(1, format!(
-                    "invalid filter 'status={v}': expected created, restarting, running, removing, paused, exited or dead"
-                )))
-            }
-            "status" | "name" | "id" => filters.push((k.to_string(), v.to_string())),
-            _ => return Err(Failure::new(1, format!("invalid filter {k:?}: ctrace ps filters by status, name or id"))),
-        }
-    }
-    let show_all = a.all || filters.iter().any(|(k, _)| k == "status");
-    let entries: Vec<Entry> = engine
+    let filters = Filters::parse(&a.filters)?;
+    let last = if a.latest { Some(1) } else { a.last };
+    // -n and -l show containers in any state, as docker does.
+    let show_all = a.all || filters.implies_all() || last.is_some();
+    let mut entries: Vec<Entry> = engine
         .list()
         .map_err(fail1)?
         .into_iter()
-        .filter(|e| show_all || e.state.status == Status::Running)
-        .filter(|e| matches(e, &filters))
+        .filter(|e| {
+            show_all
+                || e.state.status == Status::Running
+                || e.state.status == Status::Paused
+                || e.state.status == Status::Restarting
+        })
+        .filter(|e| filters.matches(e))
         .collect();
+    if let Some(n) = last {
+        entries.truncate(n);
+    }
     let out = &mut std::io::stdout().lock();
     let id = |e: &Entry| {
         if a.no_trunc {
@@ -127,19 +201,50 @@ pub fn ps(engine: &Engine, a: PsArgs) -> Result<i32, Failure> {
         }
         return Ok(0);
     }
-    if a.format == "json" {
+    if matches!(a.format.as_str(), "json" | "{{json .}}") {
         for e in &entries {
+            let labels = e
+                .config
+                .config
+                .labels
+                .iter()
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect::<Vec<_>>()
+                .join(",");
+            let mounts = e
+                .config
+                .mount_points
+                .iter()
+                .map(|m| {
+                    if m.name.is_empty() {
+                        m.source.clone()
+                    } else {
+                        m.name.clone()
+                    }
+                })
+                .collect::<Vec<_>>()
+                .join(",");
+            let local_volumes = e
+                .config
+                .mount_points
+                .iter()
+                .filter(|m| !m.name.is_empty())
+                .count();
             let row = json!({
+                "Command": command_text(e, !a.no_trunc),
+                "CreatedAt": created_at(&e.config.created),
                 "ID": id(e),
                 "Image": e.config.config.image,
-                "Command": command_text(e, !a.no_trunc),
-                "CreatedAt": e.config.created,
-                "RunningFor": human_duration(since(&e.config.created)) + " ago",
-                "Status": status_text(e),
-                "State": e.state.status.as_str(),
-                "Ports": ports_text(engine, e),
+                "Labels": labels,
+                "LocalVolumes": local_volumes.to_string(),
+                "Mounts": mounts,
                 "Names": e.config.name,
                 "Networks": e.config.host_config.network_mode,
+                "Ports": ports_text(engine, e),
+                "RunningFor": human_duration(since(&e.config.created)) + " ago",
+                "Size": "0B",
+                "State": e.state.status.as_str(),
+                "Status": status_text(e),
             });
             let _ = writeln!(out, "{row}");
         }

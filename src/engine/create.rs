@@ -37,6 +37,8 @@ pub struct CreateOptions {
     pub runtime: String,
     pub auto_remove: bool,
     pub read_only: bool,
+    /// `--restart`, validated.
+    pub restart_policy: crate::state::RestartPolicy,
     pub labels: Vec<String>,
     /// `-v`, `--mount`, `--tmpfs`, `--volumes-from`, as given.
     pub volumes: Vec<String>,
@@ -315,6 +317,7 @@ fn create_phases<'a>(
                 })
                 .collect(),
             volumes_from: opts.volumes_from.clone(),
+            restart_policy: opts.restart_policy.clone(),
         },
         mount_points,
     };

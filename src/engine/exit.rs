@@ -14,7 +14,16 @@ use super::Engine;
 /// Runs `exit.runtime` … `exit.autoremove` for `cfg`, whose process exited with `code`.
 /// Returns whether the kernel OOM-killed it. Every step is best-effort and idempotent: a step
 /// that fails is recorded and the others still run.
-pub fn finish(engine: &Engine, cfg: &ContainerConfig, kind: Kind, code: i32) -> bool {
+///
+/// With `may_restart` (the shim, which can wait and start again), the restart policy decides
+/// whether the container becomes `restarting` instead of `exited` (`exit.restart` says why).
+pub fn finish(
+    engine: &Engine,
+    cfg: &ContainerConfig,
+    kind: Kind,
+    code: i32,
+    may_restart: bool,
+) -> bool {
     let id = &cfg.id;
     let hierarchy = Hierarchy::detect().ok();
     let state_cg = engine
@@ -97,22 +106,54 @@ pub fn finish(engine: &Engine, cfg: &ContainerConfig, kind: Kind, code: i32) -> 
             crate::network::teardown(&engine.paths.container(id), id),
         );
     }
+    let mut decision = None;
     {
         let span = phase_span!("exit.state", exit_code = code);
         let _e = span.enter();
         let result = engine.store.lock(id).and_then(|_lock| {
             let mut st = engine.store.load_state(id)?;
-            st.status = Status::Exited;
+            let ran_for = crate::state::container::parse_rfc3339(&st.started_at)
+                .and_then(|t| t.elapsed().ok())
+                .unwrap_or_default();
+            let d = if may_restart && !cfg.host_config.auto_remove {
+                crate::shim::restart::decide(
+                    &cfg.host_config.restart_policy,
+                    st.restart_count,
+                    st.restart_delay_ms,
+                    st.manually_stopped,
+                    code,
+                    ran_for,
+                )
+            } else {
+                crate::shim::restart::Decision {
+                    restart_after_ms: None,
+                    delay_ms: st.restart_delay_ms,
+                    why: "no restart: the container's shim is gone".into(),
+                }
+            };
+            if d.restart_after_ms.is_some() {
+                // docker's SetRestarting: the exit code and finish time stay visible while it waits.
+                st.status = Status::Restarting;
+                st.restart_count += 1;
+                st.shim_pid = std::process::id() as i32;
+            } else {
+                st.status = Status::Exited;
+                st.shim_pid = 0;
+            }
+            st.restart_delay_ms = d.delay_ms;
             st.exit_code = code;
             st.oom_killed = oom;
             st.pid = 0;
-            st.shim_pid = 0;
             st.finished_at = now_rfc3339();
             st.rootfs_mounted = false;
-            engine.store.save_state(id, &st)
+            engine.store.save_state(id, &st)?;
+            Ok((st.status, d))
         });
         match result {
-            Ok(()) => trace::note(&span, format!("running → exited ({code})")),
+            Ok((status, d)) => {
+                trace::note(&span, format!("running → {status} ({code})"));
+                decision = Some(d);
+            }
             Err(e) => trace::fail(&span, &e),
         }
     }
@@ -120,11 +161,24 @@ pub fn finish(engine: &Engine, cfg: &ContainerConfig, kind: Kind, code: i32) -> 
         let span = phase_span!("exit.event");
         let _e = span.enter();
         let code_s = code.to_string();
+        if oom {
+            // docker emits `oom` before `die` when the kernel's OOM killer ended the container.
+            let _ = events::container(
+                &engine.paths.events(),
+                "oom",
+                id,
+                &[("name", &cfg.name), ("image", &cfg.config.image)],
+            );
+        }
         let _ = events::container(
             &engine.paths.events(),
             "die",
             id,
-            &[("name", &cfg.name), ("exitCode", &code_s)],
+            &[
+                ("name", &cfg.name),
+                ("image", &cfg.config.image),
+                ("exitCode", &code_s),
+            ],
         );
         trace::note(&span, format!("die event (exitCode {code})"));
     }
@@ -150,7 +204,7 @@ pub fn finish(engine: &Engine, cfg: &ContainerConfig, kind: Kind, code: i32) -> 
                         &engine.paths.events(),
                         "destroy",
                         id,
-                        &[("name", &cfg.name)],
+                        &[("name", &cfg.name), ("image", &cfg.config.image)],
                     );
                     trace::note(&span, "--rm: container removed");
                 }
@@ -161,6 +215,24 @@ pub fn finish(engine: &Engine, cfg: &ContainerConfig, kind: Kind, code: i32) -> 
                 &span,
                 "no --rm: the container stays (exited) until `ctrace rm`",
             );
+        }
+    }
+    {
+        let policy = &cfg.host_config.restart_policy;
+        let span = phase_span!(
+            "exit.restart",
+            policy = %policy.name,
+            restart_after_ms = tracing::field::Empty
+        );
+        let _e = span.enter();
+        match decision {
+            Some(d) => {
+                if let Some(ms) = d.restart_after_ms {
+                    span.record("restart_after_ms", ms);
+                }
+                trace::note(&span, d.why);
+            }
+            None => trace::note(&span, "state not recorded: no restart"),
         }
     }
     oom

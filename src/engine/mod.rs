@@ -11,7 +11,10 @@
 pub mod create;
 pub mod exit;
 pub mod fault;
+pub mod pause;
 pub mod query;
+pub mod reconcile;
+pub mod restart;
 pub mod rm;
 pub mod rollback;
 pub mod start;

@@ -19,23 +19,17 @@ pub struct Entry {
 }
 
 impl Engine {
-    /// Every container, newest first; a `running` container whose processes are gone (its shim
-    /// died, the host rebooted) is shown as exited, as it really is.
+    /// Every container, newest first; a container whose processes are gone without their shim
+    /// having recorded it (the shim was killed, the host rebooted) is reconciled first, so it
+    /// shows as it really is.
     pub fn list(&self) -> Result<Vec<Entry>, EngineError> {
         let mut out = Vec::new();
         for id in self.store.ids()? {
-            let (Ok(config), Ok(mut state)) =
-                (self.store.load_config(&id), self.store.load_state(&id))
+            let _ = self.reconcile(&id);
+            let (Ok(config), Ok(state)) = (self.store.load_config(&id), self.store.load_state(&id))
             else {
                 continue;
             };
-            if state.status == Status::Running
-                && state.pid > 0
-                && unsafe { libc::kill(state.pid, 0) } != 0
-                && unsafe { libc::kill(state.shim_pid, 0) } != 0
-            {
-                state.status = Status::Exited;
-            }
             out.push(Entry { config, state });
         }
         out.sort_by(|a, b| b.config.created.cmp(&a.config.created));
@@ -45,6 +39,7 @@ impl Engine {
     /// The container `query` names.
     pub fn entry(&self, query: &str) -> Result<Entry, EngineError> {
         let id = self.store.lookup(query)?;
+        let _ = self.reconcile(&id);
         Ok(Entry {
             config: self.store.load_config(&id)?,
             state: self.store.load_state(&id)?,
@@ -97,7 +92,8 @@ pub fn inspect_json(e: &Entry, paths: &crate::state::Paths) -> serde_json::Value
         "Args": c.args,
         "State": {
             "Status": s.status.as_str(),
-            "Running": s.status == Status::Running,
+            // As in docker, a paused or restarting container still counts as running.
+            "Running": matches!(s.status, Status::Running | Status::Paused | Status::Restarting),
             "Paused": s.status == Status::Paused,
             "Restarting": s.status == Status::Restarting,
             "OOMKilled": s.oom_killed,
@@ -107,7 +103,10 @@ pub fn inspect_json(e: &Entry, paths: &crate::state::Paths) -> serde_json::Value
             "Error": s.error,
             "StartedAt": if s.started_at.is_empty() { "0001-01-01T00:00:00Z" } else { &s.started_at },
             "FinishedAt": if s.finished_at.is_empty() { "0001-01-01T00:00:00Z" } else { &s.finished_at },
+            // Filled in by health checks when the container has one.
+            "Health": serde_json::Value::Null,
         },
+        "RestartCount": s.restart_count,
         "Image": c.image,
         "ResolvConfPath": paths.etc_file(&c.id, "resolv.conf"),
         "HostnamePath": paths.etc_file(&c.id, "hostname"),

@@ -55,8 +55,10 @@ fn rm_phases(
     let id = cfg.id.clone();
 
     phase(phase_span!("rm.kill"), |span| {
+        if engine.reconcile(&id)? {
+            kernel_event!("its shim was gone: exit phases run, exit recorded");
+        }
         let st = engine.store.load_state(&id)?;
-        let alive = |pid: i32| pid > 0 && unsafe { libc::kill(pid, 0) } == 0;
         let running = matches!(
             st.status,
             Status::Running | Status::Paused | Status::Restarting
@@ -64,6 +66,26 @@ fn rm_phases(
         if !running {
             trace::note(span, format!("{}: nothing to kill", st.status));
             return Ok(());
+        }
+        if st.status == Status::Restarting && !alive(st.pid) {
+            if !force {
+                return Err(EngineError::Conflict(format!(
+                    "cannot remove container {}: container is restarting: stop the container before removing or force remove (rm -f)",
+                    cfg.name
+                )));
+            }
+            let note = super::stop::mark_manually_stopped(engine, &id)?;
+            trace::note(
+                span,
+                note.unwrap_or_else(|| "restarting: restart cancelled".into()),
+            );
+            return Ok(());
+        }
+        if !force && st.status == Status::Paused {
+            return Err(EngineError::Conflict(format!(
+                "cannot remove container {}: container is paused and must be unpaused first: unpause and stop it, or force remove (rm -f)",
+                cfg.name
+            )));
         }
         if !force {
             return Err(EngineError::Conflict(format!(
@@ -76,8 +98,12 @@ fn rm_phases(
                 let _ = Cgroup::open(&h, &st.cgroup).thaw();
             }
         }
-        unsafe { libc::kill(st.pid, libc::SIGKILL) };
-        kernel_event!(pid = st.pid, "kill(SIGKILL)");
+        // Killed by the user: the restart policy must not bring it back.
+        super::stop::mark_manually_stopped(engine, &id)?;
+        if st.pid > 0 {
+            unsafe { libc::kill(st.pid, libc::SIGKILL) };
+            kernel_event!(pid = st.pid, "kill(SIGKILL)");
+        }
         // Let the shim see the exit and run the exit phases; it needs the lock, so we do not hold it.
         wait_for_exit(st.shim_pid, Duration::from_secs(10));
         trace::note(
@@ -94,7 +120,13 @@ fn rm_phases(
         Err(e) => return Err(e.into()),
     };
 
-    phase(phase_span!("rm.cleanup"), |span| {
+    // docker's SetRemovalInProgress: `removing` while the files go; `dead` if they cannot.
+    let mut st = engine.store.load_state(&id)?;
+    let before = st.status;
+    st.status = Status::Removing;
+    engine.store.save_state(&id, &st)?;
+
+    let cleaned = phase(phase_span!("rm.cleanup", was = %before), |span| {
         let mut done = Vec::new();
         let rootfs = engine.paths.rootfs(&id);
         if overlay::unmount(&rootfs)? {
@@ -126,7 +158,16 @@ fn rm_phases(
             },
         );
         Ok(())
-    })?;
+    });
+    if let Err(e) = cleaned {
+        // docker's SetRemovalError: the container is dead; a later rm tries the cleanup again.
+        st.status = Status::Dead;
+        st.error = format!("unable to remove filesystem for {id}: {e}");
+        let _ = engine.store.save_state(&id, &st);
+        return Err(EngineError::Conflict(format!(
+            "container {id}: driver \"overlay\" failed to remove root filesystem: {e}: it is now dead; retry with ctrace rm"
+        )));
+    }
 
     phase(phase_span!("rm.delete"), |span| {
         engine.store.delete(&cfg)?;
@@ -134,7 +175,7 @@ fn rm_phases(
             &engine.paths.events(),
             "destroy",
             &id,
-            &[("name", &cfg.name)],
+            &[("name", &cfg.name), ("image", &cfg.config.image)],
         );
         // The container is gone already: a volume that cannot go is a warning, as in docker.
         let removed = if volumes {
@@ -162,6 +203,11 @@ fn rm_phases(
         );
         Ok(())
     })
+}
+
+fn alive(pid: i32) -> bool {
+    // SAFETY: signal 0 only checks that the process exists.
+    pid > 0 && unsafe { libc::kill(pid, 0) } == 0
 }
 
 /// Waits until `pid` has exited (a zombie counts: its work is done), at most `timeout`.

@@ -39,15 +39,31 @@ pub struct Started {
 /// Starts the container `query` names. With `attach`, the shim copies the container's output to
 /// our stdout/stderr and reports its exit to us ([`super::wait`]).
 pub fn start(engine: &Engine, query: &str, attach: bool) -> Result<Started, EngineError> {
+    start_as(engine, query, attach, false)
+}
+
+/// Starts a `restarting` container again for its restart policy (called by the shim after the
+/// backoff): like a user's start, but only from `restarting`, and the restart count is kept.
+pub fn start_by_policy(engine: &Engine, id: &str) -> Result<Started, EngineError> {
+    start_as(engine, id, false, true)
+}
+
+fn start_as(
+    engine: &Engine,
+    query: &str,
+    attach: bool,
+    by_policy: bool,
+) -> Result<Started, EngineError> {
     let span = phase_span!(
         "start",
         query = query,
+        by_policy = by_policy,
         container.id = tracing::field::Empty,
         container.name = tracing::field::Empty
     );
     let _e = span.enter();
     let mut rollback = Rollback::new();
-    match start_phases(engine, query, attach, &mut rollback, &span) {
+    match start_phases(engine, query, attach, by_policy, &mut rollback, &span) {
         Ok(s) => {
             rollback.disarm();
             trace::note(&span, format!("{} running, pid {}", s.config.name, s.pid));
@@ -71,6 +87,11 @@ fn record_failure(engine: &Engine, id: &str, e: &EngineError) {
         if st.status == Status::Running {
             return;
         }
+        if st.status == Status::Restarting {
+            // The restart policy's start failed: it stops trying, as docker's restart manager.
+            st.status = Status::Exited;
+            st.shim_pid = 0;
+        }
         st.exit_code = e.exit_code();
         st.error = e.to_string();
         st.pid = 0;
@@ -85,6 +106,7 @@ fn start_phases<'a>(
     engine: &'a Engine,
     query: &str,
     attach: bool,
+    by_policy: bool,
     rollback: &mut Rollback<'a>,
     root: &tracing::Span,
 ) -> Result<Started, Failure> {
@@ -108,7 +130,7 @@ fn start_phases<'a>(
 
     phase(phase_span!("start.validate"), |span| {
         let st = engine.store.load_state(&id)?;
-        validate(&cfg, &st)?;
+        validate(&cfg, &st, by_policy)?;
         trace::note(span, format!("{} → may start", st.status));
         Ok(())
     })
@@ -141,7 +163,7 @@ fn start_phases<'a>(
         let lock = engine.store.lock(&id)?;
         kernel_event!(path = %engine.paths.lock(&id).display(), "flock(LOCK_EX)");
         // Another start may have won the race while we waited.
-        validate(&cfg, &engine.store.load_state(&id)?)?;
+        validate(&cfg, &engine.store.load_state(&id)?, by_policy)?;
         trace::note(span, "flock held until the start ends");
         Ok(lock)
     })
@@ -363,12 +385,27 @@ fn start_phases<'a>(
     .map_err(with_id)?;
 
     phase(phase_span!("start.runtime.options", runtime = kind.as_str()), |span| {
+        let runtime = match kind {
+            Kind::Embedded => {
+                "runtime embedded: ctrace's own shim + init; no AppArmor profile (ctrace loads none)"
+            }
+            Kind::Runc => "runtime runc (external OCI CLI) on the same bundle; no AppArmor profile",
+        };
+        // docker's resetRestartManager: a user's start begins counting afresh.
+        let p = &cfg.host_config.restart_policy;
+        let policy = match (p.name.as_str(), p.maximum_retry_count) {
+            ("on-failure", n) if n > 0 => format!("on-failure:{n}"),
+            ("" | "no", _) => "none".to_string(),
+            (name, _) => name.to_string(),
+        };
+        let count = if by_policy {
+            "restart by the policy, count kept"
+        } else {
+            "restart count reset"
+        };
         trace::note(
             span,
-            match kind {
-                Kind::Embedded => "runtime embedded: ctrace's own shim + init; no AppArmor profile (ctrace loads none); restart policy none",
-                Kind::Runc => "runtime runc (external OCI CLI) on the same bundle; no AppArmor profile; restart policy none",
-            },
+            format!("{runtime}; restart policy {policy} ({count})"),
         );
         Ok(())
     })
@@ -472,6 +509,11 @@ fn start_phases<'a>(
             cgroup: cgroups_path.clone(),
             runtime: kind.as_str().to_string(),
             start_trace: recorder::trace_id(),
+            // A user's start resets the restart manager (docker's `ResetRestartManager(true)`,
+            // `HasBeenManuallyStopped = false`); a restart by the policy keeps counting.
+            restart_count: if by_policy { state.restart_count } else { 0 },
+            restart_delay_ms: if by_policy { state.restart_delay_ms } else { 0 },
+            manually_stopped: false,
         };
         trace::note(span, format!("{previous} → running, pid {pid}"));
         Ok(())
@@ -563,8 +605,23 @@ fn joined_container(
     Ok((st.pid, other))
 }
 
-/// docker's `validateState`.
-fn validate(cfg: &ContainerConfig, st: &ContainerState) -> Result<(), EngineError> {
+/// docker's `validateState`. A restart by the policy starts only a container still `restarting`
+/// and not stopped by a user meanwhile.
+fn validate(
+    cfg: &ContainerConfig,
+    st: &ContainerState,
+    by_policy: bool,
+) -> Result<(), EngineError> {
+    if by_policy {
+        return if st.status == Status::Restarting && !st.manually_stopped {
+            Ok(())
+        } else {
+            Err(EngineError::Conflict(format!(
+                "container {} is {}: the restart policy does not start it again",
+                cfg.name, st.status
+            )))
+        };
+    }
     match st.status {
         Status::Created | Status::Exited => Ok(()),
         Status::Running | Status::Restarting => Err(EngineError::Conflict(format!(
@@ -651,6 +708,9 @@ fn spawn_shim(
     if let Some(tp) = recorder::traceparent() {
         cmd.env("TRACEPARENT", tp);
     }
+    // The shim may start the container again (restart policy): it must join the same bridge.
+    cmd.env("CTRACE_BRIDGE", &engine.bridge.name)
+        .env("CTRACE_BRIDGE_SUBNET", engine.bridge.subnet.to_string());
     if let Some(p) = super::fault::armed() {
         cmd.env(super::fault::ENV, p);
     }

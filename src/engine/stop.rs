@@ -34,9 +34,10 @@ pub fn stop(engine: &Engine, query: &str, timeout: Duration) -> Result<(), Engin
     result
 }
 
+/// A zombie counts as gone: an init orphaned by a killed shim is reaped whenever its new parent
+/// gets to it, and it has already exited.
 fn alive(pid: i32) -> bool {
-    // SAFETY: signal 0 only checks that the process exists.
-    pid > 0 && unsafe { libc::kill(pid, 0) } == 0
+    super::reconcile::alive(pid)
 }
 
 fn stop_phases(
@@ -49,12 +50,35 @@ fn stop_phases(
         let id = engine.store.lookup(query)?;
         let cfg = engine.store.load_config(&id)?;
         root.record("container.id", cfg.id.as_str());
-        trace::note(span, format!("{} ({})", &cfg.id[..12], cfg.name));
+        let reconciled = engine.reconcile(&id)?;
+        trace::note(
+            span,
+            format!(
+                "{} ({}){}",
+                &cfg.id[..12],
+                cfg.name,
+                if reconciled {
+                    ": its shim was gone, exit recorded"
+                } else {
+                    ""
+                }
+            ),
+        );
         Ok(cfg)
     })?;
     let id = cfg.id.clone();
 
     let st = phase(phase_span!("stop.signal"), |span| {
+        if let Some(note) = mark_manually_stopped(engine, &id)? {
+            let _ = events::container(
+                &engine.paths.events(),
+                "stop",
+                &id,
+                &[("name", &cfg.name), ("image", &cfg.config.image)],
+            );
+            trace::note(span, note);
+            return Ok(None);
+        }
         let st = engine.store.load_state(&id)?;
         let running = matches!(
             st.status,
@@ -84,7 +108,11 @@ fn stop_phases(
             &engine.paths.events(),
             "kill",
             &id,
-            &[("name", &cfg.name), ("signal", &(sig as i32).to_string())],
+            &[
+                ("name", &cfg.name),
+                ("image", &cfg.config.image),
+                ("signal", &(sig as i32).to_string()),
+            ],
         );
         trace::note(span, format!("{sig} to pid {}", st.pid));
         Ok(Some(st))
@@ -125,9 +153,44 @@ fn stop_phases(
             }
             trace::note(span, format!("SIGKILL pid {}; shim finished", st.pid));
         }
-        let _ = events::container(&engine.paths.events(), "stop", &id, &[("name", &cfg.name)]);
+        // Without its shim (killed), nobody ran the exit phases: run them now.
+        engine.reconcile(&id)?;
+        let _ = events::container(
+            &engine.paths.events(),
+            "stop",
+            &id,
+            &[("name", &cfg.name), ("image", &cfg.config.image)],
+        );
         Ok(())
     })
+}
+
+/// Records that a user stopped the container, so its restart policy leaves it alone (docker's
+/// `HasBeenManuallyStopped`). A container waiting in `restarting` has no process to signal: its
+/// waiting shim is ended and it becomes `exited` now; the note saying so is returned.
+pub(crate) fn mark_manually_stopped(
+    engine: &Engine,
+    id: &str,
+) -> Result<Option<String>, EngineError> {
+    let _lock = engine.store.lock(id)?;
+    let mut st = engine.store.load_state(id)?;
+    st.manually_stopped = true;
+    let mut note = None;
+    if st.status == Status::Restarting && !alive(st.pid) {
+        if alive(st.shim_pid) {
+            // SAFETY: plain syscall; the shim only sleeps before its next start and holds nothing.
+            unsafe { libc::kill(st.shim_pid, libc::SIGKILL) };
+            kernel_event!(pid = st.shim_pid, "kill(SIGKILL) the waiting shim");
+        }
+        st.status = Status::Exited;
+        st.shim_pid = 0;
+        note = Some(format!(
+            "restarting → exited ({}): the pending restart is cancelled",
+            st.exit_code
+        ));
+    }
+    engine.store.save_state(id, &st)?;
+    Ok(note)
 }
 
 /// `SIGTERM`, `TERM` or `15`.
@@ -148,8 +211,13 @@ pub fn parse_signal(s: &str) -> Option<Signal> {
 /// true when it did. Without a shim, waits for the init itself.
 fn wait_for_exit(shim: i32, init: i32, timeout: Duration) -> bool {
     let deadline = Instant::now() + timeout;
+    // A shim that is gone already (killed) cannot tell us anything: watch the init instead.
     // SAFETY: plain syscall; the fd it returns is ours.
-    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, shim, 0) };
+    let fd = if alive(shim) {
+        unsafe { libc::syscall(libc::SYS_pidfd_open, shim, 0) }
+    } else {
+        -1
+    };
     if fd < 0 {
         while alive(init) && Instant::now() < deadline {
             std::thread::sleep(Duration::from_millis(20));
@@ -207,6 +275,11 @@ fn kill_phases(
     })?;
     phase(phase_span!("kill.signal"), |span| {
         let st = engine.store.load_state(&cfg.id)?;
+        if st.status == Status::Restarting && !alive(st.pid) {
+            mark_manually_stopped(engine, &cfg.id)?;
+            trace::note(span, "restarting: the pending restart is cancelled");
+            return Ok(());
+        }
         let running = matches!(
             st.status,
             Status::Running | Status::Paused | Status::Restarting
@@ -218,15 +291,31 @@ fn kill_phases(
                 &cfg.id[..12]
             )));
         }
+        mark_manually_stopped(engine, &cfg.id)?;
         // SAFETY: plain syscall.
         unsafe { libc::kill(st.pid, signal as i32) };
         kernel_event!(pid = st.pid, signal = %signal, "kill");
+        // A frozen process cannot die: for SIGKILL or its stop signal docker resumes a paused
+        // container after signalling it (other signals wait for the unpause).
+        let stop_signal = parse_signal(if cfg.config.stop_signal.is_empty() {
+            "SIGTERM"
+        } else {
+            &cfg.config.stop_signal
+        });
+        if st.status == Status::Paused && (signal == Signal::SIGKILL || Some(signal) == stop_signal)
+        {
+            if let Ok(h) = Hierarchy::detect() {
+                let _ = Cgroup::open(&h, &st.cgroup).thaw();
+                kernel_event!(cgroup = %st.cgroup, "thaw");
+            }
+        }
         let _ = events::container(
             &engine.paths.events(),
             "kill",
             &cfg.id,
             &[
                 ("name", &cfg.name),
+                ("image", &cfg.config.image),
                 ("signal", &(signal as i32).to_string()),
             ],
         );
@@ -239,12 +328,22 @@ fn kill_phases(
 /// code — docker's `ContainerWait` (daemon/wait.go). A query that changes nothing: not traced.
 pub fn wait(engine: &Engine, query: &str) -> Result<i64, EngineError> {
     let id = engine.store.lookup(query)?;
-    let st = engine.store.load_state(&id)?;
-    if matches!(
-        st.status,
-        Status::Running | Status::Paused | Status::Restarting
-    ) {
+    // A restart policy hands the container from shim to shim: wait until one ends it for good
+    // (docker's `not-running` condition counts restarting as running).
+    loop {
+        engine.reconcile(&id)?;
+        let st = engine.store.load_state(&id)?;
+        if !matches!(
+            st.status,
+            Status::Running | Status::Paused | Status::Restarting
+        ) {
+            return Ok(i64::from(st.exit_code));
+        }
+        if st.shim_pid <= 0 && st.pid <= 0 {
+            // Between two shims (the state is being written): look again shortly.
+            std::thread::sleep(Duration::from_millis(20));
+            continue;
+        }
         while !wait_for_exit(st.shim_pid, st.pid, Duration::from_secs(3600)) {}
     }
-    Ok(i64::from(engine.store.load_state(&id)?.exit_code))
 }

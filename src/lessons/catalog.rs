@@ -23,7 +23,7 @@ pub enum Stage {
     Wait,
     /// The container's process has exited: reap and clean up (recorded in the shim).
     Exit,
-    /// `docker stop` and `docker kill`.
+    /// The lifecycle commands after start: `docker stop`, `kill`, `pause`, `unpause`, `restart`.
     Stop,
     /// `docker rm`.
     Remove,
@@ -111,6 +111,7 @@ pub const PHASES: &[Phase] = &[
     ph("exit.state", Exit),
     ph("exit.event", Exit),
     ph("exit.autoremove", Exit),
+    ph("exit.restart", Exit),
     op("stop", Stop),
     ph("stop.lookup", Stop),
     ph("stop.signal", Stop),
@@ -119,6 +120,17 @@ pub const PHASES: &[Phase] = &[
     op("kill", Stop),
     ph("kill.lookup", Stop),
     ph("kill.signal", Stop),
+    op("pause", Stop),
+    ph("pause.lookup", Stop),
+    ph("pause.freeze", Stop),
+    ph("pause.checkpoint", Stop),
+    op("unpause", Stop),
+    ph("unpause.lookup", Stop),
+    ph("unpause.thaw", Stop),
+    ph("unpause.checkpoint", Stop),
+    op("restart", Stop),
+    ph("restart.lookup", Stop),
+    ph("restart.event", Stop),
     op("rm", Remove),
     ph("rm.lookup", Remove),
     ph("rm.kill", Remove),

@@ -17,6 +17,7 @@
 //! Not here: building the spec or mounting the rootfs (the engine did that before spawning us).
 
 mod io;
+pub mod restart;
 
 use std::fs::File;
 use std::io::{BufReader, Write};
@@ -68,7 +69,16 @@ pub fn main(args: ShimArgs) -> i32 {
     let traceparent = std::env::var("TRACEPARENT").ok();
     trace::install("shim", traceparent.as_deref(), None);
 
-    let engine = Engine::new(Paths::new(&args.root, &args.exec_root));
+    let mut engine = Engine::new(Paths::new(&args.root, &args.exec_root));
+    // The engine that spawned us named its bridge; a restart by the policy must use the same.
+    if let (Ok(name), Ok(subnet)) = (
+        std::env::var("CTRACE_BRIDGE"),
+        std::env::var("CTRACE_BRIDGE_SUBNET"),
+    ) {
+        if let Ok(b) = crate::network::BridgeConfig::new(&name, &subnet) {
+            engine.bridge = b;
+        }
+    }
     let cfg = match engine.store.load_config(&args.id) {
         Ok(c) => c,
         Err(e) => {
@@ -107,7 +117,7 @@ pub fn main(args: ShimArgs) -> i32 {
             kernel_event!(pid = outcome.pid, status = %outcome.how, "waitpid");
             trace::note(&span, format!("pid {} {}", outcome.pid, outcome.how));
         }
-        let oom = crate::engine::exit::finish(&engine, &cfg, kind, outcome.code);
+        let oom = crate::engine::exit::finish(&engine, &cfg, kind, outcome.code, true);
         drop(_e);
         drop(root);
         exit_spans = (recorder::take(), oom);
@@ -125,6 +135,7 @@ pub fn main(args: ShimArgs) -> i32 {
     } else {
         crate::engine::exit::write_own_trace(&engine, &cfg, spans);
     }
+    restart::after_exit(&engine, &cfg, args.attach);
     0
 }
 

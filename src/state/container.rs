@@ -116,6 +116,70 @@ pub struct HostConfig {
     /// `--volumes-from` as given.
     #[serde(default)]
     pub volumes_from: Vec<String>,
+    /// `--restart`: what the shim does when the container exits.
+    #[serde(default)]
+    pub restart_policy: RestartPolicy,
+}
+
+/// docker's `HostConfig.RestartPolicy`: `no`, `on-failure[:N]`, `always`, `unless-stopped`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct RestartPolicy {
+    pub name: String,
+    /// Only with `on-failure`; 0 = no limit.
+    pub maximum_retry_count: i64,
+}
+
+impl Default for RestartPolicy {
+    fn default() -> Self {
+        RestartPolicy {
+            name: "no".into(),
+            maximum_retry_count: 0,
+        }
+    }
+}
+
+impl RestartPolicy {
+    /// Parses and validates `--restart` the way docker's CLI and daemon do together.
+    pub fn parse(s: &str) -> Result<RestartPolicy, String> {
+        if s.is_empty() {
+            return Ok(RestartPolicy::default());
+        }
+        let (name, count) = match s.split_once(':') {
+            Some(("", _)) => {
+                return Err("invalid restart policy format: no policy provided before colon".into())
+            }
+            Some((n, c)) => (n, Some(c)),
+            None => (s, None),
+        };
+        let maximum_retry_count = match count {
+            None | Some("") => 0,
+            Some(c) => c.parse::<i64>().map_err(|_| {
+                "invalid restart policy format: maximum retry count must be an integer".to_string()
+            })?,
+        };
+        match name {
+            "no" | "always" | "unless-stopped" if maximum_retry_count != 0 => Err(
+                "invalid restart policy: maximum retry count can only be used with 'on-failure'"
+                    .into(),
+            ),
+            "on-failure" if maximum_retry_count < 0 => {
+                Err("invalid restart policy: maximum retry count cannot be negative".into())
+            }
+            "no" | "always" | "unless-stopped" | "on-failure" => Ok(RestartPolicy {
+                name: name.into(),
+                maximum_retry_count,
+            }),
+            _ => Err(format!(
+                "invalid restart policy: unknown policy '{name}'; use one of 'no', 'always', 'on-failure', or 'unless-stopped'"
+            )),
+        }
+    }
+
+    /// True for any policy but `no`.
+    pub fn restarts(&self) -> bool {
+        !matches!(self.name.as_str(), "" | "no")
+    }
 }
 
 /// Everything fixed at create time.
@@ -177,6 +241,16 @@ pub struct ContainerState {
     /// Trace id of the operation that last started it.
     #[serde(default)]
     pub start_trace: String,
+    /// How many times the restart policy has restarted it since a user last started it.
+    #[serde(default)]
+    pub restart_count: u32,
+    /// The restart policy's current backoff, in ms (docker's restart manager timeout).
+    #[serde(default)]
+    pub restart_delay_ms: u64,
+    /// A user stopped or killed it: the restart policy leaves it alone (docker's
+    /// `HasBeenManuallyStopped`).
+    #[serde(default)]
+    pub manually_stopped: bool,
 }
 
 /// Now, as RFC 3339 with nanoseconds (docker's timestamp format).
@@ -187,4 +261,27 @@ pub fn now_rfc3339() -> String {
 /// Parses an RFC 3339 timestamp written by [`now_rfc3339`].
 pub fn parse_rfc3339(s: &str) -> Option<std::time::SystemTime> {
     humantime::parse_rfc3339(s).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::RestartPolicy;
+
+    #[test]
+    fn restart_policies_parse_and_fail_like_docker() {
+        let p = RestartPolicy::parse("on-failure:3").unwrap();
+        assert_eq!((p.name.as_str(), p.maximum_retry_count), ("on-failure", 3));
+        assert_eq!(RestartPolicy::parse("always").unwrap().name, "always");
+        assert!(!RestartPolicy::parse("no").unwrap().restarts());
+        for (bad, msg) in [
+            ("foo", "unknown policy 'foo'"),
+            ("always:3", "can only be used with 'on-failure'"),
+            ("on-failure:x", "must be an integer"),
+            ("on-failure:-1", "cannot be negative"),
+            (":3", "no policy provided before colon"),
+        ] {
+            let e = RestartPolicy::parse(bad).unwrap_err();
+            assert!(e.contains(msg), "{bad}: {e}");
+        }
+    }
 }

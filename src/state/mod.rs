@@ -30,6 +30,6 @@ pub mod names;
 pub mod paths;
 pub mod store;
 
-pub use container::{ContainerConfig, ContainerState, Status};
+pub use container::{ContainerConfig, ContainerState, RestartPolicy, Status};
 pub use paths::Paths;
 pub use store::{StateError, Store};

@@ -1,0 +1,79 @@
+//! Noticing a container whose shim died: docker's daemon restore (`daemon.restore`, seed 002)
+//! without a daemon. The shim runs the exit phases; when it is killed (SIGKILL, OOM killer, a
+//! crash) nobody does, and the state would say `running` forever while mounts, the netns, the IP
+//! lease and the cgroup stay taken.
+//!
+//! So the commands that look at a container (`ps`, `inspect`, `stop`, `rm`, `pause`) first ask
+//! [`Engine::reconcile`]: a container that says `running`, `paused` or `restarting` whose shim is
+//! gone and whose init is gone too gets the exit phases run here, with exit code 255 (the status
+//! was lost with the shim) and `State.Error` saying why. A container whose init still runs
+//! without its shim is left alone: it is running; `stop` or `rm -f` end it, then this applies.
+
+use crate::runtime::cgroups::{Cgroup, Hierarchy};
+use crate::runtime::Kind;
+use crate::state::Status;
+
+use super::{Engine, EngineError};
+
+/// The exit code recorded when the real one was lost with the shim (docker uses 255 for an exit
+/// it could not collect).
+pub const LOST_EXIT_CODE: i32 = 255;
+
+/// True when `pid` exists and is not a zombie: a killed shim's orphans are reaped by whatever
+/// adopts them, whenever it gets to it, and a zombie has done all it will ever do.
+pub(crate) fn alive(pid: i32) -> bool {
+    // SAFETY: signal 0 only checks that the process exists.
+    if pid <= 0 || unsafe { libc::kill(pid, 0) } != 0 {
+        return false;
+    }
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // The state follows the command name, which is in parentheses and may contain spaces.
+    let state = stat.rsplit_once(')').map(|(_, rest)| rest.trim_start());
+    !matches!(state.and_then(|r| r.chars().next()), Some('Z' | 'X') | None)
+}
+
+impl Engine {
+    /// Brings the container `id`'s state in line with its processes; true when it changed it.
+    pub fn reconcile(&self, id: &str) -> Result<bool, EngineError> {
+        let st = self.store.load_state(id)?;
+        if !matches!(
+            st.status,
+            Status::Running | Status::Paused | Status::Restarting
+        ) || alive(st.shim_pid)
+            || alive(st.pid)
+        {
+            return Ok(false);
+        }
+        if st.status == Status::Restarting {
+            // Its exit phases ran already; only the shim waiting for the backoff is gone.
+            let _lock = self.store.lock(id)?;
+            let mut st = self.store.load_state(id)?;
+            if st.status == Status::Restarting && !alive(st.shim_pid) {
+                st.status = Status::Exited;
+                st.shim_pid = 0;
+                self.store.save_state(id, &st)?;
+                return Ok(true);
+            }
+            return Ok(false);
+        }
+        let cfg = self.store.load_config(id)?;
+        if st.status == Status::Paused {
+            // A frozen cgroup cannot be removed: thaw what is left of it first.
+            if let Ok(h) = Hierarchy::detect() {
+                let _ = Cgroup::open(&h, &st.cgroup).thaw();
+            }
+        }
+        let kind = Kind::parse(&cfg.host_config.runtime).unwrap_or(Kind::Embedded);
+        let shim = st.shim_pid;
+        super::exit::finish(self, &cfg, kind, LOST_EXIT_CODE, false);
+        if let Ok(_lock) = self.store.lock(id) {
+            if let Ok(mut st) = self.store.load_state(id) {
+                st.error = format!(
+                    "the container's shim (pid {shim}) died before the container's exit could be collected"
+                );
+                self.store.save_state(id, &st)?;
+            }
+        }
+        Ok(true)
+    }
+}

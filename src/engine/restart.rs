@@ -1,0 +1,62 @@
+//! `restart`: stop (if running), then start — docker's `ContainerRestart` / `containerRestart`
+//! (daemon/restart.go), seed 003. One trace: the `stop` and `start` operations nest under the
+//! `restart` span with all their phases, so a learner sees that a restart is nothing more.
+//!
+//! Not here: restarts by a restart policy (`--restart`), which the shim decides when the container
+//! exits (see [`crate::shim::restart`]).
+
+use std::time::Duration;
+
+use crate::state::events;
+use crate::{phase_span, trace};
+
+use super::create::phase;
+use super::{Engine, EngineError};
+
+/// Restarts the container `query` names: its stop with `timeout` of grace, then a start.
+pub fn restart(engine: &Engine, query: &str, timeout: Duration) -> Result<(), EngineError> {
+    let span = phase_span!(
+        "restart",
+        query = query,
+        timeout_s = timeout.as_secs(),
+        container.id = tracing::field::Empty
+    );
+    let _e = span.enter();
+    let result = restart_phases(engine, query, timeout, &span);
+    if let Err(e) = &result {
+        trace::fail(&span, e);
+    }
+    result
+}
+
+fn restart_phases(
+    engine: &Engine,
+    query: &str,
+    timeout: Duration,
+    root: &tracing::Span,
+) -> Result<(), EngineError> {
+    let cfg = phase(phase_span!("restart.lookup", query = query), |span| {
+        let id = engine.store.lookup(query)?;
+        let cfg = engine.store.load_config(&id)?;
+        root.record("container.id", cfg.id.as_str());
+        let st = engine.store.load_state(&id)?;
+        trace::note(
+            span,
+            format!("{} ({}), {}", &cfg.id[..12], cfg.name, st.status),
+        );
+        Ok(cfg)
+    })?;
+    // A stop of a container that is not running changes nothing, so it can always go first.
+    super::stop::stop(engine, &cfg.id, timeout)?;
+    super::start::start(engine, &cfg.id, false)?;
+    phase(phase_span!("restart.event"), |span| {
+        let _ = events::container(
+            &engine.paths.events(),
+            "restart",
+            &cfg.id,
+            &[("name", &cfg.name), ("image", &cfg.config.image)],
+        );
+        trace::note(span, "restart event appended to events.jsonl");
+        Ok(())
+    })
+}
