@@ -288,9 +288,21 @@ pub struct InspectArgs {
 
 #[derive(Debug, Args)]
 pub struct LogsArgs {
+    /// Follow log output until the container exits (or ^C).
+    #[arg(short = 'f', long)]
+    pub follow: bool,
+    /// Number of lines to show from the end of the logs, or `all`.
+    #[arg(short = 'n', long, default_value = "all", allow_hyphen_values = true)]
+    pub tail: String,
     /// Show timestamps.
     #[arg(short = 't', long)]
     pub timestamps: bool,
+    /// Show logs since a time (RFC 3339, unix seconds) or for a duration back (e.g. 10m, 1h30m).
+    #[arg(long)]
+    pub since: Option<String>,
+    /// Show logs before a time (RFC 3339, unix seconds) or a duration back (e.g. 10m).
+    #[arg(long)]
+    pub until: Option<String>,
     pub container: String,
 }
 

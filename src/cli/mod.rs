@@ -8,6 +8,7 @@ pub mod args;
 mod bench;
 mod container;
 mod images;
+mod logs;
 mod ps;
 pub mod traces;
 pub mod units;
@@ -82,7 +83,7 @@ pub fn main() -> i32 {
         Command::Rm(a) => container::rm(&ctx, a),
         Command::Ps(a) => ps::ps(&ctx.engine, a),
         Command::Inspect(a) => ps::inspect(&ctx.engine, a),
-        Command::Logs(a) => ps::logs(&ctx.engine, a),
+        Command::Logs(a) => logs::logs(&ctx.engine, a),
         Command::Images(a) => images::list(&ctx.engine, a),
         Command::Rmi(a) => images::remove(&ctx.engine, a),
         Command::Image(c) => images::command(&ctx, c),

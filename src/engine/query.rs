@@ -1,8 +1,6 @@
-//! Read-only questions about containers: the list behind `ps`, the document behind `inspect`,
-//! the log behind `logs`. No locks: state files are replaced atomically, so a reader always sees
-//! a whole version.
-
-use std::io::{BufRead, BufReader, Write};
+//! Read-only questions about containers: the list behind `ps`, the document behind `inspect`
+//! (`logs` reads the json log itself, in `cli::logs`). No locks: state files are replaced
+//! atomically, so a reader always sees a whole version.
 
 use serde::Serialize;
 use serde_json::json;
@@ -49,40 +47,6 @@ impl Engine {
             config: self.store.load_config(&id)?,
             state: self.store.load_state(&id)?,
         })
-    }
-
-    /// Writes the container's log to `out`/`err` (docker's json-file log, stream by stream).
-    pub fn logs(
-        &self,
-        query: &str,
-        timestamps: bool,
-        out: &mut dyn Write,
-        err: &mut dyn Write,
-    ) -> Result<(), EngineError> {
-        let id = self.store.lookup(query)?;
-        let path = self.paths.log(&id);
-        let file = match std::fs::File::open(&path) {
-            Ok(f) => f,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
-            Err(e) => return Err(EngineError::io("cannot read", &path)(e)),
-        };
-        for line in BufReader::new(file).lines() {
-            let Ok(line) = line else { break };
-            let Ok(v) = serde_json::from_str::<serde_json::Value>(&line) else {
-                continue;
-            };
-            let text = v["log"].as_str().unwrap_or("");
-            let w: &mut dyn Write = if v["stream"] == "stderr" {
-                &mut *err
-            } else {
-                &mut *out
-            };
-            if timestamps {
-                let _ = write!(w, "{} ", v["time"].as_str().unwrap_or(""));
-            }
-            let _ = w.write_all(text.as_bytes());
-        }
-        Ok(())
     }
 }
 
