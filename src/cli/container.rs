@@ -136,7 +136,7 @@ fn client_phases(ctx: &Context) -> Result<(), EngineError> {
 }
 
 /// Writes this process's trace; prints the summary line under `--explain`. Returns the trace.
-fn finish_trace(
+pub(super) fn finish_trace(
     ctx: &Context,
     operation: &str,
     container: Option<&ContainerConfig>,

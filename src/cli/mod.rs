@@ -7,6 +7,7 @@
 pub mod args;
 mod bench;
 mod container;
+mod exec;
 mod images;
 mod logs;
 mod ps;
@@ -83,6 +84,7 @@ pub fn main() -> i32 {
         Command::Rm(a) => container::rm(&ctx, a),
         Command::Ps(a) => ps::ps(&ctx.engine, a),
         Command::Inspect(a) => ps::inspect(&ctx.engine, a),
+        Command::Exec(a) => exec::exec(&ctx, a),
         Command::Logs(a) => logs::logs(&ctx.engine, a),
         Command::Images(a) => images::list(&ctx.engine, a),
         Command::Rmi(a) => images::remove(&ctx.engine, a),

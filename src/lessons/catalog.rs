@@ -27,6 +27,8 @@ pub enum Stage {
     Stop,
     /// `docker rm`.
     Remove,
+    /// `docker exec`: one more process in a running container.
+    Exec,
     /// Image store operations.
     Image,
     /// Undoing a failed operation.
@@ -119,6 +121,12 @@ pub const PHASES: &[Phase] = &[
     op("kill", Stop),
     ph("kill.lookup", Stop),
     ph("kill.signal", Stop),
+    op("exec", Exec),
+    ph("exec.lookup", Exec),
+    ph("exec.create", Exec),
+    ph("exec.join", Exec),
+    ph("exec.start", Exec),
+    ph("exec.wait", Exec),
     op("rm", Remove),
     ph("rm.lookup", Remove),
     ph("rm.kill", Remove),

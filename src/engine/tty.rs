@@ -1,0 +1,185 @@
+//! The user's terminal, relayed to a container's pseudo-terminal: `run -it`, `start -ai`,
+//! `exec -it`.
+//!
+//! The container's process gets the pty's slave as stdin, stdout, stderr and controlling
+//! terminal; we hold (or are handed) the master. Our own terminal goes to raw mode so every key,
+//! ^C included, reaches the container as a byte: the pty's line discipline there turns ^C into
+//! SIGINT for the container's foreground process, as a local terminal would. The window size is
+//! copied at start and on every SIGWINCH. Raw mode is undone by a guard, so a failure or a
+//! panic still leaves the user's terminal usable.
+//!
+//! Not here: who holds the master (the CLI for `exec`, the shim for `run`, see `shim::tty`).
+
+use std::io::{Read, Write};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+use nix::sys::termios::{self, SetArg, Termios};
+
+/// Window size, as `TIOCGWINSZ` reports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Size {
+    pub rows: u16,
+    pub cols: u16,
+}
+
+/// Whether `fd` is a terminal.
+pub fn is_terminal(fd: RawFd) -> bool {
+    // SAFETY: isatty only inspects the fd.
+    unsafe { libc::isatty(fd) == 1 }
+}
+
+/// The window size of the terminal on `fd`.
+pub fn size_of(fd: RawFd) -> Option<Size> {
+    let mut ws: libc::winsize = unsafe { std::mem::zeroed() };
+    // SAFETY: TIOCGWINSZ writes one winsize.
+    let rc = unsafe { libc::ioctl(fd, libc::TIOCGWINSZ, &mut ws) };
+    (rc == 0 && ws.ws_row > 0).then_some(Size {
+        rows: ws.ws_row,
+        cols: ws.ws_col,
+    })
+}
+
+/// Sets the window size of the pty whose master (or slave) is `fd`; the kernel sends SIGWINCH
+/// to its foreground process group.
+pub fn resize(fd: RawFd, size: Size) {
+    let ws = libc::winsize {
+        ws_row: size.rows,
+        ws_col: size.cols,
+        ws_xpixel: 0,
+        ws_ypixel: 0,
+    };
+    // SAFETY: TIOCSWINSZ reads one winsize.
+    unsafe { libc::ioctl(fd, libc::TIOCSWINSZ, &ws) };
+}
+
+/// A new pty pair, both ends close-on-exec (the slave is dup'd onto the process's stdio).
+pub fn open_pty(size: Option<Size>) -> std::io::Result<(OwnedFd, OwnedFd)> {
+    let pty = nix::pty::openpty(None, None)?;
+    for fd in [pty.master.as_raw_fd(), pty.slave.as_raw_fd()] {
+        // SAFETY: plain fcntl on fds we own.
+        unsafe { libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC) };
+    }
+    if let Some(s) = size {
+        resize(pty.master.as_raw_fd(), s);
+    }
+    Ok((pty.master, pty.slave))
+}
+
+/// Our terminal in raw mode until dropped.
+pub struct RawMode {
+    fd: RawFd,
+    saved: Termios,
+}
+
+impl RawMode {
+    /// Puts the terminal on `fd` in raw mode.
+    pub fn enter(fd: RawFd) -> std::io::Result<RawMode> {
+        // SAFETY: the fd stays open for our lifetime (it is the process's stdin).
+        let b = unsafe { BorrowedFd::borrow_raw(fd) };
+        let saved = termios::tcgetattr(b)?;
+        let mut raw = saved.clone();
+        termios::cfmakeraw(&mut raw);
+        termios::tcsetattr(b, SetArg::TCSANOW, &raw)?;
+        Ok(RawMode { fd, saved })
+    }
+}
+
+impl Drop for RawMode {
+    fn drop(&mut self) {
+        // SAFETY: as in `enter`.
+        let b = unsafe { BorrowedFd::borrow_raw(self.fd) };
+        let _ = termios::tcsetattr(b, SetArg::TCSANOW, &self.saved);
+    }
+}
+
+static WINCH: AtomicBool = AtomicBool::new(false);
+
+extern "C" fn on_winch(_: libc::c_int) {
+    WINCH.store(true, Ordering::Relaxed);
+}
+
+/// Notes SIGWINCH (without SA_RESTART, so a blocked `poll` wakes up with EINTR).
+pub fn watch_window_size() {
+    // SAFETY: the handler only stores to an atomic.
+    unsafe {
+        let mut sa: libc::sigaction = std::mem::zeroed();
+        sa.sa_sigaction = on_winch as *const () as libc::sighandler_t;
+        libc::sigaction(libc::SIGWINCH, &sa, std::ptr::null_mut());
+    }
+}
+
+/// Whether the window changed since the last call.
+pub fn window_changed() -> bool {
+    WINCH.swap(false, Ordering::Relaxed)
+}
+
+/// Copies `input` to `to` and `from` to `output` until `from` ends (the pty's slave is closed
+/// by every process that had it) or `done` becomes readable (a pidfd of the process: then what
+/// is left in `from` is drained). `on_resize` is called on SIGWINCH.
+pub fn relay(
+    input: Option<BorrowedFd<'_>>,
+    to: &mut std::fs::File,
+    from: &mut std::fs::File,
+    output: &mut dyn Write,
+    done: Option<BorrowedFd<'_>>,
+    on_resize: &mut dyn FnMut(),
+) {
+    let mut buf = vec![0u8; 32 * 1024];
+    let mut input = input;
+    let mut finished = false;
+    loop {
+        if window_changed() {
+            on_resize();
+        }
+        let mut fds = vec![PollFd::new(from.as_fd(), PollFlags::POLLIN)];
+        if let Some(i) = input {
+            fds.push(PollFd::new(i, PollFlags::POLLIN));
+        }
+        let done_at = fds.len();
+        if let (false, Some(d)) = (finished, done) {
+            fds.push(PollFd::new(d, PollFlags::POLLIN));
+        }
+        // Once the process is gone, only what it already wrote is left: don't wait for more.
+        let timeout = if finished {
+            PollTimeout::ZERO
+        } else {
+            PollTimeout::NONE
+        };
+        match poll(&mut fds, timeout) {
+            Ok(0) => return,
+            Ok(_) => {}
+            Err(nix::errno::Errno::EINTR) => continue,
+            Err(_) => return,
+        }
+        let ready = |f: &PollFd| f.revents().is_some_and(|r| !r.is_empty());
+        let from_ready = ready(&fds[0]);
+        let input_ready = input.is_some() && ready(&fds[1]);
+        let done_ready = fds.get(done_at).is_some_and(ready);
+        drop(fds);
+        if from_ready {
+            match from.read(&mut buf) {
+                Ok(n) if n > 0 => {
+                    if output.write_all(&buf[..n]).is_err() || output.flush().is_err() {
+                        return;
+                    }
+                }
+                // EIO: no process has the slave open any more.
+                _ => return,
+            }
+        }
+        if input_ready {
+            let fd = input.map(|i| i.as_raw_fd()).unwrap_or(-1);
+            // SAFETY: read into our buffer from a valid fd.
+            let n = unsafe { libc::read(fd, buf.as_mut_ptr().cast(), buf.len()) };
+            if n <= 0 || to.write_all(&buf[..n as usize]).is_err() {
+                input = None;
+            }
+        }
+        if done_ready {
+            finished = true;
+            input = None;
+        }
+    }
+}
