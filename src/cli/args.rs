@@ -164,10 +164,10 @@ pub struct CreateFlags {
     /// Mount the volumes of another container (NAME[:ro|rw]).
     #[arg(long, value_name = "CONTAINER[:ro|rw]")]
     pub volumes_from: Vec<String>,
-    /// Keep STDIN open (not supported yet).
+    /// Keep STDIN open.
     #[arg(short = 'i', long)]
     pub interactive: bool,
-    /// Allocate a pseudo-TTY (not supported yet).
+    /// Allocate a pseudo-TTY.
     #[arg(short = 't', long)]
     pub tty: bool,
     /// Narrate every phase as it happens (on stderr).
@@ -215,6 +215,9 @@ pub struct StartArgs {
     /// Attach stdout/stderr and wait for the exit; exit with the container's code.
     #[arg(short = 'a', long)]
     pub attach: bool,
+    /// Attach the container's stdin (its terminal with -t).
+    #[arg(short = 'i', long)]
+    pub interactive: bool,
     /// Narrate every phase as it happens (on stderr).
     #[arg(long)]
     pub explain: bool,

@@ -15,9 +15,9 @@ use std::time::Duration;
 
 fn options(f: &CreateFlags, auto_remove: bool) -> Result<CreateOptions, Failure> {
     let bad = |m: String| Failure::new(EXIT_ENGINE, m);
-    if f.interactive || f.tty {
+    if (f.interactive || f.tty) && f.runtime == "runc" {
         return Err(bad(
-            "interactive containers (-i/-t) are not supported yet: run without -i/-t".into(),
+            "-i/-t are not supported with --runtime runc yet: use the embedded runtime".into(),
         ));
     }
     let memory = f
@@ -65,6 +65,8 @@ fn options(f: &CreateFlags, auto_remove: bool) -> Result<CreateOptions, Failure>
         mounts: f.mounts.clone(),
         tmpfs: f.tmpfs.clone(),
         volumes_from: f.volumes_from.clone(),
+        tty: f.tty,
+        open_stdin: f.interactive,
     })
 }
 
@@ -172,7 +174,16 @@ fn arm_fault(phase: Option<&str>, explain: bool) -> Result<bool, Failure> {
     Ok(explain || phase.is_some())
 }
 
+/// docker refuses `-it` when stdin is not a terminal, before doing anything.
+fn check_tty(interactive: bool, tty: bool) -> Result<(), Failure> {
+    if interactive && tty && !engine::tty::is_terminal(0) {
+        return Err(Failure::new(1, "the input device is not a TTY"));
+    }
+    Ok(())
+}
+
 pub fn run(ctx: &Context, a: RunArgs) -> Result<i32, Failure> {
+    check_tty(a.flags.interactive && !a.detach, a.flags.tty)?;
     let trace_anyway = arm_fault(a.flags.fail_at.as_deref(), false)?;
     let view = start_tracing(a.flags.explain, a.flags.lang.as_deref());
     if (trace_anyway || a.otlp) && !recorder::active() {
@@ -205,7 +216,7 @@ pub fn run(ctx: &Context, a: RunArgs) -> Result<i32, Failure> {
                 println!("{}", cfg.id);
                 return Ok(0);
             }
-            engine::wait::wait(started)
+            engine::wait::wait(started, &engine.paths.bundle(&cfg.id))
         })();
         match &r {
             Ok(code) => trace::note(&span, format!("exit code {code}")),
@@ -244,7 +255,9 @@ pub fn create(ctx: &Context, a: super::args::CreateArgs) -> Result<i32, Failure>
     Ok(0)
 }
 
-pub fn start(ctx: &Context, a: StartArgs) -> Result<i32, Failure> {
+pub fn start(ctx: &Context, mut a: StartArgs) -> Result<i32, Failure> {
+    // docker: -i attaches stdin, and with it the output.
+    a.attach |= a.interactive;
     if a.attach && a.containers.len() > 1 {
         return Err(Failure::new(
             1,
@@ -266,9 +279,12 @@ pub fn start(ctx: &Context, a: StartArgs) -> Result<i32, Failure> {
         let result = engine::start::start(&ctx.engine, name, a.attach);
         let cfg = result.as_ref().ok().map(|s| s.config.clone());
         let outcome = match result {
-            Ok(s) if a.attach => engine::wait::wait(s).map(|c| {
-                code = c;
-            }),
+            Ok(s) if a.attach => {
+                let bundle = ctx.engine.paths.bundle(&s.config.id);
+                engine::wait::wait(s, &bundle).map(|c| {
+                    code = c;
+                })
+            }
             Ok(_) => {
                 println!("{name}");
                 Ok(())

@@ -43,6 +43,10 @@ pub struct CreateOptions {
     pub mounts: Vec<String>,
     pub tmpfs: Vec<String>,
     pub volumes_from: Vec<String>,
+    /// `-t`: the container's stdio is a pseudo-terminal.
+    pub tty: bool,
+    /// `-i`: keep the container's stdin open.
+    pub open_stdin: bool,
 }
 
 /// Creates a container; returns its id.
@@ -470,8 +474,8 @@ fn merge_config(opts: &CreateOptions, image: &Image) -> Result<Config, EngineErr
         image: opts.image.clone(),
         labels,
         stop_signal: ic.stop_signal.clone().unwrap_or_default(),
-        tty: false,
-        open_stdin: false,
+        tty: opts.tty,
+        open_stdin: opts.open_stdin,
     })
 }
 

@@ -183,3 +183,75 @@ pub fn relay(
         }
     }
 }
+
+/// A container with `-t`: its process has a terminal, and `TERM` (docker sets `xterm`) unless
+/// the container sets its own.
+pub fn terminal_spec(spec: &mut oci_spec::runtime::Spec) {
+    if let Some(p) = spec.process_mut() {
+        p.set_terminal(Some(true));
+        let mut env = p.env().clone().unwrap_or_default();
+        if !env.iter().any(|e| e.starts_with("TERM=")) {
+            env.push("TERM=xterm".into());
+        }
+        p.set_env(Some(env));
+    }
+}
+
+/// The attached CLI's half of `run -it` / `start -ai`: gets the container's pty master from its
+/// shim, puts our terminal in raw mode (with `-i`), and copies our keys and window size to the
+/// container until `until` (the shim's report pipe) becomes readable — the container exited.
+/// The output needs no copying: the shim writes it to our stdout, which it inherited. Returns
+/// the raw-mode guard, so the terminal is restored only after the exit has been collected.
+pub fn attach_console(
+    bundle: &std::path::Path,
+    interactive: bool,
+    until: BorrowedFd<'_>,
+) -> std::io::Result<Option<RawMode>> {
+    let master = crate::shim::tty::connect(bundle)?;
+    let mut to = std::fs::File::from(master);
+    let master_fd = to.as_raw_fd();
+    if let Some(s) = size_of(0) {
+        resize(master_fd, s);
+    }
+    let raw = if interactive && is_terminal(0) {
+        Some(RawMode::enter(0)?)
+    } else {
+        None
+    };
+    watch_window_size();
+    let mut buf = vec![0u8; 32 * 1024];
+    let mut input = interactive;
+    loop {
+        if window_changed() {
+            if let Some(s) = size_of(0) {
+                resize(master_fd, s);
+            }
+        }
+        // SAFETY: fd 0 is open for the life of the process.
+        let stdin = unsafe { BorrowedFd::borrow_raw(0) };
+        let mut fds = vec![PollFd::new(until, PollFlags::POLLIN)];
+        if input {
+            fds.push(PollFd::new(stdin, PollFlags::POLLIN));
+        }
+        match poll(&mut fds, PollTimeout::NONE) {
+            Ok(_) => {}
+            Err(nix::errno::Errno::EINTR) => continue,
+            Err(_) => return Ok(raw),
+        }
+        let ready = |f: &PollFd| f.revents().is_some_and(|r| !r.is_empty());
+        if ready(&fds[0]) {
+            return Ok(raw);
+        }
+        if input && ready(&fds[1]) {
+            // SAFETY: read into our buffer from fd 0.
+            let n = unsafe { libc::read(0, buf.as_mut_ptr().cast(), buf.len()) };
+            if n <= 0 || to.write_all(&buf[..n as usize]).is_err() {
+                // End of our input: like docker, the container's terminal gets end-of-file.
+                if n == 0 {
+                    let _ = to.write_all(&[4]);
+                }
+                input = false;
+            }
+        }
+    }
+}

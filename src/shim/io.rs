@@ -87,7 +87,7 @@ pub fn pump(
         },
         Stream {
             name: "stderr",
-            pipe: Some(File::from(created.stderr)),
+            pipe: created.stderr.map(File::from),
             partial: Vec::new(),
             forward: forward(2),
         },
@@ -117,6 +117,10 @@ pub fn pump(
         if let (false, Some(p)) = (exited, &pidfd) {
             fds.push(PollFd::new(p.as_fd(), PollFlags::POLLIN));
             which.push(20);
+        }
+        if let Some(c) = &created.console {
+            fds.push(PollFd::new(c.listener(), PollFlags::POLLIN));
+            which.push(30);
         }
         // After the exit, give writers that outlived the init a moment, not forever.
         let timeout = if exited {
@@ -183,6 +187,11 @@ pub fn pump(
                     }
                 }
                 20 => exited = true,
+                30 => {
+                    if let Some(c) = &created.console {
+                        c.serve();
+                    }
+                }
                 _ => {}
             }
         }

@@ -17,6 +17,7 @@
 //! Not here: building the spec or mounting the rootfs (the engine did that before spawning us).
 
 mod io;
+pub mod tty;
 
 use std::fs::File;
 use std::io::{BufReader, Write};
@@ -51,8 +52,15 @@ struct Created {
     pid: i32,
     /// The init's end-of-file tells us it exec'd (embedded runtime only).
     sync: Option<UnixStream>,
+    /// The container's output: a pipe, or the pty's master with `-t`.
     stdout: OwnedFd,
-    stderr: OwnedFd,
+    /// None with `-t`: the terminal carries both streams.
+    stderr: Option<OwnedFd>,
+    /// With `-t`: the pty, handed to the CLI on request.
+    console: Option<tty::Console>,
+    /// With `-i` and no CLI attached: the write end of the container's stdin, held open so the
+    /// container does not read end-of-file (docker keeps a detached `-i` container's stdin open).
+    _stdin_keep: Option<OwnedFd>,
 }
 
 /// The shim's main. Returns the shim's own exit status.
@@ -78,7 +86,7 @@ pub fn main(args: ShimArgs) -> i32 {
     };
     let kind = Kind::parse(&cfg.host_config.runtime).unwrap_or(Kind::Embedded);
     let bundle = engine.paths.bundle(&cfg.id);
-    let created = match create(&engine, &cfg, kind, &bundle) {
+    let created = match create(&engine, &cfg, kind, &bundle, args.attach) {
         Ok(c) => c,
         Err(e) => {
             let _ = send(&mut report, &fail(e.code, e.message));
@@ -175,11 +183,15 @@ fn create(
     cfg: &ContainerConfig,
     kind: Kind,
     bundle: &std::path::Path,
+    attach: bool,
 ) -> Result<Created, CreateError> {
     let spec = Spec::load(bundle.join("config.json"))
         .map_err(|e| runtime_err("cannot load the bundle's config.json", e))?;
     let (out_r, out_w) = pipe().map_err(|e| runtime_err("cannot create stdout pipe", e))?;
     let (err_r, err_w) = pipe().map_err(|e| runtime_err("cannot create stderr pipe", e))?;
+    if kind == Kind::Embedded && (cfg.config.tty || cfg.config.open_stdin) {
+        return create_interactive(engine, cfg, &spec, bundle, attach);
+    }
     match kind {
         Kind::Runc => {
             let pid = runc::create(&engine.paths, &cfg.id, bundle, out_w, err_w).map_err(|e| {
@@ -192,29 +204,103 @@ fn create(
                 pid,
                 sync: None,
                 stdout: out_r,
-                stderr: err_r,
+                stderr: Some(err_r),
+                console: None,
+                _stdin_keep: None,
             })
         }
         Kind::Embedded => {
-            let (pid, sync) = clone_init(engine, &cfg.id, &spec, bundle, out_w, err_w)?;
+            let (pid, sync) =
+                clone_init(engine, &cfg.id, &spec, bundle, None, out_w, err_w, false)?;
             Ok(Created {
                 pid,
                 sync: Some(sync),
                 stdout: out_r,
-                stderr: err_r,
+                stderr: Some(err_r),
+                console: None,
+                _stdin_keep: None,
             })
         }
     }
 }
 
-/// Creates the cgroup and clones the init into it; waits until the init is set up.
+/// `-t` and/or `-i`: the container's stdio is the pty's slave (`-t`); its stdin is the CLI's
+/// (attached `-i`, passed through the shim's own stdin) or a pipe the shim holds open.
+fn create_interactive(
+    engine: &Engine,
+    cfg: &ContainerConfig,
+    spec: &Spec,
+    bundle: &std::path::Path,
+    attach: bool,
+) -> Result<Created, CreateError> {
+    if cfg.config.tty {
+        let (console, slave) = tty::Console::open(bundle)
+            .map_err(|e| runtime_err("cannot open a pseudo-terminal", e))?;
+        let dup = |fd: &OwnedFd| {
+            fd.try_clone()
+                .map_err(|e| runtime_err("cannot duplicate the terminal", e))
+        };
+        let (out, err) = (dup(&slave)?, dup(&slave)?);
+        let stdout = dup(&console.master)?;
+        let (pid, sync) = clone_init(engine, &cfg.id, spec, bundle, Some(slave), out, err, true)?;
+        return Ok(Created {
+            pid,
+            sync: Some(sync),
+            stdout,
+            stderr: None,
+            console: Some(console),
+            _stdin_keep: None,
+        });
+    }
+    let (out_r, out_w) = pipe().map_err(|e| runtime_err("cannot create stdout pipe", e))?;
+    let (err_r, err_w) = pipe().map_err(|e| runtime_err("cannot create stderr pipe", e))?;
+    let (stdin, keep) = if attach {
+        // SAFETY: fd 0 is the CLI's stdin, which the engine passed to us for `-i`.
+        let fd = unsafe { libc::dup(0) };
+        if fd < 0 {
+            return Err(runtime_err(
+                "cannot use stdin",
+                std::io::Error::last_os_error(),
+            ));
+        }
+        (unsafe { OwnedFd::from_raw_fd(fd) }, None)
+    } else {
+        let (r, w) = pipe().map_err(|e| runtime_err("cannot create stdin pipe", e))?;
+        (r, Some(w))
+    };
+    let (pid, sync) = clone_init(
+        engine,
+        &cfg.id,
+        spec,
+        bundle,
+        Some(stdin),
+        out_w,
+        err_w,
+        false,
+    )?;
+    Ok(Created {
+        pid,
+        sync: Some(sync),
+        stdout: out_r,
+        stderr: Some(err_r),
+        console: None,
+        _stdin_keep: keep,
+    })
+}
+
+/// Creates the cgroup and clones the init into it; waits until the init is set up. `in_fd` is
+/// the container's stdin (None: /dev/null); with `tty` it is a pty slave that becomes the
+/// controlling terminal of a new session.
+#[allow(clippy::too_many_arguments)]
 fn clone_init(
     engine: &Engine,
     id: &str,
     spec: &Spec,
     bundle: &std::path::Path,
+    in_fd: Option<OwnedFd>,
     out_w: OwnedFd,
     err_w: OwnedFd,
+    tty: bool,
 ) -> Result<(i32, UnixStream), CreateError> {
     let linux = spec.linux().clone().unwrap_or_default();
     let cg_path = linux.cgroups_path().clone().unwrap_or_default();
@@ -266,19 +352,27 @@ fn clone_init(
         return Err(undo_cgroup(runtime_err("clone failed", m)));
     }
     let mut stack = vec![0u8; 1 << 20];
-    let (init_fd, out_fd, err_fd, null_fd, fifo_fd) = (
+    let (init_fd, out_fd, err_fd, fifo_fd) = (
         init_sync.as_raw_fd(),
         out_w.as_raw_fd(),
         err_w.as_raw_fd(),
-        devnull.as_raw_fd(),
         fifo.as_raw_fd(),
     );
+    let in_fd_raw = in_fd
+        .as_ref()
+        .map_or(devnull.as_raw_fd(), |f| f.as_raw_fd());
     let child = Box::new(|| -> isize {
         recorder::reset_for_child("init");
         unsafe {
-            libc::dup2(null_fd, 0);
+            libc::dup2(in_fd_raw, 0);
             libc::dup2(out_fd, 1);
             libc::dup2(err_fd, 2);
+            if tty {
+                // A session of its own whose controlling terminal is the pty, so ^C typed by
+                // the user becomes SIGINT for the container's foreground process.
+                libc::setsid();
+                libc::ioctl(0, libc::TIOCSCTTY, 0);
+            }
         }
         // SAFETY: these fds were inherited through clone() and belong to this child alone now.
         let args = init::InitArgs {
@@ -302,7 +396,7 @@ fn clone_init(
         );
     });
     drop(span);
-    drop((init_sync, out_w, err_w, fifo, devnull));
+    drop((init_sync, out_w, err_w, fifo, devnull, in_fd));
 
     let pid = pid.as_raw();
     let kill_init = |e: CreateError| {
