@@ -67,7 +67,51 @@ fn options(f: &CreateFlags, auto_remove: bool) -> Result<CreateOptions, Failure>
         volumes_from: f.volumes_from.clone(),
         tty: f.tty,
         open_stdin: f.interactive,
+        healthcheck: health_flags(f).map_err(bad)?,
+        no_healthcheck: f.no_healthcheck,
     })
+}
+
+/// The `--health-*` flags, checked as docker checks them.
+fn health_flags(f: &CreateFlags) -> Result<Option<crate::state::health::HealthConfig>, String> {
+    let given = f.health_cmd.is_some()
+        || f.health_interval.is_some()
+        || f.health_timeout.is_some()
+        || f.health_retries.is_some()
+        || f.health_start_period.is_some();
+    if !given {
+        return Ok(None);
+    }
+    if f.no_healthcheck {
+        return Err("--no-healthcheck conflicts with --health-* options".into());
+    }
+    let duration = |flag: &str, v: &Option<String>| -> Result<i64, String> {
+        let Some(v) = v else { return Ok(0) };
+        let d = humantime::parse_duration(v).map_err(|_| {
+            format!(
+                "invalid value {v:?} for {flag}: expected a duration such as 1s, 500ms or 1m30s"
+            )
+        })?;
+        if d < std::time::Duration::from_millis(1) {
+            return Err(format!("{flag} cannot be less than 1ms"));
+        }
+        Ok(d.as_nanos() as i64)
+    };
+    let retries = f.health_retries.unwrap_or(0);
+    if retries < 0 {
+        return Err("--health-retries cannot be negative".into());
+    }
+    Ok(Some(crate::state::health::HealthConfig {
+        test: f
+            .health_cmd
+            .as_ref()
+            .map(|c| vec!["CMD-SHELL".to_string(), c.clone()])
+            .unwrap_or_default(),
+        interval: duration("--health-interval", &f.health_interval)?,
+        timeout: duration("--health-timeout", &f.health_timeout)?,
+        start_period: duration("--health-start-period", &f.health_start_period)?,
+        retries,
+    }))
 }
 
 /// The first line of `--explain`.

@@ -47,6 +47,11 @@ pub struct CreateOptions {
     pub tty: bool,
     /// `-i`: keep the container's stdin open.
     pub open_stdin: bool,
+    /// `--health-*`: what overrides the image's `HEALTHCHECK` (empty test: the image's command;
+    /// 0 durations: the image's).
+    pub healthcheck: Option<crate::state::health::HealthConfig>,
+    /// `--no-healthcheck`.
+    pub no_healthcheck: bool,
 }
 
 /// Creates a container; returns its id.
@@ -476,7 +481,39 @@ fn merge_config(opts: &CreateOptions, image: &Image) -> Result<Config, EngineErr
         stop_signal: ic.stop_signal.clone().unwrap_or_default(),
         tty: opts.tty,
         open_stdin: opts.open_stdin,
+        healthcheck: merge_healthcheck(ic.healthcheck.as_ref(), opts),
     })
+}
+
+/// docker's merge: `--no-healthcheck` disables it; flags override the image's fields one by one.
+fn merge_healthcheck(
+    image: Option<&crate::state::health::HealthConfig>,
+    opts: &CreateOptions,
+) -> Option<crate::state::health::HealthConfig> {
+    if opts.no_healthcheck {
+        return Some(crate::state::health::HealthConfig {
+            test: vec!["NONE".into()],
+            ..Default::default()
+        });
+    }
+    let mut h = image.cloned();
+    if let Some(f) = &opts.healthcheck {
+        let base = h.get_or_insert_with(Default::default);
+        if !f.test.is_empty() {
+            base.test = f.test.clone();
+        }
+        for (mine, theirs) in [
+            (&mut base.interval, f.interval),
+            (&mut base.timeout, f.timeout),
+            (&mut base.start_period, f.start_period),
+            (&mut base.retries, f.retries),
+        ] {
+            if theirs != 0 {
+                *mine = theirs;
+            }
+        }
+    }
+    h.filter(|h| !h.test.is_empty())
 }
 
 /// 32 random bytes as 64 hex digits, never all-numeric (docker avoids ids that parse as numbers).

@@ -54,7 +54,7 @@ impl Engine {
 pub fn inspect_json(e: &Entry, paths: &crate::state::Paths) -> serde_json::Value {
     let c = &e.config;
     let s = &e.state;
-    json!({
+    let mut doc = json!({
         "Id": c.id,
         "Created": c.created,
         "Path": c.path,
@@ -99,7 +99,12 @@ pub fn inspect_json(e: &Entry, paths: &crate::state::Paths) -> serde_json::Value
             "Runtime": s.runtime,
             "StartTrace": s.start_trace,
         },
-    })
+    });
+    // Like docker: `State.Health` only for a container with a health check.
+    if let Some(h) = &s.health {
+        doc["State"]["Health"] = json!(h);
+    }
+    doc
 }
 
 /// docker's `NetworkSettings`, from what the start recorded (`network.json`; empty when stopped).

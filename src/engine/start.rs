@@ -480,6 +480,7 @@ fn start_phases<'a>(
             cgroup: cgroups_path.clone(),
             runtime: kind.as_str().to_string(),
             start_trace: recorder::trace_id(),
+            health: None,
         };
         trace::note(span, format!("{previous} → running, pid {pid}"));
         Ok(())
@@ -493,7 +494,23 @@ fn start_phases<'a>(
     .map_err(with_id)?;
 
     phase(phase_span!("start.health"), |span| {
-        trace::note(span, "no healthcheck configured: no monitor started");
+        // The monitor itself is the shim's (`shim::health`): it outlives this command.
+        match cfg.config.healthcheck.as_ref().and_then(|h| h.command().map(|c| (h, c))) {
+            Some((h, cmd)) => {
+                state.health = Some(crate::state::health::Health::starting());
+                trace::note(
+                    span,
+                    format!(
+                        "health monitor in the shim: {} every {:?}, timeout {:?}, {} retries → starting",
+                        cmd.join(" "),
+                        h.interval(),
+                        h.timeout(),
+                        h.retries()
+                    ),
+                );
+            }
+            None => trace::note(span, "no healthcheck configured: no monitor started"),
+        }
         Ok(())
     })
     .map_err(with_id)?;

@@ -96,6 +96,7 @@ pub fn pump(
     let pidfd = pidfd_open(pid);
     let mut exited = pidfd.is_none();
     let mut buf = vec![0u8; 64 * 1024];
+    let mut health = super::health::Monitor::new(cfg);
 
     loop {
         let open_streams = streams.iter().filter(|s| s.pipe.is_some()).count();
@@ -125,11 +126,20 @@ pub fn pump(
         // After the exit, give writers that outlived the init a moment, not forever.
         let timeout = if exited {
             PollTimeout::from(2000u16)
+        } else if let Some(h) = &health {
+            PollTimeout::from(h.due_in().as_millis().min(60_000) as u16)
         } else {
             PollTimeout::NONE
         };
         match poll(&mut fds, timeout) {
-            Ok(0) => break,
+            Ok(0) if exited => break,
+            Ok(0) => {
+                drop(fds);
+                if let Some(h) = health.as_mut() {
+                    h.run_if_due(engine, cfg, pid);
+                }
+                continue;
+            }
             Ok(_) => {}
             Err(nix::errno::Errno::EINTR) => continue,
             Err(_) => break,
@@ -194,6 +204,10 @@ pub fn pump(
                 }
                 _ => {}
             }
+        }
+        // A chatty container keeps poll busy: probes still run on time.
+        if let (false, Some(h)) = (exited, health.as_mut()) {
+            h.run_if_due(engine, cfg, pid);
         }
     }
     reap(pid)

@@ -16,6 +16,7 @@
 //!
 //! Not here: building the spec or mounting the rootfs (the engine did that before spawning us).
 
+mod health;
 mod io;
 pub mod tty;
 
