@@ -108,7 +108,11 @@ fn run_it_is_a_real_terminal() {
     let env = Env::new("tty_run");
     let mut term = Term::new(33, 101);
     let cooked = lflag(term.slave.as_raw_fd());
-    let mut cli = term.spawn(&env, &["run", "-it", "--rm", "busybox", "sh"]);
+    let name = env.name("shell");
+    let mut cli = term.spawn(
+        &env,
+        &["run", "-it", "--rm", "--name", &name, "busybox", "sh"],
+    );
 
     // Typed keys reach the shell, its output comes back.
     term.type_("echo $((6*7))\r");
@@ -116,17 +120,27 @@ fn run_it_is_a_real_terminal() {
     // The container's terminal has our window size, and follows it on SIGWINCH.
     term.type_("stty size\r");
     term.expect("33 101");
+    // The terminal is the container's own (its devpts), as with runc: it has a name in there.
+    term.type_("tty\r");
+    term.expect("/dev/pts/0\r\n");
     set_size(term.master.as_raw_fd(), 40, 120);
     unsafe { libc::kill(cli.id() as i32, libc::SIGWINCH) };
     term.type_("stty size\r");
     term.expect("40 120");
     // ^C is a byte to the container's terminal, which interrupts the foreground command there,
     // not the CLI.
+    // (Once `sleep` shows in ps, the shell has made it the terminal's foreground job.)
     term.type_("sleep 1000\r");
-    term.expect("sleep 1000\r\n");
+    for _ in 0..600 {
+        let ps = env.run(&["exec", &name, "ps", "-o", "args"]);
+        if ps.stdout.lines().any(|l| l.trim() == "sleep 1000") {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
     term.type_("\x03");
-    term.type_("echo still here\r");
-    term.expect("still here\r\n");
+    term.type_("echo $((40+2))x\r");
+    term.expect("42x\r\n");
     // The container's exit code is the CLI's, and our terminal is back in cooked mode.
     term.type_("exit 3\r");
     assert_eq!(cli.wait().unwrap().code(), Some(3));
@@ -147,8 +161,8 @@ fn exec_it_is_a_real_terminal() {
     let mut term = Term::new(24, 80);
     let cooked = lflag(term.slave.as_raw_fd());
     let mut cli = term.spawn(&env, &["exec", "-it", &name, "sh"]);
-    term.type_("echo $((6*7)); stty size\r");
-    term.expect("42\r\n24 80");
+    term.type_("echo $((6*7)); stty size; tty\r");
+    term.expect("42\r\n24 80\r\n/dev/pts/");
     term.type_("exit 5\r");
     assert_eq!(cli.wait().unwrap().code(), Some(5));
     assert_eq!(

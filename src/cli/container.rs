@@ -218,6 +218,15 @@ fn arm_fault(phase: Option<&str>, explain: bool) -> Result<bool, Failure> {
     Ok(explain || phase.is_some())
 }
 
+/// With `-it`, our terminal goes raw before the container starts (as docker's CLI does when it
+/// attaches): keys typed while it starts, ^C included, wait in our stdin for the container
+/// instead of being echoed here or killing us. Restored when the guard drops.
+fn raw_terminal(interactive_tty: bool) -> Option<engine::tty::RawMode> {
+    (interactive_tty && engine::tty::is_terminal(0))
+        .then(|| engine::tty::RawMode::enter(0).ok())
+        .flatten()
+}
+
 /// docker refuses `-it` when stdin is not a terminal, before doing anything.
 fn check_tty(interactive: bool, tty: bool) -> Result<(), Failure> {
     if interactive && tty && !engine::tty::is_terminal(0) {
@@ -228,6 +237,7 @@ fn check_tty(interactive: bool, tty: bool) -> Result<(), Failure> {
 
 pub fn run(ctx: &Context, a: RunArgs) -> Result<i32, Failure> {
     check_tty(a.flags.interactive && !a.detach, a.flags.tty)?;
+    let _raw = raw_terminal(a.flags.interactive && a.flags.tty && !a.detach);
     let trace_anyway = arm_fault(a.flags.fail_at.as_deref(), false)?;
     let view = start_tracing(a.flags.explain, a.flags.lang.as_deref());
     if (trace_anyway || a.otlp) && !recorder::active() {
@@ -302,6 +312,16 @@ pub fn create(ctx: &Context, a: super::args::CreateArgs) -> Result<i32, Failure>
 pub fn start(ctx: &Context, mut a: StartArgs) -> Result<i32, Failure> {
     // docker: -i attaches stdin, and with it the output.
     a.attach |= a.interactive;
+    let tty = a.interactive
+        && a.containers.len() == 1
+        && ctx
+            .engine
+            .store
+            .lookup(&a.containers[0])
+            .and_then(|id| ctx.engine.store.load_config(&id))
+            .is_ok_and(|c| c.config.tty);
+    check_tty(a.interactive, tty)?;
+    let _raw = raw_terminal(tty);
     if a.attach && a.containers.len() > 1 {
         return Err(Failure::new(
             1,

@@ -139,10 +139,16 @@ fn exec_phases(
     // The process's stdio: a new pty (`-t`), or ours; /dev/null for stdin without -i and for
     // everything with -d.
     let pty = if opts.tty {
-        Some(tty::open_pty(tty::size_of(0)).map_err(EngineError::io(
-            "cannot open a pseudo-terminal",
-            "/dev/ptmx",
-        ))?)
+        // The container's own devpts; the host's when the container has none.
+        let size = tty::size_of(0);
+        Some(
+            tty::open_pty_in(st.pid, size)
+                .or_else(|_| tty::open_pty(size))
+                .map_err(EngineError::io(
+                    "cannot open a pseudo-terminal",
+                    "/dev/ptmx",
+                ))?,
+        )
     } else {
         None
     };

@@ -67,6 +67,46 @@ pub fn open_pty(size: Option<Size>) -> std::io::Result<(OwnedFd, OwnedFd)> {
     Ok((pty.master, pty.slave))
 }
 
+/// A new pty pair from the container's own devpts instance (its `/dev/pts/ptmx`, reached
+/// through `/proc/<pid>/root`), as runc allocates one: inside the container the slave has a
+/// name (`tty` prints `/dev/pts/0`, `ps` shows it). The slave is opened with `TIOCGPTPEER`, so
+/// no path in the container is trusted beyond the ptmx node, which must be the real one (5:2).
+pub fn open_pty_in(pid: i32, size: Option<Size>) -> std::io::Result<(OwnedFd, OwnedFd)> {
+    use std::os::fd::FromRawFd;
+    use std::os::unix::fs::{FileTypeExt, MetadataExt, OpenOptionsExt};
+    let path = format!("/proc/{pid}/root/dev/pts/ptmx");
+    let master = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .custom_flags(libc::O_NOCTTY | libc::O_NOFOLLOW | libc::O_CLOEXEC)
+        .open(&path)?;
+    let md = master.metadata()?;
+    if !md.file_type().is_char_device() || md.rdev() != libc::makedev(5, 2) {
+        return Err(std::io::Error::other(format!(
+            "{path} is not a ptmx device"
+        )));
+    }
+    let unlock: libc::c_int = 0;
+    // SAFETY: TIOCSPTLCK reads one int; TIOCGPTPEER returns a new fd for the slave.
+    unsafe {
+        if libc::ioctl(master.as_raw_fd(), libc::TIOCSPTLCK, &unlock) < 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        let slave = libc::ioctl(
+            master.as_raw_fd(),
+            libc::TIOCGPTPEER,
+            libc::O_RDWR | libc::O_NOCTTY | libc::O_CLOEXEC,
+        );
+        if slave < 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        if let Some(s) = size {
+            resize(master.as_raw_fd(), s);
+        }
+        Ok((OwnedFd::from(master), OwnedFd::from_raw_fd(slave)))
+    }
+}
+
 /// Our terminal in raw mode until dropped.
 pub struct RawMode {
     fd: RawFd,

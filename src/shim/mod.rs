@@ -211,8 +211,7 @@ fn create(
             })
         }
         Kind::Embedded => {
-            let (pid, sync) =
-                clone_init(engine, &cfg.id, &spec, bundle, None, out_w, err_w, false)?;
+            let (pid, sync) = clone_init(engine, &cfg.id, &spec, bundle, None, out_w, err_w)?;
             Ok(Created {
                 pid,
                 sync: Some(sync),
@@ -235,15 +234,33 @@ fn create_interactive(
     attach: bool,
 ) -> Result<Created, CreateError> {
     if cfg.config.tty {
-        let (console, slave) = tty::Console::open(bundle)
-            .map_err(|e| runtime_err("cannot open a pseudo-terminal", e))?;
-        let dup = |fd: &OwnedFd| {
-            fd.try_clone()
-                .map_err(|e| runtime_err("cannot duplicate the terminal", e))
+        // The init starts with /dev/null and pipes nobody reads; once it is set up (its devpts
+        // mounted), the pty is allocated there and the slave sent to it, which makes it its
+        // stdio and controlling terminal before exec.
+        let (_, out) = pipe().map_err(|e| runtime_err("cannot create a pipe", e))?;
+        let (_, err) = pipe().map_err(|e| runtime_err("cannot create a pipe", e))?;
+        let (pid, sync) = clone_init(engine, &cfg.id, spec, bundle, None, out, err)?;
+        let kill = |e: CreateError| {
+            unsafe { libc::kill(pid, libc::SIGKILL) };
+            let _ = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(pid), None);
+            let path = spec.linux().as_ref().and_then(|l| l.cgroups_path().clone());
+            if let (Ok(h), Some(p)) = (Hierarchy::detect(), path) {
+                let _ = Cgroup::open(&h, &p.to_string_lossy()).remove();
+            }
+            e
         };
-        let (out, err) = (dup(&slave)?, dup(&slave)?);
-        let stdout = dup(&console.master)?;
-        let (pid, sync) = clone_init(engine, &cfg.id, spec, bundle, Some(slave), out, err, true)?;
+        let (console, slave) = tty::Console::open(bundle, pid)
+            .map_err(|e| runtime_err("cannot open a pseudo-terminal", e))
+            .map_err(kill)?;
+        tty::send_fd(&sync, &slave)
+            .map_err(|e| runtime_err("cannot hand the terminal to the container", e))
+            .map_err(kill)?;
+        drop(slave);
+        let stdout = console
+            .master
+            .try_clone()
+            .map_err(|e| runtime_err("cannot duplicate the terminal", e))
+            .map_err(kill)?;
         return Ok(Created {
             pid,
             sync: Some(sync),
@@ -269,16 +286,7 @@ fn create_interactive(
         let (r, w) = pipe().map_err(|e| runtime_err("cannot create stdin pipe", e))?;
         (r, Some(w))
     };
-    let (pid, sync) = clone_init(
-        engine,
-        &cfg.id,
-        spec,
-        bundle,
-        Some(stdin),
-        out_w,
-        err_w,
-        false,
-    )?;
+    let (pid, sync) = clone_init(engine, &cfg.id, spec, bundle, Some(stdin), out_w, err_w)?;
     Ok(Created {
         pid,
         sync: Some(sync),
@@ -290,9 +298,7 @@ fn create_interactive(
 }
 
 /// Creates the cgroup and clones the init into it; waits until the init is set up. `in_fd` is
-/// the container's stdin (None: /dev/null); with `tty` it is a pty slave that becomes the
-/// controlling terminal of a new session.
-#[allow(clippy::too_many_arguments)]
+/// the container's stdin (None: /dev/null).
 fn clone_init(
     engine: &Engine,
     id: &str,
@@ -301,7 +307,6 @@ fn clone_init(
     in_fd: Option<OwnedFd>,
     out_w: OwnedFd,
     err_w: OwnedFd,
-    tty: bool,
 ) -> Result<(i32, UnixStream), CreateError> {
     let linux = spec.linux().clone().unwrap_or_default();
     let cg_path = linux.cgroups_path().clone().unwrap_or_default();
@@ -368,12 +373,6 @@ fn clone_init(
             libc::dup2(in_fd_raw, 0);
             libc::dup2(out_fd, 1);
             libc::dup2(err_fd, 2);
-            if tty {
-                // A session of its own whose controlling terminal is the pty, so ^C typed by
-                // the user becomes SIGINT for the container's foreground process.
-                libc::setsid();
-                libc::ioctl(0, libc::TIOCSCTTY, 0);
-            }
         }
         // SAFETY: these fds were inherited through clone() and belong to this child alone now.
         let args = init::InitArgs {

@@ -41,11 +41,12 @@ fn in_dir<T>(
 }
 
 impl Console {
-    /// Opens the pty (sized as the CLI's terminal, when it said) and listens in `bundle`.
-    /// Returns the console and the slave for the container.
-    pub fn open(bundle: &Path) -> std::io::Result<(Console, OwnedFd)> {
+    /// Opens the pty in the devpts of the container whose init is `pid` (sized as the CLI's
+    /// terminal, when it said) and listens in `bundle`. Returns the console and the slave for
+    /// the container.
+    pub fn open(bundle: &Path, pid: i32) -> std::io::Result<(Console, OwnedFd)> {
         let size = std::env::var(SIZE_ENV).ok().and_then(|s| parse_size(&s));
-        let (master, slave) = tty::open_pty(size)?;
+        let (master, slave) = tty::open_pty_in(pid, size).or_else(|_| tty::open_pty(size))?;
         let _ = std::fs::remove_file(bundle.join("tty.sock"));
         let listener = in_dir(bundle, "tty.sock", |p| UnixListener::bind(p))?;
         listener.set_nonblocking(true)?;
@@ -59,16 +60,22 @@ impl Console {
     /// Accepts one client and sends it a copy of the master.
     pub fn serve(&self) {
         while let Ok((conn, _)) = self.listener.accept() {
-            let fds = [self.master.as_raw_fd()];
-            let _ = sendmsg::<()>(
-                conn.as_raw_fd(),
-                &[IoSlice::new(b"m")],
-                &[ControlMessage::ScmRights(&fds)],
-                MsgFlags::empty(),
-                None,
-            );
+            let _ = send_fd(&conn, &self.master);
         }
     }
+}
+
+/// Sends one fd over a unix socket (to the init, or to a CLI).
+pub fn send_fd(sock: &UnixStream, fd: &OwnedFd) -> std::io::Result<()> {
+    let fds = [fd.as_raw_fd()];
+    sendmsg::<()>(
+        sock.as_raw_fd(),
+        &[IoSlice::new(b"t")],
+        &[ControlMessage::ScmRights(&fds)],
+        MsgFlags::empty(),
+        None,
+    )?;
+    Ok(())
 }
 
 fn parse_size(s: &str) -> Option<Size> {
