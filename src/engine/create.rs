@@ -527,3 +527,45 @@ fn new_id() -> String {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::state::health::HealthConfig;
+
+    #[test]
+    fn health_flags_override_the_images_healthcheck_field_by_field() {
+        let image = HealthConfig {
+            test: vec!["CMD".into(), "check".into()],
+            interval: 5,
+            retries: 4,
+            ..HealthConfig::default()
+        };
+        let none = CreateOptions::default();
+        assert_eq!(merge_healthcheck(Some(&image), &none), Some(image.clone()));
+        assert_eq!(merge_healthcheck(None, &none), None);
+
+        let flags = CreateOptions {
+            healthcheck: Some(HealthConfig {
+                interval: 7,
+                ..HealthConfig::default()
+            }),
+            ..CreateOptions::default()
+        };
+        let merged = merge_healthcheck(Some(&image), &flags).unwrap();
+        assert_eq!(
+            (merged.test, merged.interval, merged.retries),
+            (image.test.clone(), 7, 4)
+        );
+        // Durations without a command to run: nothing to check.
+        assert_eq!(merge_healthcheck(None, &flags), None);
+
+        let off = CreateOptions {
+            no_healthcheck: true,
+            ..CreateOptions::default()
+        };
+        let merged = merge_healthcheck(Some(&image), &off).unwrap();
+        assert_eq!(merged.test, ["NONE"]);
+        assert_eq!(merged.command(), None);
+    }
+}
