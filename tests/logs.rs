@@ -124,3 +124,32 @@ fn follow_prints_until_the_container_exits() {
     assert!(follower.wait().unwrap().success());
     assert_eq!(env.run(&["wait", &name]).ok().stdout, "0\n");
 }
+
+#[test]
+fn nothing_is_lost_when_the_container_exits_at_once() {
+    let env = Env::new("logs_burst");
+    let name = env.name("burst");
+    env.run(&[
+        "run",
+        "-d",
+        "--name",
+        &name,
+        "busybox",
+        "sh",
+        "-c",
+        "seq 1 20000; seq 1 3000 >&2; printf 'no newline'",
+    ])
+    .ok();
+    assert_eq!(env.run(&["wait", &name]).ok().stdout, "0\n");
+    let r = env.run(&["logs", &name]);
+    let out: Vec<&str> = r.ok().stdout.lines().collect();
+    assert_eq!(out.len(), 20001);
+    assert_eq!(out[19999], "20000");
+    assert_eq!(out[20000], "no newline", "a last partial line is kept");
+    assert_eq!(r.stderr.lines().count(), 3000);
+    // Following a container that has already exited prints everything and ends.
+    let f = env.run(&["logs", "-f", "--tail", "2", &name]);
+    // (The last two lines of both streams: stderr's last, then the partial line.)
+    assert_eq!(f.ok().stdout, "no newline");
+    assert_eq!(f.stderr, "3000\n");
+}
