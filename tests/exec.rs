@@ -241,3 +241,35 @@ fn exec_into_a_stopped_or_missing_container_fails_and_changes_nothing() {
     assert_eq!(r.code, 1);
     assert!(r.stderr.contains("no such container"), "{}", r.stderr);
 }
+
+#[test]
+fn exec_joins_every_cgroup_of_a_runc_container() {
+    let env = Env::new("exec_runc");
+    let name = env.name("box");
+    env.run(&[
+        "run",
+        "-d",
+        "--runtime",
+        "runc",
+        "--name",
+        &name,
+        "busybox",
+        "sleep",
+        "1000",
+    ])
+    .ok();
+    // Every hierarchy, named ones included, as the container's own pid 1.
+    let r = env.run(&[
+        "exec",
+        &name,
+        "sh",
+        "-c",
+        "diff /proc/1/cgroup /proc/self/cgroup && echo same",
+    ]);
+    assert_eq!(r.ok().stdout, "same\n", "{}", r.stderr);
+    let r = env.run(&["exec", &name, "hostname"]);
+    assert_eq!(
+        r.ok().stdout.trim(),
+        &inspect(&env, &name)["Id"].as_str().unwrap()[..12]
+    );
+}

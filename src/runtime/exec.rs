@@ -94,7 +94,12 @@ pub fn join(
     }
     let hierarchy =
         Hierarchy::detect().map_err(|e| InitError::runtime("cannot find cgroups", e))?;
-    let cg = (!cgroup.is_empty()).then(|| Cgroup::open(&hierarchy, cgroup));
+    // Every cgroup the init is in, in every hierarchy; the container's own cgroup path when
+    // /proc says nothing usable.
+    let mut cg_dirs = hierarchy.dirs_of(init_pid);
+    if cg_dirs.is_empty() && !cgroup.is_empty() {
+        cg_dirs = Cgroup::open(&hierarchy, cgroup).paths();
+    }
     let devnull = File::open("/dev/null").map_err(|e| InitError::runtime("/dev/null", e))?;
     let pipe = || {
         nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)
@@ -113,13 +118,7 @@ pub fn join(
             let mut out = File::from(wr);
             let mut go = File::from(go_rd);
             let code = helper_main(
-                &mut out,
-                &mut go,
-                cg.as_ref(),
-                ns_files,
-                process,
-                stdio,
-                &devnull,
+                &mut out, &mut go, &cg_dirs, ns_files, process, stdio, &devnull,
             );
             unsafe { libc::_exit(code) }
         }
@@ -190,7 +189,7 @@ fn send(out: &mut File, msg: &Msg) {
 fn helper_main(
     out: &mut File,
     go: &mut File,
-    cg: Option<&Cgroup>,
+    cg_dirs: &[std::path::PathBuf],
     ns_files: Vec<(String, CloneFlags, File)>,
     process: &Process,
     stdio: &Stdio,
@@ -206,13 +205,16 @@ fn helper_main(
         );
         e.code
     };
-    if let Some(cg) = cg {
-        // SAFETY: getpid cannot fail.
-        let me = unsafe { libc::getpid() };
-        if let Err(e) = cg.add_pid(me) {
+    // SAFETY: getpid cannot fail.
+    let me = unsafe { libc::getpid() };
+    for dir in cg_dirs {
+        if let Err(e) = std::fs::write(dir.join("cgroup.procs"), me.to_string()) {
             return fail(
                 out,
-                InitError::runtime("cannot join the container's cgroup", e),
+                InitError::runtime(
+                    format!("cannot join the container's cgroup {}", dir.display()),
+                    e,
+                ),
             );
         }
     }
