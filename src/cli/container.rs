@@ -223,7 +223,7 @@ fn arm_fault(phase: Option<&str>, explain: bool) -> Result<bool, Failure> {
 /// instead of being echoed here or killing us. Restored when the guard drops.
 fn raw_terminal(interactive_tty: bool) -> Option<engine::tty::RawMode> {
     (interactive_tty && engine::tty::is_terminal(0))
-        .then(|| engine::tty::RawMode::enter(0).ok())
+        .then(|| engine::tty::RawMode::enter_input(0).ok())
         .flatten()
 }
 

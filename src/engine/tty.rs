@@ -116,11 +116,24 @@ pub struct RawMode {
 impl RawMode {
     /// Puts the terminal on `fd` in raw mode.
     pub fn enter(fd: RawFd) -> std::io::Result<RawMode> {
+        Self::set(fd, false)
+    }
+
+    /// Raw input (keys and ^C are bytes for us), but output still processed, so what we print
+    /// ourselves (the `--explain` timeline while the container starts) keeps its line breaks.
+    pub fn enter_input(fd: RawFd) -> std::io::Result<RawMode> {
+        Self::set(fd, true)
+    }
+
+    fn set(fd: RawFd, keep_output: bool) -> std::io::Result<RawMode> {
         // SAFETY: the fd stays open for our lifetime (it is the process's stdin).
         let b = unsafe { BorrowedFd::borrow_raw(fd) };
         let saved = termios::tcgetattr(b)?;
         let mut raw = saved.clone();
         termios::cfmakeraw(&mut raw);
+        if keep_output {
+            raw.output_flags = saved.output_flags;
+        }
         termios::tcsetattr(b, SetArg::TCSANOW, &raw)?;
         Ok(RawMode { fd, saved })
     }
