@@ -73,6 +73,8 @@ pub enum Command {
     Events(EventsArgs),
     /// Show low-level information on containers as JSON (docker inspect).
     Inspect(InspectArgs),
+    /// Run a command in a running container (docker exec).
+    Exec(ExecArgs),
     /// Print a container's output (docker logs).
     Logs(LogsArgs),
     /// List images (docker images).
@@ -179,10 +181,28 @@ pub struct CreateFlags {
     /// Mount the volumes of another container (NAME[:ro|rw]).
     #[arg(long, value_name = "CONTAINER[:ro|rw]")]
     pub volumes_from: Vec<String>,
-    /// Keep STDIN open (not supported yet).
+    /// Command to run to check health (run with /bin/sh -c in the container).
+    #[arg(long)]
+    pub health_cmd: Option<String>,
+    /// Time between running the check (ms|s|m|h), default 30s.
+    #[arg(long)]
+    pub health_interval: Option<String>,
+    /// Maximum time to allow one check to run (ms|s|m|h), default 30s.
+    #[arg(long)]
+    pub health_timeout: Option<String>,
+    /// Consecutive failures needed to report unhealthy, default 3.
+    #[arg(long)]
+    pub health_retries: Option<i64>,
+    /// Start period for the container to initialize before failures count (ms|s|m|h).
+    #[arg(long)]
+    pub health_start_period: Option<String>,
+    /// Disable any container-specified HEALTHCHECK.
+    #[arg(long)]
+    pub no_healthcheck: bool,
+    /// Keep STDIN open.
     #[arg(short = 'i', long)]
     pub interactive: bool,
-    /// Allocate a pseudo-TTY (not supported yet).
+    /// Allocate a pseudo-TTY.
     #[arg(short = 't', long)]
     pub tty: bool,
     /// Narrate every phase as it happens (on stderr).
@@ -230,6 +250,9 @@ pub struct StartArgs {
     /// Attach stdout/stderr and wait for the exit; exit with the container's code.
     #[arg(short = 'a', long)]
     pub attach: bool,
+    /// Attach the container's stdin (its terminal with -t).
+    #[arg(short = 'i', long)]
+    pub interactive: bool,
     /// Narrate every phase as it happens (on stderr).
     #[arg(long)]
     pub explain: bool,
@@ -327,10 +350,51 @@ pub struct InspectArgs {
 }
 
 #[derive(Debug, Args)]
+pub struct ExecArgs {
+    /// Detached mode: run the command in the background.
+    #[arg(short = 'd', long)]
+    pub detach: bool,
+    /// Keep STDIN open.
+    #[arg(short = 'i', long)]
+    pub interactive: bool,
+    /// Allocate a pseudo-TTY.
+    #[arg(short = 't', long)]
+    pub tty: bool,
+    /// Set environment variables (NAME=value, or NAME to copy it from here).
+    #[arg(short = 'e', long = "env", value_name = "NAME[=VALUE]")]
+    pub env: Vec<String>,
+    /// Read environment variables from a file (NAME=value lines, # comments).
+    #[arg(long = "env-file")]
+    pub env_file: Vec<PathBuf>,
+    /// Working directory inside the container (absolute).
+    #[arg(short = 'w', long = "workdir")]
+    pub workdir: Option<String>,
+    /// Username or UID (format: <name|uid>[:<group|gid>]).
+    #[arg(short = 'u', long = "user")]
+    pub user: Option<String>,
+    pub container: String,
+    /// The command and its arguments.
+    #[arg(required = true, trailing_var_arg = true, allow_hyphen_values = true)]
+    pub command: Vec<String>,
+}
+
+#[derive(Debug, Args)]
 pub struct LogsArgs {
+    /// Follow log output until the container exits (or ^C).
+    #[arg(short = 'f', long)]
+    pub follow: bool,
+    /// Number of lines to show from the end of the logs, or `all`.
+    #[arg(short = 'n', long, default_value = "all", allow_hyphen_values = true)]
+    pub tail: String,
     /// Show timestamps.
     #[arg(short = 't', long)]
     pub timestamps: bool,
+    /// Show logs since a time (RFC 3339, unix seconds) or for a duration back (e.g. 10m, 1h30m).
+    #[arg(long)]
+    pub since: Option<String>,
+    /// Show logs before a time (RFC 3339, unix seconds) or a duration back (e.g. 10m).
+    #[arg(long)]
+    pub until: Option<String>,
     pub container: String,
 }
 

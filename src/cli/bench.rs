@@ -177,7 +177,7 @@ fn one_run(
                 return Err(e);
             }
         };
-        engine::wait::wait(started)
+        engine::wait::wait(started, &engine.paths.bundle(&cfg.id))
     })();
     match &r {
         Ok(code) => trace::note(&span, format!("run {i}: exit code {code}")),

@@ -15,9 +15,9 @@ use std::time::Duration;
 
 fn options(f: &CreateFlags, auto_remove: bool) -> Result<CreateOptions, Failure> {
     let bad = |m: String| Failure::new(EXIT_ENGINE, m);
-    if f.interactive || f.tty {
+    if (f.interactive || f.tty) && f.runtime == "runc" {
         return Err(bad(
-            "interactive containers (-i/-t) are not supported yet: run without -i/-t".into(),
+            "-i/-t are not supported with --runtime runc yet: use the embedded runtime".into(),
         ));
     }
     let memory = f
@@ -71,7 +71,53 @@ fn options(f: &CreateFlags, auto_remove: bool) -> Result<CreateOptions, Failure>
         mounts: f.mounts.clone(),
         tmpfs: f.tmpfs.clone(),
         volumes_from: f.volumes_from.clone(),
+        tty: f.tty,
+        open_stdin: f.interactive,
+        healthcheck: health_flags(f).map_err(bad)?,
+        no_healthcheck: f.no_healthcheck,
     })
+}
+
+/// The `--health-*` flags, checked as docker checks them.
+fn health_flags(f: &CreateFlags) -> Result<Option<crate::state::health::HealthConfig>, String> {
+    let given = f.health_cmd.is_some()
+        || f.health_interval.is_some()
+        || f.health_timeout.is_some()
+        || f.health_retries.is_some()
+        || f.health_start_period.is_some();
+    if !given {
+        return Ok(None);
+    }
+    if f.no_healthcheck {
+        return Err("--no-healthcheck conflicts with --health-* options".into());
+    }
+    let duration = |flag: &str, v: &Option<String>| -> Result<i64, String> {
+        let Some(v) = v else { return Ok(0) };
+        let d = humantime::parse_duration(v).map_err(|_| {
+            format!(
+                "invalid value {v:?} for {flag}: expected a duration such as 1s, 500ms or 1m30s"
+            )
+        })?;
+        if d < std::time::Duration::from_millis(1) {
+            return Err(format!("{flag} cannot be less than 1ms"));
+        }
+        Ok(d.as_nanos() as i64)
+    };
+    let retries = f.health_retries.unwrap_or(0);
+    if retries < 0 {
+        return Err("--health-retries cannot be negative".into());
+    }
+    Ok(Some(crate::state::health::HealthConfig {
+        test: f
+            .health_cmd
+            .as_ref()
+            .map(|c| vec!["CMD-SHELL".to_string(), c.clone()])
+            .unwrap_or_default(),
+        interval: duration("--health-interval", &f.health_interval)?,
+        timeout: duration("--health-timeout", &f.health_timeout)?,
+        start_period: duration("--health-start-period", &f.health_start_period)?,
+        retries,
+    }))
 }
 
 /// The first line of `--explain`.
@@ -142,7 +188,7 @@ fn client_phases(ctx: &Context) -> Result<(), EngineError> {
 }
 
 /// Writes this process's trace; prints the summary line under `--explain`. Returns the trace.
-fn finish_trace(
+pub(super) fn finish_trace(
     ctx: &Context,
     operation: &str,
     container: Option<&ContainerConfig>,
@@ -178,7 +224,26 @@ fn arm_fault(phase: Option<&str>, explain: bool) -> Result<bool, Failure> {
     Ok(explain || phase.is_some())
 }
 
+/// With `-it`, our terminal goes raw before the container starts (as docker's CLI does when it
+/// attaches): keys typed while it starts, ^C included, wait in our stdin for the container
+/// instead of being echoed here or killing us. Restored when the guard drops.
+fn raw_terminal(interactive_tty: bool) -> Option<engine::tty::RawMode> {
+    (interactive_tty && engine::tty::is_terminal(0))
+        .then(|| engine::tty::RawMode::enter_input(0).ok())
+        .flatten()
+}
+
+/// docker refuses `-it` when stdin is not a terminal, before doing anything.
+fn check_tty(interactive: bool, tty: bool) -> Result<(), Failure> {
+    if interactive && tty && !engine::tty::is_terminal(0) {
+        return Err(Failure::new(1, "the input device is not a TTY"));
+    }
+    Ok(())
+}
+
 pub fn run(ctx: &Context, a: RunArgs) -> Result<i32, Failure> {
+    check_tty(a.flags.interactive && !a.detach, a.flags.tty)?;
+    let _raw = raw_terminal(a.flags.interactive && a.flags.tty && !a.detach);
     let trace_anyway = arm_fault(a.flags.fail_at.as_deref(), false)?;
     let view = start_tracing(a.flags.explain, a.flags.lang.as_deref());
     if (trace_anyway || a.otlp) && !recorder::active() {
@@ -211,7 +276,7 @@ pub fn run(ctx: &Context, a: RunArgs) -> Result<i32, Failure> {
                 println!("{}", cfg.id);
                 return Ok(0);
             }
-            engine::wait::wait(started)
+            engine::wait::wait(started, &engine.paths.bundle(&cfg.id))
         })();
         match &r {
             Ok(code) => trace::note(&span, format!("exit code {code}")),
@@ -250,7 +315,19 @@ pub fn create(ctx: &Context, a: super::args::CreateArgs) -> Result<i32, Failure>
     Ok(0)
 }
 
-pub fn start(ctx: &Context, a: StartArgs) -> Result<i32, Failure> {
+pub fn start(ctx: &Context, mut a: StartArgs) -> Result<i32, Failure> {
+    // docker: -i attaches stdin, and with it the output.
+    a.attach |= a.interactive;
+    let tty = a.interactive
+        && a.containers.len() == 1
+        && ctx
+            .engine
+            .store
+            .lookup(&a.containers[0])
+            .and_then(|id| ctx.engine.store.load_config(&id))
+            .is_ok_and(|c| c.config.tty);
+    check_tty(a.interactive, tty)?;
+    let _raw = raw_terminal(tty);
     if a.attach && a.containers.len() > 1 {
         return Err(Failure::new(
             1,
@@ -272,9 +349,12 @@ pub fn start(ctx: &Context, a: StartArgs) -> Result<i32, Failure> {
         let result = engine::start::start(&ctx.engine, name, a.attach);
         let cfg = result.as_ref().ok().map(|s| s.config.clone());
         let outcome = match result {
-            Ok(s) if a.attach => engine::wait::wait(s).map(|c| {
-                code = c;
-            }),
+            Ok(s) if a.attach => {
+                let bundle = ctx.engine.paths.bundle(&s.config.id);
+                engine::wait::wait(s, &bundle).map(|c| {
+                    code = c;
+                })
+            }
             Ok(_) => {
                 println!("{name}");
                 Ok(())

@@ -8,7 +8,9 @@ pub mod args;
 mod bench;
 mod container;
 mod events;
+mod exec;
 mod images;
+mod logs;
 mod ps;
 pub mod traces;
 pub mod units;
@@ -87,7 +89,8 @@ pub fn main() -> i32 {
         Command::Events(a) => events::events(&ctx.engine, a),
         Command::Ps(a) => ps::ps(&ctx.engine, a),
         Command::Inspect(a) => ps::inspect(&ctx.engine, a),
-        Command::Logs(a) => ps::logs(&ctx.engine, a),
+        Command::Exec(a) => exec::exec(&ctx, a),
+        Command::Logs(a) => logs::logs(&ctx.engine, a),
         Command::Images(a) => images::list(&ctx.engine, a),
         Command::Rmi(a) => images::remove(&ctx.engine, a),
         Command::Image(c) => images::command(&ctx, c),

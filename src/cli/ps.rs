@@ -1,4 +1,4 @@
-//! `ps`, `inspect`, `logs`: reading containers, printed the way docker prints them.
+//! `ps`, `inspect`: reading containers, printed the way docker prints them.
 
 use std::io::Write;
 use std::time::SystemTime;
@@ -10,7 +10,7 @@ use crate::engine::Engine;
 use crate::state::container::parse_rfc3339;
 use crate::state::Status;
 
-use super::args::{InspectArgs, LogsArgs, PsArgs};
+use super::args::{InspectArgs, PsArgs};
 use super::{fail1, Failure};
 
 /// "5 seconds", "About a minute", "2 hours" — docker's `units.HumanDuration`.
@@ -41,7 +41,15 @@ pub fn status_text(e: &Entry) -> String {
     let s = &e.state;
     match s.status {
         Status::Created => "Created".into(),
-        Status::Running => format!("Up {}", human_duration(since(&s.started_at))),
+        Status::Running => format!(
+            "Up {}{}",
+            human_duration(since(&s.started_at)),
+            match s.health.as_ref().map(|h| h.status.as_str()) {
+                Some("starting") => " (health: starting)".to_string(),
+                Some(h) => format!(" ({h})"),
+                None => String::new(),
+            }
+        ),
         Status::Paused => format!("Up {} (Paused)", human_duration(since(&s.started_at))),
         Status::Restarting => format!(
             "Restarting ({}) {} ago",
@@ -320,18 +328,6 @@ pub fn inspect(engine: &Engine, a: InspectArgs) -> Result<i32, Failure> {
         serde_json::to_string_pretty(&docs).unwrap_or_default()
     );
     Ok(code)
-}
-
-pub fn logs(engine: &Engine, a: LogsArgs) -> Result<i32, Failure> {
-    engine
-        .logs(
-            &a.container,
-            a.timestamps,
-            &mut std::io::stdout().lock(),
-            &mut std::io::stderr().lock(),
-        )
-        .map_err(fail1)?;
-    Ok(0)
 }
 
 /// docker's PORTS column: `0.0.0.0:8080->80/tcp`, for a container whose ports are published now.

@@ -45,6 +45,15 @@ pub struct CreateOptions {
     pub mounts: Vec<String>,
     pub tmpfs: Vec<String>,
     pub volumes_from: Vec<String>,
+    /// `-t`: the container's stdio is a pseudo-terminal.
+    pub tty: bool,
+    /// `-i`: keep the container's stdin open.
+    pub open_stdin: bool,
+    /// `--health-*`: what overrides the image's `HEALTHCHECK` (empty test: the image's command;
+    /// 0 durations: the image's).
+    pub healthcheck: Option<crate::state::health::HealthConfig>,
+    /// `--no-healthcheck`.
+    pub no_healthcheck: bool,
 }
 
 /// Creates a container; returns its id.
@@ -473,9 +482,41 @@ fn merge_config(opts: &CreateOptions, image: &Image) -> Result<Config, EngineErr
         image: opts.image.clone(),
         labels,
         stop_signal: ic.stop_signal.clone().unwrap_or_default(),
-        tty: false,
-        open_stdin: false,
+        tty: opts.tty,
+        open_stdin: opts.open_stdin,
+        healthcheck: merge_healthcheck(ic.healthcheck.as_ref(), opts),
     })
+}
+
+/// docker's merge: `--no-healthcheck` disables it; flags override the image's fields one by one.
+fn merge_healthcheck(
+    image: Option<&crate::state::health::HealthConfig>,
+    opts: &CreateOptions,
+) -> Option<crate::state::health::HealthConfig> {
+    if opts.no_healthcheck {
+        return Some(crate::state::health::HealthConfig {
+            test: vec!["NONE".into()],
+            ..Default::default()
+        });
+    }
+    let mut h = image.cloned();
+    if let Some(f) = &opts.healthcheck {
+        let base = h.get_or_insert_with(Default::default);
+        if !f.test.is_empty() {
+            base.test = f.test.clone();
+        }
+        for (mine, theirs) in [
+            (&mut base.interval, f.interval),
+            (&mut base.timeout, f.timeout),
+            (&mut base.start_period, f.start_period),
+            (&mut base.retries, f.retries),
+        ] {
+            if theirs != 0 {
+                *mine = theirs;
+            }
+        }
+    }
+    h.filter(|h| !h.test.is_empty())
 }
 
 /// 32 random bytes as 64 hex digits, never all-numeric (docker avoids ids that parse as numbers).
@@ -487,5 +528,47 @@ fn new_id() -> String {
         if !id[..12].bytes().all(|c| c.is_ascii_digit()) {
             return id;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::state::health::HealthConfig;
+
+    #[test]
+    fn health_flags_override_the_images_healthcheck_field_by_field() {
+        let image = HealthConfig {
+            test: vec!["CMD".into(), "check".into()],
+            interval: 5,
+            retries: 4,
+            ..HealthConfig::default()
+        };
+        let none = CreateOptions::default();
+        assert_eq!(merge_healthcheck(Some(&image), &none), Some(image.clone()));
+        assert_eq!(merge_healthcheck(None, &none), None);
+
+        let flags = CreateOptions {
+            healthcheck: Some(HealthConfig {
+                interval: 7,
+                ..HealthConfig::default()
+            }),
+            ..CreateOptions::default()
+        };
+        let merged = merge_healthcheck(Some(&image), &flags).unwrap();
+        assert_eq!(
+            (merged.test, merged.interval, merged.retries),
+            (image.test.clone(), 7, 4)
+        );
+        // Durations without a command to run: nothing to check.
+        assert_eq!(merge_healthcheck(None, &flags), None);
+
+        let off = CreateOptions {
+            no_healthcheck: true,
+            ..CreateOptions::default()
+        };
+        let merged = merge_healthcheck(Some(&image), &off).unwrap();
+        assert_eq!(merged.test, ["NONE"]);
+        assert_eq!(merged.command(), None);
     }
 }

@@ -9,6 +9,7 @@
 //! The engine is used in-process by the CLI (no daemon yet) and by the shim for the exit phases.
 
 pub mod create;
+pub mod exec;
 pub mod exit;
 pub mod fault;
 pub mod pause;
@@ -19,6 +20,7 @@ pub mod rm;
 pub mod rollback;
 pub mod start;
 pub mod stop;
+pub mod tty;
 pub mod volume;
 pub mod wait;
 

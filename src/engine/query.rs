@@ -1,8 +1,6 @@
-//! Read-only questions about containers: the list behind `ps`, the document behind `inspect`,
-//! the log behind `logs`. No locks: state files are replaced atomically, so a reader always sees
-//! a whole version.
-
-use std::io::{BufRead, BufReader, Write};
+//! Read-only questions about containers: the list behind `ps`, the document behind `inspect`
+//! (`logs` reads the json log itself, in `cli::logs`). No locks: state files are replaced
+//! atomically, so a reader always sees a whole version.
 
 use serde::Serialize;
 use serde_json::json;
@@ -45,47 +43,13 @@ impl Engine {
             state: self.store.load_state(&id)?,
         })
     }
-
-    /// Writes the container's log to `out`/`err` (docker's json-file log, stream by stream).
-    pub fn logs(
-        &self,
-        query: &str,
-        timestamps: bool,
-        out: &mut dyn Write,
-        err: &mut dyn Write,
-    ) -> Result<(), EngineError> {
-        let id = self.store.lookup(query)?;
-        let path = self.paths.log(&id);
-        let file = match std::fs::File::open(&path) {
-            Ok(f) => f,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
-            Err(e) => return Err(EngineError::io("cannot read", &path)(e)),
-        };
-        for line in BufReader::new(file).lines() {
-            let Ok(line) = line else { break };
-            let Ok(v) = serde_json::from_str::<serde_json::Value>(&line) else {
-                continue;
-            };
-            let text = v["log"].as_str().unwrap_or("");
-            let w: &mut dyn Write = if v["stream"] == "stderr" {
-                &mut *err
-            } else {
-                &mut *out
-            };
-            if timestamps {
-                let _ = write!(w, "{} ", v["time"].as_str().unwrap_or(""));
-            }
-            let _ = w.write_all(text.as_bytes());
-        }
-        Ok(())
-    }
 }
 
 /// docker-inspect-shaped JSON for one container.
 pub fn inspect_json(e: &Entry, paths: &crate::state::Paths) -> serde_json::Value {
     let c = &e.config;
     let s = &e.state;
-    json!({
+    let mut doc = json!({
         "Id": c.id,
         "Created": c.created,
         "Path": c.path,
@@ -134,7 +98,12 @@ pub fn inspect_json(e: &Entry, paths: &crate::state::Paths) -> serde_json::Value
             "Runtime": s.runtime,
             "StartTrace": s.start_trace,
         },
-    })
+    });
+    // Like docker: `State.Health` only for a container with a health check.
+    if let Some(h) = &s.health {
+        doc["State"]["Health"] = json!(h);
+    }
+    doc
 }
 
 /// docker's `NetworkSettings`, from what the start recorded (`network.json`; empty when stopped).

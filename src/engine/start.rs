@@ -352,7 +352,10 @@ fn start_phases<'a>(
             mounts: user_mounts,
             annotations: Default::default(),
         };
-        let spec = spec::build(&input)?;
+        let mut spec = spec::build(&input)?;
+        if cfg.config.tty {
+            super::tty::terminal_spec(&mut spec);
+        }
         let path = bundle.join("config.json");
         spec.save(&path)
             .map_err(|e| EngineError::Invalid(format!("cannot write {}: {e}", path.display())))?;
@@ -418,7 +421,12 @@ fn start_phases<'a>(
             pid = tracing::field::Empty
         ),
         |span| {
-            let (shim, reports, pid) = spawn_shim(engine, &id, attach)?;
+            let stdio = ShimStdio {
+                attach,
+                stdin: attach && cfg.config.open_stdin && !cfg.config.tty,
+                tty: cfg.config.tty,
+            };
+            let (shim, reports, pid) = spawn_shim(engine, &id, stdio)?;
             span.record("pid", pid);
             trace::note(
                 span,
@@ -514,6 +522,7 @@ fn start_phases<'a>(
             restart_count: if by_policy { state.restart_count } else { 0 },
             restart_delay_ms: if by_policy { state.restart_delay_ms } else { 0 },
             manually_stopped: false,
+            health: None,
         };
         trace::note(span, format!("{previous} → running, pid {pid}"));
         Ok(())
@@ -527,7 +536,23 @@ fn start_phases<'a>(
     .map_err(with_id)?;
 
     phase(phase_span!("start.health"), |span| {
-        trace::note(span, "no healthcheck configured: no monitor started");
+        // The monitor itself is the shim's (`shim::health`): it outlives this command.
+        match cfg.config.healthcheck.as_ref().and_then(|h| h.command().map(|c| (h, c))) {
+            Some((h, cmd)) => {
+                state.health = Some(crate::state::health::Health::starting());
+                trace::note(
+                    span,
+                    format!(
+                        "health monitor in the shim: {} every {:?}, timeout {:?}, {} retries → starting",
+                        cmd.join(" "),
+                        h.interval(),
+                        h.timeout(),
+                        h.retries()
+                    ),
+                );
+            }
+            None => trace::note(span, "no healthcheck configured: no monitor started"),
+        }
         Ok(())
     })
     .map_err(with_id)?;
@@ -672,12 +697,23 @@ fn requested_resources(cfg: &ContainerConfig) -> oci_spec::runtime::LinuxResourc
     b.build().unwrap_or_default()
 }
 
+/// What the shim inherits from us.
+struct ShimStdio {
+    /// Our stdout/stderr, for the container's output.
+    attach: bool,
+    /// Our stdin, for the container's (attached `-i` without `-t`).
+    stdin: bool,
+    /// `-t`: our window size, so the container's terminal starts with it.
+    tty: bool,
+}
+
 /// Spawns `ctrace shim` for `id` and waits for its `Created` report.
 fn spawn_shim(
     engine: &Engine,
     id: &str,
-    attach: bool,
+    stdio: ShimStdio,
 ) -> Result<(Child, BufReader<File>, i32), EngineError> {
+    let attach = stdio.attach;
     let span = phase_span!(
         "runtime.shim",
         attach = attach,
@@ -699,7 +735,14 @@ fn spawn_shim(
         .arg(&engine.paths.exec_root)
         .arg("--id")
         .arg(id)
-        .stdin(Stdio::null());
+        .stdin(if stdio.stdin {
+            Stdio::inherit()
+        } else {
+            Stdio::null()
+        });
+    if let (true, Some(size)) = (stdio.tty, super::tty::size_of(0)) {
+        cmd.env(crate::shim::tty::SIZE_ENV, crate::shim::tty::size_env(size));
+    }
     if attach {
         cmd.arg("--attach");
     } else {

@@ -44,10 +44,23 @@ fn set_handlers(handler: libc::sighandler_t) {
     }
 }
 
-/// Waits for the exit; returns the container's exit code.
-pub fn wait(mut started: Started) -> Result<i32, EngineError> {
+/// Waits for the exit; returns the container's exit code. A container with a terminal gets
+/// ours relayed to it meanwhile (`-t`, raw mode with `-i`), restored before returning.
+pub fn wait(mut started: Started, bundle: &std::path::Path) -> Result<i32, EngineError> {
     let span = phase_span!("run.wait", pid = started.pid);
     let _e = span.enter();
+    // A container with a terminal gets our keys and window size. When its shim is already gone
+    // (a quick command exits before we connect) there is nothing to attach to: just collect
+    // the exit, whose output the shim already wrote.
+    let _raw = if started.config.config.tty {
+        use std::os::fd::AsFd;
+        let c = &started.config.config;
+        super::tty::attach_console(bundle, c.open_stdin, started.reports.get_ref().as_fd())
+            .ok()
+            .flatten()
+    } else {
+        None
+    };
     FORWARD_TO.store(started.pid, Ordering::Relaxed);
     set_handlers(forward as *const () as libc::sighandler_t);
     let here = recorder::current_span_id();

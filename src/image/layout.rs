@@ -197,6 +197,9 @@ pub(crate) struct ExecConfig {
     pub labels: BTreeMap<String, String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stop_signal: Option<String>,
+    /// Docker's `HEALTHCHECK` (not in the OCI spec; docker and buildkit write it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub healthcheck: Option<crate::state::health::HealthConfig>,
 }
 
 /// The hex part of a `sha256:<64 lower-case hex>` digest, or a clear error. Every digest read

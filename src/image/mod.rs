@@ -109,6 +109,9 @@ pub struct ImageConfig {
     pub stop_signal: Option<String>,
     pub volumes: Vec<String>,
     pub exposed_ports: Vec<String>,
+    /// `HEALTHCHECK`, when the image has one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub healthcheck: Option<crate::state::health::HealthConfig>,
 }
 
 /// One image id in index.json with everything read from its blobs.
@@ -524,6 +527,7 @@ impl ImageStore {
             stop_signal: exec.stop_signal,
             volumes: exec.volumes.into_keys().collect(),
             exposed_ports: exec.exposed_ports.into_keys().collect(),
+            healthcheck: exec.healthcheck,
         };
         let mut repo_tags: Vec<String> = rec
             .refs

@@ -231,6 +231,9 @@ fn docker_save_two_layers_with_whiteouts() {
     assert_eq!(img.config.exposed_ports, vec!["80/tcp"]);
     assert_eq!(img.config.volumes, vec!["/data"]);
     assert_eq!(img.config.stop_signal.as_deref(), Some("SIGINT"));
+    let hc = img.config.healthcheck.clone().unwrap();
+    assert_eq!(hc.test, ["CMD-SHELL", "true"]);
+    assert_eq!((hc.interval, hc.retries, hc.timeout), (1_000_000_000, 2, 0));
     assert_eq!(img.created.as_deref(), Some("2024-01-02T03:04:05Z"));
     assert_eq!(
         img.id,

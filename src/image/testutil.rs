@@ -172,7 +172,8 @@ pub fn config_json(layers: &[&[u8]], cmd: &[&str]) -> Vec<u8> {
         "config": {
             "Env": ["PATH=/bin"], "Cmd": cmd, "Entrypoint": null, "Labels": {"k": "v"},
             "ExposedPorts": {"80/tcp": {}}, "Volumes": {"/data": {}}, "WorkingDir": "/w",
-            "User": "1:1", "StopSignal": "SIGINT"
+            "User": "1:1", "StopSignal": "SIGINT",
+            "Healthcheck": {"Test": ["CMD-SHELL", "true"], "Interval": 1_000_000_000u64, "Retries": 2}
         },
         "container_config": {"Hostname": "x"},
         "rootfs": {"type": "layers", "diff_ids": diff_ids},

@@ -27,6 +27,8 @@ pub enum Stage {
     Stop,
     /// `docker rm`.
     Remove,
+    /// `docker exec`: one more process in a running container.
+    Exec,
     /// Image store operations.
     Image,
     /// Undoing a failed operation.
@@ -131,6 +133,12 @@ pub const PHASES: &[Phase] = &[
     op("restart", Stop),
     ph("restart.lookup", Stop),
     ph("restart.event", Stop),
+    op("exec", Exec),
+    ph("exec.lookup", Exec),
+    ph("exec.create", Exec),
+    ph("exec.join", Exec),
+    ph("exec.start", Exec),
+    ph("exec.wait", Exec),
     op("rm", Remove),
     ph("rm.lookup", Remove),
     ph("rm.kill", Remove),

@@ -375,6 +375,33 @@ impl Hierarchy {
     /// One human line for the timeline and the host facts:
     /// `v1 (cpu,cpuacct,cpuset,memory,devices,freezer,blkio,pids; cgroup2 also at
     /// /sys/fs/cgroup/unified)` or `v2 (cpuset cpu io memory pids)`.
+    /// The directories of the cgroups process `pid` is in, one per hierarchy mounted here
+    /// (from `/proc/<pid>/cgroup`): what a process must join to share them all, whatever runtime
+    /// put it there (`exec` into a runc container, whose named hierarchies ctrace does not
+    /// create, included).
+    pub fn dirs_of(&self, pid: i32) -> Vec<PathBuf> {
+        let text = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap_or_default();
+        let mut out = Vec::new();
+        for line in text.lines() {
+            let mut f = line.splitn(3, ':');
+            let (Some(_), Some(ctrls), Some(path)) = (f.next(), f.next(), f.next()) else {
+                continue;
+            };
+            let mount = if ctrls.is_empty() {
+                self.v2.as_ref()
+            } else {
+                ctrls.split(',').find_map(|c| self.v1.get(c))
+            };
+            if let Some(m) = mount {
+                let dir = m.join(path.trim_start_matches('/'));
+                if dir.join("cgroup.procs").exists() && !out.contains(&dir) {
+                    out.push(dir);
+                }
+            }
+        }
+        out
+    }
+
     pub fn describe(&self) -> String {
         match self.version {
             Version::V1 => {

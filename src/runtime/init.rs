@@ -12,7 +12,9 @@
 //! 4. `init.pivot_root` — swap the root and drop the host's ([`rootfs::pivot`], [`rootfs::finish`]);
 //! 5. `init.process` — hostname, rlimits, user, capabilities, no_new_privs, workdir, and check
 //!    that the command exists ([`process::prepare`]);
-//! 6. tell the shim we are ready, block on the exec fifo until `start`, then `execve`.
+//! 6. tell the shim we are ready; with a terminal (`-t`), receive the pty slave the shim
+//!    allocated in our devpts and make it our stdio and controlling terminal;
+//! 7. block on the exec fifo until `start`, then `execve`.
 
 use std::fs::File;
 use std::io::{Read, Write};
@@ -62,6 +64,24 @@ pub fn run(mut args: InitArgs<'_>) -> ! {
             unsafe { libc::_exit(e.code) };
         }
     };
+    let terminal = args
+        .spec
+        .process()
+        .as_ref()
+        .and_then(|p| p.terminal())
+        .unwrap_or(false);
+    if terminal {
+        if let Err(e) = take_terminal(&args.sync) {
+            let _ = send(
+                &mut args.sync,
+                &InitMsg::ExecFailed {
+                    code: 125,
+                    message: format!("cannot set up the container's terminal: {e}"),
+                },
+            );
+            unsafe { libc::_exit(125) };
+        }
+    }
     // Blocks until `start` opens the fifo for reading: this is the create/start split.
     let fifo_path = format!("/proc/self/fd/{}", args.fifo.as_raw_fd());
     let released = File::options()
@@ -133,6 +153,43 @@ fn setup(args: &InitArgs<'_>) -> Result<process::Prepared, InitError> {
         ),
     );
     Ok(p)
+}
+
+/// Receives the pty slave from the shim (`SCM_RIGHTS`), makes it fds 0-2 and the controlling
+/// terminal of a new session: what runc does with its console socket.
+fn take_terminal(sync: &UnixStream) -> std::io::Result<()> {
+    use nix::sys::socket::{recvmsg, ControlMessageOwned, MsgFlags};
+    let mut byte = [0u8; 1];
+    let mut iov = [std::io::IoSliceMut::new(&mut byte)];
+    let mut space = nix::cmsg_space!([std::os::fd::RawFd; 1]);
+    let msg = recvmsg::<()>(
+        sync.as_raw_fd(),
+        &mut iov,
+        Some(&mut space),
+        MsgFlags::empty(),
+    )?;
+    let mut slave = None;
+    for c in msg.cmsgs()? {
+        if let ControlMessageOwned::ScmRights(fds) = c {
+            slave = fds.first().copied();
+        }
+    }
+    let slave = slave.ok_or_else(|| std::io::Error::other("the shim sent no terminal"))?;
+    // SAFETY: plain syscalls on the fd the kernel just gave us.
+    unsafe {
+        if libc::setsid() < 0
+            || libc::dup2(slave, 0) < 0
+            || libc::dup2(slave, 1) < 0
+            || libc::dup2(slave, 2) < 0
+            || libc::ioctl(0, libc::TIOCSCTTY, 0) < 0
+        {
+            return Err(std::io::Error::last_os_error());
+        }
+        if slave > 2 {
+            libc::close(slave);
+        }
+    }
+    Ok(())
 }
 
 /// `setns()` into each net, ipc or uts namespace the spec gives a path for (runc's `nsexec`

@@ -12,6 +12,7 @@
 //! and exit code (the shim).
 
 pub mod cgroups;
+pub mod exec;
 pub mod init;
 pub mod init_error;
 pub mod process;

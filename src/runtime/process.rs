@@ -146,19 +146,32 @@ pub fn prepare(spec: &Spec) -> Result<Prepared, InitError> {
     Ok(prepare_process(spec)?)
 }
 
+/// The same steps for a process `exec`'d into a running container, which already has its
+/// hostname and cgroup namespace (the exec joined them): rlimits, no_new_privs, working
+/// directory, user and capabilities, then the program.
+pub fn prepare_exec(process: &Process) -> Result<Prepared, InitError> {
+    Ok(prepare_common(process)?)
+}
+
 fn prepare_process(spec: &Spec) -> Result<Prepared, ProcessError> {
     let process = spec.process().as_ref().ok_or(ProcessError::NoProcess)?;
-    let args = process.args().as_deref().unwrap_or_default();
-    if args.is_empty() {
+    if process.args().as_deref().unwrap_or_default().is_empty() {
         return Err(ProcessError::NoProcess);
     }
-
     set_hostname(spec)?;
-    set_rlimits(process)?;
     if super::rootfs::has_new_namespace(spec, LinuxNamespaceType::Cgroup) {
         // Normally done already by `rootfs::prepare`; a no-op then.
         enter_cgroup_namespace()?;
     }
+    prepare_common(process)
+}
+
+fn prepare_common(process: &Process) -> Result<Prepared, ProcessError> {
+    let args = process.args().as_deref().unwrap_or_default();
+    if args.is_empty() {
+        return Err(ProcessError::NoProcess);
+    }
+    set_rlimits(process)?;
     if let Some(value) = process.oom_score_adj() {
         fs::write("/proc/self/oom_score_adj", value.to_string())
             .map_err(|source| ProcessError::OomScoreAdj { value, source })?;

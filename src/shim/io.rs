@@ -87,7 +87,7 @@ pub fn pump(
         },
         Stream {
             name: "stderr",
-            pipe: Some(File::from(created.stderr)),
+            pipe: created.stderr.map(File::from),
             partial: Vec::new(),
             forward: forward(2),
         },
@@ -96,6 +96,7 @@ pub fn pump(
     let pidfd = pidfd_open(pid);
     let mut exited = pidfd.is_none();
     let mut buf = vec![0u8; 64 * 1024];
+    let mut health = super::health::Monitor::new(cfg);
 
     loop {
         let open_streams = streams.iter().filter(|s| s.pipe.is_some()).count();
@@ -118,14 +119,27 @@ pub fn pump(
             fds.push(PollFd::new(p.as_fd(), PollFlags::POLLIN));
             which.push(20);
         }
+        if let Some(c) = &created.console {
+            fds.push(PollFd::new(c.listener(), PollFlags::POLLIN));
+            which.push(30);
+        }
         // After the exit, give writers that outlived the init a moment, not forever.
         let timeout = if exited {
             PollTimeout::from(2000u16)
+        } else if let Some(h) = &health {
+            PollTimeout::from(h.due_in().as_millis().min(60_000) as u16)
         } else {
             PollTimeout::NONE
         };
         match poll(&mut fds, timeout) {
-            Ok(0) => break,
+            Ok(0) if exited => break,
+            Ok(0) => {
+                drop(fds);
+                if let Some(h) = health.as_mut() {
+                    h.run_if_due(engine, cfg, pid);
+                }
+                continue;
+            }
             Ok(_) => {}
             Err(nix::errno::Errno::EINTR) => continue,
             Err(_) => break,
@@ -183,8 +197,17 @@ pub fn pump(
                     }
                 }
                 20 => exited = true,
+                30 => {
+                    if let Some(c) = &created.console {
+                        c.serve();
+                    }
+                }
                 _ => {}
             }
+        }
+        // A chatty container keeps poll busy: probes still run on time.
+        if let (false, Some(h)) = (exited, health.as_mut()) {
+            h.run_if_due(engine, cfg, pid);
         }
     }
     reap(pid)

@@ -16,8 +16,10 @@
 //!
 //! Not here: building the spec or mounting the rootfs (the engine did that before spawning us).
 
+mod health;
 mod io;
 pub mod restart;
+pub mod tty;
 
 use std::fs::File;
 use std::io::{BufReader, Write};
@@ -52,8 +54,15 @@ struct Created {
     pid: i32,
     /// The init's end-of-file tells us it exec'd (embedded runtime only).
     sync: Option<UnixStream>,
+    /// The container's output: a pipe, or the pty's master with `-t`.
     stdout: OwnedFd,
-    stderr: OwnedFd,
+    /// None with `-t`: the terminal carries both streams.
+    stderr: Option<OwnedFd>,
+    /// With `-t`: the pty, handed to the CLI on request.
+    console: Option<tty::Console>,
+    /// With `-i` and no CLI attached: the write end of the container's stdin, held open so the
+    /// container does not read end-of-file (docker keeps a detached `-i` container's stdin open).
+    _stdin_keep: Option<OwnedFd>,
 }
 
 /// The shim's main. Returns the shim's own exit status.
@@ -88,7 +97,7 @@ pub fn main(args: ShimArgs) -> i32 {
     };
     let kind = Kind::parse(&cfg.host_config.runtime).unwrap_or(Kind::Embedded);
     let bundle = engine.paths.bundle(&cfg.id);
-    let created = match create(&engine, &cfg, kind, &bundle) {
+    let created = match create(&engine, &cfg, kind, &bundle, args.attach) {
         Ok(c) => c,
         Err(e) => {
             let _ = send(&mut report, &fail(e.code, e.message));
@@ -186,11 +195,15 @@ fn create(
     cfg: &ContainerConfig,
     kind: Kind,
     bundle: &std::path::Path,
+    attach: bool,
 ) -> Result<Created, CreateError> {
     let spec = Spec::load(bundle.join("config.json"))
         .map_err(|e| runtime_err("cannot load the bundle's config.json", e))?;
     let (out_r, out_w) = pipe().map_err(|e| runtime_err("cannot create stdout pipe", e))?;
     let (err_r, err_w) = pipe().map_err(|e| runtime_err("cannot create stderr pipe", e))?;
+    if kind == Kind::Embedded && (cfg.config.tty || cfg.config.open_stdin) {
+        return create_interactive(engine, cfg, &spec, bundle, attach);
+    }
     match kind {
         Kind::Runc => {
             let pid = runc::create(&engine.paths, &cfg.id, bundle, out_w, err_w).map_err(|e| {
@@ -203,27 +216,106 @@ fn create(
                 pid,
                 sync: None,
                 stdout: out_r,
-                stderr: err_r,
+                stderr: Some(err_r),
+                console: None,
+                _stdin_keep: None,
             })
         }
         Kind::Embedded => {
-            let (pid, sync) = clone_init(engine, &cfg.id, &spec, bundle, out_w, err_w)?;
+            let (pid, sync) = clone_init(engine, &cfg.id, &spec, bundle, None, out_w, err_w)?;
             Ok(Created {
                 pid,
                 sync: Some(sync),
                 stdout: out_r,
-                stderr: err_r,
+                stderr: Some(err_r),
+                console: None,
+                _stdin_keep: None,
             })
         }
     }
 }
 
-/// Creates the cgroup and clones the init into it; waits until the init is set up.
+/// `-t` and/or `-i`: the container's stdio is the pty's slave (`-t`); its stdin is the CLI's
+/// (attached `-i`, passed through the shim's own stdin) or a pipe the shim holds open.
+fn create_interactive(
+    engine: &Engine,
+    cfg: &ContainerConfig,
+    spec: &Spec,
+    bundle: &std::path::Path,
+    attach: bool,
+) -> Result<Created, CreateError> {
+    if cfg.config.tty {
+        // The init starts with /dev/null and pipes nobody reads; once it is set up (its devpts
+        // mounted), the pty is allocated there and the slave sent to it, which makes it its
+        // stdio and controlling terminal before exec.
+        let (_, out) = pipe().map_err(|e| runtime_err("cannot create a pipe", e))?;
+        let (_, err) = pipe().map_err(|e| runtime_err("cannot create a pipe", e))?;
+        let (pid, sync) = clone_init(engine, &cfg.id, spec, bundle, None, out, err)?;
+        let kill = |e: CreateError| {
+            unsafe { libc::kill(pid, libc::SIGKILL) };
+            let _ = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(pid), None);
+            let path = spec.linux().as_ref().and_then(|l| l.cgroups_path().clone());
+            if let (Ok(h), Some(p)) = (Hierarchy::detect(), path) {
+                let _ = Cgroup::open(&h, &p.to_string_lossy()).remove();
+            }
+            e
+        };
+        let (console, slave) = tty::Console::open(bundle, pid)
+            .map_err(|e| runtime_err("cannot open a pseudo-terminal", e))
+            .map_err(kill)?;
+        tty::send_fd(&sync, &slave)
+            .map_err(|e| runtime_err("cannot hand the terminal to the container", e))
+            .map_err(kill)?;
+        drop(slave);
+        let stdout = console
+            .master
+            .try_clone()
+            .map_err(|e| runtime_err("cannot duplicate the terminal", e))
+            .map_err(kill)?;
+        return Ok(Created {
+            pid,
+            sync: Some(sync),
+            stdout,
+            stderr: None,
+            console: Some(console),
+            _stdin_keep: None,
+        });
+    }
+    let (out_r, out_w) = pipe().map_err(|e| runtime_err("cannot create stdout pipe", e))?;
+    let (err_r, err_w) = pipe().map_err(|e| runtime_err("cannot create stderr pipe", e))?;
+    let (stdin, keep) = if attach {
+        // SAFETY: fd 0 is the CLI's stdin, which the engine passed to us for `-i`.
+        let fd = unsafe { libc::dup(0) };
+        if fd < 0 {
+            return Err(runtime_err(
+                "cannot use stdin",
+                std::io::Error::last_os_error(),
+            ));
+        }
+        (unsafe { OwnedFd::from_raw_fd(fd) }, None)
+    } else {
+        let (r, w) = pipe().map_err(|e| runtime_err("cannot create stdin pipe", e))?;
+        (r, Some(w))
+    };
+    let (pid, sync) = clone_init(engine, &cfg.id, spec, bundle, Some(stdin), out_w, err_w)?;
+    Ok(Created {
+        pid,
+        sync: Some(sync),
+        stdout: out_r,
+        stderr: Some(err_r),
+        console: None,
+        _stdin_keep: keep,
+    })
+}
+
+/// Creates the cgroup and clones the init into it; waits until the init is set up. `in_fd` is
+/// the container's stdin (None: /dev/null).
 fn clone_init(
     engine: &Engine,
     id: &str,
     spec: &Spec,
     bundle: &std::path::Path,
+    in_fd: Option<OwnedFd>,
     out_w: OwnedFd,
     err_w: OwnedFd,
 ) -> Result<(i32, UnixStream), CreateError> {
@@ -277,17 +369,19 @@ fn clone_init(
         return Err(undo_cgroup(runtime_err("clone failed", m)));
     }
     let mut stack = vec![0u8; 1 << 20];
-    let (init_fd, out_fd, err_fd, null_fd, fifo_fd) = (
+    let (init_fd, out_fd, err_fd, fifo_fd) = (
         init_sync.as_raw_fd(),
         out_w.as_raw_fd(),
         err_w.as_raw_fd(),
-        devnull.as_raw_fd(),
         fifo.as_raw_fd(),
     );
+    let in_fd_raw = in_fd
+        .as_ref()
+        .map_or(devnull.as_raw_fd(), |f| f.as_raw_fd());
     let child = Box::new(|| -> isize {
         recorder::reset_for_child("init");
         unsafe {
-            libc::dup2(null_fd, 0);
+            libc::dup2(in_fd_raw, 0);
             libc::dup2(out_fd, 1);
             libc::dup2(err_fd, 2);
         }
@@ -313,7 +407,7 @@ fn clone_init(
         );
     });
     drop(span);
-    drop((init_sync, out_w, err_w, fifo, devnull));
+    drop((init_sync, out_w, err_w, fifo, devnull, in_fd));
 
     let pid = pid.as_raw();
     let kill_init = |e: CreateError| {

@@ -73,6 +73,9 @@ pub struct Config {
     pub tty: bool,
     #[serde(default)]
     pub open_stdin: bool,
+    /// `--health-*` or the image's `HEALTHCHECK`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub healthcheck: Option<super::health::HealthConfig>,
 }
 
 /// Host-side settings (docker's `HostConfig`).
@@ -251,6 +254,9 @@ pub struct ContainerState {
     /// `HasBeenManuallyStopped`).
     #[serde(default)]
     pub manually_stopped: bool,
+    /// The health checks' results, when the container has them (docker's `State.Health`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub health: Option<super::health::Health>,
 }
 
 /// Now, as RFC 3339 with nanoseconds (docker's timestamp format).

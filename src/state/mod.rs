@@ -25,6 +25,7 @@
 pub mod atomic;
 pub mod container;
 pub mod events;
+pub mod health;
 pub mod lock;
 pub mod names;
 pub mod paths;
