@@ -5,6 +5,8 @@
 //! prunes it and checks that the bridge, its iptables rules and its leases are gone.
 #![allow(dead_code)]
 
+pub mod registry;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
