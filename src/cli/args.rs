@@ -207,7 +207,7 @@ pub struct CreateFlags {
     #[arg(long, value_name = "PHASE")]
     pub fail_at: Option<String>,
     /// Pull the image before creating: missing (default), always, never.
-    #[arg(long, default_value = "missing", value_parser = ["missing", "always", "never"])]
+    #[arg(long, env = "CTRACE_PULL", default_value = "missing", value_parser = ["missing", "always", "never"])]
     pub pull: String,
     /// Pull this platform (os/arch[/variant]) when the image has several.
     #[arg(long)]

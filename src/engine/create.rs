@@ -424,7 +424,7 @@ fn pull_image(
             .bootstrap_busybox()
             .inspect_err(|e| trace::fail(&b, e))?;
         trace::note(&b, "busybox:latest built from the host's static busybox");
-        eprintln!("ctrace: {why}: built busybox:latest from the host's static busybox");
+        eprintln!("ctrace: busybox:latest is not in the image store and {why}: built it from the host's static busybox");
         trace::note(
             span,
             format!("nothing pulled: {why}; busybox built from the host's static binary"),
@@ -444,12 +444,12 @@ fn pull_image(
         }
         // Building busybox from the host is not a pull: `--pull never` still gets it.
         (Pull::Never, None) if normalized == BUSYBOX => {
-            bootstrap("busybox:latest is not in the image store and --pull is never".into())
+            bootstrap("--pull is never".into())
         }
-        (Pull::Never, None) => Err(ImageError::NotFound {
-            reference: reference::familiar(normalized),
-        }
-        .into()),
+        (Pull::Never, None) => Err(EngineError::Invalid(format!(
+            "unable to find image '{}' locally and --pull is never: pull it with `ctrace pull` or import it with `ctrace image import`",
+            reference::familiar(normalized)
+        ))),
         (_, local) => {
             if local.is_none() {
                 eprintln!(
@@ -478,7 +478,7 @@ fn pull_image(
                 Err(ImageError::Pull(e @ crate::image::pull::PullError::Unreachable { .. }))
                     if normalized == BUSYBOX && local.is_none() =>
                 {
-                    bootstrap(e.to_string())
+                    bootstrap(format!("the registry cannot be reached ({e})"))
                 }
                 Err(e) => Err(e.into()),
             }

@@ -408,7 +408,7 @@ fn manifest_bytes(
         layers: layers
             .iter()
             .map(|(hex, size, c)| Descriptor {
-                media_type: layout::media_layer(*c == Compression::Gzip),
+                media_type: layout::media_layer(*c),
                 digest: format!("sha256:{hex}"),
                 size: *size,
                 ..Default::default()

@@ -90,6 +90,9 @@ impl Env {
             .env("CTRACE_BRIDGE", &self.bridge)
             .env("CTRACE_BRIDGE_SUBNET", &self.subnet)
             .env("NO_COLOR", "1")
+            // Hermetic: no test may depend on Docker Hub. Pull tests pass `--pull` or use
+            // `ctrace pull` against their own registry.
+            .env("CTRACE_PULL", "never")
             .env_remove("CTRACE_TRACE")
             .stdin(Stdio::null());
         c
