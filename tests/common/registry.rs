@@ -489,7 +489,14 @@ impl Shared {
             parts.next().unwrap_or("").to_string(),
             parts.next().unwrap_or("").to_string(),
         );
-        self.log.lock().unwrap().push(format!("{method} {target}"));
+        let range = headers
+            .get("range")
+            .map(|r| format!(" range={r}"))
+            .unwrap_or_default();
+        self.log
+            .lock()
+            .unwrap()
+            .push(format!("{method} {target}{range}"));
         let mut client = client;
         if let Some(tok) = &self.token {
             if target.starts_with("/token") {
