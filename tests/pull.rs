@@ -632,3 +632,57 @@ fn busybox_is_built_offline_only_when_the_registry_cannot_be_reached() {
     assert_eq!(r.code, 125);
     assert!(r.stderr.contains("manifest unknown"), "{}", r.stderr);
 }
+
+#[test]
+fn docker_hub_names_come_from_a_registry_mirror() {
+    let reg = Registry::start("mirror");
+    let img = build_layout(
+        &reg.dir.join("layout"),
+        "from the mirror",
+        0,
+        &[host_arch()],
+    );
+    reg.push(&img.layout, &img.layout_ref, "library/alpine:latest", false);
+    let env = Env::new("mirror");
+    let mirror = format!("http://{}", reg.addr);
+    let r = ct(&env, &["--registry-mirror", &mirror, "pull", "alpine"]);
+    r.ok();
+    assert_eq!(
+        r.stdout.lines().last(),
+        Some("docker.io/library/alpine:latest")
+    );
+    let images = ct(&env, &["images"]);
+    assert!(
+        images
+            .stdout
+            .lines()
+            .any(|l| l.starts_with("alpine ") && l.contains("latest")),
+        "{}",
+        images.stdout
+    );
+    ct(&env, &["rmi", "alpine"]).ok();
+
+    // The same through the environment, pulled by `run`.
+    let mut c = env.cmd(&[
+        "run",
+        "--pull",
+        "missing",
+        "--rm",
+        "--network",
+        "none",
+        "alpine",
+    ]);
+    for v in PROXY_VARS {
+        c.env_remove(v);
+    }
+    c.env("CTRACE_REGISTRY_MIRROR", &mirror);
+    let r: Run = c.output().unwrap().into();
+    r.ok();
+    assert_eq!(r.stdout, "from the mirror");
+    assert!(
+        r.stderr
+            .contains("Unable to find image 'alpine:latest' locally"),
+        "{}",
+        r.stderr
+    );
+}
