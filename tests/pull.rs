@@ -686,3 +686,29 @@ fn docker_hub_names_come_from_a_registry_mirror() {
         r.stderr
     );
 }
+
+#[test]
+fn zstd_layers_pull_and_run() {
+    let reg = Registry::start("zstd");
+    let img = common::registry::build_layout_with(
+        &reg.dir.join("layout"),
+        "zstd",
+        0,
+        &[host_arch()],
+        true,
+    );
+    reg.push(&img.layout, &img.layout_ref, "z/app:1", false);
+    let env = Env::new("zstd");
+    let r#ref = format!("{}/z/app:1", reg.addr);
+    ct(&env, &["pull", "-q", &r#ref]).ok();
+    let manifest = std::fs::read_to_string(
+        env.root
+            .join("images/blobs/sha256")
+            .join(img.manifest_digest.trim_start_matches("sha256:")),
+    )
+    .unwrap();
+    assert!(manifest.contains("tar+zstd"), "{manifest}");
+    let run = ct(&env, &["run", "--rm", "--network", "none", &r#ref]);
+    run.ok();
+    assert_eq!(run.stdout, "zstd");
+}

@@ -281,6 +281,17 @@ impl Blobs {
 /// With `platforms` of more than one architecture, `v1` is an image index with one manifest per
 /// platform (only the host's is runnable; the others differ by their config).
 pub fn build_layout(dir: &Path, hello: &str, filler: usize, platforms: &[&str]) -> TestImage {
+    build_layout_with(dir, hello, filler, platforms, false)
+}
+
+/// [`build_layout`] with zstd-compressed layers when `zstd`.
+pub fn build_layout_with(
+    dir: &Path,
+    hello: &str,
+    filler: usize,
+    platforms: &[&str],
+    zstd: bool,
+) -> TestImage {
     let blobs = Blobs {
         dir: dir.join("blobs/sha256"),
     };
@@ -291,7 +302,24 @@ pub fn build_layout(dir: &Path, hello: &str, filler: usize, platforms: &[&str]) 
         .iter()
         .map(|l| format!("sha256:{}", sha256_hex(l)))
         .collect();
-    let layer_descs: Vec<(String, u64)> = raw.iter().map(|l| blobs.put(&gzip(l))).collect();
+    let layer_descs: Vec<(String, u64)> = raw
+        .iter()
+        .map(|l| {
+            blobs.put(&if zstd {
+                ruzstd::encoding::compress_to_vec(
+                    &l[..],
+                    ruzstd::encoding::CompressionLevel::Fastest,
+                )
+            } else {
+                gzip(l)
+            })
+        })
+        .collect();
+    let layer_media = if zstd {
+        "application/vnd.oci.image.layer.v1.tar+zstd"
+    } else {
+        "application/vnd.oci.image.layer.v1.tar+gzip"
+    };
     let mut manifests = Vec::new();
     for arch in platforms {
         let config = serde_json::json!({
@@ -307,7 +335,7 @@ pub fn build_layout(dir: &Path, hello: &str, filler: usize, platforms: &[&str]) 
             "mediaType": "application/vnd.oci.image.manifest.v1+json",
             "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": cdigest, "size": csize},
             "layers": layer_descs.iter().map(|(d, s)| serde_json::json!({
-                "mediaType": "application/vnd.oci.image.layer.v1.tar+gzip", "digest": d, "size": s
+                "mediaType": layer_media, "digest": d, "size": s
             })).collect::<Vec<_>>(),
         });
         let (mdigest, msize) = blobs.put(&serde_json::to_vec(&manifest).unwrap());
