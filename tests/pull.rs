@@ -712,3 +712,50 @@ fn zstd_layers_pull_and_run() {
     run.ok();
     assert_eq!(run.stdout, "zstd");
 }
+
+#[test]
+fn docker_schema_2_manifests_pull_and_run() {
+    let reg = Registry::start("v2s2");
+    let img = build_layout(&reg.dir.join("layout"), "docker", 0, &[host_arch()]);
+    reg.push_as(&img.layout, &img.layout_ref, "d/app:1", false, Some("v2s2"));
+    let env = Env::new("v2s2");
+    let r#ref = format!("{}/d/app:1", reg.addr);
+    let r = ct(&env, &["pull", &r#ref]);
+    r.ok();
+    let digest = r
+        .stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("Digest: "))
+        .unwrap()
+        .to_string();
+    let manifest = std::fs::read_to_string(
+        env.root
+            .join("images/blobs/sha256")
+            .join(digest.trim_start_matches("sha256:")),
+    )
+    .unwrap();
+    assert!(
+        manifest.contains("application/vnd.docker.distribution.manifest.v2+json"),
+        "{manifest}"
+    );
+    let run = ct(&env, &["run", "--rm", "--network", "none", &r#ref]);
+    run.ok();
+    assert_eq!(run.stdout, "docker");
+
+    // Pulled again by that digest and untagged: listed without a tag, as docker does.
+    ct(
+        &env,
+        &["pull", "-q", &format!("{}/d/app@{digest}", reg.addr)],
+    )
+    .ok();
+    ct(&env, &["rmi", &r#ref]).ok();
+    let images = ct(&env, &["images"]);
+    assert!(
+        images
+            .stdout
+            .lines()
+            .any(|l| l.starts_with(&format!("{}/d/app ", reg.addr)) && l.contains("<none>")),
+        "{}",
+        images.stdout
+    );
+}

@@ -55,7 +55,11 @@ pub fn list(engine: &Engine, a: ImagesArgs) -> Result<i32, Failure> {
     );
     for i in &images {
         let fam = reference::familiar(&i.reference);
-        let (repo, tag) = fam.rsplit_once(':').unwrap_or((fam.as_str(), "<none>"));
+        // A digest reference (a pull by digest) has no tag, as in docker's listing.
+        let (repo, tag) = match fam.split_once('@') {
+            Some((name, _)) => (name, "<none>"),
+            None => fam.rsplit_once(':').unwrap_or((fam.as_str(), "<none>")),
+        };
         let created = i
             .created
             .as_deref()

@@ -114,8 +114,23 @@ impl Registry {
     /// `skopeo copy` an image of an OCI layout to `<addr>/<dest>` (`repo:tag`); `all` copies
     /// every platform of an index.
     pub fn push(&self, layout: &Path, layout_ref: &str, dest: &str, all: bool) {
+        self.push_as(layout, layout_ref, dest, all, None)
+    }
+
+    /// [`Registry::push`] converting the manifest (`v2s2`: Docker schema 2, `oci`).
+    pub fn push_as(
+        &self,
+        layout: &Path,
+        layout_ref: &str,
+        dest: &str,
+        all: bool,
+        format: Option<&str>,
+    ) {
         let mut c = Command::new("skopeo");
         c.args(["--insecure-policy", "copy", "-q", "--dest-tls-verify=false"]);
+        if let Some(f) = format {
+            c.arg(format!("--format={f}"));
+        }
         if all {
             c.arg("--all");
         }
