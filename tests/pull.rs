@@ -617,6 +617,19 @@ fn busybox_is_built_offline_only_when_the_registry_cannot_be_reached() {
     let names = span_names(&env, "run");
     assert!(names.iter().any(|n| n == "image.bootstrap"), "{names:?}");
 
+    // `ctrace pull busybox` in the same classroom builds it too, and says so.
+    ct(&env, &["rmi", "busybox"]).ok();
+    let mut c = env.cmd(&["pull", "busybox"]);
+    for v in PROXY_VARS {
+        c.env_remove(v);
+    }
+    c.env("ALL_PROXY", "http://127.0.0.1:1");
+    let r: Run = c.output().unwrap().into();
+    r.ok();
+    assert_eq!(r.stdout, "docker.io/library/busybox:latest\n");
+    assert!(r.stderr.contains("cannot reach registry"), "{}", r.stderr);
+    assert_eq!(image_ids(&env).len(), 1);
+
     // Any other failure is not hidden by the fallback.
     let (reg, _img) = registry_with_app("offline", 0);
     let r = ct(

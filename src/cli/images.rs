@@ -3,8 +3,11 @@
 use std::io::{IsTerminal, Read, Write};
 
 use crate::engine::Engine;
+use crate::image::pull::PullError;
 use crate::image::pull::{Credentials, LinePrinter, NoProgress, Progress, PullEvent};
-use crate::image::{reference, Image, RootfsConfig};
+use crate::image::{reference, Image, ImageError, RootfsConfig};
+
+const BUSYBOX: &str = "docker.io/library/busybox:latest";
 use crate::{phase_span, trace};
 
 use super::args::{ImageCommand, ImagesArgs, ImportArgs, LoginArgs, PullArgs, RmiArgs};
@@ -293,7 +296,29 @@ pub fn pull(ctx: &Context, a: PullArgs) -> Result<i32, Failure> {
     let result = {
         let span = phase_span!("pull", reference = %a.reference);
         let _e = span.enter();
-        let r = crate::image::pull::pull(&store, &a.reference, &opts, progress.as_ref());
+        let mut r = crate::image::pull::pull(&store, &a.reference, &opts, progress.as_ref());
+        // The classroom fallback: no registry, but busybox can be built from the host.
+        if let Err(ImageError::Pull(e @ PullError::Unreachable { .. })) = &r {
+            if reference::normalize(&a.reference).ok().as_deref() == Some(BUSYBOX) {
+                let why = e.to_string();
+                let b = phase_span!("image.bootstrap");
+                let _e = b.enter();
+                r = store
+                    .bootstrap_busybox()
+                    .inspect_err(|e| trace::fail(&b, e))
+                    .map(|image| {
+                        eprintln!("ctrace: {why}: built busybox:latest from the host's static busybox instead");
+                        trace::note(&b, "busybox:latest built from the host's static busybox");
+                        crate::image::pull::PullOutcome {
+                            reference: BUSYBOX.to_string(),
+                            digest: image.manifest_digest.clone(),
+                            downloaded_bytes: 0,
+                            downloaded: false,
+                            image,
+                        }
+                    });
+            }
+        }
         match &r {
             Ok(o) => trace::note(
                 &span,
