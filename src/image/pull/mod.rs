@@ -735,7 +735,16 @@ fn status_error(client: &Client, r: &Reference, status: u16, body: &[u8], what: 
                     format!("unauthorized: {message}")
                 },
             },
-            None => PullError::NeedsLogin { registry },
+            // Anonymous and still refused: Docker Hub answers so for a repository that does not
+            // exist as well as for a private one, and docker words it that way.
+            None => PullError::Denied {
+                repository: reference::familiar(&r.name()),
+                reason: if message.is_empty() {
+                    "requested access to the resource is denied".into()
+                } else {
+                    message
+                },
+            },
         },
         _ => PullError::Status {
             registry,
