@@ -772,3 +772,30 @@ fn docker_schema_2_manifests_pull_and_run() {
         images.stdout
     );
 }
+
+#[test]
+fn pull_explain_narrates_each_step() {
+    let (reg, _img) = registry_with_app("explain", 0);
+    let env = Env::new("explain");
+    let r#ref = format!("{}/team/app:1.2", reg.addr);
+    let r = ct(&env, &["pull", "--explain", &r#ref]);
+    r.ok();
+    for phase in [
+        "pull.resolve",
+        "pull.auth",
+        "pull.manifest",
+        "pull.blob",
+        "pull.verify",
+        "pull.unpack",
+        "pull.register",
+    ] {
+        assert!(r.stderr.contains(phase), "{phase}: {}", r.stderr);
+    }
+    assert!(r.stderr.contains("sha256 verified"), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("details: ctrace trace show"),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(r.stdout.lines().last(), Some(r#ref.as_str()));
+}

@@ -346,6 +346,12 @@ pub struct PullArgs {
     /// Print only the image's full reference.
     #[arg(short = 'q', long)]
     pub quiet: bool,
+    /// Narrate every phase of the pull as it happens (on stderr).
+    #[arg(long)]
+    pub explain: bool,
+    /// Language of --explain (default: CTRACE_LANG, then the locale).
+    #[arg(long)]
+    pub lang: Option<String>,
     /// Pull this platform (os/arch[/variant]) when the image has several.
     #[arg(long)]
     pub platform: Option<String>,

@@ -282,13 +282,22 @@ impl Progress for Bars {
 /// with -q), a `pull` trace.
 pub fn pull(ctx: &Context, a: PullArgs) -> Result<i32, Failure> {
     crate::engine::Engine::require_root().map_err(fail1)?;
-    start_tracing(false, None);
+    let view = start_tracing(a.explain, a.lang.as_deref());
+    if view.is_some() {
+        let id = crate::trace::recorder::trace_id();
+        eprintln!(
+            "tracing `pull {}` — trace {}",
+            a.reference,
+            &id[..8.min(id.len())]
+        );
+    }
     let store = ctx.engine.images().map_err(fail1)?;
     let mut opts = ctx.engine.pull.clone();
     opts.platform = a.platform.clone();
     let progress: Box<dyn Progress> = if a.quiet {
         Box::new(NoProgress)
-    } else if std::io::stdout().is_terminal() {
+    } else if std::io::stdout().is_terminal() && view.is_none() {
+        // Bars redraw in place; the --explain timeline would be torn through them.
         Box::new(Bars::new())
     } else {
         Box::new(LinePrinter::stdout())
@@ -340,7 +349,7 @@ pub fn pull(ctx: &Context, a: PullArgs) -> Result<i32, Failure> {
     };
     drop(progress);
     let spans = crate::trace::recorder::take();
-    if super::recording_enabled() && !spans.is_empty() {
+    if !spans.is_empty() {
         let file = crate::engine::trace_file(
             "pull",
             None,
@@ -348,7 +357,18 @@ pub fn pull(ctx: &Context, a: PullArgs) -> Result<i32, Failure> {
             crate::trace::recorder::trace_id(),
             spans,
         );
-        let _ = crate::trace::store::write(&ctx.engine.paths.traces(), &file);
+        if super::recording_enabled() {
+            let _ = crate::trace::store::write(&ctx.engine.paths.traces(), &file);
+        }
+        if view.is_some() {
+            eprint!(
+                "{}",
+                crate::trace::explain::summary_line(
+                    &crate::trace::explain::Style::for_stderr("en"),
+                    &file
+                )
+            );
+        }
     }
     let out = result.map_err(|e| Failure::new(1, e))?;
     println!("{}", out.reference);
