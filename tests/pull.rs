@@ -504,37 +504,32 @@ fn a_blob_that_does_not_match_its_digest_is_refused_and_nothing_registered() {
 }
 
 #[test]
-fn a_transfer_cut_midway_registers_nothing_and_the_retry_resumes() {
-    let (reg, img) = registry_with_app("cut", 4 << 20);
+fn a_transfer_cut_midway_registers_nothing_and_a_retry_resumes() {
+    let (reg, _img) = registry_with_app("cut", 4 << 20);
     let proxy = Proxy::start(&reg.addr, None);
     let env = Env::new("cut");
     let r#ref = format!("{}/team/app:1.2", proxy.addr);
-    // Fetch the config first so the cut falls on a layer.
-    proxy.set_fault(Fault::CutBlobOnce);
-    let mut cut_layer = None;
-    for _ in 0..3 {
-        let r = ct(&env, &["pull", &r#ref]);
-        if r.code != 0 {
-            assert!(r.stderr.contains("pull again to resume"), "{}", r.stderr);
-            cut_layer = Some(r.stderr);
-            break;
-        }
-    }
-    let stderr = cut_layer.expect("the proxy cut a transfer");
+
+    // Every transfer breaks: the pull gives up, registers nothing, keeps only a hidden prefix.
+    proxy.set_fault(Fault::CutBlobAlways);
+    let r = ct(&env, &["pull", &r#ref]);
+    assert_eq!(r.code, 1);
+    assert!(r.stderr.contains("pull again to resume"), "{}", r.stderr);
     assert!(image_ids(&env).is_empty(), "nothing registered");
     let partial = partial_files(&env);
-    assert_eq!(partial.len(), 1, "{partial:?}: {stderr}");
+    assert_eq!(partial.len(), 1, "{partial:?}");
     let cut_hex = partial[0].trim_end_matches(".partial").to_string();
     assert!(
         !blob_in_store(&env, &cut_hex),
         "a partial blob is not visible"
     );
 
-    let r = ct(&env, &["pull", &r#ref]);
-    r.ok();
+    // The next pull resumes it with a range request and succeeds.
+    proxy.set_fault(Fault::None);
+    let before = proxy.requests().len();
+    ct(&env, &["pull", &r#ref]).ok();
     assert!(
-        proxy
-            .requests()
+        proxy.requests()[before..]
             .iter()
             .any(|l| l.contains(&cut_hex) && l.contains("range=bytes=")),
         "resumed with a range request: {:?}",
@@ -542,10 +537,33 @@ fn a_transfer_cut_midway_registers_nothing_and_the_retry_resumes() {
     );
     assert!(partial_files(&env).is_empty());
     assert_eq!(image_ids(&env).len(), 1);
-    let _ = img;
     let run = ct(&env, &["run", "--rm", "--network", "none", &r#ref]);
     run.ok();
     assert_eq!(run.stdout, "hello");
+}
+
+#[test]
+fn one_broken_transfer_is_resumed_within_the_pull() {
+    let (reg, _img) = registry_with_app("cut_once", 4 << 20);
+    let proxy = Proxy::start(&reg.addr, None);
+    let env = Env::new("cut_once");
+    let r#ref = format!("{}/team/app:1.2", proxy.addr);
+    // The first blob transfer breaks once.
+    proxy.set_fault(Fault::CutBlobOnce);
+    let before = proxy.requests().len();
+    ct(&env, &["pull", &r#ref]).ok();
+    let resumed: Vec<String> = proxy.requests()[before..]
+        .iter()
+        .filter(|l| l.contains("range=bytes="))
+        .cloned()
+        .collect();
+    assert_eq!(resumed.len(), 1, "{:?}", proxy.requests());
+    let t = env.traces();
+    let last = t.iter().rev().find(|t| t["operation"] == "pull").unwrap();
+    assert!(
+        last.to_string().contains("transfer broke, resuming"),
+        "the resume is an event of its pull.blob span"
+    );
 }
 
 #[test]

@@ -404,6 +404,8 @@ pub enum Fault {
     None,
     /// Close the connection halfway through the body of the next blob GET (once).
     CutBlobOnce,
+    /// Close the connection halfway through the body of every blob GET.
+    CutBlobAlways,
     /// Flip one byte in the body of every GET of this blob digest.
     Corrupt(String),
 }
@@ -615,7 +617,7 @@ impl Shared {
                 break;
             }
             if head.is_empty() {
-                status_ok = line.contains(" 200 ");
+                status_ok = line.contains(" 200 ") || line.contains(" 206 ");
             }
             if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
                 content_length = v.trim().parse::<usize>().ok();
@@ -629,8 +631,10 @@ impl Shared {
         let blob_get = method == "GET" && target.contains("/blobs/sha256:");
         let fault = self.fault.lock().unwrap().clone();
         match (&fault, blob_get && status_ok, content_length) {
-            (Fault::CutBlobOnce, true, Some(len)) if len > 1 => {
-                *self.fault.lock().unwrap() = Fault::None;
+            (Fault::CutBlobOnce | Fault::CutBlobAlways, true, Some(len)) if len > 1 => {
+                if fault == Fault::CutBlobOnce {
+                    *self.fault.lock().unwrap() = Fault::None;
+                }
                 let mut body = vec![0u8; len / 2];
                 upr.read_exact(&mut body)?;
                 client.write_all(&body)?;

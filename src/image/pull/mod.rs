@@ -46,6 +46,9 @@ use super::reference::{self, Reference};
 use super::{Image, ImageError, ImageStore};
 use crate::{kernel_event, phase_span, trace};
 
+/// Attempts at one blob transfer that breaks midway (each resumes where the last stopped).
+const TRANSFER_ATTEMPTS: u32 = 3;
+
 /// docker's default `max-concurrent-downloads`.
 pub const DEFAULT_CONCURRENT_DOWNLOADS: usize = 3;
 
@@ -841,7 +844,20 @@ impl Fetcher<'_> {
             return Ok(present);
         }
         let partial = self.pulls_dir.join(format!("{hex}.partial"));
-        let result = self.download(d, hex, &partial, span, progress);
+        // A broken transfer is resumed from where it stopped, a few times, as docker retries
+        // its downloads; what the registry refuses or what does not verify is not retried.
+        let mut attempt = 1;
+        let result = loop {
+            match self.download(d, hex, &partial, span, progress) {
+                Err(ImageError::Pull(e @ PullError::Transfer { .. }))
+                    if attempt < TRANSFER_ATTEMPTS =>
+                {
+                    kernel_event!(digest = %d.digest, attempt, error = %e, "transfer broke, resuming");
+                    attempt += 1;
+                }
+                r => break r,
+            }
+        };
         match &result {
             Ok(_) => {
                 fs::rename(&partial, &dest)
