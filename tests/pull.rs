@@ -18,13 +18,18 @@ const PROXY_VARS: [&str; 8] = [
     "no_proxy",
 ];
 
-/// `ctrace ARGS` with no HTTP proxy from the caller's environment.
-fn ct(env: &Env, args: &[&str]) -> Run {
+/// `ctrace ARGS` without the caller's HTTP proxy or docker credentials.
+fn command(env: &Env, args: &[&str]) -> std::process::Command {
     let mut c = env.cmd(args);
     for v in PROXY_VARS {
         c.env_remove(v);
     }
-    c.output().unwrap().into()
+    c.env("DOCKER_CONFIG", &env.dir);
+    c
+}
+
+fn ct(env: &Env, args: &[&str]) -> Run {
+    command(env, args).output().unwrap().into()
 }
 
 /// A registry holding `team/app:1.2` (busybox + `/etc/hello` = `hello`).
@@ -375,10 +380,10 @@ fn basic_auth_login_logout_and_wrong_credentials() {
                 .contains(&reg.addr)
     );
 
-    let mut c = env.cmd(&["login", &reg.addr, "-u", "alice", "--password-stdin"]);
-    for v in PROXY_VARS {
-        c.env_remove(v);
-    }
+    let mut c = command(
+        &env,
+        &["login", &reg.addr, "-u", "alice", "--password-stdin"],
+    );
     c.stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped());
@@ -573,10 +578,7 @@ fn concurrent_pulls_of_one_image_fetch_each_blob_once() {
     let env = Env::new("concurrent");
     let r#ref = format!("{}/team/app:1.2", proxy.addr);
     let spawn = || {
-        let mut c = env.cmd(&["pull", "-q", &r#ref]);
-        for v in PROXY_VARS {
-            c.env_remove(v);
-        }
+        let mut c = command(&env, &["pull", "-q", &r#ref]);
         c.stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::piped())
             .spawn()
@@ -602,20 +604,20 @@ fn concurrent_pulls_of_one_image_fetch_each_blob_once() {
 fn busybox_is_built_offline_only_when_the_registry_cannot_be_reached() {
     let env = Env::new("offline");
     // Docker Hub made unreachable on any machine: every request goes to a dead proxy.
-    let mut c = env.cmd(&[
-        "run",
-        "--pull",
-        "missing",
-        "--rm",
-        "--network",
-        "none",
-        "busybox",
-        "echo",
-        "hi",
-    ]);
-    for v in PROXY_VARS {
-        c.env_remove(v);
-    }
+    let mut c = command(
+        &env,
+        &[
+            "run",
+            "--pull",
+            "missing",
+            "--rm",
+            "--network",
+            "none",
+            "busybox",
+            "echo",
+            "hi",
+        ],
+    );
     c.env("ALL_PROXY", "http://127.0.0.1:1");
     let r: Run = c.output().unwrap().into();
     r.ok();
@@ -637,10 +639,7 @@ fn busybox_is_built_offline_only_when_the_registry_cannot_be_reached() {
 
     // `ctrace pull busybox` in the same classroom builds it too, and says so.
     ct(&env, &["rmi", "busybox"]).ok();
-    let mut c = env.cmd(&["pull", "busybox"]);
-    for v in PROXY_VARS {
-        c.env_remove(v);
-    }
+    let mut c = command(&env, &["pull", "busybox"]);
     c.env("ALL_PROXY", "http://127.0.0.1:1");
     let r: Run = c.output().unwrap().into();
     r.ok();
@@ -694,18 +693,18 @@ fn docker_hub_names_come_from_a_registry_mirror() {
     ct(&env, &["rmi", "alpine"]).ok();
 
     // The same through the environment, pulled by `run`.
-    let mut c = env.cmd(&[
-        "run",
-        "--pull",
-        "missing",
-        "--rm",
-        "--network",
-        "none",
-        "alpine",
-    ]);
-    for v in PROXY_VARS {
-        c.env_remove(v);
-    }
+    let mut c = command(
+        &env,
+        &[
+            "run",
+            "--pull",
+            "missing",
+            "--rm",
+            "--network",
+            "none",
+            "alpine",
+        ],
+    );
     c.env("CTRACE_REGISTRY_MIRROR", &mirror);
     let r: Run = c.output().unwrap().into();
     r.ok();

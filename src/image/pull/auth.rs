@@ -133,10 +133,15 @@ fn key_host(key: &str) -> &str {
 
 /// Credentials for `domain` from the first file that has them.
 pub fn lookup(root: &Path, domain: &str) -> Result<Option<Credentials>, PullError> {
+    lookup_in(&read_paths(root), domain)
+}
+
+/// [`lookup`] in the given files.
+fn lookup_in(paths: &[PathBuf], domain: &str) -> Result<Option<Credentials>, PullError> {
     let want = config_key(domain);
     let want_host = key_host(&want).to_string();
-    for path in read_paths(root) {
-        let Some(doc) = read_config(&path)? else {
+    for path in paths {
+        let Some(doc) = read_config(path)? else {
             continue;
         };
         let Some(auths) = doc.get("auths").and_then(Value::as_object) else {
@@ -283,10 +288,12 @@ mod tests {
         store(&dir, "docker.io", Some(&c)).unwrap();
         let text = std::fs::read_to_string(dir.join("config.json")).unwrap();
         assert!(text.contains(DOCKER_HUB_KEY) && text.contains("credsStore"));
-        assert_eq!(lookup(&dir, "docker.io").unwrap(), Some(c));
-        assert_eq!(lookup(&dir, "quay.io").unwrap(), None);
+        // Only this file: the developer's own ~/.docker/config.json stays out of the test.
+        let files = [dir.join("config.json")];
+        assert_eq!(lookup_in(&files, "docker.io").unwrap(), Some(c));
+        assert_eq!(lookup_in(&files, "quay.io").unwrap(), None);
         assert!(store(&dir, "docker.io", None).unwrap());
-        assert_eq!(lookup(&dir, "docker.io").unwrap(), None);
+        assert_eq!(lookup_in(&files, "docker.io").unwrap(), None);
         let _ = std::fs::remove_dir_all(&dir);
     }
 }
