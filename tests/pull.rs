@@ -816,3 +816,27 @@ fn pull_explain_narrates_each_step() {
     );
     assert_eq!(r.stdout.lines().last(), Some(r#ref.as_str()));
 }
+
+#[test]
+fn an_image_of_another_platform_is_stored_with_docker_s_warning() {
+    let reg = Registry::start("foreign");
+    let other = if host_arch() == "arm64" {
+        "amd64"
+    } else {
+        "arm64"
+    };
+    let img = build_layout(&reg.dir.join("layout"), "hello", 0, &[other]);
+    reg.push(&img.layout, &img.layout_ref, "f/app:1", false);
+    let env = Env::new("foreign");
+    let r = ct(&env, &["pull", &format!("{}/f/app:1", reg.addr)]);
+    r.ok();
+    assert!(
+        r.stderr.contains(&format!(
+            "WARNING: the requested image's platform (linux/{other}) does not match the wanted platform (linux/{})",
+            host_arch()
+        )),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(image_ids(&env).len(), 1);
+}

@@ -274,6 +274,9 @@ impl Progress for Bars {
             PullEvent::Status { message } => {
                 let _ = self.multi.println(format!("Status: {message}"));
             }
+            PullEvent::Warning { message } => {
+                self.multi.suspend(|| eprintln!("WARNING: {message}"));
+            }
         }
     }
 }

@@ -430,12 +430,14 @@ pub fn pull(
                 wanted = %platform_str(&platform),
                 "platform mismatch"
             );
-            eprintln!(
-                "WARNING: the requested image's platform ({}/{}) does not match the wanted platform ({})",
-                config.os,
-                config.architecture,
-                platform_str(&platform)
-            );
+            progress.event(PullEvent::Warning {
+                message: format!(
+                    "the requested image's platform ({}/{}) does not match the wanted platform ({})",
+                    config.os,
+                    config.architecture,
+                    platform_str(&platform)
+                ),
+            });
         }
         trace::note(
             span,

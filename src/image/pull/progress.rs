@@ -29,6 +29,8 @@ pub enum PullEvent {
     Digest { digest: String },
     /// `Status: Downloaded newer image for busybox:latest` / `Image is up to date for …`.
     Status { message: String },
+    /// Something the user should know that does not stop the pull (a platform mismatch).
+    Warning { message: String },
 }
 
 /// Receives [`PullEvent`]s; called from the download threads too.
@@ -69,6 +71,11 @@ impl Progress for LinePrinter {
             PullEvent::PullComplete { id } => format!("{id}: Pull complete"),
             PullEvent::Digest { digest } => format!("Digest: {digest}"),
             PullEvent::Status { message } => format!("Status: {message}"),
+            PullEvent::Warning { message } => {
+                // Warnings go to stderr whatever the output, as docker's do.
+                eprintln!("WARNING: {message}");
+                return;
+            }
             PullEvent::Downloading { .. } | PullEvent::Extracting { .. } => return,
         };
         if self.stdout {
