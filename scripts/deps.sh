@@ -5,6 +5,9 @@
 #   iproute2        `ip`, used by the tests to clean up a leaked veth or bridge
 #   iptables        outbound NAT and published ports of the bridge network (and iptables-save,
 #                   with which the tests look for leaked rules)
+#   docker-registry a real OCI registry on 127.0.0.1 that the pull tests and bench/pull.sh use
+#   skopeo          pushes the test images into it (and is what bench/pull.sh compares with)
+#   apache2-utils   htpasswd, for the registry with basic auth
 # Idempotent: installs only what is missing. Run as root.
 set -euo pipefail
 need=()
@@ -14,6 +17,9 @@ static_busybox || need+=(busybox-static)
 command -v runc >/dev/null 2>&1 || need+=(runc)
 command -v ip >/dev/null 2>&1 || need+=(iproute2)
 command -v iptables-save >/dev/null 2>&1 || need+=(iptables)
+command -v docker-registry >/dev/null 2>&1 || need+=(docker-registry)
+command -v skopeo >/dev/null 2>&1 || need+=(skopeo)
+command -v htpasswd >/dev/null 2>&1 || need+=(apache2-utils)
 if ((${#need[@]})); then
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq >/dev/null

@@ -30,6 +30,26 @@ pub struct Cli {
     /// The bridge's IPv4 subnet; its first address is the gateway (dockerd's --bip).
     #[arg(long, global = true, env = "CTRACE_BRIDGE_SUBNET", default_value = crate::network::bridge::DEFAULT_SUBNET)]
     pub bridge_subnet: String,
+    /// Docker Hub mirror tried before Docker Hub (dockerd's --registry-mirror); repeat or
+    /// separate with commas.
+    #[arg(
+        long = "registry-mirror",
+        global = true,
+        env = "CTRACE_REGISTRY_MIRROR",
+        value_delimiter = ',',
+        value_name = "URL"
+    )]
+    pub registry_mirrors: Vec<String>,
+    /// Registry (host[:port]) to speak plain HTTP to (dockerd's --insecure-registry); loopback
+    /// registries always are.
+    #[arg(
+        long = "insecure-registry",
+        global = true,
+        env = "CTRACE_INSECURE_REGISTRIES",
+        value_delimiter = ',',
+        value_name = "HOST"
+    )]
+    pub insecure_registries: Vec<String>,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -81,6 +101,15 @@ pub enum Command {
     Images(ImagesArgs),
     /// Remove images (docker rmi).
     Rmi(RmiArgs),
+    /// Download an image from a registry (docker pull).
+    Pull(PullArgs),
+    /// Store credentials for a registry (docker login).
+    Login(LoginArgs),
+    /// Remove stored credentials for a registry (docker logout).
+    Logout {
+        /// The registry (default: Docker Hub).
+        server: Option<String>,
+    },
     /// Manage images.
     #[command(subcommand)]
     Image(ImageCommand),
@@ -214,6 +243,12 @@ pub struct CreateFlags {
     /// Make PHASE fail, to watch the engine roll back (e.g. start.spec, runtime.clone).
     #[arg(long, value_name = "PHASE")]
     pub fail_at: Option<String>,
+    /// Pull the image before creating: missing (default), always, never.
+    #[arg(long, env = "CTRACE_PULL", default_value = "missing", value_parser = ["missing", "always", "never"])]
+    pub pull: String,
+    /// Pull this platform (os/arch[/variant]) when the image has several.
+    #[arg(long)]
+    pub platform: Option<String>,
     /// The image to run.
     pub image: String,
     /// The command and its arguments (default: the image's).
@@ -406,6 +441,37 @@ pub struct ImagesArgs {
     /// Output: table (default) or json.
     #[arg(long, default_value = "table")]
     pub format: String,
+}
+
+#[derive(Debug, Args)]
+pub struct PullArgs {
+    /// NAME[:TAG|@DIGEST], e.g. busybox, 127.0.0.1:5000/team/app:1.2, alpine@sha256:…
+    pub reference: String,
+    /// Print only the image's full reference.
+    #[arg(short = 'q', long)]
+    pub quiet: bool,
+    /// Narrate every phase of the pull as it happens (on stderr).
+    #[arg(long)]
+    pub explain: bool,
+    /// Language of --explain (default: CTRACE_LANG, then the locale).
+    #[arg(long)]
+    pub lang: Option<String>,
+    /// Pull this platform (os/arch[/variant]) when the image has several.
+    #[arg(long)]
+    pub platform: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct LoginArgs {
+    /// The registry (default: Docker Hub).
+    pub server: Option<String>,
+    #[arg(short = 'u', long)]
+    pub username: Option<String>,
+    #[arg(short = 'p', long)]
+    pub password: Option<String>,
+    /// Read the password from stdin.
+    #[arg(long)]
+    pub password_stdin: bool,
 }
 
 #[derive(Debug, Args)]

@@ -47,6 +47,8 @@ fn options(f: &CreateFlags, auto_remove: bool) -> Result<CreateOptions, Failure>
     Ok(CreateOptions {
         restart_policy,
         image: f.image.clone(),
+        pull: f.pull.clone(),
+        platform: f.platform.clone(),
         name: f.name.clone(),
         cmd: f.command.clone(),
         entrypoint: f.entrypoint.clone(),

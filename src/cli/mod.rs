@@ -74,6 +74,8 @@ pub fn main() -> i32 {
             return 125;
         }
     }
+    engine.pull.mirrors = cli.registry_mirrors.clone();
+    engine.pull.insecure_registries = cli.insecure_registries.clone();
     let ctx = Context { engine, argv, t0 };
     let result = match cli.command {
         Command::Run(a) => container::run(&ctx, a),
@@ -93,6 +95,9 @@ pub fn main() -> i32 {
         Command::Logs(a) => logs::logs(&ctx.engine, a),
         Command::Images(a) => images::list(&ctx.engine, a),
         Command::Rmi(a) => images::remove(&ctx.engine, a),
+        Command::Pull(a) => images::pull(&ctx, a),
+        Command::Login(a) => images::login(&ctx.engine, a),
+        Command::Logout { server } => images::logout(&ctx.engine, server.as_deref()),
         Command::Image(c) => images::command(&ctx, c),
         Command::Volume(c) => volumes::command(&ctx.engine, c),
         Command::Trace(c) => traces::command(&ctx.engine, c),

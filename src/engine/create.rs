@@ -16,6 +16,10 @@ use super::{Engine, EngineError};
 #[derive(Debug, Clone, Default)]
 pub struct CreateOptions {
     pub image: String,
+    /// `--pull`: `missing` (default, also when empty), `always` or `never`.
+    pub pull: String,
+    /// `--platform` for a pull.
+    pub platform: Option<String>,
     pub name: Option<String>,
     /// The command after the image name; empty = the image's CMD.
     pub cmd: Vec<String>,
@@ -142,24 +146,24 @@ fn create_phases<'a>(
     let requested_mounts = volume::parse_flags(opts)?;
     let mount_requests = volume::host_config_mounts(&requested_mounts);
 
-    let (image, bootstrapped) = phase(
+    let policy = match opts.pull.as_str() {
+        "" | "missing" => Pull::Missing,
+        "always" => Pull::Always,
+        "never" => Pull::Never,
+        other => {
+            return Err(EngineError::Invalid(format!(
+                "invalid pull option {other:?}: must be one of \"always\", \"missing\" or \"never\""
+            )))
+        }
+    };
+    let normalized = reference::normalize(&opts.image)?;
+    let local = phase(
         phase_span!("create.image.lookup", reference = %opts.image),
-        |span| lookup_image(engine, &opts.image, span),
+        |span| lookup_image(engine, &opts.image, policy, span),
     )?;
 
-    phase(phase_span!("create.image.pull"), |span| {
-        trace::note(
-            span,
-            if bootstrapped {
-                "nothing pulled: busybox was built from the host's static binary".to_string()
-            } else {
-                format!(
-                    "{} is in the local store: nothing to pull",
-                    reference::familiar(&image.reference)
-                )
-            },
-        );
-        Ok(())
+    let image = phase(phase_span!("create.image.pull"), |span| {
+        pull_image(engine, opts, &normalized, policy, local, span)
     })?;
 
     let config = phase(phase_span!("create.config"), |span| {
@@ -363,46 +367,135 @@ pub(crate) fn phase<T>(
     f(&span).inspect_err(|e| trace::fail(&span, e))
 }
 
+/// `--pull`, as docker's.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Pull {
+    Missing,
+    Always,
+    Never,
+}
+
+/// The image in the local store, if it is there (and wanted: `--pull always` looks anyway).
 fn lookup_image(
     engine: &Engine,
     reference: &str,
+    policy: Pull,
     span: &tracing::Span,
-) -> Result<(Image, bool), EngineError> {
+) -> Result<Option<Image>, EngineError> {
     let store = engine.images()?;
-    let (image, bootstrapped) = match store.resolve(reference) {
-        Ok(img) => (img, false),
-        Err(ImageError::NotFound { .. })
-            if reference::normalize(reference).ok().as_deref()
-                == Some("docker.io/library/busybox:latest") =>
-        {
-            let b = phase_span!("image.bootstrap");
-            let _e = b.enter();
-            let img = store.bootstrap_busybox().inspect_err(|e| trace::fail(&b, e))?;
-            trace::note(&b, "busybox:latest built from the host's static busybox");
-            eprintln!(
-                "ctrace: busybox:latest was not in the image store: built it from the host's static busybox"
+    match store.resolve(reference) {
+        Ok(image) => {
+            trace::note(
+                span,
+                format!(
+                    "{} → {} ({} layer{})",
+                    reference::familiar(&image.reference),
+                    short_digest(&image.id),
+                    image.layers.len(),
+                    if image.layers.len() == 1 { "" } else { "s" }
+                ),
             );
-            (img, true)
+            Ok(Some(image))
         }
         Err(ImageError::NotFound { .. }) => {
-            return Err(EngineError::Invalid(format!(
-                "unable to find image {:?} locally, and registry pull is not available yet: import it with `ctrace image import`",
-                reference::familiar(&reference::normalize(reference).unwrap_or_else(|_| reference.to_string()))
-            )))
+            trace::note(
+                span,
+                format!(
+                    "{} is not in the local store{}",
+                    reference::familiar(&reference::normalize(reference)?),
+                    if policy == Pull::Never {
+                        ""
+                    } else {
+                        ": pull it"
+                    }
+                ),
+            );
+            Ok(None)
         }
-        Err(e) => return Err(e.into()),
+        Err(e) => Err(e.into()),
+    }
+}
+
+const BUSYBOX: &str = "docker.io/library/busybox:latest";
+
+/// Seed 001 step 4b: pull when missing (or always); the offline busybox when the registry
+/// cannot be reached.
+fn pull_image(
+    engine: &Engine,
+    opts: &CreateOptions,
+    normalized: &str,
+    policy: Pull,
+    local: Option<Image>,
+    span: &tracing::Span,
+) -> Result<Image, EngineError> {
+    let store = engine.images()?;
+    let bootstrap = |why: String| -> Result<Image, EngineError> {
+        let b = phase_span!("image.bootstrap");
+        let _e = b.enter();
+        let img = store
+            .bootstrap_busybox()
+            .inspect_err(|e| trace::fail(&b, e))?;
+        trace::note(&b, "busybox:latest built from the host's static busybox");
+        eprintln!("ctrace: busybox:latest is not in the image store and {why}: built it from the host's static busybox");
+        trace::note(
+            span,
+            format!("nothing pulled: {why}; busybox built from the host's static binary"),
+        );
+        Ok(img)
     };
-    trace::note(
-        span,
-        format!(
-            "{} → {} ({} layer{})",
-            reference::familiar(&image.reference),
-            short_digest(&image.id),
-            image.layers.len(),
-            if image.layers.len() == 1 { "" } else { "s" }
-        ),
-    );
-    Ok((image, bootstrapped))
+    match (policy, local) {
+        (Pull::Missing | Pull::Never, Some(image)) => {
+            trace::note(
+                span,
+                format!(
+                    "{} is in the local store: nothing to pull",
+                    reference::familiar(&image.reference)
+                ),
+            );
+            Ok(image)
+        }
+        // Building busybox from the host is not a pull: `--pull never` still gets it.
+        (Pull::Never, None) if normalized == BUSYBOX => {
+            bootstrap("--pull is never".into())
+        }
+        (Pull::Never, None) => Err(EngineError::Invalid(format!(
+            "unable to find image '{}' locally and --pull is never: pull it with `ctrace pull` or import it with `ctrace image import`",
+            reference::familiar(normalized)
+        ))),
+        (_, local) => {
+            if local.is_none() {
+                eprintln!(
+                    "Unable to find image '{}' locally",
+                    reference::familiar(normalized)
+                );
+            }
+            let mut popts = engine.pull.clone();
+            if opts.platform.is_some() {
+                popts.platform = opts.platform.clone();
+            }
+            let printer = crate::image::pull::LinePrinter::stderr();
+            match crate::image::pull::pull(&store, &opts.image, &popts, &printer) {
+                Ok(out) => {
+                    trace::note(
+                        span,
+                        format!(
+                            "{} → {} · {} bytes downloaded",
+                            reference::familiar(&out.reference),
+                            short_digest(&out.image.id),
+                            out.downloaded_bytes
+                        ),
+                    );
+                    Ok(out.image)
+                }
+                Err(ImageError::Pull(e @ crate::image::pull::PullError::Unreachable { .. }))
+                    if normalized == BUSYBOX && local.is_none() =>
+                {
+                    bootstrap(format!("the registry cannot be reached ({e})"))
+                }
+                Err(e) => Err(e.into()),
+            }
+        }
+    }
 }
 
 fn short_digest(id: &str) -> String {

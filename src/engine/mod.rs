@@ -112,6 +112,8 @@ pub struct Engine {
     pub store: Store,
     /// The bridge bridge-mode containers join (global `--bridge`, `--bridge-subnet`).
     pub bridge: crate::network::BridgeConfig,
+    /// Registry settings for pulls (global `--registry-mirror`, `--insecure-registry`).
+    pub pull: crate::image::pull::PullOptions,
 }
 
 impl Engine {
@@ -120,6 +122,7 @@ impl Engine {
             store: Store::new(paths.clone()),
             paths,
             bridge: Default::default(),
+            pull: Default::default(),
         }
     }
 

@@ -86,6 +86,10 @@ pub enum ImageError {
     #[error("{path} holds {count} images: a tag can only be given for an archive with exactly one image")]
     TagNeedsOneImage { path: PathBuf, count: usize },
 
+    /// Talking to a registry failed.
+    #[error(transparent)]
+    Pull(crate::image::pull::PullError),
+
     /// No host busybox to bootstrap the default image from.
     #[error("busybox:latest is not in the image store and no static busybox was found on the host: install busybox-static or import an image")]
     NoBusybox,

@@ -57,6 +57,44 @@ pub(crate) struct LayerStats {
 pub(crate) enum Compression {
     None,
     Gzip,
+    Zstd,
+}
+
+/// A zstd stream of one or more frames (a single `StreamingDecoder` stops after the first).
+struct ZstdFrames<R: BufRead> {
+    decoder: Option<ruzstd::decoding::StreamingDecoder<R, ruzstd::decoding::FrameDecoder>>,
+}
+
+impl<R: BufRead> ZstdFrames<R> {
+    fn new(source: R) -> io::Result<Self> {
+        let d = ruzstd::decoding::StreamingDecoder::new(source)
+            .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e.to_string()))?;
+        Ok(ZstdFrames { decoder: Some(d) })
+    }
+}
+
+impl<R: BufRead> Read for ZstdFrames<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        loop {
+            let Some(d) = self.decoder.as_mut() else {
+                return Ok(0);
+            };
+            let n = d.read(buf)?;
+            if n > 0 || buf.is_empty() {
+                return Ok(n);
+            }
+            // This frame is done: another one may follow.
+            let d = self.decoder.take().expect("checked above");
+            let mut source = d.into_inner();
+            if source.fill_buf()?.is_empty() {
+                return Ok(0);
+            }
+            self.decoder = Some(
+                ruzstd::decoding::StreamingDecoder::new(source)
+                    .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e.to_string()))?,
+            );
+        }
+    }
 }
 
 /// Open a layer blob and return a reader of its uncompressed tar stream.
@@ -74,7 +112,11 @@ fn open_uncompressed(blob: &Path, layer: &str) -> Result<(Box<dyn Read>, Compres
     };
     match magic {
         [0x1f, 0x8b, ..] => Ok((Box::new(MultiGzDecoder::new(reader)), Compression::Gzip)),
-        [0x28, 0xb5, 0x2f, 0xfd, ..] => Err(unsupported("zstd")),
+        [0x28, 0xb5, 0x2f, 0xfd, ..] => {
+            let z =
+                ZstdFrames::new(reader).map_err(|e| ImageError::io("read zstd layer", blob, e))?;
+            Ok((Box::new(z), Compression::Zstd))
+        }
         [0xfd, b'7', b'z', b'X', b'Z', 0, ..] => Err(unsupported("xz")),
         [b'B', b'Z', b'h', ..] => Err(unsupported("bzip2")),
         _ => Ok((Box::new(reader), Compression::None)),
@@ -809,10 +851,30 @@ mod tests {
     }
 
     #[test]
-    fn refuses_zstd_layers_clearly() {
-        let (_d, r) = extract(vec![0x28, 0xb5, 0x2f, 0xfd, 0, 0, 0, 0]);
+    fn refuses_xz_layers_clearly() {
+        let (_d, r) = extract(vec![0xfd, b'7', b'z', b'X', b'Z', 0, 0, 0]);
         let msg = r.unwrap_err().to_string();
-        assert!(msg.contains("zstd"), "{msg}");
+        assert!(msg.contains("xz"), "{msg}");
+    }
+
+    #[test]
+    fn zstd_layers_of_several_frames_extract_with_the_plain_diff_id() {
+        let mut t = TarBuilder::new();
+        t.file("a", b"first");
+        t.file("b", &vec![7u8; 300_000]);
+        let plain = t.finish();
+        let (one, two) = plain.split_at(plain.len() / 2);
+        let level = ruzstd::encoding::CompressionLevel::Fastest;
+        let mut z = ruzstd::encoding::compress_to_vec(one, level);
+        z.extend(ruzstd::encoding::compress_to_vec(two, level));
+        let (dir, r) = extract(z);
+        let stats = r.unwrap();
+        assert_eq!(stats.diff_id, super::super::layout::sha256_bytes(&plain));
+        assert_eq!(fs::read(dir.path().join("out/a")).unwrap(), b"first");
+        assert_eq!(
+            fs::metadata(dir.path().join("out/b")).unwrap().len(),
+            300_000
+        );
     }
 
     #[test]

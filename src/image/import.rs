@@ -162,6 +162,24 @@ impl<'s> Staging<'s> {
         label: &str,
     ) -> Result<String, ImageError> {
         let blob = self.blob_path(blob_hex);
+        self.stage_layer_at(&blob, expected, label)
+    }
+
+    /// A layer already extracted in the store, used as it is (a pull trusts its own store:
+    /// the blob and the directory were verified when they were committed).
+    pub fn reuse_layer(&mut self, diff_id_hex: &str) {
+        self.layers.entry(diff_id_hex.to_string()).or_insert(None);
+    }
+
+    /// [`Staging::stage_layer`] for a verified blob anywhere (a pull keeps its verified blobs
+    /// in the store's blob directory, not in staging).
+    pub fn stage_layer_at(
+        &mut self,
+        blob: &Path,
+        expected: Option<&str>,
+        label: &str,
+    ) -> Result<String, ImageError> {
+        let blob = blob.to_path_buf();
         let mismatch = |want: &str, got: &str| ImageError::DigestMismatch {
             what: format!("layer {label} (uncompressed content, diff id)"),
             expected: format!("sha256:{want}"),
@@ -390,7 +408,7 @@ fn manifest_bytes(
         layers: layers
             .iter()
             .map(|(hex, size, c)| Descriptor {
-                media_type: layout::media_layer(*c == Compression::Gzip),
+                media_type: layout::media_layer(*c),
                 digest: format!("sha256:{hex}"),
                 size: *size,
                 ..Default::default()

@@ -40,11 +40,12 @@ pub(crate) fn media_manifest() -> String {
 pub(crate) fn media_config() -> String {
     MediaType::ImageConfig.to_string()
 }
-pub(crate) fn media_layer(gzip: bool) -> String {
-    if gzip {
-        MediaType::ImageLayerGzip.to_string()
-    } else {
-        MediaType::ImageLayer.to_string()
+pub(crate) fn media_layer(c: super::extract::Compression) -> String {
+    use super::extract::Compression;
+    match c {
+        Compression::Gzip => MediaType::ImageLayerGzip.to_string(),
+        Compression::Zstd => MediaType::ImageLayerZstd.to_string(),
+        Compression::None => MediaType::ImageLayer.to_string(),
     }
 }
 pub(crate) const DOCKER_MANIFEST_LIST: &str =

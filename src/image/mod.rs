@@ -7,7 +7,9 @@
 //! layout (directory or tar), and the offline default `busybox:latest` built from the host's
 //! static busybox.
 //!
-//! Not for: pulling from a registry, mounting rootfs (the storage module stacks the layer
+//! Pulling from a registry is the `pull` submodule; it commits through the same staging code.
+//!
+//! Not for: mounting rootfs (the storage module stacks the layer
 //! directories), or knowing which containers use an image: the engine must refuse to `rmi` an
 //! image in use before it calls [`ImageStore::remove`], as docker's daemon does.
 //!
@@ -38,6 +40,7 @@ mod error;
 mod extract;
 mod import;
 mod layout;
+pub mod pull;
 pub mod reference;
 #[cfg(test)]
 mod testutil;

@@ -5,6 +5,8 @@
 //! prunes it and checks that the bridge, its iptables rules and its leases are gone.
 #![allow(dead_code)]
 
+pub mod registry;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -88,6 +90,9 @@ impl Env {
             .env("CTRACE_BRIDGE", &self.bridge)
             .env("CTRACE_BRIDGE_SUBNET", &self.subnet)
             .env("NO_COLOR", "1")
+            // Hermetic: no test may depend on Docker Hub. Pull tests pass `--pull` or use
+            // `ctrace pull` against their own registry.
+            .env("CTRACE_PULL", "never")
             .env_remove("CTRACE_TRACE")
             .stdin(Stdio::null());
         c
