@@ -9,6 +9,7 @@ mod bench;
 mod container;
 mod images;
 mod ps;
+mod step;
 pub mod traces;
 pub mod units;
 mod volumes;

@@ -69,7 +69,13 @@ pub fn start(engine: &Engine, query: &str, attach: bool) -> Result<Started, Engi
 fn record_failure(engine: &Engine, id: &str, e: &EngineError) {
     if let Ok(mut st) = engine.store.load_state(id) {
         if st.status == Status::Running {
-            return;
+            // Only this start's own checkpoint can have said so (the phases that fail with an id
+            // run under the container lock), and the rollback has just killed that process.
+            st.status = if st.finished_at.is_empty() {
+                Status::Created
+            } else {
+                Status::Exited
+            };
         }
         st.exit_code = e.exit_code();
         st.error = e.to_string();
@@ -94,6 +100,7 @@ fn start_phases<'a>(
         let cfg = engine.store.load_config(&id)?;
         root.record("container.id", cfg.id.as_str());
         root.record("container.name", cfg.name.as_str());
+        super::step::learn_container(&cfg.id);
         let asked = if query.len() > 12 {
             &query[..12]
         } else {
@@ -382,34 +389,32 @@ fn start_phases<'a>(
         ),
         |span| {
             let (shim, reports, pid) = spawn_shim(engine, &id, attach)?;
+            let shim_pid = shim.id() as i32;
+            // Registered inside the phase: a `--step` abort right after it must undo it too.
+            let (paths, cg, h) = (engine.paths.clone(), cgroups_path.clone(), hierarchy);
+            let id2 = id.clone();
+            rollback.push("stop the shim and its init, remove the cgroup", move || {
+                unsafe {
+                    libc::kill(pid, libc::SIGKILL);
+                    libc::kill(shim_pid, libc::SIGKILL);
+                }
+                let _ = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(shim_pid), None);
+                if kind == Kind::Runc {
+                    let _ = runc::delete(&paths, &id2);
+                }
+                Cgroup::open(&h, &cg).remove().map_err(|e| e.to_string())
+            });
+            super::step::learn_processes(shim_pid, pid);
             span.record("pid", pid);
             trace::note(
                 span,
-                format!(
-                    "shim {} → init {pid} created, blocked on exec fifo",
-                    shim.id()
-                ),
+                format!("shim {shim_pid} → init {pid} created, blocked on exec fifo"),
             );
             Ok((shim, reports, pid))
         },
     )
     .map_err(with_id)?;
     let shim_pid = shim.id() as i32;
-    {
-        let (paths, cg, h) = (engine.paths.clone(), cgroups_path.clone(), hierarchy);
-        let id2 = id.clone();
-        rollback.push("stop the shim and its init, remove the cgroup", move || {
-            unsafe {
-                libc::kill(pid, libc::SIGKILL);
-                libc::kill(shim_pid, libc::SIGKILL);
-            }
-            let _ = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(shim_pid), None);
-            if kind == Kind::Runc {
-                let _ = runc::delete(&paths, &id2);
-            }
-            Cgroup::open(&h, &cg).remove().map_err(|e| e.to_string())
-        });
-    }
 
     phase(
         phase_span!(

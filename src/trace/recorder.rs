@@ -174,6 +174,13 @@ pub fn take() -> Vec<SpanRecord> {
         .unwrap_or_default()
 }
 
+/// A copy of the finished spans recorded so far (they stay for [`take`]).
+pub fn finished() -> Vec<SpanRecord> {
+    shared()
+        .map(|s| s.done.lock().unwrap().clone())
+        .unwrap_or_default()
+}
+
 /// Adds spans recorded by another process (the shim, the init) to this trace.
 pub fn import(spans: Vec<SpanRecord>) {
     let Some(s) = shared() else { return };
