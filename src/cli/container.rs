@@ -275,7 +275,7 @@ pub fn start(ctx: &Context, a: StartArgs) -> Result<i32, Failure> {
     if arm_fault(a.fail_at.as_deref(), false)? && !super::recording_enabled() {
         super::force_tracing();
     }
-    arm_step(ctx, a.step, a.lang.as_deref())?;
+    arm_step(ctx, a.step, a.lang.as_deref()).map_err(|f| Failure::new(1, f.message))?;
     let mut failed = Vec::new();
     let mut code = 0;
     for name in &a.containers {
