@@ -124,6 +124,12 @@ fn write(path: &Path, bytes: &[u8]) -> Result<(), BookError> {
     std::fs::write(path, bytes).map_err(err)
 }
 
+/// A front matter value as Markdown text: its `<id>`-style placeholders are not HTML tags (the
+/// terminal shows these values as they are, so the lesson files do not escape them).
+fn plain(text: &str) -> String {
+    text.replace('<', "&lt;").replace('>', "&gt;")
+}
+
 /// Where each phase's lesson is: `chapter.md#phase`.
 fn lesson_links(chapters: &[manifest::Chapter]) -> HashMap<&'static str, String> {
     chapters
@@ -298,12 +304,12 @@ pub fn build(traces: &Path, out: &Path, lang: &str) -> Result<Vec<PathBuf>, Book
             .filter_map(|p| lessons::get(lang, p))
             .map(|l| LessonCtx {
                 phase: l.phase.clone(),
-                title: l.title.clone(),
+                title: plain(&l.title),
                 docker: l.docker.clone(),
-                docker_file: l.docker_file.clone(),
-                seed: l.seed.clone(),
-                summary: l.summary.clone(),
-                syscalls: l.syscalls.clone(),
+                docker_file: plain(&l.docker_file),
+                seed: plain(&l.seed),
+                summary: plain(&l.summary),
+                syscalls: plain(&l.syscalls),
                 body: l.body.clone(),
             })
             .collect();
