@@ -311,6 +311,29 @@ fn q_during_create_leaves_no_container() {
 }
 
 #[test]
+fn lang_zh_steps_in_chinese() {
+    let env = Env::new("step_zh");
+    let mut s = Session::spawn(
+        &env,
+        &["create", "--step", "--lang", "zh", "busybox", "true"],
+    );
+    // The prompt is in Chinese: answer it with q at the first pause.
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while !s.screen().contains("[q] 退出并回滚") {
+        assert!(Instant::now() < deadline, "{}", s.screen());
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let screen = s.screen();
+    assert!(screen.contains("━━ create.image.lookup"), "{screen}");
+    assert!(screen.contains("在另一个终端里试试"), "{screen}");
+    s.master.write_all(b"q").unwrap();
+    let (code, _, screen) = s.finish();
+    assert_eq!(code, 130, "{screen}");
+    assert!(screen.contains("退出：回滚本命令所做的一切"), "{screen}");
+    assert!(env.ids().is_empty());
+}
+
+#[test]
 fn step_refuses_without_a_terminal_and_changes_nothing() {
     let env = Env::new("step_notty");
     for args in [
