@@ -175,6 +175,12 @@ fn enter_steps_through_every_phase_of_a_run() {
         "start.lock",
         "start.mount",
         "start.spec",
+        // The shim's and the init's own phases pause too (the embedded runtime).
+        "runtime.cgroup",
+        "runtime.clone",
+        "init.mounts",
+        "init.pivot_root",
+        "init.process",
         "start.runtime.create",
         "start.network.attach",
         "start.runtime.start",
@@ -187,9 +193,14 @@ fn enter_steps_through_every_phase_of_a_run() {
         at += pos;
     }
     assert!(screen.contains("Mount the root filesystem"), "{screen}");
-    // After the runtime's create, what the shim and the init did (they are not paused).
+    // After the runtime's create, a recap of what the shim and the init did.
+    let recap = screen
+        .split("━━ start.runtime.create ")
+        .nth(1)
+        .and_then(|r| r.split("━━ ").next())
+        .unwrap();
     for inside in ["runtime.clone", "init.pivot_root", "init.process"] {
-        assert!(screen.contains(inside), "{inside} missing:\n{screen}");
+        assert!(recap.contains(inside), "{inside} missing:\n{recap}");
     }
     // The commands to try name this container's real paths.
     let id = container_id(&screen);
@@ -289,6 +300,48 @@ fn q_rolls_back_everything_the_run_did() {
         .map(|s| s["name"].as_str().unwrap())
         .collect();
     assert!(names.contains(&"rollback.undo"), "{names:?}");
+}
+
+#[test]
+fn q_inside_the_init_rolls_back_the_shim_the_init_and_the_cgroup() {
+    let env = Env::new("step_quit_init");
+    let name = env.name("s");
+    let mut s = Session::spawn(
+        &env,
+        &["run", "--step", "--name", &name, "busybox", "sleep", "1000"],
+    );
+    s.enter_until(Some("init.mounts"));
+    let screen = s.screen();
+    let id = container_id(&screen);
+    // Paused inside the init: it exists, in its cgroup, with its mounts done.
+    let init: i32 = screen
+        .split("/proc/")
+        .filter_map(|r| r.split('/').next()?.parse().ok())
+        .last()
+        .expect("the init's pid in a command to try");
+    assert!(std::path::Path::new(&format!("/proc/{init}")).exists());
+    assert!(!cgroups_of(&id).is_empty());
+    s.press(b"q");
+    let (code, _, screen) = s.finish();
+    assert_eq!(code, 130, "{screen}");
+    assert!(
+        screen.contains("ctrace: aborted after init.mounts (--step)"),
+        "{screen}"
+    );
+    assert!(env.ids().is_empty(), "the run's container is still there");
+    assert!(
+        mounts_under(&env.dir).is_empty(),
+        "{:?}",
+        mounts_under(&env.dir)
+    );
+    assert!(cgroups_of(&id).is_empty(), "{:?}", cgroups_of(&id));
+    assert!(processes_with(&env.root.to_string_lossy()).is_empty());
+    assert!(
+        !std::path::Path::new(&format!("/proc/{init}")).exists()
+            || std::fs::read_to_string(format!("/proc/{init}/cmdline"))
+                .map_or(true, |c| !c.contains(&id)),
+        "the init survived"
+    );
 }
 
 #[test]

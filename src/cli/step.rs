@@ -1,13 +1,13 @@
-//! `--step`: the terminal side of step mode. After each phase the engine runs in this process it
-//! prints the phase's lesson, what the phase did to this container (its trace note, and for
-//! `start.runtime.create` the phases recorded inside the shim and the init), the commands to try
-//! from another terminal with the real paths and pids filled in, and waits for one key:
-//! Enter goes on, `s` shows the live state on the host, `q` (or Ctrl-C, Ctrl-D) aborts and rolls
-//! back.
+//! `--step`: the terminal side of step mode. After each phase — the engine's, and with the
+//! embedded runtime the shim's and the init's too (they wait on a gate, see
+//! [`crate::runtime::step_gate`]) — it prints the phase's lesson, what the phase did to this
+//! container (its trace note; after `start.runtime.create` a recap of the shim's and the init's
+//! phases), the commands to try from another terminal with the real paths and pids filled in, and
+//! waits for one key: Enter goes on, `s` shows the live state on host, `q` (or Ctrl-C, Ctrl-D)
+//! aborts and rolls back.
 //!
-//! It is not a debugger: the shim and the init are not paused phase by phase (they run between two
-//! engine phases, and their spans are shown after `start.runtime.create`). Everything is written
-//! to the terminal on stderr; the container's own output keeps stdout.
+//! Not here: runc's own steps (`runc create` is one black box to ctrace). Everything is written to
+//! the terminal on stderr; the container's own output keeps stdout.
 
 use std::io::{IsTerminal, Read, Write};
 use std::os::fd::AsFd;
@@ -83,7 +83,7 @@ struct Words {
 
 const EN: Words = Words {
     did: "what it did",
-    inside: "inside the shim and the container's init (other processes, not paused)",
+    inside: "recap: inside the shim and the container's init",
     try_: "try from another terminal",
     prompt: "[Enter] next phase · [s] show live state · [q] quit and roll back",
     live: "live state",
@@ -101,7 +101,7 @@ const EN: Words = Words {
 
 const ZH: Words = Words {
     did: "这一步做了什么",
-    inside: "shim 和容器 init 内部（其他进程，不会暂停）",
+    inside: "回顾：shim 和容器 init 内部",
     try_: "在另一个终端里试试",
     prompt: "[回车] 下一阶段 · [s] 查看实时状态 · [q] 退出并回滚",
     live: "实时状态",
@@ -229,6 +229,39 @@ impl Terminal {
                 format!("ls -l {}", p.exec_fifo(id).display()),
             ],
             "start.runtime.options" => vec![format!("ls -l {}", p.bundle(id).display())],
+            "runtime.cgroup" => vec![
+                format!("ls {cgroup}"),
+                format!("cat {cgroup}/cgroup.procs     # empty: the init is cloned next"),
+            ],
+            "runtime.clone" => {
+                let mut v = vec![pids()];
+                if let Some(i) = facts.init_pid {
+                    v.push(format!("ls -l /proc/{i}/ns"));
+                    v.push(format!("grep NSpid /proc/{i}/status"));
+                }
+                v.push(format!("cat {cgroup}/cgroup.procs"));
+                v
+            }
+            "init.namespaces" | "init.mounts" | "init.pivot_root" | "init.process" => {
+                let Some(i) = facts.init_pid else {
+                    return vec![pids()];
+                };
+                match phase {
+                    "init.namespaces" => vec![format!(
+                        "stat -L -c '%n %i' /proc/{i}/ns/net {}",
+                        netns.display()
+                    )],
+                    "init.mounts" => vec![format!("findmnt -N {i}")],
+                    "init.pivot_root" => vec![
+                        format!("ls -l /proc/{i}/root/"),
+                        format!("findmnt -N {i} /"),
+                    ],
+                    _ => vec![
+                        format!("grep -E 'Uid|Gid|Cap|NoNewPrivs' /proc/{i}/status"),
+                        format!("nsenter -t {i} -u hostname"),
+                    ],
+                }
+            }
             "start.runtime.create" => {
                 let mut v = vec![pids()];
                 if let Some(i) = facts.init_pid {

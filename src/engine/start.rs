@@ -3,7 +3,7 @@
 //! (the network is attached after the task exists, before it starts).
 
 use std::fs::File;
-use std::io::{BufReader, Read};
+use std::io::{BufReader, Read, Write};
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::os::unix::fs::OpenOptionsExt;
 use std::os::unix::process::CommandExt;
@@ -15,7 +15,7 @@ use crate::network::{self, Mode};
 use crate::runtime::cgroups::{Cgroup, Hierarchy};
 use crate::runtime::protocol::{recv, Report};
 use crate::runtime::spec::{self, SpecInput};
-use crate::runtime::{runc, Kind};
+use crate::runtime::{runc, step_gate, Kind};
 use crate::shim::REPORT_FD;
 use crate::state::container::now_rfc3339;
 use crate::state::{events, ContainerConfig, ContainerState, Status};
@@ -659,12 +659,27 @@ fn spawn_shim(
     if let Some(p) = super::fault::armed() {
         cmd.env(super::fault::ENV, p);
     }
+    // `--step`: the shim and the init pause on a gate we hold the other end of.
+    let gate = if super::step::armed() {
+        let (r, w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)
+            .map_err(|e| EngineError::io("cannot create the step gate", "pipe")(e.into()))?;
+        cmd.env(step_gate::ENV, "1");
+        Some((r, File::from(w)))
+    } else {
+        None
+    };
+    let gate_r = gate.as_ref().map(|(r, _)| r.as_raw_fd());
     let w = write_end.as_raw_fd();
     // SAFETY: only async-signal-safe calls between fork and exec.
     unsafe {
         cmd.pre_exec(move || {
             if libc::dup2(w, REPORT_FD) < 0 || libc::setsid() < 0 {
                 return Err(std::io::Error::last_os_error());
+            }
+            if let Some(g) = gate_r {
+                if libc::dup2(g, step_gate::GATE_FD) < 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
             }
             Ok(())
         });
@@ -673,10 +688,35 @@ fn spawn_shim(
         .spawn()
         .map_err(EngineError::io("cannot start the shim", "ctrace shim"))?;
     drop(write_end);
+    let mut gate = gate.map(|(_, w)| w);
     span.record("shim_pid", child.id());
     kernel_event!(pid = child.id(), "fork+exec ctrace shim, setsid");
     let mut reports = BufReader::new(File::from(read_end));
-    match recv::<Report>(&mut reports) {
+    let mut quit_at: Option<&'static str> = None;
+    let report = loop {
+        match recv::<Report>(&mut reports) {
+            Ok(Some(Report::Paused { phase, pid, spans })) => {
+                recorder::import(spans);
+                if pid > 0 {
+                    super::step::learn_processes(child.id() as i32, pid);
+                }
+                let phase = crate::lessons::catalog::find(&phase).map_or("runtime.shim", |p| p.id);
+                let key = match super::step::pause(phase) {
+                    Ok(()) => step_gate::GO,
+                    Err(_) => {
+                        quit_at = Some(phase);
+                        step_gate::QUIT
+                    }
+                };
+                if let Some(g) = gate.as_mut() {
+                    let _ = g.write_all(&[key]);
+                }
+            }
+            other => break other,
+        }
+    };
+    drop(gate);
+    match report {
         Ok(Some(Report::Created { pid, spans })) => {
             recorder::import(spans);
             trace::note(
@@ -692,7 +732,10 @@ fn spawn_shim(
         })) => {
             recorder::import(spans);
             let _ = child.wait();
-            Err(EngineError::Runtime { code, message })
+            match quit_at {
+                Some(phase) => Err(EngineError::Aborted(phase.to_string())),
+                None => Err(EngineError::Runtime { code, message }),
+            }
         }
         other => {
             let _ = child.kill();
