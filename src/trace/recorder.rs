@@ -343,6 +343,12 @@ where
         };
         let mut rec = open.rec;
         rec.duration_ns = open.started.elapsed().as_nanos() as u64;
+        // Events carry wall-clock times, the duration is monotonic: clamp the events into the
+        // span so a clock adjustment never puts one outside it.
+        let end = rec.start_unix_ns + rec.duration_ns;
+        for e in &mut rec.events {
+            e.time_unix_ns = e.time_unix_ns.clamp(rec.start_unix_ns, end);
+        }
         if rec.attrs.contains_key("error") {
             rec.status = "error".into();
         }
