@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Records the reference traces kept in traces/: real runs on a real Linux host, which the book and
-# the exporters' examples are built from. Re-run after changing the engine. As root.
+# the exporters' examples are built from (traces/manifest says which chapter shows which). Re-run
+# after changing the engine, then regenerate the book. As root.
 #
 #   scripts/record-traces.sh [CTRACE_BIN]
 set -euo pipefail
@@ -36,5 +37,11 @@ record run-runc run --rm --runtime runc busybox echo hi
 record create create --name recorded busybox sleep 30
 record start start recorded
 record rm-force rm -f recorded
+"$BIN" run -d --name recorded-stop busybox sleep 30 >/dev/null 2>&1
+record stop stop -t 1 recorded-stop     # sleep ignores SIGTERM as pid 1: the grace period, then SIGKILL
+"$BIN" rm recorded-stop >/dev/null 2>&1
+"$BIN" run -d --name recorded-kill busybox sleep 30 >/dev/null 2>&1
+record kill kill recorded-kill
+"$BIN" rm recorded-kill >/dev/null 2>&1
 record failed-start run --rm --fail-at init.process busybox true
 record bench bench -n 10 busybox true

@@ -1,17 +1,24 @@
 //! `ctrace book build`: the mdBook source tree of the course, generated from the lessons and the
 //! reference traces in `traces/`.
 //!
-//! Output is deterministic (same lessons and traces → same bytes), so the committed `book/` can
-//! be regenerated and compared. The templates are embedded in the binary. Not here: running
+//! The chapters come from `traces/manifest` and the catalog's stages ([`manifest`]): each has its
+//! lessons in flow order and, per reference trace, a timeline, a flamegraph and a sequence
+//! diagram of the processes involved ([`sequence`]). Output is deterministic (same lessons,
+//! manifest and traces → same bytes), so the committed `book/` can be regenerated and compared. The templates are embedded in the binary. Not here: running
 //! `mdbook` itself, or recording the traces (`scripts/record-traces.sh`).
 
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 use thiserror::Error;
 
 use crate::lessons::{self, catalog};
-use crate::trace::{folded, format::TraceFile, store};
+use crate::trace::format::{SpanRecord, TraceFile};
+use crate::trace::{folded, store};
+
+mod manifest;
+mod sequence;
 
 const CHAPTER: &str = include_str!("book/chapter.md.tera");
 const SUMMARY: &str = include_str!("book/SUMMARY.md.tera");
@@ -34,64 +41,17 @@ pub enum BookError {
     Template(&'static str, String),
     #[error("unknown language {0:?}: use en or zh")]
     Lang(String),
+    #[error("cannot read {path}: {source}; it lists the book's chapters (see traces/README.md)")]
+    ManifestRead {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{path}: {message}")]
+    Manifest { path: PathBuf, message: String },
 }
 
-/// A stage of the book: a chapter, the catalog stages it covers and the trace it shows.
-struct StageDef {
-    slug: &'static str,
-    title_en: &'static str,
-    title_zh: &'static str,
-    stages: &'static [catalog::Stage],
-    trace: &'static str,
-}
-
-const STAGES: &[StageDef] = {
-    use catalog::Stage::*;
-    &[
-        StageDef {
-            slug: "client",
-            title_en: "The client and the API",
-            title_zh: "客户端与 API",
-            stages: &[Client],
-            trace: "run-echo.json",
-        },
-        StageDef {
-            slug: "create",
-            title_en: "Create",
-            title_zh: "创建容器",
-            stages: &[Create, Image],
-            trace: "create.json",
-        },
-        StageDef {
-            slug: "start",
-            title_en: "Start",
-            title_zh: "启动容器",
-            stages: &[Start],
-            trace: "start.json",
-        },
-        StageDef {
-            slug: "runtime",
-            title_en: "The runtime: namespaces, cgroups, pivot_root, exec",
-            title_zh: "运行时：命名空间、cgroup、pivot_root、exec",
-            stages: &[Runtime, Init],
-            trace: "run-echo.json",
-        },
-        StageDef {
-            slug: "exit",
-            title_en: "Exit and cleanup",
-            title_zh: "退出与清理",
-            stages: &[Wait, Exit, Remove],
-            trace: "rm-force.json",
-        },
-        StageDef {
-            slug: "rollback",
-            title_en: "When a start fails: rollback",
-            title_zh: "启动失败：回滚",
-            stages: &[Rollback],
-            trace: "failed-start.json",
-        },
-    ]
-};
+/// The manifest's place in the traces directory.
+const MANIFEST: &str = "manifest";
 
 #[derive(Serialize)]
 struct LessonCtx {
@@ -107,9 +67,26 @@ struct LessonCtx {
 
 #[derive(Serialize)]
 struct Row {
+    /// The span name, linked to its lesson when it is a catalog phase.
     name: String,
+    /// Indentation by depth in the trace (a `·` per level).
+    indent: String,
+    process: String,
+    at_ms: String,
     ms: String,
     share: String,
+    /// This chapter's own phase (shown in bold).
+    own: bool,
+}
+
+#[derive(Serialize)]
+struct TraceCtx {
+    file: String,
+    argv: String,
+    total_ms: String,
+    rows: Vec<Row>,
+    svg: String,
+    diagram: String,
 }
 
 #[derive(Serialize)]
@@ -117,10 +94,8 @@ struct ChapterCtx {
     slug: String,
     title: String,
     lang: String,
-    trace: String,
-    argv: String,
-    total_ms: String,
-    rows: Vec<Row>,
+    traces: Vec<TraceCtx>,
+    missing: Vec<String>,
     lessons: Vec<LessonCtx>,
 }
 
@@ -149,19 +124,108 @@ fn write(path: &Path, bytes: &[u8]) -> Result<(), BookError> {
     std::fs::write(path, bytes).map_err(err)
 }
 
-/// The timeline of one trace: its direct phases under the root, with durations and share.
-fn timeline(trace: &TraceFile) -> Vec<Row> {
-    let total = trace.duration_ns.max(1) as f64;
-    let mut spans: Vec<_> = trace.spans.iter().collect();
-    spans.sort_by_key(|s| (s.start_unix_ns, s.name.clone()));
-    spans
-        .into_iter()
-        .map(|s| Row {
-            name: s.name.clone(),
-            ms: format!("{:.3}", s.duration_ns as f64 / 1e6),
-            share: format!("{:.1}%", s.duration_ns as f64 * 100.0 / total),
+/// A front matter value as Markdown text: its `<id>`-style placeholders are not HTML tags (the
+/// terminal shows these values as they are, so the lesson files do not escape them).
+fn plain(text: &str) -> String {
+    text.replace('<', "&lt;").replace('>', "&gt;")
+}
+
+/// Where each phase's lesson is: `chapter.md#phase`.
+fn lesson_links(chapters: &[manifest::Chapter]) -> HashMap<&'static str, String> {
+    chapters
+        .iter()
+        .flat_map(|c| {
+            c.phases
+                .iter()
+                .map(|p| (*p, format!("{}.md#{p}", c.def.slug)))
         })
         .collect()
+}
+
+/// The spans of `trace` this chapter is about: its own phases and their ancestors (for context).
+fn chapter_spans<'t>(trace: &'t TraceFile, own: &[&str]) -> Vec<&'t SpanRecord> {
+    let by_id: HashMap<&str, &SpanRecord> = trace
+        .spans
+        .iter()
+        .map(|s| (s.span_id.as_str(), s))
+        .collect();
+    let mut keep: HashSet<&str> = HashSet::new();
+    for s in trace
+        .spans
+        .iter()
+        .filter(|s| own.contains(&s.name.as_str()))
+    {
+        let mut cur = Some(s);
+        while let Some(c) = cur {
+            if !keep.insert(c.span_id.as_str()) {
+                break;
+            }
+            cur = c.parent_id.as_deref().and_then(|p| by_id.get(p).copied());
+        }
+    }
+    let mut spans: Vec<&SpanRecord> = trace
+        .spans
+        .iter()
+        .filter(|s| keep.contains(s.span_id.as_str()))
+        .collect();
+    let depth = sequence::depths(trace);
+    spans.sort_by_key(|s| {
+        (
+            s.start_unix_ns,
+            depth.get(s.span_id.as_str()).copied().unwrap_or(0),
+            s.name.clone(),
+            s.span_id.clone(),
+        )
+    });
+    spans
+}
+
+/// The timeline rows of `spans`, durations and share of the whole trace.
+fn timeline(
+    trace: &TraceFile,
+    spans: &[&SpanRecord],
+    own: &[&str],
+    links: &HashMap<&'static str, String>,
+) -> Vec<Row> {
+    let total = trace.duration_ns.max(1) as f64;
+    let depth = sequence::depths(trace);
+    spans
+        .iter()
+        .map(|s| Row {
+            name: match links.get(s.name.as_str()) {
+                Some(link) => format!("[`{}`]({link})", s.name),
+                None => format!("`{}`", s.name),
+            },
+            indent: "· ".repeat(depth.get(s.span_id.as_str()).copied().unwrap_or(0)),
+            process: s.process.clone(),
+            at_ms: format!(
+                "{:.3}",
+                s.start_unix_ns.saturating_sub(trace.started_unix_ns) as f64 / 1e6
+            ),
+            ms: format!("{:.3}", s.duration_ns as f64 / 1e6),
+            share: format!("{:.1}%", s.duration_ns as f64 * 100.0 / total),
+            own: own.contains(&s.name.as_str()),
+        })
+        .collect()
+}
+
+/// Removes what an earlier build generated in `src` (only a directory with a SUMMARY.md, so a
+/// wrong `--out` never deletes anything else).
+fn clean(src: &Path) -> Result<(), BookError> {
+    if !src.join("SUMMARY.md").is_file() {
+        return Ok(());
+    }
+    let rd = std::fs::read_dir(src).map_err(|source| BookError::Write {
+        path: src.to_path_buf(),
+        source,
+    })?;
+    for e in rd.flatten() {
+        let p = e.path();
+        if p.is_file() && matches!(p.extension().and_then(|x| x.to_str()), Some("md" | "svg")) {
+            std::fs::remove_file(&p).map_err(|source| BookError::Write { path: p, source })?;
+        }
+    }
+    Ok(())
 }
 
 /// Builds the book for `lang` (`en` or `zh`) from `traces` into `out`; returns the files written.
@@ -169,58 +233,99 @@ pub fn build(traces: &Path, out: &Path, lang: &str) -> Result<Vec<PathBuf>, Book
     if lang != "en" && lang != "zh" {
         return Err(BookError::Lang(lang.to_string()));
     }
+    let mpath = traces.join(MANIFEST);
+    let text = std::fs::read_to_string(&mpath).map_err(|source| BookError::ManifestRead {
+        path: mpath.clone(),
+        source,
+    })?;
+    let defs = manifest::parse(&text).map_err(|message| BookError::Manifest {
+        path: mpath.clone(),
+        message,
+    })?;
+    let chapters = manifest::assign(&defs);
+    let links = lesson_links(&chapters);
+    clean(&out.join("src"))?;
     let mut written = Vec::new();
-    let mut chapters = Vec::new();
-    for def in STAGES {
-        let path = traces.join(def.trace);
-        let trace = store::read(&path).map_err(|source| BookError::Trace {
-            path: path.clone(),
-            source,
-        })?;
-        let lessons = catalog::PHASES
+    let mut summary = Vec::new();
+    for chapter in &chapters {
+        let slug = chapter.def.slug.as_str();
+        let own = &chapter.phases;
+        let mut traces_ctx = Vec::new();
+        let mut missing = Vec::new();
+        for file in &chapter.def.traces {
+            let path = traces.join(file);
+            if !path.exists() {
+                eprintln!(
+                    "ctrace: warning: chapter {slug}: no trace {}: record it with scripts/record-traces.sh",
+                    path.display()
+                );
+                missing.push(file.clone());
+                continue;
+            }
+            let trace = store::read(&path).map_err(|source| BookError::Trace {
+                path: path.clone(),
+                source,
+            })?;
+            let spans = chapter_spans(&trace, own);
+            // The diagram also shows the operation's main steps and every hand-over between
+            // processes, so each chapter's phases are seen in the whole flow.
+            let depth = sequence::depths(&trace);
+            let mut diagram_rows = spans.clone();
+            diagram_rows.extend(sequence::entries(&trace));
+            diagram_rows.extend(
+                trace
+                    .spans
+                    .iter()
+                    .filter(|s| depth.get(s.span_id.as_str()).is_some_and(|d| *d <= 1)),
+            );
+            let stem = file.trim_end_matches(".json");
+            let svg_name = format!("{slug}-{stem}.svg");
+            let mut svg = Vec::new();
+            folded::flamegraph(std::slice::from_ref(&trace), false, &mut svg).map_err(
+                |source| BookError::Write {
+                    path: out.join("src").join(&svg_name),
+                    source,
+                },
+            )?;
+            let svg_path = out.join("src").join(&svg_name);
+            write(&svg_path, &svg)?;
+            written.push(svg_path);
+            traces_ctx.push(TraceCtx {
+                file: file.clone(),
+                argv: trace.argv.join(" "),
+                total_ms: format!("{:.3}", trace.duration_ns as f64 / 1e6),
+                rows: timeline(&trace, &spans, own, &links),
+                svg: svg_name,
+                diagram: sequence::render(&trace, &diagram_rows),
+            });
+        }
+        let lessons = own
             .iter()
-            .filter(|p| def.stages.contains(&p.stage))
-            .filter_map(|p| lessons::get(lang, p.id))
+            .filter_map(|p| lessons::get(lang, p))
             .map(|l| LessonCtx {
                 phase: l.phase.clone(),
-                title: l.title.clone(),
+                title: plain(&l.title),
                 docker: l.docker.clone(),
-                docker_file: l.docker_file.clone(),
-                seed: l.seed.clone(),
-                summary: l.summary.clone(),
-                syscalls: l.syscalls.clone(),
+                docker_file: plain(&l.docker_file),
+                seed: plain(&l.seed),
+                summary: plain(&l.summary),
+                syscalls: plain(&l.syscalls),
                 body: l.body.clone(),
             })
             .collect();
-        let title = if lang == "zh" {
-            def.title_zh
-        } else {
-            def.title_en
-        };
+        let title = chapter.def.title(lang);
         let ctx = ChapterCtx {
-            slug: def.slug.into(),
-            title: title.into(),
+            slug: slug.into(),
+            title: title.clone(),
             lang: lang.into(),
-            trace: def.trace.into(),
-            argv: trace.argv.join(" "),
-            total_ms: format!("{:.3}", trace.duration_ns as f64 / 1e6),
-            rows: timeline(&trace),
+            traces: traces_ctx,
+            missing,
             lessons,
         };
-        let md = out.join("src").join(format!("{}.md", def.slug));
+        let md = out.join("src").join(format!("{slug}.md"));
         write(&md, render("chapter", CHAPTER, &ctx)?.as_bytes())?;
         written.push(md);
-        let mut svg = Vec::new();
-        folded::flamegraph(std::slice::from_ref(&trace), false, &mut svg).map_err(|source| {
-            BookError::Write {
-                path: out.join("src"),
-                source,
-            }
-        })?;
-        let svg_path = out.join("src").join(format!("{}.svg", def.slug));
-        write(&svg_path, &svg)?;
-        written.push(svg_path);
-        chapters.push(serde_json::json!({ "slug": def.slug, "title": title }));
+        summary.push(serde_json::json!({ "slug": slug, "title": title }));
     }
     let mut seeds: Vec<(String, String, String)> = catalog::PHASES
         .iter()
@@ -231,9 +336,12 @@ pub fn build(traces: &Path, out: &Path, lang: &str) -> Result<Vec<PathBuf>, Book
     seeds.sort();
     let seeds: Vec<_> = seeds
         .into_iter()
-        .map(|(seed, phase, docker)| serde_json::json!({ "seed": seed, "phase": phase, "docker": docker }))
+        .map(|(seed, phase, docker)| {
+            let link = links.get(phase.as_str()).cloned().unwrap_or_default();
+            serde_json::json!({ "seed": seed, "phase": phase, "docker": docker, "link": link })
+        })
         .collect();
-    let ctx = serde_json::json!({ "lang": lang, "chapters": chapters, "seeds": seeds });
+    let ctx = serde_json::json!({ "lang": lang, "chapters": summary, "seeds": seeds });
     for (name, tpl, rel) in [
         ("SUMMARY", SUMMARY, "src/SUMMARY.md"),
         ("appendix", APPENDIX, "src/appendix-seeds.md"),

@@ -249,6 +249,9 @@ pub struct CreateFlags {
     /// Pull this platform (os/arch[/variant]) when the image has several.
     #[arg(long)]
     pub platform: Option<String>,
+    /// Pause after each phase with its lesson: Enter goes on, s shows the live state, q rolls back.
+    #[arg(long)]
+    pub step: bool,
     /// The image to run.
     pub image: String,
     /// The command and its arguments (default: the image's).
@@ -297,6 +300,9 @@ pub struct StartArgs {
     /// Make PHASE fail, to watch the engine roll back.
     #[arg(long, value_name = "PHASE")]
     pub fail_at: Option<String>,
+    /// Pause after each phase with its lesson: Enter goes on, s shows the live state, q rolls back.
+    #[arg(long)]
+    pub step: bool,
     #[arg(required = true)]
     pub containers: Vec<String>,
 }

@@ -218,6 +218,23 @@ pub(super) fn finish_trace(
     Some(file)
 }
 
+/// Arms `--step` (refusing without a terminal); stepping is always traced, since each pause
+/// shows what its phase's span recorded.
+fn arm_step(ctx: &Context, step: bool, lang: Option<&str>) -> Result<(), Failure> {
+    if !step {
+        return Ok(());
+    }
+    super::step::arm(
+        &ctx.engine.paths,
+        &ctx.engine.bridge.name,
+        &super::language(lang),
+    )?;
+    if !recorder::active() {
+        super::force_tracing();
+    }
+    Ok(())
+}
+
 /// Arms `--fail-at`; a failure injection is always traced (showing the rollback is its point).
 fn arm_fault(phase: Option<&str>, explain: bool) -> Result<bool, Failure> {
     if let Some(p) = phase {
@@ -255,6 +272,7 @@ pub fn run(ctx: &Context, a: RunArgs) -> Result<i32, Failure> {
     }
     let opts = options(&a.flags, a.rm)?;
     Engine::require_root().map_err(|e| Failure::new(EXIT_ENGINE, e))?;
+    arm_step(ctx, a.flags.step, a.flags.lang.as_deref())?;
     banner(&view, ctx, &opts.runtime);
     let engine = &ctx.engine;
     let mut container = None;
@@ -268,7 +286,8 @@ pub fn run(ctx: &Context, a: RunArgs) -> Result<i32, Failure> {
             let started = match engine::start::start(engine, &cfg.id, !a.detach) {
                 Ok(s) => s,
                 Err(e) => {
-                    if a.rm {
+                    // A `--step` quit undoes the whole run, the container it created included.
+                    if a.rm || matches!(e, EngineError::Aborted(_)) {
                         let _ = engine::rm::rm(engine, &cfg.id, true, true);
                     }
                     return Err(e);
@@ -309,10 +328,11 @@ pub fn create(ctx: &Context, a: super::args::CreateArgs) -> Result<i32, Failure>
     let view = start_tracing(a.flags.explain, a.flags.lang.as_deref());
     let opts = options(&a.flags, a.rm)?;
     Engine::require_root().map_err(|e| Failure::new(EXIT_ENGINE, e))?;
+    arm_step(ctx, a.flags.step, a.flags.lang.as_deref())?;
     banner(&view, ctx, &opts.runtime);
     let result = engine::create::create(&ctx.engine, &opts);
     finish_trace(ctx, "create", result.as_ref().ok(), view.as_deref());
-    let cfg = result.map_err(|e| Failure::new(EXIT_ENGINE, e))?;
+    let cfg = result.map_err(|e| Failure::new(e.exit_code(), e))?;
     println!("{}", cfg.id);
     Ok(0)
 }
@@ -340,6 +360,7 @@ pub fn start(ctx: &Context, mut a: StartArgs) -> Result<i32, Failure> {
     if arm_fault(a.fail_at.as_deref(), false)? && !super::recording_enabled() {
         super::force_tracing();
     }
+    arm_step(ctx, a.step, a.lang.as_deref()).map_err(|f| Failure::new(1, f.message))?;
     let mut failed = Vec::new();
     let mut code = 0;
     for name in &a.containers {
@@ -365,7 +386,7 @@ pub fn start(ctx: &Context, mut a: StartArgs) -> Result<i32, Failure> {
         };
         finish_trace(ctx, "start", cfg.as_ref(), view.as_deref());
         if let Err(e) = outcome {
-            if a.attach {
+            if a.attach || matches!(e, EngineError::Aborted(_)) {
                 return Err(Failure::new(e.exit_code(), e));
             }
             eprintln!("ctrace: {e}");

@@ -12,6 +12,7 @@ mod exec;
 mod images;
 mod logs;
 mod ps;
+mod step;
 pub mod traces;
 pub mod units;
 mod volumes;

@@ -19,6 +19,7 @@ pub mod restart;
 pub mod rm;
 pub mod rollback;
 pub mod start;
+pub mod step;
 pub mod stop;
 pub mod tty;
 pub mod volume;
@@ -39,6 +40,10 @@ use crate::trace::store::TraceError;
 
 /// Docker's exit code for an engine failure (`docker run` exits 125 when the daemon fails).
 pub const EXIT_ENGINE: i32 = 125;
+
+/// The exit code of a command the user stopped at a `--step` pause: 128 + SIGINT, what a shell
+/// reports for Ctrl-C. Not 125: nothing failed, the user asked to stop.
+pub const EXIT_ABORTED: i32 = 130;
 
 /// Every way an engine operation can fail.
 #[derive(Debug, thiserror::Error)]
@@ -79,6 +84,9 @@ pub enum EngineError {
     /// `--fail-at` made this phase fail.
     #[error("{0}")]
     Injected(String),
+    /// The user quit at a `--step` pause after this phase.
+    #[error("aborted after {0} (--step): everything this command did was rolled back")]
+    Aborted(String),
     #[error("{what} {path}: {source}")]
     Io {
         what: &'static str,
@@ -93,6 +101,7 @@ impl EngineError {
         match self {
             EngineError::Runtime { code, .. } => *code,
             EngineError::Runc(e) => e.exit_code(),
+            EngineError::Aborted(_) => EXIT_ABORTED,
             _ => EXIT_ENGINE,
         }
     }

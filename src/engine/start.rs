@@ -3,7 +3,7 @@
 //! (the network is attached after the task exists, before it starts).
 
 use std::fs::File;
-use std::io::{BufReader, Read};
+use std::io::{BufReader, Read, Write};
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::os::unix::fs::OpenOptionsExt;
 use std::os::unix::process::CommandExt;
@@ -15,7 +15,7 @@ use crate::network::{self, Mode};
 use crate::runtime::cgroups::{Cgroup, Hierarchy};
 use crate::runtime::protocol::{recv, Report};
 use crate::runtime::spec::{self, SpecInput};
-use crate::runtime::{runc, Kind};
+use crate::runtime::{runc, step_gate, Kind};
 use crate::shim::REPORT_FD;
 use crate::state::container::now_rfc3339;
 use crate::state::{events, ContainerConfig, ContainerState, Status};
@@ -85,7 +85,13 @@ fn start_as(
 fn record_failure(engine: &Engine, id: &str, e: &EngineError) {
     if let Ok(mut st) = engine.store.load_state(id) {
         if st.status == Status::Running {
-            return;
+            // Only this start's own checkpoint can have said so (the phases that fail with an id
+            // run under the container lock), and the rollback has just killed that process.
+            st.status = if st.finished_at.is_empty() {
+                Status::Created
+            } else {
+                Status::Exited
+            };
         }
         if st.status == Status::Restarting {
             // The restart policy's start failed: it stops trying, as docker's restart manager.
@@ -116,6 +122,7 @@ fn start_phases<'a>(
         let cfg = engine.store.load_config(&id)?;
         root.record("container.id", cfg.id.as_str());
         root.record("container.name", cfg.name.as_str());
+        super::step::learn_container(&cfg.id);
         let asked = if query.len() > 12 {
             &query[..12]
         } else {
@@ -427,34 +434,32 @@ fn start_phases<'a>(
                 tty: cfg.config.tty,
             };
             let (shim, reports, pid) = spawn_shim(engine, &id, stdio)?;
+            let shim_pid = shim.id() as i32;
+            // Registered inside the phase: a `--step` abort right after it must undo it too.
+            let (paths, cg, h) = (engine.paths.clone(), cgroups_path.clone(), hierarchy);
+            let id2 = id.clone();
+            rollback.push("stop the shim and its init, remove the cgroup", move || {
+                unsafe {
+                    libc::kill(pid, libc::SIGKILL);
+                    libc::kill(shim_pid, libc::SIGKILL);
+                }
+                let _ = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(shim_pid), None);
+                if kind == Kind::Runc {
+                    let _ = runc::delete(&paths, &id2);
+                }
+                Cgroup::open(&h, &cg).remove().map_err(|e| e.to_string())
+            });
+            super::step::learn_processes(shim_pid, pid);
             span.record("pid", pid);
             trace::note(
                 span,
-                format!(
-                    "shim {} → init {pid} created, blocked on exec fifo",
-                    shim.id()
-                ),
+                format!("shim {shim_pid} → init {pid} created, blocked on exec fifo"),
             );
             Ok((shim, reports, pid))
         },
     )
     .map_err(with_id)?;
     let shim_pid = shim.id() as i32;
-    {
-        let (paths, cg, h) = (engine.paths.clone(), cgroups_path.clone(), hierarchy);
-        let id2 = id.clone();
-        rollback.push("stop the shim and its init, remove the cgroup", move || {
-            unsafe {
-                libc::kill(pid, libc::SIGKILL);
-                libc::kill(shim_pid, libc::SIGKILL);
-            }
-            let _ = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(shim_pid), None);
-            if kind == Kind::Runc {
-                let _ = runc::delete(&paths, &id2);
-            }
-            Cgroup::open(&h, &cg).remove().map_err(|e| e.to_string())
-        });
-    }
 
     phase(
         phase_span!(
@@ -757,12 +762,27 @@ fn spawn_shim(
     if let Some(p) = super::fault::armed() {
         cmd.env(super::fault::ENV, p);
     }
+    // `--step`: the shim and the init pause on a gate we hold the other end of.
+    let gate = if super::step::armed() {
+        let (r, w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)
+            .map_err(|e| EngineError::io("cannot create the step gate", "pipe")(e.into()))?;
+        cmd.env(step_gate::ENV, "1");
+        Some((r, File::from(w)))
+    } else {
+        None
+    };
+    let gate_r = gate.as_ref().map(|(r, _)| r.as_raw_fd());
     let w = write_end.as_raw_fd();
     // SAFETY: only async-signal-safe calls between fork and exec.
     unsafe {
         cmd.pre_exec(move || {
             if libc::dup2(w, REPORT_FD) < 0 || libc::setsid() < 0 {
                 return Err(std::io::Error::last_os_error());
+            }
+            if let Some(g) = gate_r {
+                if libc::dup2(g, step_gate::GATE_FD) < 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
             }
             Ok(())
         });
@@ -771,10 +791,35 @@ fn spawn_shim(
         .spawn()
         .map_err(EngineError::io("cannot start the shim", "ctrace shim"))?;
     drop(write_end);
+    let mut gate = gate.map(|(_, w)| w);
     span.record("shim_pid", child.id());
     kernel_event!(pid = child.id(), "fork+exec ctrace shim, setsid");
     let mut reports = BufReader::new(File::from(read_end));
-    match recv::<Report>(&mut reports) {
+    let mut quit_at: Option<&'static str> = None;
+    let report = loop {
+        match recv::<Report>(&mut reports) {
+            Ok(Some(Report::Paused { phase, pid, spans })) => {
+                recorder::import(spans);
+                if pid > 0 {
+                    super::step::learn_processes(child.id() as i32, pid);
+                }
+                let phase = crate::lessons::catalog::find(&phase).map_or("runtime.shim", |p| p.id);
+                let key = match super::step::pause(phase) {
+                    Ok(()) => step_gate::GO,
+                    Err(_) => {
+                        quit_at = Some(phase);
+                        step_gate::QUIT
+                    }
+                };
+                if let Some(g) = gate.as_mut() {
+                    let _ = g.write_all(&[key]);
+                }
+            }
+            other => break other,
+        }
+    };
+    drop(gate);
+    match report {
         Ok(Some(Report::Created { pid, spans })) => {
             recorder::import(spans);
             trace::note(
@@ -790,7 +835,10 @@ fn spawn_shim(
         })) => {
             recorder::import(spans);
             let _ = child.wait();
-            Err(EngineError::Runtime { code, message })
+            match quit_at {
+                Some(phase) => Err(EngineError::Aborted(phase.to_string())),
+                None => Err(EngineError::Runtime { code, message }),
+            }
         }
         other => {
             let _ = child.kill();

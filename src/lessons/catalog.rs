@@ -6,7 +6,8 @@
 //! checked against this list at compile time by [`phase_span!`](crate::phase_span), so a typo in a
 //! span name does not build.
 
-/// Which part of the flow a phase belongs to; used to group the timeline and the book.
+/// Which part of the flow a phase belongs to; used to group the timeline and the book (whose
+/// chapters name stages by their lower-case variant name, see `traces/manifest`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Stage {
     /// The CLI: argument parsing and reaching the engine.

@@ -100,23 +100,65 @@ mod tests {
         assert_eq!(l.body.trim(), "Body here.");
     }
 
+    /// The languages the lessons are written in; every phase needs a lesson in each.
+    const LANGS: &[&str] = &["en", "zh"];
+
     #[test]
-    fn every_phase_has_an_english_lesson_and_every_lesson_names_a_phase() {
-        for phase in catalog::PHASES {
+    fn every_phase_has_a_lesson_in_every_language_and_every_lesson_names_a_phase() {
+        for lang in LANGS {
+            for phase in catalog::PHASES {
+                assert!(
+                    all().contains_key(&(lang.to_string(), phase.id.to_string())),
+                    "phase {} has no lesson in lessons/{lang}",
+                    phase.id
+                );
+            }
+        }
+        for (lang, stem, text) in embedded::EMBEDDED.iter() {
             assert!(
-                all().contains_key(&("en".to_string(), phase.id.to_string())),
-                "phase {} has no lesson in lessons/en",
-                phase.id
+                LANGS.contains(lang),
+                "lessons/{lang}/ is not a language the book and --explain know"
+            );
+            let lesson = parse(lang, text)
+                .unwrap_or_else(|| panic!("lessons/{lang}/{stem}.md has no front matter"));
+            assert_eq!(
+                &lesson.phase, stem,
+                "lessons/{lang}/{stem}.md says it is about phase {}",
+                lesson.phase
+            );
+            assert!(
+                catalog::find(&lesson.phase).is_some(),
+                "lessons/{lang}/{stem}.md names a phase the catalog does not have"
             );
         }
-        for (lang, phase) in all().keys() {
-            assert!(
-                catalog::find(phase).is_some(),
-                "lessons/{lang}/{phase}.md names a phase the catalog does not have"
-            );
+    }
+
+    #[test]
+    fn every_lesson_has_a_complete_front_matter_and_a_body() {
+        for l in all().values() {
+            let name = format!("lessons/{}/{}.md", l.lang, l.phase);
+            for (key, value) in [
+                ("title", &l.title),
+                ("docker", &l.docker),
+                ("docker_file", &l.docker_file),
+                ("seed", &l.seed),
+                ("summary", &l.summary),
+                ("syscalls", &l.syscalls),
+            ] {
+                assert!(!value.is_empty(), "{name} has no {key}");
+            }
+            assert!(!l.body.trim().is_empty(), "{name} has no body");
         }
-        for (_, text) in embedded::EMBEDDED.iter().map(|(l, _, t)| (l, t)) {
-            assert!(parse("en", text).is_some(), "a lesson has no front matter");
+    }
+
+    #[test]
+    fn chinese_lessons_are_written_in_chinese() {
+        let han = |s: &str| s.chars().any(|c| ('\u{4e00}'..='\u{9fff}').contains(&c));
+        for l in all().values().filter(|l| l.lang == "zh") {
+            let name = format!("lessons/zh/{}.md", l.phase);
+            assert!(han(&l.title), "{name}: the title is not in Chinese");
+            assert!(han(&l.summary), "{name}: the summary is not in Chinese");
+            assert!(han(&l.body), "{name}: the body is not in Chinese");
         }
     }
 

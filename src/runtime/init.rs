@@ -119,7 +119,9 @@ fn setup(args: &InitArgs<'_>) -> Result<process::Prepared, InitError> {
             })
             .inspect_err(|e| trace::fail(span, e))
     };
-    join_namespaces(args.spec)?;
+    if join_namespaces(args.spec)? {
+        step_pause("init.namespaces")?;
+    }
     {
         let span = phase_span!("init.mounts", rootfs = %args.rootfs.display());
         let _e = span.enter();
@@ -131,6 +133,7 @@ fn setup(args: &InitArgs<'_>) -> Result<process::Prepared, InitError> {
         );
         rootfs::prepare(args.spec, args.rootfs).inspect_err(|e| trace::fail(&span, e))?;
     }
+    step_pause("init.mounts")?;
     {
         let span = phase_span!("init.pivot_root");
         let _e = span.enter();
@@ -139,19 +142,24 @@ fn setup(args: &InitArgs<'_>) -> Result<process::Prepared, InitError> {
         rootfs::pivot(args.rootfs).inspect_err(|e| trace::fail(&span, e))?;
         rootfs::finish(args.spec).inspect_err(|e| trace::fail(&span, e))?;
     }
-    let span = phase_span!("init.process");
-    let _e = span.enter();
-    injected(&span, "init.process")?;
-    let p = process::prepare(args.spec).inspect_err(|e| trace::fail(&span, e))?;
-    let user = args.spec.process().as_ref().map(|p| p.user());
-    trace::note(
-        &span,
-        format!(
-            "uid {} gid {}, caps dropped to docker's default set, no_new_privs, waiting on exec fifo",
-            user.map_or(0, |u| u.uid()),
-            user.map_or(0, |u| u.gid())
-        ),
-    );
+    step_pause("init.pivot_root")?;
+    let p = {
+        let span = phase_span!("init.process");
+        let _e = span.enter();
+        injected(&span, "init.process")?;
+        let p = process::prepare(args.spec).inspect_err(|e| trace::fail(&span, e))?;
+        let user = args.spec.process().as_ref().map(|p| p.user());
+        trace::note(
+            &span,
+            format!(
+                "uid {} gid {}, caps dropped to docker's default set, no_new_privs, waiting on exec fifo",
+                user.map_or(0, |u| u.uid()),
+                user.map_or(0, |u| u.gid())
+            ),
+        );
+        p
+    };
+    step_pause("init.process")?;
     Ok(p)
 }
 
@@ -192,9 +200,18 @@ fn take_terminal(sync: &UnixStream) -> std::io::Result<()> {
     Ok(())
 }
 
+/// `--step`: wait for the engine after an init phase (its span closed, so the pause is not
+/// counted in it).
+fn step_pause(phase: &str) -> Result<(), InitError> {
+    super::step_gate::pause(phase, 0).map_err(|message| InitError {
+        code: crate::engine::EXIT_ABORTED,
+        message,
+    })
+}
+
 /// `setns()` into each net, ipc or uts namespace the spec gives a path for (runc's `nsexec`
-/// does the same); one `init.namespaces` span when there is any.
-fn join_namespaces(spec: &Spec) -> Result<(), InitError> {
+/// does the same); one `init.namespaces` span when there is any. Returns whether there was.
+fn join_namespaces(spec: &Spec) -> Result<bool, InitError> {
     use nix::sched::CloneFlags;
     use oci_spec::runtime::LinuxNamespaceType as T;
     let namespaces = spec
@@ -215,7 +232,7 @@ fn join_namespaces(spec: &Spec) -> Result<(), InitError> {
         })
         .collect();
     if joins.is_empty() {
-        return Ok(());
+        return Ok(false);
     }
     let span = phase_span!("init.namespaces");
     let _e = span.enter();
@@ -242,7 +259,7 @@ fn join_namespaces(spec: &Spec) -> Result<(), InitError> {
         joined.push(format!("{typ:?} {}", path.display()));
     }
     trace::note(&span, format!("joined {}", joined.join(", ")));
-    Ok(())
+    Ok(true)
 }
 
 /// Wraps a raw fd the shim passed through `clone()`.

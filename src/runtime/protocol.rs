@@ -26,6 +26,13 @@ pub enum Report {
     Started { spans: Vec<SpanRecord> },
     /// `execve` itself failed (after the fifo was released).
     ExecFailed { code: i32, message: String },
+    /// `--step`: a phase of the shim or the init is done; it waits on the gate
+    /// ([`super::step_gate`]). `pid` is the init's host pid once it exists, else 0.
+    Paused {
+        phase: String,
+        pid: i32,
+        spans: Vec<SpanRecord>,
+    },
     /// The container's process exited and the exit phases ran.
     Exited {
         code: i32,

@@ -29,10 +29,11 @@ use std::path::PathBuf;
 
 use oci_spec::runtime::Spec;
 
+use crate::engine::EXIT_ABORTED;
 use crate::engine::{fault, Engine};
 use crate::runtime::cgroups::{Cgroup, Hierarchy};
 use crate::runtime::protocol::{recv, send, InitMsg, Report};
-use crate::runtime::{init, runc, Kind};
+use crate::runtime::{init, runc, step_gate, Kind};
 use crate::state::{ContainerConfig, Paths};
 use crate::trace::{self, recorder};
 use crate::{kernel_event, phase_span};
@@ -75,6 +76,7 @@ pub fn main(args: ShimArgs) -> i32 {
         libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
     }
     crate::engine::fault::arm_from_env();
+    crate::runtime::step_gate::arm_from_env();
     let traceparent = std::env::var("TRACEPARENT").ok();
     trace::install("shim", traceparent.as_deref(), None);
 
@@ -342,6 +344,12 @@ fn clone_init(
         let _ = cgroup.remove();
         e
     };
+    step_gate::pause("runtime.cgroup", 0)
+        .map_err(|m| CreateError {
+            code: EXIT_ABORTED,
+            message: m,
+        })
+        .map_err(undo_cgroup)?;
 
     let rootfs = bundle.join(
         spec.root()
@@ -418,6 +426,13 @@ fn clone_init(
     cgroup
         .add_pid(pid)
         .map_err(|e| runtime_err("cannot move the init into its cgroup", e))
+        .map_err(kill_init)?;
+    // Paused here, the init exists in its namespaces and cgroup and waits for our go-ahead.
+    step_gate::pause("runtime.clone", pid)
+        .map_err(|m| CreateError {
+            code: EXIT_ABORTED,
+            message: m,
+        })
         .map_err(kill_init)?;
     shim_sync
         .write_all(b"g")

@@ -10,7 +10,7 @@ use serde_json::{Map, Value};
 pub const FORMAT: &str = "ctrace-trace/1";
 
 /// A whole trace file.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
 pub struct TraceFile {
     pub format: String,
     /// W3C trace id: 32 lower-case hex digits.

@@ -174,6 +174,13 @@ pub fn take() -> Vec<SpanRecord> {
         .unwrap_or_default()
 }
 
+/// A copy of the finished spans recorded so far (they stay for [`take`]).
+pub fn finished() -> Vec<SpanRecord> {
+    shared()
+        .map(|s| s.done.lock().unwrap().clone())
+        .unwrap_or_default()
+}
+
 /// Adds spans recorded by another process (the shim, the init) to this trace.
 pub fn import(spans: Vec<SpanRecord>) {
     let Some(s) = shared() else { return };
@@ -336,6 +343,12 @@ where
         };
         let mut rec = open.rec;
         rec.duration_ns = open.started.elapsed().as_nanos() as u64;
+        // Events carry wall-clock times, the duration is monotonic: clamp the events into the
+        // span so a clock adjustment never puts one outside it.
+        let end = rec.start_unix_ns + rec.duration_ns;
+        for e in &mut rec.events {
+            e.time_unix_ns = e.time_unix_ns.clamp(rec.start_unix_ns, end);
+        }
         if rec.attrs.contains_key("error") {
             rec.status = "error".into();
         }
