@@ -43,10 +43,13 @@ pub fn finish(
         let span = phase_span!("exit.runtime", runtime = kind.as_str());
         let _e = span.enter();
         match kind {
-            Kind::Runc => match runc::delete(&engine.paths, id) {
-                Ok(()) => trace::note(&span, "runc delete: runc's state and cgroup removed"),
-                Err(e) => trace::fail(&span, &e),
-            },
+            Kind::Runc => {
+                runc::wait_started(&engine.paths, id);
+                match runc::delete(&engine.paths, id) {
+                    Ok(()) => trace::note(&span, "runc delete: runc's state and cgroup removed"),
+                    Err(e) => trace::fail(&span, &e),
+                }
+            }
             Kind::Embedded => trace::note(&span, "embedded runtime: no runtime state to delete"),
         }
     }

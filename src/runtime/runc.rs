@@ -131,3 +131,17 @@ pub fn start(paths: &Paths, id: &str) -> Result<(), RuncError> {
 pub fn delete(paths: &Paths, id: &str) -> Result<(), RuncError> {
     simple(paths, "delete", &["--force", id])
 }
+
+/// Waits (briefly) until `runc start` has finished with the container's `exec.fifo`.
+///
+/// `runc start` opens the fifo, which lets the container's process run, and removes it
+/// afterwards. A container that exits at once can be reaped before that removal; deleting runc's
+/// state then makes `runc start` fail with "remove …/exec.fifo: no such file" although the
+/// container ran. So the exit path waits for the fifo to go before `runc delete`.
+pub fn wait_started(paths: &Paths, id: &str) {
+    let fifo = paths.runc_root().join(id).join("exec.fifo");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(2);
+    while fifo.exists() && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    }
+}
