@@ -27,6 +27,28 @@ print(next(f for f in files if json.load(open(f))["operation"] == op))' "$CTRACE
   echo "traces/$name.json  ← ctrace $*"
 }
 
+# A pull from a registry on 127.0.0.1 (Debian's docker-registry, its own storage and port) that
+# holds the busybox image pushed from ctrace's own store (an OCI layout) by skopeo; pulled into a
+# second, empty root so every blob is really fetched.
+record-pull() {
+  local port reg
+  port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+  mkdir -p "$work/registry"
+  printf 'version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: %s\nhttp:\n  addr: 127.0.0.1:%s\n' \
+    "$work/registry" "$port" >"$work/registry.yml"
+  docker-registry serve "$work/registry.yml" >/dev/null 2>&1 &
+  reg=$!
+  for _ in $(seq 100); do
+    python3 -c "import socket; socket.create_connection(('127.0.0.1',$port))" 2>/dev/null && break
+    sleep 0.1
+  done
+  skopeo copy -q --dest-tls-verify=false "oci:$CTRACE_ROOT/images:docker.io/library/busybox:latest" \
+    "docker://127.0.0.1:$port/course/busybox:1.0" >/dev/null
+  CTRACE_ROOT=$work/pull-root record pull pull -q "127.0.0.1:$port/course/busybox:1.0"
+  kill "$reg"
+  wait "$reg" 2>/dev/null || true
+}
+
 "$BIN" run --rm busybox true >/dev/null 2>&1   # builds the busybox image, not recorded
 record run-echo run --rm busybox echo hi
 record run-none run --rm --network none busybox echo hi
@@ -43,5 +65,12 @@ record stop stop -t 1 recorded-stop     # sleep ignores SIGTERM as pid 1: the gr
 "$BIN" run -d --name recorded-kill busybox sleep 30 >/dev/null 2>&1
 record kill kill recorded-kill
 "$BIN" rm recorded-kill >/dev/null 2>&1
+"$BIN" run -d --name recorded-life busybox sleep 30 >/dev/null 2>&1
+record pause pause recorded-life
+"$BIN" unpause recorded-life >/dev/null 2>&1
+record exec exec recorded-life ps
+record restart restart -t 0 recorded-life
+"$BIN" rm -f recorded-life >/dev/null 2>&1
 record failed-start run --rm --fail-at init.process busybox true
+record-pull
 record bench bench -n 10 busybox true
