@@ -52,7 +52,7 @@ const STAGES: &[StageDef] = {
             slug: "client",
             title_en: "The client and the API",
             title_zh: "客户端与 API",
-            stages: &[Client],
+            stages: &[Client, Daemon],
             trace: "run-echo.json",
         },
         StageDef {

@@ -30,6 +30,10 @@ pub struct Cli {
     /// The bridge's IPv4 subnet; its first address is the gateway (dockerd's --bip).
     #[arg(long, global = true, env = "CTRACE_BRIDGE_SUBNET", default_value = crate::network::bridge::DEFAULT_SUBNET)]
     pub bridge_subnet: String,
+    /// The daemon to talk to (unix:///path/to/ctrace.sock); by default `<exec-root>/ctrace.sock`
+    /// when a daemon answers there, else the engine runs in this process.
+    #[arg(short = 'H', long, global = true, env = "CTRACE_HOST")]
+    pub host: Option<String>,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -84,9 +88,22 @@ pub enum Command {
     Book(BookCommand),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
     Completion { shell: clap_complete::Shell },
+    /// Run the engine as a daemon serving the Docker Engine API (v1.41 subset) on a unix socket.
+    Daemon(DaemonArgs),
     /// (internal) The per-container shim; started by the engine, not by users.
     #[command(hide = true)]
     Shim(ShimCmd),
+}
+
+/// `ctrace daemon`.
+#[derive(Debug, Args)]
+pub struct DaemonArgs {
+    /// The socket to listen on (default `<exec-root>/ctrace.sock`).
+    #[arg(long)]
+    pub socket: Option<PathBuf>,
+    /// The group allowed to use the socket (mode 0660), when it exists.
+    #[arg(long, default_value = "ctrace")]
+    pub group: String,
 }
 
 /// Flags shared by `create` and `run`.

@@ -9,6 +9,7 @@ mod bench;
 mod container;
 mod images;
 mod ps;
+mod remote;
 pub mod traces;
 pub mod units;
 mod volumes;
@@ -24,6 +25,7 @@ use crate::trace::{self, recorder};
 
 pub use args::Cli;
 use args::Command;
+pub use ps::status_text as ps_status;
 
 /// A failure with the exit code the command should end with.
 pub struct Failure {
@@ -71,15 +73,63 @@ pub fn main() -> i32 {
             return 125;
         }
     }
-    let ctx = Context { engine, argv, t0 };
+    let via_daemon = matches!(
+        cli.command,
+        Command::Run(_)
+            | Command::Create(_)
+            | Command::Start(_)
+            | Command::Stop(_)
+            | Command::Kill(_)
+            | Command::Rm(_)
+    );
+    let daemon = if via_daemon {
+        match remote::find_daemon(cli.host.as_deref(), &engine.paths.exec_root) {
+            Ok(d) => d,
+            Err(m) => {
+                eprintln!("ctrace: {m}");
+                return if matches!(cli.command, Command::Run(_) | Command::Create(_)) {
+                    125
+                } else {
+                    1
+                };
+            }
+        }
+    } else {
+        None
+    };
+    let ctx = Context {
+        engine,
+        argv,
+        t0,
+        daemon,
+    };
     let result = match cli.command {
+        Command::Run(a) if ctx.daemon.is_some() => remote::run(&ctx, a),
         Command::Run(a) => container::run(&ctx, a),
+        Command::Create(a) if ctx.daemon.is_some() => remote::create(&ctx, a),
         Command::Create(a) => container::create(&ctx, a),
+        Command::Start(a) if ctx.daemon.is_some() => remote::start(&ctx, a),
         Command::Start(a) => container::start(&ctx, a),
+        Command::Stop(a) if ctx.daemon.is_some() => remote::stop(&ctx, a),
         Command::Stop(a) => container::stop(&ctx, a),
+        Command::Kill(a) if ctx.daemon.is_some() => remote::kill(&ctx, a),
         Command::Kill(a) => container::kill(&ctx, a),
         Command::Wait { containers } => container::wait(&ctx, &containers),
+        Command::Rm(a) if ctx.daemon.is_some() => remote::rm(&ctx, a),
         Command::Rm(a) => container::rm(&ctx, a),
+        Command::Daemon(a) => {
+            let socket = a
+                .socket
+                .unwrap_or_else(|| ctx.engine.paths.exec_root.join("ctrace.sock"));
+            let opts = crate::daemon::Options {
+                socket,
+                group: a.group,
+                record: recording_enabled(),
+            };
+            crate::daemon::run(ctx.engine, opts)
+                .map(|()| 0)
+                .map_err(|e| Failure::new(1, e))
+        }
         Command::Ps(a) => ps::ps(&ctx.engine, a),
         Command::Inspect(a) => ps::inspect(&ctx.engine, a),
         Command::Logs(a) => ps::logs(&ctx.engine, a),
@@ -147,6 +197,8 @@ pub struct Context {
     pub argv: Vec<String>,
     /// When the process started (for the `client.command` span).
     pub t0: u64,
+    /// The daemon's socket, when commands go through a daemon.
+    pub daemon: Option<std::path::PathBuf>,
 }
 
 /// Whether traces are recorded (`CTRACE_TRACE=off` turns recording off).

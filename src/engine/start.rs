@@ -36,9 +36,33 @@ pub struct Started {
     pub reports: BufReader<File>,
 }
 
+/// Where the shim sends the container's output besides its json log, and whether it reports the
+/// exit to us.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ShimIo {
+    /// Nobody listens: the shim writes its own exit trace.
+    Detached,
+    /// To our own stdout/stderr (an attached CLI).
+    Inherit,
+    /// To pipes in [`Started::shim`]'s `stdout`/`stderr` (the daemon, which streams them to
+    /// attached API clients).
+    Piped,
+}
+
 /// Starts the container `query` names. With `attach`, the shim copies the container's output to
 /// our stdout/stderr and reports its exit to us ([`super::wait`]).
 pub fn start(engine: &Engine, query: &str, attach: bool) -> Result<Started, EngineError> {
+    let io = if attach {
+        ShimIo::Inherit
+    } else {
+        ShimIo::Detached
+    };
+    start_with(engine, query, io)
+}
+
+/// [`start`], choosing where the container's output goes.
+pub fn start_with(engine: &Engine, query: &str, io: ShimIo) -> Result<Started, EngineError> {
+    let attach = io;
     let span = phase_span!(
         "start",
         query = query,
@@ -84,7 +108,7 @@ type Failure = (EngineError, Option<String>);
 fn start_phases<'a>(
     engine: &'a Engine,
     query: &str,
-    attach: bool,
+    attach: ShimIo,
     rollback: &mut Rollback<'a>,
     root: &tracing::Span,
 ) -> Result<Started, Failure> {
@@ -509,7 +533,7 @@ fn start_phases<'a>(
     })
     .map_err(with_id)?;
 
-    if !attach {
+    if attach == ShimIo::Detached {
         // Nobody listens any more: the shim goes on alone (and writes its own exit trace).
         // Reaping it is not our job: it outlives us, and its parent becomes init.
         let _ = shim.try_wait();
@@ -619,8 +643,9 @@ fn requested_resources(cfg: &ContainerConfig) -> oci_spec::runtime::LinuxResourc
 fn spawn_shim(
     engine: &Engine,
     id: &str,
-    attach: bool,
+    io: ShimIo,
 ) -> Result<(Child, BufReader<File>, i32), EngineError> {
+    let attach = io != ShimIo::Detached;
     let span = phase_span!(
         "runtime.shim",
         attach = attach,
@@ -643,10 +668,18 @@ fn spawn_shim(
         .arg("--id")
         .arg(id)
         .stdin(Stdio::null());
-    if attach {
-        cmd.arg("--attach");
-    } else {
-        cmd.stdout(Stdio::null()).stderr(Stdio::null());
+    match io {
+        ShimIo::Inherit => {
+            cmd.arg("--attach");
+        }
+        ShimIo::Piped => {
+            cmd.arg("--attach")
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped());
+        }
+        ShimIo::Detached => {
+            cmd.stdout(Stdio::null()).stderr(Stdio::null());
+        }
     }
     if let Some(tp) = recorder::traceparent() {
         cmd.env("TRACEPARENT", tp);
