@@ -5,6 +5,9 @@
 #   iproute2        `ip`, used by the tests to clean up a leaked veth or bridge
 #   iptables        outbound NAT and published ports of the bridge network (and iptables-save,
 #                   with which the tests look for leaked rules)
+#   docker.io       only for its `docker` client: the daemon tests drive `ctrace daemon` with the
+#                   stock docker CLI (Debian 12 ships the client only inside docker.io; the tests
+#                   never start dockerd)
 # Idempotent: installs only what is missing. Run as root.
 set -euo pipefail
 need=()
@@ -14,6 +17,7 @@ static_busybox || need+=(busybox-static)
 command -v runc >/dev/null 2>&1 || need+=(runc)
 command -v ip >/dev/null 2>&1 || need+=(iproute2)
 command -v iptables-save >/dev/null 2>&1 || need+=(iptables)
+command -v docker >/dev/null 2>&1 || need+=(docker.io)
 if ((${#need[@]})); then
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq >/dev/null
