@@ -31,7 +31,12 @@ type Reply = Result<Response<Body>, ApiError>;
 
 pub async fn route(d: Arc<Daemon>, ctx: Ctx, req: Request<Incoming>) -> Reply {
     let path = ctx.path.clone();
-    let segs: Vec<&str> = path.trim_matches('/').split('/').collect();
+    let decoded: Vec<String> = path
+        .trim_matches('/')
+        .split('/')
+        .map(server::percent_decode)
+        .collect();
+    let segs: Vec<&str> = decoded.iter().map(String::as_str).collect();
     let m = &ctx.method;
     match (m.clone(), segs.as_slice()) {
         (Method::GET | Method::HEAD, ["_ping"]) => Ok(ping(m)),
@@ -376,7 +381,18 @@ async fn start(d: Arc<Daemon>, ctx: &Ctx, q: String) -> Reply {
     }
     let to_client = ctx.want_spans;
     let ((), traced) = traced(&d, ctx, "start", move |d| {
-        let started = engine::start::start_with(&d.engine, &q, ShimIo::Piped)?;
+        let started = match engine::start::start_with(&d.engine, &q, ShimIo::Piped) {
+            Ok(s) => s,
+            Err(e) => {
+                // As moby's containerStart: a --rm container that cannot start is removed, so
+                // a client waiting for its removal is not left waiting.
+                if let Some(cfg) = config_of(d, &q).filter(|c| c.host_config.auto_remove) {
+                    let _ = engine::rm::rm(&d.engine, &cfg.id, true, true);
+                    d.hub.forget(&cfg.id);
+                }
+                return Err(e);
+            }
+        };
         let cfg = started.config.clone();
         d.hub.started(&cfg.id);
         attach::supervise(

@@ -46,7 +46,8 @@ impl hyper::body::Body for Body {
 /// What a handler needs to know about the request besides its body.
 pub struct Ctx {
     pub method: hyper::Method,
-    /// Without the `/v1.41` prefix.
+    /// Without the `/v1.41` prefix; still percent-encoded (segments are decoded one by one, so an
+    /// encoded `/` never splits a segment).
     pub path: String,
     pub query: HashMap<String, String>,
     pub traceparent: Option<String>,
@@ -121,7 +122,7 @@ fn hex(c: u8) -> Option<u8> {
     (c as char).to_digit(16).map(|d| d as u8)
 }
 
-fn percent_decode(s: &str) -> String {
+pub fn percent_decode(s: &str) -> String {
     let b = s.as_bytes();
     let mut out = Vec::with_capacity(b.len());
     let mut i = 0;
@@ -186,7 +187,7 @@ async fn handle(d: Arc<Daemon>, req: Request<Incoming>) -> Result<Response<Body>
     };
     let ctx = Ctx {
         method: req.method().clone(),
-        path: percent_decode(&path),
+        path,
         query: parse_query(req.uri().query()),
         traceparent: header("traceparent"),
         want_spans: header("x-ctrace-spans").is_some(),
