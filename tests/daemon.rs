@@ -98,7 +98,7 @@ fn http(socket: &Path, method: &str, path: &str, body: Option<&[u8]>) -> (u16, S
                 break;
             }
             out.push_str(&tail[..n]);
-            r = &tail[n..].trim_start_matches("\r\n");
+            r = tail[n..].trim_start_matches("\r\n");
         }
         out
     } else {
@@ -388,7 +388,9 @@ fn daemon_start_up_is_a_trace_and_a_live_socket_is_not_stolen() {
 fn bad_requests_get_a_4xx_and_the_daemon_keeps_serving() {
     let env = Env::new("daemon_bad_requests");
     let d = Daemon::start(&env);
-    let cases: Vec<(&str, String, Option<Vec<u8>>, u16, &str)> = vec![
+    // method, path, body, expected status, words of the message
+    type Case = (&'static str, String, Option<Vec<u8>>, u16, &'static str);
+    let cases: Vec<Case> = vec![
         (
             "POST",
             "/containers/create".into(),

@@ -87,6 +87,15 @@ impl Hub {
         rx
     }
 
+    /// Whether a client is attached to `id`'s output.
+    pub fn attached(&self, id: &str) -> bool {
+        self.slots
+            .lock()
+            .unwrap()
+            .get(id)
+            .is_some_and(|s| !s.sinks.is_empty())
+    }
+
     /// Watches `id`'s starts and exits.
     pub fn watch(&self, id: &str) -> watch::Receiver<Lifecycle> {
         self.with(id, |s| s.tx.subscribe())
@@ -119,6 +128,7 @@ impl Hub {
     /// A container removed: forget it (waiters see their channel close).
     pub fn forget(&self, id: &str) {
         self.slots.lock().unwrap().remove(id);
+        self.exit_spans.lock().unwrap().remove(id);
     }
 
     fn send(&self, id: &str, stream: u8, data: &[u8]) {

@@ -394,6 +394,9 @@ async fn start(d: Arc<Daemon>, ctx: &Ctx, q: String) -> Reply {
             }
         };
         let cfg = started.config.clone();
+        // An attached ctrace client collects the exit from its `wait`; otherwise the exit is
+        // appended to the start's trace file (the client's, when it wrote one).
+        let to_client = to_client && d.hub.attached(&cfg.id);
         d.hub.started(&cfg.id);
         attach::supervise(
             d.hub.clone(),
