@@ -82,7 +82,7 @@ pub fn run(engine: Engine, opts: Options) -> Result<(), DaemonError> {
             eprintln!("ctrace daemon: warning: {e}");
         }
     }
-    let (listener, restored) = started?;
+    let ((listener, activated), restored) = started?;
     eprintln!(
         "ctrace daemon: API v{} listening on {} ({} running containers reattached, {} found exited)",
         api::API_VERSION,
@@ -118,7 +118,9 @@ pub fn run(engine: Engine, opts: Options) -> Result<(), DaemonError> {
         server::serve(daemon, listener, shutdown).await;
         Ok::<(), DaemonError>(())
     })?;
-    let _ = std::fs::remove_file(&socket);
+    if !activated {
+        let _ = std::fs::remove_file(&socket);
+    }
     // The containers live on in their shims; attached streams end with us.
     rt.shutdown_timeout(std::time::Duration::from_millis(100));
     Ok(())

@@ -41,6 +41,23 @@ pub fn bind(path: &Path, group: &str) -> Result<UnixListener, SocketError> {
     Ok(listener)
 }
 
+/// The listening socket systemd passed (socket activation: `LISTEN_PID` is us, `LISTEN_FDS`
+/// ≥ 1, the socket is fd 3), if any.
+pub fn from_systemd() -> Option<UnixListener> {
+    use std::os::fd::FromRawFd;
+    let pid: u32 = std::env::var("LISTEN_PID").ok()?.parse().ok()?;
+    let fds: i32 = std::env::var("LISTEN_FDS").ok()?.parse().ok()?;
+    if pid != std::process::id() || fds < 1 {
+        return None;
+    }
+    // SAFETY: systemd hands us fd 3 as the listening socket; nothing else in this process
+    // owns it. Close-on-exec, so the shims we start do not inherit it.
+    unsafe {
+        libc::fcntl(3, libc::F_SETFD, libc::FD_CLOEXEC);
+        Some(UnixListener::from_raw_fd(3))
+    }
+}
+
 /// The socket a client uses: `-H`/`CTRACE_HOST` (`unix:///path` or a path), else `default`.
 pub fn client_path(host: Option<&str>, default: &Path) -> Result<std::path::PathBuf, String> {
     match host {

@@ -26,8 +26,11 @@ pub struct Restored {
     pub other: usize,
 }
 
+/// The listening socket, and whether systemd owns it (then it is not ours to remove).
+pub type Listener = (UnixListener, bool);
+
 /// Runs the start-up phases; returns the listening socket.
-pub fn start(engine: &Engine, opts: &Options) -> Result<(UnixListener, Restored), DaemonError> {
+pub fn start(engine: &Engine, opts: &Options) -> Result<(Listener, Restored), DaemonError> {
     phase(phase_span!("daemon.config"), |span| {
         trace::note(
             span,
@@ -90,10 +93,14 @@ pub fn start(engine: &Engine, opts: &Options) -> Result<(UnixListener, Restored)
         Ok(r)
     })?;
     let listener = phase(phase_span!("daemon.listen"), |span| {
+        if let Some(l) = socket::from_systemd() {
+            trace::note(span, "listening on the socket systemd passed (LISTEN_FDS)");
+            return Ok((l, true));
+        }
         let l = socket::bind(&opts.socket, &opts.group)
             .map_err(|e| EngineError::Invalid(e.to_string()))?;
         trace::note(span, format!("listening on {}", opts.socket.display()));
-        Ok(l)
+        Ok((l, false))
     })
     .map_err(|e| match e {
         EngineError::Invalid(m) => DaemonError::Socket(m),
