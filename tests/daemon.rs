@@ -655,3 +655,72 @@ fn without_a_daemon_the_cli_runs_the_engine_itself() {
     );
     env.run(&["rm", &id]).ok();
 }
+
+#[test]
+fn restore_reattaches_live_shims_and_cleans_up_after_dead_ones() {
+    let env = Env::new("daemon_restore");
+    let mut d = Daemon::start(&env);
+    let body = br#"{"Image":"busybox","Cmd":["sleep","1000"]}"#;
+    let mut ids = Vec::new();
+    for _ in 0..2 {
+        let (s, b) = http(&d.socket, "POST", "/containers/create", Some(body));
+        assert_eq!(s, 201, "{b}");
+        let id = json(&b)["Id"].as_str().unwrap().to_string();
+        assert_eq!(
+            http(&d.socket, "POST", &format!("/containers/{id}/start"), None).0,
+            204
+        );
+        ids.push(id);
+    }
+    let state = |d: &Daemon, id: &str| {
+        json(&http(&d.socket, "GET", &format!("/containers/{id}/json"), None).1)["State"].clone()
+    };
+    // The daemon dies; so does the second container's shim (its init lives on, orphaned).
+    let shim = json(
+        &http(
+            &d.socket,
+            "GET",
+            &format!("/containers/{}/json", ids[1]),
+            None,
+        )
+        .1,
+    )["Ctrace"]["ShimPid"]
+        .as_i64()
+        .unwrap() as i32;
+    d.signal(libc::SIGKILL);
+    unsafe { libc::kill(shim, libc::SIGKILL) };
+    let d = Daemon::start(&env);
+
+    let live = state(&d, &ids[0]);
+    assert_eq!(live["Status"], "running");
+    let dead = state(&d, &ids[1]);
+    assert_eq!(dead["Status"], "exited", "{dead}");
+    assert_eq!(dead["ExitCode"], 137);
+    assert!(processes_with(&format!("--id {}", ids[1])).is_empty());
+    assert!(mounts_under(&env.exec_root.join(&ids[1])).is_empty());
+
+    // The reattached container is still watched: wait returns when it is stopped.
+    let socket = d.socket.clone();
+    let id0 = ids[0].clone();
+    let waiter =
+        std::thread::spawn(move || http(&socket, "POST", &format!("/containers/{id0}/wait"), None));
+    assert_eq!(
+        http(
+            &d.socket,
+            "POST",
+            &format!("/containers/{}/stop?t=0", ids[0]),
+            None
+        )
+        .0,
+        204
+    );
+    let (s, b) = waiter.join().unwrap();
+    assert_eq!(s, 200);
+    assert_eq!(json(&b)["StatusCode"], 137);
+    for id in &ids {
+        assert_eq!(
+            http(&d.socket, "DELETE", &format!("/containers/{id}"), None).0,
+            204
+        );
+    }
+}

@@ -109,9 +109,20 @@ pub fn start(engine: &Engine, opts: &Options) -> Result<(Listener, Restored), Da
     Ok((listener, restored))
 }
 
+/// Whether `pid` is a live process: a zombie (a dead shim whose new parent has not reaped it
+/// yet) is dead for our purpose.
 fn alive(pid: i32) -> bool {
-    // SAFETY: signal 0 only checks that the process exists.
-    pid > 0 && unsafe { libc::kill(pid, 0) } == 0
+    if pid <= 0 {
+        return false;
+    }
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        // The state follows the command name, which is in parentheses and may hold spaces.
+        Ok(stat) => stat
+            .rsplit_once(") ")
+            .and_then(|(_, rest)| rest.chars().next())
+            .is_some_and(|state| !matches!(state, 'Z' | 'X')),
+        Err(_) => false,
+    }
 }
 
 /// The pid of a `ctrace shim` for container `id` under `root`, if one runs.
@@ -138,6 +149,26 @@ fn shim_of(root: &Path, id: &str) -> Option<i32> {
         }
     }
     None
+}
+
+/// The IP leases `id` holds on any bridge under the root (a lease file holds its owner's id).
+fn leases_of(engine: &Engine, id: &str) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    let Ok(bridges) = std::fs::read_dir(engine.paths.root.join("network")) else {
+        return out;
+    };
+    for b in bridges.flatten() {
+        for lease in std::fs::read_dir(b.path().join("leases"))
+            .into_iter()
+            .flatten()
+            .flatten()
+        {
+            if std::fs::read_to_string(lease.path()).is_ok_and(|owner| owner == id) {
+                out.push(lease.path());
+            }
+        }
+    }
+    out
 }
 
 /// Kills a shim and everything in its process group (the container's init with it).
@@ -193,8 +224,11 @@ pub fn restore(engine: &Engine) -> Result<Restored, EngineError> {
                 // A start the previous daemon did not finish: its shim (and the init blocked on
                 // the exec fifo) may live on, its rootfs, netns and cgroup may be in place.
                 let shim = shim_of(&engine.paths.root, &id);
+                let leases = leases_of(engine, &id);
                 let leftovers = shim.is_some()
                     || engine.paths.rootfs(&id).exists()
+                    || engine.paths.netns(&id).exists()
+                    || !leases.is_empty()
                     || engine.paths.container(&id).join("network.json").exists();
                 if !leftovers {
                     r.other += 1;
@@ -205,6 +239,12 @@ pub fn restore(engine: &Engine) -> Result<Restored, EngineError> {
                 }
                 let before = st.clone();
                 crate::engine::exit::finish(engine, &cfg, kind, before.exit_code);
+                // Killed before the start recorded its network (network.json), the exit phases
+                // cannot know of the netns and the lease: release them by name and by owner.
+                crate::network::netns::remove(&engine.paths.netns(&id));
+                for lease in leases {
+                    crate::network::ipam::release(&lease, &id);
+                }
                 // The container never ran: it stays what it was, with the reason.
                 let _ = engine.store.lock(&id).and_then(|_l| {
                     let mut now = match engine.store.load_state(&id) {
