@@ -32,7 +32,10 @@ trap cleanup EXIT
 start_daemon() {
   "$BIN" daemon --socket "$SOCK" >/dev/null 2>&1 &
   DPID=$!
-  until "$BIN" -H "unix://$SOCK" rm no-such-container 2>&1 | grep -q 'no such container'; do sleep 0.05; done
+  # Ready when it answers (with docker's 404 for a container that does not exist).
+  until out=$("$BIN" -H "unix://$SOCK" rm no-such-container 2>&1); [[ $out == *"no such container"* ]]; do
+    sleep 0.05
+  done
 }
 stop_daemon() { kill "$DPID"; wait "$DPID" 2>/dev/null || true; DPID=; }
 
