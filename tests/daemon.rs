@@ -343,11 +343,18 @@ fn requests_without_traceparent_get_a_trace_of_their_own() {
 fn daemon_start_up_is_a_trace_and_a_live_socket_is_not_stolen() {
     let env = Env::new("daemon_startup");
     let mut d = Daemon::start(&env);
-    let startup = env
-        .traces()
-        .into_iter()
-        .find(|t| t["operation"] == "daemon")
-        .expect("a daemon trace");
+    // The start-up's trace is written once its last phase (listen) has ended: just after the
+    // socket starts answering.
+    let startup = loop {
+        if let Some(t) = env
+            .traces()
+            .into_iter()
+            .find(|t| t["operation"] == "daemon")
+        {
+            break t;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    };
     let names: Vec<String> = startup["spans"]
         .as_array()
         .unwrap()
