@@ -8,6 +8,9 @@
 #   docker-registry a real OCI registry on 127.0.0.1 that the pull tests and bench/pull.sh use
 #   skopeo          pushes the test images into it (and is what bench/pull.sh compares with)
 #   apache2-utils   htpasswd, for the registry with basic auth
+#   docker.io       only for its `docker` client: the daemon tests drive `ctrace daemon` with the
+#                   stock docker CLI (Debian 12 ships the client only inside docker.io; the tests
+#                   never start dockerd)
 # Idempotent: installs only what is missing. Run as root.
 set -euo pipefail
 need=()
@@ -20,6 +23,7 @@ command -v iptables-save >/dev/null 2>&1 || need+=(iptables)
 command -v docker-registry >/dev/null 2>&1 || need+=(docker-registry)
 command -v skopeo >/dev/null 2>&1 || need+=(skopeo)
 command -v htpasswd >/dev/null 2>&1 || need+=(apache2-utils)
+command -v docker >/dev/null 2>&1 || need+=(docker.io)
 if ((${#need[@]})); then
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq >/dev/null

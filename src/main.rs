@@ -7,6 +7,7 @@
 
 mod book;
 mod cli;
+mod daemon;
 mod engine;
 mod image;
 mod lessons;

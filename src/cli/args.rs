@@ -50,6 +50,10 @@ pub struct Cli {
         value_name = "HOST"
     )]
     pub insecure_registries: Vec<String>,
+    /// The daemon to talk to (unix:///path/to/ctrace.sock); by default `<exec-root>/ctrace.sock`
+    /// when a daemon answers there, else the engine runs in this process.
+    #[arg(short = 'H', long, global = true, env = "CTRACE_HOST")]
+    pub host: Option<String>,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -129,9 +133,22 @@ pub enum Command {
     Book(BookCommand),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
     Completion { shell: clap_complete::Shell },
+    /// Run the engine as a daemon serving the Docker Engine API (v1.41 subset) on a unix socket.
+    Daemon(DaemonArgs),
     /// (internal) The per-container shim; started by the engine, not by users.
     #[command(hide = true)]
     Shim(ShimCmd),
+}
+
+/// `ctrace daemon`.
+#[derive(Debug, Args)]
+pub struct DaemonArgs {
+    /// The socket to listen on (default `<exec-root>/ctrace.sock`).
+    #[arg(long)]
+    pub socket: Option<PathBuf>,
+    /// The group allowed to use the socket (mode 0660), when it exists.
+    #[arg(long, default_value = "ctrace")]
+    pub group: String,
 }
 
 /// Flags shared by `create` and `run`.

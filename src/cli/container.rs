@@ -13,7 +13,7 @@ use super::units::{parse_cpus, parse_size};
 use super::{fail1, start_tracing, Context, Failure};
 use std::time::Duration;
 
-fn options(f: &CreateFlags, auto_remove: bool) -> Result<CreateOptions, Failure> {
+pub(super) fn options(f: &CreateFlags, auto_remove: bool) -> Result<CreateOptions, Failure> {
     let bad = |m: String| Failure::new(EXIT_ENGINE, m);
     if (f.interactive || f.tty) && f.runtime == "runc" {
         return Err(bad(
@@ -123,7 +123,7 @@ fn health_flags(f: &CreateFlags) -> Result<Option<crate::state::health::HealthCo
 }
 
 /// The first line of `--explain`.
-fn banner(view: &Option<std::sync::Arc<Explain>>, ctx: &Context, runtime: &str) {
+pub(super) fn banner(view: &Option<std::sync::Arc<Explain>>, ctx: &Context, runtime: &str) {
     if view.is_none() {
         return;
     }
@@ -147,7 +147,7 @@ fn banner(view: &Option<std::sync::Arc<Explain>>, ctx: &Context, runtime: &str) 
 }
 
 /// The client phases: parsing (from process start until now) and reaching the engine.
-fn client_phases(ctx: &Context) -> Result<(), EngineError> {
+pub(super) fn client_phases(ctx: &Context) -> Result<(), EngineError> {
     recorder::backdate_current(ctx.t0);
     let injected = engine::fault::check("client.command");
     if recorder::active() {
@@ -180,13 +180,22 @@ fn client_phases(ctx: &Context) -> Result<(), EngineError> {
         }]);
     }
     injected.map_err(EngineError::Injected)?;
-    engine::create::phase(phase_span!("client.connect", mode = "embedded"), |span| {
-        trace::note(
-            span,
-            "no daemon: the engine runs inside this process (embedded)",
-        );
-        Ok(())
-    })
+    match &ctx.daemon {
+        Some(socket) => engine::create::phase(
+            phase_span!("client.connect", mode = "daemon", socket = %socket.display()),
+            |span| {
+                trace::note(span, format!("daemon at unix://{}", socket.display()));
+                Ok(())
+            },
+        ),
+        None => engine::create::phase(phase_span!("client.connect", mode = "embedded"), |span| {
+            trace::note(
+                span,
+                "no daemon: the engine runs inside this process (embedded)",
+            );
+            Ok(())
+        }),
+    }
 }
 
 /// Writes this process's trace; prints the summary line under `--explain`. Returns the trace.
@@ -236,7 +245,7 @@ fn arm_step(ctx: &Context, step: bool, lang: Option<&str>) -> Result<(), Failure
 }
 
 /// Arms `--fail-at`; a failure injection is always traced (showing the rollback is its point).
-fn arm_fault(phase: Option<&str>, explain: bool) -> Result<bool, Failure> {
+pub(super) fn arm_fault(phase: Option<&str>, explain: bool) -> Result<bool, Failure> {
     if let Some(p) = phase {
         engine::fault::arm(p).map_err(|m| Failure::new(EXIT_ENGINE, m))?;
     }

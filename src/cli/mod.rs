@@ -12,6 +12,7 @@ mod exec;
 mod images;
 mod logs;
 mod ps;
+mod remote;
 mod step;
 pub mod traces;
 pub mod units;
@@ -28,6 +29,7 @@ use crate::trace::{self, recorder};
 
 pub use args::Cli;
 use args::Command;
+pub use ps::status_text as ps_status;
 
 /// A failure with the exit code the command should end with.
 pub struct Failure {
@@ -77,19 +79,69 @@ pub fn main() -> i32 {
     }
     engine.pull.mirrors = cli.registry_mirrors.clone();
     engine.pull.insecure_registries = cli.insecure_registries.clone();
-    let ctx = Context { engine, argv, t0 };
+    // What the daemon cannot do yet (a terminal, --step, --fail-at, start -a) runs in this
+    // process: the state root and its locks are shared, so both paths see the same containers.
+    let in_process_only =
+        |f: &args::CreateFlags| f.interactive || f.tty || f.step || f.fail_at.is_some();
+    let via_daemon = match &cli.command {
+        Command::Run(a) => !in_process_only(&a.flags),
+        Command::Create(a) => !in_process_only(&a.flags),
+        Command::Start(a) => !(a.attach || a.interactive || a.step || a.fail_at.is_some()),
+        Command::Stop(_) | Command::Kill(_) | Command::Rm(_) => true,
+        _ => false,
+    };
+    let daemon = if via_daemon {
+        match remote::find_daemon(cli.host.as_deref(), &engine.paths.exec_root) {
+            Ok(d) => d,
+            Err(m) => {
+                eprintln!("ctrace: {m}");
+                return if matches!(cli.command, Command::Run(_) | Command::Create(_)) {
+                    125
+                } else {
+                    1
+                };
+            }
+        }
+    } else {
+        None
+    };
+    let ctx = Context {
+        engine,
+        argv,
+        t0,
+        daemon,
+    };
     let result = match cli.command {
+        Command::Run(a) if ctx.daemon.is_some() => remote::run(&ctx, a),
         Command::Run(a) => container::run(&ctx, a),
+        Command::Create(a) if ctx.daemon.is_some() => remote::create(&ctx, a),
         Command::Create(a) => container::create(&ctx, a),
+        Command::Start(a) if ctx.daemon.is_some() => remote::start(&ctx, a),
         Command::Start(a) => container::start(&ctx, a),
+        Command::Stop(a) if ctx.daemon.is_some() => remote::stop(&ctx, a),
         Command::Stop(a) => container::stop(&ctx, a),
+        Command::Kill(a) if ctx.daemon.is_some() => remote::kill(&ctx, a),
         Command::Kill(a) => container::kill(&ctx, a),
         Command::Wait { containers } => container::wait(&ctx, &containers),
+        Command::Rm(a) if ctx.daemon.is_some() => remote::rm(&ctx, a),
         Command::Rm(a) => container::rm(&ctx, a),
         Command::Pause { containers } => container::pause(&ctx, &containers),
         Command::Unpause { containers } => container::unpause(&ctx, &containers),
         Command::Restart(a) => container::restart(&ctx, a),
         Command::Events(a) => events::events(&ctx.engine, a),
+        Command::Daemon(a) => {
+            let socket = a
+                .socket
+                .unwrap_or_else(|| ctx.engine.paths.exec_root.join("ctrace.sock"));
+            let opts = crate::daemon::Options {
+                socket,
+                group: a.group,
+                record: recording_enabled(),
+            };
+            crate::daemon::run(ctx.engine, opts)
+                .map(|()| 0)
+                .map_err(|e| Failure::new(1, e))
+        }
         Command::Ps(a) => ps::ps(&ctx.engine, a),
         Command::Inspect(a) => ps::inspect(&ctx.engine, a),
         Command::Exec(a) => exec::exec(&ctx, a),
@@ -161,6 +213,8 @@ pub struct Context {
     pub argv: Vec<String>,
     /// When the process started (for the `client.command` span).
     pub t0: u64,
+    /// The daemon's socket, when commands go through a daemon.
+    pub daemon: Option<std::path::PathBuf>,
 }
 
 /// Whether traces are recorded (`CTRACE_TRACE=off` turns recording off).

@@ -17,12 +17,14 @@ pub const ENV: &str = "CTRACE_FAIL_AT";
 static FAIL_AT: OnceLock<String> = OnceLock::new();
 
 /// The phases a failure can be injected into: the client's, create's, start's, the runtime's
-/// and the init's, and the attached wait.
+/// and the init's, and the attached wait. Not `client.request`: it exists only in front of a
+/// daemon, where `--fail-at` is refused (the injection arms the embedded engine).
 pub fn injectable() -> impl Iterator<Item = &'static str> {
     catalog::PHASES
         .iter()
         .filter(|p| {
             !p.operation
+                && p.id != "client.request"
                 && matches!(
                     p.stage,
                     Stage::Client

@@ -36,22 +36,45 @@ pub struct Started {
     pub reports: BufReader<File>,
 }
 
+/// Where the shim sends the container's output besides its json log, and whether it reports the
+/// exit to us.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ShimIo {
+    /// Nobody listens: the shim writes its own exit trace.
+    Detached,
+    /// To our own stdout/stderr (an attached CLI).
+    Inherit,
+    /// To pipes in [`Started::shim`]'s `stdout`/`stderr` (the daemon, which streams them to
+    /// attached API clients).
+    Piped,
+}
+
 /// Starts the container `query` names. With `attach`, the shim copies the container's output to
 /// our stdout/stderr and reports its exit to us ([`super::wait`]).
 pub fn start(engine: &Engine, query: &str, attach: bool) -> Result<Started, EngineError> {
-    start_as(engine, query, attach, false)
+    let io = if attach {
+        ShimIo::Inherit
+    } else {
+        ShimIo::Detached
+    };
+    start_as(engine, query, io, false)
+}
+
+/// [`start`], choosing where the container's output goes.
+pub fn start_with(engine: &Engine, query: &str, io: ShimIo) -> Result<Started, EngineError> {
+    start_as(engine, query, io, false)
 }
 
 /// Starts a `restarting` container again for its restart policy (called by the shim after the
 /// backoff): like a user's start, but only from `restarting`, and the restart count is kept.
 pub fn start_by_policy(engine: &Engine, id: &str) -> Result<Started, EngineError> {
-    start_as(engine, id, false, true)
+    start_as(engine, id, ShimIo::Detached, true)
 }
 
 fn start_as(
     engine: &Engine,
     query: &str,
-    attach: bool,
+    attach: ShimIo,
     by_policy: bool,
 ) -> Result<Started, EngineError> {
     let span = phase_span!(
@@ -111,7 +134,7 @@ type Failure = (EngineError, Option<String>);
 fn start_phases<'a>(
     engine: &'a Engine,
     query: &str,
-    attach: bool,
+    attach: ShimIo,
     by_policy: bool,
     rollback: &mut Rollback<'a>,
     root: &tracing::Span,
@@ -429,8 +452,8 @@ fn start_phases<'a>(
         ),
         |span| {
             let stdio = ShimStdio {
-                attach,
-                stdin: attach && cfg.config.open_stdin && !cfg.config.tty,
+                io: attach,
+                stdin: attach == ShimIo::Inherit && cfg.config.open_stdin && !cfg.config.tty,
                 tty: cfg.config.tty,
             };
             let (shim, reports, pid) = spawn_shim(engine, &id, stdio)?;
@@ -581,7 +604,7 @@ fn start_phases<'a>(
     })
     .map_err(with_id)?;
 
-    if !attach {
+    if attach == ShimIo::Detached {
         // Nobody listens any more: the shim goes on alone (and writes its own exit trace).
         // Reaping it is not our job: it outlives us, and its parent becomes init.
         let _ = shim.try_wait();
@@ -704,8 +727,8 @@ fn requested_resources(cfg: &ContainerConfig) -> oci_spec::runtime::LinuxResourc
 
 /// What the shim inherits from us.
 struct ShimStdio {
-    /// Our stdout/stderr, for the container's output.
-    attach: bool,
+    /// Where the container's output goes.
+    io: ShimIo,
     /// Our stdin, for the container's (attached `-i` without `-t`).
     stdin: bool,
     /// `-t`: our window size, so the container's terminal starts with it.
@@ -718,7 +741,8 @@ fn spawn_shim(
     id: &str,
     stdio: ShimStdio,
 ) -> Result<(Child, BufReader<File>, i32), EngineError> {
-    let attach = stdio.attach;
+    let io = stdio.io;
+    let attach = io != ShimIo::Detached;
     let span = phase_span!(
         "runtime.shim",
         attach = attach,
@@ -748,10 +772,18 @@ fn spawn_shim(
     if let (true, Some(size)) = (stdio.tty, super::tty::size_of(0)) {
         cmd.env(crate::shim::tty::SIZE_ENV, crate::shim::tty::size_env(size));
     }
-    if attach {
-        cmd.arg("--attach");
-    } else {
-        cmd.stdout(Stdio::null()).stderr(Stdio::null());
+    match io {
+        ShimIo::Inherit => {
+            cmd.arg("--attach");
+        }
+        ShimIo::Piped => {
+            cmd.arg("--attach")
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped());
+        }
+        ShimIo::Detached => {
+            cmd.stdout(Stdio::null()).stderr(Stdio::null());
+        }
     }
     if let Some(tp) = recorder::traceparent() {
         cmd.env("TRACEPARENT", tp);

@@ -12,6 +12,8 @@
 pub enum Stage {
     /// The CLI: argument parsing and reaching the engine.
     Client,
+    /// The daemon: its own start-up, and the API side of each request.
+    Daemon,
     /// `docker create`: from a request to a registered container.
     Create,
     /// `docker start`: from a registered container to a running process.
@@ -70,6 +72,15 @@ pub const PHASES: &[Phase] = &[
     op("bench", Client),
     ph("client.command", Client),
     ph("client.connect", Client),
+    ph("client.request", Client),
+    op("daemon", Daemon),
+    ph("daemon.config", Daemon),
+    ph("daemon.root", Daemon),
+    ph("daemon.stores", Daemon),
+    ph("daemon.network", Daemon),
+    ph("daemon.restore", Daemon),
+    ph("daemon.listen", Daemon),
+    ph("api.request", Daemon),
     op("create", Create),
     ph("create.image.lookup", Create),
     ph("create.image.pull", Create),

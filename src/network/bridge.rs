@@ -96,11 +96,24 @@ pub fn ensure(
         path: lock_path.clone(),
         source,
     })?;
-    // Another start may have made it while we waited for the lock.
+    // Another start may have made it while we waited for the lock. A `creating` marker means
+    // one of ours began making it and died before it was done (a daemon killed mid-start):
+    // half a bridge is worth nothing, so it is made again.
+    let creating = dir.join("creating");
     if let Ok(i) = nl.index(&cfg.name) {
-        check_owned(cfg, root)?;
-        return Ok((i, false));
+        if creating.exists() {
+            let _ = nl.delete(i);
+            firewall::delete_tagged(&cfg.name);
+            kernel_event!(dev = %cfg.name, "ip link del (left half-made by a crashed start)");
+        } else {
+            check_owned(cfg, root)?;
+            return Ok((i, false));
+        }
     }
+    std::fs::write(&creating, cfg.subnet.to_string()).map_err(|source| NetworkError::Write {
+        path: creating.clone(),
+        source,
+    })?;
     let link = |op: &'static str| {
         move |source| NetworkError::Link {
             op,
@@ -131,6 +144,7 @@ pub fn ensure(
         let path = dir.join("subnet");
         std::fs::write(&path, cfg.subnet.to_string())
             .map_err(|source| NetworkError::Write { path, source })?;
+        let _ = std::fs::remove_file(&creating);
         Ok(idx)
     };
     match configure() {
@@ -139,6 +153,7 @@ pub fn ensure(
             if let Ok(i) = nl.index(&cfg.name) {
                 let _ = nl.delete(i);
             }
+            let _ = std::fs::remove_file(&creating);
             Err(e)
         }
     }
@@ -164,7 +179,7 @@ pub fn prune(cfg: &BridgeConfig, root: &Path) -> Result<bool, NetworkError> {
     let mut nl = Netlink::open().map_err(NetworkError::Netlink)?;
     let existed = match nl.index(&cfg.name) {
         Ok(i) => {
-            if !dir.join("subnet").exists() {
+            if !dir.join("subnet").exists() && !dir.join("creating").exists() {
                 return Err(NetworkError::ForeignBridge {
                     bridge: cfg.name.clone(),
                     root: root.to_path_buf(),

@@ -135,14 +135,17 @@ pub fn main(args: ShimArgs) -> i32 {
     }
     let (spans, oom_killed) = exit_spans;
     if args.attach {
-        let _ = send(
-            &mut report,
-            &Report::Exited {
-                code: outcome.code,
-                oom_killed,
-                spans,
-            },
-        );
+        let exited = Report::Exited {
+            code: outcome.code,
+            oom_killed,
+            spans,
+        };
+        if send(&mut report, &exited).is_err() {
+            // Whoever attached is gone (a daemon killed, a CLI interrupted): keep the spans.
+            if let Report::Exited { spans, .. } = exited {
+                crate::engine::exit::write_own_trace(&engine, &cfg, spans);
+            }
+        }
     } else {
         crate::engine::exit::write_own_trace(&engine, &cfg, spans);
     }

@@ -9,6 +9,8 @@
 //!
 //! Not here: the file I/O ([`super::store`]) and any rendering ([`super::explain`]).
 
+use std::cell::RefCell;
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
@@ -34,8 +36,26 @@ struct Shared {
     /// Parent for spans that have no parent in this process (from the `traceparent` handed in).
     remote_parent: Mutex<Option<String>>,
     done: Mutex<Vec<SpanRecord>>,
+    /// Finished spans of traces opened with [`scope`], by trace id: a daemon serves many
+    /// requests at once, each its own trace.
+    scoped: Mutex<HashMap<String, Vec<SpanRecord>>>,
     live: Mutex<Option<Arc<dyn LiveView>>>,
     next_id: AtomicU64,
+}
+
+/// A trace opened on this thread by [`scope`]: its id and the remote parent of its root spans.
+#[derive(Clone)]
+struct Scope {
+    trace_id: String,
+    remote_parent: Option<String>,
+}
+
+thread_local! {
+    static SCOPE: RefCell<Option<Scope>> = const { RefCell::new(None) };
+}
+
+fn current_scope() -> Option<Scope> {
+    SCOPE.with(|s| s.borrow().clone())
 }
 
 static SHARED: OnceLock<Arc<Shared>> = OnceLock::new();
@@ -49,6 +69,8 @@ pub struct Recorder {
 struct Open {
     rec: SpanRecord,
     started: Instant,
+    /// The [`scope`]d trace this span belongs to (`None`: the process's own trace).
+    trace: Option<String>,
 }
 
 fn random_u64() -> u64 {
@@ -84,6 +106,7 @@ impl Recorder {
                 process: Mutex::new(process),
                 remote_parent: Mutex::new(None),
                 done: Mutex::new(Vec::new()),
+                scoped: Mutex::new(HashMap::new()),
                 live: Mutex::new(None),
                 next_id: AtomicU64::new(random_u64()),
             })
@@ -115,9 +138,60 @@ pub fn active() -> bool {
 
 /// This process's trace id (empty when not recording).
 pub fn trace_id() -> String {
+    if let (Some(_), Some(scope)) = (shared(), current_scope()) {
+        return scope.trace_id;
+    }
     shared()
         .map(|s| s.trace_id.lock().unwrap().clone())
         .unwrap_or_default()
+}
+
+/// Ends a trace opened by [`scope`] when dropped: the thread goes back to the process's trace
+/// and the trace's spans not yet taken are dropped.
+pub struct ScopeGuard {
+    trace_id: String,
+    previous: Option<Scope>,
+}
+
+impl ScopeGuard {
+    pub fn trace_id(&self) -> &str {
+        &self.trace_id
+    }
+}
+
+impl Drop for ScopeGuard {
+    fn drop(&mut self) {
+        SCOPE.with(|s| *s.borrow_mut() = self.previous.take());
+        if let Some(sh) = shared() {
+            sh.scoped.lock().unwrap().remove(&self.trace_id);
+        }
+    }
+}
+
+/// Opens a trace of its own on this thread — one request of the daemon — continuing the W3C
+/// `traceparent` when given, a new trace otherwise. Root spans opened on this thread until the
+/// guard drops belong to it (their children follow their parents, whatever the thread);
+/// [`take`], [`import`], [`trace_id`] and [`traceparent`] work on it. Re-entering a trace id
+/// already open (another thread of the same request) shares its spans.
+pub fn scope(traceparent: Option<&str>) -> ScopeGuard {
+    let (trace_id, remote_parent) = match traceparent.and_then(parse_traceparent) {
+        Some((t, p)) => (t, Some(p)),
+        None => (new_trace_id(), None),
+    };
+    if let Some(sh) = shared() {
+        sh.scoped
+            .lock()
+            .unwrap()
+            .entry(trace_id.clone())
+            .or_default();
+    }
+    let previous = SCOPE.with(|s| {
+        s.borrow_mut().replace(Scope {
+            trace_id: trace_id.clone(),
+            remote_parent,
+        })
+    });
+    ScopeGuard { trace_id, previous }
 }
 
 /// Sets who watches spans as they happen.
@@ -129,9 +203,9 @@ pub fn set_live_view(view: Arc<dyn LiveView>) {
 
 /// The `traceparent` for a child process: this trace, with the current span as parent.
 pub fn traceparent() -> Option<String> {
-    let s = shared()?;
+    shared()?;
     let span_id = current_span_id()?;
-    Some(format!("00-{}-{}-01", s.trace_id.lock().unwrap(), span_id))
+    Some(format!("00-{}-{}-01", trace_id(), span_id))
 }
 
 /// The recorded id of the innermost entered span.
@@ -169,9 +243,19 @@ pub fn backdate_current(unix_ns: u64) {
 
 /// Takes every finished span recorded so far (leaving none behind).
 pub fn take() -> Vec<SpanRecord> {
-    shared()
-        .map(|s| std::mem::take(&mut *s.done.lock().unwrap()))
-        .unwrap_or_default()
+    let Some(s) = shared() else {
+        return Vec::new();
+    };
+    if let Some(scope) = current_scope() {
+        return s
+            .scoped
+            .lock()
+            .unwrap()
+            .get_mut(&scope.trace_id)
+            .map(std::mem::take)
+            .unwrap_or_default();
+    }
+    std::mem::take(&mut *s.done.lock().unwrap())
 }
 
 /// A copy of the finished spans recorded so far (they stay for [`take`]).
@@ -192,6 +276,17 @@ pub fn import(spans: Vec<SpanRecord>) {
         for span in ordered {
             live.opened(span);
             live.closed(span);
+        }
+    }
+    push(s, current_scope().map(|c| c.trace_id).as_deref(), spans);
+}
+
+/// Files finished spans under their trace: a scoped one while it is open, else the process's.
+fn push(s: &Shared, trace: Option<&str>, spans: Vec<SpanRecord>) {
+    if let Some(t) = trace {
+        if let Some(v) = s.scoped.lock().unwrap().get_mut(t) {
+            v.extend(spans);
+            return;
         }
     }
     s.done.lock().unwrap().extend(spans);
@@ -273,11 +368,18 @@ where
             return;
         }
         let Some(span) = ctx.span(id) else { return };
-        let parent_id = span
-            .scope()
-            .skip(1)
-            .find_map(|p| p.extensions().get::<Open>().map(|o| o.rec.span_id.clone()))
-            .or_else(|| self.shared.remote_parent.lock().unwrap().clone());
+        let local_parent = span.scope().skip(1).find_map(|p| {
+            p.extensions()
+                .get::<Open>()
+                .map(|o| (o.rec.span_id.clone(), o.trace.clone()))
+        });
+        let (parent_id, trace) = match local_parent {
+            Some((id, trace)) => (Some(id), trace),
+            None => match current_scope() {
+                Some(scope) => (scope.remote_parent, Some(scope.trace_id)),
+                None => (self.shared.remote_parent.lock().unwrap().clone(), None),
+            },
+        };
         let mut rec = SpanRecord {
             span_id: format!(
                 "{:016x}",
@@ -298,6 +400,7 @@ where
         span.extensions_mut().insert(Open {
             rec,
             started: Instant::now(),
+            trace,
         });
     }
 
@@ -356,7 +459,7 @@ where
         if let Some(live) = live {
             live.closed(&rec);
         }
-        self.shared.done.lock().unwrap().push(rec);
+        push(&self.shared, open.trace.as_deref(), vec![rec]);
     }
 }
 

@@ -1,0 +1,499 @@
+//! The commands that go through a daemon when one answers: `run`, `create`, `start`, `stop`,
+//! `kill`, `rm`. Each request is a `client.request` span; its W3C `traceparent` makes the
+//! daemon's spans (and the shim's, and the init's) children of it, and the daemon hands them
+//! back (`x-ctrace-spans`) so this CLI writes one trace file and `--explain` shows the whole
+//! hop: client.command, client.connect, client.request, then the daemon's phases.
+//!
+//! `ps`, `inspect`, `logs` and the rest read the shared state root directly: the on-disk state
+//! under the root is the same whether a daemon or an embedded CLI wrote it.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use serde_json::{json, Map, Value};
+
+use crate::daemon::client;
+use crate::engine::create::CreateOptions;
+use crate::engine::{EngineError, EXIT_ENGINE};
+use crate::state::ContainerConfig;
+use crate::trace::format::SpanRecord;
+use crate::trace::recorder;
+use crate::{phase_span, trace};
+
+use super::args::{CreateArgs, KillArgs, RmArgs, RunArgs, StartArgs, StopArgs};
+use super::container::{arm_fault, banner, client_phases, finish_trace, options};
+use super::{start_tracing, Context, Failure};
+
+/// The daemon to use: the one `-H`/`CTRACE_HOST` names (which must answer), else the default
+/// socket under the exec root when a daemon answers there, else none (embedded).
+pub fn find_daemon(host: Option<&str>, exec_root: &Path) -> Result<Option<PathBuf>, String> {
+    let default = exec_root.join("ctrace.sock");
+    let socket = crate::daemon::socket::client_path(host, &default)?;
+    if client::answers(&socket) {
+        return Ok(Some(socket));
+    }
+    match host {
+        Some(h) if !h.is_empty() => Err(format!(
+            "cannot connect to the ctrace daemon at unix://{}: is `ctrace daemon` running?",
+            socket.display()
+        )),
+        _ => Ok(None),
+    }
+}
+
+fn socket(ctx: &Context) -> &Path {
+    ctx.daemon.as_deref().expect("daemon mode")
+}
+
+/// The trace headers of a request made inside the current span.
+fn trace_headers() -> Vec<(&'static str, String)> {
+    let mut h = vec![("X-Ctrace-Spans", "1".to_string())];
+    if let Some(tp) = recorder::traceparent() {
+        h.push(("traceparent", tp));
+    }
+    h
+}
+
+/// One API request as a `client.request` span; the daemon's spans come back into this trace.
+fn call(
+    ctx: &Context,
+    method: &str,
+    path: &str,
+    body: Option<&Value>,
+) -> Result<client::Response, EngineError> {
+    let span = phase_span!(
+        "client.request",
+        method = method,
+        path = path,
+        status = tracing::field::Empty
+    );
+    let _e = span.enter();
+    let bytes = body.map(|b| b.to_string().into_bytes());
+    let r = client::request(
+        socket(ctx),
+        method,
+        path,
+        &trace_headers(),
+        bytes.as_deref(),
+    )
+    .map_err(|e| {
+        let err = EngineError::Invalid(format!(
+            "lost the ctrace daemon at unix://{}: {e}",
+            socket(ctx).display()
+        ));
+        trace::fail(&span, &err);
+        err
+    })?;
+    if let Some(h) = r.header("x-ctrace-spans") {
+        if let Ok(spans) = serde_json::from_str::<Vec<SpanRecord>>(h) {
+            recorder::import(spans);
+        }
+    }
+    span.record("status", r.status);
+    trace::note(&span, format!("{method} {path} → {}", r.status));
+    Ok(r)
+}
+
+/// The engine error a docker-style error response stands for (the exit code from its words,
+/// as the docker CLI decides it).
+fn api_error(r: &client::Response) -> EngineError {
+    let message = r.message();
+    let code = if message.contains("executable file not found")
+        || message.contains("no such file or directory")
+    {
+        127
+    } else if message.contains("permission denied") || message.contains("is a directory") {
+        126
+    } else {
+        EXIT_ENGINE
+    };
+    EngineError::Runtime { code, message }
+}
+
+/// `CreateOptions` as the Docker API's container config.
+fn docker_config(o: &CreateOptions) -> Value {
+    let env: Vec<String> = o
+        .env
+        .iter()
+        .filter_map(|e| {
+            if e.contains('=') {
+                Some(e.clone())
+            } else {
+                // `-e NAME` copies the value from the client's environment, as docker does.
+                std::env::var(e).ok().map(|v| format!("{e}={v}"))
+            }
+        })
+        .collect();
+    let labels: Map<String, Value> = o
+        .labels
+        .iter()
+        .map(|l| {
+            let (k, v) = l.split_once('=').unwrap_or((l.as_str(), ""));
+            (k.to_string(), Value::from(v))
+        })
+        .collect();
+    let mut ports = Map::new();
+    for p in &o.publish {
+        if let Ok(b) = crate::network::PortBinding::parse(p) {
+            let host_port = if b.host_port == 0 {
+                String::new()
+            } else {
+                b.host_port.to_string()
+            };
+            ports
+                .entry(format!("{}/{}", b.container_port, b.proto))
+                .or_insert_with(|| json!([]))
+                .as_array_mut()
+                .expect("array")
+                .push(json!({ "HostIp": b.host_ip, "HostPort": host_port }));
+        } else {
+            // Let the daemon refuse it with the engine's message.
+            ports.insert(p.clone(), json!([]));
+        }
+    }
+    let tmpfs: Map<String, Value> = o
+        .tmpfs
+        .iter()
+        .map(|t| {
+            let (d, opts) = t.split_once(':').unwrap_or((t.as_str(), ""));
+            (d.to_string(), Value::from(opts))
+        })
+        .collect();
+    let mounts: Vec<Value> = o
+        .mounts
+        .iter()
+        .map(|m| {
+            let mut v = Map::new();
+            for part in m.split(',') {
+                let (k, val) = part.split_once('=').unwrap_or((part, "true"));
+                let key = match k {
+                    "type" => "Type",
+                    "source" | "src" => "Source",
+                    "target" | "destination" | "dst" => "Target",
+                    "readonly" | "ro" => {
+                        v.insert("ReadOnly".into(), Value::from(val != "false" && val != "0"));
+                        continue;
+                    }
+                    _ => continue,
+                };
+                v.insert(key.into(), Value::from(val));
+            }
+            Value::Object(v)
+        })
+        .collect();
+    json!({
+        "Image": o.image,
+        "Cmd": o.cmd,
+        "Entrypoint": o.entrypoint.as_ref().map(|e| vec![e.clone()]),
+        "Env": env,
+        "WorkingDir": o.workdir.clone().unwrap_or_default(),
+        "User": o.user.clone().unwrap_or_default(),
+        "Hostname": o.hostname.clone().unwrap_or_default(),
+        "Labels": labels,
+        "AttachStdout": true,
+        "AttachStderr": true,
+        "Healthcheck": if o.no_healthcheck {
+            json!({ "Test": ["NONE"] })
+        } else {
+            json!(o.healthcheck)
+        },
+        "HostConfig": {
+            "RestartPolicy": {
+                "Name": o.restart_policy.name,
+                "MaximumRetryCount": o.restart_policy.maximum_retry_count,
+            },
+            "NetworkMode": o.network,
+            "PortBindings": ports,
+            "PublishAllPorts": o.publish_all,
+            "Dns": o.dns,
+            "ExtraHosts": o.extra_hosts,
+            "Runtime": o.runtime,
+            "AutoRemove": o.auto_remove,
+            "ReadonlyRootfs": o.read_only,
+            "Memory": o.memory,
+            "MemorySwap": o.memory_swap,
+            "PidsLimit": o.pids_limit,
+            "NanoCpus": o.nano_cpus,
+            "Binds": o.volumes,
+            "Mounts": mounts,
+            "Tmpfs": tmpfs,
+            "VolumesFrom": o.volumes_from,
+        },
+    })
+}
+
+fn query_escape(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+fn create_remote(ctx: &Context, opts: &CreateOptions) -> Result<String, EngineError> {
+    let path = match &opts.name {
+        Some(n) => format!("/v1.41/containers/create?name={}", query_escape(n)),
+        None => "/v1.41/containers/create".into(),
+    };
+    let r = call(ctx, "POST", &path, Some(&docker_config(opts)))?;
+    if r.status != 201 {
+        return Err(EngineError::Invalid(r.message()));
+    }
+    r.json()["Id"]
+        .as_str()
+        .map(str::to_string)
+        .ok_or_else(|| EngineError::Invalid("the daemon's create answer has no Id".into()))
+}
+
+fn start_remote(ctx: &Context, id: &str) -> Result<(), EngineError> {
+    let r = call(
+        ctx,
+        "POST",
+        &format!("/v1.41/containers/{}/start", query_escape(id)),
+        None,
+    )?;
+    match r.status {
+        204 | 304 => Ok(()),
+        404 | 409 => Err(EngineError::Conflict(r.message())),
+        _ => Err(api_error(&r)),
+    }
+}
+
+/// The config the daemon has for `id` (read from the shared root, for the trace file).
+fn config(ctx: &Context, id: &str) -> Option<ContainerConfig> {
+    ctx.engine.store.load_config(id).ok()
+}
+
+/// Opens the attach stream and the wait before `start`, as the docker CLI does, so no output
+/// and no exit is missed; returns the threads that finish them.
+#[allow(clippy::type_complexity)]
+fn attach_and_wait(
+    ctx: &Context,
+    id: &str,
+    removed: bool,
+) -> Result<
+    (
+        std::thread::JoinHandle<()>,
+        std::thread::JoinHandle<Result<Value, String>>,
+    ),
+    EngineError,
+> {
+    let sock = socket(ctx).to_path_buf();
+    let lost = |e: std::io::Error| {
+        EngineError::Invalid(format!(
+            "lost the ctrace daemon at unix://{}: {e}",
+            sock.display()
+        ))
+    };
+    let (status, _, mut stream) = client::send(
+        &sock,
+        "POST",
+        &format!("/v1.41/containers/{id}/attach?stream=1&stdout=1&stderr=1"),
+        &[("Connection", "Upgrade".into()), ("Upgrade", "tcp".into())],
+        None,
+    )
+    .map_err(lost)?;
+    if status != 101 && status != 200 {
+        return Err(EngineError::Invalid(format!(
+            "the daemon refused to attach ({status})"
+        )));
+    }
+    let attach = std::thread::spawn(move || {
+        let (mut out, mut err) = (std::io::stdout(), std::io::stderr());
+        let _ = client::demux(&mut stream, &mut out, &mut err);
+        let _ = out.flush();
+    });
+    let condition = if removed { "removed" } else { "next-exit" };
+    let mut headers = trace_headers();
+    headers.push(("Connection", "close".into()));
+    let (status, wheaders, mut wstream) = client::send(
+        &sock,
+        "POST",
+        &format!("/v1.41/containers/{id}/wait?condition={condition}"),
+        &headers,
+        None,
+    )
+    .map_err(lost)?;
+    let wait = std::thread::spawn(move || {
+        let body = client::read_body(&wheaders, &mut wstream).map_err(|e| e.to_string())?;
+        let v: Value = serde_json::from_slice(&body).map_err(|e| e.to_string())?;
+        if status != 200 {
+            return Err(v["message"].as_str().unwrap_or("wait failed").to_string());
+        }
+        Ok(v)
+    });
+    Ok((attach, wait))
+}
+
+pub fn run(ctx: &Context, a: RunArgs) -> Result<i32, Failure> {
+    if a.flags.fail_at.is_some() {
+        return Err(Failure::new(
+            EXIT_ENGINE,
+            "--fail-at injects failures into the embedded engine: stop the daemon or use another --exec-root",
+        ));
+    }
+    let view = start_tracing(a.flags.explain, a.flags.lang.as_deref());
+    if a.otlp && !recorder::active() {
+        super::force_tracing();
+    }
+    let opts = options(&a.flags, a.rm)?;
+    banner(&view, ctx, "daemon");
+    let mut id = None;
+    let result = {
+        let span = phase_span!("run", image = %opts.image, detach = a.detach);
+        let _e = span.enter();
+        let r = (|| -> Result<i32, EngineError> {
+            client_phases(ctx)?;
+            let cid = create_remote(ctx, &opts)?;
+            id = Some(cid.clone());
+            if a.detach {
+                start_remote(ctx, &cid)?;
+                println!("{cid}");
+                return Ok(0);
+            }
+            let (attach, wait) = attach_and_wait(ctx, &cid, a.rm)?;
+            if let Err(e) = start_remote(ctx, &cid) {
+                if a.rm {
+                    let _ = client::request(
+                        socket(ctx),
+                        "DELETE",
+                        &format!("/v1.41/containers/{cid}?force=1"),
+                        &[],
+                        None,
+                    );
+                }
+                return Err(e);
+            }
+            let wspan = phase_span!("run.wait", container.id = %cid);
+            let _w = wspan.enter();
+            let here = recorder::current_span_id();
+            let outcome = wait.join().unwrap_or_else(|_| Err("wait failed".into()));
+            let _ = attach.join();
+            let v = outcome.map_err(|m| EngineError::Runtime {
+                code: EXIT_ENGINE,
+                message: m,
+            })?;
+            if let Ok(mut spans) =
+                serde_json::from_value::<Vec<SpanRecord>>(v["CtraceSpans"].clone())
+            {
+                for s in spans.iter_mut().filter(|s| s.name == "exit") {
+                    s.parent_id = here.clone();
+                }
+                recorder::import(spans);
+            }
+            let code = v["StatusCode"].as_i64().unwrap_or(i64::from(EXIT_ENGINE)) as i32;
+            trace::note(&wspan, format!("exited {code}"));
+            Ok(code)
+        })();
+        match &r {
+            Ok(code) => trace::note(&span, format!("exit code {code}")),
+            Err(e) => trace::fail(&span, e),
+        }
+        r
+    };
+    let cfg = id.as_deref().and_then(|i| config(ctx, i));
+    let file = finish_trace(ctx, "run", cfg.as_ref(), view.as_deref());
+    if a.otlp {
+        match file
+            .as_ref()
+            .map(|f| super::traces::send_otlp(f, None, None))
+        {
+            Some(Ok(_)) => {}
+            Some(Err(e)) => eprintln!("ctrace: warning: {e}"),
+            None => eprintln!("ctrace: warning: no spans were recorded to send over OTLP"),
+        }
+    }
+    result.map_err(|e| Failure::new(e.exit_code(), e))
+}
+
+pub fn create(ctx: &Context, a: CreateArgs) -> Result<i32, Failure> {
+    arm_fault(None, false)?;
+    let view = start_tracing(a.flags.explain, a.flags.lang.as_deref());
+    let opts = options(&a.flags, a.rm)?;
+    banner(&view, ctx, "daemon");
+    let result = client_phases(ctx).and_then(|()| create_remote(ctx, &opts));
+    let cfg = result.as_ref().ok().and_then(|i| config(ctx, i));
+    finish_trace(ctx, "create", cfg.as_ref(), view.as_deref());
+    let id = result.map_err(|e| Failure::new(EXIT_ENGINE, e))?;
+    println!("{id}");
+    Ok(0)
+}
+
+pub fn start(ctx: &Context, a: StartArgs) -> Result<i32, Failure> {
+    if a.attach {
+        return Err(Failure::new(
+            1,
+            "start -a through the daemon is not supported yet: use `ctrace run`, or start detached",
+        ));
+    }
+    each(ctx, &a.containers, "start", "POST", |id| {
+        format!("/v1.41/containers/{id}/start")
+    })
+}
+
+pub fn stop(ctx: &Context, a: StopArgs) -> Result<i32, Failure> {
+    let t = a.time;
+    each(ctx, &a.containers, "stop", "POST", move |id| {
+        format!("/v1.41/containers/{id}/stop?t={t}")
+    })
+}
+
+pub fn kill(ctx: &Context, a: KillArgs) -> Result<i32, Failure> {
+    let sig = query_escape(&a.signal);
+    each(ctx, &a.containers, "kill", "POST", move |id| {
+        format!("/v1.41/containers/{id}/kill?signal={sig}")
+    })
+}
+
+pub fn rm(ctx: &Context, a: RmArgs) -> Result<i32, Failure> {
+    let q = format!("force={}&v={}", a.force as u8, a.volumes as u8);
+    each(ctx, &a.containers, "rm", "DELETE", move |id| {
+        format!("/v1.41/containers/{id}?{q}")
+    })
+}
+
+/// One request per container, each its own trace; prints each name done, exits 1 when any
+/// failed (docker's stop/kill/rm/start).
+fn each(
+    ctx: &Context,
+    names: &[String],
+    operation: &str,
+    method: &str,
+    path: impl Fn(&str) -> String,
+) -> Result<i32, Failure> {
+    start_tracing(false, None);
+    let mut failed = false;
+    for name in names {
+        recorder::restart(None);
+        let cfg = ctx
+            .engine
+            .store
+            .lookup(name)
+            .ok()
+            .and_then(|id| config(ctx, &id));
+        let r =
+            client_phases(ctx).and_then(|()| call(ctx, method, &path(&query_escape(name)), None));
+        finish_trace(ctx, operation, cfg.as_ref(), None);
+        match r {
+            Ok(r) if r.status < 300 || r.status == 304 => println!("{name}"),
+            Ok(r) => {
+                eprintln!("ctrace: {}", r.message());
+                failed = true;
+            }
+            Err(e) => {
+                eprintln!("ctrace: {e}");
+                failed = true;
+            }
+        }
+    }
+    if failed && operation == "start" {
+        return Err(Failure::new(
+            1,
+            format!("failed to start containers: {}", names.join(", ")),
+        ));
+    }
+    Ok(if failed { 1 } else { 0 })
+}

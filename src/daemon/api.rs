@@ -1,0 +1,740 @@
+//! The Docker Engine API's shapes: error bodies and status codes, the create request turned
+//! into [`CreateOptions`], and the JSON `ps`, `images`, `version` and `info` answer with.
+//!
+//! Not here: routing or I/O ([`super::routes`], [`super::server`]); what a container *is*
+//! ([`crate::engine`]).
+
+use std::collections::BTreeMap;
+
+use hyper::StatusCode;
+use serde_json::{json, Map, Value};
+
+use crate::engine::create::CreateOptions;
+use crate::engine::query::Entry;
+use crate::engine::EngineError;
+use crate::image::{Image, ImageError};
+use crate::state::{StateError, Status};
+
+/// The API version this daemon speaks (Docker 20.10's), and the oldest it accepts.
+pub const API_VERSION: &str = "1.41";
+pub const MIN_API_VERSION: &str = "1.24";
+
+/// A request that failed: docker's `{"message": …}` with its status code.
+#[derive(Debug)]
+pub struct ApiError {
+    pub status: StatusCode,
+    pub message: String,
+}
+
+impl ApiError {
+    pub fn new(status: StatusCode, message: impl std::fmt::Display) -> ApiError {
+        ApiError {
+            status,
+            message: message.to_string(),
+        }
+    }
+    pub fn bad_request(message: impl std::fmt::Display) -> ApiError {
+        ApiError::new(StatusCode::BAD_REQUEST, message)
+    }
+    pub fn not_found(message: impl std::fmt::Display) -> ApiError {
+        ApiError::new(StatusCode::NOT_FOUND, message)
+    }
+    /// An endpoint of the API that ctrace's engine does not offer yet.
+    pub fn not_implemented(what: &str) -> ApiError {
+        ApiError::new(
+            StatusCode::NOT_IMPLEMENTED,
+            format!("{what} is not implemented by the ctrace daemon yet"),
+        )
+    }
+    pub fn body(&self) -> String {
+        json!({ "message": self.message }).to_string()
+    }
+}
+
+impl From<EngineError> for ApiError {
+    fn from(e: EngineError) -> ApiError {
+        let status = match &e {
+            EngineError::State(StateError::NoSuchContainer(_)) => StatusCode::NOT_FOUND,
+            EngineError::State(StateError::NameInUse { .. }) => StatusCode::CONFLICT,
+            EngineError::State(StateError::InvalidName(_) | StateError::Ambiguous { .. }) => {
+                StatusCode::BAD_REQUEST
+            }
+            EngineError::Image(ImageError::NotFound { .. }) => StatusCode::NOT_FOUND,
+            EngineError::Image(ImageError::InvalidReference { .. }) => StatusCode::BAD_REQUEST,
+            EngineError::Image(ImageError::Conflict { .. }) => StatusCode::CONFLICT,
+            EngineError::Conflict(_) => StatusCode::CONFLICT,
+            EngineError::Invalid(_) | EngineError::Volume(_) => StatusCode::BAD_REQUEST,
+            // The docker CLI turns these into its exit codes 126 and 127 by their wording.
+            EngineError::Runtime {
+                code: 126 | 127, ..
+            } => StatusCode::BAD_REQUEST,
+            _ => StatusCode::INTERNAL_SERVER_ERROR,
+        };
+        ApiError::new(status, e)
+    }
+}
+
+impl From<StateError> for ApiError {
+    fn from(e: StateError) -> ApiError {
+        EngineError::from(e).into()
+    }
+}
+
+/// Container config keys of API v1.41 (`Config` plus `HostConfig` and `NetworkingConfig`).
+const CONFIG_KEYS: &[&str] = &[
+    "Hostname",
+    "Domainname",
+    "User",
+    "AttachStdin",
+    "AttachStdout",
+    "AttachStderr",
+    "ExposedPorts",
+    "Tty",
+    "OpenStdin",
+    "StdinOnce",
+    "Env",
+    "Cmd",
+    "Healthcheck",
+    "ArgsEscaped",
+    "Image",
+    "Volumes",
+    "WorkingDir",
+    "Entrypoint",
+    "NetworkDisabled",
+    "MacAddress",
+    "OnBuild",
+    "Labels",
+    "StopSignal",
+    "StopTimeout",
+    "Shell",
+    "HostConfig",
+    "NetworkingConfig",
+];
+
+/// `HostConfig` keys of API v1.41 (and the few newer ones today's docker CLI sends).
+const HOST_CONFIG_KEYS: &[&str] = &[
+    "Binds",
+    "ContainerIDFile",
+    "LogConfig",
+    "NetworkMode",
+    "PortBindings",
+    "RestartPolicy",
+    "AutoRemove",
+    "VolumeDriver",
+    "VolumesFrom",
+    "ConsoleSize",
+    "Annotations",
+    "CapAdd",
+    "CapDrop",
+    "CgroupnsMode",
+    "Dns",
+    "DnsOptions",
+    "DnsSearch",
+    "ExtraHosts",
+    "GroupAdd",
+    "IpcMode",
+    "Cgroup",
+    "Links",
+    "OomScoreAdj",
+    "PidMode",
+    "Privileged",
+    "PublishAllPorts",
+    "ReadonlyRootfs",
+    "SecurityOpt",
+    "StorageOpt",
+    "Tmpfs",
+    "UTSMode",
+    "UsernsMode",
+    "ShmSize",
+    "Sysctls",
+    "Runtime",
+    "Isolation",
+    "CpuShares",
+    "Memory",
+    "NanoCpus",
+    "CgroupParent",
+    "BlkioWeight",
+    "BlkioWeightDevice",
+    "BlkioDeviceReadBps",
+    "BlkioDeviceWriteBps",
+    "BlkioDeviceReadIOps",
+    "BlkioDeviceWriteIOps",
+    "CpuPeriod",
+    "CpuQuota",
+    "CpuRealtimePeriod",
+    "CpuRealtimeRuntime",
+    "CpusetCpus",
+    "CpusetMems",
+    "Devices",
+    "DeviceCgroupRules",
+    "DeviceRequests",
+    "KernelMemory",
+    "KernelMemoryTCP",
+    "MemoryReservation",
+    "MemorySwap",
+    "MemorySwappiness",
+    "OomKillDisable",
+    "PidsLimit",
+    "Ulimits",
+    "CpuCount",
+    "CpuPercent",
+    "IOMaximumIOps",
+    "IOMaximumBandwidth",
+    "MaskedPaths",
+    "ReadonlyPaths",
+    "Mounts",
+    "Init",
+];
+
+fn strings(v: &Value, what: &str) -> Result<Vec<String>, ApiError> {
+    match v {
+        Value::Null => Ok(Vec::new()),
+        Value::String(s) => Ok(vec![s.clone()]),
+        Value::Array(a) => a
+            .iter()
+            .map(|x| {
+                x.as_str()
+                    .map(str::to_string)
+                    .ok_or_else(|| ApiError::bad_request(format!("{what}: expected strings")))
+            })
+            .collect(),
+        _ => Err(ApiError::bad_request(format!(
+            "{what}: expected a list of strings"
+        ))),
+    }
+}
+
+fn opt_string(v: &Value, what: &str) -> Result<Option<String>, ApiError> {
+    match v {
+        Value::Null => Ok(None),
+        Value::String(s) if s.is_empty() => Ok(None),
+        Value::String(s) => Ok(Some(s.clone())),
+        _ => Err(ApiError::bad_request(format!("{what}: expected a string"))),
+    }
+}
+
+fn int(v: &Value, what: &str) -> Result<i64, ApiError> {
+    match v {
+        Value::Null => Ok(0),
+        Value::Number(n) => n
+            .as_i64()
+            .ok_or_else(|| ApiError::bad_request(format!("{what}: expected an integer"))),
+        _ => Err(ApiError::bad_request(format!(
+            "{what}: expected an integer"
+        ))),
+    }
+}
+
+fn truthy(v: &Value) -> bool {
+    v.as_bool().unwrap_or(false)
+}
+
+fn refuse_unknown(obj: &Map<String, Value>, known: &[&str], what: &str) -> Result<(), ApiError> {
+    match obj.keys().find(|k| !known.contains(&k.as_str())) {
+        Some(k) => Err(ApiError::bad_request(format!(
+            "unknown field {k:?} in {what}: check the Docker Engine API v{API_VERSION} reference"
+        ))),
+        None => Ok(()),
+    }
+}
+
+/// `POST /containers/create`'s body (and `?name=`) as the engine's options. Settings the engine
+/// cannot honour are refused, not ignored.
+pub fn create_options(body: &[u8], name: Option<String>) -> Result<CreateOptions, ApiError> {
+    let v: Value = serde_json::from_slice(body)
+        .map_err(|e| ApiError::bad_request(format!("malformed container config: {e}")))?;
+    let Value::Object(cfg) = &v else {
+        return Err(ApiError::bad_request(
+            "malformed container config: expected a JSON object",
+        ));
+    };
+    refuse_unknown(cfg, CONFIG_KEYS, "the container config")?;
+    let null = Value::Null;
+    let get = |k: &str| cfg.get(k).unwrap_or(&null);
+    let host = match get("HostConfig") {
+        Value::Null => Map::new(),
+        Value::Object(m) => m.clone(),
+        _ => return Err(ApiError::bad_request("HostConfig: expected an object")),
+    };
+    refuse_unknown(&host, HOST_CONFIG_KEYS, "HostConfig")?;
+    let hget = |k: &str| host.get(k).unwrap_or(&null);
+
+    if truthy(get("Tty")) || truthy(get("OpenStdin")) || truthy(get("AttachStdin")) {
+        return Err(ApiError::bad_request(
+            "interactive containers (-i/-t) are not supported yet: run without -i/-t",
+        ));
+    }
+    if truthy(hget("Privileged")) {
+        return Err(ApiError::bad_request(
+            "privileged containers are not supported: run without --privileged",
+        ));
+    }
+    let image = opt_string(get("Image"), "Image")?
+        .ok_or_else(|| ApiError::bad_request("no image given: set Image in the config"))?;
+
+    let mut cmd = strings(get("Cmd"), "Cmd")?;
+    let entry = strings(get("Entrypoint"), "Entrypoint")?;
+    // The engine takes one entrypoint program (docker's --entrypoint); the rest of a JSON
+    // Entrypoint goes before the command, which gives the same argv.
+    let entrypoint = match entry.split_first() {
+        Some((first, rest)) => {
+            let mut c = rest.to_vec();
+            c.append(&mut cmd);
+            cmd = c;
+            Some(first.clone())
+        }
+        None => None,
+    };
+    let labels = match get("Labels") {
+        Value::Object(m) => m
+            .iter()
+            .map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or_default()))
+            .collect(),
+        _ => Vec::new(),
+    };
+    let network = opt_string(hget("NetworkMode"), "NetworkMode")?
+        .filter(|m| m != "default")
+        .unwrap_or_else(|| "bridge".into());
+    let mut publish = Vec::new();
+    if let Value::Object(ports) = hget("PortBindings") {
+        for (port, bindings) in ports {
+            let (cport, proto) = port.split_once('/').unwrap_or((port.as_str(), "tcp"));
+            for b in bindings.as_array().map(Vec::as_slice).unwrap_or(&[]) {
+                let ip = b["HostIp"].as_str().unwrap_or("");
+                let hport = b["HostPort"].as_str().unwrap_or("");
+                let host_part = match (ip.is_empty(), hport.is_empty()) {
+                    (true, true) => String::new(),
+                    (true, false) => format!("{hport}:"),
+                    (false, _) => format!("{ip}:{hport}:"),
+                };
+                publish.push(format!("{host_part}{cport}/{proto}"));
+            }
+        }
+    }
+    let tmpfs = match hget("Tmpfs") {
+        Value::Object(m) => m
+            .iter()
+            .map(|(k, v)| match v.as_str() {
+                Some(o) if !o.is_empty() => format!("{k}:{o}"),
+                _ => k.clone(),
+            })
+            .collect(),
+        _ => Vec::new(),
+    };
+    let mounts = match hget("Mounts") {
+        Value::Array(a) => a.iter().map(mount_flag).collect::<Result<_, _>>()?,
+        Value::Null => Vec::new(),
+        _ => return Err(ApiError::bad_request("Mounts: expected a list")),
+    };
+    let pids = int(hget("PidsLimit"), "PidsLimit")?;
+    let restart_policy = match hget("RestartPolicy") {
+        Value::Null => crate::state::RestartPolicy::default(),
+        Value::Object(p) => {
+            let name = p.get("Name").and_then(Value::as_str).unwrap_or("");
+            let count = p
+                .get("MaximumRetryCount")
+                .and_then(Value::as_i64)
+                .unwrap_or(0);
+            let flag = match (name, count) {
+                ("", _) => String::new(),
+                (n, 0) => n.to_string(),
+                (n, c) => format!("{n}:{c}"),
+            };
+            crate::state::RestartPolicy::parse(&flag).map_err(ApiError::bad_request)?
+        }
+        _ => return Err(ApiError::bad_request("RestartPolicy: expected an object")),
+    };
+    let healthcheck = match get("Healthcheck") {
+        Value::Null => None,
+        h => Some(
+            serde_json::from_value(h.clone())
+                .map_err(|e| ApiError::bad_request(format!("Healthcheck: {e}")))?,
+        ),
+    };
+    Ok(CreateOptions {
+        pull: "missing".into(),
+        restart_policy,
+        healthcheck,
+        image,
+        name: name.filter(|n| !n.is_empty()),
+        cmd,
+        entrypoint,
+        env: strings(get("Env"), "Env")?,
+        workdir: opt_string(get("WorkingDir"), "WorkingDir")?,
+        user: opt_string(get("User"), "User")?,
+        hostname: opt_string(get("Hostname"), "Hostname")?,
+        memory: int(hget("Memory"), "Memory")?,
+        memory_swap: int(hget("MemorySwap"), "MemorySwap")?,
+        pids_limit: pids.max(0),
+        nano_cpus: int(hget("NanoCpus"), "NanoCpus")?,
+        network,
+        publish,
+        publish_all: truthy(hget("PublishAllPorts")),
+        dns: strings(hget("Dns"), "Dns")?,
+        extra_hosts: strings(hget("ExtraHosts"), "ExtraHosts")?,
+        runtime: opt_string(hget("Runtime"), "Runtime")?.unwrap_or_else(|| "embedded".into()),
+        auto_remove: truthy(hget("AutoRemove")),
+        read_only: truthy(hget("ReadonlyRootfs")),
+        labels,
+        volumes: strings(hget("Binds"), "Binds")?,
+        mounts,
+        tmpfs,
+        volumes_from: strings(hget("VolumesFrom"), "VolumesFrom")?,
+        ..CreateOptions::default()
+    })
+}
+
+/// A `HostConfig.Mounts` object as the `--mount` flag the engine parses.
+fn mount_flag(m: &Value) -> Result<String, ApiError> {
+    let mut parts = Vec::new();
+    for (key, flag) in [("Type", "type"), ("Source", "source"), ("Target", "target")] {
+        if let Some(v) = m[key].as_str().filter(|v| !v.is_empty()) {
+            parts.push(format!("{flag}={v}"));
+        }
+    }
+    if truthy(&m["ReadOnly"]) {
+        parts.push("readonly".into());
+    }
+    if parts.is_empty() {
+        return Err(ApiError::bad_request(
+            "Mounts: a mount needs Type and Target",
+        ));
+    }
+    Ok(parts.join(","))
+}
+
+fn unix_seconds(rfc3339: &str) -> i64 {
+    crate::state::container::parse_rfc3339(rfc3339)
+        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+        .map_or(0, |d| d.as_secs() as i64)
+}
+
+/// One row of `GET /containers/json`.
+pub fn container_summary(e: &Entry) -> Value {
+    let c = &e.config;
+    let command = std::iter::once(c.path.as_str())
+        .chain(c.args.iter().map(String::as_str))
+        .collect::<Vec<_>>()
+        .join(" ");
+    let ports: Vec<Value> = c
+        .host_config
+        .port_bindings
+        .iter()
+        .map(|p| serde_json::to_value(p).unwrap_or(Value::Null))
+        .collect();
+    json!({
+        "Id": c.id,
+        "Names": [format!("/{}", c.name)],
+        "Image": c.image_ref,
+        "ImageID": c.image,
+        "Command": command,
+        "Created": unix_seconds(&c.created),
+        "Ports": ports_summary(&ports),
+        "Labels": c.config.labels,
+        "State": e.state.status.as_str(),
+        "Status": crate::cli::ps_status(e),
+        "HostConfig": { "NetworkMode": c.host_config.network_mode },
+        "NetworkSettings": { "Networks": {} },
+        "Mounts": [],
+    })
+}
+
+/// Published ports as docker lists them (`PrivatePort`, `PublicPort`, `Type`, `IP`).
+fn ports_summary(bindings: &[Value]) -> Vec<Value> {
+    bindings
+        .iter()
+        .map(|b| {
+            let num = |k: &str| b.get(k).and_then(Value::as_u64).unwrap_or(0);
+            json!({
+                "IP": b.get("HostIp").and_then(Value::as_str).filter(|s| !s.is_empty()).unwrap_or("0.0.0.0"),
+                "PrivatePort": num("ContainerPort"),
+                "PublicPort": num("HostPort"),
+                "Type": b.get("Proto").and_then(Value::as_str).unwrap_or("tcp"),
+            })
+        })
+        .collect()
+}
+
+/// One row of `GET /images/json`.
+pub fn image_summary(i: &Image) -> Value {
+    json!({
+        "Id": i.id,
+        "ParentId": "",
+        "RepoTags": i.repo_tags,
+        "RepoDigests": [],
+        "Created": i.created.as_deref().map_or(0, unix_seconds),
+        "Size": i.size,
+        "VirtualSize": i.size,
+        "SharedSize": -1,
+        "Labels": i.config.labels,
+        "Containers": -1,
+    })
+}
+
+/// `GET /images/{name}/json`.
+pub fn image_inspect(i: &Image) -> Value {
+    let c = &i.config;
+    json!({
+        "Id": i.id,
+        "RepoTags": i.repo_tags,
+        "RepoDigests": [],
+        "Parent": "",
+        "Created": i.created.clone().unwrap_or_default(),
+        "Size": i.size,
+        "VirtualSize": i.size,
+        "Architecture": i.architecture,
+        "Os": i.os,
+        "Config": {
+            "Cmd": c.cmd,
+            "Entrypoint": c.entrypoint,
+            "Env": c.env,
+            "WorkingDir": c.working_dir,
+            "User": c.user,
+            "Labels": c.labels,
+            "StopSignal": c.stop_signal,
+        },
+        "RootFS": { "Type": "layers", "Layers": i.diff_ids },
+        "GraphDriver": { "Name": "overlay2", "Data": {} },
+    })
+}
+
+/// `ctrace inspect`'s document in the shape the docker CLI decodes: `HostConfig.PortBindings`
+/// is docker's map (`"80/tcp": [{"HostIp", "HostPort"}]`), not ctrace's flat list.
+pub fn container_inspect(mut v: Value) -> Value {
+    if let Some(Value::Array(list)) = v.pointer("/HostConfig/PortBindings").cloned() {
+        let mut map = Map::new();
+        for b in &list {
+            let key = format!(
+                "{}/{}",
+                b["ContainerPort"].as_u64().unwrap_or(0),
+                b["Proto"].as_str().unwrap_or("tcp")
+            );
+            let port = b["HostPort"].as_u64().unwrap_or(0);
+            map.entry(key)
+                .or_insert_with(|| json!([]))
+                .as_array_mut()
+                .expect("array")
+                .push(json!({
+                    "HostIp": b["HostIp"].as_str().unwrap_or(""),
+                    "HostPort": if port == 0 { String::new() } else { port.to_string() },
+                }));
+        }
+        v["HostConfig"]["PortBindings"] = Value::Object(map);
+    }
+    v
+}
+
+/// `GET /version`.
+pub fn version() -> Value {
+    let uname = nix::sys::utsname::uname().ok();
+    let kernel = uname
+        .as_ref()
+        .map(|u| u.release().to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let version = env!("CARGO_PKG_VERSION");
+    json!({
+        "Platform": { "Name": "ctrace" },
+        "Components": [{
+            "Name": "Engine",
+            "Version": version,
+            "Details": {
+                "ApiVersion": API_VERSION,
+                "MinAPIVersion": MIN_API_VERSION,
+                "Os": "linux",
+                "Arch": arch(),
+                "KernelVersion": kernel,
+            }
+        }],
+        "Version": version,
+        "ApiVersion": API_VERSION,
+        "MinAPIVersion": MIN_API_VERSION,
+        "GitCommit": "",
+        "GoVersion": "",
+        "Os": "linux",
+        "Arch": arch(),
+        "KernelVersion": kernel,
+        "BuildTime": "",
+    })
+}
+
+fn arch() -> &'static str {
+    match std::env::consts::ARCH {
+        "x86_64" => "amd64",
+        "aarch64" => "arm64",
+        other => other,
+    }
+}
+
+/// `GET /info`.
+pub fn info(
+    entries: &[Entry],
+    images: usize,
+    root: &std::path::Path,
+    bridge: &str,
+    id: &str,
+) -> Value {
+    let count = |s: Status| entries.iter().filter(|e| e.state.status == s).count();
+    let facts = crate::engine::host_facts("embedded");
+    let mem_total = std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|m| {
+            m.lines()
+                .find(|l| l.starts_with("MemTotal:"))
+                .and_then(|l| l.split_whitespace().nth(1)?.parse::<u64>().ok())
+        })
+        .unwrap_or(0)
+        * 1024;
+    let mut runtimes = BTreeMap::new();
+    runtimes.insert("embedded", json!({ "path": "ctrace shim" }));
+    if crate::runtime::runc::binary().is_some() {
+        runtimes.insert("runc", json!({ "path": "runc" }));
+    }
+    json!({
+        "ID": id,
+        "Containers": entries.len(),
+        "ContainersRunning": count(Status::Running),
+        "ContainersPaused": count(Status::Paused),
+        "ContainersStopped": count(Status::Exited) + count(Status::Created) + count(Status::Dead),
+        "Images": images,
+        "Driver": "overlay",
+        "DriverStatus": [["Backing Filesystem", "overlayfs"]],
+        "Plugins": { "Volume": ["local"], "Network": ["bridge", "host", "none"], "Log": ["json-file"] },
+        "MemoryLimit": true,
+        "SwapLimit": true,
+        "CpuCfsPeriod": true,
+        "CpuCfsQuota": true,
+        "PidsLimit": true,
+        "IPv4Forwarding": true,
+        "Debug": false,
+        "LoggingDriver": "json-file",
+        "CgroupDriver": "cgroupfs",
+        "CgroupVersion": facts.cgroup.trim_start_matches('v'),
+        "KernelVersion": facts.kernel,
+        "OperatingSystem": "ctrace",
+        "OSType": "linux",
+        "Architecture": std::env::consts::ARCH,
+        "NCPU": facts.cpus,
+        "MemTotal": mem_total,
+        "DockerRootDir": root,
+        "Name": facts.hostname,
+        "ServerVersion": env!("CARGO_PKG_VERSION"),
+        "Runtimes": runtimes,
+        "DefaultRuntime": "embedded",
+        "SecurityOptions": [],
+        "Labels": [],
+        "ExperimentalBuild": false,
+        "BridgeNfIptables": true,
+        "BridgeNfIp6tables": true,
+        "Warnings": [],
+        "BridgeName": bridge,
+        "Swarm": { "LocalNodeState": "inactive" },
+    })
+}
+
+/// docker's multiplexed stream frame: stream (1 stdout, 2 stderr), three zero bytes, the
+/// payload's length big-endian, the payload.
+pub fn frame(stream: u8, data: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(8 + data.len());
+    out.extend_from_slice(&[stream, 0, 0, 0]);
+    out.extend_from_slice(&(data.len() as u32).to_be_bytes());
+    out.extend_from_slice(data);
+    out
+}
+
+/// A container id or name from a URL: names and id prefixes only, so a path like `../x` never
+/// reaches the store.
+pub fn check_ref(s: &str) -> Result<&str, ApiError> {
+    let ok = !s.is_empty()
+        && s.len() <= 128
+        && s.chars().next().is_some_and(|c| c.is_ascii_alphanumeric())
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'));
+    if ok {
+        Ok(s)
+    } else {
+        Err(ApiError::bad_request(format!(
+            "invalid container name or id {s:?}: only [a-zA-Z0-9][a-zA-Z0-9_.-]+ are allowed"
+        )))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn docker_config_maps_onto_create_options() {
+        let body = br#"{"Image":"busybox","Cmd":["echo","hi"],"Entrypoint":["sh","-c"],
+            "Env":["A=1"],"Labels":{"k":"v"},"AttachStdout":true,
+            "HostConfig":{"AutoRemove":true,"NetworkMode":"default","Memory":67108864,
+            "PortBindings":{"80/tcp":[{"HostIp":"","HostPort":"8080"}]}}}"#;
+        let o = create_options(body, Some("web".into())).unwrap();
+        assert_eq!(o.image, "busybox");
+        assert_eq!(o.entrypoint.as_deref(), Some("sh"));
+        assert_eq!(o.cmd, ["-c", "echo", "hi"]);
+        assert_eq!(o.network, "bridge");
+        assert_eq!(o.publish, ["8080:80/tcp"]);
+        assert_eq!(o.labels, ["k=v"]);
+        assert!(o.auto_remove);
+        assert_eq!(o.memory, 64 << 20);
+        assert_eq!(o.name.as_deref(), Some("web"));
+    }
+
+    #[test]
+    fn bad_configs_are_refused_with_a_reason() {
+        for (body, want) in [
+            (&b"{"[..], "malformed"),
+            (b"[]", "expected a JSON object"),
+            (
+                br#"{"Image":"busybox","Bogus":1}"#,
+                "unknown field \"Bogus\"",
+            ),
+            (
+                br#"{"Image":"busybox","HostConfig":{"Nope":1}}"#,
+                "in HostConfig",
+            ),
+            (br#"{"Cmd":["true"]}"#, "no image"),
+            (br#"{"Image":"busybox","Tty":true}"#, "-i/-t"),
+            (br#"{"Image":"busybox","Env":"A"}"#, ""),
+            (br#"{"Image":"busybox","Env":[1]}"#, "Env"),
+        ] {
+            match create_options(body, None) {
+                Err(e) => {
+                    assert_eq!(e.status, StatusCode::BAD_REQUEST);
+                    assert!(e.message.contains(want), "{} !~ {want}", e.message);
+                }
+                Ok(_) => assert!(
+                    want.is_empty(),
+                    "{} accepted",
+                    String::from_utf8_lossy(body)
+                ),
+            }
+        }
+    }
+
+    #[test]
+    fn refs_with_path_characters_are_refused() {
+        assert!(check_ref("web-1.x_y").is_ok());
+        for bad in ["", "../etc", "a/b", ".hidden", "a b", "%2e%2e"] {
+            assert!(check_ref(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn inspect_port_bindings_become_docker_map() {
+        let v = container_inspect(json!({"HostConfig": {"PortBindings": [
+            {"HostIp": "", "HostPort": 8080, "ContainerPort": 80, "Proto": "tcp"}]}}));
+        assert_eq!(
+            v["HostConfig"]["PortBindings"],
+            json!({"80/tcp": [{"HostIp": "", "HostPort": "8080"}]})
+        );
+    }
+
+    #[test]
+    fn frames_carry_stream_and_length() {
+        assert_eq!(
+            frame(2, b"hi\n"),
+            [2, 0, 0, 0, 0, 0, 0, 3, b'h', b'i', b'\n']
+        );
+    }
+}

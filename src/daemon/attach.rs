@@ -1,0 +1,264 @@
+//! What the daemon keeps in memory about running containers: who is attached to their output,
+//! and when they start and exit — what `attach` streams and `wait` blocks on.
+//!
+//! Every container the daemon starts gets its output on pipes and its shim's reports (the
+//! attached mode of the shim): one thread copies the output to the attached clients, another
+//! waits for the `Exited` report, reaps the shim and wakes the waiters. Nothing here is needed
+//! for a container to live: the shim keeps its log and runs the exit phases whether or not the
+//! daemon is still there to listen.
+//!
+//! Not here: HTTP (the attach handler turns a [`Sink`] into a hijacked connection).
+
+use std::collections::HashMap;
+use std::io::Read;
+use std::os::fd::{AsFd, FromRawFd, OwnedFd};
+use std::sync::{Arc, Mutex};
+
+use bytes::Bytes;
+use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+use tokio::sync::{mpsc, watch};
+
+use crate::engine::start::Started;
+use crate::runtime::protocol::{recv, Report};
+use crate::trace::format::SpanRecord;
+
+use super::api::frame;
+
+/// One attached client: frames go to `tx`, only for the streams it asked for.
+pub struct Sink {
+    pub tx: mpsc::UnboundedSender<Bytes>,
+    pub stdout: bool,
+    pub stderr: bool,
+}
+
+/// Starts and exits of one container, as counters `wait` compares.
+#[derive(Debug, Clone, Default)]
+pub struct Lifecycle {
+    pub starts: u64,
+    pub exits: u64,
+    /// The last exit code.
+    pub code: i32,
+    /// True while a daemon thread watches this container's shim.
+    pub supervised: bool,
+}
+
+struct Slot {
+    sinks: Vec<Sink>,
+    tx: watch::Sender<Lifecycle>,
+}
+
+impl Slot {
+    fn new() -> Slot {
+        Slot {
+            sinks: Vec::new(),
+            tx: watch::channel(Lifecycle::default()).0,
+        }
+    }
+}
+
+/// Where the exit spans of a container started through the API go.
+pub struct ExitTrace {
+    /// The start request's trace id: the exit joins that trace.
+    pub trace_id: String,
+    /// The client collects them itself (from `wait`), instead of the daemon's trace file.
+    pub to_client: bool,
+    pub traces_dir: std::path::PathBuf,
+    pub record: bool,
+}
+
+/// The in-memory side of attach and wait.
+#[derive(Default)]
+pub struct Hub {
+    slots: Mutex<HashMap<String, Slot>>,
+    /// Exit spans waiting for a ctrace client's `wait`, by container id.
+    exit_spans: Mutex<HashMap<String, Vec<SpanRecord>>>,
+}
+
+impl Hub {
+    fn with<T>(&self, id: &str, f: impl FnOnce(&mut Slot) -> T) -> T {
+        let mut slots = self.slots.lock().unwrap();
+        f(slots.entry(id.to_string()).or_insert_with(Slot::new))
+    }
+
+    /// Attaches a client to `id`'s output from now on.
+    pub fn attach(&self, id: &str, stdout: bool, stderr: bool) -> mpsc::UnboundedReceiver<Bytes> {
+        let (tx, rx) = mpsc::unbounded_channel();
+        self.with(id, |s| s.sinks.push(Sink { tx, stdout, stderr }));
+        rx
+    }
+
+    /// Whether a client is attached to `id`'s output.
+    pub fn attached(&self, id: &str) -> bool {
+        self.slots
+            .lock()
+            .unwrap()
+            .get(id)
+            .is_some_and(|s| !s.sinks.is_empty())
+    }
+
+    /// Watches `id`'s starts and exits.
+    pub fn watch(&self, id: &str) -> watch::Receiver<Lifecycle> {
+        self.with(id, |s| s.tx.subscribe())
+    }
+
+    pub fn started(&self, id: &str) {
+        self.with(id, |s| {
+            s.tx.send_modify(|l| {
+                l.starts += 1;
+                l.supervised = true;
+            })
+        });
+    }
+
+    /// Closes every attached stream of `id` (its output has ended).
+    fn detach_all(&self, id: &str) {
+        self.with(id, |s| s.sinks.clear());
+    }
+
+    fn exited(&self, id: &str, code: i32) {
+        self.with(id, |s| {
+            s.tx.send_modify(|l| {
+                l.exits += 1;
+                l.code = code;
+                l.supervised = false;
+            })
+        });
+    }
+
+    /// A container removed: forget it (waiters see their channel close).
+    pub fn forget(&self, id: &str) {
+        self.slots.lock().unwrap().remove(id);
+        self.exit_spans.lock().unwrap().remove(id);
+    }
+
+    fn send(&self, id: &str, stream: u8, data: &[u8]) {
+        let mut slots = self.slots.lock().unwrap();
+        let Some(slot) = slots.get_mut(id) else {
+            return;
+        };
+        let bytes = Bytes::from(frame(stream, data));
+        slot.sinks.retain(|s| {
+            let wanted = if stream == 1 { s.stdout } else { s.stderr };
+            !wanted || s.tx.send(bytes.clone()).is_ok()
+        });
+    }
+
+    /// The exit spans kept for a ctrace client's `wait`.
+    pub fn take_exit_spans(&self, id: &str) -> Option<Vec<SpanRecord>> {
+        self.exit_spans.lock().unwrap().remove(id)
+    }
+}
+
+/// Watches a container the daemon has just started: copies its output to the attached clients,
+/// collects the exit report, reaps the shim and wakes the waiters. Returns at once.
+pub fn supervise(hub: Arc<Hub>, mut started: Started, trace: ExitTrace) {
+    let id = started.config.id.clone();
+    let out = started.shim.stdout.take();
+    let err = started.shim.stderr.take();
+    let pump = {
+        let hub = hub.clone();
+        let id = id.clone();
+        std::thread::spawn(move || {
+            copy_output(&hub, &id, out.map(OwnedFd::from), err.map(OwnedFd::from));
+            hub.detach_all(&id);
+        })
+    };
+    std::thread::spawn(move || {
+        let mut code = 255;
+        let mut spans = Vec::new();
+        loop {
+            match recv::<Report>(&mut started.reports) {
+                Ok(Some(Report::Exited {
+                    code: c, spans: s, ..
+                })) => {
+                    code = c;
+                    spans = s;
+                    break;
+                }
+                Ok(Some(_)) => continue,
+                Ok(None) | Err(_) => break,
+            }
+        }
+        // The shim ends after the exit phases (including `--rm`'s removal): once it is reaped,
+        // whatever `wait` asks about is settled.
+        let _ = started.shim.wait();
+        let _ = pump.join();
+        if trace.to_client {
+            hub.exit_spans.lock().unwrap().insert(id.clone(), spans);
+        } else if trace.record {
+            append_to_trace(&trace, spans);
+        }
+        hub.exited(&id, code);
+    });
+}
+
+/// Adds the exit's spans to the start's trace file, as separate root: the request that
+/// started the container has long returned.
+fn append_to_trace(trace: &ExitTrace, mut spans: Vec<SpanRecord>) {
+    if spans.is_empty() {
+        return;
+    }
+    for s in spans.iter_mut().filter(|s| s.name == "exit") {
+        s.parent_id = None;
+    }
+    let path = trace.traces_dir.join(format!("{}.json", trace.trace_id));
+    if let Ok(mut file) = crate::trace::store::read(&path) {
+        file.spans.extend(spans);
+        let _ = crate::trace::store::write(&trace.traces_dir, &file);
+    }
+}
+
+/// Copies both output pipes, chunk by chunk, as stream frames to the attached clients.
+fn copy_output(hub: &Hub, id: &str, out: Option<OwnedFd>, err: Option<OwnedFd>) {
+    let mut pipes: Vec<(u8, std::fs::File)> = [(1u8, out), (2u8, err)]
+        .into_iter()
+        .filter_map(|(n, fd)| fd.map(|fd| (n, std::fs::File::from(fd))))
+        .collect();
+    let mut buf = vec![0u8; 64 * 1024];
+    while !pipes.is_empty() {
+        let ready: Vec<bool> = {
+            let mut fds: Vec<PollFd> = pipes
+                .iter()
+                .map(|(_, f)| PollFd::new(f.as_fd(), PollFlags::POLLIN))
+                .collect();
+            match poll(&mut fds, PollTimeout::NONE) {
+                Ok(_) => {}
+                Err(nix::errno::Errno::EINTR) => continue,
+                Err(_) => return,
+            }
+            fds.iter()
+                .map(|f| f.revents().is_some_and(|r| !r.is_empty()))
+                .collect()
+        };
+        let mut closed = Vec::new();
+        for (i, is_ready) in ready.into_iter().enumerate() {
+            if !is_ready {
+                continue;
+            }
+            let (stream, f) = &mut pipes[i];
+            match f.read(&mut buf) {
+                Ok(0) | Err(_) => closed.push(i),
+                Ok(n) => hub.send(id, *stream, &buf[..n]),
+            }
+        }
+        for i in closed.into_iter().rev() {
+            pipes.remove(i);
+        }
+    }
+}
+
+/// Whether process `pid` has exited (or does not exist), waiting at most `ms` milliseconds.
+pub fn exited_within(pid: i32, ms: u16) -> bool {
+    if pid <= 0 {
+        return true;
+    }
+    // SAFETY: a plain syscall; the fd it returns is owned below.
+    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
+    if fd < 0 {
+        return true;
+    }
+    // SAFETY: pidfd_open returned a new fd that nothing else owns.
+    let fd = unsafe { OwnedFd::from_raw_fd(fd as i32) };
+    let mut fds = [PollFd::new(fd.as_fd(), PollFlags::POLLIN)];
+    matches!(poll(&mut fds, PollTimeout::from(ms)), Ok(n) if n > 0)
+}

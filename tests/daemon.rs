@@ -1,0 +1,733 @@
+//! `ctrace daemon`: the stock docker CLI against it, one trace across client/daemon/shim, the
+//! daemon killed mid-start, concurrent requests, bad requests. Each test runs its own daemon on
+//! its own socket and root, and stops it before the harness checks that nothing leaked.
+
+mod common;
+
+use std::io::{Read, Write};
+use std::os::unix::net::UnixStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use common::{mounts_under, processes_with, Env, Run};
+
+/// A daemon for one test; stopped (SIGTERM) when dropped.
+struct Daemon {
+    child: Option<Child>,
+    socket: PathBuf,
+}
+
+impl Daemon {
+    fn start(env: &Env) -> Daemon {
+        let socket = env.exec_root.join("ctrace.sock");
+        let mut child = env
+            .cmd(&["daemon", "--group", "no-such-group-ctrace"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn ctrace daemon");
+        // Ready when the socket answers; a daemon that exits instead is a failure.
+        loop {
+            if UnixStream::connect(&socket).is_ok() {
+                break;
+            }
+            if let Some(status) = child.try_wait().unwrap() {
+                panic!("ctrace daemon exited before listening: {status}");
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        Daemon {
+            child: Some(child),
+            socket,
+        }
+    }
+
+    fn signal(&mut self, sig: i32) {
+        if let Some(mut c) = self.child.take() {
+            unsafe { libc::kill(c.id() as i32, sig) };
+            let _ = c.wait();
+        }
+    }
+
+    fn host(&self) -> String {
+        format!("unix://{}", self.socket.display())
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        self.signal(libc::SIGTERM);
+    }
+}
+
+/// One request, `Connection: close`; the status and the (de-chunked) body.
+fn http(socket: &Path, method: &str, path: &str, body: Option<&[u8]>) -> (u16, String) {
+    let mut s = UnixStream::connect(socket).expect("connect to the daemon");
+    let mut req = format!("{method} {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n");
+    if let Some(b) = body {
+        req += &format!(
+            "Content-Type: application/json\r\nContent-Length: {}\r\n",
+            b.len()
+        );
+    }
+    req += "\r\n";
+    s.write_all(req.as_bytes()).unwrap();
+    if let Some(b) = body {
+        // A huge body may be refused before it is all sent.
+        let _ = s.write_all(b);
+    }
+    let mut raw = Vec::new();
+    let _ = s.read_to_end(&mut raw);
+    let text = String::from_utf8_lossy(&raw).into_owned();
+    let (head, rest) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    let status = head
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let body = if head
+        .to_ascii_lowercase()
+        .contains("transfer-encoding: chunked")
+    {
+        let mut out = String::new();
+        let mut r = rest;
+        while let Some((size, tail)) = r.split_once("\r\n") {
+            let n = usize::from_str_radix(size.trim(), 16).unwrap_or(0);
+            if n == 0 || tail.len() < n {
+                break;
+            }
+            out.push_str(&tail[..n]);
+            r = tail[n..].trim_start_matches("\r\n");
+        }
+        out
+    } else {
+        rest.to_string()
+    };
+    (status, body)
+}
+
+fn json(body: &str) -> serde_json::Value {
+    serde_json::from_str(body).unwrap_or_else(|e| panic!("not JSON ({e}): {body}"))
+}
+
+fn docker_present() -> bool {
+    Command::new("docker")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
+fn docker(env: &Env, d: &Daemon, args: &[&str]) -> Run {
+    Command::new("docker")
+        .args(args)
+        .env("DOCKER_HOST", d.host())
+        .env("DOCKER_CONFIG", env.dir.join("docker-config"))
+        .env_remove("DOCKER_CONTEXT")
+        .stdin(Stdio::null())
+        .output()
+        .expect("run docker")
+        .into()
+}
+
+#[test]
+fn the_stock_docker_cli_runs_containers_through_the_daemon() {
+    if !docker_present() {
+        eprintln!(
+            "SKIPPED: the docker client is not installed (scripts/deps.sh installs docker.io)"
+        );
+        return;
+    }
+    let env = Env::new("daemon_docker_cli");
+    let d = Daemon::start(&env);
+
+    let v = docker(&env, &d, &["version", "--format", "{{.Server.APIVersion}}"]);
+    assert_eq!(v.ok().stdout.trim(), "1.41");
+    let info = docker(
+        &env,
+        &d,
+        &["info", "--format", "{{.Driver}} {{.DefaultRuntime}}"],
+    );
+    assert_eq!(info.ok().stdout.trim(), "overlay embedded");
+
+    let hi = docker(&env, &d, &["run", "--rm", "busybox", "echo", "hi"]);
+    assert_eq!(hi.ok().stdout, "hi\n");
+    let images = docker(
+        &env,
+        &d,
+        &["images", "--format", "{{.Repository}}:{{.Tag}}"],
+    );
+    assert!(
+        images.ok().stdout.contains("busybox:latest"),
+        "{}",
+        images.stdout
+    );
+
+    let code = docker(
+        &env,
+        &d,
+        &[
+            "run",
+            "--rm",
+            "busybox",
+            "sh",
+            "-c",
+            "echo oops >&2; exit 3",
+        ],
+    );
+    assert_eq!(code.code, 3, "{}", code.stderr);
+    assert!(code.stderr.contains("oops"), "stderr: {}", code.stderr);
+    let missing = docker(&env, &d, &["run", "--rm", "busybox", "no-such-cmd"]);
+    assert_eq!(missing.code, 127, "{}", missing.stderr);
+
+    let name = env.name("web");
+    let run = docker(
+        &env,
+        &d,
+        &[
+            "run",
+            "-d",
+            "--name",
+            &name,
+            "busybox",
+            "sh",
+            "-c",
+            "echo ready; sleep 1000",
+        ],
+    );
+    let id = run.ok().stdout.trim().to_string();
+    assert_eq!(id.len(), 64, "{}", run.stdout);
+    let ps = docker(&env, &d, &["ps", "-a", "--format", "{{.Names}} {{.State}}"]);
+    assert!(
+        ps.ok().stdout.contains(&format!("{name} running")),
+        "{}",
+        ps.stdout
+    );
+    let state = docker(
+        &env,
+        &d,
+        &["inspect", "-f", "{{.State.Running}} {{.Id}}", &name],
+    );
+    assert_eq!(state.ok().stdout.trim(), format!("true {id}"));
+    // The output is in the log once the shim has copied it; `ready` comes first.
+    loop {
+        let logs = docker(&env, &d, &["logs", &name]);
+        if logs.ok().stdout == "ready\n" {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    docker(&env, &d, &["stop", "-t", "1", &name]).ok();
+    let after = docker(
+        &env,
+        &d,
+        &[
+            "inspect",
+            "-f",
+            "{{.State.Status}} {{.State.ExitCode}}",
+            &name,
+        ],
+    );
+    assert_eq!(after.ok().stdout.trim(), "exited 137");
+    docker(&env, &d, &["rm", &name]).ok();
+
+    let gone = docker(&env, &d, &["rm", &name]);
+    assert_eq!(gone.code, 1);
+    assert!(
+        gone.stderr.contains("no such container"),
+        "stderr: {}",
+        gone.stderr
+    );
+    let inspect_gone = docker(&env, &d, &["inspect", &name]);
+    assert_ne!(inspect_gone.code, 0);
+
+    let exec = docker(&env, &d, &["pause", "whatever"]);
+    assert_ne!(exec.code, 0);
+}
+
+/// Spans of the trace files under the root, by trace id.
+fn spans_of(env: &Env, trace_id: &str) -> Vec<serde_json::Value> {
+    env.traces()
+        .into_iter()
+        .filter(|t| t["trace_id"] == trace_id)
+        .flat_map(|t| t["spans"].as_array().cloned().unwrap_or_default())
+        .collect()
+}
+
+#[test]
+fn one_trace_runs_through_client_daemon_shim_and_init() {
+    let env = Env::new("daemon_one_trace");
+    let d = Daemon::start(&env);
+    let run = env.run(&["run", "--rm", "--network", "none", "busybox", "echo", "hi"]);
+    assert_eq!(run.ok().stdout, "hi\n");
+    let run_trace = env
+        .traces()
+        .into_iter()
+        .find(|t| t["operation"] == "run")
+        .expect("the client's run trace");
+    let spans = run_trace["spans"].as_array().unwrap();
+    let by_name = |n: &str| spans.iter().find(|s| s["name"] == n).cloned();
+    let connect = by_name("client.connect").expect("client.connect");
+    assert_eq!(connect["attrs"]["mode"], "daemon");
+    let processes: std::collections::BTreeSet<&str> =
+        spans.iter().filter_map(|s| s["process"].as_str()).collect();
+    for p in ["ctrace", "daemon", "shim", "init"] {
+        assert!(processes.contains(p), "no {p} spans: {processes:?}");
+    }
+    // The daemon's request span hangs under one of the client's request spans.
+    let requests: Vec<_> = spans
+        .iter()
+        .filter(|s| s["name"] == "client.request")
+        .map(|s| s["span_id"].clone())
+        .collect();
+    let api = spans
+        .iter()
+        .filter(|s| s["name"] == "api.request")
+        .collect::<Vec<_>>();
+    assert!(api.len() >= 2, "create and start requests");
+    for a in api {
+        assert!(requests.contains(&a["parent_id"]), "orphan {a}");
+    }
+    for phase in [
+        "start.runtime.create",
+        "runtime.clone",
+        "init.pivot_root",
+        "exit.reap",
+    ] {
+        assert!(by_name(phase).is_some(), "{phase} missing from the trace");
+    }
+    // The daemon wrote no trace of its own for these requests: the client has them all.
+    assert!(env.traces().iter().all(|t| t["operation"] != "start"));
+    drop(d);
+}
+
+#[test]
+fn requests_without_traceparent_get_a_trace_of_their_own() {
+    let env = Env::new("daemon_no_traceparent");
+    let d = Daemon::start(&env);
+    let body = br#"{"Image":"busybox","Cmd":["true"],"HostConfig":{"NetworkMode":"none"}}"#;
+    let (status, created) = http(&d.socket, "POST", "/v1.41/containers/create", Some(body));
+    assert_eq!(status, 201, "{created}");
+    let id = json(&created)["Id"].as_str().unwrap().to_string();
+    let (status, out) = http(&d.socket, "POST", &format!("/containers/{id}/start"), None);
+    assert_eq!(status, 204, "{out}");
+    let (status, waited) = http(&d.socket, "POST", &format!("/containers/{id}/wait"), None);
+    assert_eq!(status, 200);
+    assert_eq!(json(&waited)["StatusCode"], 0);
+    let start = env
+        .traces()
+        .into_iter()
+        .find(|t| t["operation"] == "start")
+        .expect("the daemon wrote the start's trace");
+    let tid = start["trace_id"].as_str().unwrap().to_string();
+    let spans = spans_of(&env, &tid);
+    let root = spans.iter().find(|s| s["name"] == "api.request").unwrap();
+    assert!(root["parent_id"].is_null());
+    assert!(spans.iter().any(|s| s["process"] == "shim"));
+    // The exit joins the start's trace once the shim has reported it.
+    loop {
+        if spans_of(&env, &tid)
+            .iter()
+            .any(|s| s["name"] == "exit.state")
+        {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let (status, _) = http(&d.socket, "DELETE", &format!("/containers/{id}"), None);
+    assert_eq!(status, 204);
+    drop(d);
+}
+
+#[test]
+fn daemon_start_up_is_a_trace_and_a_live_socket_is_not_stolen() {
+    let env = Env::new("daemon_startup");
+    let mut d = Daemon::start(&env);
+    // The start-up's trace is written once its last phase (listen) has ended: just after the
+    // socket starts answering.
+    let startup = loop {
+        if let Some(t) = env
+            .traces()
+            .into_iter()
+            .find(|t| t["operation"] == "daemon")
+        {
+            break t;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    let names: Vec<String> = startup["spans"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["name"].as_str().unwrap().to_string())
+        .collect();
+    let pos = |n: &str| {
+        names
+            .iter()
+            .position(|x| x == n)
+            .unwrap_or_else(|| panic!("{n} missing: {names:?}"))
+    };
+    assert!(pos("daemon.config") < pos("daemon.root"));
+    assert!(pos("daemon.stores") < pos("daemon.restore"));
+    assert!(pos("daemon.restore") < pos("daemon.listen"));
+    let mode = std::fs::metadata(&d.socket).unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(mode.permissions().mode() & 0o777, 0o660);
+
+    let second = env.run(&["daemon"]);
+    assert_eq!(second.code, 1);
+    assert!(
+        second.stderr.contains("already listening"),
+        "{}",
+        second.stderr
+    );
+    // Still served.
+    assert_eq!(http(&d.socket, "GET", "/_ping", None), (200, "OK".into()));
+
+    // A daemon killed with SIGKILL leaves its socket file: the next one replaces it.
+    d.signal(libc::SIGKILL);
+    assert!(d.socket.exists());
+    let d2 = Daemon::start(&env);
+    assert_eq!(http(&d2.socket, "GET", "/_ping", None).0, 200);
+}
+
+#[test]
+fn bad_requests_get_a_4xx_and_the_daemon_keeps_serving() {
+    let env = Env::new("daemon_bad_requests");
+    let d = Daemon::start(&env);
+    // method, path, body, expected status, words of the message
+    type Case = (&'static str, String, Option<Vec<u8>>, u16, &'static str);
+    let cases: Vec<Case> = vec![
+        (
+            "POST",
+            "/containers/create".into(),
+            Some(b"{not json".to_vec()),
+            400,
+            "malformed",
+        ),
+        (
+            "POST",
+            "/containers/create".into(),
+            Some(br#"{"Image":"busybox","Evil":true}"#.to_vec()),
+            400,
+            "unknown field",
+        ),
+        (
+            "POST",
+            "/containers/create".into(),
+            Some(vec![b' '; 2 << 20]),
+            413,
+            "too large",
+        ),
+        (
+            "POST",
+            "/containers/create?name=..%2F..%2Fetc".into(),
+            Some(br#"{"Image":"busybox"}"#.to_vec()),
+            400,
+            "invalid container name",
+        ),
+        (
+            "GET",
+            "/containers/..%2F..%2Fetc/json".into(),
+            None,
+            400,
+            "invalid container name",
+        ),
+        (
+            "GET",
+            "/containers/no-such-thing/json".into(),
+            None,
+            404,
+            "no such container",
+        ),
+        (
+            "POST",
+            "/containers/no-such-thing/start".into(),
+            None,
+            404,
+            "no such container",
+        ),
+        (
+            "DELETE",
+            "/containers/no-such-thing".into(),
+            None,
+            404,
+            "no such container",
+        ),
+        (
+            "POST",
+            "/containers/no-such-thing/kill?signal=BOGUS".into(),
+            None,
+            400,
+            "invalid signal",
+        ),
+        (
+            "POST",
+            "/containers/x1/wait?condition=whenever".into(),
+            None,
+            400,
+            "invalid condition",
+        ),
+        ("GET", "/v9.99/info".into(), None, 400, "too new"),
+        (
+            "GET",
+            "/no/such/endpoint".into(),
+            None,
+            404,
+            "page not found",
+        ),
+        (
+            "POST",
+            "/containers/x1/pause".into(),
+            None,
+            501,
+            "not implemented",
+        ),
+        ("GET", "/events".into(), None, 501, "not implemented"),
+    ];
+    for (method, path, body, want, words) in cases {
+        let (status, text) = http(&d.socket, method, &path, body.as_deref());
+        assert_eq!(status, want, "{method} {path}: {text}");
+        if status != 413 || !text.is_empty() {
+            let msg = json(&text)["message"].as_str().unwrap_or("").to_string();
+            assert!(msg.contains(words), "{method} {path}: {msg}");
+        }
+        assert_eq!(
+            http(&d.socket, "GET", "/_ping", None).0,
+            200,
+            "after {path}"
+        );
+    }
+    assert!(env.ids().is_empty(), "a bad request created a container");
+}
+
+#[test]
+fn fifty_concurrent_creates_and_starts_get_distinct_ids_and_addresses() {
+    let env = Env::new("daemon_concurrent");
+    let d = Daemon::start(&env);
+    // The image is built once, before the rush.
+    let body = br#"{"Image":"busybox","Cmd":["true"],"HostConfig":{"NetworkMode":"none"}}"#;
+    let (s, b) = http(&d.socket, "POST", "/containers/create", Some(body));
+    assert_eq!(s, 201, "{b}");
+    let first = json(&b)["Id"].as_str().unwrap().to_string();
+    http(&d.socket, "DELETE", &format!("/containers/{first}"), None);
+
+    let socket = d.socket.clone();
+    let workers: Vec<_> = (0..50)
+        .map(|_| {
+            let socket = socket.clone();
+            std::thread::spawn(move || {
+                let body = br#"{"Image":"busybox","Cmd":["sleep","1000"]}"#;
+                let (s, b) = http(&socket, "POST", "/containers/create", Some(body));
+                assert_eq!(s, 201, "create: {b}");
+                let id = json(&b)["Id"].as_str().unwrap().to_string();
+                let (s, b) = http(&socket, "POST", &format!("/containers/{id}/start"), None);
+                assert_eq!(s, 204, "start: {b}");
+                id
+            })
+        })
+        .collect();
+    let ids: Vec<String> = workers.into_iter().map(|w| w.join().unwrap()).collect();
+    let distinct: std::collections::BTreeSet<_> = ids.iter().collect();
+    assert_eq!(distinct.len(), 50);
+    let mut addresses = std::collections::BTreeSet::new();
+    for id in &ids {
+        let (s, b) = http(&d.socket, "GET", &format!("/containers/{id}/json"), None);
+        assert_eq!(s, 200);
+        let v = json(&b);
+        assert_eq!(v["State"]["Status"], "running", "{id}");
+        addresses.insert(
+            v["NetworkSettings"]["IPAddress"]
+                .as_str()
+                .unwrap()
+                .to_string(),
+        );
+    }
+    assert_eq!(addresses.len(), 50, "{addresses:?}");
+    for id in &ids {
+        let (s, b) = http(
+            &d.socket,
+            "DELETE",
+            &format!("/containers/{id}?force=1"),
+            None,
+        );
+        assert_eq!(s, 204, "{b}");
+    }
+}
+
+#[test]
+fn a_daemon_killed_mid_start_twenty_times_loses_nothing_and_leaks_nothing() {
+    let env = Env::new("daemon_sigkill");
+    let mut d = Daemon::start(&env);
+    let body = br#"{"Image":"busybox","Cmd":["sleep","1000"]}"#;
+    for round in 0..20u64 {
+        let (s, b) = http(&d.socket, "POST", "/containers/create", Some(body));
+        assert_eq!(s, 201, "{b}");
+        let id = json(&b)["Id"].as_str().unwrap().to_string();
+        let socket = d.socket.clone();
+        let path = format!("/containers/{id}/start");
+        let req = std::thread::spawn(move || http(&socket, "POST", &path, None));
+        // Vary where in the start the kill lands, from before the request is read to after
+        // the container runs.
+        std::thread::sleep(Duration::from_millis(round * 4));
+        d.signal(libc::SIGKILL);
+        let _ = req.join();
+        d = Daemon::start(&env);
+
+        let (s, b) = http(&d.socket, "GET", &format!("/containers/{id}/json"), None);
+        assert_eq!(s, 200, "round {round}: {b}");
+        let v = json(&b);
+        let status = v["State"]["Status"].as_str().unwrap().to_string();
+        let shims = processes_with(&format!("--id {id}"));
+        match status.as_str() {
+            "running" => {
+                assert_eq!(
+                    shims.len(),
+                    1,
+                    "round {round}: running without one shim: {shims:?}"
+                );
+                let pid = v["State"]["Pid"].as_i64().unwrap();
+                assert!(Path::new(&format!("/proc/{pid}")).exists());
+            }
+            "created" => {
+                assert!(
+                    shims.is_empty(),
+                    "round {round}: created with a shim: {shims:?}"
+                );
+                assert!(
+                    mounts_under(&env.exec_root.join(&id)).is_empty(),
+                    "round {round}: rootfs still mounted"
+                );
+                assert!(!env.exec_root.join("netns").join(&id).exists());
+            }
+            other => panic!("round {round}: container is {other}"),
+        }
+        let (s, b) = http(
+            &d.socket,
+            "DELETE",
+            &format!("/containers/{id}?force=1"),
+            None,
+        );
+        assert_eq!(s, 204, "round {round}: {b}");
+    }
+    drop(d);
+}
+
+#[test]
+fn without_a_daemon_the_cli_runs_the_engine_itself() {
+    let env = Env::new("daemon_fallback");
+    let d = Daemon::start(&env);
+    let host = d.host();
+    let via = env.run(&[
+        "-H",
+        &host,
+        "run",
+        "-d",
+        "--network",
+        "none",
+        "busybox",
+        "sleep",
+        "1000",
+    ]);
+    let id = via.ok().stdout.trim().to_string();
+    drop(d);
+    // The same container, now handled in-process: one state, either way.
+    env.run(&["stop", "-t", "0", &id]).ok();
+    let inspect = env.run(&["inspect", &id]);
+    assert!(
+        inspect.ok().stdout.contains("\"exited\""),
+        "{}",
+        inspect.stdout
+    );
+    let last = env
+        .traces()
+        .into_iter()
+        .rev()
+        .find(|t| t["operation"] == "stop")
+        .unwrap();
+    let connect = last["spans"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["name"] == "client.connect")
+        .cloned();
+    assert!(connect.is_none() || connect.unwrap()["attrs"]["mode"] == "embedded");
+    // -H names a daemon that must answer.
+    let gone = env.run(&["-H", &host, "rm", &id]);
+    assert_eq!(gone.code, 1);
+    assert!(
+        gone.stderr.contains("cannot connect to the ctrace daemon"),
+        "{}",
+        gone.stderr
+    );
+    env.run(&["rm", &id]).ok();
+}
+
+#[test]
+fn restore_reattaches_live_shims_and_cleans_up_after_dead_ones() {
+    let env = Env::new("daemon_restore");
+    let mut d = Daemon::start(&env);
+    let body = br#"{"Image":"busybox","Cmd":["sleep","1000"]}"#;
+    let mut ids = Vec::new();
+    for _ in 0..2 {
+        let (s, b) = http(&d.socket, "POST", "/containers/create", Some(body));
+        assert_eq!(s, 201, "{b}");
+        let id = json(&b)["Id"].as_str().unwrap().to_string();
+        assert_eq!(
+            http(&d.socket, "POST", &format!("/containers/{id}/start"), None).0,
+            204
+        );
+        ids.push(id);
+    }
+    let state = |d: &Daemon, id: &str| {
+        json(&http(&d.socket, "GET", &format!("/containers/{id}/json"), None).1)["State"].clone()
+    };
+    // The daemon dies; so does the second container's shim (its init lives on, orphaned).
+    let shim = json(
+        &http(
+            &d.socket,
+            "GET",
+            &format!("/containers/{}/json", ids[1]),
+            None,
+        )
+        .1,
+    )["Ctrace"]["ShimPid"]
+        .as_i64()
+        .unwrap() as i32;
+    d.signal(libc::SIGKILL);
+    unsafe { libc::kill(shim, libc::SIGKILL) };
+    let d = Daemon::start(&env);
+
+    let live = state(&d, &ids[0]);
+    assert_eq!(live["Status"], "running");
+    let dead = state(&d, &ids[1]);
+    assert_eq!(dead["Status"], "exited", "{dead}");
+    assert_eq!(dead["ExitCode"], 137);
+    assert!(processes_with(&format!("--id {}", ids[1])).is_empty());
+    assert!(mounts_under(&env.exec_root.join(&ids[1])).is_empty());
+
+    // The reattached container is still watched: wait returns when it is stopped.
+    let socket = d.socket.clone();
+    let id0 = ids[0].clone();
+    let waiter =
+        std::thread::spawn(move || http(&socket, "POST", &format!("/containers/{id0}/wait"), None));
+    assert_eq!(
+        http(
+            &d.socket,
+            "POST",
+            &format!("/containers/{}/stop?t=0", ids[0]),
+            None
+        )
+        .0,
+        204
+    );
+    let (s, b) = waiter.join().unwrap();
+    assert_eq!(s, 200);
+    assert_eq!(json(&b)["StatusCode"], 137);
+    for id in &ids {
+        assert_eq!(
+            http(&d.socket, "DELETE", &format!("/containers/{id}"), None).0,
+            204
+        );
+    }
+}
