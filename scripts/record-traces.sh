@@ -49,6 +49,24 @@ record-pull() {
   wait "$reg" 2>/dev/null || true
 }
 
+# The daemon's start-up trace, then a `run` through it (client, daemon, shim and init in one
+# trace); SIGTERM stops it.
+record-daemon() {
+  local sock=$work/ctrace.sock d
+  "$BIN" daemon --socket "$sock" >/dev/null 2>&1 &
+  d=$!
+  for _ in $(seq 100); do [ -S "$sock" ] && break; sleep 0.05; done
+  sleep 0.2
+  python3 -c 'import json,sys,glob,os
+files = sorted(glob.glob(sys.argv[1] + "/*.json"), key=os.path.getmtime, reverse=True)
+print(next(f for f in files if json.load(open(f))["operation"] == "daemon"))' "$CTRACE_ROOT/traces" |
+    xargs -I{} cp {} traces/daemon.json
+  echo "traces/daemon.json  ← ctrace daemon"
+  CTRACE_HOST=unix://$sock record run-daemon run --rm busybox echo hi
+  kill "$d"
+  wait "$d" 2>/dev/null || true
+}
+
 "$BIN" run --rm busybox true >/dev/null 2>&1   # builds the busybox image, not recorded
 record run-echo run --rm busybox echo hi
 record run-none run --rm --network none busybox echo hi
@@ -73,4 +91,5 @@ record restart restart -t 0 recorded-life
 "$BIN" rm -f recorded-life >/dev/null 2>&1
 record failed-start run --rm --fail-at init.process busybox true
 record-pull
+record-daemon
 record bench bench -n 10 busybox true

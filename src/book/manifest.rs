@@ -168,7 +168,7 @@ mod tests {
     #[test]
     fn explicit_phases_win_and_unnamed_stages_get_their_own_chapter() {
         let defs = parse(
-            "[start]\nstages = start\n[network]\nphases = start.network.*\n[daemon]\nstages = no-such-stage\n",
+            "[start]\nstages = start\n[network]\nphases = start.network.*\n[ghost]\nstages = no-such-stage\n",
         )
         .unwrap();
         let chapters = assign(&defs);
@@ -185,7 +185,7 @@ mod tests {
         // A stage with phases that no chapter names appears on its own, a chapter without
         // phases does not.
         assert!(of("exit").contains(&"exit.reap"));
-        assert!(chapters.iter().all(|c| c.def.slug != "daemon"));
+        assert!(chapters.iter().all(|c| c.def.slug != "ghost"));
         // Every phase is in exactly one chapter.
         let n: usize = chapters.iter().map(|c| c.phases.len()).sum();
         assert_eq!(n, catalog::PHASES.len());
