@@ -8,6 +8,10 @@
 # both see the same machine, and — when the docker client is installed — RUNS times as
 # `docker run --rm --network none busybox true` against the same ctrace daemon. Prints each
 # median and the daemon's extra cost (wall time of the whole command, measured here).
+# With DOCKERD=1 (and dockerd installed: `apt-get install docker.io`), it also starts a dockerd of
+# its own (own data root, exec root, socket, no bridge) and times the same docker CLI command
+# against it, interleaved with the rest, on an image imported from the same static busybox: the
+# docker CLI → dockerd baseline for the docker CLI → ctrace daemon row.
 # Its own root and exec root, removed afterwards.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -20,8 +24,10 @@ export CTRACE_ROOT=$WORK/root CTRACE_EXEC_ROOT=$WORK/run CTRACE_TRACE=off
 # Not the default socket: the embedded runs must not find the daemon.
 SOCK=$WORK/daemon.sock
 DPID=
+DOCKERD_PID=
 cleanup() {
   [ -n "$DPID" ] && kill "$DPID" 2>/dev/null && wait "$DPID" 2>/dev/null || true
+  [ -n "$DOCKERD_PID" ] && kill "$DOCKERD_PID" 2>/dev/null && wait "$DOCKERD_PID" 2>/dev/null || true
   "$BIN" ps -aq 2>/dev/null | xargs -r "$BIN" rm -f >/dev/null 2>&1 || true
   rm -rf "$WORK"
 }
@@ -47,6 +53,22 @@ timed() {  # prints the wall time of "$@" in microseconds
 
 : >"$WORK/embedded" ; : >"$WORK/daemon" ; : >"$WORK/docker"
 have_docker=0; command -v docker >/dev/null 2>&1 && have_docker=1
+have_dockerd=0
+if [ "${DOCKERD:-0}" = 1 ] && [ "$have_docker" = 1 ] && command -v dockerd >/dev/null 2>&1; then
+  DSOCK=$WORK/dockerd.sock
+  dockerd --data-root "$WORK/docker-data" --exec-root "$WORK/docker-run" -H "unix://$DSOCK" \
+    --pidfile "$WORK/dockerd.pid" --bridge none --iptables=false >"$WORK/dockerd.log" 2>&1 &
+  DOCKERD_PID=$!
+  for _ in $(seq 120); do DOCKER_HOST=unix://$DSOCK docker info >/dev/null 2>&1 && break; sleep 0.5; done
+  rootfs=$WORK/rootfs
+  mkdir -p "$rootfs"/{bin,etc,proc,sys,dev,tmp}
+  cp "$(command -v busybox)" "$rootfs/bin/busybox"
+  for a in sh true echo; do ln -sf busybox "$rootfs/bin/$a"; done
+  tar -C "$rootfs" -cf "$WORK/rootfs.tar" .
+  DOCKER_HOST=unix://$DSOCK docker import "$WORK/rootfs.tar" ctrace-bench-busybox:latest >/dev/null
+  have_dockerd=1
+  : >"$WORK/dockerd"
+fi
 start_daemon
 for _ in $(seq "$RUNS"); do
   timed "$BIN" run --rm --network none busybox true >>"$WORK/embedded"
@@ -54,6 +76,10 @@ for _ in $(seq "$RUNS"); do
   if [ "$have_docker" = 1 ]; then
     DOCKER_HOST=unix://$SOCK DOCKER_CONFIG=$WORK/docker-config \
       timed docker run --rm --network none busybox true >>"$WORK/docker"
+  fi
+  if [ "$have_dockerd" = 1 ]; then
+    DOCKER_HOST=unix://$DSOCK DOCKER_CONFIG=$WORK/docker-config \
+      timed docker run --rm --network none ctrace-bench-busybox true >>"$WORK/dockerd"
   fi
 done
 stop_daemon
@@ -65,7 +91,7 @@ work, runs = sys.argv[1], sys.argv[2]
 def load(name):
     p = os.path.join(work, name)
     return [int(l) / 1000 for l in open(p) if l.strip()] if os.path.exists(p) else []
-emb, dae, doc = load("embedded"), load("daemon"), load("docker")
+emb, dae, doc, dkd = load("embedded"), load("daemon"), load("docker"), load("dockerd")
 print(f"# ctrace run --rm --network none busybox true: embedded vs through the daemon ({runs} runs each)\n")
 print("| path | median ms | p90 ms |")
 print("|---|---|---|")
@@ -76,6 +102,9 @@ def row(name, xs):
 row("embedded (`ctrace run`, no daemon)", emb)
 row("through the daemon (`ctrace run`, client)", dae)
 row("docker CLI → ctrace daemon (`docker run`)", doc)
+row("docker CLI → dockerd (`docker run`, same machine, same run)", dkd)
 if emb and dae:
     print(f"\nthe daemon adds {statistics.median(dae) - statistics.median(emb):+.1f} ms to the median")
+if doc and dkd:
+    print(f"docker CLI → ctrace daemon / docker CLI → dockerd: {statistics.median(doc) / statistics.median(dkd):.2f}")
 PY
