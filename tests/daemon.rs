@@ -480,8 +480,8 @@ fn bad_requests_get_a_4xx_and_the_daemon_keeps_serving() {
             "POST",
             "/containers/x1/pause".into(),
             None,
-            501,
-            "not implemented",
+            404,
+            "no such container",
         ),
         ("GET", "/events".into(), None, 501, "not implemented"),
     ];
@@ -730,4 +730,90 @@ fn restore_reattaches_live_shims_and_cleans_up_after_dead_ones() {
             204
         );
     }
+}
+
+/// A docker CLI test's daemon, or `None` (with a note) when the docker client is not installed.
+fn docker_daemon(env: &Env) -> Option<Daemon> {
+    if !docker_present() {
+        eprintln!(
+            "SKIPPED: the docker client is not installed (scripts/deps.sh installs docker.io)"
+        );
+        return None;
+    }
+    Some(Daemon::start(env))
+}
+
+fn status_of(env: &Env, d: &Daemon, name: &str) -> String {
+    docker(env, d, &["inspect", "-f", "{{.State.Status}}", name])
+        .ok()
+        .stdout
+        .trim()
+        .to_string()
+}
+
+#[test]
+fn docker_pause_unpause_and_restart_go_through_the_engine() {
+    let env = Env::new("daemon_pause");
+    let Some(d) = docker_daemon(&env) else {
+        return;
+    };
+    let name = env.name("web");
+    let run = docker(
+        &env,
+        &d,
+        &["run", "-d", "--name", &name, "busybox", "sleep", "1000"],
+    );
+    let id = run.ok().stdout.trim().to_string();
+
+    docker(&env, &d, &["pause", &name]).ok();
+    assert_eq!(status_of(&env, &d, &name), "paused");
+    let again = docker(&env, &d, &["pause", &name]);
+    assert_eq!(again.code, 1);
+    assert!(
+        again.stderr.contains(&format!(
+            "Error response from daemon: Container {id} is already paused"
+        )),
+        "stderr: {}",
+        again.stderr
+    );
+    docker(&env, &d, &["unpause", &name]).ok();
+    assert_eq!(status_of(&env, &d, &name), "running");
+    let not_paused = docker(&env, &d, &["unpause", &name]);
+    assert_eq!(not_paused.code, 1);
+    assert!(
+        not_paused.stderr.contains("is not paused"),
+        "stderr: {}",
+        not_paused.stderr
+    );
+    let (status, _) = http(&d.socket, "POST", "/containers/no-such-ctr/unpause", None);
+    assert_eq!(status, 404);
+
+    let pid = |env: &Env| {
+        docker(env, &d, &["inspect", "-f", "{{.State.Pid}}", &name])
+            .ok()
+            .stdout
+            .trim()
+            .to_string()
+    };
+    let before = pid(&env);
+    docker(&env, &d, &["restart", "-t", "0", &name]).ok();
+    assert_eq!(status_of(&env, &d, &name), "running");
+    assert_ne!(pid(&env), before, "restart kept the old process");
+    docker(&env, &d, &["rm", "-f", &name]).ok();
+
+    // Nothing to pause once it is stopped.
+    docker(
+        &env,
+        &d,
+        &["create", "--name", &name, "busybox", "sleep", "1000"],
+    )
+    .ok();
+    let stopped = docker(&env, &d, &["pause", &name]);
+    assert_eq!(stopped.code, 1);
+    assert!(
+        stopped.stderr.contains("is not running"),
+        "stderr: {}",
+        stopped.stderr
+    );
+    docker(&env, &d, &["rm", &name]).ok();
 }

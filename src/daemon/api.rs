@@ -70,7 +70,13 @@ impl From<EngineError> for ApiError {
             } => StatusCode::BAD_REQUEST,
             _ => StatusCode::INTERNAL_SERVER_ERROR,
         };
-        ApiError::new(status, e)
+        // The engine words some conflicts for a terminal already (pause's, as the docker CLI
+        // prints them); the docker CLI adds that prefix itself.
+        let text = e.to_string();
+        let text = text
+            .strip_prefix("Error response from daemon: ")
+            .unwrap_or(&text);
+        ApiError::new(status, text)
     }
 }
 

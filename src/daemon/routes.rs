@@ -63,8 +63,11 @@ pub async fn route(d: Arc<Daemon>, ctx: Ctx, req: Request<Incoming>) -> Reply {
             attach(d, &ctx, id, req).await
         }
         (Method::DELETE, ["containers", id]) => remove(d, &ctx, check_ref(id)?.into()).await,
-        (Method::POST, ["containers", _, op @ ("pause" | "unpause" | "restart")]) => {
-            Err(ApiError::not_implemented(op))
+        (Method::POST, ["containers", id, op @ ("pause" | "unpause")]) => {
+            pause(d, &ctx, check_ref(id)?.into(), *op == "pause").await
+        }
+        (Method::POST, ["containers", id, "restart"]) => {
+            restart(d, &ctx, check_ref(id)?.into()).await
         }
         (Method::POST, ["containers", _, "exec"]) | (Method::POST, ["exec", _, "start"]) => {
             Err(ApiError::not_implemented("exec"))
@@ -419,17 +422,53 @@ fn config_of(d: &Daemon, q: &str) -> Option<ContainerConfig> {
     d.engine.store.load_config(&id).ok()
 }
 
-async fn stop(d: Arc<Daemon>, ctx: &Ctx, q: String) -> Reply {
-    let t: u64 = match ctx.param("t") {
-        None => 10,
-        Some(t) => t
+/// The `t` parameter of stop and restart: seconds of grace before SIGKILL (10 when absent).
+fn stop_timeout(ctx: &Ctx) -> Result<u64, ApiError> {
+    match ctx.param("t") {
+        None => Ok(10),
+        Some(t) => Ok(t
             .parse::<i64>()
             .map_err(|_| ApiError::bad_request(format!("invalid stop timeout {t:?}")))?
-            .max(0) as u64,
-    };
+            .max(0) as u64),
+    }
+}
+
+async fn stop(d: Arc<Daemon>, ctx: &Ctx, q: String) -> Reply {
+    let t = stop_timeout(ctx)?;
     let ((), traced) = traced(&d, ctx, "stop", move |d| {
         let cfg = config_of(d, &q);
         engine::stop::stop(&d.engine, &q, Duration::from_secs(t))?;
+        Ok(((), cfg))
+    })
+    .await?;
+    Ok(traced.into_response(server::empty(StatusCode::NO_CONTENT)))
+}
+
+/// `POST /containers/{id}/pause` and `/unpause`: the freezer, with docker's 409 for a container
+/// in the wrong state.
+async fn pause(d: Arc<Daemon>, ctx: &Ctx, q: String, freeze: bool) -> Reply {
+    let operation = if freeze { "pause" } else { "unpause" };
+    let ((), traced) = traced(&d, ctx, operation, move |d| {
+        let cfg = config_of(d, &q);
+        if freeze {
+            engine::pause::pause(&d.engine, &q)?;
+        } else {
+            engine::pause::unpause(&d.engine, &q)?;
+        }
+        Ok(((), cfg))
+    })
+    .await?;
+    Ok(traced.into_response(server::empty(StatusCode::NO_CONTENT)))
+}
+
+/// `POST /containers/{id}/restart?t=`: the engine's stop then start, in one trace.
+async fn restart(d: Arc<Daemon>, ctx: &Ctx, q: String) -> Reply {
+    let t = stop_timeout(ctx)?;
+    let ((), traced) = traced(&d, ctx, "restart", move |d| {
+        let cfg = config_of(d, &q);
+        // The new shim is not piped to the daemon: `wait` watches it as it watches a container
+        // started by an embedded ctrace, and its output is in the log.
+        engine::restart::restart(&d.engine, &q, Duration::from_secs(t))?;
         Ok(((), cfg))
     })
     .await?;
