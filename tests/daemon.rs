@@ -483,7 +483,20 @@ fn bad_requests_get_a_4xx_and_the_daemon_keeps_serving() {
             404,
             "no such container",
         ),
-        ("GET", "/events".into(), None, 501, "not implemented"),
+        (
+            "GET",
+            "/events?filters=%7B%22nope%22%3A%5B%22x%22%5D%7D".into(),
+            None,
+            400,
+            "invalid filter",
+        ),
+        (
+            "GET",
+            "/events?since=soon".into(),
+            None,
+            400,
+            "invalid value",
+        ),
     ];
     for (method, path, body, want, words) in cases {
         let (status, text) = http(&d.socket, method, &path, body.as_deref());
@@ -816,4 +829,76 @@ fn docker_pause_unpause_and_restart_go_through_the_engine() {
         stopped.stderr
     );
     docker(&env, &d, &["rm", &name]).ok();
+}
+
+#[test]
+fn docker_events_lists_the_past_and_follows_live() {
+    let env = Env::new("daemon_events");
+    let Some(d) = docker_daemon(&env) else {
+        return;
+    };
+    let name = env.name("web");
+    docker(
+        &env,
+        &d,
+        &["run", "-d", "--name", &name, "busybox", "sleep", "1000"],
+    )
+    .ok();
+    let filter = format!("container={name}");
+    let past = docker(
+        &env,
+        &d,
+        &[
+            "events",
+            "--since",
+            "1m",
+            "--until",
+            "0s",
+            "--filter",
+            &filter,
+            "--format",
+            "{{json .}}",
+        ],
+    );
+    let lines: Vec<serde_json::Value> = past.ok().stdout.lines().map(json).collect();
+    let actions: Vec<&str> = lines.iter().filter_map(|l| l["Action"].as_str()).collect();
+    assert_eq!(actions, ["create", "start"], "{}", past.stdout);
+    let start = &lines[1];
+    assert_eq!(start["Type"], "container");
+    assert_eq!(start["status"], "start");
+    assert_eq!(start["id"], start["Actor"]["ID"]);
+    assert_eq!(start["Actor"]["Attributes"]["name"], name.as_str());
+    assert_eq!(start["from"], "busybox");
+    assert!(start["timeNano"].as_u64().unwrap() / 1_000_000_000 == start["time"].as_u64().unwrap());
+
+    // Following from just after that start: the stream waits, then shows the restart's start.
+    let after = start["timeNano"].as_u64().unwrap() + 1;
+    let since = format!("{}.{:09}", after / 1_000_000_000, after % 1_000_000_000);
+    let mut follow = Command::new("docker")
+        .args([
+            "events",
+            "--since",
+            &since,
+            "--filter",
+            &filter,
+            "--filter",
+            "event=start",
+            "--format",
+            "{{.Action}} {{.Actor.Attributes.name}}",
+        ])
+        .env("DOCKER_HOST", d.host())
+        .env("DOCKER_CONFIG", env.dir.join("docker-config"))
+        .env_remove("DOCKER_CONTEXT")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("run docker events");
+    docker(&env, &d, &["restart", "-t", "0", &name]).ok();
+    let mut out = std::io::BufReader::new(follow.stdout.take().unwrap());
+    let mut line = String::new();
+    std::io::BufRead::read_line(&mut out, &mut line).unwrap();
+    assert_eq!(line.trim(), format!("start {name}"));
+    unsafe { libc::kill(follow.id() as i32, libc::SIGTERM) };
+    let _ = follow.wait();
+    docker(&env, &d, &["rm", "-f", &name]).ok();
 }

@@ -13,6 +13,7 @@
 pub mod api;
 pub mod attach;
 pub mod client;
+pub mod events;
 pub mod routes;
 pub mod server;
 pub mod socket;

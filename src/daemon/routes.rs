@@ -72,7 +72,7 @@ pub async fn route(d: Arc<Daemon>, ctx: Ctx, req: Request<Incoming>) -> Reply {
         (Method::POST, ["containers", _, "exec"]) | (Method::POST, ["exec", _, "start"]) => {
             Err(ApiError::not_implemented("exec"))
         }
-        (Method::GET, ["events"]) => Err(ApiError::not_implemented("events")),
+        (Method::GET, ["events"]) => events(d, &ctx),
         _ => Err(ApiError::not_found(format!(
             "page not found: {} {}",
             ctx.method, ctx.path
@@ -473,6 +473,15 @@ async fn restart(d: Arc<Daemon>, ctx: &Ctx, q: String) -> Reply {
     })
     .await?;
     Ok(traced.into_response(server::empty(StatusCode::NO_CONTENT)))
+}
+
+/// `GET /events`: docker's JSON messages, streamed (see [`super::events`]).
+fn events(d: Arc<Daemon>, ctx: &Ctx) -> Reply {
+    let q = super::events::Query::parse(ctx)?;
+    let (tx, resp) = server::streaming(StatusCode::OK, "application/json");
+    let log = d.engine.paths.events();
+    tokio::spawn(async move { super::events::stream(&log, q, tx).await });
+    Ok(resp)
 }
 
 async fn kill(d: Arc<Daemon>, ctx: &Ctx, q: String) -> Reply {
