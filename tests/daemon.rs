@@ -21,8 +21,19 @@ struct Daemon {
 impl Daemon {
     fn start(env: &Env) -> Daemon {
         let socket = env.exec_root.join("ctrace.sock");
-        let mut child = env
-            .cmd(&["daemon", "--group", "no-such-group-ctrace"])
+        let mut cmd = env.cmd(&["daemon", "--group", "no-such-group-ctrace"]);
+        // Pulls from the loopback test registry must not go through the caller's proxy.
+        for v in [
+            "ALL_PROXY",
+            "all_proxy",
+            "HTTPS_PROXY",
+            "https_proxy",
+            "HTTP_PROXY",
+            "http_proxy",
+        ] {
+            cmd.env_remove(v);
+        }
+        let mut child = cmd
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -901,4 +912,74 @@ fn docker_events_lists_the_past_and_follows_live() {
     unsafe { libc::kill(follow.id() as i32, libc::SIGTERM) };
     let _ = follow.wait();
     docker(&env, &d, &["rm", "-f", &name]).ok();
+}
+
+#[test]
+fn docker_pull_through_the_daemon_streams_progress_from_a_registry() {
+    let env = Env::new("daemon_pull");
+    let Some(d) = docker_daemon(&env) else {
+        return;
+    };
+    let reg = common::registry::Registry::start("daemon_pull");
+    let img = common::registry::build_layout(
+        &reg.dir.join("layout"),
+        "hello",
+        200_000,
+        &[common::registry::host_arch()],
+    );
+    reg.push(&img.layout, &img.layout_ref, "team/app:1.2", false);
+    let reference = format!("{}/team/app:1.2", reg.addr);
+
+    // The raw stream: one JSON message a line, docker's words.
+    let (status, body) = http(
+        &d.socket,
+        "POST",
+        &format!(
+            "/v1.41/images/create?fromImage={}/team/app&tag=1.2",
+            reg.addr
+        ),
+        None,
+    );
+    assert_eq!(status, 200, "{body}");
+    let msgs: Vec<serde_json::Value> = body.lines().map(json).collect();
+    let statuses: Vec<&str> = msgs.iter().filter_map(|m| m["status"].as_str()).collect();
+    assert_eq!(statuses[0], "Pulling from team/app", "{body}");
+    assert!(statuses.contains(&"Pulling fs layer"), "{body}");
+    assert!(statuses.contains(&"Pull complete"), "{body}");
+    let downloading = msgs
+        .iter()
+        .find(|m| m["status"] == "Downloading")
+        .unwrap_or_else(|| panic!("no Downloading message: {body}"));
+    assert!(downloading["progressDetail"]["total"].as_u64().unwrap() > 0);
+    assert!(downloading["id"].as_str().is_some_and(|id| id.len() == 12));
+    assert_eq!(
+        statuses.last().copied(),
+        Some(format!("Status: Downloaded newer image for {reference}").as_str()),
+        "{body}"
+    );
+    assert!(msgs.iter().all(|m| m.get("error").is_none()), "{body}");
+
+    // The docker CLI: up to date now, and the image runs.
+    let again = docker(&env, &d, &["pull", &reference]);
+    assert!(
+        again
+            .ok()
+            .stdout
+            .contains(&format!("Status: Image is up to date for {reference}")),
+        "{}",
+        again.stdout
+    );
+    let hello = docker(&env, &d, &["run", "--rm", &reference, "cat", "/etc/hello"]);
+    assert_eq!(hello.ok().stdout, "hello");
+
+    // A tag the registry does not have: docker's message, exit 1, nothing stored.
+    let missing = docker(&env, &d, &["pull", &format!("{}/team/app:9.9", reg.addr)]);
+    assert_eq!(missing.code, 1);
+    assert!(
+        missing.stderr.contains("manifest for") && missing.stderr.contains("not found"),
+        "stderr: {}",
+        missing.stderr
+    );
+    let bad = docker(&env, &d, &["pull", "Not A Reference"]);
+    assert_ne!(bad.code, 0);
 }

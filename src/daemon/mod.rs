@@ -14,6 +14,7 @@ pub mod api;
 pub mod attach;
 pub mod client;
 pub mod events;
+pub mod pull;
 pub mod routes;
 pub mod server;
 pub mod socket;

@@ -244,42 +244,65 @@ async fn image_inspect(d: Arc<Daemon>, name: String) -> Reply {
     Ok(server::json(StatusCode::OK, &v))
 }
 
-/// `POST /images/create` (docker pull): no registry client yet; busybox is built from the
-/// host's static binary, as `create` does when it is missing.
+/// `POST /images/create` (docker pull): the engine's pull in a `pull` trace, its progress
+/// streamed as docker's JSON messages (see [`super::pull`]).
 async fn pull(d: Arc<Daemon>, ctx: &Ctx) -> Reply {
-    let from = ctx.param("fromImage").unwrap_or("").to_string();
-    let tag = ctx
-        .param("tag")
-        .filter(|t| !t.is_empty())
-        .unwrap_or("latest");
+    use super::pull::{self as p, Message};
     if ctx.param("fromSrc").is_some() {
         return Err(ApiError::not_implemented("image import through the API"));
     }
-    let reference = format!("{from}:{tag}");
-    let familiar = crate::image::reference::familiar(
-        &crate::image::reference::normalize(&reference).unwrap_or_default(),
-    );
-    if familiar != "busybox:latest" {
-        return Err(ApiError::not_found(format!(
-            "pull access denied for {from}: pulling from registries is not implemented yet; \
-             import it with `ctrace image import`"
-        )));
+    let from = ctx.param("fromImage").unwrap_or("");
+    if from.is_empty() {
+        return Err(ApiError::bad_request(
+            "fromImage is required: name the image to pull",
+        ));
     }
-    let img = blocking(&d, |e| {
-        let store = e.images()?;
-        match store.resolve("busybox") {
-            Ok(i) => Ok(i),
-            Err(_) => Ok(store.bootstrap_busybox().map_err(EngineError::from)?),
+    let reference = p::reference_of(from, ctx.param("tag").unwrap_or(""));
+    crate::image::reference::parse_normalized(&reference).map_err(EngineError::from)?;
+    let platform = ctx
+        .param("platform")
+        .filter(|p| !p.is_empty())
+        .map(str::to_string);
+    let (mtx, mut mrx) = tokio::sync::mpsc::channel(64);
+    let failed = mtx.clone();
+    let (d2, ctx2) = (d.clone(), ctx.clone());
+    tokio::spawn(async move {
+        let r = traced(&d2, &ctx2, "pull", move |d| {
+            let span = phase_span!("pull", reference = %reference);
+            let _e = span.enter();
+            let progress = p::Messages { tx: mtx };
+            match p::pull(&d.engine, &reference, platform, &progress) {
+                Ok(o) => {
+                    trace::note(
+                        &span,
+                        format!(
+                            "{} → {} · {} bytes downloaded",
+                            crate::image::reference::familiar(&o.reference),
+                            o.digest,
+                            o.downloaded_bytes
+                        ),
+                    );
+                    Ok(((), None))
+                }
+                Err(e) => {
+                    trace::fail(&span, &e);
+                    Err(e)
+                }
+            }
+        })
+        .await;
+        if let Err(e) = r {
+            let _ = failed.send(Message::Failed(e)).await;
         }
-    })
-    .await?;
-    let lines = [
-        json!({ "status": format!("Pulling from library/busybox"), "id": tag }),
-        json!({ "status": format!("Digest: {}", img.id) }),
-        json!({ "status": format!("Status: Image is up to date for {familiar} (built from the host's static busybox)") }),
-    ];
-    let text: String = lines.iter().map(|l| l.to_string() + "\r\n").collect();
-    Ok(server::full(StatusCode::OK, "application/json", text))
+    });
+    // An error before any progress is an HTTP error, as moby answers before its stream begins.
+    let first = match mrx.recv().await {
+        Some(Message::Failed(e)) => return Err(e),
+        other => other,
+    };
+    let (tx, resp) = server::streaming(StatusCode::OK, "application/json");
+    tokio::spawn(p::forward(first, mrx, tx));
+    Ok(resp)
 }
 
 async fn list(d: Arc<Daemon>, ctx: &Ctx) -> Reply {
