@@ -983,3 +983,73 @@ fn docker_pull_through_the_daemon_streams_progress_from_a_registry() {
     let bad = docker(&env, &d, &["pull", "Not A Reference"]);
     assert_ne!(bad.code, 0);
 }
+
+#[test]
+fn docker_exec_runs_in_the_container_and_exits_with_its_code() {
+    let env = Env::new("daemon_exec");
+    let Some(d) = docker_daemon(&env) else {
+        return;
+    };
+    let name = env.name("web");
+    docker(
+        &env,
+        &d,
+        &["run", "-d", "--name", &name, "busybox", "sleep", "1000"],
+    )
+    .ok();
+
+    // The container's own pid namespace: its init is pid 1, ps itself is there too.
+    let ps = docker(&env, &d, &["exec", &name, "ps"]);
+    let out = &ps.ok().stdout;
+    assert!(out.contains("    1 root     sleep 1000"), "{out}");
+    assert!(out.lines().any(|l| l.trim_end().ends_with(" ps")), "{out}");
+    assert!(out.lines().count() == 3, "only init and ps: {out}");
+
+    let code = docker(
+        &env,
+        &d,
+        &["exec", &name, "sh", "-c", "echo out; echo err >&2; exit 3"],
+    );
+    assert_eq!(code.code, 3, "{}", code.stderr);
+    assert_eq!(code.stdout, "out\n");
+    assert_eq!(code.stderr, "err\n");
+    let env_wd = docker(
+        &env,
+        &d,
+        &[
+            "exec",
+            "-e",
+            "FOO=bar",
+            "-w",
+            "/etc",
+            &name,
+            "sh",
+            "-c",
+            "echo $FOO $PWD",
+        ],
+    );
+    assert_eq!(env_wd.ok().stdout, "bar /etc\n");
+    let missing = docker(&env, &d, &["exec", &name, "no-such-cmd"]);
+    assert_eq!(missing.code, 127, "{}", missing.stderr);
+
+    // Detached: it runs in the background; the container sees it.
+    docker(&env, &d, &["exec", "-d", &name, "sleep", "777"]).ok();
+    let top = docker(&env, &d, &["exec", &name, "ps"]);
+    assert!(top.ok().stdout.contains("sleep 777"), "{}", top.stdout);
+
+    let tty = docker(&env, &d, &["exec", "-t", &name, "ps"]);
+    assert_eq!(tty.code, 1);
+    assert!(tty.stderr.contains("not supported"), "{}", tty.stderr);
+    let (status, body) = http(&d.socket, "GET", "/exec/0123456789ab/json", None);
+    assert_eq!(status, 404, "{body}");
+
+    docker(&env, &d, &["stop", "-t", "0", &name]).ok();
+    let stopped = docker(&env, &d, &["exec", &name, "ps"]);
+    assert_eq!(stopped.code, 1);
+    assert!(
+        stopped.stderr.contains("is not running"),
+        "{}",
+        stopped.stderr
+    );
+    docker(&env, &d, &["rm", &name]).ok();
+}

@@ -69,8 +69,18 @@ pub async fn route(d: Arc<Daemon>, ctx: Ctx, req: Request<Incoming>) -> Reply {
         (Method::POST, ["containers", id, "restart"]) => {
             restart(d, &ctx, check_ref(id)?.into()).await
         }
-        (Method::POST, ["containers", _, "exec"]) | (Method::POST, ["exec", _, "start"]) => {
-            Err(ApiError::not_implemented("exec"))
+        (Method::POST, ["containers", id, "exec"]) => {
+            let id = check_ref(id)?.to_string();
+            let body = server::body(req).await?;
+            exec_create(d, id, body).await
+        }
+        (Method::POST, ["exec", id, "start"]) => {
+            let id = check_ref(id)?.to_string();
+            exec_start(d, &ctx, id, req).await
+        }
+        (Method::GET, ["exec", id, "json"]) => {
+            let v = d.execs.inspect(check_ref(id)?)?;
+            Ok(server::json(StatusCode::OK, &v))
         }
         (Method::GET, ["events"]) => events(d, &ctx),
         _ => Err(ApiError::not_found(format!(
@@ -530,6 +540,7 @@ async fn remove(d: Arc<Daemon>, ctx: &Ctx, q: String) -> Reply {
     .await?;
     if let Some(id) = id {
         d.hub.forget(&id);
+        d.execs.forget_container(&id);
     }
     Ok(traced.into_response(server::empty(StatusCode::NO_CONTENT)))
 }
@@ -617,6 +628,73 @@ async fn wait_for(
             _ = tokio::time::sleep(Duration::from_millis(500)) => {}
         }
     }
+}
+
+/// `POST /containers/{id}/exec`: an exec instance (see [`super::exec`]).
+async fn exec_create(d: Arc<Daemon>, q: String, body: Bytes) -> Reply {
+    let d2 = d.clone();
+    let id = blocking(&d, move |e| d2.execs.create(e, &q, &body)).await?;
+    Ok(server::json(StatusCode::CREATED, &json!({ "Id": id })))
+}
+
+/// `POST /exec/{id}/start`: detached, or the output on the hijacked connection (as attach's).
+async fn exec_start(d: Arc<Daemon>, ctx: &Ctx, id: String, mut req: Request<Incoming>) -> Reply {
+    let upgrade = ctx.upgrade;
+    let on_upgrade = upgrade.then(|| hyper::upgrade::on(&mut req));
+    let body = server::body(req).await?;
+    let v: Value = if body.is_empty() {
+        json!({})
+    } else {
+        serde_json::from_slice(&body)
+            .map_err(|e| ApiError::bad_request(format!("invalid exec start config: {e}")))?
+    };
+    if v["Tty"].as_bool().unwrap_or(false) {
+        return Err(ApiError::bad_request(
+            "exec with a terminal (-t) is not supported by the ctrace daemon yet: run it without -t",
+        ));
+    }
+    let detach = v["Detach"].as_bool().unwrap_or(false);
+    let inst = d.execs.begin(&id)?;
+    let (ftx, mut frx) = tokio::sync::mpsc::unbounded_channel::<Bytes>();
+    let d2 = d.clone();
+    let job = tokio::task::spawn_blocking(move || {
+        super::exec::run(&d2.execs, &d2.engine, &inst, detach, ftx)
+    });
+    if detach {
+        let _ = job.await;
+        return Ok(server::empty(StatusCode::OK));
+    }
+    let content_type = "application/vnd.docker.raw-stream";
+    let Some(on_upgrade) = on_upgrade else {
+        let (tx, resp) = server::streaming(StatusCode::OK, content_type);
+        tokio::spawn(async move {
+            while let Some(b) = frx.recv().await {
+                if tx.send(b).await.is_err() {
+                    break;
+                }
+            }
+        });
+        return Ok(resp);
+    };
+    tokio::spawn(async move {
+        let Ok(upgraded) = on_upgrade.await else {
+            return;
+        };
+        let mut io = TokioIo::new(upgraded);
+        // The channel closes once the exit code is recorded (see `exec::run`).
+        while let Some(b) = frx.recv().await {
+            if io.write_all(&b).await.is_err() {
+                break;
+            }
+        }
+        let _ = io.shutdown().await;
+    });
+    let mut r = server::empty(StatusCode::SWITCHING_PROTOCOLS);
+    let h = r.headers_mut();
+    h.insert("content-type", content_type.parse().expect("header"));
+    h.insert("connection", "Upgrade".parse().expect("header"));
+    h.insert("upgrade", "tcp".parse().expect("header"));
+    Ok(r)
 }
 
 /// `POST /containers/{id}/attach`: the connection is hijacked (101, then docker's multiplexed
