@@ -1053,3 +1053,56 @@ fn docker_exec_runs_in_the_container_and_exits_with_its_code() {
     );
     docker(&env, &d, &["rm", &name]).ok();
 }
+
+#[test]
+fn docker_logs_follow_streams_until_the_container_exits() {
+    let env = Env::new("daemon_logs_follow");
+    let Some(d) = docker_daemon(&env) else {
+        return;
+    };
+    let name = env.name("web");
+    docker(
+        &env,
+        &d,
+        &[
+            "run",
+            "-d",
+            "--name",
+            &name,
+            "busybox",
+            "sh",
+            "-c",
+            "echo first; while [ ! -e /tmp/go ]; do sleep 0.1; done; echo last >&2",
+        ],
+    )
+    .ok();
+    let mut follow = Command::new("docker")
+        .args(["logs", "-f", &name])
+        .env("DOCKER_HOST", d.host())
+        .env("DOCKER_CONFIG", env.dir.join("docker-config"))
+        .env_remove("DOCKER_CONTEXT")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run docker logs -f");
+    let mut out = std::io::BufReader::new(follow.stdout.take().unwrap());
+    let mut line = String::new();
+    std::io::BufRead::read_line(&mut out, &mut line).unwrap();
+    assert_eq!(line, "first\n");
+    // Still following: the container has not exited. Let it finish.
+    docker(&env, &d, &["exec", &name, "touch", "/tmp/go"]).ok();
+    let mut err = String::new();
+    follow
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut err)
+        .unwrap();
+    assert_eq!(err, "last\n");
+    let status = follow.wait().unwrap();
+    assert!(status.success(), "docker logs -f: {status}");
+    let state = docker(&env, &d, &["inspect", "-f", "{{.State.Status}}", &name]);
+    assert_eq!(state.ok().stdout.trim(), "exited");
+    docker(&env, &d, &["rm", &name]).ok();
+}
