@@ -720,6 +720,10 @@ fn restore_reattaches_live_shims_and_cleans_up_after_dead_ones() {
         .unwrap() as i32;
     d.signal(libc::SIGKILL);
     unsafe { libc::kill(shim, libc::SIGKILL) };
+    // Dead and reaped before the next daemon looks (a loaded machine can take a moment).
+    while Path::new(&format!("/proc/{shim}")).exists() {
+        std::thread::sleep(Duration::from_millis(10));
+    }
     let d = Daemon::start(&env);
 
     let live = state(&d, &ids[0]);
