@@ -563,15 +563,26 @@ async fn pause(d: Arc<Daemon>, ctx: &Ctx, q: String, freeze: bool) -> Reply {
     Ok(traced.into_response(server::empty(StatusCode::NO_CONTENT)))
 }
 
-/// `POST /containers/{id}/restart?t=`: the engine's stop then start, in one trace.
+/// `POST /containers/{id}/restart?t=`: the engine's stop then start, in one trace; the new
+/// shim's output is piped to the daemon, as `start`'s is, so attach and wait keep working.
 async fn restart(d: Arc<Daemon>, ctx: &Ctx, q: String) -> Reply {
     let t = stop_timeout(ctx)?;
     let ((), traced) = traced(&d, ctx, "restart", move |d| {
-        let cfg = config_of(d, &q);
-        // The new shim is not piped to the daemon: `wait` watches it as it watches a container
-        // started by an embedded ctrace, and its output is in the log.
-        engine::restart::restart(&d.engine, &q, Duration::from_secs(t))?;
-        Ok(((), cfg))
+        let started =
+            engine::restart::restart_with(&d.engine, &q, Duration::from_secs(t), ShimIo::Piped)?;
+        let cfg = started.config.clone();
+        d.hub.started(&cfg.id);
+        attach::supervise(
+            d.hub.clone(),
+            started,
+            ExitTrace {
+                trace_id: recorder::trace_id(),
+                to_client: false,
+                traces_dir: d.engine.paths.traces(),
+                record: d.record,
+            },
+        );
+        Ok(((), Some(cfg)))
     })
     .await?;
     Ok(traced.into_response(server::empty(StatusCode::NO_CONTENT)))
