@@ -673,15 +673,12 @@ async fn wait_for(
     loop {
         let now = rx.borrow_and_update().clone();
         let state = d.engine.store.load_state(id).ok();
-        // A container this daemon supervises has exited once its supervisor says so: the state
-        // file says it a moment earlier, before the exit's spans are handed over.
-        let running = now.supervised
-            || state.as_ref().is_some_and(|s| {
-                matches!(
-                    s.status,
-                    Status::Running | Status::Paused | Status::Restarting
-                )
-            });
+        let running = state.as_ref().is_some_and(|s| {
+            matches!(
+                s.status,
+                Status::Running | Status::Paused | Status::Restarting
+            )
+        });
         let exited = now.exits > initial.exits || (saw_running && !running);
         let code = if now.exits > initial.exits {
             i64::from(now.code)
