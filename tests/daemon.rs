@@ -21,8 +21,19 @@ struct Daemon {
 impl Daemon {
     fn start(env: &Env) -> Daemon {
         let socket = env.exec_root.join("ctrace.sock");
-        let mut child = env
-            .cmd(&["daemon", "--group", "no-such-group-ctrace"])
+        let mut cmd = env.cmd(&["daemon", "--group", "no-such-group-ctrace"]);
+        // Pulls from the loopback test registry must not go through the caller's proxy.
+        for v in [
+            "ALL_PROXY",
+            "all_proxy",
+            "HTTPS_PROXY",
+            "https_proxy",
+            "HTTP_PROXY",
+            "http_proxy",
+        ] {
+            cmd.env_remove(v);
+        }
+        let mut child = cmd
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -480,10 +491,23 @@ fn bad_requests_get_a_4xx_and_the_daemon_keeps_serving() {
             "POST",
             "/containers/x1/pause".into(),
             None,
-            501,
-            "not implemented",
+            404,
+            "no such container",
         ),
-        ("GET", "/events".into(), None, 501, "not implemented"),
+        (
+            "GET",
+            "/events?filters=%7B%22nope%22%3A%5B%22x%22%5D%7D".into(),
+            None,
+            400,
+            "invalid filter",
+        ),
+        (
+            "GET",
+            "/events?since=soon".into(),
+            None,
+            400,
+            "invalid value",
+        ),
     ];
     for (method, path, body, want, words) in cases {
         let (status, text) = http(&d.socket, method, &path, body.as_deref());
@@ -696,6 +720,10 @@ fn restore_reattaches_live_shims_and_cleans_up_after_dead_ones() {
         .unwrap() as i32;
     d.signal(libc::SIGKILL);
     unsafe { libc::kill(shim, libc::SIGKILL) };
+    // Dead and reaped before the next daemon looks (a loaded machine can take a moment).
+    while Path::new(&format!("/proc/{shim}")).exists() {
+        std::thread::sleep(Duration::from_millis(10));
+    }
     let d = Daemon::start(&env);
 
     let live = state(&d, &ids[0]);
@@ -730,4 +758,355 @@ fn restore_reattaches_live_shims_and_cleans_up_after_dead_ones() {
             204
         );
     }
+}
+
+/// A docker CLI test's daemon, or `None` (with a note) when the docker client is not installed.
+fn docker_daemon(env: &Env) -> Option<Daemon> {
+    if !docker_present() {
+        eprintln!(
+            "SKIPPED: the docker client is not installed (scripts/deps.sh installs docker.io)"
+        );
+        return None;
+    }
+    Some(Daemon::start(env))
+}
+
+fn status_of(env: &Env, d: &Daemon, name: &str) -> String {
+    docker(env, d, &["inspect", "-f", "{{.State.Status}}", name])
+        .ok()
+        .stdout
+        .trim()
+        .to_string()
+}
+
+#[test]
+fn docker_pause_unpause_and_restart_go_through_the_engine() {
+    let env = Env::new("daemon_pause");
+    let Some(d) = docker_daemon(&env) else {
+        return;
+    };
+    let name = env.name("web");
+    let run = docker(
+        &env,
+        &d,
+        &["run", "-d", "--name", &name, "busybox", "sleep", "1000"],
+    );
+    let id = run.ok().stdout.trim().to_string();
+
+    docker(&env, &d, &["pause", &name]).ok();
+    assert_eq!(status_of(&env, &d, &name), "paused");
+    let again = docker(&env, &d, &["pause", &name]);
+    assert_eq!(again.code, 1);
+    assert!(
+        again.stderr.contains(&format!(
+            "Error response from daemon: Container {id} is already paused"
+        )),
+        "stderr: {}",
+        again.stderr
+    );
+    docker(&env, &d, &["unpause", &name]).ok();
+    assert_eq!(status_of(&env, &d, &name), "running");
+    let not_paused = docker(&env, &d, &["unpause", &name]);
+    assert_eq!(not_paused.code, 1);
+    assert!(
+        not_paused.stderr.contains("is not paused"),
+        "stderr: {}",
+        not_paused.stderr
+    );
+    let (status, _) = http(&d.socket, "POST", "/containers/no-such-ctr/unpause", None);
+    assert_eq!(status, 404);
+
+    let pid = |env: &Env| {
+        docker(env, &d, &["inspect", "-f", "{{.State.Pid}}", &name])
+            .ok()
+            .stdout
+            .trim()
+            .to_string()
+    };
+    let before = pid(&env);
+    docker(&env, &d, &["restart", "-t", "0", &name]).ok();
+    assert_eq!(status_of(&env, &d, &name), "running");
+    assert_ne!(pid(&env), before, "restart kept the old process");
+    docker(&env, &d, &["rm", "-f", &name]).ok();
+
+    // Nothing to pause once it is stopped.
+    docker(
+        &env,
+        &d,
+        &["create", "--name", &name, "busybox", "sleep", "1000"],
+    )
+    .ok();
+    let stopped = docker(&env, &d, &["pause", &name]);
+    assert_eq!(stopped.code, 1);
+    assert!(
+        stopped.stderr.contains("is not running"),
+        "stderr: {}",
+        stopped.stderr
+    );
+    docker(&env, &d, &["rm", &name]).ok();
+}
+
+#[test]
+fn docker_events_lists_the_past_and_follows_live() {
+    let env = Env::new("daemon_events");
+    let Some(d) = docker_daemon(&env) else {
+        return;
+    };
+    let name = env.name("web");
+    docker(
+        &env,
+        &d,
+        &["run", "-d", "--name", &name, "busybox", "sleep", "1000"],
+    )
+    .ok();
+    let filter = format!("container={name}");
+    let past = docker(
+        &env,
+        &d,
+        &[
+            "events",
+            "--since",
+            "1m",
+            "--until",
+            "0s",
+            "--filter",
+            &filter,
+            "--format",
+            "{{json .}}",
+        ],
+    );
+    let lines: Vec<serde_json::Value> = past.ok().stdout.lines().map(json).collect();
+    let actions: Vec<&str> = lines.iter().filter_map(|l| l["Action"].as_str()).collect();
+    assert_eq!(actions, ["create", "start"], "{}", past.stdout);
+    let start = &lines[1];
+    assert_eq!(start["Type"], "container");
+    assert_eq!(start["status"], "start");
+    assert_eq!(start["id"], start["Actor"]["ID"]);
+    assert_eq!(start["Actor"]["Attributes"]["name"], name.as_str());
+    assert_eq!(start["from"], "busybox");
+    assert!(start["timeNano"].as_u64().unwrap() / 1_000_000_000 == start["time"].as_u64().unwrap());
+
+    // Following from just after that start: the stream waits, then shows the restart's start.
+    let after = start["timeNano"].as_u64().unwrap() + 1;
+    let since = format!("{}.{:09}", after / 1_000_000_000, after % 1_000_000_000);
+    let mut follow = Command::new("docker")
+        .args([
+            "events",
+            "--since",
+            &since,
+            "--filter",
+            &filter,
+            "--filter",
+            "event=start",
+            "--format",
+            "{{.Action}} {{.Actor.Attributes.name}}",
+        ])
+        .env("DOCKER_HOST", d.host())
+        .env("DOCKER_CONFIG", env.dir.join("docker-config"))
+        .env_remove("DOCKER_CONTEXT")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("run docker events");
+    docker(&env, &d, &["restart", "-t", "0", &name]).ok();
+    let mut out = std::io::BufReader::new(follow.stdout.take().unwrap());
+    let mut line = String::new();
+    std::io::BufRead::read_line(&mut out, &mut line).unwrap();
+    assert_eq!(line.trim(), format!("start {name}"));
+    unsafe { libc::kill(follow.id() as i32, libc::SIGTERM) };
+    let _ = follow.wait();
+    docker(&env, &d, &["rm", "-f", &name]).ok();
+}
+
+#[test]
+fn docker_pull_through_the_daemon_streams_progress_from_a_registry() {
+    let env = Env::new("daemon_pull");
+    let Some(d) = docker_daemon(&env) else {
+        return;
+    };
+    let reg = common::registry::Registry::start("daemon_pull");
+    let img = common::registry::build_layout(
+        &reg.dir.join("layout"),
+        "hello",
+        200_000,
+        &[common::registry::host_arch()],
+    );
+    reg.push(&img.layout, &img.layout_ref, "team/app:1.2", false);
+    let reference = format!("{}/team/app:1.2", reg.addr);
+
+    // The raw stream: one JSON message a line, docker's words.
+    let (status, body) = http(
+        &d.socket,
+        "POST",
+        &format!(
+            "/v1.41/images/create?fromImage={}/team/app&tag=1.2",
+            reg.addr
+        ),
+        None,
+    );
+    assert_eq!(status, 200, "{body}");
+    let msgs: Vec<serde_json::Value> = body.lines().map(json).collect();
+    let statuses: Vec<&str> = msgs.iter().filter_map(|m| m["status"].as_str()).collect();
+    assert_eq!(statuses[0], "Pulling from team/app", "{body}");
+    assert!(statuses.contains(&"Pulling fs layer"), "{body}");
+    assert!(statuses.contains(&"Pull complete"), "{body}");
+    let downloading = msgs
+        .iter()
+        .find(|m| m["status"] == "Downloading")
+        .unwrap_or_else(|| panic!("no Downloading message: {body}"));
+    assert!(downloading["progressDetail"]["total"].as_u64().unwrap() > 0);
+    assert!(downloading["id"].as_str().is_some_and(|id| id.len() == 12));
+    assert_eq!(
+        statuses.last().copied(),
+        Some(format!("Status: Downloaded newer image for {reference}").as_str()),
+        "{body}"
+    );
+    assert!(msgs.iter().all(|m| m.get("error").is_none()), "{body}");
+
+    // The docker CLI: up to date now, and the image runs.
+    let again = docker(&env, &d, &["pull", &reference]);
+    assert!(
+        again
+            .ok()
+            .stdout
+            .contains(&format!("Status: Image is up to date for {reference}")),
+        "{}",
+        again.stdout
+    );
+    let hello = docker(&env, &d, &["run", "--rm", &reference, "cat", "/etc/hello"]);
+    assert_eq!(hello.ok().stdout, "hello");
+
+    // A tag the registry does not have: docker's message, exit 1, nothing stored.
+    let missing = docker(&env, &d, &["pull", &format!("{}/team/app:9.9", reg.addr)]);
+    assert_eq!(missing.code, 1);
+    assert!(
+        missing.stderr.contains("manifest for") && missing.stderr.contains("not found"),
+        "stderr: {}",
+        missing.stderr
+    );
+    let bad = docker(&env, &d, &["pull", "Not A Reference"]);
+    assert_ne!(bad.code, 0);
+}
+
+#[test]
+fn docker_exec_runs_in_the_container_and_exits_with_its_code() {
+    let env = Env::new("daemon_exec");
+    let Some(d) = docker_daemon(&env) else {
+        return;
+    };
+    let name = env.name("web");
+    docker(
+        &env,
+        &d,
+        &["run", "-d", "--name", &name, "busybox", "sleep", "1000"],
+    )
+    .ok();
+
+    // The container's own pid namespace: its init is pid 1, ps itself is there too.
+    let ps = docker(&env, &d, &["exec", &name, "ps"]);
+    let out = &ps.ok().stdout;
+    assert!(out.contains("    1 root     sleep 1000"), "{out}");
+    assert!(out.lines().any(|l| l.trim_end().ends_with(" ps")), "{out}");
+    assert!(out.lines().count() == 3, "only init and ps: {out}");
+
+    let code = docker(
+        &env,
+        &d,
+        &["exec", &name, "sh", "-c", "echo out; echo err >&2; exit 3"],
+    );
+    assert_eq!(code.code, 3, "{}", code.stderr);
+    assert_eq!(code.stdout, "out\n");
+    assert_eq!(code.stderr, "err\n");
+    let env_wd = docker(
+        &env,
+        &d,
+        &[
+            "exec",
+            "-e",
+            "FOO=bar",
+            "-w",
+            "/etc",
+            &name,
+            "sh",
+            "-c",
+            "echo $FOO $PWD",
+        ],
+    );
+    assert_eq!(env_wd.ok().stdout, "bar /etc\n");
+    let missing = docker(&env, &d, &["exec", &name, "no-such-cmd"]);
+    assert_eq!(missing.code, 127, "{}", missing.stderr);
+
+    // Detached: it runs in the background; the container sees it.
+    docker(&env, &d, &["exec", "-d", &name, "sleep", "777"]).ok();
+    let top = docker(&env, &d, &["exec", &name, "ps"]);
+    assert!(top.ok().stdout.contains("sleep 777"), "{}", top.stdout);
+
+    let tty = docker(&env, &d, &["exec", "-t", &name, "ps"]);
+    assert_eq!(tty.code, 1);
+    assert!(tty.stderr.contains("not supported"), "{}", tty.stderr);
+    let (status, body) = http(&d.socket, "GET", "/exec/0123456789ab/json", None);
+    assert_eq!(status, 404, "{body}");
+
+    docker(&env, &d, &["stop", "-t", "0", &name]).ok();
+    let stopped = docker(&env, &d, &["exec", &name, "ps"]);
+    assert_eq!(stopped.code, 1);
+    assert!(
+        stopped.stderr.contains("is not running"),
+        "{}",
+        stopped.stderr
+    );
+    docker(&env, &d, &["rm", &name]).ok();
+}
+
+#[test]
+fn docker_logs_follow_streams_until_the_container_exits() {
+    let env = Env::new("daemon_logs_follow");
+    let Some(d) = docker_daemon(&env) else {
+        return;
+    };
+    let name = env.name("web");
+    docker(
+        &env,
+        &d,
+        &[
+            "run",
+            "-d",
+            "--name",
+            &name,
+            "busybox",
+            "sh",
+            "-c",
+            "echo first; while [ ! -e /tmp/go ]; do sleep 0.1; done; echo last >&2",
+        ],
+    )
+    .ok();
+    let mut follow = Command::new("docker")
+        .args(["logs", "-f", &name])
+        .env("DOCKER_HOST", d.host())
+        .env("DOCKER_CONFIG", env.dir.join("docker-config"))
+        .env_remove("DOCKER_CONTEXT")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run docker logs -f");
+    let mut out = std::io::BufReader::new(follow.stdout.take().unwrap());
+    let mut line = String::new();
+    std::io::BufRead::read_line(&mut out, &mut line).unwrap();
+    assert_eq!(line, "first\n");
+    // Still following: the container has not exited. Let it finish.
+    docker(&env, &d, &["exec", &name, "touch", "/tmp/go"]).ok();
+    let mut err = String::new();
+    follow
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut err)
+        .unwrap();
+    assert_eq!(err, "last\n");
+    let status = follow.wait().unwrap();
+    assert!(status.success(), "docker logs -f: {status}");
+    let state = docker(&env, &d, &["inspect", "-f", "{{.State.Status}}", &name]);
+    assert_eq!(state.ok().stdout.trim(), "exited");
+    docker(&env, &d, &["rm", &name]).ok();
 }

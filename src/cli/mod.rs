@@ -7,7 +7,7 @@
 pub mod args;
 mod bench;
 mod container;
-mod events;
+pub mod events;
 mod exec;
 mod images;
 mod logs;

@@ -12,6 +12,7 @@ use serde_json::{json, Map, Value};
 use crate::engine::create::CreateOptions;
 use crate::engine::query::Entry;
 use crate::engine::EngineError;
+use crate::image::pull::PullError;
 use crate::image::{Image, ImageError};
 use crate::state::{StateError, Status};
 
@@ -60,6 +61,15 @@ impl From<EngineError> for ApiError {
                 StatusCode::BAD_REQUEST
             }
             EngineError::Image(ImageError::NotFound { .. }) => StatusCode::NOT_FOUND,
+            EngineError::Image(ImageError::Pull(
+                PullError::ManifestUnknown { .. } | PullError::Denied { .. },
+            )) => StatusCode::NOT_FOUND,
+            EngineError::Image(ImageError::Pull(
+                PullError::NeedsLogin { .. } | PullError::BadCredentials { .. },
+            )) => StatusCode::UNAUTHORIZED,
+            EngineError::Image(ImageError::Pull(PullError::InvalidPlatform(_))) => {
+                StatusCode::BAD_REQUEST
+            }
             EngineError::Image(ImageError::InvalidReference { .. }) => StatusCode::BAD_REQUEST,
             EngineError::Image(ImageError::Conflict { .. }) => StatusCode::CONFLICT,
             EngineError::Conflict(_) => StatusCode::CONFLICT,
@@ -70,7 +80,13 @@ impl From<EngineError> for ApiError {
             } => StatusCode::BAD_REQUEST,
             _ => StatusCode::INTERNAL_SERVER_ERROR,
         };
-        ApiError::new(status, e)
+        // The engine words some conflicts for a terminal already (pause's, as the docker CLI
+        // prints them); the docker CLI adds that prefix itself.
+        let text = e.to_string();
+        let text = text
+            .strip_prefix("Error response from daemon: ")
+            .unwrap_or(&text);
+        ApiError::new(status, text)
     }
 }
 

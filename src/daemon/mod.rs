@@ -13,6 +13,9 @@
 pub mod api;
 pub mod attach;
 pub mod client;
+pub mod events;
+pub mod exec;
+pub mod pull;
 pub mod routes;
 pub mod server;
 pub mod socket;
@@ -50,6 +53,8 @@ pub enum DaemonError {
 pub struct Daemon {
     pub engine: Engine,
     pub hub: Arc<attach::Hub>,
+    /// `docker exec` instances.
+    pub execs: exec::Execs,
     pub record: bool,
     /// This daemon's id (`docker info`'s `ID`).
     pub id: String,
@@ -93,6 +98,7 @@ pub fn run(engine: Engine, opts: Options) -> Result<(), DaemonError> {
     let daemon = Arc::new(Daemon {
         engine,
         hub: Arc::default(),
+        execs: exec::Execs::default(),
         record: opts.record,
         id: recorder::new_trace_id(),
     });

@@ -3,7 +3,7 @@
 //! flocks, netlink, fork), so they run on tokio's blocking pool, each request in a trace of its
 //! own: the caller's `traceparent` continued, or a new trace.
 //!
-//! Endpoints whose engine operation does not exist yet answer 501.
+//! Endpoints whose engine operation does not exist yet (image import) answer 501.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -63,13 +63,26 @@ pub async fn route(d: Arc<Daemon>, ctx: Ctx, req: Request<Incoming>) -> Reply {
             attach(d, &ctx, id, req).await
         }
         (Method::DELETE, ["containers", id]) => remove(d, &ctx, check_ref(id)?.into()).await,
-        (Method::POST, ["containers", _, op @ ("pause" | "unpause" | "restart")]) => {
-            Err(ApiError::not_implemented(op))
+        (Method::POST, ["containers", id, op @ ("pause" | "unpause")]) => {
+            pause(d, &ctx, check_ref(id)?.into(), *op == "pause").await
         }
-        (Method::POST, ["containers", _, "exec"]) | (Method::POST, ["exec", _, "start"]) => {
-            Err(ApiError::not_implemented("exec"))
+        (Method::POST, ["containers", id, "restart"]) => {
+            restart(d, &ctx, check_ref(id)?.into()).await
         }
-        (Method::GET, ["events"]) => Err(ApiError::not_implemented("events")),
+        (Method::POST, ["containers", id, "exec"]) => {
+            let id = check_ref(id)?.to_string();
+            let body = server::body(req).await?;
+            exec_create(d, id, body).await
+        }
+        (Method::POST, ["exec", id, "start"]) => {
+            let id = check_ref(id)?.to_string();
+            exec_start(d, &ctx, id, req).await
+        }
+        (Method::GET, ["exec", id, "json"]) => {
+            let v = d.execs.inspect(check_ref(id)?)?;
+            Ok(server::json(StatusCode::OK, &v))
+        }
+        (Method::GET, ["events"]) => events(d, &ctx),
         _ => Err(ApiError::not_found(format!(
             "page not found: {} {}",
             ctx.method, ctx.path
@@ -241,42 +254,65 @@ async fn image_inspect(d: Arc<Daemon>, name: String) -> Reply {
     Ok(server::json(StatusCode::OK, &v))
 }
 
-/// `POST /images/create` (docker pull): no registry client yet; busybox is built from the
-/// host's static binary, as `create` does when it is missing.
+/// `POST /images/create` (docker pull): the engine's pull in a `pull` trace, its progress
+/// streamed as docker's JSON messages (see [`super::pull`]).
 async fn pull(d: Arc<Daemon>, ctx: &Ctx) -> Reply {
-    let from = ctx.param("fromImage").unwrap_or("").to_string();
-    let tag = ctx
-        .param("tag")
-        .filter(|t| !t.is_empty())
-        .unwrap_or("latest");
+    use super::pull::{self as p, Message};
     if ctx.param("fromSrc").is_some() {
         return Err(ApiError::not_implemented("image import through the API"));
     }
-    let reference = format!("{from}:{tag}");
-    let familiar = crate::image::reference::familiar(
-        &crate::image::reference::normalize(&reference).unwrap_or_default(),
-    );
-    if familiar != "busybox:latest" {
-        return Err(ApiError::not_found(format!(
-            "pull access denied for {from}: pulling from registries is not implemented yet; \
-             import it with `ctrace image import`"
-        )));
+    let from = ctx.param("fromImage").unwrap_or("");
+    if from.is_empty() {
+        return Err(ApiError::bad_request(
+            "fromImage is required: name the image to pull",
+        ));
     }
-    let img = blocking(&d, |e| {
-        let store = e.images()?;
-        match store.resolve("busybox") {
-            Ok(i) => Ok(i),
-            Err(_) => Ok(store.bootstrap_busybox().map_err(EngineError::from)?),
+    let reference = p::reference_of(from, ctx.param("tag").unwrap_or(""));
+    crate::image::reference::parse_normalized(&reference).map_err(EngineError::from)?;
+    let platform = ctx
+        .param("platform")
+        .filter(|p| !p.is_empty())
+        .map(str::to_string);
+    let (mtx, mut mrx) = tokio::sync::mpsc::channel(64);
+    let failed = mtx.clone();
+    let (d2, ctx2) = (d.clone(), ctx.clone());
+    tokio::spawn(async move {
+        let r = traced(&d2, &ctx2, "pull", move |d| {
+            let span = phase_span!("pull", reference = %reference);
+            let _e = span.enter();
+            let progress = p::Messages { tx: mtx };
+            match p::pull(&d.engine, &reference, platform, &progress) {
+                Ok(o) => {
+                    trace::note(
+                        &span,
+                        format!(
+                            "{} → {} · {} bytes downloaded",
+                            crate::image::reference::familiar(&o.reference),
+                            o.digest,
+                            o.downloaded_bytes
+                        ),
+                    );
+                    Ok(((), None))
+                }
+                Err(e) => {
+                    trace::fail(&span, &e);
+                    Err(e)
+                }
+            }
+        })
+        .await;
+        if let Err(e) = r {
+            let _ = failed.send(Message::Failed(e)).await;
         }
-    })
-    .await?;
-    let lines = [
-        json!({ "status": format!("Pulling from library/busybox"), "id": tag }),
-        json!({ "status": format!("Digest: {}", img.id) }),
-        json!({ "status": format!("Status: Image is up to date for {familiar} (built from the host's static busybox)") }),
-    ];
-    let text: String = lines.iter().map(|l| l.to_string() + "\r\n").collect();
-    Ok(server::full(StatusCode::OK, "application/json", text))
+    });
+    // An error before any progress is an HTTP error, as moby answers before its stream begins.
+    let first = match mrx.recv().await {
+        Some(Message::Failed(e)) => return Err(e),
+        other => other,
+    };
+    let (tx, resp) = server::streaming(StatusCode::OK, "application/json");
+    tokio::spawn(p::forward(first, mrx, tx));
+    Ok(resp)
 }
 
 async fn list(d: Arc<Daemon>, ctx: &Ctx) -> Reply {
@@ -323,7 +359,34 @@ async fn inspect(d: Arc<Daemon>, q: String) -> Reply {
     Ok(server::json(StatusCode::OK, &v))
 }
 
-/// `GET /containers/{id}/logs`: the json-file log as stream frames (no follow yet).
+/// The json-file log lines of `text` as stream frames (the streams asked for, with their
+/// timestamps when asked).
+fn log_frames(lines: &[&str], out: bool, err: bool, ts: bool) -> Vec<u8> {
+    let mut body = Vec::new();
+    for line in lines {
+        let Ok(v) = serde_json::from_str::<Value>(line) else {
+            continue;
+        };
+        let stream = if v["stream"] == "stderr" { 2 } else { 1 };
+        if (stream == 1 && !out) || (stream == 2 && !err) {
+            continue;
+        }
+        let mut payload = String::new();
+        if ts {
+            payload.push_str(v["time"].as_str().unwrap_or(""));
+            payload.push(' ');
+        }
+        payload.push_str(v["log"].as_str().unwrap_or(""));
+        body.extend(api::frame(stream, payload.as_bytes()));
+    }
+    body
+}
+
+/// How often a followed log is read again.
+const LOG_POLL: Duration = Duration::from_millis(100);
+
+/// `GET /containers/{id}/logs`: the json-file log as stream frames; with `follow`, what the
+/// container writes next too, until it exits or the client hangs up.
 async fn logs(d: Arc<Daemon>, ctx: &Ctx, q: String) -> Reply {
     let (out, err, ts) = (
         ctx.flag("stdout"),
@@ -335,37 +398,79 @@ async fn logs(d: Arc<Daemon>, ctx: &Ctx, q: String) -> Reply {
             "you must choose at least one stream: stdout=1 or stderr=1",
         ));
     }
+    let follow = ctx.flag("follow");
     let tail: Option<usize> = ctx.param("tail").and_then(|t| t.parse().ok());
-    let bytes = blocking(&d, move |e| {
+    let (id, path, text) = blocking(&d, move |e| {
         let id = e.store.lookup(&q)?;
-        let text = std::fs::read_to_string(e.paths.log(&id)).unwrap_or_default();
-        let lines: Vec<&str> = text.lines().collect();
-        let skip = tail.map_or(0, |t| lines.len().saturating_sub(t));
-        let mut body = Vec::new();
-        for line in &lines[skip..] {
-            let Ok(v) = serde_json::from_str::<Value>(line) else {
-                continue;
-            };
-            let stream = if v["stream"] == "stderr" { 2 } else { 1 };
-            if (stream == 1 && !out) || (stream == 2 && !err) {
-                continue;
-            }
-            let mut payload = String::new();
-            if ts {
-                payload.push_str(v["time"].as_str().unwrap_or(""));
-                payload.push(' ');
-            }
-            payload.push_str(v["log"].as_str().unwrap_or(""));
-            body.extend(api::frame(stream, payload.as_bytes()));
-        }
-        Ok(body)
+        let path = e.paths.log(&id);
+        let text = std::fs::read(&path).unwrap_or_default();
+        Ok((id, path, text))
     })
     .await?;
-    Ok(server::full(
-        StatusCode::OK,
-        "application/vnd.docker.raw-stream",
-        bytes,
-    ))
+    // Only whole lines: a line the shim is still writing waits for the next read.
+    let whole = text.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+    let head = String::from_utf8_lossy(&text[..whole]);
+    let lines: Vec<&str> = head.lines().collect();
+    let skip = tail.map_or(0, |t| lines.len().saturating_sub(t));
+    let first = log_frames(&lines[skip..], out, err, ts);
+    let content_type = "application/vnd.docker.raw-stream";
+    if !follow {
+        return Ok(server::full(StatusCode::OK, content_type, first));
+    }
+    let (tx, resp) = server::streaming(StatusCode::OK, content_type);
+    tokio::spawn(async move {
+        if !first.is_empty() && tx.send(Bytes::from(first)).await.is_err() {
+            return;
+        }
+        let mut offset = whole as u64;
+        let mut partial: Vec<u8> = Vec::new();
+        loop {
+            // The state first: once it says exited, one last read has everything it wrote.
+            let running = d.engine.store.load_state(&id).is_ok_and(|s| {
+                matches!(
+                    s.status,
+                    Status::Running | Status::Paused | Status::Restarting
+                )
+            });
+            let fresh = read_from(&path, &mut offset);
+            partial.extend(fresh);
+            if let Some(i) = partial.iter().rposition(|&b| b == b'\n') {
+                let chunk: Vec<u8> = partial.drain(..=i).collect();
+                let text = String::from_utf8_lossy(&chunk);
+                let lines: Vec<&str> = text.lines().collect();
+                let frames = log_frames(&lines, out, err, ts);
+                if !frames.is_empty() && tx.send(Bytes::from(frames)).await.is_err() {
+                    return;
+                }
+            }
+            if !running {
+                return;
+            }
+            tokio::select! {
+                _ = tx.closed() => return,
+                _ = tokio::time::sleep(LOG_POLL) => {}
+            }
+        }
+    });
+    Ok(resp)
+}
+
+/// The bytes of `path` after `offset` (a small local read, done in place); moves `offset`.
+fn read_from(path: &std::path::Path, offset: &mut u64) -> Vec<u8> {
+    use std::io::{Read, Seek, SeekFrom};
+    let Ok(mut f) = std::fs::File::open(path) else {
+        return Vec::new();
+    };
+    let len = f.metadata().map_or(0, |m| m.len());
+    if len < *offset {
+        *offset = 0; // the log was truncated or rotated: from its start again
+    }
+    let mut buf = Vec::new();
+    if f.seek(SeekFrom::Start(*offset)).is_ok() {
+        let _ = f.take(len - *offset).read_to_end(&mut buf);
+    }
+    *offset += buf.len() as u64;
+    buf
 }
 
 async fn start(d: Arc<Daemon>, ctx: &Ctx, q: String) -> Reply {
@@ -419,14 +524,19 @@ fn config_of(d: &Daemon, q: &str) -> Option<ContainerConfig> {
     d.engine.store.load_config(&id).ok()
 }
 
-async fn stop(d: Arc<Daemon>, ctx: &Ctx, q: String) -> Reply {
-    let t: u64 = match ctx.param("t") {
-        None => 10,
-        Some(t) => t
+/// The `t` parameter of stop and restart: seconds of grace before SIGKILL (10 when absent).
+fn stop_timeout(ctx: &Ctx) -> Result<u64, ApiError> {
+    match ctx.param("t") {
+        None => Ok(10),
+        Some(t) => Ok(t
             .parse::<i64>()
             .map_err(|_| ApiError::bad_request(format!("invalid stop timeout {t:?}")))?
-            .max(0) as u64,
-    };
+            .max(0) as u64),
+    }
+}
+
+async fn stop(d: Arc<Daemon>, ctx: &Ctx, q: String) -> Reply {
+    let t = stop_timeout(ctx)?;
     let ((), traced) = traced(&d, ctx, "stop", move |d| {
         let cfg = config_of(d, &q);
         engine::stop::stop(&d.engine, &q, Duration::from_secs(t))?;
@@ -434,6 +544,57 @@ async fn stop(d: Arc<Daemon>, ctx: &Ctx, q: String) -> Reply {
     })
     .await?;
     Ok(traced.into_response(server::empty(StatusCode::NO_CONTENT)))
+}
+
+/// `POST /containers/{id}/pause` and `/unpause`: the freezer, with docker's 409 for a container
+/// in the wrong state.
+async fn pause(d: Arc<Daemon>, ctx: &Ctx, q: String, freeze: bool) -> Reply {
+    let operation = if freeze { "pause" } else { "unpause" };
+    let ((), traced) = traced(&d, ctx, operation, move |d| {
+        let cfg = config_of(d, &q);
+        if freeze {
+            engine::pause::pause(&d.engine, &q)?;
+        } else {
+            engine::pause::unpause(&d.engine, &q)?;
+        }
+        Ok(((), cfg))
+    })
+    .await?;
+    Ok(traced.into_response(server::empty(StatusCode::NO_CONTENT)))
+}
+
+/// `POST /containers/{id}/restart?t=`: the engine's stop then start, in one trace; the new
+/// shim's output is piped to the daemon, as `start`'s is, so attach and wait keep working.
+async fn restart(d: Arc<Daemon>, ctx: &Ctx, q: String) -> Reply {
+    let t = stop_timeout(ctx)?;
+    let ((), traced) = traced(&d, ctx, "restart", move |d| {
+        let started =
+            engine::restart::restart_with(&d.engine, &q, Duration::from_secs(t), ShimIo::Piped)?;
+        let cfg = started.config.clone();
+        d.hub.started(&cfg.id);
+        attach::supervise(
+            d.hub.clone(),
+            started,
+            ExitTrace {
+                trace_id: recorder::trace_id(),
+                to_client: false,
+                traces_dir: d.engine.paths.traces(),
+                record: d.record,
+            },
+        );
+        Ok(((), Some(cfg)))
+    })
+    .await?;
+    Ok(traced.into_response(server::empty(StatusCode::NO_CONTENT)))
+}
+
+/// `GET /events`: docker's JSON messages, streamed (see [`super::events`]).
+fn events(d: Arc<Daemon>, ctx: &Ctx) -> Reply {
+    let q = super::events::Query::parse(ctx)?;
+    let (tx, resp) = server::streaming(StatusCode::OK, "application/json");
+    let log = d.engine.paths.events();
+    tokio::spawn(async move { super::events::stream(&log, q, tx).await });
+    Ok(resp)
 }
 
 async fn kill(d: Arc<Daemon>, ctx: &Ctx, q: String) -> Reply {
@@ -459,6 +620,7 @@ async fn remove(d: Arc<Daemon>, ctx: &Ctx, q: String) -> Reply {
     .await?;
     if let Some(id) = id {
         d.hub.forget(&id);
+        d.execs.forget_container(&id);
     }
     Ok(traced.into_response(server::empty(StatusCode::NO_CONTENT)))
 }
@@ -546,6 +708,73 @@ async fn wait_for(
             _ = tokio::time::sleep(Duration::from_millis(500)) => {}
         }
     }
+}
+
+/// `POST /containers/{id}/exec`: an exec instance (see [`super::exec`]).
+async fn exec_create(d: Arc<Daemon>, q: String, body: Bytes) -> Reply {
+    let d2 = d.clone();
+    let id = blocking(&d, move |e| d2.execs.create(e, &q, &body)).await?;
+    Ok(server::json(StatusCode::CREATED, &json!({ "Id": id })))
+}
+
+/// `POST /exec/{id}/start`: detached, or the output on the hijacked connection (as attach's).
+async fn exec_start(d: Arc<Daemon>, ctx: &Ctx, id: String, mut req: Request<Incoming>) -> Reply {
+    let upgrade = ctx.upgrade;
+    let on_upgrade = upgrade.then(|| hyper::upgrade::on(&mut req));
+    let body = server::body(req).await?;
+    let v: Value = if body.is_empty() {
+        json!({})
+    } else {
+        serde_json::from_slice(&body)
+            .map_err(|e| ApiError::bad_request(format!("invalid exec start config: {e}")))?
+    };
+    if v["Tty"].as_bool().unwrap_or(false) {
+        return Err(ApiError::bad_request(
+            "exec with a terminal (-t) is not supported by the ctrace daemon yet: run it without -t",
+        ));
+    }
+    let detach = v["Detach"].as_bool().unwrap_or(false);
+    let inst = d.execs.begin(&id)?;
+    let (ftx, mut frx) = tokio::sync::mpsc::unbounded_channel::<Bytes>();
+    let d2 = d.clone();
+    let job = tokio::task::spawn_blocking(move || {
+        super::exec::run(&d2.execs, &d2.engine, &inst, detach, ftx)
+    });
+    if detach {
+        let _ = job.await;
+        return Ok(server::empty(StatusCode::OK));
+    }
+    let content_type = "application/vnd.docker.raw-stream";
+    let Some(on_upgrade) = on_upgrade else {
+        let (tx, resp) = server::streaming(StatusCode::OK, content_type);
+        tokio::spawn(async move {
+            while let Some(b) = frx.recv().await {
+                if tx.send(b).await.is_err() {
+                    break;
+                }
+            }
+        });
+        return Ok(resp);
+    };
+    tokio::spawn(async move {
+        let Ok(upgraded) = on_upgrade.await else {
+            return;
+        };
+        let mut io = TokioIo::new(upgraded);
+        // The channel closes once the exit code is recorded (see `exec::run`).
+        while let Some(b) = frx.recv().await {
+            if io.write_all(&b).await.is_err() {
+                break;
+            }
+        }
+        let _ = io.shutdown().await;
+    });
+    let mut r = server::empty(StatusCode::SWITCHING_PROTOCOLS);
+    let h = r.headers_mut();
+    h.insert("content-type", content_type.parse().expect("header"));
+    h.insert("connection", "Upgrade".parse().expect("header"));
+    h.insert("upgrade", "tcp".parse().expect("header"));
+    Ok(r)
 }
 
 /// `POST /containers/{id}/attach`: the connection is hijacked (101, then docker's multiplexed

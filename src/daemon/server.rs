@@ -44,6 +44,7 @@ impl hyper::body::Body for Body {
 }
 
 /// What a handler needs to know about the request besides its body.
+#[derive(Clone)]
 pub struct Ctx {
     pub method: hyper::Method,
     /// Without the `/v1.41` prefix; still percent-encoded (segments are decoded one by one, so an

@@ -11,10 +11,22 @@ use crate::state::events;
 use crate::{phase_span, trace};
 
 use super::create::phase;
+use super::start::{ShimIo, Started};
 use super::{Engine, EngineError};
 
 /// Restarts the container `query` names: its stop with `timeout` of grace, then a start.
 pub fn restart(engine: &Engine, query: &str, timeout: Duration) -> Result<(), EngineError> {
+    restart_with(engine, query, timeout, ShimIo::Detached).map(|_| ())
+}
+
+/// [`restart`], choosing where the new shim sends the container's output (a daemon pipes it to
+/// its attached clients, as its `start` does).
+pub fn restart_with(
+    engine: &Engine,
+    query: &str,
+    timeout: Duration,
+    io: ShimIo,
+) -> Result<Started, EngineError> {
     let span = phase_span!(
         "restart",
         query = query,
@@ -22,7 +34,7 @@ pub fn restart(engine: &Engine, query: &str, timeout: Duration) -> Result<(), En
         container.id = tracing::field::Empty
     );
     let _e = span.enter();
-    let result = restart_phases(engine, query, timeout, &span);
+    let result = restart_phases(engine, query, timeout, io, &span);
     if let Err(e) = &result {
         trace::fail(&span, e);
     }
@@ -33,8 +45,9 @@ fn restart_phases(
     engine: &Engine,
     query: &str,
     timeout: Duration,
+    io: ShimIo,
     root: &tracing::Span,
-) -> Result<(), EngineError> {
+) -> Result<Started, EngineError> {
     let cfg = phase(phase_span!("restart.lookup", query = query), |span| {
         let id = engine.store.lookup(query)?;
         let cfg = engine.store.load_config(&id)?;
@@ -48,7 +61,7 @@ fn restart_phases(
     })?;
     // A stop of a container that is not running changes nothing, so it can always go first.
     super::stop::stop(engine, &cfg.id, timeout)?;
-    super::start::start(engine, &cfg.id, false)?;
+    let started = super::start::start_with(engine, &cfg.id, io)?;
     phase(phase_span!("restart.event"), |span| {
         let _ = events::container(
             &engine.paths.events(),
@@ -58,5 +71,6 @@ fn restart_phases(
         );
         trace::note(span, "restart event appended to events.jsonl");
         Ok(())
-    })
+    })?;
+    Ok(started)
 }

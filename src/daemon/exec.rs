@@ -1,0 +1,283 @@
+//! `docker exec` through the API: `POST /containers/{id}/exec` records an exec instance,
+//! `POST /exec/{id}/start` runs it with its output as docker's multiplexed stream frames on the
+//! hijacked connection, `GET /exec/{id}/json` reports its exit code (which the docker CLI exits
+//! with).
+//!
+//! The process is run by a `ctrace exec` child of the daemon, not by the daemon itself: joining
+//! a container forks, becomes a child subreaper and forwards signals
+//! ([`crate::runtime::exec::join`]), none of which is safe in a multi-threaded daemon. The
+//! child is the same engine operation the CLI runs, with its own `exec` trace.
+//!
+//! Not here: a terminal (`Tty`) or stdin for the exec'd process; both are refused with a 400.
+
+use std::collections::HashMap;
+use std::io::Read;
+use std::process::{Command, Stdio};
+use std::sync::Mutex;
+
+use bytes::Bytes;
+use hyper::StatusCode;
+use serde_json::{json, Value};
+use tokio::sync::mpsc;
+
+use crate::engine::Engine;
+use crate::state::Status;
+
+use super::api::{self, ApiError};
+
+/// One exec instance, as docker keeps them until the container goes.
+#[derive(Debug, Clone)]
+pub struct Instance {
+    pub id: String,
+    pub container: String,
+    pub cmd: Vec<String>,
+    pub env: Vec<String>,
+    pub user: Option<String>,
+    pub workdir: Option<String>,
+    pub stdout: bool,
+    pub stderr: bool,
+    pub started: bool,
+    pub running: bool,
+    pub pid: u32,
+    pub exit_code: Option<i32>,
+}
+
+/// The daemon's exec instances, by id.
+#[derive(Default)]
+pub struct Execs(Mutex<HashMap<String, Instance>>);
+
+fn new_id() -> String {
+    let mut b = [0u8; 32];
+    let _ = getrandom::fill(&mut b);
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+fn strings(v: &Value, what: &str) -> Result<Vec<String>, ApiError> {
+    match v {
+        Value::Null => Ok(Vec::new()),
+        Value::Array(a) => a
+            .iter()
+            .map(|x| {
+                x.as_str().map(str::to_string).ok_or_else(|| {
+                    ApiError::bad_request(format!("{what} must be a list of strings"))
+                })
+            })
+            .collect(),
+        _ => Err(ApiError::bad_request(format!(
+            "{what} must be a list of strings"
+        ))),
+    }
+}
+
+fn opt_string(v: &Value) -> Option<String> {
+    v.as_str().filter(|s| !s.is_empty()).map(str::to_string)
+}
+
+impl Execs {
+    /// `POST /containers/{id}/exec`: checks the request and the container (running, not
+    /// paused: docker's 409s), records the instance, returns its id.
+    pub fn create(&self, engine: &Engine, query: &str, body: &[u8]) -> Result<String, ApiError> {
+        let v: Value = serde_json::from_slice(body)
+            .map_err(|e| ApiError::bad_request(format!("invalid exec config: {e}")))?;
+        let cmd = strings(&v["Cmd"], "Cmd")?;
+        if cmd.is_empty() {
+            return Err(ApiError::bad_request("No exec command specified"));
+        }
+        if v["Tty"].as_bool().unwrap_or(false) {
+            return Err(ApiError::bad_request(
+                "exec with a terminal (-t) is not supported by the ctrace daemon yet: run it without -t, or use `ctrace exec -t`",
+            ));
+        }
+        if v["AttachStdin"].as_bool().unwrap_or(false) {
+            return Err(ApiError::bad_request(
+                "exec with stdin (-i) is not supported by the ctrace daemon yet: run it without -i, or use `ctrace exec -i`",
+            ));
+        }
+        if v["Privileged"].as_bool().unwrap_or(false) {
+            return Err(ApiError::bad_request(
+                "privileged exec is not supported: run it without --privileged",
+            ));
+        }
+        let id = engine.store.lookup(query)?;
+        let st = engine.store.load_state(&id)?;
+        match st.status {
+            Status::Running => {}
+            Status::Paused => {
+                return Err(ApiError::new(
+                    StatusCode::CONFLICT,
+                    format!("Container {id} is paused, unpause the container before exec"),
+                ))
+            }
+            _ => {
+                return Err(ApiError::new(
+                    StatusCode::CONFLICT,
+                    format!("Container {id} is not running"),
+                ))
+            }
+        }
+        let inst = Instance {
+            id: new_id(),
+            container: id,
+            cmd,
+            env: strings(&v["Env"], "Env")?,
+            user: opt_string(&v["User"]),
+            workdir: opt_string(&v["WorkingDir"]),
+            stdout: v["AttachStdout"].as_bool().unwrap_or(true),
+            stderr: v["AttachStderr"].as_bool().unwrap_or(true),
+            started: false,
+            running: false,
+            pid: 0,
+            exit_code: None,
+        };
+        let exec_id = inst.id.clone();
+        self.0.lock().unwrap().insert(exec_id.clone(), inst);
+        Ok(exec_id)
+    }
+
+    fn missing(id: &str) -> ApiError {
+        ApiError::not_found(format!("No such exec instance: {id}"))
+    }
+
+    /// Marks `id` started, once: docker refuses a second start.
+    pub fn begin(&self, id: &str) -> Result<Instance, ApiError> {
+        let mut m = self.0.lock().unwrap();
+        let inst = m.get_mut(id).ok_or_else(|| Execs::missing(id))?;
+        if inst.started {
+            return Err(ApiError::new(
+                StatusCode::CONFLICT,
+                format!("Exec command {id} has already run"),
+            ));
+        }
+        inst.started = true;
+        inst.running = true;
+        Ok(inst.clone())
+    }
+
+    fn update(&self, id: &str, f: impl FnOnce(&mut Instance)) {
+        if let Some(i) = self.0.lock().unwrap().get_mut(id) {
+            f(i);
+        }
+    }
+
+    /// `GET /exec/{id}/json`.
+    pub fn inspect(&self, id: &str) -> Result<Value, ApiError> {
+        let m = self.0.lock().unwrap();
+        let i = m.get(id).ok_or_else(|| Execs::missing(id))?;
+        Ok(json!({
+            "ID": i.id,
+            "Running": i.running,
+            "ExitCode": i.exit_code,
+            "ProcessConfig": {
+                "tty": false,
+                "entrypoint": i.cmd[0],
+                "arguments": &i.cmd[1..],
+                "privileged": false,
+                "user": i.user.clone().unwrap_or_default(),
+            },
+            "OpenStdin": false,
+            "OpenStderr": i.stderr,
+            "OpenStdout": i.stdout,
+            "CanRemove": false,
+            "ContainerID": i.container,
+            "DetachKeys": "",
+            "Pid": i.pid,
+        }))
+    }
+
+    /// Forgets the instances of a removed container.
+    pub fn forget_container(&self, container: &str) {
+        self.0
+            .lock()
+            .unwrap()
+            .retain(|_, i| i.container != container);
+    }
+}
+
+/// The `ctrace exec` that runs `inst` (with `-d` when detached).
+fn command(engine: &Engine, inst: &Instance, detach: bool) -> Command {
+    let exe = std::env::current_exe().unwrap_or_else(|_| "ctrace".into());
+    let mut c = Command::new(exe);
+    c.arg("--root")
+        .arg(&engine.paths.root)
+        .arg("--exec-root")
+        .arg(&engine.paths.exec_root)
+        .arg("exec");
+    if detach {
+        c.arg("-d");
+    }
+    for e in &inst.env {
+        c.arg("-e").arg(e);
+    }
+    if let Some(u) = &inst.user {
+        c.arg("-u").arg(u);
+    }
+    if let Some(w) = &inst.workdir {
+        c.arg("-w").arg(w);
+    }
+    // After `--` a command that starts with `-` is not taken for an option.
+    c.arg("--").arg(&inst.container).args(&inst.cmd);
+    c.stdin(Stdio::null());
+    c
+}
+
+/// Runs `inst` to its end on the blocking pool, its output as stream frames into `frames`;
+/// records the pid and the exit code. The frames channel closes after the exit code is
+/// recorded, so a client that inspects the exec when its stream ends sees it.
+pub fn run(
+    execs: &Execs,
+    engine: &Engine,
+    inst: &Instance,
+    detach: bool,
+    frames: mpsc::UnboundedSender<Bytes>,
+) -> i32 {
+    let mut c = command(engine, inst, detach);
+    if detach {
+        c.stdout(Stdio::null()).stderr(Stdio::null());
+    } else {
+        c.stdout(Stdio::piped()).stderr(Stdio::piped());
+    }
+    let code = match c.spawn() {
+        Err(e) => {
+            let msg = format!("cannot run ctrace exec: {e}\n");
+            let _ = frames.send(Bytes::from(api::frame(2, msg.as_bytes())));
+            126
+        }
+        Ok(mut child) => {
+            execs.update(&inst.id, |i| i.pid = child.id());
+            let pump = |stream: u8, mut r: Box<dyn Read + Send>, on: bool| {
+                let frames = frames.clone();
+                std::thread::spawn(move || {
+                    let mut buf = [0u8; 8192];
+                    loop {
+                        match r.read(&mut buf) {
+                            Ok(0) | Err(_) => return,
+                            Ok(n) if on => {
+                                let _ = frames.send(Bytes::from(api::frame(stream, &buf[..n])));
+                            }
+                            Ok(_) => {}
+                        }
+                    }
+                })
+            };
+            let mut pumps = Vec::new();
+            if let Some(o) = child.stdout.take() {
+                pumps.push(pump(1, Box::new(o), inst.stdout));
+            }
+            if let Some(e) = child.stderr.take() {
+                pumps.push(pump(2, Box::new(e), inst.stderr));
+            }
+            for p in pumps {
+                let _ = p.join();
+            }
+            match child.wait() {
+                Ok(s) => s.code().unwrap_or(255),
+                Err(_) => 255,
+            }
+        }
+    };
+    execs.update(&inst.id, |i| {
+        i.running = false;
+        i.exit_code = Some(code);
+    });
+    code
+}
