@@ -21,6 +21,8 @@ cargo build --release -q
 BIN=$PWD/target/release/ctrace
 WORK=$(mktemp -d /tmp/ctrace-daemonbench.XXXXXX)
 export CTRACE_ROOT=$WORK/root CTRACE_EXEC_ROOT=$WORK/run CTRACE_TRACE=off
+# The daemon sets up its bridge at start-up: its own, not a user's ctrace0, pruned at the end.
+export CTRACE_BRIDGE=ctrbench0 CTRACE_BRIDGE_SUBNET=10.254.78.0/24
 # Not the default socket: the embedded runs must not find the daemon.
 SOCK=$WORK/daemon.sock
 DPID=
@@ -29,6 +31,7 @@ cleanup() {
   [ -n "$DPID" ] && kill "$DPID" 2>/dev/null && wait "$DPID" 2>/dev/null || true
   [ -n "$DOCKERD_PID" ] && kill "$DOCKERD_PID" 2>/dev/null && wait "$DOCKERD_PID" 2>/dev/null || true
   "$BIN" ps -aq 2>/dev/null | xargs -r "$BIN" rm -f >/dev/null 2>&1 || true
+  "$BIN" network prune >/dev/null 2>&1 || true
   rm -rf "$WORK"
 }
 trap cleanup EXIT

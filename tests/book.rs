@@ -282,8 +282,37 @@ fn mdbook_builds_both_books() {
     }
 }
 
-fn tempdir(tag: &str) -> std::path::PathBuf {
+/// A directory under the system's temp dir, removed when dropped: a failing assertion leaves
+/// nothing behind either.
+struct TempDir(std::path::PathBuf);
+
+impl std::ops::Deref for TempDir {
+    type Target = std::path::Path;
+    fn deref(&self) -> &std::path::Path {
+        &self.0
+    }
+}
+
+impl AsRef<std::path::Path> for TempDir {
+    fn as_ref(&self) -> &std::path::Path {
+        &self.0
+    }
+}
+
+impl AsRef<std::ffi::OsStr> for TempDir {
+    fn as_ref(&self) -> &std::ffi::OsStr {
+        self.0.as_os_str()
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn tempdir(tag: &str) -> TempDir {
     let p = std::env::temp_dir().join(format!("ctrace-book-{}-{tag}", std::process::id()));
     let _ = std::fs::remove_dir_all(&p);
-    p
+    TempDir(p)
 }
