@@ -735,7 +735,7 @@ async fn exec_start(d: Arc<Daemon>, ctx: &Ctx, id: String, mut req: Request<Inco
     }
     let detach = v["Detach"].as_bool().unwrap_or(false);
     let inst = d.execs.begin(&id)?;
-    let (ftx, mut frx) = tokio::sync::mpsc::unbounded_channel::<Bytes>();
+    let (ftx, frx) = tokio::sync::mpsc::unbounded_channel::<Bytes>();
     let d2 = d.clone();
     let job = tokio::task::spawn_blocking(move || {
         super::exec::run(&d2.execs, &d2.engine, &inst, detach, ftx)
@@ -744,37 +744,8 @@ async fn exec_start(d: Arc<Daemon>, ctx: &Ctx, id: String, mut req: Request<Inco
         let _ = job.await;
         return Ok(server::empty(StatusCode::OK));
     }
-    let content_type = "application/vnd.docker.raw-stream";
-    let Some(on_upgrade) = on_upgrade else {
-        let (tx, resp) = server::streaming(StatusCode::OK, content_type);
-        tokio::spawn(async move {
-            while let Some(b) = frx.recv().await {
-                if tx.send(b).await.is_err() {
-                    break;
-                }
-            }
-        });
-        return Ok(resp);
-    };
-    tokio::spawn(async move {
-        let Ok(upgraded) = on_upgrade.await else {
-            return;
-        };
-        let mut io = TokioIo::new(upgraded);
-        // The channel closes once the exit code is recorded (see `exec::run`).
-        while let Some(b) = frx.recv().await {
-            if io.write_all(&b).await.is_err() {
-                break;
-            }
-        }
-        let _ = io.shutdown().await;
-    });
-    let mut r = server::empty(StatusCode::SWITCHING_PROTOCOLS);
-    let h = r.headers_mut();
-    h.insert("content-type", content_type.parse().expect("header"));
-    h.insert("connection", "Upgrade".parse().expect("header"));
-    h.insert("upgrade", "tcp".parse().expect("header"));
-    Ok(r)
+    // The channel closes once the exit code is recorded (see `exec::run`).
+    Ok(raw_stream(on_upgrade, frx))
 }
 
 /// `POST /containers/{id}/attach`: the connection is hijacked (101, then docker's multiplexed
@@ -797,9 +768,20 @@ async fn attach(d: Arc<Daemon>, ctx: &Ctx, q: String, mut req: Request<Incoming>
             "you cannot attach to a stopped container, start it first",
         ));
     }
-    let mut rx = d.hub.attach(&id, out, err);
+    let rx = d.hub.attach(&id, out, err);
+    let on_upgrade = ctx.upgrade.then(|| hyper::upgrade::on(&mut req));
+    Ok(raw_stream(on_upgrade, rx))
+}
+
+/// docker's raw stream (attach, exec start) from `rx` until it closes: on the hijacked
+/// connection (101 Switching Protocols) when the client asked to upgrade, else as a plain
+/// streaming response.
+fn raw_stream(
+    on_upgrade: Option<hyper::upgrade::OnUpgrade>,
+    mut rx: tokio::sync::mpsc::UnboundedReceiver<Bytes>,
+) -> Response<Body> {
     let content_type = "application/vnd.docker.raw-stream";
-    if !ctx.upgrade {
+    let Some(on_upgrade) = on_upgrade else {
         let (tx, resp) = server::streaming(StatusCode::OK, content_type);
         tokio::spawn(async move {
             while let Some(b) = rx.recv().await {
@@ -808,9 +790,8 @@ async fn attach(d: Arc<Daemon>, ctx: &Ctx, q: String, mut req: Request<Incoming>
                 }
             }
         });
-        return Ok(resp);
-    }
-    let on_upgrade = hyper::upgrade::on(&mut req);
+        return resp;
+    };
     tokio::spawn(async move {
         let Ok(upgraded) = on_upgrade.await else {
             return;
@@ -828,7 +809,7 @@ async fn attach(d: Arc<Daemon>, ctx: &Ctx, q: String, mut req: Request<Incoming>
     h.insert("content-type", content_type.parse().expect("header"));
     h.insert("connection", "Upgrade".parse().expect("header"));
     h.insert("upgrade", "tcp".parse().expect("header"));
-    Ok(r)
+    r
 }
 
 #[cfg(test)]
