@@ -199,6 +199,16 @@ pub(super) fn client_phases(ctx: &Context) -> Result<(), EngineError> {
 }
 
 /// Writes this process's trace; prints the summary line under `--explain`. Returns the trace.
+/// `run --otlp`: sends the run's trace after the container has run, so the export is never on
+/// the start's critical path, and a collector that is down costs one warning, not the container.
+pub(super) fn send_otlp(file: Option<&TraceFile>) {
+    match file.map(|f| super::traces::send_otlp(f, None, None)) {
+        Some(Ok(_)) => {}
+        Some(Err(e)) => eprintln!("ctrace: warning: {e}"),
+        None => eprintln!("ctrace: warning: no spans were recorded to send over OTLP"),
+    }
+}
+
 pub(super) fn finish_trace(
     ctx: &Context,
     operation: &str,
@@ -316,16 +326,7 @@ pub fn run(ctx: &Context, a: RunArgs) -> Result<i32, Failure> {
     };
     let file = finish_trace(ctx, "run", container.as_ref(), view.as_deref());
     if a.otlp {
-        // After the container has run: the export is never on the start's critical path, and a
-        // collector that is down costs one warning, not the container.
-        match file
-            .as_ref()
-            .map(|f| super::traces::send_otlp(f, None, None))
-        {
-            Some(Ok(_)) => {}
-            Some(Err(e)) => eprintln!("ctrace: warning: {e}"),
-            None => eprintln!("ctrace: warning: no spans were recorded to send over OTLP"),
-        }
+        send_otlp(file.as_ref());
     }
     result.map_err(|e| Failure::new(e.exit_code(), e))
 }

@@ -397,14 +397,7 @@ pub fn run(ctx: &Context, a: RunArgs) -> Result<i32, Failure> {
     let cfg = id.as_deref().and_then(|i| config(ctx, i));
     let file = finish_trace(ctx, "run", cfg.as_ref(), view.as_deref());
     if a.otlp {
-        match file
-            .as_ref()
-            .map(|f| super::traces::send_otlp(f, None, None))
-        {
-            Some(Ok(_)) => {}
-            Some(Err(e)) => eprintln!("ctrace: warning: {e}"),
-            None => eprintln!("ctrace: warning: no spans were recorded to send over OTLP"),
-        }
+        super::container::send_otlp(file.as_ref());
     }
     result.map_err(|e| Failure::new(e.exit_code(), e))
 }
