@@ -10,6 +10,7 @@
 use std::os::unix::net::UnixListener;
 use std::path::Path;
 
+use crate::engine::reconcile::alive;
 use crate::engine::{create::phase, Engine, EngineError};
 use crate::runtime::Kind;
 use crate::state::{StateError, Status};
@@ -109,22 +110,6 @@ pub fn start(engine: &Engine, opts: &Options) -> Result<(Listener, Restored), Da
     Ok((listener, restored))
 }
 
-/// Whether `pid` is a live process: a zombie (a dead shim whose new parent has not reaped it
-/// yet) is dead for our purpose.
-fn alive(pid: i32) -> bool {
-    if pid <= 0 {
-        return false;
-    }
-    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
-        // The state follows the command name, which is in parentheses and may hold spaces.
-        Ok(stat) => stat
-            .rsplit_once(") ")
-            .and_then(|(_, rest)| rest.chars().next())
-            .is_some_and(|state| !matches!(state, 'Z' | 'X')),
-        Err(_) => false,
-    }
-}
-
 /// The pid of a `ctrace shim` for container `id` under `root`, if one runs.
 fn shim_of(root: &Path, id: &str) -> Option<i32> {
     let root = root.to_string_lossy();
@@ -217,7 +202,7 @@ pub fn restore(engine: &Engine) -> Result<Restored, EngineError> {
                     255
                 };
                 kernel_event!(id = %id, code = code, "shim gone: exit phases run by the daemon");
-                crate::engine::exit::finish(engine, &cfg, kind, code, false);
+                engine.collect_lost(&id, code)?;
                 r.exited += 1;
             }
             Status::Created | Status::Exited => {

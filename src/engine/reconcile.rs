@@ -44,6 +44,16 @@ impl Engine {
         {
             return Ok(false);
         }
+        self.collect_lost(id, LOST_EXIT_CODE)
+    }
+
+    /// Runs what the dead shim of `id` would have run on the container's exit, recording
+    /// `code`: the exit phases (a paused cgroup thawed first so it can be removed), or only the
+    /// state change for a `restarting` container whose exit phases ran already. The caller has
+    /// checked that the shim is gone and ended the init. Used by [`Engine::reconcile`] and by
+    /// the daemon's restore.
+    pub fn collect_lost(&self, id: &str, code: i32) -> Result<bool, EngineError> {
+        let st = self.store.load_state(id)?;
         if st.status == Status::Restarting {
             // Its exit phases ran already; only the shim waiting for the backoff is gone.
             let _lock = self.store.lock(id)?;
@@ -65,7 +75,7 @@ impl Engine {
         }
         let kind = Kind::parse(&cfg.host_config.runtime).unwrap_or(Kind::Embedded);
         let shim = st.shim_pid;
-        super::exit::finish(self, &cfg, kind, LOST_EXIT_CODE, false);
+        super::exit::finish(self, &cfg, kind, code, false);
         if let Ok(_lock) = self.store.lock(id) {
             if let Ok(mut st) = self.store.load_state(id) {
                 st.error = format!(
