@@ -9,6 +9,7 @@ mod book;
 mod cli;
 mod daemon;
 mod engine;
+mod host;
 mod image;
 mod lessons;
 mod network;
@@ -16,6 +17,7 @@ mod runtime;
 mod shim;
 mod state;
 mod storage;
+mod sys;
 mod trace;
 
 fn main() {

@@ -1,0 +1,26 @@
+use std::io;
+use std::path::Path;
+
+use super::{io, LinuxHost};
+use crate::host::mount::{MntFlags, Mounts, MsFlags};
+
+impl Mounts for LinuxHost {
+    fn mount(
+        &self,
+        source: Option<&Path>,
+        target: &Path,
+        fstype: Option<&str>,
+        flags: MsFlags,
+        data: Option<&str>,
+    ) -> io::Result<()> {
+        nix::mount::mount(source, target, fstype, flags, data).map_err(io)
+    }
+
+    fn umount(&self, target: &Path, flags: MntFlags) -> io::Result<()> {
+        nix::mount::umount2(target, flags).map_err(io)
+    }
+
+    fn pivot_root(&self, new_root: &Path, put_old: &Path) -> io::Result<()> {
+        nix::unistd::pivot_root(new_root, put_old).map_err(io)
+    }
+}

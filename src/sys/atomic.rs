@@ -1,0 +1,79 @@
+//! Crash-safe file replacement: write a temp file beside the target (or in a given directory on
+//! the same filesystem), fsync it, rename it over the target, fsync the directory. Readers see the
+//! old file or the new one, never a torn one.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Write};
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use serde::Serialize;
+
+/// Atomically replaces `path` with `bytes`, the temp file beside it.
+pub fn write(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    write_via(dir, path, bytes)
+}
+
+/// Atomically replaces `path` with `bytes`, the temp file in `tmp_dir` (which must be on the same
+/// filesystem as `path`).
+pub fn write_via(tmp_dir: &Path, path: &Path, bytes: &[u8]) -> io::Result<()> {
+    static SEQ: AtomicU64 = AtomicU64::new(0);
+    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("file");
+    let tmp = tmp_dir.join(format!(
+        ".{name}.{}.{}.tmp",
+        std::process::id(),
+        SEQ.fetch_add(1, Ordering::Relaxed)
+    ));
+    let result = (|| {
+        let mut f = OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o644)
+            .open(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_data()?;
+        fs::rename(&tmp, path)?;
+        sync_dir(path.parent().unwrap_or(Path::new(".")))
+    })();
+    if result.is_err() {
+        let _ = fs::remove_file(&tmp);
+    }
+    result
+}
+
+/// fsyncs a directory so a rename into it survives a crash.
+pub fn sync_dir(dir: &Path) -> io::Result<()> {
+    File::open(dir)?.sync_all()
+}
+
+/// Atomically replaces `path` with `value` as pretty JSON.
+pub fn write_json<T: Serialize>(path: &Path, value: &T) -> io::Result<()> {
+    let bytes = serde_json::to_vec_pretty(value).map_err(io::Error::other)?;
+    write(path, &bytes)
+}
+
+/// Reads JSON from `path`.
+pub fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> io::Result<T> {
+    let bytes = fs::read(path)?;
+    serde_json::from_slice(&bytes).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_replaced_file_has_the_new_bytes_and_no_temp_file_is_left() {
+        let dir = std::env::temp_dir().join(format!("ctrace-atomic-{}", std::process::id()));
+        fs::create_dir_all(&dir).unwrap();
+        let p = dir.join("state.json");
+        write(&p, b"old").unwrap();
+        write_json(&p, &serde_json::json!({"a": 1})).unwrap();
+        let v: serde_json::Value = read_json(&p).unwrap();
+        assert_eq!(v["a"], 1);
+        assert_eq!(fs::read_dir(&dir).unwrap().count(), 1);
+        fs::remove_dir_all(&dir).unwrap();
+    }
+}

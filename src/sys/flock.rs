@@ -1,0 +1,76 @@
+//! The one `flock(2)` helper: an exclusive (or shared) lock on a file, held while the value lives
+//! and released when it is dropped or the process dies. Every lock in ctrace — per container, the
+//! image store, volumes, bridges, pulls — is one of these.
+
+use std::fs::{File, OpenOptions};
+use std::io;
+use std::os::fd::AsRawFd;
+use std::path::Path;
+
+/// A held lock; dropping it releases the lock.
+#[derive(Debug)]
+pub struct Flock {
+    file: File,
+}
+
+impl Flock {
+    /// Blocks until an exclusive lock on `path` (created when missing) is ours.
+    pub fn exclusive(path: &Path) -> io::Result<Flock> {
+        Self::take(path, libc::LOCK_EX)
+    }
+
+    /// Blocks until a shared lock on `path` (created when missing) is ours.
+    pub fn shared(path: &Path) -> io::Result<Flock> {
+        Self::take(path, libc::LOCK_SH)
+    }
+
+    /// An exclusive lock on `path` if nobody holds one now; `Ok(None)` when somebody does.
+    pub fn try_exclusive(path: &Path) -> io::Result<Option<Flock>> {
+        match Self::take(path, libc::LOCK_EX | libc::LOCK_NB) {
+            Ok(l) => Ok(Some(l)),
+            Err(e) if e.raw_os_error() == Some(libc::EWOULDBLOCK) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// The locked file (to write the holder's pid into, for example).
+    pub fn file(&self) -> &File {
+        &self.file
+    }
+
+    fn take(path: &Path, op: libc::c_int) -> io::Result<Flock> {
+        // O_CLOEXEC (Rust's default) matters: a shim spawned while we hold the lock must not
+        // inherit it, or the lock would outlive this operation.
+        let file = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .read(true)
+            .write(true)
+            .open(path)?;
+        loop {
+            // SAFETY: flock on an fd we own.
+            if unsafe { libc::flock(file.as_raw_fd(), op) } == 0 {
+                return Ok(Flock { file });
+            }
+            let err = io::Error::last_os_error();
+            if err.kind() != io::ErrorKind::Interrupted {
+                return Err(err);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_held_lock_is_not_taken_twice_and_is_free_after_drop() {
+        let p = std::env::temp_dir().join(format!("ctrace-flock-{}", std::process::id()));
+        let held = Flock::exclusive(&p).unwrap();
+        assert!(Flock::try_exclusive(&p).unwrap().is_none());
+        drop(held);
+        assert!(Flock::try_exclusive(&p).unwrap().is_some());
+        std::fs::remove_file(&p).unwrap();
+    }
+}
