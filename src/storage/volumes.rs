@@ -261,7 +261,7 @@ impl VolumeStore {
             .get("o")
             .map(|o| o.split(',').map(str::to_string).collect())
             .unwrap_or_default();
-        let opts = crate::runtime::rootfs::parse_options(&o);
+        let opts = crate::host::mount::parse_options(&o);
         let data = opts.data.join(",");
         let target = self.data(&v.name);
         nix::mount::mount(
