@@ -15,5 +15,6 @@ pub mod exit;
 pub mod flock;
 pub mod mountinfo;
 pub mod process;
+pub mod random;
 pub mod size;
 pub mod time;

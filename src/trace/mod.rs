@@ -12,6 +12,7 @@
 //! [`phase_span!`](crate::phase_span) so an unknown name fails to compile.
 
 pub mod chrome;
+pub mod clock;
 pub mod diff;
 pub mod explain;
 pub mod export;

@@ -13,7 +13,7 @@ use std::cell::RefCell;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::time::Instant;
 
 use serde_json::{Map, Value};
 use tracing::field::{Field, Visit};
@@ -74,9 +74,7 @@ struct Open {
 }
 
 fn random_u64() -> u64 {
-    let mut b = [0u8; 8];
-    getrandom::fill(&mut b).expect("getrandom");
-    u64::from_ne_bytes(b)
+    crate::sys::random::u64()
 }
 
 /// A new random W3C trace id (32 hex digits).
@@ -86,10 +84,7 @@ pub fn new_trace_id() -> String {
 
 /// Nanoseconds since the epoch, now.
 pub fn now_unix_ns() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_nanos() as u64)
-        .unwrap_or(0)
+    super::clock::current().now_unix_ns()
 }
 
 impl Recorder {
@@ -267,6 +262,9 @@ pub fn finished() -> Vec<SpanRecord> {
 
 /// Adds spans recorded by another process (the shim, the init) to this trace.
 pub fn import(spans: Vec<SpanRecord>) {
+    if let Some(end) = spans.iter().map(|s| s.start_unix_ns + s.duration_ns).max() {
+        super::clock::current().observed(end);
+    }
     let Some(s) = shared() else { return };
     let live = s.live.lock().unwrap().clone();
     if let Some(live) = live {
@@ -445,7 +443,8 @@ where
             return;
         };
         let mut rec = open.rec;
-        rec.duration_ns = open.started.elapsed().as_nanos() as u64;
+        let measured = open.started.elapsed().as_nanos() as u64;
+        rec.duration_ns = super::clock::current().close(&rec.name, rec.start_unix_ns, measured);
         // Events carry wall-clock times, the duration is monotonic: clamp the events into the
         // span so a clock adjustment never puts one outside it.
         let end = rec.start_unix_ns + rec.duration_ns;
