@@ -33,4 +33,32 @@ fn main() {
     }
     code += "];\n";
     fs::write(out, code).unwrap();
+    embed_traces(&manifest);
+}
+
+/// Embeds the recorded reference traces (`traces/*.json`), from which the simulator fits its
+/// latency model when no `--model DIR` is given.
+fn embed_traces(manifest: &str) {
+    let dir = Path::new(manifest).join("traces");
+    println!("cargo:rerun-if-changed={}", dir.display());
+    let mut files: Vec<_> = fs::read_dir(&dir)
+        .map(|d| {
+            d.flatten()
+                .map(|e| e.path())
+                .filter(|p| p.extension().and_then(|e| e.to_str()) == Some("json"))
+                .collect()
+        })
+        .unwrap_or_default();
+    files.sort();
+    let mut code = String::from("pub static TRACES: &[(&str, &str)] = &[\n");
+    for p in files {
+        let name = p.file_name().unwrap().to_string_lossy().into_owned();
+        code += &format!(
+            "    ({name:?}, include_str!({:?})),\n",
+            p.display().to_string()
+        );
+    }
+    code += "];\n";
+    let out = Path::new(&env::var("OUT_DIR").unwrap()).join("traces.rs");
+    fs::write(out, code).unwrap();
 }

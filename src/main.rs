@@ -15,6 +15,7 @@ mod lessons;
 mod network;
 mod runtime;
 mod shim;
+mod sim;
 mod state;
 mod storage;
 mod sys;

@@ -1,0 +1,555 @@
+//! The modelled host: what the kernel would hold after the effects a simulated run asked for —
+//! processes and their namespaces (with inode numbers), the mount table of each mount namespace,
+//! the cgroup tree with its files, network namespaces, links (bridge, veth, lo), addresses,
+//! routes, iptables rules and sysctls.
+//!
+//! It is kept as one JSON file in the simulator's directory, read and written under a lock, so
+//! every process of a simulated session (the CLI, later CLIs, the shims, the inits) sees one host,
+//! and `ctrace sim host` can show it at any time. Like the kernel, it forgets what nobody holds
+//! any more: a namespace lives while a live process is in it (or, for a network namespace, while
+//! it is bind-mounted), and its mounts and links go with it ([`HostModel::collect`]).
+//!
+//! Not here: deciding what to mount or create (the engine's phases do, through the `Host` seam),
+//! or showing the model ([`super::view`]).
+
+use std::collections::BTreeMap;
+use std::io;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::sys::{atomic, flock::Flock};
+
+/// The inode of the first namespace the model hands out (the kernel's start at 0xF0000000).
+const FIRST_NS_INODE: u64 = 4_026_531_840;
+
+/// The kinds of namespace, by their `/proc/<pid>/ns/` names.
+pub const NS_KINDS: [&str; 7] = ["mnt", "uts", "ipc", "pid", "net", "cgroup", "user"];
+
+/// One mount.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Mount {
+    /// The mount namespace it is in.
+    pub ns: u64,
+    pub target: String,
+    pub fstype: String,
+    pub source: String,
+    /// Flags as `mount -o` would show them (`ro,nosuid,bind`) plus the filesystem data.
+    pub options: String,
+}
+
+/// One process the simulator knows about.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Process {
+    pub pid: i32,
+    pub ppid: i32,
+    /// What it is: `shim`, `init`, or the command it runs.
+    pub command: String,
+    /// Namespace kind → inode.
+    pub ns: BTreeMap<String, u64>,
+    /// The cgroup it was moved into (a path under the cgroup root), if any.
+    #[serde(default)]
+    pub cgroup: String,
+    /// Its root after `pivot_root` (empty: the host's).
+    #[serde(default)]
+    pub root: String,
+}
+
+/// A network interface.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Link {
+    pub index: i32,
+    pub name: String,
+    /// `bridge`, `veth`, `loopback`.
+    pub kind: String,
+    /// The network namespace it lives in.
+    pub netns: u64,
+    pub up: bool,
+    #[serde(default)]
+    pub mac: String,
+    /// The other end of a veth (its index).
+    #[serde(default)]
+    pub peer: Option<i32>,
+    /// The bridge it is attached to (its index).
+    #[serde(default)]
+    pub master: Option<i32>,
+    /// `10.88.0.2/16`, …
+    #[serde(default)]
+    pub addrs: Vec<String>,
+}
+
+/// A route.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Route {
+    pub netns: u64,
+    /// `default` or a prefix.
+    pub dest: String,
+    pub via: String,
+    pub dev: String,
+}
+
+/// The whole modelled host.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct HostModel {
+    next_inode: u64,
+    next_index: i32,
+    /// The host's own namespaces (what pid 1 has).
+    pub host_ns: BTreeMap<String, u64>,
+    pub processes: BTreeMap<i32, Process>,
+    pub mounts: Vec<Mount>,
+    /// Network namespaces kept alive by a bind mount: path → inode.
+    pub named_netns: BTreeMap<String, u64>,
+    /// Cgroup directory (relative to the cgroup root) → file → content.
+    pub cgroups: BTreeMap<String, BTreeMap<String, String>>,
+    pub links: Vec<Link>,
+    pub routes: Vec<Route>,
+    /// iptables rules as `iptables -S` prints them, with their table: `nat -A POSTROUTING …`.
+    pub iptables: Vec<String>,
+    /// `/proc/sys/...` path → value.
+    pub sysctls: BTreeMap<String, String>,
+    /// UTS namespace inode → hostname.
+    pub hostnames: BTreeMap<u64, String>,
+}
+
+impl Default for HostModel {
+    fn default() -> HostModel {
+        let mut m = HostModel {
+            next_inode: FIRST_NS_INODE,
+            next_index: 1,
+            host_ns: BTreeMap::new(),
+            processes: BTreeMap::new(),
+            mounts: Vec::new(),
+            named_netns: BTreeMap::new(),
+            cgroups: BTreeMap::new(),
+            links: Vec::new(),
+            routes: Vec::new(),
+            iptables: Vec::new(),
+            sysctls: BTreeMap::new(),
+            hostnames: BTreeMap::new(),
+        };
+        for kind in NS_KINDS {
+            let ino = m.inode();
+            m.host_ns.insert(kind.to_string(), ino);
+        }
+        let (mnt, net, uts) = (m.host_ns["mnt"], m.host_ns["net"], m.host_ns["uts"]);
+        for (target, fstype, source, options) in [
+            ("/", "ext4", "/dev/sda1", "rw,relatime"),
+            ("/proc", "proc", "proc", "rw,nosuid,nodev,noexec"),
+            ("/sys", "sysfs", "sysfs", "rw,nosuid,nodev,noexec"),
+            (
+                "/sys/fs/cgroup",
+                "cgroup2",
+                "cgroup2",
+                "rw,nosuid,nodev,noexec",
+            ),
+            ("/dev", "devtmpfs", "udev", "rw,nosuid"),
+            ("/run", "tmpfs", "tmpfs", "rw,nosuid,nodev,mode=755"),
+        ] {
+            m.mounts.push(Mount {
+                ns: mnt,
+                target: target.into(),
+                fstype: fstype.into(),
+                source: source.into(),
+                options: options.into(),
+            });
+        }
+        m.add_link("lo", "loopback", net);
+        m.set_up(net, "lo");
+        m.add_addr(net, "lo", "127.0.0.1/8");
+        m.add_link("eth0", "ethernet", net);
+        m.set_up(net, "eth0");
+        m.add_addr(net, "eth0", "192.0.2.10/24");
+        m.routes.push(Route {
+            netns: net,
+            dest: "default".into(),
+            via: "192.0.2.1".into(),
+            dev: "eth0".into(),
+        });
+        m.hostnames.insert(uts, "classroom".into());
+        let root = m.cgroups.entry(String::new()).or_default();
+        root.insert(
+            "cgroup.controllers".into(),
+            "cpuset cpu io memory hugetlb pids rdma misc".into(),
+        );
+        root.insert("cgroup.subtree_control".into(), "cpu memory pids".into());
+        m
+    }
+}
+
+impl HostModel {
+    /// A fresh namespace inode.
+    pub fn inode(&mut self) -> u64 {
+        let i = self.next_inode;
+        self.next_inode += 1;
+        i
+    }
+
+    /// The namespaces of `pid` (a process the model does not know is in the host's).
+    pub fn ns_of(&self, pid: i32) -> BTreeMap<String, u64> {
+        self.processes
+            .get(&pid)
+            .map_or_else(|| self.host_ns.clone(), |p| p.ns.clone())
+    }
+
+    /// Makes sure `pid` is known, with its parent's namespaces.
+    pub fn process(&mut self, pid: i32, ppid: i32, command: &str) -> &mut Process {
+        if !self.processes.contains_key(&pid) {
+            let ns = self.ns_of(ppid);
+            let cgroup = self
+                .processes
+                .get(&ppid)
+                .map(|p| p.cgroup.clone())
+                .unwrap_or_default();
+            let root = self
+                .processes
+                .get(&ppid)
+                .map(|p| p.root.clone())
+                .unwrap_or_default();
+            self.processes.insert(
+                pid,
+                Process {
+                    pid,
+                    ppid,
+                    command: command.into(),
+                    ns,
+                    cgroup,
+                    root,
+                },
+            );
+        }
+        self.processes.get_mut(&pid).expect("just inserted")
+    }
+
+    /// `unshare(kinds)` by `pid`: fresh namespaces of those kinds; a new mount namespace starts
+    /// as a copy of the old one's table, a new UTS one with the old hostname.
+    pub fn unshare(&mut self, pid: i32, kinds: &[&str]) {
+        let old = self.ns_of(pid);
+        self.process(pid, 0, "");
+        for kind in kinds {
+            let ino = self.inode();
+            if *kind == "mnt" {
+                let copies: Vec<Mount> = self
+                    .mounts
+                    .iter()
+                    .filter(|m| m.ns == old["mnt"])
+                    .map(|m| Mount {
+                        ns: ino,
+                        ..m.clone()
+                    })
+                    .collect();
+                self.mounts.extend(copies);
+            }
+            if *kind == "uts" {
+                let name = self.hostnames.get(&old["uts"]).cloned().unwrap_or_default();
+                self.hostnames.insert(ino, name);
+            }
+            if *kind == "net" {
+                self.add_link("lo", "loopback", ino);
+            }
+            if let Some(p) = self.processes.get_mut(&pid) {
+                p.ns.insert(kind.to_string(), ino);
+            }
+        }
+    }
+
+    /// `setns` by `pid` into namespace `ino` of `kind`.
+    pub fn setns(&mut self, pid: i32, kind: &str, ino: u64) {
+        self.process(pid, 0, "").ns.insert(kind.to_string(), ino);
+    }
+
+    /// The network namespace bound at `path`, if any.
+    pub fn netns_at(&self, path: &str) -> Option<u64> {
+        self.named_netns.get(path).copied()
+    }
+
+    /// A mount in `pid`'s mount namespace.
+    pub fn mount(&mut self, pid: i32, m: Mount) {
+        let ns = self.ns_of(pid)["mnt"];
+        let target = self.resolve(pid, &m.target);
+        // A remount changes the options of what is there.
+        if m.options.split(',').any(|o| o == "remount") {
+            if let Some(e) = self
+                .mounts
+                .iter_mut()
+                .rev()
+                .find(|e| e.ns == ns && e.target == target)
+            {
+                e.options = m.options.replace("remount,", "").replace(",remount", "");
+            }
+            return;
+        }
+        self.mounts.push(Mount { ns, target, ..m });
+    }
+
+    /// `umount` in `pid`'s mount namespace; with `detach`, everything below goes too.
+    pub fn umount(&mut self, pid: i32, target: &str, detach: bool) -> io::Result<()> {
+        let ns = self.ns_of(pid)["mnt"];
+        let target = self.resolve(pid, target);
+        let Some(i) = self
+            .mounts
+            .iter()
+            .rposition(|e| e.ns == ns && e.target == target)
+        else {
+            return Err(io::Error::from_raw_os_error(libc::EINVAL));
+        };
+        self.mounts.remove(i);
+        if detach {
+            let below = format!("{}/", target.trim_end_matches('/'));
+            self.mounts
+                .retain(|e| !(e.ns == ns && e.target.starts_with(&below)));
+        }
+        // Unmounting a netns bind mount lets the namespace go once nobody is in it.
+        self.named_netns.remove(&target);
+        Ok(())
+    }
+
+    /// `pivot_root(new_root, put_old)` by `pid`: the mounts under `new_root` become the new
+    /// tree, the old root moves under `put_old`.
+    pub fn pivot_root(&mut self, pid: i32, new_root: &str, put_old: &str) {
+        let ns = self.ns_of(pid)["mnt"];
+        let new_root = new_root.trim_end_matches('/').to_string();
+        let put_old_rel = put_old
+            .strip_prefix(&new_root)
+            .unwrap_or(put_old)
+            .to_string();
+        for e in self.mounts.iter_mut().filter(|e| e.ns == ns) {
+            if e.target == new_root {
+                e.target = "/".into();
+            } else if let Some(rest) = e.target.strip_prefix(&format!("{new_root}/")) {
+                e.target = format!("/{rest}");
+            } else {
+                e.target = format!(
+                    "{}{}",
+                    put_old_rel.trim_end_matches('/'),
+                    if e.target == "/" { "" } else { &e.target }
+                );
+                if e.target.is_empty() {
+                    e.target = "/".into();
+                }
+            }
+        }
+        self.process(pid, 0, "").root = new_root;
+    }
+
+    /// An absolute path as the model stores it for `pid` (paths are stored as seen inside the
+    /// process's root).
+    fn resolve(&self, _pid: i32, path: &str) -> String {
+        let p = path.trim_end_matches('/');
+        if p.is_empty() {
+            "/".into()
+        } else {
+            p.into()
+        }
+    }
+
+    /// Adds a link in `netns`; returns its index.
+    pub fn add_link(&mut self, name: &str, kind: &str, netns: u64) -> i32 {
+        let index = self.next_index;
+        self.next_index += 1;
+        let mac = format!(
+            "02:42:{:02x}:{:02x}:{:02x}:{:02x}",
+            (index >> 24) & 0xff,
+            (index >> 16) & 0xff,
+            (index >> 8) & 0xff,
+            index & 0xff
+        );
+        self.links.push(Link {
+            index,
+            name: name.into(),
+            kind: kind.into(),
+            netns,
+            up: false,
+            mac,
+            peer: None,
+            master: None,
+            addrs: Vec::new(),
+        });
+        index
+    }
+
+    /// The link `name` in `netns`.
+    pub fn link(&mut self, netns: u64, name: &str) -> Option<&mut Link> {
+        self.links
+            .iter_mut()
+            .find(|l| l.netns == netns && l.name == name)
+    }
+
+    pub fn set_up(&mut self, netns: u64, name: &str) -> bool {
+        self.link(netns, name).map(|l| l.up = true).is_some()
+    }
+
+    pub fn add_addr(&mut self, netns: u64, name: &str, cidr: &str) -> bool {
+        self.link(netns, name)
+            .map(|l| l.addrs.push(cidr.into()))
+            .is_some()
+    }
+
+    /// Forgets what no live process holds: dead processes, then namespaces nobody is in (or, for
+    /// a network namespace, that is not bind-mounted), with their mounts, links and routes.
+    pub fn collect(&mut self, alive: impl Fn(i32) -> bool) {
+        self.processes.retain(|pid, _| alive(*pid));
+        let mut held: std::collections::BTreeSet<u64> = self.host_ns.values().copied().collect();
+        for p in self.processes.values() {
+            held.extend(p.ns.values().copied());
+        }
+        held.extend(self.named_netns.values().copied());
+        self.mounts.retain(|m| held.contains(&m.ns));
+        let dead_links: Vec<i32> = self
+            .links
+            .iter()
+            .filter(|l| !held.contains(&l.netns))
+            .map(|l| l.index)
+            .collect();
+        // A veth dies with its peer.
+        self.links.retain(|l| {
+            !dead_links.contains(&l.index) && !l.peer.is_some_and(|p| dead_links.contains(&p))
+        });
+        self.routes.retain(|r| held.contains(&r.netns));
+        self.hostnames.retain(|ns, _| held.contains(ns));
+    }
+}
+
+/// The model on disk: `<dir>/host.json`, changed under `<dir>/host.lock`.
+#[derive(Debug, Clone)]
+pub struct Store {
+    dir: PathBuf,
+}
+
+impl Store {
+    pub fn new(dir: &Path) -> Store {
+        Store {
+            dir: dir.to_path_buf(),
+        }
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Reads the model (a fresh host when there is none yet).
+    pub fn load(&self) -> io::Result<HostModel> {
+        match atomic::read_json(&self.dir.join("host.json")) {
+            Ok(m) => Ok(m),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(HostModel::default()),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Changes the model under its lock; what `f` returns is handed back.
+    pub fn change<T>(&self, f: impl FnOnce(&mut HostModel) -> io::Result<T>) -> io::Result<T> {
+        std::fs::create_dir_all(&self.dir)?;
+        let _lock = Flock::exclusive(&self.dir.join("host.lock"))?;
+        let mut m = self.load()?;
+        let out = f(&mut m)?;
+        let bytes = serde_json::to_vec(&m).map_err(io::Error::other)?;
+        // Not fsynced: the model is a teaching aid, rebuilt from nothing if lost.
+        let tmp = self
+            .dir
+            .join(format!(".host.json.{}.tmp", std::process::id()));
+        std::fs::write(&tmp, bytes)?;
+        std::fs::rename(&tmp, self.dir.join("host.json"))?;
+        Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn mount(target: &str, fstype: &str) -> Mount {
+        Mount {
+            ns: 0,
+            target: target.into(),
+            fstype: fstype.into(),
+            source: fstype.into(),
+            options: "rw".into(),
+        }
+    }
+
+    #[test]
+    fn a_new_mount_namespace_copies_the_table_and_hides_its_own_mounts_from_the_host() {
+        let mut m = HostModel::default();
+        m.process(100, 1, "init");
+        m.unshare(100, &["mnt"]);
+        m.mount(100, mount("/var/lib/c/merged", "overlay"));
+        let ns = m.ns_of(100)["mnt"];
+        assert_ne!(ns, m.host_ns["mnt"]);
+        assert!(m.mounts.iter().any(|e| e.ns == ns && e.target == "/proc"));
+        assert!(!m
+            .mounts
+            .iter()
+            .any(|e| e.ns == m.host_ns["mnt"] && e.fstype == "overlay"));
+    }
+
+    #[test]
+    fn pivot_root_makes_the_new_root_slash_and_a_detached_put_old_takes_the_old_tree() {
+        let mut m = HostModel::default();
+        m.process(100, 1, "init");
+        m.unshare(100, &["mnt"]);
+        m.mount(100, mount("/c/merged", "overlay"));
+        m.mount(100, mount("/c/merged/proc", "proc"));
+        m.pivot_root(100, "/c/merged", "/c/merged/.old");
+        let ns = m.ns_of(100)["mnt"];
+        let targets = |m: &HostModel| -> Vec<String> {
+            m.mounts
+                .iter()
+                .filter(|e| e.ns == ns)
+                .map(|e| e.target.clone())
+                .collect()
+        };
+        assert!(targets(&m).contains(&"/".to_string()));
+        assert!(targets(&m).contains(&"/proc".to_string()));
+        assert!(targets(&m).contains(&"/.old/sys".to_string()));
+        m.umount(100, "/.old", true).unwrap();
+        assert!(!targets(&m).iter().any(|t| t.starts_with("/.old")));
+    }
+
+    #[test]
+    fn namespaces_and_their_mounts_and_links_go_when_their_last_process_dies() {
+        let mut m = HostModel::default();
+        m.process(100, 1, "init");
+        m.unshare(100, &["mnt", "net"]);
+        m.mount(100, mount("/x", "tmpfs"));
+        let net = m.ns_of(100)["net"];
+        let before = m.links.len();
+        assert!(m.links.iter().any(|l| l.netns == net));
+        m.collect(|pid| pid != 100);
+        assert!(m.processes.is_empty());
+        assert!(!m.mounts.iter().any(|e| e.target == "/x"));
+        assert!(m.links.len() < before);
+    }
+
+    #[test]
+    fn a_bind_mounted_network_namespace_outlives_its_processes_until_unmounted() {
+        let mut m = HostModel::default();
+        let ino = m.inode();
+        m.named_netns.insert("/run/ctrace/netns/c1".into(), ino);
+        m.add_link("lo", "loopback", ino);
+        m.collect(|_| false);
+        assert!(m.links.iter().any(|l| l.netns == ino));
+        m.mounts.push(Mount {
+            ns: m.host_ns["mnt"],
+            target: "/run/ctrace/netns/c1".into(),
+            fstype: "nsfs".into(),
+            source: "nsfs".into(),
+            options: "rw,bind".into(),
+        });
+        m.umount(1, "/run/ctrace/netns/c1", true).unwrap();
+        m.collect(|_| false);
+        assert!(!m.links.iter().any(|l| l.netns == ino));
+    }
+
+    #[test]
+    fn the_store_keeps_changes_across_loads() {
+        let dir = std::env::temp_dir().join(format!("ctrace-sim-model-{}", std::process::id()));
+        let s = Store::new(&dir);
+        s.change(|m| {
+            m.iptables
+                .push("nat -A POSTROUTING -s 10.0.0.0/16 -j MASQUERADE".into());
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(s.load().unwrap().iptables.len(), 1);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}
