@@ -14,3 +14,4 @@ pub mod clock;
 pub mod latency;
 pub mod model;
 pub mod shell;
+pub mod view;
