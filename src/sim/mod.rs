@@ -12,6 +12,8 @@
 
 pub mod clock;
 pub mod latency;
+pub mod mode;
 pub mod model;
 pub mod shell;
+pub mod vfs;
 pub mod view;

@@ -1,0 +1,224 @@
+//! Real or simulated: chosen once per command, before anything touches the host.
+//!
+//! `--sim` (or `CTRACE_SIM=1`) asks for the simulator; `--real` (or `CTRACE_SIM=0`) refuses it.
+//! With neither, a host that cannot run real containers — not root, or a kernel without what a
+//! real run needs — gets the simulator with one line saying why, so `ctrace run --explain busybox`
+//! works on every student's machine. Children of a simulated command (the shim, the init) inherit
+//! `CTRACE_SIM=1` and choose the same.
+//!
+//! Simulated state lives in its own directory — `$XDG_DATA_HOME/ctrace/sim` (or
+//! `~/.local/share/ctrace/sim`), `/var/lib/ctrace/sim` for root — never in a real engine's root:
+//! containers, images and traces under `root/`, bundles and sockets under `run/`, the modelled
+//! host under `host/`.
+//!
+//! Not here: the simulated host itself ([`super::host`]).
+
+use std::path::{Path, PathBuf};
+
+/// The environment variable that carries the choice to child processes.
+pub const SIM_ENV: &str = "CTRACE_SIM";
+
+/// What the user asked for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Ask {
+    /// Nothing: real where possible, else simulated.
+    #[default]
+    Auto,
+    Sim,
+    Real,
+}
+
+/// What was chosen, and why (the line printed when the simulator is chosen for the user).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Choice {
+    Real,
+    Sim { why: Option<String> },
+}
+
+/// What the host offers, as far as the choice goes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Facts {
+    pub root: bool,
+    /// The first missing kernel feature a real run needs, if any.
+    pub missing: Option<String>,
+}
+
+impl Facts {
+    /// This machine's.
+    pub fn probe() -> Facts {
+        #[cfg(target_os = "linux")]
+        let (root, missing) = {
+            // SAFETY: geteuid cannot fail.
+            let root = unsafe { libc::geteuid() } == 0;
+            let missing = [
+                ("/proc/self/ns/mnt", "mount namespaces"),
+                ("/proc/self/ns/pid", "pid namespaces"),
+                ("/proc/self/ns/net", "network namespaces"),
+                ("/sys/fs/cgroup", "cgroups"),
+            ]
+            .iter()
+            .find(|(p, _)| !Path::new(p).exists())
+            .map(|(_, what)| what.to_string())
+            .or_else(|| {
+                let fs = std::fs::read_to_string("/proc/filesystems").unwrap_or_default();
+                (!fs.contains("overlay") && !Path::new("/sys/module/overlay").exists())
+                    .then(|| "overlayfs".to_string())
+            });
+            (root, missing)
+        };
+        #[cfg(not(target_os = "linux"))]
+        let (root, missing) = (false, Some("Linux".to_string()));
+        Facts { root, missing }
+    }
+}
+
+/// Reads `CTRACE_SIM` (`1`/`true`: simulate, `0`/`false`: real).
+pub fn ask_from_env(value: Option<&str>) -> Result<Ask, String> {
+    match value.map(str::trim) {
+        None | Some("") => Ok(Ask::Auto),
+        Some("1" | "true" | "yes") => Ok(Ask::Sim),
+        Some("0" | "false" | "no") => Ok(Ask::Real),
+        Some(other) => Err(format!(
+            "invalid {SIM_ENV}={other:?}: use 1 to simulate or 0 for real containers"
+        )),
+    }
+}
+
+/// Chooses: an explicit ask wins; `Auto` simulates where a real run cannot work.
+pub fn choose(ask: Ask, facts: &Facts) -> Result<Choice, String> {
+    match ask {
+        Ask::Sim => Ok(Choice::Sim { why: None }),
+        Ask::Real => match (&facts.missing, facts.root) {
+            (Some(m), _) => Err(format!(
+                "this host has no {m}: real containers cannot run here; drop --real to simulate"
+            )),
+            (None, false) => Err(
+                "real containers need root: run as root (sudo ctrace …), or drop --real to simulate"
+                    .to_string(),
+            ),
+            (None, true) => Ok(Choice::Real),
+        },
+        Ask::Auto => Ok(match (&facts.missing, facts.root) {
+            (Some(m), _) => Choice::Sim {
+                why: Some(format!(
+                    "no {m} here: simulating; run on Linux as root for real containers"
+                )),
+            },
+            (None, false) => Choice::Sim {
+                why: Some("no root here: simulating; run as root for real containers".to_string()),
+            },
+            (None, true) => Choice::Real,
+        }),
+    }
+}
+
+/// The simulator's directories.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Dirs {
+    pub base: PathBuf,
+}
+
+impl Dirs {
+    /// From the environment: `CTRACE_SIM_DIR`, else the XDG data directory, else `/var/lib/ctrace/sim`
+    /// for root.
+    pub fn from_env(get: impl Fn(&str) -> Option<String>, root: bool) -> Result<Dirs, String> {
+        if let Some(d) = get("CTRACE_SIM_DIR").filter(|d| !d.is_empty()) {
+            return Ok(Dirs { base: d.into() });
+        }
+        if let Some(x) = get("XDG_DATA_HOME").filter(|d| d.starts_with('/')) {
+            return Ok(Dirs {
+                base: Path::new(&x).join("ctrace/sim"),
+            });
+        }
+        if let Some(h) = get("HOME").filter(|d| !d.is_empty() && d != "/") {
+            if !root {
+                return Ok(Dirs {
+                    base: Path::new(&h).join(".local/share/ctrace/sim"),
+                });
+            }
+        }
+        if root {
+            return Ok(Dirs {
+                base: "/var/lib/ctrace/sim".into(),
+            });
+        }
+        Err("no place for the simulator's state: set HOME, XDG_DATA_HOME or CTRACE_SIM_DIR".into())
+    }
+
+    /// The engine root (containers, images, volumes, traces).
+    pub fn root(&self) -> PathBuf {
+        self.base.join("root")
+    }
+    /// The engine's volatile directory (bundles, sockets, fifos, netns files).
+    pub fn exec_root(&self) -> PathBuf {
+        self.base.join("run")
+    }
+    /// The modelled host.
+    pub fn host(&self) -> PathBuf {
+        self.base.join("host")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ROOT_LINUX: Facts = Facts {
+        root: true,
+        missing: None,
+    };
+
+    #[test]
+    fn without_root_the_simulator_is_chosen_and_says_why() {
+        let user = Facts {
+            root: false,
+            missing: None,
+        };
+        assert_eq!(
+            choose(Ask::Auto, &user).unwrap(),
+            Choice::Sim {
+                why: Some("no root here: simulating; run as root for real containers".into())
+            }
+        );
+        assert!(choose(Ask::Real, &user).unwrap_err().contains("need root"));
+        assert_eq!(choose(Ask::Auto, &ROOT_LINUX).unwrap(), Choice::Real);
+        assert_eq!(
+            choose(Ask::Sim, &ROOT_LINUX).unwrap(),
+            Choice::Sim { why: None }
+        );
+        let mac = Facts {
+            root: false,
+            missing: Some("Linux".into()),
+        };
+        assert!(choose(Ask::Real, &mac).unwrap_err().contains("no Linux"));
+    }
+
+    #[test]
+    fn the_environment_variable_is_read_strictly() {
+        assert_eq!(ask_from_env(Some("1")).unwrap(), Ask::Sim);
+        assert_eq!(ask_from_env(Some("0")).unwrap(), Ask::Real);
+        assert_eq!(ask_from_env(None).unwrap(), Ask::Auto);
+        assert!(ask_from_env(Some("maybe"))
+            .unwrap_err()
+            .contains("CTRACE_SIM"));
+    }
+
+    #[test]
+    fn state_goes_to_the_xdg_data_dir_and_never_to_the_real_root_for_a_user() {
+        let env = |k: &str| match k {
+            "HOME" => Some("/home/ada".to_string()),
+            _ => None,
+        };
+        let d = Dirs::from_env(env, false).unwrap();
+        assert_eq!(
+            d.root(),
+            Path::new("/home/ada/.local/share/ctrace/sim/root")
+        );
+        let xdg = |k: &str| (k == "XDG_DATA_HOME").then(|| "/x".to_string());
+        assert_eq!(
+            Dirs::from_env(xdg, false).unwrap().base,
+            Path::new("/x/ctrace/sim")
+        );
+        assert!(Dirs::from_env(|_| None, false).is_err());
+    }
+}
