@@ -14,6 +14,7 @@ pub mod clock;
 pub mod latency;
 pub mod mode;
 pub mod model;
+pub mod replay;
 pub mod shell;
 pub mod vfs;
 pub mod view;
