@@ -18,6 +18,7 @@ use crate::trace::format::{SpanRecord, TraceFile};
 use crate::trace::{folded, store};
 
 mod manifest;
+mod player;
 mod sequence;
 
 const CHAPTER: &str = include_str!("book/chapter.md.tera");
