@@ -3,7 +3,7 @@
 //!
 //! The chapters come from `traces/manifest` and the catalog's stages ([`manifest`]): each has its
 //! lessons in flow order and, per reference trace, a timeline, a flamegraph and a sequence
-//! diagram of the processes involved ([`sequence`]). Output is deterministic (same lessons,
+//! diagram of the processes involved ([`sequence`]), and a step-through player ([`player`]). Output is deterministic (same lessons,
 //! manifest and traces → same bytes), so the committed `book/` can be regenerated and compared. The templates are embedded in the binary. Not here: running
 //! `mdbook` itself, or recording the traces (`scripts/record-traces.sh`).
 
@@ -88,6 +88,8 @@ struct TraceCtx {
     rows: Vec<Row>,
     svg: String,
     diagram: String,
+    /// The step-through player's HTML block.
+    player: String,
 }
 
 #[derive(Serialize)]
@@ -298,6 +300,7 @@ pub fn build(traces: &Path, out: &Path, lang: &str) -> Result<Vec<PathBuf>, Book
                 rows: timeline(&trace, &spans, own, &links),
                 svg: svg_name,
                 diagram: sequence::render(&trace, &diagram_rows),
+                player: player::html(&trace, lang, file),
             });
         }
         let lessons = own
@@ -350,6 +353,14 @@ pub fn build(traces: &Path, out: &Path, lang: &str) -> Result<Vec<PathBuf>, Book
     ] {
         let path = out.join(rel);
         write(&path, render(name, tpl, &ctx)?.as_bytes())?;
+        written.push(path);
+    }
+    for (rel, text) in [
+        ("src/player.js", player::SCRIPT),
+        ("src/player.css", player::STYLE),
+    ] {
+        let path = out.join(rel);
+        write(&path, text.as_bytes())?;
         written.push(path);
     }
     Ok(written)
