@@ -355,10 +355,7 @@ pub fn build(traces: &Path, out: &Path, lang: &str) -> Result<Vec<PathBuf>, Book
         write(&path, render(name, tpl, &ctx)?.as_bytes())?;
         written.push(path);
     }
-    for (rel, text) in [
-        ("src/player.js", player::SCRIPT),
-        ("src/player.css", player::STYLE),
-    ] {
+    for (rel, text) in [("player.js", player::SCRIPT), ("player.css", player::STYLE)] {
         let path = out.join(rel);
         write(&path, text.as_bytes())?;
         written.push(path);

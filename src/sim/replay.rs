@@ -41,6 +41,8 @@ pub fn replay(trace: &TraceFile) -> Vec<Step> {
     let mut spans: Vec<&SpanRecord> = trace.spans.iter().collect();
     spans.sort_by_key(|s| (s.start_unix_ns, crate::lessons::catalog::order(&s.name)));
     let mut r = Replayer::default();
+    r.m.process(CTRACE_PID, 0, "ctrace (engine)");
+    r.live.insert(CTRACE_PID);
     let origin = trace.started_unix_ns;
     let mut steps = Vec::new();
     for span in spans {
@@ -81,11 +83,33 @@ fn sections(m: &HostModel) -> BTreeMap<String, BTreeSet<String>> {
         let lines = view::render(m, part)
             .lines()
             .filter(|l| !l.trim().is_empty() && !l.starts_with(char::is_uppercase))
-            .map(|l| l.trim().to_string())
+            .map(|l| shorten_ids(l.trim()))
             .collect();
         (name.to_string(), lines)
     })
     .collect()
+}
+
+/// 64-hex ids (containers, layers) shortened to docker's 12 characters.
+fn shorten_ids(line: &str) -> String {
+    let mut out = String::with_capacity(line.len());
+    let mut run = String::new();
+    for c in line.chars().chain(std::iter::once(' ')) {
+        if c.is_ascii_hexdigit() && !c.is_ascii_uppercase() {
+            run.push(c);
+            continue;
+        }
+        if run.len() == 64 {
+            out += &run[..12];
+            out.push('…');
+        } else {
+            out += &run;
+        }
+        run.clear();
+        out.push(c);
+    }
+    out.pop();
+    out
 }
 
 type Lines = BTreeMap<String, Vec<String>>;

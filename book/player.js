@@ -154,11 +154,16 @@
 
     prev.addEventListener("click", function () { go(-1); });
     next.addEventListener("click", function () { go(1); });
+    // Arrow keys inside the player move through the trace (and not, as elsewhere in mdBook, to
+    // the next chapter).
     root.addEventListener("keydown", function (e) {
-      if (e.key === "ArrowRight" || e.key === "ArrowDown") { go(1); e.preventDefault(); }
-      else if (e.key === "ArrowLeft" || e.key === "ArrowUp") { go(-1); e.preventDefault(); }
-      else if (e.key === "Home") { at = 0; render(); e.preventDefault(); }
-      else if (e.key === "End") { at = steps.length - 1; render(); e.preventDefault(); }
+      var handled = true;
+      if (e.key === "ArrowRight" || e.key === "ArrowDown") go(1);
+      else if (e.key === "ArrowLeft" || e.key === "ArrowUp") go(-1);
+      else if (e.key === "Home") { at = 0; render(); }
+      else if (e.key === "End") { at = steps.length - 1; render(); }
+      else handled = false;
+      if (handled) { e.preventDefault(); e.stopPropagation(); }
     });
     render();
   }
