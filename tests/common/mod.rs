@@ -3,13 +3,31 @@
 //! named netns are bind mounts there), no cgroup directories, veths or shim processes for its
 //! containers. Each test has its own bridge and subnet, never a user's `ctrace0`; the harness
 //! prunes it and checks that the bridge, its iptables rules and its leases are gone.
+//!
+//! Beside it: [`containers`] (inspect, state, health and events as a user reads them, and the
+//! usual ways to set a container up), [`poll`] (`eventually`: wait for a condition, never for a
+//! guessed time), [`archive`] (tar headers, busybox layers, `docker save` archives) and
+//! [`registry`] (a real registry and a proxy for the pull tests).
+//!
+//! Not here: a tool the tests need being absent is never a reason to skip: the helpers fail with
+//! the install hint (`scripts/deps.sh`).
 #![allow(dead_code)]
 
+pub mod archive;
+pub mod containers;
+pub mod poll;
 pub mod registry;
+
+// Not every test file uses every helper.
+#[allow(unused_imports)]
+pub use containers::{gone, span_names, PATIENCE};
+#[allow(unused_imports)]
+pub use poll::{eventually, within};
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::Duration;
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_ctrace");
 
@@ -170,14 +188,10 @@ pub fn link_exists(name: &str) -> bool {
 /// Whether link `name` is gone, waiting up to 2 s: a container's veth goes away with its network
 /// namespace, which the kernel destroys in a worker after the last reference is dropped.
 pub fn link_gone(name: &str) -> bool {
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(2);
-    while link_exists(name) {
-        if std::time::Instant::now() > deadline {
-            return false;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
-    true
+    within(Duration::from_secs(2), || {
+        (!link_exists(name)).then_some(())
+    })
+    .is_some()
 }
 
 /// iptables rules (all tables) whose text mentions `needle`.
@@ -237,12 +251,11 @@ impl Drop for Env {
                 })
                 .unwrap_or_default()
         };
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(2);
-        let mut ports = on_bridge();
-        while !ports.is_empty() && std::time::Instant::now() < deadline {
-            std::thread::sleep(std::time::Duration::from_millis(20));
-            ports = on_bridge();
-        }
+        // The veths leave the bridge as their namespaces go (a kernel worker): wait a moment.
+        let ports = within(Duration::from_secs(2), || {
+            Some(on_bridge()).filter(Vec::is_empty)
+        })
+        .unwrap_or_else(on_bridge);
         let pruned = self.run(&["network", "prune"]);
         let bridge_left = link_exists(&self.bridge);
         let rules = rules_with(&format!("ctrace:{}", self.bridge));
