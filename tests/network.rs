@@ -202,7 +202,8 @@ fn container_mode_shares_the_interfaces_of_a_running_container() {
     r.ok();
     assert_eq!(inet(&r.stdout).unwrap(), format!("{ip}/24"));
     assert!(
-        r.stdout.contains(&env.inspect(&web)["Id"].as_str().unwrap()[..12]),
+        r.stdout
+            .contains(&env.inspect(&web)["Id"].as_str().unwrap()[..12]),
         "web's hostname: {}",
         r.stdout
     );

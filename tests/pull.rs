@@ -7,29 +7,9 @@ mod common;
 use common::registry::{build_layout, host_arch, Fault, Proxy, Registry, TestImage, TokenAuth};
 use common::{Env, Run};
 
-const PROXY_VARS: [&str; 8] = [
-    "ALL_PROXY",
-    "all_proxy",
-    "HTTPS_PROXY",
-    "https_proxy",
-    "HTTP_PROXY",
-    "http_proxy",
-    "NO_PROXY",
-    "no_proxy",
-];
-
 /// `ctrace ARGS` without the caller's HTTP proxy or docker credentials.
-fn command(env: &Env, args: &[&str]) -> std::process::Command {
-    let mut c = env.cmd(args);
-    for v in PROXY_VARS {
-        c.env_remove(v);
-    }
-    c.env("DOCKER_CONFIG", &env.dir);
-    c
-}
-
 fn ct(env: &Env, args: &[&str]) -> Run {
-    command(env, args).output().unwrap().into()
+    env.direct_cmd(args).output().unwrap().into()
 }
 
 /// A registry holding `team/app:1.2` (busybox + `/etc/hello` = `hello`).
@@ -380,10 +360,7 @@ fn basic_auth_login_logout_and_wrong_credentials() {
                 .contains(&reg.addr)
     );
 
-    let mut c = command(
-        &env,
-        &["login", &reg.addr, "-u", "alice", "--password-stdin"],
-    );
+    let mut c = env.direct_cmd(&["login", &reg.addr, "-u", "alice", "--password-stdin"]);
     c.stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped());
@@ -578,7 +555,7 @@ fn concurrent_pulls_of_one_image_fetch_each_blob_once() {
     let env = Env::new("concurrent");
     let r#ref = format!("{}/team/app:1.2", proxy.addr);
     let spawn = || {
-        let mut c = command(&env, &["pull", "-q", &r#ref]);
+        let mut c = env.direct_cmd(&["pull", "-q", &r#ref]);
         c.stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::piped())
             .spawn()
@@ -604,20 +581,17 @@ fn concurrent_pulls_of_one_image_fetch_each_blob_once() {
 fn busybox_is_built_offline_only_when_the_registry_cannot_be_reached() {
     let env = Env::new("offline");
     // Docker Hub made unreachable on any machine: every request goes to a dead proxy.
-    let mut c = command(
-        &env,
-        &[
-            "run",
-            "--pull",
-            "missing",
-            "--rm",
-            "--network",
-            "none",
-            "busybox",
-            "echo",
-            "hi",
-        ],
-    );
+    let mut c = env.direct_cmd(&[
+        "run",
+        "--pull",
+        "missing",
+        "--rm",
+        "--network",
+        "none",
+        "busybox",
+        "echo",
+        "hi",
+    ]);
     c.env("ALL_PROXY", "http://127.0.0.1:1");
     let r: Run = c.output().unwrap().into();
     r.ok();
@@ -639,7 +613,7 @@ fn busybox_is_built_offline_only_when_the_registry_cannot_be_reached() {
 
     // `ctrace pull busybox` in the same classroom builds it too, and says so.
     ct(&env, &["rmi", "busybox"]).ok();
-    let mut c = command(&env, &["pull", "busybox"]);
+    let mut c = env.direct_cmd(&["pull", "busybox"]);
     c.env("ALL_PROXY", "http://127.0.0.1:1");
     let r: Run = c.output().unwrap().into();
     r.ok();
@@ -693,18 +667,15 @@ fn docker_hub_names_come_from_a_registry_mirror() {
     ct(&env, &["rmi", "alpine"]).ok();
 
     // The same through the environment, pulled by `run`.
-    let mut c = command(
-        &env,
-        &[
-            "run",
-            "--pull",
-            "missing",
-            "--rm",
-            "--network",
-            "none",
-            "alpine",
-        ],
-    );
+    let mut c = env.direct_cmd(&[
+        "run",
+        "--pull",
+        "missing",
+        "--rm",
+        "--network",
+        "none",
+        "alpine",
+    ]);
     c.env("CTRACE_REGISTRY_MIRROR", &mirror);
     let r: Run = c.output().unwrap().into();
     r.ok();

@@ -67,7 +67,9 @@ impl Session {
     /// Waits (a little) until the reader has copied everything the process wrote: it ends when
     /// the last holder of the pty's slave side is gone.
     fn drained(&self) {
-        within(Duration::from_secs(5), || self.reader.is_finished().then_some(()));
+        within(Duration::from_secs(5), || {
+            self.reader.is_finished().then_some(())
+        });
     }
 
     /// Waits for the next prompt (a guard against hanging, not a timing assertion); false when

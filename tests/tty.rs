@@ -145,7 +145,10 @@ fn run_it_is_a_real_terminal() {
         term.type_("\x03");
         within(Duration::from_millis(200), || (!sleeping()).then_some(()))
     });
-    assert!(interrupted.is_some(), "^C did not interrupt the foreground job");
+    assert!(
+        interrupted.is_some(),
+        "^C did not interrupt the foreground job"
+    );
     term.type_("echo $((40+2))x\r");
     term.expect("42x\r\n");
     // The container's exit code is the CLI's, and our terminal is back in cooked mode.

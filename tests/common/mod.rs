@@ -33,6 +33,18 @@ pub const BIN: &str = env!("CARGO_BIN_EXE_ctrace");
 
 static COUNTER: AtomicU32 = AtomicU32::new(0);
 
+/// The caller's proxy settings, which no test may depend on.
+const PROXY_VARS: [&str; 8] = [
+    "ALL_PROXY",
+    "all_proxy",
+    "HTTPS_PROXY",
+    "https_proxy",
+    "HTTP_PROXY",
+    "http_proxy",
+    "NO_PROXY",
+    "no_proxy",
+];
+
 /// One isolated ctrace installation.
 pub struct Env {
     pub dir: PathBuf,
@@ -113,6 +125,17 @@ impl Env {
             .env("CTRACE_PULL", "never")
             .env_remove("CTRACE_TRACE")
             .stdin(Stdio::null());
+        c
+    }
+
+    /// [`Env::cmd`] without the caller's HTTP proxy (the test registries are on loopback) or
+    /// docker credentials (the test's own directory holds its `config.json`).
+    pub fn direct_cmd(&self, args: &[&str]) -> Command {
+        let mut c = self.cmd(args);
+        for v in PROXY_VARS {
+            c.env_remove(v);
+        }
+        c.env("DOCKER_CONFIG", &self.dir);
         c
     }
 
