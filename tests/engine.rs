@@ -392,13 +392,11 @@ fn containers_are_found_by_id_name_and_unique_prefix() {
         "{}",
         r.stderr
     );
-    let v: serde_json::Value =
-        serde_json::from_str(&env.run(&["inspect", &ids[3][..10]]).ok().stdout).unwrap();
+    let v = env.inspect(&ids[3][..10]);
     assert_eq!(v["Id"], ids[3].as_str());
     let v = env.inspect(&env.name("c5"));
     assert_eq!(v["Id"], ids[5].as_str());
-    let v: serde_json::Value =
-        serde_json::from_str(&env.run(&["inspect", &ids[7]]).ok().stdout).unwrap();
+    let v = env.inspect(&ids[7]);
     assert_eq!(v["Name"], format!("/{}", env.name("c7")));
     let r = env.run(&["create", "--name", &env.name("c5"), "busybox", "true"]);
     assert_ne!(r.code, 0);
