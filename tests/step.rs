@@ -10,7 +10,7 @@ use std::process::{Child, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use common::{cgroups_of, link_gone, mounts_under, processes_with, within, Env, PATIENCE};
+use common::{cgroups_of, within, Env, PATIENCE};
 
 const PROMPT: &str = "[Enter] next phase";
 
@@ -287,16 +287,7 @@ fn q_rolls_back_everything_the_run_did() {
         screen.contains("ctrace: aborted after start.network.attach (--step)"),
         "{screen}"
     );
-    // Checked here, before the harness's own rm -f could tidy anything up.
-    assert!(env.ids().is_empty(), "the run's container is still there");
-    assert!(
-        mounts_under(&env.dir).is_empty(),
-        "{:?}",
-        mounts_under(&env.dir)
-    );
-    assert!(cgroups_of(&id).is_empty(), "{:?}", cgroups_of(&id));
-    assert!(link_gone(&format!("ctr{}", &id[..11])), "veth left");
-    assert!(processes_with(&env.root.to_string_lossy()).is_empty());
+    env.assert_nothing_left_of(&id);
     // The trace shows the quit and the rollback.
     let t = env.traces().pop().unwrap();
     let names: Vec<&str> = t["spans"]
@@ -334,14 +325,7 @@ fn q_inside_the_init_rolls_back_the_shim_the_init_and_the_cgroup() {
         screen.contains("ctrace: aborted after init.mounts (--step)"),
         "{screen}"
     );
-    assert!(env.ids().is_empty(), "the run's container is still there");
-    assert!(
-        mounts_under(&env.dir).is_empty(),
-        "{:?}",
-        mounts_under(&env.dir)
-    );
-    assert!(cgroups_of(&id).is_empty(), "{:?}", cgroups_of(&id));
-    assert!(processes_with(&env.root.to_string_lossy()).is_empty());
+    env.assert_nothing_left_of(&id);
     assert!(
         !std::path::Path::new(&format!("/proc/{init}")).exists()
             || std::fs::read_to_string(format!("/proc/{init}/cmdline"))

@@ -243,6 +243,22 @@ pub fn processes_with(needle: &str) -> Vec<String> {
     out
 }
 
+impl Env {
+    /// Asserts that container `id` left nothing behind, checked by the test itself before the
+    /// harness's own `rm -f` could tidy anything up: no container, no mounts under this test's
+    /// roots, no cgroup, no veth, no process under its root.
+    #[track_caller]
+    pub fn assert_nothing_left_of(&self, id: &str) {
+        assert!(self.ids().is_empty(), "the container is still there");
+        let mounts = mounts_under(&self.dir);
+        assert!(mounts.is_empty(), "mounts left: {mounts:?}");
+        assert!(cgroups_of(id).is_empty(), "{:?}", cgroups_of(id));
+        assert!(link_gone(&format!("ctr{}", &id[..11])), "veth left");
+        let procs = processes_with(&self.root.to_string_lossy());
+        assert!(procs.is_empty(), "processes left: {procs:?}");
+    }
+}
+
 impl Drop for Env {
     fn drop(&mut self) {
         let ids = self.ids();
