@@ -633,12 +633,7 @@ fn without_a_daemon_the_cli_runs_the_engine_itself() {
         "{}",
         inspect.stdout
     );
-    let last = env
-        .traces()
-        .into_iter()
-        .rev()
-        .find(|t| t["operation"] == "stop")
-        .unwrap();
+    let last = env.last_trace("stop");
     let connect = last["spans"]
         .as_array()
         .unwrap()

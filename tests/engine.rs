@@ -2,7 +2,7 @@
 
 mod common;
 
-use common::{eventually, gone, mounts_under, Env, PATIENCE};
+use common::{eventually, gone, mounts_under, span_names, Env, PATIENCE};
 
 #[test]
 fn run_prints_the_output_and_exits_zero() {
@@ -452,20 +452,9 @@ fn a_failed_start_rolls_back_and_leaves_the_container_created() {
     assert_eq!(v["State"]["Status"], "created");
     assert_eq!(v["State"]["ExitCode"], 127);
     // The failed start's trace shows the rollback, step by step.
-    let trace = env
-        .traces()
-        .into_iter()
-        .rev()
-        .find(|t| t["operation"] == "start")
-        .unwrap();
-    let names: Vec<&str> = trace["spans"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|s| s["name"].as_str().unwrap())
-        .collect();
-    assert!(names.contains(&"rollback"), "{names:?}");
-    assert!(names.contains(&"rollback.undo"), "{names:?}");
+    let names = span_names(&env.last_trace("start"));
+    assert!(names.iter().any(|n| n == "rollback"), "{names:?}");
+    assert!(names.iter().any(|n| n == "rollback.undo"), "{names:?}");
 }
 
 #[test]

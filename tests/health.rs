@@ -52,12 +52,7 @@ fn starting_then_healthy_once_the_probe_passes() {
     assert!(ps.ok().stdout.contains("(healthy)"), "{}", ps.stdout);
     assert!(env.actions().iter().any(|e| e == "health_status: healthy"));
     // The trace of the start says a monitor started.
-    let start = env
-        .traces()
-        .into_iter()
-        .find(|t| t["operation"] == "run")
-        .unwrap();
-    let note = start["spans"]
+    let note = env.last_trace("run")["spans"]
         .as_array()
         .unwrap()
         .iter()

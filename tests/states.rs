@@ -211,12 +211,7 @@ fn restart_gives_a_new_process_and_one_trace_with_stop_and_start() {
     assert_eq!(tail, ["start", "restart"], "{a:?}");
     assert!(a.iter().any(|x| x == "die") && a.iter().any(|x| x == "stop"));
 
-    let trace = env
-        .traces()
-        .into_iter()
-        .find(|t| t["operation"] == "restart")
-        .expect("a restart trace");
-    let names = span_names(&trace);
+    let names = span_names(&env.last_trace("restart"));
     for p in [
         "restart",
         "restart.lookup",
