@@ -870,14 +870,7 @@ fn docker_events_lists_the_past_and_follows_live() {
 fn docker_pull_through_the_daemon_streams_progress_from_a_registry() {
     let env = Env::new("daemon_pull");
     let d = Daemon::start(&env);
-    let reg = common::registry::Registry::start("daemon_pull");
-    let img = common::registry::build_layout(
-        &reg.dir.join("layout"),
-        "hello",
-        200_000,
-        &[common::registry::host_arch()],
-    );
-    reg.push(&img.layout, &img.layout_ref, "team/app:1.2", false);
+    let (reg, _img) = common::registry::Registry::with_app("daemon_pull", 200_000);
     let reference = format!("{}/team/app:1.2", reg.addr);
 
     // The raw stream: one JSON message a line, docker's words.

@@ -53,6 +53,15 @@ impl Registry {
         Registry::spawn(test, None)
     }
 
+    /// A registry holding `team/app:1.2` (busybox + `/etc/hello` = `hello`, and `filler` bytes
+    /// of incompressible data in `/filler`).
+    pub fn with_app(test: &str, filler: usize) -> (Registry, TestImage) {
+        let reg = Registry::start(test);
+        let img = build_layout(&reg.dir.join("layout"), "hello", filler, &[host_arch()]);
+        reg.push(&img.layout, &img.layout_ref, "team/app:1.2", false);
+        (reg, img)
+    }
+
     /// A registry that wants basic auth for `user`/`password` (htpasswd, bcrypt).
     pub fn start_with_htpasswd(test: &str, user: &str, password: &str) -> Registry {
         Registry::spawn(test, Some((user.to_string(), password.to_string())))
