@@ -11,6 +11,12 @@
 #   docker.io       only for its `docker` client: the daemon tests drive `ctrace daemon` with the
 #                   stock docker CLI (Debian 12 ships the client only inside docker.io; the tests
 #                   never start dockerd)
+# and, from crates.io (not a Debian package):
+#   mdbook          builds the book; tests/book.rs runs `mdbook build` on both books. Without
+#                   default features (no `serve`/`watch`, no search index) there is less to
+#                   compile, and `build` is all the tests need: mdbook 0.5.4 installed this way in
+#                   about 6 minutes on two busy cores.
+# Every test needs what is listed here: a missing tool fails its tests, it never skips them.
 # Idempotent: installs only what is missing. Run as root.
 set -euo pipefail
 need=()
@@ -28,4 +34,7 @@ if ((${#need[@]})); then
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq >/dev/null
   apt-get install -y -q --no-install-recommends "${need[@]}" >/dev/null
+fi
+if ! command -v mdbook >/dev/null 2>&1; then
+  cargo install mdbook --locked --no-default-features
 fi

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use common::{mounts_under, processes_with, Env, Run};
+use common::{eventually, gone, mounts_under, processes_with, within, Env, Run, PATIENCE};
 
 /// A daemon for one test; stopped (SIGTERM) when dropped.
 struct Daemon {
@@ -21,33 +21,24 @@ struct Daemon {
 impl Daemon {
     fn start(env: &Env) -> Daemon {
         let socket = env.exec_root.join("ctrace.sock");
-        let mut cmd = env.cmd(&["daemon", "--group", "no-such-group-ctrace"]);
         // Pulls from the loopback test registry must not go through the caller's proxy.
-        for v in [
-            "ALL_PROXY",
-            "all_proxy",
-            "HTTPS_PROXY",
-            "https_proxy",
-            "HTTP_PROXY",
-            "http_proxy",
-        ] {
-            cmd.env_remove(v);
-        }
-        let mut child = cmd
+        let mut child = env
+            .direct_cmd(&["daemon", "--group", "no-such-group-ctrace"])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
             .expect("spawn ctrace daemon");
         // Ready when the socket answers; a daemon that exits instead is a failure.
-        loop {
-            if UnixStream::connect(&socket).is_ok() {
-                break;
-            }
+        let ready = within(PATIENCE, || {
             if let Some(status) = child.try_wait().unwrap() {
                 panic!("ctrace daemon exited before listening: {status}");
             }
-            std::thread::sleep(Duration::from_millis(10));
-        }
+            UnixStream::connect(&socket).ok()
+        });
+        assert!(
+            ready.is_some(),
+            "ctrace daemon did not listen on {socket:?}"
+        );
         Daemon {
             child: Some(child),
             socket,
@@ -122,13 +113,6 @@ fn json(body: &str) -> serde_json::Value {
     serde_json::from_str(body).unwrap_or_else(|e| panic!("not JSON ({e}): {body}"))
 }
 
-fn docker_present() -> bool {
-    Command::new("docker")
-        .arg("--version")
-        .output()
-        .is_ok_and(|o| o.status.success())
-}
-
 fn docker(env: &Env, d: &Daemon, args: &[&str]) -> Run {
     Command::new("docker")
         .args(args)
@@ -137,18 +121,12 @@ fn docker(env: &Env, d: &Daemon, args: &[&str]) -> Run {
         .env_remove("DOCKER_CONTEXT")
         .stdin(Stdio::null())
         .output()
-        .expect("run docker")
+        .expect("the docker client is not installed: run scripts/deps.sh (docker.io)")
         .into()
 }
 
 #[test]
 fn the_stock_docker_cli_runs_containers_through_the_daemon() {
-    if !docker_present() {
-        eprintln!(
-            "SKIPPED: the docker client is not installed (scripts/deps.sh installs docker.io)"
-        );
-        return;
-    }
     let env = Env::new("daemon_docker_cli");
     let d = Daemon::start(&env);
 
@@ -221,13 +199,10 @@ fn the_stock_docker_cli_runs_containers_through_the_daemon() {
     );
     assert_eq!(state.ok().stdout.trim(), format!("true {id}"));
     // The output is in the log once the shim has copied it; `ready` comes first.
-    loop {
-        let logs = docker(&env, &d, &["logs", &name]);
-        if logs.ok().stdout == "ready\n" {
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    eventually(
+        || docker(&env, &d, &["logs", &name]).ok().stdout == "ready\n",
+        PATIENCE,
+    );
     docker(&env, &d, &["stop", "-t", "1", &name]).ok();
     let after = docker(
         &env,
@@ -336,15 +311,14 @@ fn requests_without_traceparent_get_a_trace_of_their_own() {
     assert!(root["parent_id"].is_null());
     assert!(spans.iter().any(|s| s["process"] == "shim"));
     // The exit joins the start's trace once the shim has reported it.
-    loop {
-        if spans_of(&env, &tid)
-            .iter()
-            .any(|s| s["name"] == "exit.state")
-        {
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    eventually(
+        || {
+            spans_of(&env, &tid)
+                .iter()
+                .any(|s| s["name"] == "exit.state")
+        },
+        PATIENCE,
+    );
     let (status, _) = http(&d.socket, "DELETE", &format!("/containers/{id}"), None);
     assert_eq!(status, 204);
     drop(d);
@@ -356,16 +330,12 @@ fn daemon_start_up_is_a_trace_and_a_live_socket_is_not_stolen() {
     let mut d = Daemon::start(&env);
     // The start-up's trace is written once its last phase (listen) has ended: just after the
     // socket starts answering.
-    let startup = loop {
-        if let Some(t) = env
-            .traces()
+    let startup = within(PATIENCE, || {
+        env.traces()
             .into_iter()
             .find(|t| t["operation"] == "daemon")
-        {
-            break t;
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    };
+    })
+    .expect("the daemon's start-up trace");
     let names: Vec<String> = startup["spans"]
         .as_array()
         .unwrap()
@@ -592,7 +562,7 @@ fn a_daemon_killed_mid_start_twenty_times_loses_nothing_and_leaks_nothing() {
         let path = format!("/containers/{id}/start");
         let req = std::thread::spawn(move || http(&socket, "POST", &path, None));
         // Vary where in the start the kill lands, from before the request is read to after
-        // the container runs.
+        // the container runs: this sleep is the point (a moment, not a condition).
         std::thread::sleep(Duration::from_millis(round * 4));
         d.signal(libc::SIGKILL);
         let _ = req.join();
@@ -663,12 +633,7 @@ fn without_a_daemon_the_cli_runs_the_engine_itself() {
         "{}",
         inspect.stdout
     );
-    let last = env
-        .traces()
-        .into_iter()
-        .rev()
-        .find(|t| t["operation"] == "stop")
-        .unwrap();
+    let last = env.last_trace("stop");
     let connect = last["spans"]
         .as_array()
         .unwrap()
@@ -721,9 +686,7 @@ fn restore_reattaches_live_shims_and_cleans_up_after_dead_ones() {
     d.signal(libc::SIGKILL);
     unsafe { libc::kill(shim, libc::SIGKILL) };
     // Dead and reaped before the next daemon looks (a loaded machine can take a moment).
-    while Path::new(&format!("/proc/{shim}")).exists() {
-        std::thread::sleep(Duration::from_millis(10));
-    }
+    eventually(|| gone(i64::from(shim)), PATIENCE);
     let d = Daemon::start(&env);
 
     let live = state(&d, &ids[0]);
@@ -760,17 +723,6 @@ fn restore_reattaches_live_shims_and_cleans_up_after_dead_ones() {
     }
 }
 
-/// A docker CLI test's daemon, or `None` (with a note) when the docker client is not installed.
-fn docker_daemon(env: &Env) -> Option<Daemon> {
-    if !docker_present() {
-        eprintln!(
-            "SKIPPED: the docker client is not installed (scripts/deps.sh installs docker.io)"
-        );
-        return None;
-    }
-    Some(Daemon::start(env))
-}
-
 fn status_of(env: &Env, d: &Daemon, name: &str) -> String {
     docker(env, d, &["inspect", "-f", "{{.State.Status}}", name])
         .ok()
@@ -782,9 +734,7 @@ fn status_of(env: &Env, d: &Daemon, name: &str) -> String {
 #[test]
 fn docker_pause_unpause_and_restart_go_through_the_engine() {
     let env = Env::new("daemon_pause");
-    let Some(d) = docker_daemon(&env) else {
-        return;
-    };
+    let d = Daemon::start(&env);
     let name = env.name("web");
     let run = docker(
         &env,
@@ -849,9 +799,7 @@ fn docker_pause_unpause_and_restart_go_through_the_engine() {
 #[test]
 fn docker_events_lists_the_past_and_follows_live() {
     let env = Env::new("daemon_events");
-    let Some(d) = docker_daemon(&env) else {
-        return;
-    };
+    let d = Daemon::start(&env);
     let name = env.name("web");
     docker(
         &env,
@@ -921,17 +869,8 @@ fn docker_events_lists_the_past_and_follows_live() {
 #[test]
 fn docker_pull_through_the_daemon_streams_progress_from_a_registry() {
     let env = Env::new("daemon_pull");
-    let Some(d) = docker_daemon(&env) else {
-        return;
-    };
-    let reg = common::registry::Registry::start("daemon_pull");
-    let img = common::registry::build_layout(
-        &reg.dir.join("layout"),
-        "hello",
-        200_000,
-        &[common::registry::host_arch()],
-    );
-    reg.push(&img.layout, &img.layout_ref, "team/app:1.2", false);
+    let d = Daemon::start(&env);
+    let (reg, _img) = common::registry::Registry::with_app("daemon_pull", 200_000);
     let reference = format!("{}/team/app:1.2", reg.addr);
 
     // The raw stream: one JSON message a line, docker's words.
@@ -991,9 +930,7 @@ fn docker_pull_through_the_daemon_streams_progress_from_a_registry() {
 #[test]
 fn docker_exec_runs_in_the_container_and_exits_with_its_code() {
     let env = Env::new("daemon_exec");
-    let Some(d) = docker_daemon(&env) else {
-        return;
-    };
+    let d = Daemon::start(&env);
     let name = env.name("web");
     docker(
         &env,
@@ -1061,9 +998,7 @@ fn docker_exec_runs_in_the_container_and_exits_with_its_code() {
 #[test]
 fn docker_logs_follow_streams_until_the_container_exits() {
     let env = Env::new("daemon_logs_follow");
-    let Some(d) = docker_daemon(&env) else {
-        return;
-    };
+    let d = Daemon::start(&env);
     let name = env.name("web");
     docker(
         &env,

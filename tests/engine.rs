@@ -2,7 +2,7 @@
 
 mod common;
 
-use common::{mounts_under, Env};
+use common::{eventually, gone, mounts_under, span_names, Env, PATIENCE};
 
 #[test]
 fn run_prints_the_output_and_exits_zero() {
@@ -221,10 +221,9 @@ fn memory_limit_is_enforced_by_the_oom_killer() {
         "cat /sys/fs/cgroup/memory/memory.limit_in_bytes 2>/dev/null || cat /sys/fs/cgroup/memory.max; head -c 200m /dev/zero | tail",
     ]);
     assert_eq!(r.code, 137, "stdout {} stderr {}", r.stdout, r.stderr);
-    let inspect = env.run(&["inspect", &name]);
-    let v: serde_json::Value = serde_json::from_str(&inspect.ok().stdout).unwrap();
-    assert_eq!(v[0]["State"]["OOMKilled"], true, "{}", inspect.stdout);
-    assert_eq!(v[0]["State"]["ExitCode"], 137);
+    let v = env.inspect(&name);
+    assert_eq!(v["State"]["OOMKilled"], true, "{v}");
+    assert_eq!(v["State"]["ExitCode"], 137);
 }
 
 #[test]
@@ -350,18 +349,12 @@ fn create_start_ps_rm_like_docker() {
         r.stderr
     );
 
-    let v: serde_json::Value =
-        serde_json::from_str(&env.run(&["inspect", &web]).ok().stdout).unwrap();
-    let pid = v[0]["State"]["Pid"].as_i64().unwrap();
+    let v = env.inspect(&web);
+    let pid = v["State"]["Pid"].as_i64().unwrap();
     assert!(std::path::Path::new(&format!("/proc/{pid}")).exists());
 
     assert_eq!(env.run(&["rm", "-f", &web]).ok().stdout, format!("{web}\n"));
-    assert!(
-        !std::path::Path::new(&format!("/proc/{pid}")).exists() || {
-            std::thread::sleep(std::time::Duration::from_millis(200));
-            !std::path::Path::new(&format!("/proc/{pid}")).exists()
-        }
-    );
+    eventually(|| gone(pid), PATIENCE);
     assert!(env.ids().is_empty());
     let r = env.run(&["rm", &web]);
     assert!(r.stderr.contains("no such container"), "{}", r.stderr);
@@ -399,15 +392,12 @@ fn containers_are_found_by_id_name_and_unique_prefix() {
         "{}",
         r.stderr
     );
-    let v: serde_json::Value =
-        serde_json::from_str(&env.run(&["inspect", &ids[3][..10]]).ok().stdout).unwrap();
-    assert_eq!(v[0]["Id"], ids[3].as_str());
-    let v: serde_json::Value =
-        serde_json::from_str(&env.run(&["inspect", &env.name("c5")]).ok().stdout).unwrap();
-    assert_eq!(v[0]["Id"], ids[5].as_str());
-    let v: serde_json::Value =
-        serde_json::from_str(&env.run(&["inspect", &ids[7]]).ok().stdout).unwrap();
-    assert_eq!(v[0]["Name"], format!("/{}", env.name("c7")));
+    let v = env.inspect(&ids[3][..10]);
+    assert_eq!(v["Id"], ids[3].as_str());
+    let v = env.inspect(&env.name("c5"));
+    assert_eq!(v["Id"], ids[5].as_str());
+    let v = env.inspect(&ids[7]);
+    assert_eq!(v["Name"], format!("/{}", env.name("c7")));
     let r = env.run(&["create", "--name", &env.name("c5"), "busybox", "true"]);
     assert_ne!(r.code, 0);
     assert!(r.stderr.contains("already in use"), "{}", r.stderr);
@@ -458,25 +448,13 @@ fn a_failed_start_rolls_back_and_leaves_the_container_created() {
     let r = env.run(&["start", &name]);
     assert_ne!(r.code, 0);
     assert!(mounts_under(&env.dir).is_empty(), "rollback left mounts");
-    let v: serde_json::Value =
-        serde_json::from_str(&env.run(&["inspect", &name]).ok().stdout).unwrap();
-    assert_eq!(v[0]["State"]["Status"], "created");
-    assert_eq!(v[0]["State"]["ExitCode"], 127);
+    let v = env.inspect(&name);
+    assert_eq!(v["State"]["Status"], "created");
+    assert_eq!(v["State"]["ExitCode"], 127);
     // The failed start's trace shows the rollback, step by step.
-    let trace = env
-        .traces()
-        .into_iter()
-        .rev()
-        .find(|t| t["operation"] == "start")
-        .unwrap();
-    let names: Vec<&str> = trace["spans"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|s| s["name"].as_str().unwrap())
-        .collect();
-    assert!(names.contains(&"rollback"), "{names:?}");
-    assert!(names.contains(&"rollback.undo"), "{names:?}");
+    let names = span_names(&env.last_trace("start"));
+    assert!(names.iter().any(|n| n == "rollback"), "{names:?}");
+    assert!(names.iter().any(|n| n == "rollback.undo"), "{names:?}");
 }
 
 #[test]
@@ -628,9 +606,8 @@ fn logs_keep_the_containers_output() {
     let r = env.run(&["logs", &name]);
     assert_eq!(r.ok().stdout, "out\n");
     assert_eq!(r.stderr, "err\n");
-    let v: serde_json::Value =
-        serde_json::from_str(&env.run(&["inspect", &name]).ok().stdout).unwrap();
-    assert_eq!(v[0]["State"]["Status"], "exited");
+    let v = env.inspect(&name);
+    assert_eq!(v["State"]["Status"], "exited");
 }
 
 #[test]

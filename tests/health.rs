@@ -5,36 +5,9 @@ mod common;
 
 use common::Env;
 
-fn health(env: &Env, name: &str) -> serde_json::Value {
-    let v: serde_json::Value =
-        serde_json::from_str(&env.run(&["inspect", name]).ok().stdout).unwrap();
-    v[0]["State"]["Health"].clone()
-}
-
-/// Waits until the container's health status is `want` (a guard against hanging, not a timing
-/// assertion: probes run every 100 ms here).
+/// Waits until the container's health status is `want` (probes run every 100 ms here).
 fn wait_for(env: &Env, name: &str, want: &str) -> serde_json::Value {
-    for _ in 0..600 {
-        let h = health(env, name);
-        if h["Status"] == want {
-            return h;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
-    panic!("never {want}: {}", health(env, name));
-}
-
-fn events(env: &Env) -> Vec<String> {
-    std::fs::read_to_string(env.root.join("events.jsonl"))
-        .unwrap_or_default()
-        .lines()
-        .map(|l| {
-            serde_json::from_str::<serde_json::Value>(l).unwrap()["Action"]
-                .as_str()
-                .unwrap()
-                .to_string()
-        })
-        .collect()
+    env.until(name, |v| v["State"]["Health"]["Status"] == want)["State"]["Health"].clone()
 }
 
 #[test]
@@ -58,7 +31,7 @@ fn starting_then_healthy_once_the_probe_passes() {
     ])
     .ok();
     // Failing probes before the file exists leave it starting (1000 retries).
-    assert_eq!(health(&env, &name)["Status"], "starting");
+    assert_eq!(env.health(&name)["Status"], "starting");
     let ps = env.run(&["ps"]);
     assert!(
         ps.ok().stdout.contains("(health: starting)"),
@@ -77,14 +50,9 @@ fn starting_then_healthy_once_the_probe_passes() {
     assert!(last["Start"].as_str().unwrap() <= last["End"].as_str().unwrap());
     let ps = env.run(&["ps"]);
     assert!(ps.ok().stdout.contains("(healthy)"), "{}", ps.stdout);
-    assert!(events(&env).iter().any(|e| e == "health_status: healthy"));
+    assert!(env.actions().iter().any(|e| e == "health_status: healthy"));
     // The trace of the start says a monitor started.
-    let start = env
-        .traces()
-        .into_iter()
-        .find(|t| t["operation"] == "run")
-        .unwrap();
-    let note = start["spans"]
+    let note = env.last_trace("run")["spans"]
         .as_array()
         .unwrap()
         .iter()
@@ -122,7 +90,10 @@ fn unhealthy_after_the_retries_and_on_timeout() {
     );
     let ps = env.run(&["ps"]);
     assert!(ps.ok().stdout.contains("(unhealthy)"), "{}", ps.stdout);
-    assert!(events(&env).iter().any(|e| e == "health_status: unhealthy"));
+    assert!(env
+        .actions()
+        .iter()
+        .any(|e| e == "health_status: unhealthy"));
 
     let slow = env.name("slow");
     env.run(&[
@@ -177,7 +148,7 @@ fn no_healthcheck_and_bad_flags() {
         "1000",
     ])
     .ok();
-    assert!(health(&env, &name).is_null());
+    assert!(env.health(&name).is_null());
     let ps = env.run(&["ps"]);
     assert!(!ps.ok().stdout.contains("(health"), "{}", ps.stdout);
 

@@ -2,7 +2,7 @@
 
 mod common;
 
-use common::Env;
+use common::{archive, Env};
 
 /// A tar with one regular file at a raw (unchecked) path.
 fn tar_with(path: &str, body: &[u8]) -> Vec<u8> {
@@ -19,37 +19,12 @@ fn tar_with(path: &str, body: &[u8]) -> Vec<u8> {
     b.into_inner().unwrap()
 }
 
-fn header() -> tar::Header {
-    let mut h = tar::Header::new_gnu();
-    h.set_uid(0);
-    h.set_gid(0);
-    h.set_mtime(0);
-    h
-}
-
 fn busybox_rootfs_tar(dir: &std::path::Path) -> std::path::PathBuf {
-    let bb = ["/bin/busybox", "/usr/bin/busybox"]
-        .into_iter()
-        .find(|p| std::path::Path::new(p).exists())
-        .expect("busybox-static is installed (scripts/deps.sh)");
-    let path = dir.join("rootfs.tar");
-    let mut b = tar::Builder::new(std::fs::File::create(&path).unwrap());
-    b.append_path_with_name(bb, "bin/busybox").unwrap();
-    for applet in ["sh", "echo", "cat"] {
-        let mut h = header();
-        h.set_entry_type(tar::EntryType::Symlink);
-        h.set_size(0);
-        h.set_mode(0o777);
-        b.append_link(&mut h, format!("bin/{applet}"), "busybox")
-            .unwrap();
-    }
-    let mut h = header();
-    let msg = b"made by a test\n";
-    h.set_size(msg.len() as u64);
-    h.set_mode(0o644);
-    b.append_data(&mut h, "etc/motd", &msg[..]).unwrap();
-    b.finish().unwrap();
-    path
+    archive::busybox_rootfs_tar(
+        &dir.join("rootfs.tar"),
+        &["sh", "echo", "cat"],
+        &[("etc/motd", b"made by a test\n")],
+    )
 }
 
 #[test]

@@ -8,17 +8,14 @@ use common::Env;
 fn tail_timestamps_and_time_windows() {
     let env = Env::new("logs_tail");
     let name = env.name("counter");
-    env.run(&[
-        "run",
-        "-d",
-        "--name",
+    env.detached(
         &name,
-        "busybox",
-        "sh",
-        "-c",
-        "for i in 1 2 3 4 5; do echo $i; done; echo oops >&2",
-    ])
-    .ok();
+        &[
+            "sh",
+            "-c",
+            "for i in 1 2 3 4 5; do echo $i; done; echo oops >&2",
+        ],
+    );
     assert_eq!(env.run(&["wait", &name]).ok().stdout, "0\n");
 
     let all = env.run(&["logs", &name]);
@@ -129,17 +126,14 @@ fn follow_prints_until_the_container_exits() {
 fn nothing_is_lost_when_the_container_exits_at_once() {
     let env = Env::new("logs_burst");
     let name = env.name("burst");
-    env.run(&[
-        "run",
-        "-d",
-        "--name",
+    env.detached(
         &name,
-        "busybox",
-        "sh",
-        "-c",
-        "seq 1 20000; seq 1 3000 >&2; printf 'no newline'",
-    ])
-    .ok();
+        &[
+            "sh",
+            "-c",
+            "seq 1 20000; seq 1 3000 >&2; printf 'no newline'",
+        ],
+    );
     assert_eq!(env.run(&["wait", &name]).ok().stdout, "0\n");
     let r = env.run(&["logs", &name]);
     let out: Vec<&str> = r.ok().stdout.lines().collect();

@@ -6,16 +6,14 @@ mod common;
 use std::collections::HashSet;
 use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use common::{link_exists, link_gone, rules_with, Env};
+use common::archive::{busybox_layer, docker_archive};
+use common::{link_exists, link_gone, rules_with, within, Env};
 
 /// The container's IPv4 address (inspect's `NetworkSettings.IPAddress`).
 fn ip_of(env: &Env, name: &str) -> String {
-    let r = env.run(&["inspect", name]);
-    r.ok();
-    let v: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
-    v[0]["NetworkSettings"]["IPAddress"]
+    env.inspect(name)["NetworkSettings"]["IPAddress"]
         .as_str()
         .unwrap()
         .to_string()
@@ -36,22 +34,19 @@ fn subnet_prefix(env: &Env) -> String {
 
 /// GET `path` from `addr`, retrying while the server comes up.
 fn http_get(addr: &str, path: &str) -> String {
-    let deadline = Instant::now() + Duration::from_secs(5);
-    loop {
-        let attempt = (|| -> std::io::Result<String> {
-            let mut s = TcpStream::connect_timeout(&addr.parse().unwrap(), Duration::from_secs(2))?;
-            s.set_read_timeout(Some(Duration::from_secs(3)))?;
-            write!(s, "GET {path} HTTP/1.0\r\n\r\n")?;
-            let mut out = String::new();
-            s.read_to_string(&mut out)?;
-            Ok(out)
-        })();
-        match attempt {
-            Ok(out) if out.contains("200 OK") => return out,
-            other if Instant::now() > deadline => panic!("no answer from {addr}: {other:?}"),
-            _ => std::thread::sleep(Duration::from_millis(50)),
-        }
-    }
+    let get = || -> std::io::Result<String> {
+        let mut s = TcpStream::connect_timeout(&addr.parse().unwrap(), Duration::from_secs(2))?;
+        s.set_read_timeout(Some(Duration::from_secs(3)))?;
+        write!(s, "GET {path} HTTP/1.0\r\n\r\n")?;
+        let mut out = String::new();
+        s.read_to_string(&mut out)?;
+        Ok(out)
+    };
+    // The server answers once it listens.
+    within(Duration::from_secs(5), || {
+        get().ok().filter(|out| out.contains("200 OK"))
+    })
+    .unwrap_or_else(|| panic!("no answer from {addr}: {:?}", get()))
 }
 
 fn free_port() -> u16 {
@@ -101,10 +96,7 @@ fn bridge_is_the_default_with_an_address_and_a_default_route() {
 fn two_containers_reach_each_other_by_ip() {
     let env = Env::new("net-peers");
     let web = env.name("web");
-    env.run(&[
-        "run", "-d", "--name", &web, "busybox", "httpd", "-f", "-p", "80", "-h", "/etc",
-    ])
-    .ok();
+    env.detached(&web, &["httpd", "-f", "-p", "80", "-h", "/etc"]);
     let ip = ip_of(&env, &web);
     assert!(ip.starts_with(&subnet_prefix(&env)), "{ip}");
     let script = format!(
@@ -135,12 +127,11 @@ fn a_published_port_answers_from_the_host_and_cannot_be_taken_twice() {
         let host_ip = probe.local_addr().unwrap().ip();
         assert!(http_get(&format!("{host_ip}:{port}"), "/hostname").contains("200 OK"));
     }
-    let id = env.run(&["inspect", &web]).stdout;
-    let v: serde_json::Value = serde_json::from_str(&id).unwrap();
-    let id = v[0]["Id"].as_str().unwrap();
+    let v = env.inspect(&web);
+    let id = v["Id"].as_str().unwrap();
     assert!(out.contains(&id[..12]), "answered by the container: {out}");
     assert_eq!(
-        v[0]["NetworkSettings"]["Ports"]["80/tcp"][0]["HostPort"],
+        v["NetworkSettings"]["Ports"]["80/tcp"][0]["HostPort"],
         port.to_string()
     );
     let ps = env.run(&["ps"]);
@@ -164,10 +155,9 @@ fn a_published_port_answers_from_the_host_and_cannot_be_taken_twice() {
         "{}",
         r.stderr
     );
-    let cfg = env.run(&["inspect", &again]).stdout;
-    let v: serde_json::Value = serde_json::from_str(&cfg).unwrap();
-    let again_id = v[0]["Id"].as_str().unwrap().to_string();
-    assert_eq!(v[0]["State"]["Status"], "created");
+    let v = env.inspect(&again);
+    let again_id = v["Id"].as_str().unwrap().to_string();
+    assert_eq!(v["State"]["Status"], "created");
     assert!(
         link_gone(&format!("ctr{}", &again_id[..11])),
         "veth rolled back"
@@ -196,8 +186,7 @@ fn a_published_port_answers_from_the_host_and_cannot_be_taken_twice() {
 fn container_mode_shares_the_interfaces_of_a_running_container() {
     let env = Env::new("net-join");
     let web = env.name("web");
-    env.run(&["run", "-d", "--name", &web, "busybox", "sleep", "1000"])
-        .ok();
+    env.detached(&web, &["sleep", "1000"]);
     let ip = ip_of(&env, &web);
     let mode = format!("container:{web}");
     let r = env.run(&[
@@ -212,10 +201,9 @@ fn container_mode_shares_the_interfaces_of_a_running_container() {
     ]);
     r.ok();
     assert_eq!(inet(&r.stdout).unwrap(), format!("{ip}/24"));
-    let id = env.run(&["inspect", &web]).stdout;
-    let v: serde_json::Value = serde_json::from_str(&id).unwrap();
     assert!(
-        r.stdout.contains(&v[0]["Id"].as_str().unwrap()[..12]),
+        r.stdout
+            .contains(&env.inspect(&web)["Id"].as_str().unwrap()[..12]),
         "web's hostname: {}",
         r.stdout
     );
@@ -252,7 +240,7 @@ fn container_mode_shares_the_interfaces_of_a_running_container() {
         "1000",
     ])
     .ok();
-    let web_id = v[0]["Id"].as_str().unwrap().to_string();
+    let web_id = env.inspect(&web)["Id"].as_str().unwrap().to_string();
     env.run(&["rm", "-f", &web]).ok();
     assert!(
         link_gone(&format!("ctr{}", &web_id[..11])),
@@ -411,8 +399,7 @@ fn failed_starts_and_exits_give_the_address_back() {
 fn the_bridge_is_checked_before_use_and_prune_refuses_while_in_use() {
     let env = Env::new("net-owner");
     let name = env.name("busy");
-    env.run(&["run", "-d", "--name", &name, "busybox", "sleep", "1000"])
-        .ok();
+    env.detached(&name, &["sleep", "1000"]);
     let r = env.run(&["network", "prune"]);
     assert_eq!(r.code, 1);
     assert!(r.stderr.contains("in use by 1 container"), "{}", r.stderr);
@@ -450,64 +437,19 @@ fn the_bridge_is_checked_before_use_and_prune_refuses_while_in_use() {
     assert!(still_there, "prune left the foreign bridge alone");
 }
 
-fn header() -> tar::Header {
-    let mut h = tar::Header::new_gnu();
-    h.set_uid(0);
-    h.set_gid(0);
-    h.set_mtime(0);
-    h
-}
-
 /// A docker-save archive of busybox whose config exposes 80/tcp, for `-P`.
 fn exposing_image(dir: &std::path::Path) -> std::path::PathBuf {
-    use sha2::Digest;
-    let bb = ["/bin/busybox", "/usr/bin/busybox"]
-        .into_iter()
-        .find(|p| std::path::Path::new(p).exists())
-        .expect("busybox-static is installed (scripts/deps.sh)");
-    let mut layer = tar::Builder::new(Vec::new());
-    layer.append_path_with_name(bb, "bin/busybox").unwrap();
-    for applet in ["sh", "httpd"] {
-        let mut h = header();
-        h.set_entry_type(tar::EntryType::Symlink);
-        h.set_size(0);
-        h.set_mode(0o777);
-        layer
-            .append_link(&mut h, format!("bin/{applet}"), "busybox")
-            .unwrap();
-    }
-    let mut h = header();
-    h.set_size(3);
-    h.set_mode(0o644);
-    layer.append_data(&mut h, "www/ok", &b"ok\n"[..]).unwrap();
-    let layer = layer.into_inner().unwrap();
-    let diff_id = format!("sha256:{:x}", sha2::Sha256::digest(&layer));
-    let config = serde_json::json!({
-        "architecture": "amd64", "os": "linux",
-        "config": {"Cmd": ["httpd", "-f", "-p", "80", "-h", "/www"], "ExposedPorts": {"80/tcp": {}},
-                   "Env": ["PATH=/bin"]},
-        "rootfs": {"type": "layers", "diff_ids": [diff_id]},
-    })
-    .to_string();
-    let config_name = format!("{:x}.json", sha2::Sha256::digest(config.as_bytes()));
-    let manifest = serde_json::json!([{
-        "Config": config_name, "RepoTags": ["exposing:1"], "Layers": ["layer/layer.tar"],
-    }])
-    .to_string();
-    let path = dir.join("exposing.tar");
-    let mut out = tar::Builder::new(std::fs::File::create(&path).unwrap());
-    for (name, body) in [
-        ("manifest.json", manifest.as_bytes()),
-        (config_name.as_str(), config.as_bytes()),
-        ("layer/layer.tar", &layer[..]),
-    ] {
-        let mut h = header();
-        h.set_size(body.len() as u64);
-        h.set_mode(0o644);
-        out.append_data(&mut h, name, body).unwrap();
-    }
-    out.finish().unwrap();
-    path
+    let layer = busybox_layer(&["sh", "httpd"], &[("www/ok", b"ok\n")]);
+    docker_archive(
+        &dir.join("exposing.tar"),
+        "exposing:1",
+        serde_json::json!({
+            "Cmd": ["httpd", "-f", "-p", "80", "-h", "/www"],
+            "ExposedPorts": {"80/tcp": {}},
+            "Env": ["PATH=/bin"],
+        }),
+        &layer,
+    )
 }
 
 #[test]
@@ -519,8 +461,8 @@ fn publish_all_maps_the_exposed_ports_to_free_host_ports() {
     let web = env.name("web");
     env.run(&["run", "-d", "-P", "--name", &web, "exposing:1"])
         .ok();
-    let v: serde_json::Value = serde_json::from_str(&env.run(&["inspect", &web]).stdout).unwrap();
-    let port = v[0]["NetworkSettings"]["Ports"]["80/tcp"][0]["HostPort"]
+    let v = env.inspect(&web);
+    let port = v["NetworkSettings"]["Ports"]["80/tcp"][0]["HostPort"]
         .as_str()
         .expect("80/tcp is published")
         .to_string();

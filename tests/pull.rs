@@ -4,40 +4,12 @@
 
 mod common;
 
-use common::registry::{build_layout, host_arch, Fault, Proxy, Registry, TestImage, TokenAuth};
+use common::registry::{build_layout, host_arch, Fault, Proxy, Registry, TokenAuth};
 use common::{Env, Run};
 
-const PROXY_VARS: [&str; 8] = [
-    "ALL_PROXY",
-    "all_proxy",
-    "HTTPS_PROXY",
-    "https_proxy",
-    "HTTP_PROXY",
-    "http_proxy",
-    "NO_PROXY",
-    "no_proxy",
-];
-
 /// `ctrace ARGS` without the caller's HTTP proxy or docker credentials.
-fn command(env: &Env, args: &[&str]) -> std::process::Command {
-    let mut c = env.cmd(args);
-    for v in PROXY_VARS {
-        c.env_remove(v);
-    }
-    c.env("DOCKER_CONFIG", &env.dir);
-    c
-}
-
 fn ct(env: &Env, args: &[&str]) -> Run {
-    command(env, args).output().unwrap().into()
-}
-
-/// A registry holding `team/app:1.2` (busybox + `/etc/hello` = `hello`).
-fn registry_with_app(test: &str, filler: usize) -> (Registry, TestImage) {
-    let reg = Registry::start(test);
-    let img = build_layout(&reg.dir.join("layout"), "hello", filler, &[host_arch()]);
-    reg.push(&img.layout, &img.layout_ref, "team/app:1.2", false);
-    (reg, img)
+    env.direct_cmd(args).output().unwrap().into()
 }
 
 fn image_ids(env: &Env) -> Vec<String> {
@@ -82,14 +54,14 @@ fn partial_files(env: &Env) -> Vec<String> {
 
 #[test]
 fn harness_pushes_a_layout_into_a_local_registry() {
-    let (reg, _img) = registry_with_app("harness", 0);
+    let (reg, _img) = Registry::with_app("harness", 0);
     // config + 2 layers + manifest
     assert_eq!(reg.stored_blobs(), 4);
 }
 
 #[test]
 fn pull_by_tag_registers_a_runnable_image_with_every_step_traced() {
-    let (reg, img) = registry_with_app("pull_tag", 0);
+    let (reg, img) = Registry::with_app("pull_tag", 0);
     let proxy = Proxy::start(&reg.addr, None);
     let env = Env::new("pull_tag");
     let r#ref = format!("{}/team/app:1.2", proxy.addr);
@@ -156,7 +128,7 @@ fn pull_by_tag_registers_a_runnable_image_with_every_step_traced() {
 
 #[test]
 fn run_pulls_a_missing_image_and_a_warm_run_makes_no_request() {
-    let (reg, _img) = registry_with_app("run_pull", 0);
+    let (reg, _img) = Registry::with_app("run_pull", 0);
     let proxy = Proxy::start(&reg.addr, None);
     let env = Env::new("run_pull");
     let r#ref = format!("{}/team/app:1.2", proxy.addr);
@@ -240,7 +212,7 @@ fn run_pulls_a_missing_image_and_a_warm_run_makes_no_request() {
 
 #[test]
 fn pull_by_digest_and_bad_references() {
-    let (reg, img) = registry_with_app("pull_digest", 0);
+    let (reg, img) = Registry::with_app("pull_digest", 0);
     let env = Env::new("pull_digest");
     let by_digest = format!("{}/team/app@{}", reg.addr, img.manifest_digest);
     let r = ct(&env, &["pull", &by_digest]);
@@ -380,10 +352,7 @@ fn basic_auth_login_logout_and_wrong_credentials() {
                 .contains(&reg.addr)
     );
 
-    let mut c = command(
-        &env,
-        &["login", &reg.addr, "-u", "alice", "--password-stdin"],
-    );
+    let mut c = env.direct_cmd(&["login", &reg.addr, "-u", "alice", "--password-stdin"]);
     c.stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped());
@@ -428,7 +397,7 @@ fn basic_auth_login_logout_and_wrong_credentials() {
 
 #[test]
 fn bearer_tokens_anonymous_and_with_credentials() {
-    let (reg, _img) = registry_with_app("bearer", 0);
+    let (reg, _img) = Registry::with_app("bearer", 0);
     let env = Env::new("bearer");
 
     let anon = Proxy::start(&reg.addr, Some(TokenAuth { creds: None }));
@@ -483,7 +452,7 @@ fn bearer_tokens_anonymous_and_with_credentials() {
 
 #[test]
 fn a_blob_that_does_not_match_its_digest_is_refused_and_nothing_registered() {
-    let (reg, img) = registry_with_app("corrupt", 0);
+    let (reg, img) = Registry::with_app("corrupt", 0);
     let proxy = Proxy::start(&reg.addr, None);
     let env = Env::new("corrupt");
     let bad_layer = img.layers[0].clone();
@@ -510,7 +479,7 @@ fn a_blob_that_does_not_match_its_digest_is_refused_and_nothing_registered() {
 
 #[test]
 fn a_transfer_cut_midway_registers_nothing_and_a_retry_resumes() {
-    let (reg, _img) = registry_with_app("cut", 4 << 20);
+    let (reg, _img) = Registry::with_app("cut", 4 << 20);
     let proxy = Proxy::start(&reg.addr, None);
     let env = Env::new("cut");
     let r#ref = format!("{}/team/app:1.2", proxy.addr);
@@ -549,7 +518,7 @@ fn a_transfer_cut_midway_registers_nothing_and_a_retry_resumes() {
 
 #[test]
 fn one_broken_transfer_is_resumed_within_the_pull() {
-    let (reg, _img) = registry_with_app("cut_once", 4 << 20);
+    let (reg, _img) = Registry::with_app("cut_once", 4 << 20);
     let proxy = Proxy::start(&reg.addr, None);
     let env = Env::new("cut_once");
     let r#ref = format!("{}/team/app:1.2", proxy.addr);
@@ -573,12 +542,12 @@ fn one_broken_transfer_is_resumed_within_the_pull() {
 
 #[test]
 fn concurrent_pulls_of_one_image_fetch_each_blob_once() {
-    let (reg, img) = registry_with_app("concurrent", 2 << 20);
+    let (reg, img) = Registry::with_app("concurrent", 2 << 20);
     let proxy = Proxy::start(&reg.addr, None);
     let env = Env::new("concurrent");
     let r#ref = format!("{}/team/app:1.2", proxy.addr);
     let spawn = || {
-        let mut c = command(&env, &["pull", "-q", &r#ref]);
+        let mut c = env.direct_cmd(&["pull", "-q", &r#ref]);
         c.stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::piped())
             .spawn()
@@ -604,20 +573,17 @@ fn concurrent_pulls_of_one_image_fetch_each_blob_once() {
 fn busybox_is_built_offline_only_when_the_registry_cannot_be_reached() {
     let env = Env::new("offline");
     // Docker Hub made unreachable on any machine: every request goes to a dead proxy.
-    let mut c = command(
-        &env,
-        &[
-            "run",
-            "--pull",
-            "missing",
-            "--rm",
-            "--network",
-            "none",
-            "busybox",
-            "echo",
-            "hi",
-        ],
-    );
+    let mut c = env.direct_cmd(&[
+        "run",
+        "--pull",
+        "missing",
+        "--rm",
+        "--network",
+        "none",
+        "busybox",
+        "echo",
+        "hi",
+    ]);
     c.env("ALL_PROXY", "http://127.0.0.1:1");
     let r: Run = c.output().unwrap().into();
     r.ok();
@@ -639,7 +605,7 @@ fn busybox_is_built_offline_only_when_the_registry_cannot_be_reached() {
 
     // `ctrace pull busybox` in the same classroom builds it too, and says so.
     ct(&env, &["rmi", "busybox"]).ok();
-    let mut c = command(&env, &["pull", "busybox"]);
+    let mut c = env.direct_cmd(&["pull", "busybox"]);
     c.env("ALL_PROXY", "http://127.0.0.1:1");
     let r: Run = c.output().unwrap().into();
     r.ok();
@@ -648,7 +614,7 @@ fn busybox_is_built_offline_only_when_the_registry_cannot_be_reached() {
     assert_eq!(image_ids(&env).len(), 1);
 
     // Any other failure is not hidden by the fallback.
-    let (reg, _img) = registry_with_app("offline", 0);
+    let (reg, _img) = Registry::with_app("offline", 0);
     let r = ct(
         &env,
         &[
@@ -693,18 +659,15 @@ fn docker_hub_names_come_from_a_registry_mirror() {
     ct(&env, &["rmi", "alpine"]).ok();
 
     // The same through the environment, pulled by `run`.
-    let mut c = command(
-        &env,
-        &[
-            "run",
-            "--pull",
-            "missing",
-            "--rm",
-            "--network",
-            "none",
-            "alpine",
-        ],
-    );
+    let mut c = env.direct_cmd(&[
+        "run",
+        "--pull",
+        "missing",
+        "--rm",
+        "--network",
+        "none",
+        "alpine",
+    ]);
     c.env("CTRACE_REGISTRY_MIRROR", &mirror);
     let r: Run = c.output().unwrap().into();
     r.ok();
@@ -792,7 +755,7 @@ fn docker_schema_2_manifests_pull_and_run() {
 
 #[test]
 fn pull_explain_narrates_each_step() {
-    let (reg, _img) = registry_with_app("explain", 0);
+    let (reg, _img) = Registry::with_app("explain", 0);
     let env = Env::new("explain");
     let r#ref = format!("{}/team/app:1.2", reg.addr);
     let r = ct(&env, &["pull", "--explain", &r#ref]);

@@ -6,52 +6,9 @@ mod common;
 
 use std::io::{BufRead, BufReader};
 use std::process::Stdio;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use common::Env;
-
-fn inspect(env: &Env, name: &str) -> serde_json::Value {
-    let out = env.run(&["inspect", name]);
-    let v: serde_json::Value = serde_json::from_str(&out.ok().stdout).unwrap();
-    v[0].clone()
-}
-
-fn state(env: &Env, name: &str) -> serde_json::Value {
-    inspect(env, name)["State"].clone()
-}
-
-fn actions(env: &Env, id: &str) -> Vec<String> {
-    std::fs::read_to_string(env.root.join("events.jsonl"))
-        .unwrap_or_default()
-        .lines()
-        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
-        .filter(|e| e["Actor"]["ID"] == id)
-        .map(|e| e["Action"].as_str().unwrap_or("").to_string())
-        .collect()
-}
-
-/// Polls `inspect` until `done` holds; panics (showing the last state) if it never does within
-/// a generous limit. The limit only guards against a hang: nothing here asserts a duration.
-fn until(env: &Env, name: &str, done: impl Fn(&serde_json::Value) -> bool) -> serde_json::Value {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let v = inspect(env, name);
-        if done(&v) {
-            return v;
-        }
-        assert!(Instant::now() < deadline, "never reached: {v}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
-fn span_names(trace: &serde_json::Value) -> Vec<String> {
-    trace["spans"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|s| s["name"].as_str().unwrap().to_string())
-        .collect()
-}
+use common::{span_names, Env};
 
 /// The scheduler state of `pid` (`/proc/<pid>/status`), e.g. `S (sleeping)`.
 fn proc_state(pid: i64) -> String {
@@ -98,11 +55,11 @@ fn pause_freezes_every_process_and_unpause_thaws_it() {
         .stdout
         .trim()
         .to_string();
-    let pid = state(&env, &web)["Pid"].as_i64().unwrap();
+    let pid = env.state(&web)["Pid"].as_i64().unwrap();
     assert!(proc_state(pid).starts_with('S'), "{}", proc_state(pid));
 
     assert_eq!(env.run(&["pause", &web]).ok().stdout, format!("{web}\n"));
-    let st = state(&env, &web);
+    let st = env.state(&web);
     assert_eq!(st["Status"], "paused", "{st}");
     assert_eq!(st["Paused"], true);
     assert_eq!(
@@ -130,10 +87,10 @@ fn pause_freezes_every_process_and_unpause_thaws_it() {
         "{}",
         again.stderr
     );
-    assert_eq!(state(&env, &web)["Status"], "paused");
+    assert_eq!(env.state(&web)["Status"], "paused");
 
     assert_eq!(env.run(&["unpause", &web]).ok().stdout, format!("{web}\n"));
-    assert_eq!(state(&env, &web)["Status"], "running");
+    assert_eq!(env.state(&web)["Status"], "running");
     assert_eq!(frozen(&id), Some(false));
     assert!(proc_state(pid).starts_with('S'), "{}", proc_state(pid));
     let again = env.run(&["unpause", &web]);
@@ -145,9 +102,9 @@ fn pause_freezes_every_process_and_unpause_thaws_it() {
         "{}",
         again.stderr
     );
-    assert_eq!(state(&env, &web)["Status"], "running");
+    assert_eq!(env.state(&web)["Status"], "running");
 
-    let a = actions(&env, &id);
+    let a = env.actions_of(&id);
     let pos = |x: &str| a.iter().position(|y| y == x).unwrap_or(usize::MAX);
     assert!(
         pos("pause") < pos("unpause") && pos("unpause") < a.len(),
@@ -169,14 +126,14 @@ fn pause_freezes_every_process_and_unpause_thaws_it() {
     // A paused container can be killed (docker resumes it after SIGKILL) or removed by force.
     env.run(&["pause", &web]).ok();
     env.run(&["kill", &web]).ok();
-    let v = until(&env, &web, |v| v["State"]["Status"] == "exited");
+    let v = env.until(&web, |v| v["State"]["Status"] == "exited");
     assert_eq!(v["State"]["ExitCode"], 137);
     env.run(&["start", &web]).ok();
     env.run(&["pause", &web]).ok();
     let r = env.run(&["rm", &web]);
     assert_eq!(r.code, 1);
     assert!(r.stderr.contains("must be unpaused first"), "{}", r.stderr);
-    assert_eq!(state(&env, &web)["Status"], "paused");
+    assert_eq!(env.state(&web)["Status"], "paused");
     env.run(&["rm", "-f", &web]).ok();
 }
 
@@ -184,20 +141,7 @@ fn pause_freezes_every_process_and_unpause_thaws_it() {
 fn illegal_transitions_are_refused_and_change_nothing() {
     let env = Env::new("illegal_transitions");
     let c = env.name("created");
-    let id = env
-        .run(&[
-            "create",
-            "--name",
-            &c,
-            "--network",
-            "none",
-            "busybox",
-            "true",
-        ])
-        .ok()
-        .stdout
-        .trim()
-        .to_string();
+    let id = env.created(&c, &["true"]);
     let before =
         std::fs::read_to_string(env.root.join("containers").join(&id).join("state.json")).unwrap();
     let r = env.run(&["pause", &c]);
@@ -215,11 +159,11 @@ fn illegal_transitions_are_refused_and_change_nothing() {
 
     // An exited container cannot be paused either.
     env.run(&["start", &c]).ok();
-    until(&env, &c, |v| v["State"]["Status"] == "exited");
+    env.until(&c, |v| v["State"]["Status"] == "exited");
     let r = env.run(&["pause", &c]);
     assert_eq!(r.code, 1);
     assert!(r.stderr.contains("is not running"), "{}", r.stderr);
-    assert_eq!(state(&env, &c)["Status"], "exited");
+    assert_eq!(env.state(&c)["Status"], "exited");
 
     // Unknown names: one line, exit 1, for every command of this module.
     for cmd in ["pause", "unpause", "restart"] {
@@ -231,7 +175,7 @@ fn illegal_transitions_are_refused_and_change_nothing() {
             "{cmd}"
         );
     }
-    assert!(!actions(&env, &id).iter().any(|a| a == "pause"));
+    assert!(!env.actions_of(&id).iter().any(|a| a == "pause"));
 }
 
 #[test]
@@ -254,25 +198,20 @@ fn restart_gives_a_new_process_and_one_trace_with_stop_and_start() {
         .stdout
         .trim()
         .to_string();
-    let before = state(&env, &web);
+    let before = env.state(&web);
     env.run(&["restart", "-t", "1", &web]).ok();
-    let after = state(&env, &web);
+    let after = env.state(&web);
     assert_eq!(after["Status"], "running", "{after}");
     assert_ne!(after["Pid"], before["Pid"]);
     assert_ne!(after["StartedAt"], before["StartedAt"]);
     assert!(!std::path::Path::new(&format!("/proc/{}", before["Pid"])).exists());
 
-    let a = actions(&env, &id);
+    let a = env.actions_of(&id);
     let tail: Vec<&str> = a.iter().rev().take(2).rev().map(String::as_str).collect();
     assert_eq!(tail, ["start", "restart"], "{a:?}");
     assert!(a.iter().any(|x| x == "die") && a.iter().any(|x| x == "stop"));
 
-    let trace = env
-        .traces()
-        .into_iter()
-        .find(|t| t["operation"] == "restart")
-        .expect("a restart trace");
-    let names = span_names(&trace);
+    let names = span_names(&env.last_trace("restart"));
     for p in [
         "restart",
         "restart.lookup",
@@ -288,7 +227,7 @@ fn restart_gives_a_new_process_and_one_trace_with_stop_and_start() {
     // Restarting an exited container just starts it.
     env.run(&["stop", "-t", "1", &web]).ok();
     env.run(&["restart", &web]).ok();
-    assert_eq!(state(&env, &web)["Status"], "running");
+    assert_eq!(env.state(&web)["Status"], "running");
 }
 
 #[test]
@@ -310,7 +249,7 @@ fn rm_refuses_a_running_container_and_rm_f_removes_it() {
     let r = env.run(&["rm", &web]);
     assert_eq!(r.code, 1);
     assert!(r.stderr.contains("container is running"), "{}", r.stderr);
-    assert_eq!(state(&env, &web)["Status"], "running");
+    assert_eq!(env.state(&web)["Status"], "running");
     env.run(&["rm", "-f", &web]).ok();
     assert!(env.ids().is_empty());
 }
@@ -340,13 +279,13 @@ fn on_failure_restarts_n_times_then_stays_exited() {
         .to_string();
     // `wait` follows the container across its restarts, to the exit that ends them.
     assert_eq!(env.run(&["wait", &c]).ok().stdout, "3\n");
-    let v = inspect(&env, &c);
+    let v = env.inspect(&c);
     assert_eq!(v["State"]["Status"], "exited", "{v}");
     assert_eq!(v["RestartCount"], 3, "{v}");
     assert_eq!(v["State"]["ExitCode"], 3);
     assert_eq!(v["HostConfig"]["RestartPolicy"]["Name"], "on-failure");
     assert_eq!(v["HostConfig"]["RestartPolicy"]["MaximumRetryCount"], 3);
-    let a = actions(&env, &id);
+    let a = env.actions_of(&id);
     assert_eq!(a.iter().filter(|x| *x == "start").count(), 4, "{a:?}");
     assert_eq!(a.iter().filter(|x| *x == "die").count(), 4, "{a:?}");
     // Every restart is a start trace of its own, recorded by the shim, and each exit says why.
@@ -375,7 +314,7 @@ fn on_failure_restarts_n_times_then_stays_exited() {
     env.run(&["start", &c]).ok();
     // `wait` follows the container across its restarts, to the exit that ends them.
     assert_eq!(env.run(&["wait", &c]).ok().stdout, "3\n");
-    let v = inspect(&env, &c);
+    let v = env.inspect(&c);
     assert_eq!(v["State"]["Status"], "exited", "{v}");
     assert_eq!(v["RestartCount"], 3, "{v}");
     assert_eq!(v["State"]["ExitCode"], 3);
@@ -398,13 +337,14 @@ fn always_restarts_after_exit_0_until_a_user_stops_it() {
         "true",
     ])
     .ok();
-    until(&env, &c, |v| v["RestartCount"].as_u64().unwrap_or(0) >= 2);
+    env.until(&c, |v| v["RestartCount"].as_u64().unwrap_or(0) >= 2);
     env.run(&["stop", "-t", "1", &c]).ok();
-    let st = until(&env, &c, |v| v["State"]["Status"] == "exited");
+    let st = env.until(&c, |v| v["State"]["Status"] == "exited");
     let count = st["RestartCount"].clone();
-    // Longer than the backoff it had reached: a restart would have happened by now.
+    // The point of this sleep: nothing may happen for longer than the backoff it had reached
+    // (a restart would have come by now), and an absence cannot be polled for.
     std::thread::sleep(Duration::from_millis(1500));
-    let v = inspect(&env, &c);
+    let v = env.inspect(&c);
     assert_eq!(v["State"]["Status"], "exited", "{v}");
     assert_eq!(v["RestartCount"], count, "{v}");
     assert!(
@@ -428,7 +368,7 @@ fn always_restarts_after_exit_0_until_a_user_stops_it() {
         "exit 1",
     ])
     .ok();
-    until(&env, &d, |v| v["RestartCount"].as_u64().unwrap_or(0) >= 1);
+    env.until(&d, |v| v["RestartCount"].as_u64().unwrap_or(0) >= 1);
     env.run(&["rm", "-f", &d]).ok();
     assert!(env
         .run(&["ps", "-a", "-q", "-f", &format!("name={d}")])
@@ -632,22 +572,7 @@ fn ps_filters_formats_and_counts_like_docker() {
         "true",
     ])
     .ok();
-    let failed_id = env
-        .run(&[
-            "create",
-            "--name",
-            &failed,
-            "--network",
-            "none",
-            "busybox",
-            "sh",
-            "-c",
-            "exit 2",
-        ])
-        .ok()
-        .stdout
-        .trim()
-        .to_string();
+    let failed_id = env.created(&failed, &["sh", "-c", "exit 2"]);
     env.run(&["start", "-a", &failed]);
 
     // -q: running only, short ids; --no-trunc: full ids.
@@ -784,16 +709,11 @@ fn ps_filters_formats_and_counts_like_docker() {
 fn a_killed_shim_is_noticed_and_its_container_released() {
     let env = Env::new("killed_shim");
     let web = env.name("web");
-    let id = env
-        .run(&["run", "-d", "--name", &web, "busybox", "sleep", "1000"])
-        .ok()
-        .stdout
-        .trim()
-        .to_string();
-    let st = state(&env, &web);
-    let shim = inspect(&env, &web)["Ctrace"]["ShimPid"].as_i64().unwrap();
+    let id = env.detached(&web, &["sleep", "1000"]);
+    let st = env.state(&web);
+    let shim = env.inspect(&web)["Ctrace"]["ShimPid"].as_i64().unwrap();
     let pid = st["Pid"].as_i64().unwrap();
-    assert!(!inspect(&env, &web)["NetworkSettings"]["IPAddress"]
+    assert!(!env.inspect(&web)["NetworkSettings"]["IPAddress"]
         .as_str()
         .unwrap()
         .is_empty());
@@ -803,7 +723,7 @@ fn a_killed_shim_is_noticed_and_its_container_released() {
         libc::kill(pid as i32, libc::SIGKILL);
     }
     // Nobody runs the exit phases now; the next ps notices (once the kernel has ended both).
-    let v = until(&env, &web, |v| v["State"]["Status"] != "running");
+    let v = env.until(&web, |v| v["State"]["Status"] != "running");
     let ps = env.run(&["ps", "-a"]).ok().stdout.clone();
     assert!(ps.contains("Exited (255)"), "{ps}");
     assert_eq!(v["State"]["Status"], "exited");
@@ -827,18 +747,17 @@ fn a_killed_shim_is_noticed_and_its_container_released() {
     );
     // And it can be started again, then removed normally.
     env.run(&["start", &web]).ok();
-    assert_eq!(state(&env, &web)["Status"], "running");
+    assert_eq!(env.state(&web)["Status"], "running");
     env.run(&["rm", "-f", &web]).ok();
 
     // Only the shim killed: the init runs on, orphaned; stop ends it and releases everything.
     let db = env.name("db");
-    env.run(&["run", "-d", "--name", &db, "busybox", "sleep", "1000"])
-        .ok();
-    let shim = inspect(&env, &db)["Ctrace"]["ShimPid"].as_i64().unwrap();
+    env.detached(&db, &["sleep", "1000"]);
+    let shim = env.inspect(&db)["Ctrace"]["ShimPid"].as_i64().unwrap();
     // SAFETY: plain syscall on a process this test started.
     unsafe { libc::kill(shim as i32, libc::SIGKILL) };
     env.run(&["stop", "-t", "1", &db]).ok();
-    let v = inspect(&env, &db);
+    let v = env.inspect(&db);
     assert_eq!(v["State"]["Status"], "exited", "{v}");
     assert_eq!(v["NetworkSettings"]["IPAddress"], "", "{v}");
     assert!(
@@ -865,7 +784,7 @@ fn inspect_shows_dockers_state_fields() {
         "true",
     ])
     .ok();
-    let v = inspect(&env, &c);
+    let v = env.inspect(&c);
     let st = &v["State"];
     for k in [
         "Status",
@@ -897,20 +816,7 @@ fn inspect_shows_dockers_state_fields() {
 fn a_removal_that_cannot_clean_up_leaves_a_dead_container_that_rm_retries() {
     let env = Env::new("dead");
     let c = env.name("c");
-    let id = env
-        .run(&[
-            "create",
-            "--name",
-            &c,
-            "--network",
-            "none",
-            "busybox",
-            "true",
-        ])
-        .ok()
-        .stdout
-        .trim()
-        .to_string();
+    let id = env.created(&c, &["true"]);
     env.run(&["start", "-a", &c]).ok();
     // Something on the host where the rootfs mount point should be: the unmount cannot work.
     let bundle = env.exec_root.join(&id);
@@ -924,7 +830,7 @@ fn a_removal_that_cannot_clean_up_leaves_a_dead_container_that_rm_retries() {
         r.stderr
     );
     assert_eq!(r.stderr.lines().count(), 1, "{}", r.stderr);
-    let st = state(&env, &c);
+    let st = env.state(&c);
     assert_eq!(st["Status"], "dead", "{st}");
     assert_eq!(st["Dead"], true);
     assert!(st["Error"]

@@ -8,9 +8,9 @@ use std::io::{Read, Write};
 use std::os::fd::OwnedFd;
 use std::process::{Child, Stdio};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use common::{cgroups_of, link_gone, mounts_under, processes_with, Env};
+use common::{cgroups_of, within, Env, PATIENCE};
 
 const PROMPT: &str = "[Enter] next phase";
 
@@ -19,6 +19,8 @@ struct Session {
     child: Child,
     master: std::fs::File,
     screen: Arc<Mutex<String>>,
+    /// Copies the pty to `screen` until every holder of the slave side is gone.
+    reader: std::thread::JoinHandle<()>,
     /// Prompts answered so far.
     answered: usize,
 }
@@ -38,7 +40,7 @@ impl Session {
         let master = std::fs::File::from(pty.master);
         let screen = Arc::new(Mutex::new(String::new()));
         let (mut reader, sink) = (master.try_clone().unwrap(), screen.clone());
-        std::thread::spawn(move || {
+        let reader = std::thread::spawn(move || {
             let mut buf = [0u8; 4096];
             while let Ok(n) = reader.read(&mut buf) {
                 if n == 0 {
@@ -53,6 +55,7 @@ impl Session {
             child,
             master,
             screen,
+            reader,
             answered: 0,
         }
     }
@@ -61,26 +64,30 @@ impl Session {
         self.screen.lock().unwrap().clone()
     }
 
+    /// Waits (a little) until the reader has copied everything the process wrote: it ends when
+    /// the last holder of the pty's slave side is gone.
+    fn drained(&self) {
+        within(Duration::from_secs(5), || {
+            self.reader.is_finished().then_some(())
+        });
+    }
+
     /// Waits for the next prompt (a guard against hanging, not a timing assertion); false when
     /// the process exited instead.
     fn next_prompt(&mut self) -> bool {
-        let deadline = Instant::now() + Duration::from_secs(120);
-        loop {
-            if self.screen().matches(PROMPT).count() > self.answered {
-                return true;
+        let prompted = |s: &Session| s.screen().matches(PROMPT).count() > s.answered;
+        let answer = within(Duration::from_secs(120), || {
+            if prompted(self) {
+                return Some(true);
             }
             if self.child.try_wait().unwrap().is_some() {
                 // Whatever it printed last may still be in the pty.
-                std::thread::sleep(Duration::from_millis(100));
-                return self.screen().matches(PROMPT).count() > self.answered;
+                self.drained();
+                return Some(prompted(self));
             }
-            assert!(
-                Instant::now() < deadline,
-                "no prompt; the screen so far:\n{}",
-                self.screen()
-            );
-            std::thread::sleep(Duration::from_millis(10));
-        }
+            None
+        });
+        answer.unwrap_or_else(|| panic!("no prompt; the screen so far:\n{}", self.screen()))
     }
 
     /// Answers the current prompt with `key`.
@@ -92,11 +99,10 @@ impl Session {
         } else {
             // `s` prints the state and asks again: that new prompt is the one to answer next.
             let before = self.screen().matches(PROMPT).count();
-            let deadline = Instant::now() + Duration::from_secs(60);
-            while self.screen().matches(PROMPT).count() == before {
-                assert!(Instant::now() < deadline, "no prompt after s");
-                std::thread::sleep(Duration::from_millis(10));
-            }
+            let asked = within(PATIENCE, || {
+                (self.screen().matches(PROMPT).count() > before).then_some(())
+            });
+            assert!(asked.is_some(), "no prompt after s");
             self.answered += 1;
         }
     }
@@ -129,7 +135,7 @@ impl Session {
             .read_to_string(&mut out)
             .unwrap();
         let code = self.child.wait().unwrap().code().unwrap_or(-1);
-        std::thread::sleep(Duration::from_millis(100));
+        self.drained();
         (code, out, self.screen())
     }
 }
@@ -281,16 +287,7 @@ fn q_rolls_back_everything_the_run_did() {
         screen.contains("ctrace: aborted after start.network.attach (--step)"),
         "{screen}"
     );
-    // Checked here, before the harness's own rm -f could tidy anything up.
-    assert!(env.ids().is_empty(), "the run's container is still there");
-    assert!(
-        mounts_under(&env.dir).is_empty(),
-        "{:?}",
-        mounts_under(&env.dir)
-    );
-    assert!(cgroups_of(&id).is_empty(), "{:?}", cgroups_of(&id));
-    assert!(link_gone(&format!("ctr{}", &id[..11])), "veth left");
-    assert!(processes_with(&env.root.to_string_lossy()).is_empty());
+    env.assert_nothing_left_of(&id);
     // The trace shows the quit and the rollback.
     let t = env.traces().pop().unwrap();
     let names: Vec<&str> = t["spans"]
@@ -328,14 +325,7 @@ fn q_inside_the_init_rolls_back_the_shim_the_init_and_the_cgroup() {
         screen.contains("ctrace: aborted after init.mounts (--step)"),
         "{screen}"
     );
-    assert!(env.ids().is_empty(), "the run's container is still there");
-    assert!(
-        mounts_under(&env.dir).is_empty(),
-        "{:?}",
-        mounts_under(&env.dir)
-    );
-    assert!(cgroups_of(&id).is_empty(), "{:?}", cgroups_of(&id));
-    assert!(processes_with(&env.root.to_string_lossy()).is_empty());
+    env.assert_nothing_left_of(&id);
     assert!(
         !std::path::Path::new(&format!("/proc/{init}")).exists()
             || std::fs::read_to_string(format!("/proc/{init}/cmdline"))
@@ -371,11 +361,10 @@ fn lang_zh_steps_in_chinese() {
         &["create", "--step", "--lang", "zh", "busybox", "true"],
     );
     // The prompt is in Chinese: answer it with q at the first pause.
-    let deadline = Instant::now() + Duration::from_secs(120);
-    while !s.screen().contains("[q] 退出并回滚") {
-        assert!(Instant::now() < deadline, "{}", s.screen());
-        std::thread::sleep(Duration::from_millis(10));
-    }
+    let asked = within(Duration::from_secs(120), || {
+        s.screen().contains("[q] 退出并回滚").then_some(())
+    });
+    assert!(asked.is_some(), "{}", s.screen());
     let screen = s.screen();
     assert!(screen.contains("━━ create.image.lookup"), "{screen}");
     assert!(screen.contains("在另一个终端里试试"), "{screen}");

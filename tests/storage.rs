@@ -5,19 +5,13 @@ mod common;
 
 use std::path::Path;
 
-use common::{mounts_under, Env};
-use sha2::Digest;
+use common::archive::{busybox_layer, docker_archive};
+use common::{eventually, mounts_under, within, Env, PATIENCE};
 
 fn volume_names(env: &Env) -> Vec<String> {
     let r = env.run(&["volume", "ls", "-q"]);
     r.ok();
     r.stdout.lines().map(str::to_string).collect()
-}
-
-fn inspect(env: &Env, name: &str) -> serde_json::Value {
-    let r = env.run(&["inspect", name]);
-    r.ok();
-    serde_json::from_str::<serde_json::Value>(&r.stdout).unwrap()[0].clone()
 }
 
 #[test]
@@ -72,7 +66,7 @@ fn a_bind_mount_shows_host_files_and_ro_is_enforced() {
         "create", "--name", &c, "--mount", &m, "-v", &spec, "busybox", "true",
     ])
     .ok();
-    let doc = inspect(&env, &c);
+    let doc = env.inspect(&c);
     let hc = &doc["HostConfig"];
     assert_eq!(hc["Mounts"][0]["Type"], "bind");
     assert_eq!(hc["Mounts"][0]["Target"], "/hostetc");
@@ -155,7 +149,7 @@ fn a_named_volume_outlives_its_containers_and_is_refused_for_rm_while_in_use() {
         format!("ctrace: remove {data}: volume is in use - [{id}]")
     );
     assert!(Path::new(&mountpoint).join("x").exists());
-    let mounts = &inspect(&env, &c)["Mounts"];
+    let mounts = &env.inspect(&c)["Mounts"];
     assert_eq!(mounts[0]["Type"], "volume");
     assert_eq!(mounts[0]["Name"], data.as_str());
     assert_eq!(mounts[0]["Source"], mountpoint.as_str());
@@ -198,9 +192,9 @@ fn volumes_from_shares_an_anonymous_volume_and_rm_v_removes_it() {
     let anon = vols.iter().find(|v| **v != named).unwrap().clone();
     assert_eq!(anon.len(), 64, "anonymous volumes get 64-hex names: {anon}");
 
-    let mut seen = String::new();
-    for _ in 0..50 {
-        let r = env.run(&[
+    // db writes its row once it runs: read until it is there.
+    let read = || {
+        env.run(&[
             "run",
             "--rm",
             "--volumes-from",
@@ -208,14 +202,10 @@ fn volumes_from_shares_an_anonymous_volume_and_rm_v_removes_it() {
             "busybox",
             "cat",
             "/var/lib/db/table",
-        ]);
-        seen = r.stdout;
-        if seen == "row\n" {
-            break;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(100));
-    }
-    assert_eq!(seen, "row\n");
+        ])
+        .stdout
+    };
+    eventually(|| read() == "row\n", PATIENCE);
     // :ro shares read-only.
     let from = format!("{db}:ro");
     let r = env.run(&[
@@ -248,13 +238,8 @@ fn volumes_from_shares_an_anonymous_volume_and_rm_v_removes_it() {
     // --rm removes the anonymous volumes too.
     env.run(&["run", "--rm", "-v", "/scratch", "busybox", "true"])
         .ok();
-    // The shim removes an exited --rm container; give it a moment.
-    for _ in 0..50 {
-        if volume_names(&env).len() == 1 {
-            break;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(100));
-    }
+    // The shim removes an exited --rm container just after the exit.
+    eventually(|| volume_names(&env).len() == 1, PATIENCE);
     assert_eq!(volume_names(&env), [named.as_str()]);
 
     // prune: anonymous unused ones only; -a also the named ones.
@@ -411,62 +396,18 @@ fn bad_mounts_are_refused_with_docker_errors_and_change_nothing() {
     assert!(volume_names(&env).is_empty());
 }
 
-fn header() -> tar::Header {
-    let mut h = tar::Header::new_gnu();
-    h.set_uid(0);
-    h.set_gid(0);
-    h.set_mtime(0);
-    h
-}
-
 /// A docker-save tarball of busybox with a file at /seed/hello and `VOLUME /seed`.
 fn image_with_a_volume(dir: &Path) -> std::path::PathBuf {
-    let bb = ["/bin/busybox", "/usr/bin/busybox"]
-        .into_iter()
-        .find(|p| Path::new(p).exists())
-        .expect("busybox-static is installed (scripts/deps.sh)");
-    let mut layer = tar::Builder::new(Vec::new());
-    layer.append_path_with_name(bb, "bin/busybox").unwrap();
-    let mut h = header();
-    h.set_entry_type(tar::EntryType::Symlink);
-    h.set_size(0);
-    h.set_mode(0o777);
-    for applet in ["sh", "cat", "ls"] {
-        layer
-            .append_link(&mut h.clone(), format!("bin/{applet}"), "busybox")
-            .unwrap();
-    }
-    let body = b"seeded by the image\n";
-    let mut h = header();
-    h.set_size(body.len() as u64);
-    h.set_mode(0o644);
-    layer.append_data(&mut h, "seed/hello", &body[..]).unwrap();
-    let layer = layer.into_inner().unwrap();
-    let diff_id = format!("sha256:{:x}", sha2::Sha256::digest(&layer));
-    let config = serde_json::json!({
-        "architecture": "amd64", "os": "linux",
-        "config": {"Cmd": ["sh"], "Volumes": {"/seed": {}}, "Env": ["PATH=/bin"]},
-        "rootfs": {"type": "layers", "diff_ids": [diff_id]},
-    })
-    .to_string();
-    let manifest = serde_json::json!([
-        {"Config": "config.json", "RepoTags": ["test/seeded:1"], "Layers": ["layer/layer.tar"]}
-    ])
-    .to_string();
-    let path = dir.join("seeded.tar");
-    let mut out = tar::Builder::new(std::fs::File::create(&path).unwrap());
-    for (name, data) in [
-        ("config.json", config.as_bytes()),
-        ("manifest.json", manifest.as_bytes()),
-        ("layer/layer.tar", &layer[..]),
-    ] {
-        let mut h = header();
-        h.set_size(data.len() as u64);
-        h.set_mode(0o644);
-        out.append_data(&mut h, name, data).unwrap();
-    }
-    out.finish().unwrap();
-    path
+    let layer = busybox_layer(
+        &["sh", "cat", "ls"],
+        &[("seed/hello", b"seeded by the image\n")],
+    );
+    docker_archive(
+        &dir.join("seeded.tar"),
+        "test/seeded:1",
+        serde_json::json!({"Cmd": ["sh"], "Volumes": {"/seed": {}}, "Env": ["PATH=/bin"]}),
+        &layer,
+    )
 }
 
 #[test]
@@ -484,7 +425,7 @@ fn an_image_volume_gets_an_anonymous_volume_filled_from_the_image() {
         data.is_file(),
         "the image's files were copied into the volume"
     );
-    let mounts = &inspect(&env, &c)["Mounts"];
+    let mounts = &env.inspect(&c)["Mounts"];
     assert_eq!(mounts[0]["Destination"], "/seed");
     assert_eq!(mounts[0]["Type"], "volume");
 
@@ -664,15 +605,14 @@ fn bind_propagation_is_honoured() {
     let slave = spawn("rslave", "a");
     let private = spawn("rprivate", "b");
     let rshared = spawn("rshared", "c");
-    for _ in 0..200 {
-        if ["a", "b", "c"]
-            .iter()
-            .all(|n| shared.join(format!("ready-{n}")).exists())
-        {
-            break;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
+    eventually(
+        || {
+            ["a", "b", "c"]
+                .iter()
+                .all(|n| shared.join(format!("ready-{n}")).exists())
+        },
+        PATIENCE,
+    );
     host_mount(&mut host, &shared.join("sub"), "--make-private");
     std::fs::write(shared.join("go"), "").unwrap();
     let out = |c: std::process::Child| {
@@ -728,8 +668,8 @@ fn a_volume_with_local_driver_options_is_mounted_while_containers_run() {
         1,
         "mounted on the host while in use"
     );
-    let mut out = String::new();
-    for _ in 0..50 {
+    // The writer writes x once it runs: read until it is there.
+    let out = within(PATIENCE, || {
         let r = env.run(&[
             "run",
             "--rm",
@@ -740,12 +680,9 @@ fn a_volume_with_local_driver_options_is_mounted_while_containers_run() {
             "-c",
             "cat /d/f && df -k /d | tail -1",
         ]);
-        out = r.stdout;
-        if out.starts_with("x\n") {
-            break;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(100));
-    }
+        Some(r.stdout).filter(|o| o.starts_with("x\n"))
+    })
+    .unwrap_or_default();
     assert!(out.starts_with("x\n") && out.contains(" 1024 "), "{out}");
     // The reader stopped, the writer still runs: still mounted.
     assert_eq!(mounts_under(&data).len(), 1);

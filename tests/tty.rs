@@ -11,7 +11,7 @@ use std::process::{Child, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
 
-use common::Env;
+use common::{eventually, within, Env, PATIENCE};
 
 /// A terminal: the pty master, and what ctrace wrote to it so far.
 struct Term {
@@ -131,30 +131,24 @@ fn run_it_is_a_real_terminal() {
     // not the CLI.
     // (Once `sleep` shows in ps, the shell has made it the terminal's foreground job.)
     term.type_("sleep 1000\r");
-    for _ in 0..600 {
-        let ps = env.run(&["exec", &name, "ps", "-o", "args"]);
-        if ps.stdout.lines().any(|l| l.trim() == "sleep 1000") {
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    // Under heavy load a first ^C was seen once to leave `sleep` running (cause not found; see
-    // the DESIGN notes on -t), so ^C is typed again until `sleep` is gone: the assertion is that
-    // ^C typed into the CLI interrupts the container's foreground job, not how many it takes.
     let sleeping = || {
         env.run(&["exec", &name, "ps", "-o", "args"])
             .stdout
             .lines()
             .any(|l| l.trim() == "sleep 1000")
     };
-    for _ in 0..20 {
+    eventually(sleeping, PATIENCE);
+    // Under heavy load a first ^C was seen once to leave `sleep` running (cause not found; see
+    // the DESIGN notes on -t), so ^C is typed again until `sleep` is gone: the assertion is that
+    // ^C typed into the CLI interrupts the container's foreground job, not how many it takes.
+    let interrupted = within(PATIENCE, || {
         term.type_("\x03");
-        std::thread::sleep(Duration::from_millis(200));
-        if !sleeping() {
-            break;
-        }
-    }
-    assert!(!sleeping(), "^C did not interrupt the foreground job");
+        within(Duration::from_millis(200), || (!sleeping()).then_some(()))
+    });
+    assert!(
+        interrupted.is_some(),
+        "^C did not interrupt the foreground job"
+    );
     term.type_("echo $((40+2))x\r");
     term.expect("42x\r\n");
     // The container's exit code is the CLI's, and our terminal is back in cooked mode.
@@ -172,8 +166,7 @@ fn run_it_is_a_real_terminal() {
 fn exec_it_is_a_real_terminal() {
     let env = Env::new("tty_exec");
     let name = env.name("box");
-    env.run(&["run", "-d", "--name", &name, "busybox", "sleep", "1000"])
-        .ok();
+    env.detached(&name, &["sleep", "1000"]);
     let mut term = Term::new(24, 80);
     let cooked = lflag(term.slave.as_raw_fd());
     let mut cli = term.spawn(&env, &["exec", "-it", &name, "sh"]);
@@ -201,10 +194,9 @@ fn detached_it_container_keeps_its_terminal_and_logs_it() {
         "{}",
         r.stdout
     );
-    let v: serde_json::Value =
-        serde_json::from_str(&env.run(&["inspect", &name]).ok().stdout).unwrap();
-    assert_eq!(v[0]["State"]["Status"], "running");
-    assert_eq!(v[0]["Config"]["Tty"], true);
+    let v = env.inspect(&name);
+    assert_eq!(v["State"]["Status"], "running");
+    assert_eq!(v["Config"]["Tty"], true);
     // What is written to the terminal is in the log, with the terminal's line endings, once the
     // shim has drained it at the exit.
     env.run(&["exec", &name, "sh", "-c", "echo marker > /proc/1/fd/1"])

@@ -3,17 +3,47 @@
 //! named netns are bind mounts there), no cgroup directories, veths or shim processes for its
 //! containers. Each test has its own bridge and subnet, never a user's `ctrace0`; the harness
 //! prunes it and checks that the bridge, its iptables rules and its leases are gone.
+//!
+//! Beside it: [`containers`] (inspect, state, health and events as a user reads them, and the
+//! usual ways to set a container up), [`poll`] (`eventually`: wait for a condition, never for a
+//! guessed time), [`archive`] (tar headers, busybox layers, `docker save` archives) and
+//! [`registry`] (a real registry and a proxy for the pull tests).
+//!
+//! Not here: a tool the tests need being absent is never a reason to skip: the helpers fail with
+//! the install hint (`scripts/deps.sh`).
 #![allow(dead_code)]
 
+pub mod archive;
+pub mod containers;
+pub mod poll;
 pub mod registry;
+
+// Not every test file uses every helper.
+#[allow(unused_imports)]
+pub use containers::{gone, span_names, PATIENCE};
+#[allow(unused_imports)]
+pub use poll::{eventually, within};
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::Duration;
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_ctrace");
 
 static COUNTER: AtomicU32 = AtomicU32::new(0);
+
+/// The caller's proxy settings, which no test may depend on.
+const PROXY_VARS: [&str; 8] = [
+    "ALL_PROXY",
+    "all_proxy",
+    "HTTPS_PROXY",
+    "https_proxy",
+    "HTTP_PROXY",
+    "http_proxy",
+    "NO_PROXY",
+    "no_proxy",
+];
 
 /// One isolated ctrace installation.
 pub struct Env {
@@ -98,6 +128,17 @@ impl Env {
         c
     }
 
+    /// [`Env::cmd`] without the caller's HTTP proxy (the test registries are on loopback) or
+    /// docker credentials (the test's own directory holds its `config.json`).
+    pub fn direct_cmd(&self, args: &[&str]) -> Command {
+        let mut c = self.cmd(args);
+        for v in PROXY_VARS {
+            c.env_remove(v);
+        }
+        c.env("DOCKER_CONFIG", &self.dir);
+        c
+    }
+
     /// Runs `ctrace ARGS` and collects its output.
     pub fn run(&self, args: &[&str]) -> Run {
         self.cmd(args).output().expect("spawn ctrace").into()
@@ -170,14 +211,10 @@ pub fn link_exists(name: &str) -> bool {
 /// Whether link `name` is gone, waiting up to 2 s: a container's veth goes away with its network
 /// namespace, which the kernel destroys in a worker after the last reference is dropped.
 pub fn link_gone(name: &str) -> bool {
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(2);
-    while link_exists(name) {
-        if std::time::Instant::now() > deadline {
-            return false;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
-    true
+    within(Duration::from_secs(2), || {
+        (!link_exists(name)).then_some(())
+    })
+    .is_some()
 }
 
 /// iptables rules (all tables) whose text mentions `needle`.
@@ -204,6 +241,22 @@ pub fn processes_with(needle: &str) -> Vec<String> {
         }
     }
     out
+}
+
+impl Env {
+    /// Asserts that container `id` left nothing behind, checked by the test itself before the
+    /// harness's own `rm -f` could tidy anything up: no container, no mounts under this test's
+    /// roots, no cgroup, no veth, no process under its root.
+    #[track_caller]
+    pub fn assert_nothing_left_of(&self, id: &str) {
+        assert!(self.ids().is_empty(), "the container is still there");
+        let mounts = mounts_under(&self.dir);
+        assert!(mounts.is_empty(), "mounts left: {mounts:?}");
+        assert!(cgroups_of(id).is_empty(), "{:?}", cgroups_of(id));
+        assert!(link_gone(&format!("ctr{}", &id[..11])), "veth left");
+        let procs = processes_with(&self.root.to_string_lossy());
+        assert!(procs.is_empty(), "processes left: {procs:?}");
+    }
 }
 
 impl Drop for Env {
@@ -237,12 +290,11 @@ impl Drop for Env {
                 })
                 .unwrap_or_default()
         };
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(2);
-        let mut ports = on_bridge();
-        while !ports.is_empty() && std::time::Instant::now() < deadline {
-            std::thread::sleep(std::time::Duration::from_millis(20));
-            ports = on_bridge();
-        }
+        // The veths leave the bridge as their namespaces go (a kernel worker): wait a moment.
+        let ports = within(Duration::from_secs(2), || {
+            Some(on_bridge()).filter(Vec::is_empty)
+        })
+        .unwrap_or_else(on_bridge);
         let pruned = self.run(&["network", "prune"]);
         let bridge_left = link_exists(&self.bridge);
         let rules = rules_with(&format!("ctrace:{}", self.bridge));

@@ -13,9 +13,12 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use sha2::{Digest, Sha256};
+
+use super::archive::{static_busybox, tar_header};
+use super::poll::within;
 
 static COUNTER: AtomicU32 = AtomicU32::new(0);
 
@@ -50,6 +53,15 @@ impl Registry {
         Registry::spawn(test, None)
     }
 
+    /// A registry holding `team/app:1.2` (busybox + `/etc/hello` = `hello`, and `filler` bytes
+    /// of incompressible data in `/filler`).
+    pub fn with_app(test: &str, filler: usize) -> (Registry, TestImage) {
+        let reg = Registry::start(test);
+        let img = build_layout(&reg.dir.join("layout"), "hello", filler, &[host_arch()]);
+        reg.push(&img.layout, &img.layout_ref, "team/app:1.2", false);
+        (reg, img)
+    }
+
     /// A registry that wants basic auth for `user`/`password` (htpasswd, bcrypt).
     pub fn start_with_htpasswd(test: &str, user: &str, password: &str) -> Registry {
         Registry::spawn(test, Some((user.to_string(), password.to_string())))
@@ -74,7 +86,7 @@ impl Registry {
             let out = Command::new("htpasswd")
                 .args(["-Bbn", user, password])
                 .output()
-                .expect("htpasswd (apache2-utils) is installed by scripts/deps.sh");
+                .expect("htpasswd is not installed: run scripts/deps.sh (apache2-utils)");
             assert!(out.status.success(), "htpasswd failed");
             std::fs::write(dir.join("htpasswd"), &out.stdout).unwrap();
             config.push_str(&format!(
@@ -91,7 +103,7 @@ impl Registry {
             .stdout(log.try_clone().unwrap())
             .stderr(log)
             .spawn()
-            .expect("docker-registry is installed by scripts/deps.sh");
+            .expect("docker-registry is not installed: run scripts/deps.sh");
         let reg = Registry {
             addr,
             dir,
@@ -99,15 +111,14 @@ impl Registry {
             child,
         };
         // Readiness, not timing: the port answers once the registry listens.
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while TcpStream::connect(&reg.addr).is_err() {
-            assert!(
-                Instant::now() < deadline,
-                "registry did not start: {}",
-                std::fs::read_to_string(reg.dir.join("registry.log")).unwrap_or_default()
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        let up = within(Duration::from_secs(20), || {
+            TcpStream::connect(&reg.addr).ok()
+        });
+        assert!(
+            up.is_some(),
+            "registry did not start: {}",
+            std::fs::read_to_string(reg.dir.join("registry.log")).unwrap_or_default()
+        );
         reg
     }
 
@@ -141,7 +152,7 @@ impl Registry {
             .arg(format!("oci:{}:{layout_ref}", layout.display()))
             .arg(format!("docker://{}/{dest}", self.addr))
             .output()
-            .expect("skopeo is installed by scripts/deps.sh");
+            .expect("skopeo is not installed: run scripts/deps.sh");
         assert!(
             out.status.success(),
             "skopeo copy failed: {}",
@@ -191,17 +202,6 @@ pub struct TestImage {
     pub index_digest: Option<String>,
 }
 
-fn tar_header(kind: tar::EntryType, mode: u32, size: u64) -> tar::Header {
-    let mut h = tar::Header::new_ustar();
-    h.set_entry_type(kind);
-    h.set_mode(mode);
-    h.set_size(size);
-    h.set_uid(0);
-    h.set_gid(0);
-    h.set_mtime(1_700_000_000);
-    h
-}
-
 fn gzip(data: &[u8]) -> Vec<u8> {
     let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
     e.write_all(data).unwrap();
@@ -212,11 +212,7 @@ fn gzip(data: &[u8]) -> Vec<u8> {
 /// file `/etc/hello` holding `hello`, plus `filler` bytes of incompressible data in `/filler`
 /// (to make a layer big enough to measure).
 fn layers(hello: &str, filler: usize) -> Vec<Vec<u8>> {
-    let busybox = ["/bin/busybox", "/usr/bin/busybox"]
-        .iter()
-        .find(|p| Path::new(p).exists())
-        .expect("static busybox (busybox-static)");
-    let bin = std::fs::read(busybox).unwrap();
+    let bin = std::fs::read(static_busybox()).unwrap();
     let mut b = tar::Builder::new(Vec::new());
     b.append_data(
         &mut tar_header(tar::EntryType::Directory, 0o755, 0),
