@@ -35,10 +35,10 @@ use serde::{Deserialize, Serialize};
 
 pub use bridge::BridgeConfig;
 use netlink::Netlink;
-pub use ports::PortBinding;
+pub use ports::{parse as parse_port, PortBinding};
 
 use crate::kernel_event;
-use crate::runtime::spec::NetworkNs;
+use crate::state::NetworkNs;
 
 /// A network mode as `--network` takes it.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -86,7 +86,7 @@ pub struct HostConfig {
     pub network_mode: String,
     /// `-p`: published ports (a host port of 0 is picked at start).
     #[serde(default)]
-    pub port_bindings: Vec<crate::network::PortBinding>,
+    pub port_bindings: Vec<super::ports::PortBinding>,
     /// `--dns`: nameservers replacing the host's.
     #[serde(default)]
     pub dns: Vec<String>,
@@ -208,7 +208,7 @@ pub struct ContainerConfig {
     /// Every user mount, resolved at create (docker's `MountPoints`): what `start` mounts,
     /// what `inspect` shows as `Mounts`, and which volumes this container holds.
     #[serde(default)]
-    pub mount_points: Vec<crate::storage::mounts::MountPoint>,
+    pub mount_points: Vec<super::mounts::MountPoint>,
 }
 
 /// What the container is doing now (docker's `State`).

@@ -27,10 +27,14 @@ pub mod container;
 pub mod events;
 pub mod health;
 pub mod lock;
+pub mod mounts;
 pub mod names;
+pub mod netns;
 pub mod paths;
+pub mod ports;
 pub mod store;
 
 pub use container::{ContainerConfig, ContainerState, RestartPolicy, Status};
+pub use netns::NetworkNs;
 pub use paths::Paths;
 pub use store::{StateError, Store};
