@@ -4,8 +4,9 @@
 use crate::image::{reference, Image, ImageError};
 use crate::network::{self, Mode};
 use crate::runtime::Kind;
-use crate::state::container::{now_rfc3339, Config, ContainerConfig, ContainerState, HostConfig};
+use crate::state::container::{Config, ContainerConfig, ContainerState, HostConfig};
 use crate::state::{events, names};
+use crate::sys::time::now_rfc3339;
 use crate::{kernel_event, phase_span, trace};
 
 use super::rollback::Rollback;

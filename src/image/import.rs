@@ -408,7 +408,7 @@ fn manifest_bytes(
         layers: layers
             .iter()
             .map(|(hex, size, c)| Descriptor {
-                media_type: layout::media_layer(*c),
+                media_type: c.media_type(),
                 digest: format!("sha256:{hex}"),
                 size: *size,
                 ..Default::default()
@@ -453,7 +453,7 @@ pub(crate) fn import_rootfs(
 
     let config = NewConfig {
         created,
-        architecture: layout::host_arch(),
+        architecture: crate::sys::arch::go_arch(),
         os: "linux",
         config: ExecConfig {
             user: cfg.user.clone(),
@@ -478,7 +478,7 @@ pub(crate) fn import_rootfs(
     let mbytes = manifest_bytes((&chex, csize), &[(blob_hex, blob_size, compression)])?;
     let (mhex, msize) = st.stage_bytes(&mbytes, "image manifest")?;
     st.add_image(PendingImage {
-        manifest: manifest_descriptor(&mhex, msize, layout::host_arch(), "linux"),
+        manifest: manifest_descriptor(&mhex, msize, crate::sys::arch::go_arch(), "linux"),
         refs: vec![reference],
         diff_ids: vec![format!("sha256:{diff}")],
     });
@@ -795,7 +795,7 @@ fn pick_platform<'a>(
     what: &str,
     origin: &Path,
 ) -> Result<&'a Descriptor, ImageError> {
-    let arch = layout::host_arch();
+    let arch = crate::sys::arch::go_arch();
     let matching = index.manifests.iter().find(|d| {
         !is_index_type(&d.media_type)
             && d.platform

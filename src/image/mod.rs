@@ -55,7 +55,7 @@ use oci_spec::image::ANNOTATION_REF_NAME;
 use serde::Serialize;
 
 pub use error::ImageError;
-use layout::{ConfigFile, Descriptor, Index, Manifest, StoreLock};
+use layout::{ConfigFile, Descriptor, Index, Manifest};
 
 /// The image store of one engine state root.
 #[derive(Clone, Debug)]
@@ -353,7 +353,7 @@ impl ImageStore {
             tar,
             reference,
             cfg,
-            &layout::rfc3339(now),
+            &crate::sys::time::rfc3339_secs(now),
             &created_by,
         )
     }
@@ -395,8 +395,8 @@ impl ImageStore {
         &self.layers
     }
 
-    pub(crate) fn lock(&self) -> Result<StoreLock, ImageError> {
-        StoreLock::acquire(&self.images.join(".lock"))
+    pub(crate) fn lock(&self) -> Result<crate::sys::flock::Flock, ImageError> {
+        layout::lock_store(&self.images.join(".lock"))
     }
 
     /// index.json is replaced by rename, so reading it without the lock sees a whole version.

@@ -12,7 +12,7 @@ use super::ipam::{self, Subnet};
 use super::netlink::Netlink;
 use super::{firewall, NetworkError};
 use crate::kernel_event;
-use crate::state::lock::ContainerLock;
+use crate::sys::flock::Flock;
 
 pub const DEFAULT_BRIDGE: &str = "ctrace0";
 pub const DEFAULT_SUBNET: &str = "10.89.0.0/16";
@@ -92,7 +92,7 @@ pub fn ensure(
         source,
     })?;
     let lock_path = dir.join("lock");
-    let _lock = ContainerLock::acquire(&lock_path).map_err(|source| NetworkError::Lease {
+    let _lock = Flock::exclusive(&lock_path).map_err(|source| NetworkError::Lease {
         path: lock_path.clone(),
         source,
     })?;

@@ -194,7 +194,7 @@ impl Endpoint {
     }
 
     pub fn load(container_dir: &Path) -> Option<Endpoint> {
-        crate::state::atomic::read_json(&Endpoint::path(container_dir)).ok()
+        crate::sys::atomic::read_json(&Endpoint::path(container_dir)).ok()
     }
 
     /// Written with a rename (never torn) but not fsynced, unlike the state files: it describes

@@ -259,16 +259,6 @@ pub struct ContainerState {
     pub health: Option<super::health::Health>,
 }
 
-/// Now, as RFC 3339 with nanoseconds (docker's timestamp format).
-pub fn now_rfc3339() -> String {
-    humantime::format_rfc3339_nanos(std::time::SystemTime::now()).to_string()
-}
-
-/// Parses an RFC 3339 timestamp written by [`now_rfc3339`].
-pub fn parse_rfc3339(s: &str) -> Option<std::time::SystemTime> {
-    humantime::parse_rfc3339(s).ok()
-}
-
 #[cfg(test)]
 mod tests {
     use super::RestartPolicy;

@@ -22,11 +22,9 @@
 //! Every state file is written atomically (temp + fsync + rename): a crash leaves the old version
 //! or the new one, never half of each.
 
-pub mod atomic;
 pub mod container;
 pub mod events;
 pub mod health;
-pub mod lock;
 pub mod mounts;
 pub mod names;
 pub mod netns;

@@ -403,22 +403,15 @@ pub fn check_host_propagation(m: &MountPoint) -> Result<(), MountError> {
     if m.kind != Kind::Bind || !(want_shared || want_slave) {
         return Ok(());
     }
-    let info = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+    let info = crate::sys::mountinfo::read(None).unwrap_or_default();
     let src = std::fs::canonicalize(&m.source).unwrap_or_else(|_| m.source.clone().into());
     // The last mount whose mount point holds the source is the one it lives on.
     let mut found: Option<(String, bool, bool)> = None;
-    for line in info.lines() {
-        let f: Vec<&str> = line.split(' ').collect();
-        let Some(point) = f.get(4).map(|p| p.replace("\\040", " ")) else {
-            continue;
-        };
+    for mount in &info {
+        let point = mount.mount_point.to_string_lossy().into_owned();
         if src.starts_with(&point) {
-            let optional = f.iter().skip(6).take_while(|x| **x != "-");
-            let (mut shared, mut slave) = (false, false);
-            for o in optional {
-                shared |= o.starts_with("shared:");
-                slave |= o.starts_with("master:");
-            }
+            let shared = mount.optional.iter().any(|o| o.starts_with("shared:"));
+            let slave = mount.optional.iter().any(|o| o.starts_with("master:"));
             let deeper = found
                 .as_ref()
                 .is_none_or(|(p, _, _)| point.len() >= p.len());
