@@ -21,6 +21,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use crate::host::{self, mount::MntFlags};
 use crate::kernel_event;
 use crate::sys::flock::Flock;
 use crate::sys::{atomic, mountinfo};
@@ -48,13 +49,13 @@ pub enum VolumeError {
         name: String,
         /// `<type> <device> on <_data>`.
         what: String,
-        source: nix::errno::Errno,
+        source: io::Error,
     },
     #[error("cannot unmount volume {name} from {}: {source}", target.display())]
     Unmount {
         name: String,
         target: PathBuf,
-        source: nix::errno::Errno,
+        source: io::Error,
     },
     #[error("get {0}: no such volume")]
     NotFound(String),
@@ -249,18 +250,19 @@ impl VolumeStore {
         let opts = crate::host::mount::parse_options(&o);
         let data = opts.data.join(",");
         let target = self.data(&v.name);
-        nix::mount::mount(
-            Some(device.as_str()),
-            &target,
-            Some(typ.as_str()),
-            opts.flags,
-            (!data.is_empty()).then_some(data.as_str()),
-        )
-        .map_err(|source| VolumeError::Mount {
-            name: v.name.clone(),
-            what: format!("{typ} {device} on {}", target.display()),
-            source,
-        })?;
+        host::current()
+            .mount(
+                Some(Path::new(device)),
+                &target,
+                Some(typ.as_str()),
+                opts.flags,
+                (!data.is_empty()).then_some(data.as_str()),
+            )
+            .map_err(|source| VolumeError::Mount {
+                name: v.name.clone(),
+                what: format!("{typ} {device} on {}", target.display()),
+                source,
+            })?;
         kernel_event!(src = %device, dst = %target.display(), fstype = %typ, data = %data, "mount (volume)");
         Ok(true)
     }
@@ -271,13 +273,13 @@ impl VolumeStore {
             return Ok(false);
         }
         let target = self.data(name);
-        nix::mount::umount2(&target, nix::mount::MntFlags::MNT_DETACH).map_err(|source| {
-            VolumeError::Unmount {
+        host::current()
+            .umount(&target, MntFlags::MNT_DETACH)
+            .map_err(|source| VolumeError::Unmount {
                 name: name.into(),
                 target: target.clone(),
                 source,
-            }
-        })?;
+            })?;
         kernel_event!(dst = %target.display(), "umount2 (volume, MNT_DETACH)");
         Ok(true)
     }
