@@ -35,6 +35,7 @@
 //! rename). A failure anywhere before that drops the staging directory, so nothing half-written
 //! is ever visible and nothing is registered.
 
+mod archive;
 mod busybox;
 mod error;
 mod extract;
@@ -362,7 +363,7 @@ impl ImageStore {
     /// (auto-detected; gzip-compressed tars too). `tag` overrides/sets the reference when the
     /// archive has exactly one image. Returns the imported images.
     pub fn import_archive(&self, path: &Path, tag: Option<&str>) -> Result<Vec<Image>, ImageError> {
-        import::import_archive(self, path, tag)
+        archive::import_archive(self, path, tag)
     }
 
     /// Build `busybox:latest` from the host's static busybox (`/bin/busybox` or
