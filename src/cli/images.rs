@@ -66,7 +66,7 @@ pub fn list(engine: &Engine, a: ImagesArgs) -> Result<i32, Failure> {
         let created = i
             .created
             .as_deref()
-            .and_then(crate::state::container::parse_rfc3339)
+            .and_then(crate::sys::time::parse_rfc3339)
             .and_then(|t| std::time::SystemTime::now().duration_since(t).ok())
             .map_or_else(
                 || "N/A".to_string(),

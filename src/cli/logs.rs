@@ -10,8 +10,8 @@ use std::io::{BufRead, BufReader, Read, Seek, SeekFrom, Write};
 use std::time::{Duration, SystemTime};
 
 use crate::engine::Engine;
-use crate::state::container::parse_rfc3339;
 use crate::state::Status;
+use crate::sys::time::parse_rfc3339;
 
 use super::args::LogsArgs;
 use super::{fail1, Failure};

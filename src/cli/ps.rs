@@ -7,8 +7,8 @@ use serde_json::json;
 
 use crate::engine::query::{inspect_json, Entry};
 use crate::engine::Engine;
-use crate::state::container::parse_rfc3339;
 use crate::state::Status;
+use crate::sys::time::parse_rfc3339;
 
 use super::args::{InspectArgs, PsArgs};
 use super::{fail1, Failure};

@@ -134,7 +134,7 @@ fn docker_config(o: &CreateOptions) -> Value {
         .collect();
     let mut ports = Map::new();
     for p in &o.publish {
-        if let Ok(b) = crate::network::PortBinding::parse(p) {
+        if let Ok(b) = crate::network::parse_port(p) {
             let host_port = if b.host_port == 0 {
                 String::new()
             } else {

@@ -420,7 +420,7 @@ fn mount_flag(m: &Value) -> Result<String, ApiError> {
 }
 
 fn unix_seconds(rfc3339: &str) -> i64 {
-    crate::state::container::parse_rfc3339(rfc3339)
+    crate::sys::time::parse_rfc3339(rfc3339)
         .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
         .map_or(0, |d| d.as_secs() as i64)
 }

@@ -2,10 +2,11 @@
 //! (daemon/create.go), seed 001 steps 3–9. Nothing runs yet; `start` does that.
 
 use crate::image::{reference, Image, ImageError};
-use crate::network::{self, Mode, PortBinding};
+use crate::network::{self, Mode};
 use crate::runtime::Kind;
-use crate::state::container::{now_rfc3339, Config, ContainerConfig, ContainerState, HostConfig};
+use crate::state::container::{Config, ContainerConfig, ContainerState, HostConfig};
 use crate::state::{events, names};
+use crate::sys::time::now_rfc3339;
 use crate::{kernel_event, phase_span, trace};
 
 use super::rollback::Rollback;
@@ -100,7 +101,7 @@ fn create_phases<'a>(
     let mut port_bindings = opts
         .publish
         .iter()
-        .map(|p| PortBinding::parse(p))
+        .map(|p| network::parse_port(p))
         .collect::<Result<Vec<_>, _>>()?;
     for d in &opts.dns {
         if d.parse::<std::net::IpAddr>().is_err() {
@@ -213,7 +214,7 @@ fn create_phases<'a>(
             if opts.publish_all {
                 for p in &image.config.exposed_ports {
                     let (port, proto) = p.split_once('/').unwrap_or((p, "tcp"));
-                    port_bindings.push(PortBinding::parse(&format!("{port}/{proto}"))?);
+                    port_bindings.push(network::parse_port(&format!("{port}/{proto}"))?);
                 }
             }
             if matches!(mode, Mode::Host | Mode::None) && !port_bindings.is_empty() {

@@ -4,9 +4,9 @@
 
 use crate::runtime::cgroups::{Cgroup, Hierarchy};
 use crate::runtime::{runc, Kind};
-use crate::state::container::now_rfc3339;
 use crate::state::{events, ContainerConfig, Status};
 use crate::storage::overlay;
+use crate::sys::time::now_rfc3339;
 use crate::{kernel_event, phase_span, trace};
 
 use super::Engine;
@@ -115,7 +115,7 @@ pub fn finish(
         let _e = span.enter();
         let result = engine.store.lock(id).and_then(|_lock| {
             let mut st = engine.store.load_state(id)?;
-            let ran_for = crate::state::container::parse_rfc3339(&st.started_at)
+            let ran_for = crate::sys::time::parse_rfc3339(&st.started_at)
                 .and_then(|t| t.elapsed().ok())
                 .unwrap_or_default();
             let d = if may_restart && !cfg.host_config.auto_remove {

@@ -17,9 +17,9 @@ use crate::runtime::protocol::{recv, Report};
 use crate::runtime::spec::{self, SpecInput};
 use crate::runtime::{runc, step_gate, Kind};
 use crate::shim::REPORT_FD;
-use crate::state::container::now_rfc3339;
 use crate::state::{events, ContainerConfig, ContainerState, Status};
 use crate::storage::overlay;
+use crate::sys::time::now_rfc3339;
 use crate::trace::recorder;
 use crate::{kernel_event, phase_span, trace};
 

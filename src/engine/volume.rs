@@ -231,7 +231,7 @@ pub fn prepare(
             Kind::Tmpfs => {}
         }
     }
-    Ok((cfg.mount_points.iter().map(MountPoint::oci).collect(), done))
+    Ok((cfg.mount_points.iter().map(mounts::oci).collect(), done))
 }
 
 fn is_empty_dir(p: &Path) -> bool {

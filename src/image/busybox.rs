@@ -19,7 +19,7 @@ use std::process::Command;
 
 use tar::{EntryType, Header};
 
-use super::layout::{self, TempDir};
+use super::layout::TempDir;
 use super::{import, Image, ImageError, ImageStore, RootfsConfig};
 
 /// The reference the bootstrap image gets.
@@ -110,7 +110,7 @@ pub(crate) fn bootstrap(store: &ImageStore) -> Result<Image, ImageError> {
         env: vec![PATH_ENV.into()],
         ..Default::default()
     };
-    let created = layout::rfc3339(mtime);
+    let created = crate::sys::time::rfc3339_secs(mtime);
     let created_by = format!(
         "ctrace bootstrap from {} (busybox-static)",
         busybox.display()

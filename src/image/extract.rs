@@ -60,6 +60,18 @@ pub(crate) enum Compression {
     Zstd,
 }
 
+impl Compression {
+    /// The OCI media type of a layer compressed this way.
+    pub(crate) fn media_type(self) -> String {
+        use oci_spec::image::MediaType;
+        match self {
+            Compression::Gzip => MediaType::ImageLayerGzip.to_string(),
+            Compression::Zstd => MediaType::ImageLayerZstd.to_string(),
+            Compression::None => MediaType::ImageLayer.to_string(),
+        }
+    }
+}
+
 /// A zstd stream of one or more frames (a single `StreamingDecoder` stops after the first).
 struct ZstdFrames<R: BufRead> {
     decoder: Option<ruzstd::decoding::StreamingDecoder<R, ruzstd::decoding::FrameDecoder>>,

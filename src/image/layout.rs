@@ -15,17 +15,18 @@
 //! supplies the media-type and annotation names.
 
 use std::collections::BTreeMap;
-use std::fs::{self, File, OpenOptions};
-use std::io::{self, Read, Write};
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::fs;
+use std::io::{self, Read};
+use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
 
-use nix::fcntl::{Flock, FlockArg};
 use oci_spec::image::MediaType;
 use serde::{Deserialize, Deserializer, Serialize};
 use sha2::{Digest as _, Sha256};
 
 use super::ImageError;
+use crate::sys::atomic;
+use crate::sys::flock::Flock;
 
 /// Largest JSON document (index, manifest, config) we read into memory. Real ones are a few KiB;
 /// the cap keeps a hostile archive from making us allocate gigabytes.
@@ -39,14 +40,6 @@ pub(crate) fn media_manifest() -> String {
 }
 pub(crate) fn media_config() -> String {
     MediaType::ImageConfig.to_string()
-}
-pub(crate) fn media_layer(c: super::extract::Compression) -> String {
-    use super::extract::Compression;
-    match c {
-        Compression::Gzip => MediaType::ImageLayerGzip.to_string(),
-        Compression::Zstd => MediaType::ImageLayerZstd.to_string(),
-        Compression::None => MediaType::ImageLayer.to_string(),
-    }
 }
 pub(crate) const DOCKER_MANIFEST_LIST: &str =
     "application/vnd.docker.distribution.manifest.list.v2+json";
@@ -309,58 +302,19 @@ pub(crate) fn random_hex(bytes: usize) -> String {
 
 /// fsync a directory so a rename into it survives a crash.
 pub(crate) fn fsync_dir(dir: &Path) -> Result<(), ImageError> {
-    File::open(dir)
-        .and_then(|d| d.sync_all())
-        .map_err(|e| ImageError::io("fsync directory", dir, e))
+    atomic::sync_dir(dir).map_err(|e| ImageError::io("fsync directory", dir, e))
 }
 
-/// Write `data` to `dest` atomically: a temp file under `tmp_dir` (same filesystem), fsync,
-/// rename over `dest`, fsync `dest`'s directory. Readers see the old or the new file, never half.
+/// Write `data` to `dest` atomically, the temp file under `tmp_dir` (same filesystem).
 pub(crate) fn write_atomic(tmp_dir: &Path, dest: &Path, data: &[u8]) -> Result<(), ImageError> {
-    let tmp = tmp_dir.join(format!("write-{}", random_hex(8)));
-    let result = (|| {
-        let mut f = OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o644)
-            .open(&tmp)
-            .map_err(|e| ImageError::io("create", &tmp, e))?;
-        f.write_all(data)
-            .and_then(|_| f.sync_all())
-            .map_err(|e| ImageError::io("write", &tmp, e))?;
-        fs::rename(&tmp, dest).map_err(|e| ImageError::io("rename into place", dest, e))?;
-        if let Some(parent) = dest.parent() {
-            fsync_dir(parent)?;
-        }
-        Ok(())
-    })();
-    if result.is_err() {
-        let _ = fs::remove_file(&tmp);
-    }
-    result
+    atomic::write_via(tmp_dir, dest, data).map_err(|e| ImageError::io("write atomically", dest, e))
 }
 
 /// An exclusive `flock` on `<root>/images/.lock`, released on drop. Held around every change to
 /// index.json and the shared blob/layer directories so concurrent importers (two `ctrace load`s,
 /// the daemon and a CLI) never lose each other's entries.
-pub(crate) struct StoreLock {
-    _lock: Flock<File>,
-}
-
-impl StoreLock {
-    pub fn acquire(path: &Path) -> Result<StoreLock, ImageError> {
-        let file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .mode(0o600)
-            .open(path)
-            .map_err(|e| ImageError::io("open lock file", path, e))?;
-        let lock = Flock::lock(file, FlockArg::LockExclusive)
-            .map_err(|(_, errno)| ImageError::io("lock", path, errno.into()))?;
-        Ok(StoreLock { _lock: lock })
-    }
+pub(crate) fn lock_store(path: &Path) -> Result<Flock, ImageError> {
+    Flock::exclusive(path).map_err(|e| ImageError::io("lock", path, e))
 }
 
 /// A private directory under `<root>/tmp/`, removed with everything in it on drop, so that a
@@ -401,59 +355,9 @@ impl Drop for TempDir {
     }
 }
 
-/// Days since 1970-01-01 → (year, month, day); Howard Hinnant's `civil_from_days`.
-fn civil_from_days(z: i64) -> (i64, u32, u32) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let y = yoe + era * 400;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    (if m <= 2 { y + 1 } else { y }, m, d)
-}
-
-/// Seconds since the epoch as RFC 3339 UTC (`2024-01-02T03:04:05Z`), the form image configs use.
-pub(crate) fn rfc3339(secs: i64) -> String {
-    let (y, mo, d) = civil_from_days(secs.div_euclid(86_400));
-    let s = secs.rem_euclid(86_400);
-    format!(
-        "{y:04}-{mo:02}-{d:02}T{:02}:{:02}:{:02}Z",
-        s / 3600,
-        (s / 60) % 60,
-        s % 60
-    )
-}
-
-/// The host's architecture in Go's GOARCH spelling, which image configs and platforms use.
-pub(crate) fn host_arch() -> &'static str {
-    match std::env::consts::ARCH {
-        "x86_64" => "amd64",
-        "x86" => "386",
-        "aarch64" => "arm64",
-        "arm" => "arm",
-        "powerpc64" if cfg!(target_endian = "little") => "ppc64le",
-        "powerpc64" => "ppc64",
-        "s390x" => "s390x",
-        "riscv64" => "riscv64",
-        "loongarch64" => "loong64",
-        "mips64" if cfg!(target_endian = "little") => "mips64le",
-        other => other,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn rfc3339_formats_known_instants() {
-        assert_eq!(rfc3339(0), "1970-01-01T00:00:00Z");
-        assert_eq!(rfc3339(951_782_400), "2000-02-29T00:00:00Z");
-        assert_eq!(rfc3339(1_700_000_000), "2023-11-14T22:13:20Z");
-    }
 
     #[test]
     fn digests_are_validated_before_use_as_paths() {

@@ -35,6 +35,7 @@
 //! rename). A failure anywhere before that drops the staging directory, so nothing half-written
 //! is ever visible and nothing is registered.
 
+mod archive;
 mod busybox;
 mod error;
 mod extract;
@@ -55,7 +56,7 @@ use oci_spec::image::ANNOTATION_REF_NAME;
 use serde::Serialize;
 
 pub use error::ImageError;
-use layout::{ConfigFile, Descriptor, Index, Manifest, StoreLock};
+use layout::{ConfigFile, Descriptor, Index, Manifest};
 
 /// The image store of one engine state root.
 #[derive(Clone, Debug)]
@@ -353,7 +354,7 @@ impl ImageStore {
             tar,
             reference,
             cfg,
-            &layout::rfc3339(now),
+            &crate::sys::time::rfc3339_secs(now),
             &created_by,
         )
     }
@@ -362,7 +363,7 @@ impl ImageStore {
     /// (auto-detected; gzip-compressed tars too). `tag` overrides/sets the reference when the
     /// archive has exactly one image. Returns the imported images.
     pub fn import_archive(&self, path: &Path, tag: Option<&str>) -> Result<Vec<Image>, ImageError> {
-        import::import_archive(self, path, tag)
+        archive::import_archive(self, path, tag)
     }
 
     /// Build `busybox:latest` from the host's static busybox (`/bin/busybox` or
@@ -395,8 +396,8 @@ impl ImageStore {
         &self.layers
     }
 
-    pub(crate) fn lock(&self) -> Result<StoreLock, ImageError> {
-        StoreLock::acquire(&self.images.join(".lock"))
+    pub(crate) fn lock(&self) -> Result<crate::sys::flock::Flock, ImageError> {
+        layout::lock_store(&self.images.join(".lock"))
     }
 
     /// index.json is replaced by rename, so reading it without the lock sees a whole version.

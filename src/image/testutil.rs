@@ -166,7 +166,7 @@ pub fn config_json(layers: &[&[u8]], cmd: &[&str]) -> Vec<u8> {
         .map(|l| format!("sha256:{}", sha256_bytes(l)))
         .collect();
     serde_json::to_vec(&serde_json::json!({
-        "architecture": super::layout::host_arch(),
+        "architecture": crate::sys::arch::go_arch(),
         "os": "linux",
         "created": "2024-01-02T03:04:05Z",
         "config": {

@@ -9,10 +9,10 @@
 use std::path::{Path, PathBuf};
 
 use super::ipam::{self, Subnet};
-use super::netlink::Netlink;
 use super::{firewall, NetworkError};
+use crate::host;
 use crate::kernel_event;
-use crate::state::lock::ContainerLock;
+use crate::sys::flock::Flock;
 
 pub const DEFAULT_BRIDGE: &str = "ctrace0";
 pub const DEFAULT_SUBNET: &str = "10.89.0.0/16";
@@ -75,12 +75,9 @@ fn check_owned(cfg: &BridgeConfig, root: &Path) -> Result<(), NetworkError> {
 
 /// The bridge's index, creating and configuring it first if it does not exist. Returns whether
 /// it was created now.
-pub fn ensure(
-    nl: &mut Netlink,
-    cfg: &BridgeConfig,
-    root: &Path,
-) -> Result<(i32, bool), NetworkError> {
-    if let Ok(i) = nl.index(&cfg.name) {
+pub fn ensure(cfg: &BridgeConfig, root: &Path) -> Result<(i32, bool), NetworkError> {
+    let host = host::current();
+    if let Ok(i) = host.link_index(&cfg.name, None) {
         // Not ours (yet)? Its maker may still be configuring it: decide under the lock.
         if check_owned(cfg, root).is_ok() {
             return Ok((i, false));
@@ -92,7 +89,7 @@ pub fn ensure(
         source,
     })?;
     let lock_path = dir.join("lock");
-    let _lock = ContainerLock::acquire(&lock_path).map_err(|source| NetworkError::Lease {
+    let _lock = Flock::exclusive(&lock_path).map_err(|source| NetworkError::Lease {
         path: lock_path.clone(),
         source,
     })?;
@@ -100,9 +97,9 @@ pub fn ensure(
     // one of ours began making it and died before it was done (a daemon killed mid-start):
     // half a bridge is worth nothing, so it is made again.
     let creating = dir.join("creating");
-    if let Ok(i) = nl.index(&cfg.name) {
+    if let Ok(i) = host.link_index(&cfg.name, None) {
         if creating.exists() {
-            let _ = nl.delete(i);
+            let _ = host.link_del(i);
             firewall::delete_tagged(&cfg.name);
             kernel_event!(dev = %cfg.name, "ip link del (left half-made by a crashed start)");
         } else {
@@ -124,16 +121,18 @@ pub fn ensure(
     let mut mac = [0u8; 6];
     let _ = getrandom::fill(&mut mac);
     mac[0] = (mac[0] & 0xfe) | 0x02;
-    nl.add_bridge(&cfg.name, mac)
+    host.link_add_bridge(&cfg.name, mac)
         .map_err(link("create bridge"))?;
     kernel_event!(dev = %cfg.name, "ip link add type bridge");
-    let mut configure = || -> Result<i32, NetworkError> {
-        let idx = nl.index(&cfg.name).map_err(link("find bridge"))?;
+    let configure = || -> Result<i32, NetworkError> {
+        let idx = host
+            .link_index(&cfg.name, None)
+            .map_err(link("find bridge"))?;
         let gw = cfg.subnet.gateway();
-        nl.add_address(idx, gw, cfg.subnet.prefix)
+        host.addr_add(idx, gw, cfg.subnet.prefix, None)
             .map_err(link("add the gateway address to"))?;
         kernel_event!(dev = %cfg.name, addr = %format!("{gw}/{}", cfg.subnet.prefix), "ip addr add");
-        nl.set_up(idx).map_err(link("set up"))?;
+        host.link_set_up(idx, None).map_err(link("set up"))?;
         kernel_event!(dev = %cfg.name, "ip link set up");
         sysctl("/proc/sys/net/ipv4/ip_forward", "1")?;
         sysctl(
@@ -150,8 +149,8 @@ pub fn ensure(
     match configure() {
         Ok(idx) => Ok((idx, true)),
         Err(e) => {
-            if let Ok(i) = nl.index(&cfg.name) {
-                let _ = nl.delete(i);
+            if let Ok(i) = host.link_index(&cfg.name, None) {
+                let _ = host.link_del(i);
             }
             let _ = std::fs::remove_file(&creating);
             Err(e)
@@ -160,10 +159,12 @@ pub fn ensure(
 }
 
 fn sysctl(path: &str, value: &str) -> Result<(), NetworkError> {
-    std::fs::write(path, value).map_err(|source| NetworkError::Sysctl {
-        path: path.to_string(),
-        source,
-    })?;
+    host::current()
+        .kfs_write(Path::new(path), value)
+        .map_err(|source| NetworkError::Sysctl {
+            path: path.to_string(),
+            source,
+        })?;
     kernel_event!(path = path, value = value, "write sysctl");
     Ok(())
 }
@@ -176,8 +177,8 @@ pub fn prune(cfg: &BridgeConfig, root: &Path) -> Result<bool, NetworkError> {
     if held > 0 {
         return Err(NetworkError::InUse(cfg.name.clone(), held));
     }
-    let mut nl = Netlink::open().map_err(NetworkError::Netlink)?;
-    let existed = match nl.index(&cfg.name) {
+    let host = host::current();
+    let existed = match host.link_index(&cfg.name, None) {
         Ok(i) => {
             if !dir.join("subnet").exists() && !dir.join("creating").exists() {
                 return Err(NetworkError::ForeignBridge {
@@ -185,7 +186,7 @@ pub fn prune(cfg: &BridgeConfig, root: &Path) -> Result<bool, NetworkError> {
                     root: root.to_path_buf(),
                 });
             }
-            nl.delete(i).map_err(|source| NetworkError::Link {
+            host.link_del(i).map_err(|source| NetworkError::Link {
                 op: "delete bridge",
                 dev: cfg.name.clone(),
                 source,

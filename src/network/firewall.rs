@@ -13,11 +13,10 @@
 //! protocol is large, and `iptables` is what every host with Docker already has; it runs only
 //! when a bridge is created or removed and for containers that publish ports.
 
-use std::process::Command;
-
 use serde::{Deserialize, Serialize};
 
 use super::NetworkError;
+use crate::host;
 use crate::kernel_event;
 
 /// One rule: its table, chain and match/target arguments.
@@ -90,7 +89,6 @@ pub fn delete_all(rules: &[Rule]) -> usize {
 }
 
 fn restore(rules: &[Rule], op: impl Fn(&Rule) -> &'static str) -> Result<(), NetworkError> {
-    use std::io::Write;
     let mut input = String::new();
     for table in ["nat", "filter"] {
         let lines: Vec<String> = rules
@@ -102,46 +100,20 @@ fn restore(rules: &[Rule], op: impl Fn(&Rule) -> &'static str) -> Result<(), Net
             input += &format!("*{table}\n{}\nCOMMIT\n", lines.join("\n"));
         }
     }
-    let fail = |e: String| NetworkError::Firewall(format!("iptables-restore: {e}"));
-    let mut child = Command::new("iptables-restore")
-        .args(["-w", "--noflush"])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .map_err(|e| fail(format!("cannot run it: {e}: install iptables")))?;
-    if let Some(mut stdin) = child.stdin.take() {
-        stdin
-            .write_all(input.as_bytes())
-            .map_err(|e| fail(e.to_string()))?;
-    }
-    let out = child.wait_with_output().map_err(|e| fail(e.to_string()))?;
-    if out.status.success() {
-        Ok(())
-    } else {
-        Err(fail(
-            String::from_utf8_lossy(&out.stderr).trim().to_string(),
-        ))
-    }
+    host::current()
+        .iptables_restore(&input)
+        .map_err(|e| NetworkError::Firewall(format!("iptables-restore: {e}")))
 }
 
 fn iptables(table: &str, op: &str, chain: &str, args: &[String]) -> Result<(), NetworkError> {
-    let out = Command::new("iptables")
-        .args(["-w", "-t", table, op, chain])
-        .args(args)
-        .output()
-        .map_err(|e| {
-            NetworkError::Firewall(format!("cannot run iptables: {e}: install iptables"))
-        })?;
-    if out.status.success() {
-        Ok(())
-    } else {
-        Err(NetworkError::Firewall(format!(
-            "iptables -t {table} {op} {chain} {}: {}",
-            args.join(" "),
-            String::from_utf8_lossy(&out.stderr).trim()
-        )))
-    }
+    let mut all = vec!["-t", table, op, chain];
+    all.extend(args.iter().map(String::as_str));
+    host::current().iptables(&all).map_err(|e| {
+        NetworkError::Firewall(format!(
+            "iptables -t {table} {op} {chain} {}: {e}",
+            args.join(" ")
+        ))
+    })
 }
 
 /// Deletes every rule tagged for `bridge` (its own and any container's left by a crash), found
@@ -151,13 +123,10 @@ pub fn delete_tagged(bridge: &str) -> usize {
     let ours = |t: &str| t == own || t.strip_prefix(&own).is_some_and(|r| r.starts_with(':'));
     let mut n = 0;
     for table in ["nat", "filter"] {
-        let Ok(out) = Command::new("iptables")
-            .args(["-w", "-t", table, "-S"])
-            .output()
-        else {
+        let Ok(listed) = host::current().iptables_list(table) else {
             continue;
         };
-        for line in String::from_utf8_lossy(&out.stdout).lines() {
+        for line in listed.lines() {
             let words: Vec<String> = line
                 .split_whitespace()
                 .map(|w| w.trim_matches('"').to_string())

@@ -7,7 +7,8 @@
 //!   the spec so the init can join it by path), an address leased from the bridge's subnet
 //!   ([`ipam`]), and at attach a veth pair whose container end is born inside the namespace as
 //!   `eth0`, its address, the default route via the bridge, and published ports ([`ports`],
-//!   [`firewall`]). Links, addresses and routes go through rtnetlink ([`netlink`]).
+//!   [`firewall`]). Links, addresses, routes, the netns and iptables go through the host seam
+//!   (`crate::host::current()`).
 //! - `host`: no namespace of its own, the host's stack and files.
 //! - `none`: a fresh namespace from the runtime's `clone(CLONE_NEWNET)`, loopback only.
 //! - `container:<name|id>`: the init joins `/proc/<pid>/ns/net` of that running container and
@@ -22,23 +23,21 @@
 pub mod bridge;
 pub mod firewall;
 pub mod ipam;
-pub mod netlink;
 pub mod netns;
 pub mod ports;
 
-use std::fs::{self, File};
+use std::fs;
 use std::net::Ipv4Addr;
-use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
 pub use bridge::BridgeConfig;
-use netlink::Netlink;
-pub use ports::PortBinding;
+pub use ports::{parse as parse_port, PortBinding};
 
+use crate::host;
 use crate::kernel_event;
-use crate::runtime::spec::NetworkNs;
+use crate::state::NetworkNs;
 
 /// A network mode as `--network` takes it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -92,8 +91,6 @@ pub enum NetworkError {
         dev: String,
         source: std::io::Error,
     },
-    #[error("cannot open a netlink socket: {0}")]
-    Netlink(std::io::Error),
     #[error("cannot create network namespace {path}: {source}")]
     Netns {
         path: PathBuf,
@@ -194,7 +191,7 @@ impl Endpoint {
     }
 
     pub fn load(container_dir: &Path) -> Option<Endpoint> {
-        crate::state::atomic::read_json(&Endpoint::path(container_dir)).ok()
+        crate::sys::atomic::read_json(&Endpoint::path(container_dir)).ok()
     }
 
     /// Written with a rename (never torn) but not fsynced, unlike the state files: it describes
@@ -220,10 +217,8 @@ pub struct Sandbox {
 }
 
 struct Wiring {
-    host: Netlink,
     bridge_index: i32,
-    netns: File,
-    inside: Netlink,
+    netns: PathBuf,
 }
 
 /// The host end of a container's veth pair: `ctr` + the id's first 11 hex digits.
@@ -240,20 +235,16 @@ pub fn init_bridge(
     container_dir: &Path,
     id: &str,
 ) -> Result<(Sandbox, String), NetworkError> {
-    let mut host = Netlink::open().map_err(NetworkError::Netlink)?;
-    let (bridge_index, created) = bridge::ensure(&mut host, cfg, root)?;
+    let (bridge_index, created) = bridge::ensure(cfg, root)?;
     let (ip, lease) = ipam::allocate(&cfg.dir(root).join("leases"), &cfg.subnet, id)?;
     kernel_event!(ip = %ip, lease = %lease.display(), "ipam lease");
-    let (netns, inside) = match netns::create(netns_path) {
-        Ok(x) => x,
-        Err(source) => {
-            ipam::release(&lease, id);
-            return Err(NetworkError::Netns {
-                path: netns_path.to_path_buf(),
-                source,
-            });
-        }
-    };
+    if let Err(source) = netns::create(netns_path) {
+        ipam::release(&lease, id);
+        return Err(NetworkError::Netns {
+            path: netns_path.to_path_buf(),
+            source,
+        });
+    }
     let endpoint = Endpoint {
         mode: "bridge".into(),
         bridge: cfg.name.clone(),
@@ -284,10 +275,8 @@ pub fn init_bridge(
             ns: NetworkNs::Path(netns_path.to_path_buf()),
             endpoint,
             bridge: Some(Wiring {
-                host,
                 bridge_index,
-                netns,
-                inside,
+                netns: netns_path.to_path_buf(),
             }),
         },
         note,
@@ -389,40 +378,40 @@ fn wire(
         let dev = dev.to_string();
         move |source| NetworkError::Link { op, dev, source }
     };
+    let host = host::current();
+    let inside = Some(w.netns.as_path());
     ep.veth = veth.clone();
-    let mut added = w
-        .host
-        .add_veth(&veth, w.bridge_index, "eth0", w.netns.as_raw_fd());
+    let mut added = host.link_add_veth(&veth, w.bridge_index, "eth0", &w.netns);
     if added
         .as_ref()
         .is_err_and(|e| e.kind() == std::io::ErrorKind::AlreadyExists)
     {
         // The kernel destroys an exited container's veth with its netns, asynchronously: a quick
         // restart can find the old one (its name comes from this container's id). Remove it.
-        if let Ok(stale) = w.host.index(&veth) {
-            let _ = w.host.delete(stale);
+        if let Ok(stale) = host.link_index(&veth, None) {
+            let _ = host.link_del(stale);
             kernel_event!(dev = %veth, "ip link del (stale veth of this container's previous run)");
         }
-        added = w
-            .host
-            .add_veth(&veth, w.bridge_index, "eth0", w.netns.as_raw_fd());
+        added = host.link_add_veth(&veth, w.bridge_index, "eth0", &w.netns);
     }
     added.map_err(link("create veth", &veth))?;
     kernel_event!(dev = %veth, peer = "eth0", master = %ep.bridge, "ip link add veth peer eth0 netns");
-    let host_index = w.host.index(&veth).map_err(link("find", &veth))?;
-    w.host.set_up(host_index).map_err(link("set up", &veth))?;
+    let host_index = host.link_index(&veth, None).map_err(link("find", &veth))?;
+    host.link_set_up(host_index, None)
+        .map_err(link("set up", &veth))?;
     kernel_event!(dev = %veth, "ip link set up");
-    let eth0 = w.inside.index("eth0").map_err(link("find", "eth0"))?;
+    let eth0 = host
+        .link_index("eth0", inside)
+        .map_err(link("find", "eth0"))?;
     let ip: Ipv4Addr = ep.ip_address.parse().unwrap_or(Ipv4Addr::UNSPECIFIED);
     let gw: Ipv4Addr = ep.gateway.parse().unwrap_or(Ipv4Addr::UNSPECIFIED);
-    w.inside
-        .add_address(eth0, ip, ep.ip_prefix_len)
+    host.addr_add(eth0, ip, ep.ip_prefix_len, inside)
         .map_err(link("add an address to", "eth0"))?;
     kernel_event!(dev = "eth0", addr = %format!("{ip}/{}", ep.ip_prefix_len), "ip addr add");
-    w.inside.set_up(eth0).map_err(link("set up", "eth0"))?;
+    host.link_set_up(eth0, inside)
+        .map_err(link("set up", "eth0"))?;
     kernel_event!(dev = "eth0", "ip link set up");
-    w.inside
-        .add_default_route(eth0, gw)
+    host.route_add_default(eth0, gw, inside)
         .map_err(link("add the default route on", "eth0"))?;
     kernel_event!(via = %gw, dev = "eth0", "ip route add default");
     let mut published = Vec::new();
@@ -478,18 +467,11 @@ fn teardown_endpoint(ep: &Endpoint, id: &str, container_dir: &Path) -> String {
     // explicitly, as docker does, or its address would live on after the lease is released.
     let joined_dir = container_dir.join("joined");
     let joiners = fs::read_dir(&joined_dir).map_or(0, |rd| rd.count());
-    if joiners > 0 && !ep.veth.is_empty() {
-        if let Ok(mut nl) = Netlink::open() {
-            if let Ok(i) = nl.index(&ep.veth) {
-                if nl.delete(i).is_ok() {
-                    kernel_event!(dev = %ep.veth, "ip link del");
-                    done.push(format!(
-                        "veth {} deleted ({joiners} container(s) still in the netns)",
-                        ep.veth
-                    ));
-                }
-            }
-        }
+    if joiners > 0 && !ep.veth.is_empty() && delete_link(&ep.veth) {
+        done.push(format!(
+            "veth {} deleted ({joiners} container(s) still in the netns)",
+            ep.veth
+        ));
     }
     let rules = firewall::delete_all(&ep.rules);
     if rules > 0 {
@@ -513,15 +495,8 @@ fn teardown_endpoint(ep: &Endpoint, id: &str, container_dir: &Path) -> String {
                 format!(" (veth {} goes with it)", ep.veth)
             }
         ));
-    } else if !ep.veth.is_empty() {
-        if let Ok(mut nl) = Netlink::open() {
-            if let Ok(i) = nl.index(&ep.veth) {
-                if nl.delete(i).is_ok() {
-                    kernel_event!(dev = %ep.veth, "ip link del");
-                    done.push(format!("veth {} deleted", ep.veth));
-                }
-            }
-        }
+    } else if !ep.veth.is_empty() && delete_link(&ep.veth) {
+        done.push(format!("veth {} deleted", ep.veth));
     }
     if let Some(lease) = &ep.lease {
         if ipam::release(lease, id) {
@@ -534,6 +509,18 @@ fn teardown_endpoint(ep: &Endpoint, id: &str, container_dir: &Path) -> String {
     } else {
         done.join(", ")
     }
+}
+
+/// `ip link del NAME` when the link exists; true when it was deleted.
+fn delete_link(name: &str) -> bool {
+    let host = host::current();
+    let deleted = host
+        .link_index(name, None)
+        .is_ok_and(|i| host.link_del(i).is_ok());
+    if deleted {
+        kernel_event!(dev = %name, "ip link del");
+    }
+    deleted
 }
 
 /// What goes into a container's `/etc/hosts`, `/etc/resolv.conf` and `/etc/hostname`.

@@ -9,55 +9,53 @@ use std::io;
 use std::os::fd::AsFd;
 use std::path::Path;
 
-use nix::mount::{mount, umount2, MntFlags, MsFlags};
-use nix::sched::{setns, unshare, CloneFlags};
-
-use super::netlink::Netlink;
+use crate::host::mount::{MntFlags, MsFlags};
+use crate::host::ns::CloneFlags;
+use crate::host::{self, Host};
 use crate::kernel_event;
 
-/// Creates a network namespace bound at `path`, with `lo` up; returns an open handle on it and a
-/// netlink socket that lives inside it.
-pub fn create(path: &Path) -> io::Result<(File, Netlink)> {
+/// Creates a network namespace bound at `path`, with `lo` up.
+pub fn create(path: &Path) -> io::Result<()> {
+    let host = host::current();
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir)?;
     }
     // A bind mount left by a crash would make the file below unwritable.
-    let _ = umount2(path, MntFlags::MNT_DETACH);
+    let _ = host.umount(path, MntFlags::MNT_DETACH);
     File::create(path)?;
     let home = File::open("/proc/thread-self/ns/net")?;
-    unshare(CloneFlags::CLONE_NEWNET)?;
+    host.unshare(CloneFlags::CLONE_NEWNET)?;
     kernel_event!("unshare(CLONE_NEWNET)");
     // From here on we are in the new namespace: whatever happens, go home before returning.
-    let inside = (|| -> io::Result<Netlink> {
-        mount(
-            Some("/proc/thread-self/ns/net"),
-            path,
-            None::<&str>,
-            MsFlags::MS_BIND,
-            None::<&str>,
-        )?;
-        kernel_event!(path = %path.display(), "mount(/proc/thread-self/ns/net, MS_BIND)");
-        let mut nl = Netlink::open()?;
-        nl.set_up(1)?;
-        kernel_event!(dev = "lo", "ip link set lo up");
-        Ok(nl)
-    })();
-    setns(home.as_fd(), CloneFlags::CLONE_NEWNET)?;
+    let inside = bind_and_up(host, path);
+    host.setns(home.as_fd(), CloneFlags::CLONE_NEWNET)?;
     kernel_event!("setns(host netns)");
-    let nl = match inside {
-        Ok(nl) => nl,
-        Err(e) => {
-            remove(path);
-            return Err(e);
-        }
-    };
-    Ok((File::open(path)?, nl))
+    if let Err(e) = inside {
+        remove(path);
+        return Err(e);
+    }
+    Ok(())
+}
+
+/// Inside the new namespace: bind it at `path`, set `lo` up.
+fn bind_and_up(host: &dyn Host, path: &Path) -> io::Result<()> {
+    host.mount(
+        Some(Path::new("/proc/thread-self/ns/net")),
+        path,
+        None,
+        MsFlags::MS_BIND,
+        None,
+    )?;
+    kernel_event!(path = %path.display(), "mount(/proc/thread-self/ns/net, MS_BIND)");
+    host.link_set_up(1, None)?;
+    kernel_event!(dev = "lo", "ip link set lo up");
+    Ok(())
 }
 
 /// Unmounts and removes a namespace made by [`create`]; a missing one is not an error. The
 /// namespace itself dies with its last user (the container's processes).
 pub fn remove(path: &Path) -> bool {
-    let was = umount2(path, MntFlags::MNT_DETACH).is_ok();
+    let was = host::current().umount(path, MntFlags::MNT_DETACH).is_ok();
     if was {
         kernel_event!(path = %path.display(), "umount2(netns, MNT_DETACH)");
     }

@@ -9,77 +9,47 @@
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
-use serde::{Deserialize, Serialize};
-
 use super::NetworkError;
 
-/// One `-p` binding (docker's `PortBinding`, flattened).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "PascalCase")]
-pub struct PortBinding {
-    /// `""` = every address.
-    pub host_ip: String,
-    /// 0 = pick a free one at start.
-    pub host_port: u16,
-    pub container_port: u16,
-    /// `tcp` or `udp`.
-    pub proto: String,
-}
+pub use crate::state::ports::PortBinding;
 
-impl PortBinding {
-    /// Parses one `-p` value.
-    pub fn parse(s: &str) -> Result<PortBinding, NetworkError> {
-        let bad = |why: &str| NetworkError::InvalidPort(s.to_string(), why.to_string());
-        let (rest, proto) = match s.rsplit_once('/') {
-            Some((r, p)) => (r, p.to_ascii_lowercase()),
-            None => (s, "tcp".to_string()),
-        };
-        if proto != "tcp" && proto != "udp" {
-            return Err(bad("the protocol must be tcp or udp"));
-        }
-        // An IPv4 host address has no ':' of its own, so at most three parts.
-        let parts: Vec<&str> = rest.split(':').collect();
-        let (host_ip, host_port, container_port) = match parts.as_slice() {
-            [c] => ("", "", *c),
-            [h, c] => ("", *h, *c),
-            [ip, h, c] => (*ip, *h, *c),
-            _ => return Err(bad("expected [hostip:][hostport:]containerport[/proto]")),
-        };
-        if !host_ip.is_empty() && host_ip.parse::<std::net::Ipv4Addr>().is_err() {
-            return Err(bad("the host address must be an IPv4 address"));
-        }
-        let port = |p: &str| -> Result<u16, NetworkError> {
-            match p.parse::<u16>() {
-                Ok(n) if n > 0 => Ok(n),
-                _ => Err(bad("ports are numbers from 1 to 65535")),
-            }
-        };
-        Ok(PortBinding {
-            host_ip: host_ip.to_string(),
-            host_port: if host_port.is_empty() {
-                0
-            } else {
-                port(host_port)?
-            },
-            container_port: port(container_port)?,
-            proto,
-        })
+/// Parses one `-p` value.
+pub fn parse(s: &str) -> Result<PortBinding, NetworkError> {
+    let bad = |why: &str| NetworkError::InvalidPort(s.to_string(), why.to_string());
+    let (rest, proto) = match s.rsplit_once('/') {
+        Some((r, p)) => (r, p.to_ascii_lowercase()),
+        None => (s, "tcp".to_string()),
+    };
+    if proto != "tcp" && proto != "udp" {
+        return Err(bad("the protocol must be tcp or udp"));
     }
-
-    /// As docker prints it: `0.0.0.0:8080->80/tcp`.
-    pub fn describe(&self) -> String {
-        format!(
-            "{}:{}->{}/{}",
-            if self.host_ip.is_empty() {
-                "0.0.0.0"
-            } else {
-                &self.host_ip
-            },
-            self.host_port,
-            self.container_port,
-            self.proto
-        )
+    // An IPv4 host address has no ':' of its own, so at most three parts.
+    let parts: Vec<&str> = rest.split(':').collect();
+    let (host_ip, host_port, container_port) = match parts.as_slice() {
+        [c] => ("", "", *c),
+        [h, c] => ("", *h, *c),
+        [ip, h, c] => (*ip, *h, *c),
+        _ => return Err(bad("expected [hostip:][hostport:]containerport[/proto]")),
+    };
+    if !host_ip.is_empty() && host_ip.parse::<std::net::Ipv4Addr>().is_err() {
+        return Err(bad("the host address must be an IPv4 address"));
     }
+    let port = |p: &str| -> Result<u16, NetworkError> {
+        match p.parse::<u16>() {
+            Ok(n) if n > 0 => Ok(n),
+            _ => Err(bad("ports are numbers from 1 to 65535")),
+        }
+    };
+    Ok(PortBinding {
+        host_ip: host_ip.to_string(),
+        host_port: if host_port.is_empty() {
+            0
+        } else {
+            port(host_port)?
+        },
+        container_port: port(container_port)?,
+        proto,
+    })
 }
 
 /// Reserves the binding's host port (picking a free one when it is 0); returns the port and the
@@ -137,17 +107,17 @@ mod tests {
 
     #[test]
     fn publish_flags_parse_like_docker() {
-        let b = PortBinding::parse("8080:80").unwrap();
+        let b = parse("8080:80").unwrap();
         assert_eq!(
             (b.host_port, b.container_port, b.proto.as_str()),
             (8080, 80, "tcp")
         );
-        let b = PortBinding::parse("127.0.0.1:53:53/udp").unwrap();
+        let b = parse("127.0.0.1:53:53/udp").unwrap();
         assert_eq!(b.host_ip, "127.0.0.1");
         assert_eq!(b.proto, "udp");
         assert_eq!(b.describe(), "127.0.0.1:53->53/udp");
-        assert_eq!(PortBinding::parse("80").unwrap().host_port, 0);
-        assert_eq!(PortBinding::parse("127.0.0.1::80").unwrap().host_port, 0);
+        assert_eq!(parse("80").unwrap().host_port, 0);
+        assert_eq!(parse("127.0.0.1::80").unwrap().host_port, 0);
         for bad in [
             "",
             "0:80",
@@ -157,7 +127,7 @@ mod tests {
             "a:b:c:d",
             "70000:80",
         ] {
-            assert!(PortBinding::parse(bad).is_err(), "{bad}");
+            assert!(parse(bad).is_err(), "{bad}");
         }
     }
 }

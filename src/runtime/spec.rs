@@ -63,17 +63,7 @@ pub struct ResolvedUser {
     pub additional_gids: Vec<u32>,
 }
 
-/// Which network namespace the container gets.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum NetworkNs {
-    /// A fresh, empty one (`--network none`, and bridge before the veth is attached).
-    New,
-    /// The host's: no network namespace in the spec at all.
-    Host,
-    /// Join an existing one (a bind-mounted netns, or another container's); the caller must
-    /// have joined it before the init's setup (see `rootfs::prepare`).
-    Path(PathBuf),
-}
+pub use crate::state::NetworkNs;
 
 /// Why a spec could not be built; each message is docker's where docker has one.
 #[derive(Debug, thiserror::Error)]

@@ -86,7 +86,7 @@ pub struct HostConfig {
     pub network_mode: String,
     /// `-p`: published ports (a host port of 0 is picked at start).
     #[serde(default)]
-    pub port_bindings: Vec<crate::network::PortBinding>,
+    pub port_bindings: Vec<super::ports::PortBinding>,
     /// `--dns`: nameservers replacing the host's.
     #[serde(default)]
     pub dns: Vec<String>,
@@ -208,7 +208,7 @@ pub struct ContainerConfig {
     /// Every user mount, resolved at create (docker's `MountPoints`): what `start` mounts,
     /// what `inspect` shows as `Mounts`, and which volumes this container holds.
     #[serde(default)]
-    pub mount_points: Vec<crate::storage::mounts::MountPoint>,
+    pub mount_points: Vec<super::mounts::MountPoint>,
 }
 
 /// What the container is doing now (docker's `State`).
@@ -257,16 +257,6 @@ pub struct ContainerState {
     /// The health checks' results, when the container has them (docker's `State.Health`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub health: Option<super::health::Health>,
-}
-
-/// Now, as RFC 3339 with nanoseconds (docker's timestamp format).
-pub fn now_rfc3339() -> String {
-    humantime::format_rfc3339_nanos(std::time::SystemTime::now()).to_string()
-}
-
-/// Parses an RFC 3339 timestamp written by [`now_rfc3339`].
-pub fn parse_rfc3339(s: &str) -> Option<std::time::SystemTime> {
-    humantime::parse_rfc3339(s).ok()
 }
 
 #[cfg(test)]

@@ -19,18 +19,28 @@
 //! <exec-root>/<id>/                    the OCI bundle: config.json, rootfs/ (overlay mount point), exec.fifo
 //! ```
 //!
-//! Every state file is written atomically (temp + fsync + rename): a crash leaves the old version
-//! or the new one, never half of each.
+//! Every state file is written atomically (temp + fsync + rename, `crate::sys::atomic`): a crash
+//! leaves the old version or the new one, never half of each. The container lock is a
+//! `crate::sys::flock::Flock`.
+//!
+//! The plain data a container keeps lives here too, so the layers above share it without
+//! importing each other: published ports ([`ports`]), mount points ([`mounts`]), which network
+//! namespace the init gets ([`netns`]).
+//!
+//! Not here: parsing `-p`/`-v`/`--mount` (`crate::network`, `crate::storage`), making any of it
+//! real in the kernel, or the file-writing and locking primitives (`crate::sys`).
 
-pub mod atomic;
 pub mod container;
 pub mod events;
 pub mod health;
-pub mod lock;
+pub mod mounts;
 pub mod names;
+pub mod netns;
 pub mod paths;
+pub mod ports;
 pub mod store;
 
 pub use container::{ContainerConfig, ContainerState, RestartPolicy, Status};
+pub use netns::NetworkNs;
 pub use paths::Paths;
 pub use store::{StateError, Store};

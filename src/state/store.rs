@@ -4,11 +4,11 @@ use std::fs;
 use std::io;
 use std::path::PathBuf;
 
-use super::atomic;
 use super::container::{ContainerConfig, ContainerState};
-use super::lock::ContainerLock;
 use super::names;
 use super::paths::Paths;
+use crate::sys::atomic;
+use crate::sys::flock::Flock;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StateError {
@@ -126,9 +126,9 @@ impl Store {
     }
 
     /// Takes the container's lock (blocking).
-    pub fn lock(&self, id: &str) -> Result<ContainerLock, StateError> {
+    pub fn lock(&self, id: &str) -> Result<Flock, StateError> {
         let p = self.paths.lock(id);
-        ContainerLock::acquire(&p).map_err(|e| {
+        Flock::exclusive(&p).map_err(|e| {
             if e.kind() == io::ErrorKind::NotFound {
                 StateError::NoSuchContainer(id.to_string())
             } else {

@@ -1,6 +1,6 @@
 //! The user's mounts: `-v`, `--mount`, `--tmpfs`, parsed and checked the way docker's CLI and
 //! `registerMountPoints` do, into the [`MountPoint`]s a container keeps in its config (docker's
-//! `MountPoints`), and back out as OCI mounts for the runtime ([`MountPoint::oci`]).
+//! `MountPoints`), and back out as OCI mounts for the runtime ([`oci`]).
 //!
 //! What it is not: creating volumes ([`super::volumes`]), `--volumes-from` and the image's
 //! `VOLUME`s (the engine's `create.mounts` resolves those, it knows the other containers and the
@@ -11,7 +11,6 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use oci_spec::runtime::Mount;
-use serde::{Deserialize, Serialize};
 
 #[derive(Debug, thiserror::Error)]
 pub enum MountError {
@@ -49,129 +48,36 @@ pub enum MountError {
     Duplicate(String),
 }
 
-/// What kind of mount.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Kind {
-    #[default]
-    Bind,
-    Volume,
-    Tmpfs,
-}
+pub use crate::state::mounts::{short, Kind, MountPoint};
 
-impl Kind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Kind::Bind => "bind",
-            Kind::Volume => "volume",
-            Kind::Tmpfs => "tmpfs",
+/// The OCI mount the runtime makes for `mp`.
+pub fn oci(mp: &MountPoint) -> Mount {
+    let mut m = Mount::default();
+    m.set_destination(mp.destination.clone().into());
+    let rw = if mp.rw { "rw" } else { "ro" };
+    match mp.kind {
+        Kind::Tmpfs => {
+            m.set_typ(Some("tmpfs".into()));
+            m.set_source(Some("tmpfs".into()));
+            let mut o: Vec<String> = ["noexec", "nosuid", "nodev", rw]
+                .iter()
+                .map(|s| s.to_string())
+                .collect();
+            o.extend(mp.tmpfs_options.iter().cloned());
+            m.set_options(Some(o));
+        }
+        Kind::Bind | Kind::Volume => {
+            m.set_typ(Some("bind".into()));
+            m.set_source(Some(mp.source.clone().into()));
+            let prop = if mp.propagation.is_empty() {
+                "rprivate"
+            } else {
+                &mp.propagation
+            };
+            m.set_options(Some(vec!["rbind".into(), rw.into(), prop.into()]));
         }
     }
-}
-
-/// One mount of a container, fixed at create (docker's `MountPoint`; the first eight fields are
-/// what `inspect` shows as `Mounts`).
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "PascalCase")]
-pub struct MountPoint {
-    #[serde(rename = "Type")]
-    pub kind: Kind,
-    /// The volume's name; empty for binds and tmpfs.
-    #[serde(default)]
-    pub name: String,
-    /// The host path: the bind source, or the volume's `_data`; empty for tmpfs.
-    #[serde(default)]
-    pub source: String,
-    pub destination: String,
-    /// `local` for volumes.
-    #[serde(default)]
-    pub driver: String,
-    /// What the user wrote after the second colon of `-v` (`ro`, `z`, `rw,rshared`…).
-    #[serde(default)]
-    pub mode: String,
-    #[serde(rename = "RW")]
-    pub rw: bool,
-    /// `rprivate` unless asked; empty for tmpfs.
-    #[serde(default)]
-    pub propagation: String,
-    /// `volume-driver=` of `--mount`: checked when the volume is created.
-    #[serde(default, skip_serializing_if = "String::is_empty")]
-    pub requested_driver: String,
-    /// `volume-opt=` of `--mount`.
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub volume_options: BTreeMap<String, String>,
-    /// Copy the image's files at the destination into an empty volume (false with `nocopy`).
-    #[serde(default)]
-    pub copy_data: bool,
-    /// `-v /missing:/x` creates `/missing`; `--mount` refuses it.
-    #[serde(default)]
-    pub create_source: bool,
-    /// tmpfs options for the kernel (`size=8m`, `mode=1777`…).
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub tmpfs_options: Vec<String>,
-    /// Where it came from: `-v`, `--mount`, `--tmpfs`, `--volumes-from <name>`, `image VOLUME`.
-    #[serde(default)]
-    pub origin: String,
-}
-
-impl MountPoint {
-    /// The OCI mount the runtime makes.
-    pub fn oci(&self) -> Mount {
-        let mut m = Mount::default();
-        m.set_destination(self.destination.clone().into());
-        let rw = if self.rw { "rw" } else { "ro" };
-        match self.kind {
-            Kind::Tmpfs => {
-                m.set_typ(Some("tmpfs".into()));
-                m.set_source(Some("tmpfs".into()));
-                let mut o: Vec<String> = ["noexec", "nosuid", "nodev", rw]
-                    .iter()
-                    .map(|s| s.to_string())
-                    .collect();
-                o.extend(self.tmpfs_options.iter().cloned());
-                m.set_options(Some(o));
-            }
-            Kind::Bind | Kind::Volume => {
-                m.set_typ(Some("bind".into()));
-                m.set_source(Some(self.source.clone().into()));
-                let prop = if self.propagation.is_empty() {
-                    "rprivate"
-                } else {
-                    &self.propagation
-                };
-                m.set_options(Some(vec!["rbind".into(), rw.into(), prop.into()]));
-            }
-        }
-        m
-    }
-
-    /// One line for traces: `volume data → /data (rw)`.
-    pub fn describe(&self) -> String {
-        let rw = if self.rw { "rw" } else { "ro" };
-        match self.kind {
-            Kind::Bind => format!("bind {} → {} ({rw})", self.source, self.destination),
-            Kind::Volume => format!("volume {} → {} ({rw})", short(&self.name), self.destination),
-            Kind::Tmpfs => format!(
-                "tmpfs → {} ({rw}{}{})",
-                self.destination,
-                if self.tmpfs_options.is_empty() {
-                    ""
-                } else {
-                    ","
-                },
-                self.tmpfs_options.join(",")
-            ),
-        }
-    }
-}
-
-/// A 64-hex anonymous volume name, shortened for notes.
-pub fn short(name: &str) -> &str {
-    if name.len() == 64 {
-        &name[..12]
-    } else {
-        name
-    }
+    m
 }
 
 const PROPAGATIONS: [&str; 6] = [
@@ -337,7 +243,7 @@ pub fn parse_mount(spec: &str) -> Result<MountPoint, MountError> {
             "tmpfs-size" => {
                 has_tmpfs_opt = true;
                 let s = need(v)?;
-                let bytes = crate::cli::units::parse_size("tmpfs-size", &s).map_err(bad)?;
+                let bytes = crate::sys::size::parse_size("tmpfs-size", &s).map_err(bad)?;
                 size = Some(format!("size={bytes}"));
             }
             "tmpfs-mode" => {
@@ -497,22 +403,15 @@ pub fn check_host_propagation(m: &MountPoint) -> Result<(), MountError> {
     if m.kind != Kind::Bind || !(want_shared || want_slave) {
         return Ok(());
     }
-    let info = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+    let info = crate::sys::mountinfo::read(None).unwrap_or_default();
     let src = std::fs::canonicalize(&m.source).unwrap_or_else(|_| m.source.clone().into());
     // The last mount whose mount point holds the source is the one it lives on.
     let mut found: Option<(String, bool, bool)> = None;
-    for line in info.lines() {
-        let f: Vec<&str> = line.split(' ').collect();
-        let Some(point) = f.get(4).map(|p| p.replace("\\040", " ")) else {
-            continue;
-        };
+    for mount in &info {
+        let point = mount.mount_point.to_string_lossy().into_owned();
         if src.starts_with(&point) {
-            let optional = f.iter().skip(6).take_while(|x| **x != "-");
-            let (mut shared, mut slave) = (false, false);
-            for o in optional {
-                shared |= o.starts_with("shared:");
-                slave |= o.starts_with("master:");
-            }
+            let shared = mount.optional.iter().any(|o| o.starts_with("shared:"));
+            let slave = mount.optional.iter().any(|o| o.starts_with("master:"));
             let deeper = found
                 .as_ref()
                 .is_none_or(|(p, _, _)| point.len() >= p.len());
@@ -582,7 +481,7 @@ mod tests {
             parse_volume("a:b:c:d"),
             Err(MountError::VolumeSpec(_))
         ));
-        let oci = b.oci();
+        let oci = oci(&b);
         assert_eq!(
             oci.options().as_ref().unwrap(),
             &["rbind", "ro", "rprivate"]
@@ -640,7 +539,7 @@ mod tests {
         assert!(parse_tmpfs("/run:exec,size=50%,uid=1000").is_ok());
         let t = parse_tmpfs("/run:size=8m,mode=1777").unwrap();
         assert_eq!(t.tmpfs_options, ["size=8m", "mode=1777"]);
-        let o = t.oci();
+        let o = oci(&t);
         assert_eq!(
             o.options().as_ref().unwrap(),
             &["noexec", "nosuid", "nodev", "rw", "size=8m", "mode=1777"]

@@ -7,8 +7,8 @@
 use std::io;
 use std::path::{Path, PathBuf};
 
-use nix::mount::{mount, umount2, MntFlags, MsFlags};
-
+use crate::host;
+use crate::host::mount::{MntFlags, MsFlags};
 use crate::kernel_event;
 
 #[derive(Debug, thiserror::Error)]
@@ -53,29 +53,30 @@ pub fn mount_rootfs(
     };
     std::fs::create_dir_all(target).map_err(err)?;
     let opts = options(layers, upper, work);
-    mount(
-        Some("overlay"),
-        target,
-        Some("overlay"),
-        MsFlags::empty(),
-        Some(opts.as_str()),
-    )
-    .map_err(|e| err(e.into()))?;
+    host::current()
+        .mount(
+            Some(Path::new("overlay")),
+            target,
+            Some("overlay"),
+            MsFlags::empty(),
+            Some(opts.as_str()),
+        )
+        .map_err(err)?;
     kernel_event!(target = %target.display(), lowers = layers.len(), options = %opts, "mount(overlay)");
     Ok(())
 }
 
 /// Unmounts `target`; not mounted is fine (cleanup is idempotent).
 pub fn unmount(target: &Path) -> Result<bool, OverlayError> {
-    match umount2(target, MntFlags::MNT_DETACH) {
+    match host::current().umount(target, MntFlags::MNT_DETACH) {
         Ok(()) => {
             kernel_event!(target = %target.display(), "umount2(MNT_DETACH)");
             Ok(true)
         }
-        Err(nix::errno::Errno::EINVAL) | Err(nix::errno::Errno::ENOENT) => Ok(false),
-        Err(e) => Err(OverlayError::Unmount {
+        Err(e) if matches!(e.raw_os_error(), Some(libc::EINVAL) | Some(libc::ENOENT)) => Ok(false),
+        Err(source) => Err(OverlayError::Unmount {
             target: target.to_path_buf(),
-            source: e.into(),
+            source,
         }),
     }
 }

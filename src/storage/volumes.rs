@@ -15,15 +15,16 @@
 //! points until its config is on disk, so a `volume rm` cannot slip in between.
 
 use std::collections::BTreeMap;
-use std::fs::{self, File, OpenOptions};
+use std::fs;
 use std::io;
-use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use crate::host::{self, mount::MntFlags};
 use crate::kernel_event;
-use crate::state::atomic;
+use crate::sys::flock::Flock;
+use crate::sys::{atomic, mountinfo};
 
 /// The one driver ctrace has.
 pub const LOCAL: &str = "local";
@@ -48,13 +49,13 @@ pub enum VolumeError {
         name: String,
         /// `<type> <device> on <_data>`.
         what: String,
-        source: nix::errno::Errno,
+        source: io::Error,
     },
     #[error("cannot unmount volume {name} from {}: {source}", target.display())]
     Unmount {
         name: String,
         target: PathBuf,
-        source: nix::errno::Errno,
+        source: io::Error,
     },
     #[error("get {0}: no such volume")]
     NotFound(String),
@@ -109,7 +110,7 @@ pub fn anonymous_name() -> String {
 /// processes for a volume create/remove and for a container's registration of its mounts.
 #[derive(Debug)]
 pub struct VolumeLock {
-    _file: File,
+    _lock: Flock,
 }
 
 /// The volumes under one root.
@@ -129,22 +130,8 @@ impl VolumeStore {
     pub fn lock(&self) -> Result<VolumeLock, VolumeError> {
         fs::create_dir_all(&self.dir).map_err(io_err("cannot create", &self.dir))?;
         let path = self.dir.join(".lock");
-        let file = OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&path)
-            .map_err(io_err("cannot open", &path))?;
-        loop {
-            // SAFETY: flock on an fd we own.
-            if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX) } == 0 {
-                return Ok(VolumeLock { _file: file });
-            }
-            let e = io::Error::last_os_error();
-            if e.kind() != io::ErrorKind::Interrupted {
-                return Err(io_err("cannot lock", path)(e));
-            }
-        }
+        let lock = Flock::exclusive(&path).map_err(io_err("cannot lock", &path))?;
+        Ok(VolumeLock { _lock: lock })
     }
 
     /// `<root>/volumes/<name>/_data`: what the container sees.
@@ -239,11 +226,10 @@ impl VolumeStore {
     pub fn is_mounted(&self, name: &str) -> bool {
         let data = self.data(name);
         let data = fs::canonicalize(&data).unwrap_or(data);
-        let want = data.to_string_lossy().replace(' ', "\\040");
-        fs::read_to_string("/proc/self/mountinfo")
+        mountinfo::read(None)
             .unwrap_or_default()
-            .lines()
-            .any(|l| l.split(' ').nth(4) == Some(want.as_str()))
+            .iter()
+            .any(|m| m.mount_point == data)
     }
 
     /// docker's local driver `Mount`: a volume created with `type`/`device`/`o` gets that
@@ -264,18 +250,19 @@ impl VolumeStore {
         let opts = crate::host::mount::parse_options(&o);
         let data = opts.data.join(",");
         let target = self.data(&v.name);
-        nix::mount::mount(
-            Some(device.as_str()),
-            &target,
-            Some(typ.as_str()),
-            opts.flags,
-            (!data.is_empty()).then_some(data.as_str()),
-        )
-        .map_err(|source| VolumeError::Mount {
-            name: v.name.clone(),
-            what: format!("{typ} {device} on {}", target.display()),
-            source,
-        })?;
+        host::current()
+            .mount(
+                Some(Path::new(device)),
+                &target,
+                Some(typ.as_str()),
+                opts.flags,
+                (!data.is_empty()).then_some(data.as_str()),
+            )
+            .map_err(|source| VolumeError::Mount {
+                name: v.name.clone(),
+                what: format!("{typ} {device} on {}", target.display()),
+                source,
+            })?;
         kernel_event!(src = %device, dst = %target.display(), fstype = %typ, data = %data, "mount (volume)");
         Ok(true)
     }
@@ -286,13 +273,13 @@ impl VolumeStore {
             return Ok(false);
         }
         let target = self.data(name);
-        nix::mount::umount2(&target, nix::mount::MntFlags::MNT_DETACH).map_err(|source| {
-            VolumeError::Unmount {
+        host::current()
+            .umount(&target, MntFlags::MNT_DETACH)
+            .map_err(|source| VolumeError::Unmount {
                 name: name.into(),
                 target: target.clone(),
                 source,
-            }
-        })?;
+            })?;
         kernel_event!(dst = %target.display(), "umount2 (volume, MNT_DETACH)");
         Ok(true)
     }

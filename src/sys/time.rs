@@ -86,6 +86,7 @@ mod tests {
     fn rfc3339_round_trips() {
         assert_eq!(rfc3339_secs(1_704_164_645), "2024-01-02T03:04:05Z");
         assert_eq!(rfc3339_secs(-5), "1970-01-01T00:00:00Z");
+        assert_eq!(rfc3339_secs(951_782_400), "2000-02-29T00:00:00Z");
         let t = UNIX_EPOCH + Duration::new(1_704_164_645, 7);
         assert_eq!(parse_rfc3339(&rfc3339_nanos(t)), Some(t));
     }

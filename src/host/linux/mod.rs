@@ -4,6 +4,7 @@
 mod cgroupfs;
 mod mount;
 mod net;
+mod netlink;
 mod ns;
 mod process;
 

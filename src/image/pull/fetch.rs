@@ -16,7 +16,6 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 use std::time::Instant;
 
-use nix::fcntl::{Flock, FlockArg};
 use sha2::{Digest as _, Sha256};
 
 use super::client::Client;
@@ -25,6 +24,7 @@ use super::{short, status_error, Progress, PullError, PullEvent, PullOptions};
 use crate::image::layout::{self, Descriptor};
 use crate::image::reference::Reference;
 use crate::image::{ImageError, ImageStore};
+use crate::sys::flock::Flock;
 use crate::{kernel_event, phase_span, trace};
 
 /// Attempts at one blob transfer that breaks midway (each resumes where the last stopped).
@@ -93,16 +93,8 @@ impl Fetcher<'_> {
             return Ok(present);
         }
         let lock_path = self.pulls_dir.join(format!("{hex}.lock"));
-        let lock_file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .mode(0o600)
-            .open(&lock_path)
-            .map_err(|e| ImageError::io("open", &lock_path, e))?;
-        let _lock = Flock::lock(lock_file, FlockArg::LockExclusive)
-            .map_err(|(_, e)| ImageError::io("lock", &lock_path, e.into()))?;
+        let _lock =
+            Flock::exclusive(&lock_path).map_err(|e| ImageError::io("lock", &lock_path, e))?;
         if dest.exists() {
             kernel_event!(digest = %d.digest, "fetched meanwhile by another pull");
             return Ok(present);

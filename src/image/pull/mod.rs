@@ -125,7 +125,7 @@ fn endpoints(domain: &str, opts: &PullOptions) -> Vec<Endpoint> {
 fn wanted_platform(p: Option<&str>) -> Result<Platform, PullError> {
     let Some(p) = p else {
         return Ok(Platform {
-            architecture: layout::host_arch().into(),
+            architecture: crate::sys::arch::go_arch().into(),
             os: "linux".into(),
             ..Default::default()
         });

@@ -1,17 +1,22 @@
 //! A small, synchronous rtnetlink client: just the requests the bridge driver needs (create a
-//! bridge or a veth pair, set a link up, add an address or a default route, delete a link).
+//! bridge or a veth pair, set a link up, add an address or a default route, delete a link), for
+//! [`LinuxHost`](super::LinuxHost)'s [`Net`](crate::host::Net) methods.
 //!
 //! Why not a crate: the engine is single-threaded and forks the shim, so an async netlink stack
 //! (and its runtime) would cost start time for a dozen fixed-format messages. What this is not: a
 //! general netlink library — no dumps, no multipart replies, IPv4 only.
 //!
 //! A netlink socket belongs to the network namespace it was created in, whatever namespace its
-//! owner moves to later; [`super::netns::create`] uses that to keep a socket into a container's
-//! namespace without a thread living there.
+//! owner moves to later; [`Netlink::open_in`] uses that to work inside a container's namespace
+//! without a thread living there.
 
+use std::fs::File;
 use std::io;
 use std::net::Ipv4Addr;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::path::Path;
+
+use nix::sched::{setns, CloneFlags};
 
 const RTM_NEWLINK: u16 = 16;
 const RTM_DELLINK: u16 = 17;
@@ -133,6 +138,20 @@ impl Netlink {
         // SAFETY: fd was just returned by socket(2).
         let fd = unsafe { OwnedFd::from_raw_fd(fd) };
         Ok(Netlink { fd, seq: 0 })
+    }
+
+    /// Opens an rtnetlink socket in the network namespace bound at `netns` (`None`: the current
+    /// one): the thread steps in for the `socket(2)` and back out at once.
+    pub fn open_in(netns: Option<&Path>) -> io::Result<Netlink> {
+        let Some(path) = netns else {
+            return Netlink::open();
+        };
+        let target = File::open(path)?;
+        let home = File::open("/proc/thread-self/ns/net")?;
+        setns(target.as_fd(), CloneFlags::CLONE_NEWNET)?;
+        let nl = Netlink::open();
+        setns(home.as_fd(), CloneFlags::CLONE_NEWNET)?;
+        nl
     }
 
     /// Sends `msg` and waits for its reply; returns the reply's payload when it is not a bare ack.
