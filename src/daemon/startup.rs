@@ -11,7 +11,7 @@ use std::os::unix::net::UnixListener;
 use std::path::Path;
 
 use crate::engine::reconcile::alive;
-use crate::engine::{create::phase, Engine, EngineError};
+use crate::engine::{phase, Engine, EngineError};
 use crate::runtime::Kind;
 use crate::state::{StateError, Status};
 use crate::{kernel_event, phase_span, trace};

@@ -10,7 +10,7 @@ use crate::{kernel_event, phase_span, trace};
 
 use super::rollback::Rollback;
 use super::volume;
-use super::{Engine, EngineError};
+use super::{phase, Engine, EngineError};
 
 /// What the user asked for (the flags of `create`/`run`), already parsed into numbers.
 #[derive(Debug, Clone, Default)]
@@ -202,7 +202,7 @@ fn create_phases<'a>(
         });
         root.record("container.id", id.as_str());
         root.record("container.name", name.as_str());
-        super::step::learn_container(&id);
+        crate::phase::step::learn_container(&id);
         trace::note(span, format!("{} · name {name}", &id[..12]));
         Ok((id, name))
     })?;
@@ -352,29 +352,6 @@ fn create_phases<'a>(
         Ok(())
     })?;
     Ok(container)
-}
-
-/// Runs `f` inside `span`, marking the span failed when `f` fails; then, under `--step`, pauses
-/// with the span closed (so its duration does not include the pause).
-pub(crate) fn phase<T>(
-    span: tracing::Span,
-    f: impl FnOnce(&tracing::Span) -> Result<T, EngineError>,
-) -> Result<T, EngineError> {
-    let name = span.metadata().map(|m| m.name());
-    let value = {
-        let _e = span.enter();
-        if let Some(name) = name {
-            super::fault::check(name)
-                .map_err(EngineError::Injected)
-                .inspect_err(|e| trace::fail(&span, e))?;
-        }
-        f(&span).inspect_err(|e| trace::fail(&span, e))?
-    };
-    drop(span);
-    if let Some(name) = name {
-        super::step::pause(name)?;
-    }
-    Ok(value)
 }
 
 /// `--pull`, as docker's.

@@ -25,7 +25,7 @@ use crate::runtime::spec::resolve_user;
 use crate::state::{events, ContainerConfig, Status};
 use crate::{kernel_event, phase_span, trace};
 
-use super::create::phase;
+use super::phase;
 use super::tty;
 use super::{Engine, EngineError};
 

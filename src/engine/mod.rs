@@ -11,7 +11,6 @@
 pub mod create;
 pub mod exec;
 pub mod exit;
-pub mod fault;
 pub mod pause;
 pub mod query;
 pub mod reconcile;
@@ -19,11 +18,13 @@ pub mod restart;
 pub mod rm;
 pub mod rollback;
 pub mod start;
-pub mod step;
 pub mod stop;
 pub mod tty;
 pub mod volume;
 pub mod wait;
+
+/// `--fail-at` and `--step` live in [`crate::phase`]; these paths stay for the CLI's callers.
+pub use crate::phase::{fault, step};
 
 use std::path::PathBuf;
 
@@ -38,12 +39,9 @@ use crate::storage::overlay::OverlayError;
 use crate::storage::volumes::VolumeError;
 use crate::trace::store::TraceError;
 
-/// Docker's exit code for an engine failure (`docker run` exits 125 when the daemon fails).
-pub const EXIT_ENGINE: i32 = 125;
-
-/// The exit code of a command the user stopped at a `--step` pause: 128 + SIGINT, what a shell
-/// reports for Ctrl-C. Not 125: nothing failed, the user asked to stop.
-pub const EXIT_ABORTED: i32 = 130;
+/// Docker's exit code for an engine failure: [`crate::sys::exit::ENGINE`], under the name the
+/// CLI's callers use.
+pub use crate::sys::exit::ENGINE as EXIT_ENGINE;
 
 /// Every way an engine operation can fail.
 #[derive(Debug, thiserror::Error)]
@@ -95,14 +93,32 @@ pub enum EngineError {
     },
 }
 
+/// [`crate::phase::phase()`] for the engine's operations: a phase whose work fails with an
+/// [`EngineError`] (spelled out once here, so the callers' `?` needs no annotation).
+pub fn phase<T>(
+    span: tracing::Span,
+    f: impl FnOnce(&tracing::Span) -> Result<T, EngineError>,
+) -> Result<T, EngineError> {
+    crate::phase::phase(span, f)
+}
+
+impl From<crate::phase::Interrupted> for EngineError {
+    fn from(i: crate::phase::Interrupted) -> EngineError {
+        match i {
+            crate::phase::Interrupted::Injected(m) => EngineError::Injected(m),
+            crate::phase::Interrupted::Aborted(p) => EngineError::Aborted(p),
+        }
+    }
+}
+
 impl EngineError {
     /// The exit code `ctrace run` uses for this failure.
     pub fn exit_code(&self) -> i32 {
         match self {
             EngineError::Runtime { code, .. } => *code,
             EngineError::Runc(e) => e.exit_code(),
-            EngineError::Aborted(_) => EXIT_ABORTED,
-            _ => EXIT_ENGINE,
+            EngineError::Aborted(_) => crate::sys::exit::ABORTED,
+            _ => crate::sys::exit::ENGINE,
         }
     }
 

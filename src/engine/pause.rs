@@ -13,7 +13,7 @@ use crate::runtime::cgroups::{Cgroup, Hierarchy};
 use crate::state::{events, ContainerConfig, Status};
 use crate::{kernel_event, phase_span, trace};
 
-use super::create::phase;
+use super::phase;
 use super::{Engine, EngineError};
 
 /// Which way: `pause` freezes, `unpause` thaws.

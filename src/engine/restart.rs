@@ -10,7 +10,7 @@ use std::time::Duration;
 use crate::state::events;
 use crate::{phase_span, trace};
 
-use super::create::phase;
+use super::phase;
 use super::start::{ShimIo, Started};
 use super::{Engine, EngineError};
 

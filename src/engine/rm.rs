@@ -12,7 +12,7 @@ use crate::state::{events, Status};
 use crate::storage::overlay;
 use crate::{kernel_event, phase_span, trace};
 
-use super::create::phase;
+use super::phase;
 use super::volume;
 use super::{Engine, EngineError};
 

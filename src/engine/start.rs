@@ -12,18 +12,18 @@ use std::process::{Child, Command, Stdio};
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 
 use crate::network::{self, Mode};
+use crate::phase::gate::{self as step_gate, REPORT_FD};
 use crate::runtime::cgroups::{Cgroup, Hierarchy};
 use crate::runtime::protocol::{recv, Report};
 use crate::runtime::spec::{self, SpecInput};
-use crate::runtime::{runc, step_gate, Kind};
-use crate::shim::REPORT_FD;
+use crate::runtime::{runc, Kind};
 use crate::state::container::now_rfc3339;
 use crate::state::{events, ContainerConfig, ContainerState, Status};
 use crate::storage::overlay;
 use crate::trace::recorder;
 use crate::{kernel_event, phase_span, trace};
 
-use super::create::phase;
+use super::phase;
 use super::rollback::Rollback;
 use super::volume;
 use super::{Engine, EngineError};
@@ -145,7 +145,7 @@ fn start_phases<'a>(
         let cfg = engine.store.load_config(&id)?;
         root.record("container.id", cfg.id.as_str());
         root.record("container.name", cfg.name.as_str());
-        super::step::learn_container(&cfg.id);
+        crate::phase::step::learn_container(&cfg.id);
         let asked = if query.len() > 12 {
             &query[..12]
         } else {
@@ -472,7 +472,7 @@ fn start_phases<'a>(
                 }
                 Cgroup::open(&h, &cg).remove().map_err(|e| e.to_string())
             });
-            super::step::learn_processes(shim_pid, pid);
+            crate::phase::step::learn_processes(shim_pid, pid);
             span.record("pid", pid);
             trace::note(
                 span,
@@ -749,7 +749,7 @@ fn spawn_shim(
         shim_pid = tracing::field::Empty
     );
     let _e = span.enter();
-    super::fault::check("runtime.shim")
+    crate::phase::fault::check("runtime.shim")
         .map_err(EngineError::Injected)
         .inspect_err(|e| trace::fail(&span, e))?;
     let (read_end, write_end): (OwnedFd, OwnedFd) =
@@ -791,11 +791,11 @@ fn spawn_shim(
     // The shim may start the container again (restart policy): it must join the same bridge.
     cmd.env("CTRACE_BRIDGE", &engine.bridge.name)
         .env("CTRACE_BRIDGE_SUBNET", engine.bridge.subnet.to_string());
-    if let Some(p) = super::fault::armed() {
-        cmd.env(super::fault::ENV, p);
+    if let Some(p) = crate::phase::fault::armed() {
+        cmd.env(crate::phase::fault::ENV, p);
     }
     // `--step`: the shim and the init pause on a gate we hold the other end of.
-    let gate = if super::step::armed() {
+    let gate = if crate::phase::step::armed() {
         let (r, w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)
             .map_err(|e| EngineError::io("cannot create the step gate", "pipe")(e.into()))?;
         cmd.env(step_gate::ENV, "1");
@@ -833,10 +833,10 @@ fn spawn_shim(
             Ok(Some(Report::Paused { phase, pid, spans })) => {
                 recorder::import(spans);
                 if pid > 0 {
-                    super::step::learn_processes(child.id() as i32, pid);
+                    crate::phase::step::learn_processes(child.id() as i32, pid);
                 }
                 let phase = crate::lessons::catalog::find(&phase).map_or("runtime.shim", |p| p.id);
-                let key = match super::step::pause(phase) {
+                let key = match crate::phase::step::pause(phase) {
                     Ok(()) => step_gate::GO,
                     Err(_) => {
                         quit_at = Some(phase);

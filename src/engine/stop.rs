@@ -14,7 +14,7 @@ use crate::runtime::cgroups::{Cgroup, Hierarchy};
 use crate::state::{events, Status};
 use crate::{kernel_event, phase_span, trace};
 
-use super::create::phase;
+use super::phase;
 use super::{Engine, EngineError};
 
 /// Stops the container `query` names: its StopSignal, up to `timeout` of grace, then SIGKILL.

@@ -66,7 +66,7 @@ pub fn wait(mut started: Started, bundle: &std::path::Path) -> Result<i32, Engin
     let here = recorder::current_span_id();
     // An injected failure here is a client that stops waiting: the container must not be left
     // running unwatched, so it is killed and its exit still collected.
-    let injected = super::fault::check("run.wait").err();
+    let injected = crate::phase::fault::check("run.wait").err();
     if injected.is_some() {
         unsafe { libc::kill(started.pid, libc::SIGKILL) };
     }

@@ -20,7 +20,6 @@ pub mod protocol;
 pub mod rootfs;
 pub mod runc;
 pub mod spec;
-pub mod step_gate;
 
 pub use init_error::InitError;
 

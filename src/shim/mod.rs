@@ -29,17 +29,16 @@ use std::path::PathBuf;
 
 use oci_spec::runtime::Spec;
 
-use crate::engine::EXIT_ABORTED;
-use crate::engine::{fault, Engine};
+use crate::engine::Engine;
+use crate::phase::gate as step_gate;
+use crate::phase::{fault, fds::REPORT_FD};
 use crate::runtime::cgroups::{Cgroup, Hierarchy};
 use crate::runtime::protocol::{recv, send, InitMsg, Report};
-use crate::runtime::{init, runc, step_gate, Kind};
+use crate::runtime::{init, runc, Kind};
 use crate::state::{ContainerConfig, Paths};
+use crate::sys::exit::ABORTED as EXIT_ABORTED;
 use crate::trace::{self, recorder};
 use crate::{kernel_event, phase_span};
-
-/// The fd on which the engine listens for [`Report`]s.
-pub const REPORT_FD: RawFd = 3;
 
 /// Arguments of `ctrace shim` (not a user command).
 #[derive(Debug, Clone)]
@@ -75,8 +74,8 @@ pub fn main(args: ShimArgs) -> i32 {
         // Reap whatever the container's init leaves behind (and runc's reparented init).
         libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
     }
-    crate::engine::fault::arm_from_env();
-    crate::runtime::step_gate::arm_from_env();
+    fault::arm_from_env();
+    step_gate::arm_from_env();
     let traceparent = std::env::var("TRACEPARENT").ok();
     trace::install("shim", traceparent.as_deref(), None);
 
