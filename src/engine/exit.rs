@@ -119,7 +119,7 @@ pub fn finish(
                 .and_then(|t| t.elapsed().ok())
                 .unwrap_or_default();
             let d = if may_restart && !cfg.host_config.auto_remove {
-                crate::shim::restart::decide(
+                crate::state::restart::decide(
                     &cfg.host_config.restart_policy,
                     st.restart_count,
                     st.restart_delay_ms,
@@ -128,7 +128,7 @@ pub fn finish(
                     ran_for,
                 )
             } else {
-                crate::shim::restart::Decision {
+                crate::state::restart::Decision {
                     restart_after_ms: None,
                     delay_ms: st.restart_delay_ms,
                     why: "no restart: the container's shim is gone".into(),

@@ -29,6 +29,7 @@ pub mod health;
 pub mod lock;
 pub mod names;
 pub mod paths;
+pub mod restart;
 pub mod store;
 
 pub use container::{ContainerConfig, ContainerState, RestartPolicy, Status};
