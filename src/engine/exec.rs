@@ -26,8 +26,8 @@ use crate::state::{events, ContainerConfig, Status};
 use crate::{kernel_event, phase_span, trace};
 
 use super::phase;
-use super::tty;
 use super::{Engine, EngineError};
+use crate::runtime::console as tty;
 
 /// What `ctrace exec` asks for.
 #[derive(Debug, Clone, Default)]

@@ -19,12 +19,13 @@ pub mod rm;
 pub mod rollback;
 pub mod start;
 pub mod stop;
-pub mod tty;
 pub mod volume;
 pub mod wait;
 
 /// `--fail-at` and `--step` live in [`crate::phase`]; these paths stay for the CLI's callers.
 pub use crate::phase::{fault, step};
+/// The terminal relay lives in [`crate::runtime::console`]; this path stays for the CLI's callers.
+pub use crate::runtime::console as tty;
 
 use std::path::PathBuf;
 

@@ -16,7 +16,7 @@ use crate::phase::gate::{self as step_gate, REPORT_FD};
 use crate::runtime::cgroups::{Cgroup, Hierarchy};
 use crate::runtime::protocol::{recv, Report};
 use crate::runtime::spec::{self, SpecInput};
-use crate::runtime::{runc, Kind};
+use crate::runtime::{console, runc, Kind};
 use crate::state::container::now_rfc3339;
 use crate::state::{events, ContainerConfig, ContainerState, Status};
 use crate::storage::overlay;
@@ -384,7 +384,7 @@ fn start_phases<'a>(
         };
         let mut spec = spec::build(&input)?;
         if cfg.config.tty {
-            super::tty::terminal_spec(&mut spec);
+            console::terminal_spec(&mut spec);
         }
         let path = bundle.join("config.json");
         spec.save(&path)
@@ -769,8 +769,8 @@ fn spawn_shim(
         } else {
             Stdio::null()
         });
-    if let (true, Some(size)) = (stdio.tty, super::tty::size_of(0)) {
-        cmd.env(crate::shim::tty::SIZE_ENV, crate::shim::tty::size_env(size));
+    if let (true, Some(size)) = (stdio.tty, console::size_of(0)) {
+        cmd.env(console::SIZE_ENV, console::size_env(size));
     }
     match io {
         ShimIo::Inherit => {

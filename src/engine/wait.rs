@@ -55,9 +55,13 @@ pub fn wait(mut started: Started, bundle: &std::path::Path) -> Result<i32, Engin
     let _raw = if started.config.config.tty {
         use std::os::fd::AsFd;
         let c = &started.config.config;
-        super::tty::attach_console(bundle, c.open_stdin, started.reports.get_ref().as_fd())
-            .ok()
-            .flatten()
+        crate::runtime::console::attach_console(
+            bundle,
+            c.open_stdin,
+            started.reports.get_ref().as_fd(),
+        )
+        .ok()
+        .flatten()
     } else {
         None
     };

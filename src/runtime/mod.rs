@@ -12,6 +12,7 @@
 //! and exit code (the shim).
 
 pub mod cgroups;
+pub mod console;
 pub mod exec;
 pub mod init;
 pub mod init_error;

@@ -19,7 +19,6 @@
 mod health;
 mod io;
 pub mod restart;
-pub mod tty;
 
 use std::fs::File;
 use std::io::{BufReader, Write};
@@ -34,7 +33,7 @@ use crate::phase::gate as step_gate;
 use crate::phase::{fault, fds::REPORT_FD};
 use crate::runtime::cgroups::{Cgroup, Hierarchy};
 use crate::runtime::protocol::{recv, send, InitMsg, Report};
-use crate::runtime::{init, runc, Kind};
+use crate::runtime::{console, init, runc, Kind};
 use crate::state::{ContainerConfig, Paths};
 use crate::sys::exit::ABORTED as EXIT_ABORTED;
 use crate::trace::{self, recorder};
@@ -59,7 +58,7 @@ struct Created {
     /// None with `-t`: the terminal carries both streams.
     stderr: Option<OwnedFd>,
     /// With `-t`: the pty, handed to the CLI on request.
-    console: Option<tty::Console>,
+    console: Option<console::Console>,
     /// With `-i` and no CLI attached: the write end of the container's stdin, held open so the
     /// container does not read end-of-file (docker keeps a detached `-i` container's stdin open).
     _stdin_keep: Option<OwnedFd>,
@@ -264,10 +263,10 @@ fn create_interactive(
             }
             e
         };
-        let (console, slave) = tty::Console::open(bundle, pid)
+        let (console, slave) = console::Console::open(bundle, pid)
             .map_err(|e| runtime_err("cannot open a pseudo-terminal", e))
             .map_err(kill)?;
-        tty::send_fd(&sync, &slave)
+        console::send_fd(&sync, &slave)
             .map_err(|e| runtime_err("cannot hand the terminal to the container", e))
             .map_err(kill)?;
         drop(slave);
