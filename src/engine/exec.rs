@@ -250,7 +250,7 @@ fn build_process(
 ) -> Result<Process, EngineError> {
     let path = engine.paths.bundle(&cfg.id).join("config.json");
     let spec = Spec::load(&path).map_err(|e| EngineError::Runtime {
-        code: 126,
+        code: crate::sys::exit::CANNOT_EXEC,
         message: format!("cannot load {}: {e}", path.display()),
     })?;
     let mut p = spec.process().clone().unwrap_or_default();
@@ -325,9 +325,9 @@ pub(crate) fn reap(pid: i32) -> i32 {
     loop {
         match waitpid(nix::unistd::Pid::from_raw(pid), None) {
             Ok(WaitStatus::Exited(_, c)) => return c,
-            Ok(WaitStatus::Signaled(_, s, _)) => return 128 + s as i32,
+            Ok(WaitStatus::Signaled(_, s, _)) => return crate::sys::exit::of_signal(s as i32),
             Ok(_) | Err(nix::errno::Errno::EINTR) => continue,
-            Err(_) => return 255,
+            Err(_) => return crate::sys::exit::LOST,
         }
     }
 }

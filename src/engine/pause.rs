@@ -11,6 +11,7 @@
 
 use crate::runtime::cgroups::{Cgroup, Hierarchy};
 use crate::state::{events, ContainerConfig, Status};
+use crate::sys::process::alive;
 use crate::{kernel_event, phase_span, trace};
 
 use super::phase;
@@ -60,11 +61,6 @@ fn lookup(
     root.record("container.id", cfg.id.as_str());
     engine.reconcile(&id)?;
     Ok(cfg)
-}
-
-fn alive(pid: i32) -> bool {
-    // SAFETY: signal 0 only checks that the process exists.
-    pid > 0 && unsafe { libc::kill(pid, 0) } == 0
 }
 
 /// docker's checks in `containerPause`/`containerUnpause`, with its wording.

@@ -3,13 +3,13 @@
 //! the chance to run the exit phases, then whatever is left (mount, cgroup, runc state) is undone
 //! here, idempotently, so even a container whose shim died can be removed.
 
-use std::os::fd::{AsFd, FromRawFd, OwnedFd};
 use std::time::Duration;
 
 use crate::runtime::cgroups::{Cgroup, Hierarchy};
 use crate::runtime::{runc, Kind};
 use crate::state::{events, Status};
 use crate::storage::overlay;
+use crate::sys::process::{alive, wait_gone};
 use crate::{kernel_event, phase_span, trace};
 
 use super::phase;
@@ -105,7 +105,7 @@ fn rm_phases(
             kernel_event!(pid = st.pid, "kill(SIGKILL)");
         }
         // Let the shim see the exit and run the exit phases; it needs the lock, so we do not hold it.
-        wait_for_exit(st.shim_pid, Duration::from_secs(10));
+        wait_gone(st.shim_pid, Duration::from_secs(10));
         trace::note(
             span,
             format!("SIGKILL pid {}; shim {} finished", st.pid, st.shim_pid),
@@ -203,26 +203,4 @@ fn rm_phases(
         );
         Ok(())
     })
-}
-
-fn alive(pid: i32) -> bool {
-    // SAFETY: signal 0 only checks that the process exists.
-    pid > 0 && unsafe { libc::kill(pid, 0) } == 0
-}
-
-/// Waits until `pid` has exited (a zombie counts: its work is done), at most `timeout`.
-/// A pidfd sees the exit even though the shim is not our child.
-fn wait_for_exit(pid: i32, timeout: Duration) {
-    // SAFETY: plain syscall; the fd it returns is ours.
-    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
-    if fd < 0 {
-        return; // already gone
-    }
-    let fd = unsafe { OwnedFd::from_raw_fd(fd as i32) };
-    let mut fds = [nix::poll::PollFd::new(
-        fd.as_fd(),
-        nix::poll::PollFlags::POLLIN,
-    )];
-    let ms = u16::try_from(timeout.as_millis()).unwrap_or(u16::MAX);
-    let _ = nix::poll::poll(&mut fds, nix::poll::PollTimeout::from(ms));
 }

@@ -876,7 +876,7 @@ fn spawn_shim(
             let _ = child.kill();
             let _ = child.wait();
             Err(EngineError::Runtime {
-                code: 125,
+                code: crate::sys::exit::ENGINE,
                 message: format!("the shim exited without creating the container ({other:?})"),
             })
         }
@@ -934,7 +934,7 @@ fn release_fifo(
             Err(EngineError::Runtime { code, message })
         }
         other => Err(EngineError::Runtime {
-            code: 125,
+            code: crate::sys::exit::ENGINE,
             message: format!("the container's init did not start ({other:?})"),
         }),
     }

@@ -4,7 +4,6 @@
 //! not done by then. This module does not clean up: the shim's exit phases do, as for any exit.
 //! `kill` lives here too: the same signal, without the grace period and the wait.
 
-use std::os::fd::{AsFd, FromRawFd, OwnedFd};
 use std::str::FromStr;
 use std::time::{Duration, Instant};
 
@@ -12,6 +11,7 @@ use nix::sys::signal::Signal;
 
 use crate::runtime::cgroups::{Cgroup, Hierarchy};
 use crate::state::{events, Status};
+use crate::sys::process::{alive, wait_gone};
 use crate::{kernel_event, phase_span, trace};
 
 use super::phase;
@@ -32,12 +32,6 @@ pub fn stop(engine: &Engine, query: &str, timeout: Duration) -> Result<(), Engin
         trace::fail(&span, e);
     }
     result
-}
-
-/// A zombie counts as gone: an init orphaned by a killed shim is reaped whenever its new parent
-/// gets to it, and it has already exited.
-fn alive(pid: i32) -> bool {
-    super::reconcile::alive(pid)
 }
 
 fn stop_phases(
@@ -210,36 +204,11 @@ pub fn parse_signal(s: &str) -> Option<Signal> {
 /// Waits until the shim has run the exit phases and exited (a zombie counts), at most `timeout`;
 /// true when it did. Without a shim, waits for the init itself.
 fn wait_for_exit(shim: i32, init: i32, timeout: Duration) -> bool {
-    let deadline = Instant::now() + timeout;
     // A shim that is gone already (killed) cannot tell us anything: watch the init instead.
-    // SAFETY: plain syscall; the fd it returns is ours.
-    let fd = if alive(shim) {
-        unsafe { libc::syscall(libc::SYS_pidfd_open, shim, 0) }
+    if alive(shim) {
+        wait_gone(shim, timeout)
     } else {
-        -1
-    };
-    if fd < 0 {
-        while alive(init) && Instant::now() < deadline {
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        return !alive(init);
-    }
-    let fd = unsafe { OwnedFd::from_raw_fd(fd as i32) };
-    loop {
-        let left = deadline.saturating_duration_since(Instant::now());
-        let ms = u16::try_from(left.as_millis()).unwrap_or(u16::MAX);
-        let mut fds = [nix::poll::PollFd::new(
-            fd.as_fd(),
-            nix::poll::PollFlags::POLLIN,
-        )];
-        if let Ok(n) = nix::poll::poll(&mut fds, nix::poll::PollTimeout::from(ms)) {
-            if n > 0 {
-                return true;
-            }
-        }
-        if left.is_zero() {
-            return false;
-        }
+        wait_gone(init, timeout)
     }
 }
 

@@ -96,7 +96,7 @@ pub fn wait(mut started: Started, bundle: &std::path::Path) -> Result<i32, Engin
             Ok(Some(_)) => continue,
             Ok(None) | Err(_) => {
                 break Err(EngineError::Runtime {
-                    code: 125,
+                    code: crate::sys::exit::ENGINE,
                     message: "lost the connection to the container's shim".into(),
                 })
             }

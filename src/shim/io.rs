@@ -227,7 +227,7 @@ fn reap(pid: i32) -> Outcome {
             Ok(WaitStatus::Signaled(_, sig, _)) => {
                 return Outcome {
                     pid,
-                    code: 128 + sig as i32,
+                    code: crate::sys::exit::of_signal(sig as i32),
                     how: format!("killed by {sig}"),
                 }
             }
@@ -236,7 +236,7 @@ fn reap(pid: i32) -> Outcome {
             Err(e) => {
                 return Outcome {
                     pid,
-                    code: 255,
+                    code: crate::sys::exit::LOST,
                     how: format!("could not be reaped: {e}"),
                 }
             }

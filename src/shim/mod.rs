@@ -91,7 +91,7 @@ pub fn main(args: ShimArgs) -> i32 {
     let cfg = match engine.store.load_config(&args.id) {
         Ok(c) => c,
         Err(e) => {
-            let _ = send(&mut report, &fail(125, e.to_string()));
+            let _ = send(&mut report, &fail(crate::sys::exit::ENGINE, e.to_string()));
             return 1;
         }
     };
@@ -188,7 +188,7 @@ impl From<crate::runtime::InitError> for CreateError {
 
 fn runtime_err(ctx: &str, e: impl std::fmt::Display) -> CreateError {
     CreateError {
-        code: 125,
+        code: crate::sys::exit::ENGINE,
         message: format!("{ctx}: {e}"),
     }
 }
