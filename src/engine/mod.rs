@@ -19,6 +19,7 @@ pub mod rm;
 pub mod rollback;
 pub mod start;
 pub mod stop;
+mod task;
 pub mod volume;
 pub mod wait;
 
