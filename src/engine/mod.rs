@@ -11,6 +11,7 @@
 pub mod create;
 pub mod exec;
 pub mod exit;
+mod operation;
 pub mod pause;
 pub mod query;
 pub mod reconcile;

@@ -14,6 +14,7 @@ use crate::state::{events, ContainerConfig, Status};
 use crate::sys::process::alive;
 use crate::{kernel_event, phase_span, trace};
 
+use super::operation::{find, operation};
 use super::phase;
 use super::{Engine, EngineError};
 
@@ -28,12 +29,7 @@ enum Op {
 /// container is running and not paused.
 pub fn pause(engine: &Engine, query: &str) -> Result<(), EngineError> {
     let span = phase_span!("pause", query = query, container.id = tracing::field::Empty);
-    let _e = span.enter();
-    let result = run(engine, query, Op::Pause, &span);
-    if let Err(e) = &result {
-        trace::fail(&span, e);
-    }
-    result
+    operation(&span, || run(engine, query, Op::Pause, &span))
 }
 
 /// Thaws the container `query` names (docker unpause). Refused unless it is paused.
@@ -43,12 +39,7 @@ pub fn unpause(engine: &Engine, query: &str) -> Result<(), EngineError> {
         query = query,
         container.id = tracing::field::Empty
     );
-    let _e = span.enter();
-    let result = run(engine, query, Op::Unpause, &span);
-    if let Err(e) = &result {
-        trace::fail(&span, e);
-    }
-    result
+    operation(&span, || run(engine, query, Op::Unpause, &span))
 }
 
 fn lookup(
@@ -56,10 +47,8 @@ fn lookup(
     query: &str,
     root: &tracing::Span,
 ) -> Result<ContainerConfig, EngineError> {
-    let id = engine.store.lookup(query)?;
-    let cfg = engine.store.load_config(&id)?;
-    root.record("container.id", cfg.id.as_str());
-    engine.reconcile(&id)?;
+    let cfg = find(engine, query, root)?;
+    engine.reconcile(&cfg.id)?;
     Ok(cfg)
 }
 

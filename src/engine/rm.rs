@@ -12,6 +12,7 @@ use crate::storage::overlay;
 use crate::sys::process::{alive, wait_gone};
 use crate::{kernel_event, phase_span, trace};
 
+use super::operation::{asked, find, operation};
 use super::phase;
 use super::volume;
 use super::{Engine, EngineError};
@@ -25,12 +26,7 @@ pub fn rm(engine: &Engine, query: &str, force: bool, volumes: bool) -> Result<()
         force = force,
         container.id = tracing::field::Empty
     );
-    let _e = span.enter();
-    let result = rm_phases(engine, query, force, volumes, &span);
-    if let Err(e) = &result {
-        trace::fail(&span, e);
-    }
-    result
+    operation(&span, || rm_phases(engine, query, force, volumes, &span))
 }
 
 fn rm_phases(
@@ -41,14 +37,8 @@ fn rm_phases(
     root: &tracing::Span,
 ) -> Result<(), EngineError> {
     let cfg = phase(phase_span!("rm.lookup", query = query), |span| {
-        let id = engine.store.lookup(query)?;
-        let cfg = engine.store.load_config(&id)?;
-        root.record("container.id", cfg.id.as_str());
-        let asked = if query.len() > 12 {
-            &query[..12]
-        } else {
-            query
-        };
+        let cfg = find(engine, query, root)?;
+        let asked = asked(query);
         trace::note(span, format!("{asked} → {} ({})", &cfg.id[..12], cfg.name));
         Ok(cfg)
     })?;

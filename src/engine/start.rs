@@ -20,6 +20,7 @@ use crate::storage::overlay;
 use crate::trace::recorder;
 use crate::{kernel_event, phase_span, trace};
 
+use super::operation::{asked, find};
 use super::phase;
 use super::rollback::Rollback;
 use super::task::{release_fifo, spawn_shim, undo_task, ShimStdio};
@@ -241,16 +242,10 @@ fn lookup(
     root: &tracing::Span,
 ) -> Result<ContainerConfig, EngineError> {
     phase(phase_span!("start.lookup", query = query), |span| {
-        let id = engine.store.lookup(query)?;
-        let cfg = engine.store.load_config(&id)?;
-        root.record("container.id", cfg.id.as_str());
+        let cfg = find(engine, query, root)?;
         root.record("container.name", cfg.name.as_str());
         crate::phase::step::learn_container(&cfg.id);
-        let asked = if query.len() > 12 {
-            &query[..12]
-        } else {
-            query
-        };
+        let asked = asked(query);
         trace::note(span, format!("{asked} → {} ({})", &cfg.id[..12], cfg.name));
         Ok(cfg)
     })

@@ -14,6 +14,7 @@ use crate::state::{events, Status};
 use crate::sys::process::{alive, wait_gone};
 use crate::{kernel_event, phase_span, trace};
 
+use super::operation::{find, operation};
 use super::phase;
 use super::{Engine, EngineError};
 
@@ -26,12 +27,7 @@ pub fn stop(engine: &Engine, query: &str, timeout: Duration) -> Result<(), Engin
         timeout_s = timeout.as_secs(),
         container.id = tracing::field::Empty
     );
-    let _e = span.enter();
-    let result = stop_phases(engine, query, timeout, &span);
-    if let Err(e) = &result {
-        trace::fail(&span, e);
-    }
-    result
+    operation(&span, || stop_phases(engine, query, timeout, &span))
 }
 
 fn stop_phases(
@@ -41,10 +37,8 @@ fn stop_phases(
     root: &tracing::Span,
 ) -> Result<(), EngineError> {
     let cfg = phase(phase_span!("stop.lookup", query = query), |span| {
-        let id = engine.store.lookup(query)?;
-        let cfg = engine.store.load_config(&id)?;
-        root.record("container.id", cfg.id.as_str());
-        let reconciled = engine.reconcile(&id)?;
+        let cfg = find(engine, query, root)?;
+        let reconciled = engine.reconcile(&cfg.id)?;
         trace::note(
             span,
             format!(
@@ -221,12 +215,7 @@ pub fn kill(engine: &Engine, query: &str, signal: Signal) -> Result<(), EngineEr
         signal = %signal,
         container.id = tracing::field::Empty
     );
-    let _e = span.enter();
-    let result = kill_phases(engine, query, signal, &span);
-    if let Err(e) = &result {
-        trace::fail(&span, e);
-    }
-    result
+    operation(&span, || kill_phases(engine, query, signal, &span))
 }
 
 fn kill_phases(
@@ -236,9 +225,7 @@ fn kill_phases(
     root: &tracing::Span,
 ) -> Result<(), EngineError> {
     let cfg = phase(phase_span!("kill.lookup", query = query), |span| {
-        let id = engine.store.lookup(query)?;
-        let cfg = engine.store.load_config(&id)?;
-        root.record("container.id", cfg.id.as_str());
+        let cfg = find(engine, query, root)?;
         trace::note(span, format!("{} ({})", &cfg.id[..12], cfg.name));
         Ok(cfg)
     })?;
