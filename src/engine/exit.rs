@@ -4,10 +4,10 @@
 
 use crate::runtime::cgroups::{Cgroup, Hierarchy};
 use crate::runtime::{runc, Kind};
-use crate::state::container::now_rfc3339;
 use crate::state::restart::Decision;
 use crate::state::{events, ContainerConfig, Status};
 use crate::storage::overlay;
+use crate::sys::time::now_rfc3339;
 use crate::{kernel_event, phase_span, trace};
 
 use super::Engine;

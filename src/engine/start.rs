@@ -14,9 +14,9 @@ use crate::network::{self, Mode};
 use crate::runtime::cgroups::{Cgroup, Hierarchy};
 use crate::runtime::spec::{self, SpecInput};
 use crate::runtime::{console, runc, Kind};
-use crate::state::container::now_rfc3339;
 use crate::state::{events, ContainerConfig, ContainerState, Status};
 use crate::storage::overlay;
+use crate::sys::time::now_rfc3339;
 use crate::trace::recorder;
 use crate::{kernel_event, phase_span, trace};
 

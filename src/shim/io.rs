@@ -11,8 +11,8 @@ use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use super::{Created, ShimArgs};
 use crate::engine::Engine;
 use crate::runtime::protocol::{recv, send, InitMsg, Report};
-use crate::state::container::now_rfc3339;
 use crate::state::ContainerConfig;
+use crate::sys::time::now_rfc3339;
 use crate::trace::recorder;
 
 /// How the container's process ended.
