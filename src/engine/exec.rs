@@ -348,13 +348,15 @@ fn wait_plain(pid: i32) -> i32 {
     code
 }
 
+/// Reaps our child `pid`: docker's exit code (the status, or 128 + signal).
 pub(crate) fn reap(pid: i32) -> i32 {
-    use nix::sys::wait::{waitpid, WaitStatus};
+    use crate::host::process::WaitStatus;
     loop {
-        match waitpid(nix::unistd::Pid::from_raw(pid), None) {
+        match crate::host::current().wait_child(pid) {
             Ok(WaitStatus::Exited(_, c)) => return c,
             Ok(WaitStatus::Signaled(_, s, _)) => return crate::sys::exit::of_signal(s as i32),
-            Ok(_) | Err(nix::errno::Errno::EINTR) => continue,
+            Ok(_) => continue,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
             Err(_) => return crate::sys::exit::LOST,
         }
     }

@@ -5,6 +5,7 @@
 
 use std::time::Duration;
 
+use crate::host::process::Signal;
 use crate::runtime::cgroups::{Cgroup, Hierarchy};
 use crate::runtime::{runc, Kind};
 use crate::state::{events, Status};
@@ -91,7 +92,7 @@ fn rm_phases(
         // Killed by the user: the restart policy must not bring it back.
         super::stop::mark_manually_stopped(engine, &id)?;
         if st.pid > 0 {
-            unsafe { libc::kill(st.pid, libc::SIGKILL) };
+            let _ = crate::host::current().kill(st.pid, Signal::SIGKILL);
             kernel_event!(pid = st.pid, "kill(SIGKILL)");
         }
         // Let the shim see the exit and run the exit phases; it needs the lock, so we do not hold it.

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use nix::sys::signal::Signal;
 
 use crate::runtime::cgroups::{Cgroup, Hierarchy};
-use crate::state::{events, Status};
+use crate::state::{events, ContainerConfig, ContainerState, Status};
 use crate::sys::process::{alive, wait_gone};
 use crate::{kernel_event, phase_span, trace};
 
@@ -54,58 +54,7 @@ fn stop_phases(
         );
         Ok(cfg)
     })?;
-    let id = cfg.id.clone();
-
-    let st = phase(phase_span!("stop.signal"), |span| {
-        if let Some(note) = mark_manually_stopped(engine, &id)? {
-            let _ = events::container(
-                &engine.paths.events(),
-                "stop",
-                &id,
-                &[("name", &cfg.name), ("image", &cfg.config.image)],
-            );
-            trace::note(span, note);
-            return Ok(None);
-        }
-        let st = engine.store.load_state(&id)?;
-        let running = matches!(
-            st.status,
-            Status::Running | Status::Paused | Status::Restarting
-        ) && alive(st.pid);
-        if !running {
-            trace::note(span, format!("{}: not running, nothing to stop", st.status));
-            return Ok(None);
-        }
-        let name = if cfg.config.stop_signal.is_empty() {
-            "SIGTERM"
-        } else {
-            cfg.config.stop_signal.as_str()
-        };
-        let sig = parse_signal(name).unwrap_or(Signal::SIGTERM);
-        // SAFETY: plain syscall.
-        unsafe { libc::kill(st.pid, sig as i32) };
-        kernel_event!(pid = st.pid, signal = %sig, "kill");
-        // A frozen process cannot act on the signal: thaw it, as docker does after signalling.
-        if st.status == Status::Paused {
-            if let Ok(h) = Hierarchy::detect() {
-                let _ = Cgroup::open(&h, &st.cgroup).thaw();
-                kernel_event!(cgroup = %st.cgroup, "thaw");
-            }
-        }
-        let _ = events::container(
-            &engine.paths.events(),
-            "kill",
-            &id,
-            &[
-                ("name", &cfg.name),
-                ("image", &cfg.config.image),
-                ("signal", &(sig as i32).to_string()),
-            ],
-        );
-        trace::note(span, format!("{sig} to pid {}", st.pid));
-        Ok(Some(st))
-    })?;
-    let Some(st) = st else {
+    let Some(st) = signal(engine, &cfg)? else {
         return Ok(());
     };
 
@@ -126,12 +75,73 @@ fn stop_phases(
         },
     )?;
 
+    kill_unless_exited(engine, &cfg, &st, exited)
+}
+
+/// `stop.signal`: the container's stop signal to its init; `None` when there is nothing to stop.
+fn signal(engine: &Engine, cfg: &ContainerConfig) -> Result<Option<ContainerState>, EngineError> {
+    phase(phase_span!("stop.signal"), |span| {
+        if let Some(note) = mark_manually_stopped(engine, &cfg.id)? {
+            let _ = events::container(
+                &engine.paths.events(),
+                "stop",
+                &cfg.id,
+                &[("name", &cfg.name), ("image", &cfg.config.image)],
+            );
+            trace::note(span, note);
+            return Ok(None);
+        }
+        let st = engine.store.load_state(&cfg.id)?;
+        let running = matches!(
+            st.status,
+            Status::Running | Status::Paused | Status::Restarting
+        ) && alive(st.pid);
+        if !running {
+            trace::note(span, format!("{}: not running, nothing to stop", st.status));
+            return Ok(None);
+        }
+        let name = if cfg.config.stop_signal.is_empty() {
+            "SIGTERM"
+        } else {
+            cfg.config.stop_signal.as_str()
+        };
+        let sig = parse_signal(name).unwrap_or(Signal::SIGTERM);
+        let _ = crate::host::current().kill(st.pid, sig);
+        kernel_event!(pid = st.pid, signal = %sig, "kill");
+        // A frozen process cannot act on the signal: thaw it, as docker does after signalling.
+        if st.status == Status::Paused {
+            if let Ok(h) = Hierarchy::detect() {
+                let _ = Cgroup::open(&h, &st.cgroup).thaw();
+                kernel_event!(cgroup = %st.cgroup, "thaw");
+            }
+        }
+        let _ = events::container(
+            &engine.paths.events(),
+            "kill",
+            &cfg.id,
+            &[
+                ("name", &cfg.name),
+                ("image", &cfg.config.image),
+                ("signal", &(sig as i32).to_string()),
+            ],
+        );
+        trace::note(span, format!("{sig} to pid {}", st.pid));
+        Ok(Some(st))
+    })
+}
+
+/// `stop.kill`: SIGKILL when the grace period ran out; the exit phases when no shim ran them.
+fn kill_unless_exited(
+    engine: &Engine,
+    cfg: &ContainerConfig,
+    st: &ContainerState,
+    exited: bool,
+) -> Result<(), EngineError> {
     phase(phase_span!("stop.kill"), |span| {
         if exited {
             trace::note(span, "not needed: the container exited in time");
         } else {
-            // SAFETY: plain syscall.
-            unsafe { libc::kill(st.pid, libc::SIGKILL) };
+            let _ = crate::host::current().kill(st.pid, Signal::SIGKILL);
             kernel_event!(pid = st.pid, "kill(SIGKILL)");
             if !wait_for_exit(st.shim_pid, st.pid, Duration::from_secs(10)) {
                 return Err(EngineError::Conflict(format!(
@@ -142,11 +152,11 @@ fn stop_phases(
             trace::note(span, format!("SIGKILL pid {}; shim finished", st.pid));
         }
         // Without its shim (killed), nobody ran the exit phases: run them now.
-        engine.reconcile(&id)?;
+        engine.reconcile(&cfg.id)?;
         let _ = events::container(
             &engine.paths.events(),
             "stop",
-            &id,
+            &cfg.id,
             &[("name", &cfg.name), ("image", &cfg.config.image)],
         );
         Ok(())
@@ -166,8 +176,8 @@ pub(crate) fn mark_manually_stopped(
     let mut note = None;
     if st.status == Status::Restarting && !alive(st.pid) {
         if alive(st.shim_pid) {
-            // SAFETY: plain syscall; the shim only sleeps before its next start and holds nothing.
-            unsafe { libc::kill(st.shim_pid, libc::SIGKILL) };
+            // The shim only sleeps before its next start and holds nothing.
+            let _ = crate::host::current().kill(st.shim_pid, Signal::SIGKILL);
             kernel_event!(pid = st.shim_pid, "kill(SIGKILL) the waiting shim");
         }
         st.status = Status::Exited;
@@ -248,8 +258,7 @@ fn kill_phases(
             )));
         }
         mark_manually_stopped(engine, &cfg.id)?;
-        // SAFETY: plain syscall.
-        unsafe { libc::kill(st.pid, signal as i32) };
+        let _ = crate::host::current().kill(st.pid, signal);
         kernel_event!(pid = st.pid, signal = %signal, "kill");
         // A frozen process cannot die: for SIGKILL or its stop signal docker resumes a paused
         // container after signalling it (other signals wait for the unpause).

@@ -72,7 +72,7 @@ pub fn wait(mut started: Started, bundle: &std::path::Path) -> Result<i32, Engin
     // running unwatched, so it is killed and its exit still collected.
     let injected = crate::phase::fault::check("run.wait").err();
     if injected.is_some() {
-        unsafe { libc::kill(started.pid, libc::SIGKILL) };
+        let _ = crate::host::current().kill(started.pid, crate::host::process::Signal::SIGKILL);
     }
     let result = loop {
         match recv::<Report>(&mut started.reports) {

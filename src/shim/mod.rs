@@ -69,10 +69,8 @@ pub fn main(args: ShimArgs) -> i32 {
     // SAFETY: fd 3 was set up by the engine for us; nothing else owns it.
     let mut report = unsafe { File::from_raw_fd(REPORT_FD) };
     set_cloexec(REPORT_FD);
-    unsafe {
-        // Reap whatever the container's init leaves behind (and runc's reparented init).
-        libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
-    }
+    // Reap whatever the container's init leaves behind (and runc's reparented init).
+    let _ = crate::host::current().set_child_subreaper();
     fault::arm_from_env();
     step_gate::arm_from_env();
     let traceparent = std::env::var("TRACEPARENT").ok();
@@ -255,8 +253,7 @@ fn create_interactive(
         let (_, err) = pipe().map_err(|e| runtime_err("cannot create a pipe", e))?;
         let (pid, sync) = clone_init(engine, &cfg.id, spec, bundle, None, out, err)?;
         let kill = |e: CreateError| {
-            unsafe { libc::kill(pid, libc::SIGKILL) };
-            let _ = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(pid), None);
+            kill_and_reap(pid);
             let path = spec.linux().as_ref().and_then(|l| l.cgroups_path().clone());
             if let (Ok(h), Some(p)) = (Hierarchy::detect(), path) {
                 let _ = Cgroup::open(&h, &p.to_string_lossy()).remove();
@@ -420,8 +417,7 @@ fn clone_init(
 
     let pid = pid.as_raw();
     let kill_init = |e: CreateError| {
-        unsafe { libc::kill(pid, libc::SIGKILL) };
-        let _ = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(pid), None);
+        kill_and_reap(pid);
         undo_cgroup(e)
     };
     cgroup
@@ -508,4 +504,11 @@ fn flag_names(flags: nix::sched::CloneFlags) -> String {
         .map(|(_, n)| format!("CLONE_{n}"))
         .collect::<Vec<_>>()
         .join("|")
+}
+
+/// Undoes a half-created init: SIGKILL, then reap it (it is our child).
+fn kill_and_reap(pid: i32) {
+    let host = crate::host::current();
+    let _ = host.kill(pid, crate::host::process::Signal::SIGKILL);
+    let _ = host.wait_child(pid);
 }

@@ -80,7 +80,7 @@ fn detach(engine: &Engine, id: &str) -> bool {
             }
             // SAFETY: the report fd's reader is gone; nothing else uses it.
             unsafe { libc::close(crate::phase::fds::REPORT_FD) };
-            let _ = nix::unistd::setsid();
+            let _ = crate::host::current().setsid();
             if let Ok(_lock) = engine.store.lock(id) {
                 if let Ok(mut st) = engine.store.load_state(id) {
                     if st.status == Status::Restarting {
