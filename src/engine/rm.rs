@@ -8,7 +8,7 @@ use std::time::Duration;
 use crate::host::process::Signal;
 use crate::runtime::cgroups::{Cgroup, Hierarchy};
 use crate::runtime::{runc, Kind};
-use crate::state::{events, Status};
+use crate::state::{events, ContainerConfig, Status};
 use crate::storage::overlay;
 use crate::sys::process::{alive, wait_gone};
 use crate::{kernel_event, phase_span, trace};
@@ -45,64 +45,7 @@ fn rm_phases(
     })?;
     let id = cfg.id.clone();
 
-    phase(phase_span!("rm.kill"), |span| {
-        if engine.reconcile(&id)? {
-            kernel_event!("its shim was gone: exit phases run, exit recorded");
-        }
-        let st = engine.store.load_state(&id)?;
-        let running = matches!(
-            st.status,
-            Status::Running | Status::Paused | Status::Restarting
-        ) && (alive(st.pid) || alive(st.shim_pid));
-        if !running {
-            trace::note(span, format!("{}: nothing to kill", st.status));
-            return Ok(());
-        }
-        if st.status == Status::Restarting && !alive(st.pid) {
-            if !force {
-                return Err(EngineError::Conflict(format!(
-                    "cannot remove container {}: container is restarting: stop the container before removing or force remove (rm -f)",
-                    cfg.name
-                )));
-            }
-            let note = super::stop::mark_manually_stopped(engine, &id)?;
-            trace::note(
-                span,
-                note.unwrap_or_else(|| "restarting: restart cancelled".into()),
-            );
-            return Ok(());
-        }
-        if !force && st.status == Status::Paused {
-            return Err(EngineError::Conflict(format!(
-                "cannot remove container {}: container is paused and must be unpaused first: unpause and stop it, or force remove (rm -f)",
-                cfg.name
-            )));
-        }
-        if !force {
-            return Err(EngineError::Conflict(format!(
-                "cannot remove container {}: container is {}: stop the container before removing or force remove (rm -f)",
-                cfg.name, st.status
-            )));
-        }
-        if st.status == Status::Paused {
-            if let Ok(h) = Hierarchy::detect() {
-                let _ = Cgroup::open(&h, &st.cgroup).thaw();
-            }
-        }
-        // Killed by the user: the restart policy must not bring it back.
-        super::stop::mark_manually_stopped(engine, &id)?;
-        if st.pid > 0 {
-            let _ = crate::host::current().kill(st.pid, Signal::SIGKILL);
-            kernel_event!(pid = st.pid, "kill(SIGKILL)");
-        }
-        // Let the shim see the exit and run the exit phases; it needs the lock, so we do not hold it.
-        wait_gone(st.shim_pid, Duration::from_secs(10));
-        trace::note(
-            span,
-            format!("SIGKILL pid {}; shim {} finished", st.pid, st.shim_pid),
-        );
-        Ok(())
-    })?;
+    kill(engine, &cfg, force)?;
 
     let _lock = match engine.store.lock(&id) {
         Ok(l) => l,
@@ -160,12 +103,81 @@ fn rm_phases(
         )));
     }
 
+    delete(engine, &cfg, volumes)
+}
+
+/// `rm.kill`: refused for a running container unless forced; forced, SIGKILL and the shim's exit
+/// phases.
+fn kill(engine: &Engine, cfg: &ContainerConfig, force: bool) -> Result<(), EngineError> {
+    phase(phase_span!("rm.kill"), |span| {
+        if engine.reconcile(&cfg.id)? {
+            kernel_event!("its shim was gone: exit phases run, exit recorded");
+        }
+        let st = engine.store.load_state(&cfg.id)?;
+        let running = matches!(
+            st.status,
+            Status::Running | Status::Paused | Status::Restarting
+        ) && (alive(st.pid) || alive(st.shim_pid));
+        if !running {
+            trace::note(span, format!("{}: nothing to kill", st.status));
+            return Ok(());
+        }
+        if st.status == Status::Restarting && !alive(st.pid) {
+            if !force {
+                return Err(EngineError::Conflict(format!(
+                    "cannot remove container {}: container is restarting: stop the container before removing or force remove (rm -f)",
+                    cfg.name
+                )));
+            }
+            let note = super::stop::mark_manually_stopped(engine, &cfg.id)?;
+            trace::note(
+                span,
+                note.unwrap_or_else(|| "restarting: restart cancelled".into()),
+            );
+            return Ok(());
+        }
+        if !force && st.status == Status::Paused {
+            return Err(EngineError::Conflict(format!(
+                "cannot remove container {}: container is paused and must be unpaused first: unpause and stop it, or force remove (rm -f)",
+                cfg.name
+            )));
+        }
+        if !force {
+            return Err(EngineError::Conflict(format!(
+                "cannot remove container {}: container is {}: stop the container before removing or force remove (rm -f)",
+                cfg.name, st.status
+            )));
+        }
+        if st.status == Status::Paused {
+            if let Ok(h) = Hierarchy::detect() {
+                let _ = Cgroup::open(&h, &st.cgroup).thaw();
+            }
+        }
+        // Killed by the user: the restart policy must not bring it back.
+        super::stop::mark_manually_stopped(engine, &cfg.id)?;
+        if st.pid > 0 {
+            let _ = crate::host::current().kill(st.pid, Signal::SIGKILL);
+            kernel_event!(pid = st.pid, "kill(SIGKILL)");
+        }
+        // Let the shim see the exit and run the exit phases; it needs the lock, so we do not hold it.
+        wait_gone(st.shim_pid, Duration::from_secs(10));
+        trace::note(
+            span,
+            format!("SIGKILL pid {}; shim {} finished", st.pid, st.shim_pid),
+        );
+        Ok(())
+    })
+}
+
+/// `rm.delete`: the container's files and name, the `destroy` event, with `-v` its anonymous
+/// volumes.
+fn delete(engine: &Engine, cfg: &ContainerConfig, volumes: bool) -> Result<(), EngineError> {
     phase(phase_span!("rm.delete"), |span| {
         engine.store.delete(&cfg)?;
         let _ = events::container(
             &engine.paths.events(),
             "destroy",
-            &id,
+            &cfg.id,
             &[("name", &cfg.name), ("image", &cfg.config.image)],
         );
         // The container is gone already: a volume that cannot go is a warning, as in docker.
@@ -184,7 +196,7 @@ fn rm_phases(
             span,
             format!(
                 "{} and its name removed{}",
-                engine.paths.container(&id).display(),
+                engine.paths.container(&cfg.id).display(),
                 if removed.is_empty() {
                     String::new()
                 } else {

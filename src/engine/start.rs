@@ -35,18 +35,7 @@ pub struct Started {
     pub reports: BufReader<File>,
 }
 
-/// Where the shim sends the container's output besides its json log, and whether it reports the
-/// exit to us.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ShimIo {
-    /// Nobody listens: the shim writes its own exit trace.
-    Detached,
-    /// To our own stdout/stderr (an attached CLI).
-    Inherit,
-    /// To pipes in [`Started::shim`]'s `stdout`/`stderr` (the daemon, which streams them to
-    /// attached API clients).
-    Piped,
-}
+pub use super::task::ShimIo;
 
 /// Starts the container `query` names. With `attach`, the shim copies the container's output to
 /// our stdout/stderr and reports its exit to us ([`super::wait`]).

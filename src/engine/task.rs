@@ -21,8 +21,20 @@ use crate::state::Paths;
 use crate::trace::recorder;
 use crate::{kernel_event, phase_span, trace};
 
-use super::start::ShimIo;
 use super::{Engine, EngineError};
+
+/// Where the shim sends the container's output besides its json log, and whether it reports the
+/// exit to us.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ShimIo {
+    /// Nobody listens: the shim writes its own exit trace.
+    Detached,
+    /// To our own stdout/stderr (an attached CLI).
+    Inherit,
+    /// To pipes in `Started::shim`'s `stdout`/`stderr` (the daemon, which streams them to
+    /// attached API clients).
+    Piped,
+}
 
 /// What the shim inherits from us.
 pub(super) struct ShimStdio {
