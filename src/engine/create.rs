@@ -421,7 +421,7 @@ fn make_rwlayer<'a>(
 /// `create.register`: `config.json` and `state.json` written, the `create` event logged.
 fn register(engine: &Engine, container: &ContainerConfig) -> Result<(), EngineError> {
     phase(phase_span!("create.register"), |span| {
-        engine.store.save_config(&container)?;
+        engine.store.save_config(container)?;
         engine
             .store
             .save_state(&container.id, &ContainerState::default())?;

@@ -253,7 +253,7 @@ fn wait(
             &cfg.id,
             &[
                 ("name", &cfg.name),
-                ("execID", &exec_id),
+                ("execID", exec_id),
                 ("exitCode", &code.to_string()),
             ],
         );

@@ -173,7 +173,7 @@ fn kill(engine: &Engine, cfg: &ContainerConfig, force: bool) -> Result<(), Engin
 /// volumes.
 fn delete(engine: &Engine, cfg: &ContainerConfig, volumes: bool) -> Result<(), EngineError> {
     phase(phase_span!("rm.delete"), |span| {
-        engine.store.delete(&cfg)?;
+        engine.store.delete(cfg)?;
         let _ = events::container(
             &engine.paths.events(),
             "destroy",
@@ -182,7 +182,7 @@ fn delete(engine: &Engine, cfg: &ContainerConfig, volumes: bool) -> Result<(), E
         );
         // The container is gone already: a volume that cannot go is a warning, as in docker.
         let removed = if volumes {
-            volume::remove_anonymous(engine, &cfg).unwrap_or_else(|e| {
+            volume::remove_anonymous(engine, cfg).unwrap_or_else(|e| {
                 tracing::warn!(error = %e, "anonymous volumes not removed");
                 Vec::new()
             })
