@@ -6,7 +6,13 @@
 //! Every phase is a span from the catalog; every phase that changes the host registers its undo
 //! on a [`rollback::Rollback`] so a failed operation leaves nothing behind.
 //!
-//! The engine is used in-process by the CLI (no daemon yet) and by the shim for the exit phases.
+//! The engine is used in-process by the CLI and the daemon, and by the shim for the exit phases.
+//! [`operation`] is the skeleton every operation shares (root span, failure, lookup); [`task`]
+//! spawns the shim and releases the init for [`start`].
+//!
+//! Not here: what makes work a phase — `--fail-at`, `--step`, [`phase()`]'s span handling
+//! ([`crate::phase`]); the terminal relay ([`crate::runtime::console`]); the restart decision
+//! ([`crate::state::restart`]); every kernel effect (through [`crate::host::current`]).
 
 pub mod create;
 pub mod exec;

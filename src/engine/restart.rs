@@ -3,7 +3,7 @@
 //! `restart` span with all their phases, so a learner sees that a restart is nothing more.
 //!
 //! Not here: restarts by a restart policy (`--restart`), which the shim decides when the container
-//! exits (see [`crate::shim::restart`]).
+//! exits (see `crate::shim::restart`, deciding with [`crate::state::restart`]).
 
 use std::time::Duration;
 

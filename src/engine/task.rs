@@ -14,7 +14,7 @@ use std::process::{Child, Command, Stdio};
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 
 use crate::host::process::Signal;
-use crate::phase::gate::{self as step_gate, GATE_FD, REPORT_FD};
+use crate::phase::gate::{self, GATE_FD, REPORT_FD};
 use crate::runtime::protocol::{recv, Report};
 use crate::runtime::{console, runc, Kind};
 use crate::state::Paths;
@@ -70,7 +70,7 @@ pub(super) fn spawn_shim(
     let gate = if crate::phase::step::armed() {
         let (r, w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)
             .map_err(|e| EngineError::io("cannot create the step gate", "pipe")(e.into()))?;
-        cmd.env(step_gate::ENV, "1");
+        cmd.env(gate::ENV, "1");
         Some((r, File::from(w)))
     } else {
         None
@@ -179,10 +179,10 @@ fn relay_pauses(
                 }
                 let phase = crate::lessons::catalog::find(&phase).map_or("runtime.shim", |p| p.id);
                 let key = match crate::phase::step::pause(phase) {
-                    Ok(()) => step_gate::GO,
+                    Ok(()) => gate::GO,
                     Err(_) => {
                         quit_at = Some(phase);
-                        step_gate::QUIT
+                        gate::QUIT
                     }
                 };
                 if let Some(g) = gate.as_mut() {

@@ -14,7 +14,9 @@
 //! 4. when the init exits: reap it and run the exit phases ([`crate::engine::exit`]), report
 //!    `Exited` to an attached CLI or write the exit trace itself.
 //!
-//! Not here: building the spec or mounting the rootfs (the engine did that before spawning us).
+//! Not here: building the spec or mounting the rootfs (the engine did that before spawning us);
+//! the pty protocol with the CLI ([`crate::runtime::console`]); the restart decision
+//! ([`crate::state::restart`]); the report and gate fds and `--step` pauses ([`crate::phase`]).
 
 mod health;
 mod io;

@@ -48,3 +48,25 @@ impl Processes for LinuxHost {
         nix::unistd::setsid().map(drop).map_err(io)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::fd::AsRawFd;
+
+    #[test]
+    fn a_spawned_child_gets_our_fd_under_its_number_and_is_reaped_with_its_status() {
+        let (r, w) = nix::unistd::pipe().unwrap();
+        let mut cmd = Command::new("sh");
+        cmd.args(["-c", "echo hi >&7; exit 3"]);
+        let child = LinuxHost
+            .spawn(&mut cmd, &[(w.as_raw_fd(), 7)], true)
+            .unwrap();
+        drop(w);
+        let mut out = String::new();
+        std::io::Read::read_to_string(&mut std::fs::File::from(r), &mut out).unwrap();
+        assert_eq!(out, "hi\n");
+        let status = LinuxHost.wait_child(child.id() as i32).unwrap();
+        assert!(matches!(status, WaitStatus::Exited(_, 3)), "{status:?}");
+    }
+}
