@@ -55,6 +55,7 @@ mod tests {
     use std::os::fd::AsRawFd;
 
     #[test]
+    #[allow(clippy::zombie_processes)] // reaped by wait_child, the method under test
     fn a_spawned_child_gets_our_fd_under_its_number_and_is_reaped_with_its_status() {
         let (r, w) = nix::unistd::pipe().unwrap();
         let mut cmd = Command::new("sh");
