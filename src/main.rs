@@ -13,6 +13,7 @@ mod host;
 mod image;
 mod lessons;
 mod network;
+mod phase;
 mod runtime;
 mod shim;
 mod sim;

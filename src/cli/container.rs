@@ -181,14 +181,14 @@ pub(super) fn client_phases(ctx: &Context) -> Result<(), EngineError> {
     }
     injected.map_err(EngineError::Injected)?;
     match &ctx.daemon {
-        Some(socket) => engine::create::phase(
+        Some(socket) => engine::phase(
             phase_span!("client.connect", mode = "daemon", socket = %socket.display()),
             |span| {
                 trace::note(span, format!("daemon at unix://{}", socket.display()));
                 Ok(())
             },
         ),
-        None => engine::create::phase(phase_span!("client.connect", mode = "embedded"), |span| {
+        None => engine::phase(phase_span!("client.connect", mode = "embedded"), |span| {
             trace::note(
                 span,
                 "no daemon: the engine runs inside this process (embedded)",

@@ -218,12 +218,7 @@ pub struct Context {
 }
 
 /// Whether traces are recorded (`CTRACE_TRACE=off` turns recording off).
-pub fn recording_enabled() -> bool {
-    !matches!(
-        std::env::var("CTRACE_TRACE").as_deref(),
-        Ok("off" | "0" | "false" | "no")
-    )
-}
+pub use crate::trace::recording_enabled;
 
 /// The language for narration: the flag, then `CTRACE_LANG`, then the locale, then English.
 pub fn language(flag: Option<&str>) -> String {

@@ -1,6 +1,6 @@
 //! `--step`: the terminal side of step mode. After each phase — the engine's, and with the
 //! embedded runtime the shim's and the init's too (they wait on a gate, see
-//! [`crate::runtime::step_gate`]) — it prints the phase's lesson, what the phase did to this
+//! [`crate::phase::gate`]) — it prints the phase's lesson, what the phase did to this
 //! container (its trace note; after `start.runtime.create` a recap of the shim's and the init's
 //! phases), the commands to try from another terminal with the real paths and pids filled in, and
 //! waits for one key: Enter goes on, `s` shows the live state on host, `q` (or Ctrl-C, Ctrl-D)

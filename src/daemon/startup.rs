@@ -10,10 +10,10 @@
 use std::os::unix::net::UnixListener;
 use std::path::Path;
 
-use crate::engine::reconcile::alive;
-use crate::engine::{create::phase, Engine, EngineError};
+use crate::engine::{phase, Engine, EngineError};
 use crate::runtime::Kind;
 use crate::state::{StateError, Status};
+use crate::sys::process::alive;
 use crate::{kernel_event, phase_span, trace};
 
 use super::{socket, DaemonError, Options};

@@ -2,7 +2,7 @@
 //! (daemon/create.go), seed 001 steps 3–9. Nothing runs yet; `start` does that.
 
 use crate::image::{reference, Image, ImageError};
-use crate::network::{self, Mode};
+use crate::network::{self, Mode, PortBinding};
 use crate::runtime::Kind;
 use crate::state::container::{Config, ContainerConfig, ContainerState, HostConfig};
 use crate::state::{events, names};
@@ -11,7 +11,7 @@ use crate::{kernel_event, phase_span, trace};
 
 use super::rollback::Rollback;
 use super::volume;
-use super::{Engine, EngineError};
+use super::{phase, Engine, EngineError};
 
 /// What the user asked for (the flags of `create`/`run`), already parsed into numbers.
 #[derive(Debug, Clone, Default)]
@@ -101,7 +101,7 @@ fn create_phases<'a>(
     let mut port_bindings = opts
         .publish
         .iter()
-        .map(|p| network::parse_port(p))
+        .map(|p| crate::network::parse_port(p))
         .collect::<Result<Vec<_>, _>>()?;
     for d in &opts.dns {
         if d.parse::<std::net::IpAddr>().is_err() {
@@ -111,39 +111,14 @@ fn create_phases<'a>(
     for h in &opts.extra_hosts {
         network::parse_extra_host(h)?;
     }
-    if let Mode::Container(_) = mode {
-        // docker's conflicts: the joined container owns these.
-        if opts.hostname.is_some() {
-            return Err(network::NetworkError::Conflict("hostname").into());
-        }
-        if !opts.publish.is_empty() || opts.publish_all {
-            return Err(network::NetworkError::Conflict("port publishing").into());
-        }
-        if !opts.dns.is_empty() {
-            return Err(network::NetworkError::Conflict("dns").into());
-        }
-        if !opts.extra_hosts.is_empty() {
-            return Err(network::NetworkError::Conflict("custom host-to-IP mapping").into());
-        }
-    }
+    check_joined_conflicts(opts, &mode)?;
     let runtime = Kind::parse(&opts.runtime).ok_or_else(|| {
         EngineError::Invalid(format!(
             "unknown runtime {:?}: expected embedded or runc",
             opts.runtime
         ))
     })?;
-    if let Some(name) = &opts.name {
-        if !names::valid(name) {
-            return Err(crate::state::StateError::InvalidName(name.clone()).into());
-        }
-    }
-    for e in &opts.env {
-        if e.starts_with('=') || e.is_empty() {
-            return Err(EngineError::Invalid(format!(
-                "invalid environment variable {e:?}: expected NAME=value or NAME"
-            )));
-        }
-    }
+    check_name_and_env(opts)?;
     let requested_mounts = volume::parse_flags(opts)?;
     let mount_requests = volume::host_config_mounts(&requested_mounts);
 
@@ -158,134 +133,19 @@ fn create_phases<'a>(
         }
     };
     let normalized = reference::normalize(&opts.image)?;
-    let local = phase(
-        phase_span!("create.image.lookup", reference = %opts.image),
-        |span| lookup_image(engine, &opts.image, policy, span),
-    )?;
+    let image = image(engine, opts, &normalized, policy)?;
 
-    let image = phase(phase_span!("create.image.pull"), |span| {
-        pull_image(engine, opts, &normalized, policy, local, span)
-    })?;
+    let config = config(opts, &image)?;
 
-    let config = phase(phase_span!("create.config"), |span| {
-        let c = merge_config(opts, &image)?;
-        trace::note(
-            span,
-            format!(
-                "{:?}, {} env, workdir {}, user {}",
-                c.entrypoint.iter().chain(&c.cmd).collect::<Vec<_>>(),
-                c.env.len(),
-                c.working_dir,
-                if c.user.is_empty() { "root" } else { &c.user }
-            ),
-        );
-        Ok(c)
-    })?;
+    let (id, name) = reserve_id(engine, opts, rollback, root)?;
 
-    let (id, name) = phase(phase_span!("create.id"), |span| {
-        let id = new_id();
-        let name = match &opts.name {
-            Some(n) => {
-                engine.store.reserve_name(n, &id)?;
-                n.clone()
-            }
-            None => loop {
-                let n = names::generate();
-                if engine.store.reserve_name(&n, &id).is_ok() {
-                    break n;
-                }
-            },
-        };
-        let (store, id2, name2) = (&engine.store, id.clone(), name.clone());
-        rollback.push("release the name", move || {
-            store.release_name(&name2, &id2);
-            Ok(())
-        });
-        root.record("container.id", id.as_str());
-        root.record("container.name", name.as_str());
-        super::step::learn_container(&id);
-        trace::note(span, format!("{} · name {name}", &id[..12]));
-        Ok((id, name))
-    })?;
-
-    phase(
-        phase_span!("create.network", mode = mode.as_str()),
-        |span| {
-            if opts.publish_all {
-                for p in &image.config.exposed_ports {
-                    let (port, proto) = p.split_once('/').unwrap_or((p, "tcp"));
-                    port_bindings.push(network::parse_port(&format!("{port}/{proto}"))?);
-                }
-            }
-            if matches!(mode, Mode::Host | Mode::None) && !port_bindings.is_empty() {
-                // docker discards them with a warning, and so do we.
-                eprintln!("WARNING: Published ports are discarded when using {mode} network mode");
-                port_bindings.clear();
-            }
-            let ports: Vec<String> = port_bindings.iter().map(|b| b.describe()).collect();
-            trace::note(
-                span,
-                match &mode {
-                    Mode::Bridge if ports.is_empty() => format!(
-                        "network bridge ({}, {}): netns, veth and address at start",
-                        engine.bridge.name, engine.bridge.subnet
-                    ),
-                    Mode::Bridge => format!(
-                        "network bridge ({}), publish {}",
-                        engine.bridge.name,
-                        ports.join(", ")
-                    ),
-                    Mode::None => "network none: an empty network namespace, loopback only".into(),
-                    Mode::Host => {
-                        "network host: the container shares the host's network stack".into()
-                    }
-                    Mode::Container(t) => {
-                        format!("network container:{t}: joins its netns at start")
-                    }
-                },
-            );
-            Ok(())
-        },
-    )?;
+    network_ports(engine, opts, &mode, &image, &mut port_bindings)?;
 
     // Held until the config is on disk: a `volume rm` must see this container as a user.
-    let (mount_points, _volume_lock) = phase(phase_span!("create.mounts"), |span| {
-        let lock = engine.volumes().lock()?;
-        let mps = volume::register(
-            engine,
-            requested_mounts,
-            &opts.volumes_from,
-            &image,
-            &lock,
-            rollback,
-        )?;
-        trace::note(
-            span,
-            if mps.is_empty() {
-                "no volumes, bind mounts or tmpfs requested".to_string()
-            } else {
-                mps.iter()
-                    .map(|m| m.describe())
-                    .collect::<Vec<_>>()
-                    .join("; ")
-            },
-        );
-        Ok((mps, lock))
-    })?;
+    let (mount_points, _volume_lock) =
+        register_mounts(engine, opts, requested_mounts, &image, rollback)?;
 
-    phase(phase_span!("create.rwlayer"), |span| {
-        let dir = engine.paths.container(&id);
-        for d in [engine.paths.upper(&id), engine.paths.work(&id)] {
-            std::fs::create_dir_all(&d).map_err(EngineError::io("cannot create", &d))?;
-            kernel_event!(path = %d.display(), "mkdir");
-        }
-        let d2 = dir.clone();
-        rollback.push("remove the container directory", move || {
-            std::fs::remove_dir_all(&d2).map_err(|e| e.to_string())
-        });
-        trace::note(span, format!("upper/ and work/ in {}", dir.display()));
-        Ok(())
-    })?;
+    make_rwlayer(engine, &id, rollback)?;
 
     let container = ContainerConfig {
         id: id.clone(),
@@ -337,13 +197,239 @@ fn create_phases<'a>(
         mount_points,
     };
 
+    register(engine, &container)?;
+    Ok(container)
+}
+
+/// docker's conflicts with `--network container:`: the joined container owns its hostname,
+/// ports, DNS and hosts.
+fn check_joined_conflicts(opts: &CreateOptions, mode: &Mode) -> Result<(), EngineError> {
+    if let Mode::Container(_) = mode {
+        // docker's conflicts: the joined container owns these.
+        if opts.hostname.is_some() {
+            return Err(network::NetworkError::Conflict("hostname").into());
+        }
+        if !opts.publish.is_empty() || opts.publish_all {
+            return Err(network::NetworkError::Conflict("port publishing").into());
+        }
+        if !opts.dns.is_empty() {
+            return Err(network::NetworkError::Conflict("dns").into());
+        }
+        if !opts.extra_hosts.is_empty() {
+            return Err(network::NetworkError::Conflict("custom host-to-IP mapping").into());
+        }
+    }
+    Ok(())
+}
+
+/// The name docker accepts, and environment entries of the form `NAME=value` or `NAME`.
+fn check_name_and_env(opts: &CreateOptions) -> Result<(), EngineError> {
+    if let Some(name) = &opts.name {
+        if !names::valid(name) {
+            return Err(crate::state::StateError::InvalidName(name.clone()).into());
+        }
+    }
+    for e in &opts.env {
+        if e.starts_with('=') || e.is_empty() {
+            return Err(EngineError::Invalid(format!(
+                "invalid environment variable {e:?}: expected NAME=value or NAME"
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// `create.image.lookup` and `create.image.pull`: the image, from the local store or pulled as
+/// `--pull` says.
+fn image(
+    engine: &Engine,
+    opts: &CreateOptions,
+    normalized: &str,
+    policy: Pull,
+) -> Result<Image, EngineError> {
+    let local = phase(
+        phase_span!("create.image.lookup", reference = %opts.image),
+        |span| lookup_image(engine, &opts.image, policy, span),
+    )?;
+    phase(phase_span!("create.image.pull"), |span| {
+        pull_image(engine, opts, normalized, policy, local, span)
+    })
+}
+
+/// `create.config`: the image's config with the user's flags over it.
+fn config(opts: &CreateOptions, image: &Image) -> Result<Config, EngineError> {
+    phase(phase_span!("create.config"), |span| {
+        let c = merge_config(opts, image)?;
+        trace::note(
+            span,
+            format!(
+                "{:?}, {} env, workdir {}, user {}",
+                c.entrypoint.iter().chain(&c.cmd).collect::<Vec<_>>(),
+                c.env.len(),
+                c.working_dir,
+                if c.user.is_empty() { "root" } else { &c.user }
+            ),
+        );
+        Ok(c)
+    })
+}
+
+/// `create.mounts`: the volumes, bind mounts and tmpfs registered (named volumes created), under
+/// the volume lock, which the caller holds until the config is on disk.
+fn register_mounts<'a>(
+    engine: &'a Engine,
+    opts: &CreateOptions,
+    requested: Vec<crate::storage::mounts::MountPoint>,
+    image: &Image,
+    rollback: &mut Rollback<'a>,
+) -> Result<
+    (
+        Vec<crate::storage::mounts::MountPoint>,
+        crate::storage::volumes::VolumeLock,
+    ),
+    EngineError,
+> {
+    phase(phase_span!("create.mounts"), |span| {
+        let lock = engine.volumes().lock()?;
+        let mps = volume::register(
+            engine,
+            requested,
+            &opts.volumes_from,
+            image,
+            &lock,
+            rollback,
+        )?;
+        trace::note(
+            span,
+            if mps.is_empty() {
+                "no volumes, bind mounts or tmpfs requested".to_string()
+            } else {
+                mps.iter()
+                    .map(|m| m.describe())
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            },
+        );
+        Ok((mps, lock))
+    })
+}
+
+/// `create.id`: a new id and the container's name, reserved.
+fn reserve_id<'a>(
+    engine: &'a Engine,
+    opts: &CreateOptions,
+    rollback: &mut Rollback<'a>,
+    root: &tracing::Span,
+) -> Result<(String, String), EngineError> {
+    phase(phase_span!("create.id"), |span| {
+        let id = new_id();
+        let name = match &opts.name {
+            Some(n) => {
+                engine.store.reserve_name(n, &id)?;
+                n.clone()
+            }
+            None => loop {
+                let n = names::generate();
+                if engine.store.reserve_name(&n, &id).is_ok() {
+                    break n;
+                }
+            },
+        };
+        let (store, id2, name2) = (&engine.store, id.clone(), name.clone());
+        rollback.push("release the name", move || {
+            store.release_name(&name2, &id2);
+            Ok(())
+        });
+        root.record("container.id", id.as_str());
+        root.record("container.name", name.as_str());
+        crate::phase::step::learn_container(&id);
+        trace::note(span, format!("{} · name {name}", &id[..12]));
+        Ok((id, name))
+    })
+}
+
+/// `create.network`: the published ports (`-P` adds the image's exposed ones), checked against
+/// the network mode.
+fn network_ports(
+    engine: &Engine,
+    opts: &CreateOptions,
+    mode: &Mode,
+    image: &Image,
+    port_bindings: &mut Vec<PortBinding>,
+) -> Result<(), EngineError> {
+    phase(
+        phase_span!("create.network", mode = mode.as_str()),
+        |span| {
+            if opts.publish_all {
+                for p in &image.config.exposed_ports {
+                    let (port, proto) = p.split_once('/').unwrap_or((p, "tcp"));
+                    port_bindings.push(crate::network::parse_port(&format!("{port}/{proto}"))?);
+                }
+            }
+            if matches!(mode, Mode::Host | Mode::None) && !port_bindings.is_empty() {
+                // docker discards them with a warning, and so do we.
+                eprintln!("WARNING: Published ports are discarded when using {mode} network mode");
+                port_bindings.clear();
+            }
+            let ports: Vec<String> = port_bindings.iter().map(|b| b.describe()).collect();
+            trace::note(
+                span,
+                match mode {
+                    Mode::Bridge if ports.is_empty() => format!(
+                        "network bridge ({}, {}): netns, veth and address at start",
+                        engine.bridge.name, engine.bridge.subnet
+                    ),
+                    Mode::Bridge => format!(
+                        "network bridge ({}), publish {}",
+                        engine.bridge.name,
+                        ports.join(", ")
+                    ),
+                    Mode::None => "network none: an empty network namespace, loopback only".into(),
+                    Mode::Host => {
+                        "network host: the container shares the host's network stack".into()
+                    }
+                    Mode::Container(t) => {
+                        format!("network container:{t}: joins its netns at start")
+                    }
+                },
+            );
+            Ok(())
+        },
+    )
+}
+
+/// `create.rwlayer`: the container's directory with the overlay's `upper/` and `work/`.
+fn make_rwlayer<'a>(
+    engine: &'a Engine,
+    id: &str,
+    rollback: &mut Rollback<'a>,
+) -> Result<(), EngineError> {
+    phase(phase_span!("create.rwlayer"), |span| {
+        let dir = engine.paths.container(id);
+        for d in [engine.paths.upper(id), engine.paths.work(id)] {
+            std::fs::create_dir_all(&d).map_err(EngineError::io("cannot create", &d))?;
+            kernel_event!(path = %d.display(), "mkdir");
+        }
+        let d2 = dir.clone();
+        rollback.push("remove the container directory", move || {
+            std::fs::remove_dir_all(&d2).map_err(|e| e.to_string())
+        });
+        trace::note(span, format!("upper/ and work/ in {}", dir.display()));
+        Ok(())
+    })
+}
+
+/// `create.register`: `config.json` and `state.json` written, the `create` event logged.
+fn register(engine: &Engine, container: &ContainerConfig) -> Result<(), EngineError> {
     phase(phase_span!("create.register"), |span| {
-        engine.store.save_config(&container)?;
-        engine.store.save_state(&id, &ContainerState::default())?;
+        engine.store.save_config(container)?;
+        engine
+            .store
+            .save_state(&container.id, &ContainerState::default())?;
         let _ = events::container(
             &engine.paths.events(),
             "create",
-            &id,
+            &container.id,
             &[
                 ("name", &container.name),
                 ("image", &container.config.image),
@@ -351,31 +437,7 @@ fn create_phases<'a>(
         );
         trace::note(span, "config.json + state.json written (status created)");
         Ok(())
-    })?;
-    Ok(container)
-}
-
-/// Runs `f` inside `span`, marking the span failed when `f` fails; then, under `--step`, pauses
-/// with the span closed (so its duration does not include the pause).
-pub(crate) fn phase<T>(
-    span: tracing::Span,
-    f: impl FnOnce(&tracing::Span) -> Result<T, EngineError>,
-) -> Result<T, EngineError> {
-    let name = span.metadata().map(|m| m.name());
-    let value = {
-        let _e = span.enter();
-        if let Some(name) = name {
-            super::fault::check(name)
-                .map_err(EngineError::Injected)
-                .inspect_err(|e| trace::fail(&span, e))?;
-        }
-        f(&span).inspect_err(|e| trace::fail(&span, e))?
-    };
-    drop(span);
-    if let Some(name) = name {
-        super::step::pause(name)?;
-    }
-    Ok(value)
+    })
 }
 
 /// `--pull`, as docker's.

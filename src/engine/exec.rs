@@ -14,19 +14,21 @@
 //!
 //! Not here: health checks run the same [`crate::runtime::exec`] from the shim.
 
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::path::Path;
 use std::sync::atomic::{AtomicI32, Ordering};
 
 use oci_spec::runtime::{Process, Spec, User};
 
+use crate::runtime::console as tty;
 use crate::runtime::exec::{self as rexec, Stdio};
 use crate::runtime::spec::resolve_user;
-use crate::state::{events, ContainerConfig, Status};
+use crate::state::{events, ContainerConfig, ContainerState, Status};
+use crate::sys::process::alive;
 use crate::{kernel_event, phase_span, trace};
 
-use super::create::phase;
-use super::tty;
+use super::operation::find;
+use super::phase;
 use super::{Engine, EngineError};
 
 /// What `ctrace exec` asks for.
@@ -74,39 +76,7 @@ fn exec_phases(
     root: &tracing::Span,
     out_cfg: &mut Option<ContainerConfig>,
 ) -> Result<i32, EngineError> {
-    let (cfg, st) = phase(phase_span!("exec.lookup", query = query), |span| {
-        let id = engine.store.lookup(query)?;
-        let cfg = engine.store.load_config(&id)?;
-        let st = engine.store.load_state(&id)?;
-        root.record("container.id", cfg.id.as_str());
-        // SAFETY: signal 0 only checks that the process exists.
-        let alive = st.pid > 0 && unsafe { libc::kill(st.pid, 0) } == 0;
-        match st.status {
-            Status::Paused => {
-                return Err(EngineError::Conflict(format!(
-                    "container {} is paused, unpause the container before exec",
-                    cfg.id
-                )))
-            }
-            Status::Running if alive => {}
-            _ => {
-                return Err(EngineError::Conflict(format!(
-                    "container {} is not running",
-                    cfg.id
-                )))
-            }
-        }
-        trace::note(
-            span,
-            format!(
-                "{} ({}) running, init pid {}",
-                &cfg.id[..12],
-                cfg.name,
-                st.pid
-            ),
-        );
-        Ok((cfg, st))
-    })?;
+    let (cfg, st) = lookup(engine, query, root)?;
     *out_cfg = Some(cfg.clone());
     let id = cfg.id.clone();
     let command = opts.cmd.join(" ");
@@ -136,42 +106,7 @@ fn exec_phases(
         Ok(p)
     })?;
 
-    // The process's stdio: a new pty (`-t`), or ours; /dev/null for stdin without -i and for
-    // everything with -d.
-    let pty = if opts.tty {
-        // The container's own devpts; the host's when the container has none.
-        let size = tty::size_of(0);
-        Some(
-            tty::open_pty_in(st.pid, size)
-                .or_else(|_| tty::open_pty(size))
-                .map_err(EngineError::io(
-                    "cannot open a pseudo-terminal",
-                    "/dev/ptmx",
-                ))?,
-        )
-    } else {
-        None
-    };
-    let stdio = match &pty {
-        Some((_, slave)) => Stdio {
-            stdin: slave.as_raw_fd(),
-            stdout: slave.as_raw_fd(),
-            stderr: slave.as_raw_fd(),
-            tty: true,
-        },
-        None if opts.detach => Stdio {
-            stdin: -1,
-            stdout: -1,
-            stderr: -1,
-            tty: false,
-        },
-        None => Stdio {
-            stdin: if opts.interactive { 0 } else { -1 },
-            stdout: 1,
-            stderr: 2,
-            tty: false,
-        },
-    };
+    let (pty, stdio) = exec_stdio(opts, st.pid)?;
 
     let joined = phase(phase_span!("exec.join", init_pid = st.pid), |span| {
         let j = rexec::join(st.pid, &st.cgroup, &process, &stdio).map_err(runtime)?;
@@ -210,28 +145,121 @@ fn exec_phases(
     if opts.detach {
         return Ok(0);
     }
-    let code = phase(phase_span!("exec.wait", pid = pid), |span| {
+    wait(engine, &cfg, &exec_id, pid, pty, opts.interactive)
+}
+
+/// `exec.lookup`: the container, which must be running (and not paused).
+fn lookup(
+    engine: &Engine,
+    query: &str,
+    root: &tracing::Span,
+) -> Result<(ContainerConfig, ContainerState), EngineError> {
+    phase(phase_span!("exec.lookup", query = query), |span| {
+        let cfg = find(engine, query, root)?;
+        let st = engine.store.load_state(&cfg.id)?;
+        let alive = alive(st.pid);
+        match st.status {
+            Status::Paused => {
+                return Err(EngineError::Conflict(format!(
+                    "container {} is paused, unpause the container before exec",
+                    cfg.id
+                )))
+            }
+            Status::Running if alive => {}
+            _ => {
+                return Err(EngineError::Conflict(format!(
+                    "container {} is not running",
+                    cfg.id
+                )))
+            }
+        }
+        trace::note(
+            span,
+            format!(
+                "{} ({}) running, init pid {}",
+                &cfg.id[..12],
+                cfg.name,
+                st.pid
+            ),
+        );
+        Ok((cfg, st))
+    })
+}
+
+/// The process's stdio: a new pty (`-t`, the pair returned), or ours; /dev/null for stdin without
+/// `-i` and for everything with `-d`.
+#[allow(clippy::type_complexity)]
+fn exec_stdio(
+    opts: &ExecOptions,
+    init_pid: i32,
+) -> Result<(Option<(OwnedFd, OwnedFd)>, Stdio), EngineError> {
+    let pty = if opts.tty {
+        // The container's own devpts; the host's when the container has none.
+        let size = tty::size_of(0);
+        Some(
+            tty::open_pty_in(init_pid, size)
+                .or_else(|_| tty::open_pty(size))
+                .map_err(EngineError::io(
+                    "cannot open a pseudo-terminal",
+                    "/dev/ptmx",
+                ))?,
+        )
+    } else {
+        None
+    };
+    let stdio = match &pty {
+        Some((_, slave)) => Stdio {
+            stdin: slave.as_raw_fd(),
+            stdout: slave.as_raw_fd(),
+            stderr: slave.as_raw_fd(),
+            tty: true,
+        },
+        None if opts.detach => Stdio {
+            stdin: -1,
+            stdout: -1,
+            stderr: -1,
+            tty: false,
+        },
+        None => Stdio {
+            stdin: if opts.interactive { 0 } else { -1 },
+            stdout: 1,
+            stderr: 2,
+            tty: false,
+        },
+    };
+    Ok((pty, stdio))
+}
+
+/// `exec.wait`: the process's exit code (relaying our terminal to its pty with `-t`).
+fn wait(
+    engine: &Engine,
+    cfg: &ContainerConfig,
+    exec_id: &str,
+    pid: i32,
+    pty: Option<(OwnedFd, OwnedFd)>,
+    interactive: bool,
+) -> Result<i32, EngineError> {
+    phase(phase_span!("exec.wait", pid = pid), |span| {
         let code = match pty {
             Some((master, slave)) => {
                 drop(slave);
-                wait_tty(pid, master, opts.interactive)
+                wait_tty(pid, master, interactive)
             }
             None => wait_plain(pid),
         };
         let _ = events::container(
             &engine.paths.events(),
             "exec_die",
-            &id,
+            &cfg.id,
             &[
                 ("name", &cfg.name),
-                ("execID", &exec_id),
+                ("execID", exec_id),
                 ("exitCode", &code.to_string()),
             ],
         );
         trace::note(span, format!("pid {pid} exited {code}"));
         Ok(code)
-    })?;
-    Ok(code)
+    })
 }
 
 fn runtime(e: crate::runtime::InitError) -> EngineError {
@@ -250,7 +278,7 @@ fn build_process(
 ) -> Result<Process, EngineError> {
     let path = engine.paths.bundle(&cfg.id).join("config.json");
     let spec = Spec::load(&path).map_err(|e| EngineError::Runtime {
-        code: 126,
+        code: crate::sys::exit::CANNOT_EXEC,
         message: format!("cannot load {}: {e}", path.display()),
     })?;
     let mut p = spec.process().clone().unwrap_or_default();
@@ -320,14 +348,16 @@ fn wait_plain(pid: i32) -> i32 {
     code
 }
 
+/// Reaps our child `pid`: docker's exit code (the status, or 128 + signal).
 pub(crate) fn reap(pid: i32) -> i32 {
-    use nix::sys::wait::{waitpid, WaitStatus};
+    use crate::host::process::WaitStatus;
     loop {
-        match waitpid(nix::unistd::Pid::from_raw(pid), None) {
+        match crate::host::current().wait_child(pid) {
             Ok(WaitStatus::Exited(_, c)) => return c,
-            Ok(WaitStatus::Signaled(_, s, _)) => return 128 + s as i32,
-            Ok(_) | Err(nix::errno::Errno::EINTR) => continue,
-            Err(_) => return 255,
+            Ok(WaitStatus::Signaled(_, s, _)) => return crate::sys::exit::of_signal(s as i32),
+            Ok(_) => continue,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(_) => return crate::sys::exit::LOST,
         }
     }
 }

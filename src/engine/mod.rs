@@ -6,12 +6,18 @@
 //! Every phase is a span from the catalog; every phase that changes the host registers its undo
 //! on a [`rollback::Rollback`] so a failed operation leaves nothing behind.
 //!
-//! The engine is used in-process by the CLI (no daemon yet) and by the shim for the exit phases.
+//! The engine is used in-process by the CLI and the daemon, and by the shim for the exit phases.
+//! [`operation`] is the skeleton every operation shares (root span, failure, lookup); [`task`]
+//! spawns the shim and releases the init for [`start`].
+//!
+//! Not here: what makes work a phase — `--fail-at`, `--step`, [`phase()`]'s span handling
+//! ([`crate::phase`]); the terminal relay ([`crate::runtime::console`]); the restart decision
+//! ([`crate::state::restart`]); every kernel effect (through [`crate::host::current`]).
 
 pub mod create;
 pub mod exec;
 pub mod exit;
-pub mod fault;
+mod operation;
 pub mod pause;
 pub mod query;
 pub mod reconcile;
@@ -19,11 +25,15 @@ pub mod restart;
 pub mod rm;
 pub mod rollback;
 pub mod start;
-pub mod step;
 pub mod stop;
-pub mod tty;
+mod task;
 pub mod volume;
 pub mod wait;
+
+/// `--fail-at` and `--step` live in [`crate::phase`]; these paths stay for the CLI's callers.
+pub use crate::phase::{fault, step};
+/// The terminal relay lives in [`crate::runtime::console`]; this path stays for the CLI's callers.
+pub use crate::runtime::console as tty;
 
 use std::path::PathBuf;
 
@@ -38,12 +48,9 @@ use crate::storage::overlay::OverlayError;
 use crate::storage::volumes::VolumeError;
 use crate::trace::store::TraceError;
 
-/// Docker's exit code for an engine failure (`docker run` exits 125 when the daemon fails).
-pub const EXIT_ENGINE: i32 = 125;
-
-/// The exit code of a command the user stopped at a `--step` pause: 128 + SIGINT, what a shell
-/// reports for Ctrl-C. Not 125: nothing failed, the user asked to stop.
-pub const EXIT_ABORTED: i32 = 130;
+/// Docker's exit code for an engine failure: [`crate::sys::exit::ENGINE`], under the name the
+/// CLI's callers use.
+pub use crate::sys::exit::ENGINE as EXIT_ENGINE;
 
 /// Every way an engine operation can fail.
 #[derive(Debug, thiserror::Error)]
@@ -95,14 +102,32 @@ pub enum EngineError {
     },
 }
 
+/// [`crate::phase::phase()`] for the engine's operations: a phase whose work fails with an
+/// [`EngineError`] (spelled out once here, so the callers' `?` needs no annotation).
+pub fn phase<T>(
+    span: tracing::Span,
+    f: impl FnOnce(&tracing::Span) -> Result<T, EngineError>,
+) -> Result<T, EngineError> {
+    crate::phase::phase(span, f)
+}
+
+impl From<crate::phase::Interrupted> for EngineError {
+    fn from(i: crate::phase::Interrupted) -> EngineError {
+        match i {
+            crate::phase::Interrupted::Injected(m) => EngineError::Injected(m),
+            crate::phase::Interrupted::Aborted(p) => EngineError::Aborted(p),
+        }
+    }
+}
+
 impl EngineError {
     /// The exit code `ctrace run` uses for this failure.
     pub fn exit_code(&self) -> i32 {
         match self {
             EngineError::Runtime { code, .. } => *code,
             EngineError::Runc(e) => e.exit_code(),
-            EngineError::Aborted(_) => EXIT_ABORTED,
-            _ => EXIT_ENGINE,
+            EngineError::Aborted(_) => crate::sys::exit::ABORTED,
+            _ => crate::sys::exit::ENGINE,
         }
     }
 

@@ -11,9 +11,11 @@
 
 use crate::runtime::cgroups::{Cgroup, Hierarchy};
 use crate::state::{events, ContainerConfig, Status};
+use crate::sys::process::alive;
 use crate::{kernel_event, phase_span, trace};
 
-use super::create::phase;
+use super::operation::{find, operation};
+use super::phase;
 use super::{Engine, EngineError};
 
 /// Which way: `pause` freezes, `unpause` thaws.
@@ -27,12 +29,7 @@ enum Op {
 /// container is running and not paused.
 pub fn pause(engine: &Engine, query: &str) -> Result<(), EngineError> {
     let span = phase_span!("pause", query = query, container.id = tracing::field::Empty);
-    let _e = span.enter();
-    let result = run(engine, query, Op::Pause, &span);
-    if let Err(e) = &result {
-        trace::fail(&span, e);
-    }
-    result
+    operation(&span, || run(engine, query, Op::Pause, &span))
 }
 
 /// Thaws the container `query` names (docker unpause). Refused unless it is paused.
@@ -42,12 +39,7 @@ pub fn unpause(engine: &Engine, query: &str) -> Result<(), EngineError> {
         query = query,
         container.id = tracing::field::Empty
     );
-    let _e = span.enter();
-    let result = run(engine, query, Op::Unpause, &span);
-    if let Err(e) = &result {
-        trace::fail(&span, e);
-    }
-    result
+    operation(&span, || run(engine, query, Op::Unpause, &span))
 }
 
 fn lookup(
@@ -55,16 +47,9 @@ fn lookup(
     query: &str,
     root: &tracing::Span,
 ) -> Result<ContainerConfig, EngineError> {
-    let id = engine.store.lookup(query)?;
-    let cfg = engine.store.load_config(&id)?;
-    root.record("container.id", cfg.id.as_str());
-    engine.reconcile(&id)?;
+    let cfg = find(engine, query, root)?;
+    engine.reconcile(&cfg.id)?;
     Ok(cfg)
-}
-
-fn alive(pid: i32) -> bool {
-    // SAFETY: signal 0 only checks that the process exists.
-    pid > 0 && unsafe { libc::kill(pid, 0) } == 0
 }
 
 /// docker's checks in `containerPause`/`containerUnpause`, with its wording.

@@ -12,25 +12,9 @@
 use crate::runtime::cgroups::{Cgroup, Hierarchy};
 use crate::runtime::Kind;
 use crate::state::Status;
+use crate::sys::process::alive;
 
 use super::{Engine, EngineError};
-
-/// The exit code recorded when the real one was lost with the shim (docker uses 255 for an exit
-/// it could not collect).
-pub const LOST_EXIT_CODE: i32 = 255;
-
-/// True when `pid` exists and is not a zombie: a killed shim's orphans are reaped by whatever
-/// adopts them, whenever it gets to it, and a zombie has done all it will ever do.
-pub(crate) fn alive(pid: i32) -> bool {
-    // SAFETY: signal 0 only checks that the process exists.
-    if pid <= 0 || unsafe { libc::kill(pid, 0) } != 0 {
-        return false;
-    }
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    // The state follows the command name, which is in parentheses and may contain spaces.
-    let state = stat.rsplit_once(')').map(|(_, rest)| rest.trim_start());
-    !matches!(state.and_then(|r| r.chars().next()), Some('Z' | 'X') | None)
-}
 
 impl Engine {
     /// Brings the container `id`'s state in line with its processes; true when it changed it.
@@ -44,7 +28,7 @@ impl Engine {
         {
             return Ok(false);
         }
-        self.collect_lost(id, LOST_EXIT_CODE)
+        self.collect_lost(id, crate::sys::exit::LOST)
     }
 
     /// Runs what the dead shim of `id` would have run on the container's exit, recording

@@ -3,14 +3,15 @@
 //! `restart` span with all their phases, so a learner sees that a restart is nothing more.
 //!
 //! Not here: restarts by a restart policy (`--restart`), which the shim decides when the container
-//! exits (see [`crate::shim::restart`]).
+//! exits (see `crate::shim::restart`, deciding with [`crate::state::restart`]).
 
 use std::time::Duration;
 
 use crate::state::events;
 use crate::{phase_span, trace};
 
-use super::create::phase;
+use super::operation::{find, operation};
+use super::phase;
 use super::start::{ShimIo, Started};
 use super::{Engine, EngineError};
 
@@ -33,12 +34,7 @@ pub fn restart_with(
         timeout_s = timeout.as_secs(),
         container.id = tracing::field::Empty
     );
-    let _e = span.enter();
-    let result = restart_phases(engine, query, timeout, io, &span);
-    if let Err(e) = &result {
-        trace::fail(&span, e);
-    }
-    result
+    operation(&span, || restart_phases(engine, query, timeout, io, &span))
 }
 
 fn restart_phases(
@@ -49,10 +45,8 @@ fn restart_phases(
     root: &tracing::Span,
 ) -> Result<Started, EngineError> {
     let cfg = phase(phase_span!("restart.lookup", query = query), |span| {
-        let id = engine.store.lookup(query)?;
-        let cfg = engine.store.load_config(&id)?;
-        root.record("container.id", cfg.id.as_str());
-        let st = engine.store.load_state(&id)?;
+        let cfg = find(engine, query, root)?;
+        let st = engine.store.load_state(&cfg.id)?;
         trace::note(
             span,
             format!("{} ({}), {}", &cfg.id[..12], cfg.name, st.status),

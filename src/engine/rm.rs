@@ -3,16 +3,18 @@
 //! the chance to run the exit phases, then whatever is left (mount, cgroup, runc state) is undone
 //! here, idempotently, so even a container whose shim died can be removed.
 
-use std::os::fd::{AsFd, FromRawFd, OwnedFd};
 use std::time::Duration;
 
+use crate::host::process::Signal;
 use crate::runtime::cgroups::{Cgroup, Hierarchy};
 use crate::runtime::{runc, Kind};
-use crate::state::{events, Status};
+use crate::state::{events, ContainerConfig, Status};
 use crate::storage::overlay;
+use crate::sys::process::{alive, wait_gone};
 use crate::{kernel_event, phase_span, trace};
 
-use super::create::phase;
+use super::operation::{asked, find, operation};
+use super::phase;
 use super::volume;
 use super::{Engine, EngineError};
 
@@ -25,12 +27,7 @@ pub fn rm(engine: &Engine, query: &str, force: bool, volumes: bool) -> Result<()
         force = force,
         container.id = tracing::field::Empty
     );
-    let _e = span.enter();
-    let result = rm_phases(engine, query, force, volumes, &span);
-    if let Err(e) = &result {
-        trace::fail(&span, e);
-    }
-    result
+    operation(&span, || rm_phases(engine, query, force, volumes, &span))
 }
 
 fn rm_phases(
@@ -41,77 +38,14 @@ fn rm_phases(
     root: &tracing::Span,
 ) -> Result<(), EngineError> {
     let cfg = phase(phase_span!("rm.lookup", query = query), |span| {
-        let id = engine.store.lookup(query)?;
-        let cfg = engine.store.load_config(&id)?;
-        root.record("container.id", cfg.id.as_str());
-        let asked = if query.len() > 12 {
-            &query[..12]
-        } else {
-            query
-        };
+        let cfg = find(engine, query, root)?;
+        let asked = asked(query);
         trace::note(span, format!("{asked} → {} ({})", &cfg.id[..12], cfg.name));
         Ok(cfg)
     })?;
     let id = cfg.id.clone();
 
-    phase(phase_span!("rm.kill"), |span| {
-        if engine.reconcile(&id)? {
-            kernel_event!("its shim was gone: exit phases run, exit recorded");
-        }
-        let st = engine.store.load_state(&id)?;
-        let running = matches!(
-            st.status,
-            Status::Running | Status::Paused | Status::Restarting
-        ) && (alive(st.pid) || alive(st.shim_pid));
-        if !running {
-            trace::note(span, format!("{}: nothing to kill", st.status));
-            return Ok(());
-        }
-        if st.status == Status::Restarting && !alive(st.pid) {
-            if !force {
-                return Err(EngineError::Conflict(format!(
-                    "cannot remove container {}: container is restarting: stop the container before removing or force remove (rm -f)",
-                    cfg.name
-                )));
-            }
-            let note = super::stop::mark_manually_stopped(engine, &id)?;
-            trace::note(
-                span,
-                note.unwrap_or_else(|| "restarting: restart cancelled".into()),
-            );
-            return Ok(());
-        }
-        if !force && st.status == Status::Paused {
-            return Err(EngineError::Conflict(format!(
-                "cannot remove container {}: container is paused and must be unpaused first: unpause and stop it, or force remove (rm -f)",
-                cfg.name
-            )));
-        }
-        if !force {
-            return Err(EngineError::Conflict(format!(
-                "cannot remove container {}: container is {}: stop the container before removing or force remove (rm -f)",
-                cfg.name, st.status
-            )));
-        }
-        if st.status == Status::Paused {
-            if let Ok(h) = Hierarchy::detect() {
-                let _ = Cgroup::open(&h, &st.cgroup).thaw();
-            }
-        }
-        // Killed by the user: the restart policy must not bring it back.
-        super::stop::mark_manually_stopped(engine, &id)?;
-        if st.pid > 0 {
-            unsafe { libc::kill(st.pid, libc::SIGKILL) };
-            kernel_event!(pid = st.pid, "kill(SIGKILL)");
-        }
-        // Let the shim see the exit and run the exit phases; it needs the lock, so we do not hold it.
-        wait_for_exit(st.shim_pid, Duration::from_secs(10));
-        trace::note(
-            span,
-            format!("SIGKILL pid {}; shim {} finished", st.pid, st.shim_pid),
-        );
-        Ok(())
-    })?;
+    kill(engine, &cfg, force)?;
 
     let _lock = match engine.store.lock(&id) {
         Ok(l) => l,
@@ -169,17 +103,86 @@ fn rm_phases(
         )));
     }
 
+    delete(engine, &cfg, volumes)
+}
+
+/// `rm.kill`: refused for a running container unless forced; forced, SIGKILL and the shim's exit
+/// phases.
+fn kill(engine: &Engine, cfg: &ContainerConfig, force: bool) -> Result<(), EngineError> {
+    phase(phase_span!("rm.kill"), |span| {
+        if engine.reconcile(&cfg.id)? {
+            kernel_event!("its shim was gone: exit phases run, exit recorded");
+        }
+        let st = engine.store.load_state(&cfg.id)?;
+        let running = matches!(
+            st.status,
+            Status::Running | Status::Paused | Status::Restarting
+        ) && (alive(st.pid) || alive(st.shim_pid));
+        if !running {
+            trace::note(span, format!("{}: nothing to kill", st.status));
+            return Ok(());
+        }
+        if st.status == Status::Restarting && !alive(st.pid) {
+            if !force {
+                return Err(EngineError::Conflict(format!(
+                    "cannot remove container {}: container is restarting: stop the container before removing or force remove (rm -f)",
+                    cfg.name
+                )));
+            }
+            let note = super::stop::mark_manually_stopped(engine, &cfg.id)?;
+            trace::note(
+                span,
+                note.unwrap_or_else(|| "restarting: restart cancelled".into()),
+            );
+            return Ok(());
+        }
+        if !force && st.status == Status::Paused {
+            return Err(EngineError::Conflict(format!(
+                "cannot remove container {}: container is paused and must be unpaused first: unpause and stop it, or force remove (rm -f)",
+                cfg.name
+            )));
+        }
+        if !force {
+            return Err(EngineError::Conflict(format!(
+                "cannot remove container {}: container is {}: stop the container before removing or force remove (rm -f)",
+                cfg.name, st.status
+            )));
+        }
+        if st.status == Status::Paused {
+            if let Ok(h) = Hierarchy::detect() {
+                let _ = Cgroup::open(&h, &st.cgroup).thaw();
+            }
+        }
+        // Killed by the user: the restart policy must not bring it back.
+        super::stop::mark_manually_stopped(engine, &cfg.id)?;
+        if st.pid > 0 {
+            let _ = crate::host::current().kill(st.pid, Signal::SIGKILL);
+            kernel_event!(pid = st.pid, "kill(SIGKILL)");
+        }
+        // Let the shim see the exit and run the exit phases; it needs the lock, so we do not hold it.
+        wait_gone(st.shim_pid, Duration::from_secs(10));
+        trace::note(
+            span,
+            format!("SIGKILL pid {}; shim {} finished", st.pid, st.shim_pid),
+        );
+        Ok(())
+    })
+}
+
+/// `rm.delete`: the container's files and name, the `destroy` event, with `-v` its anonymous
+/// volumes.
+fn delete(engine: &Engine, cfg: &ContainerConfig, volumes: bool) -> Result<(), EngineError> {
     phase(phase_span!("rm.delete"), |span| {
-        engine.store.delete(&cfg)?;
+        engine.store.delete(cfg)?;
         let _ = events::container(
             &engine.paths.events(),
             "destroy",
-            &id,
+            &cfg.id,
             &[("name", &cfg.name), ("image", &cfg.config.image)],
         );
         // The container is gone already: a volume that cannot go is a warning, as in docker.
         let removed = if volumes {
-            volume::remove_anonymous(engine, &cfg).unwrap_or_else(|e| {
+            volume::remove_anonymous(engine, cfg).unwrap_or_else(|e| {
                 tracing::warn!(error = %e, "anonymous volumes not removed");
                 Vec::new()
             })
@@ -193,7 +196,7 @@ fn rm_phases(
             span,
             format!(
                 "{} and its name removed{}",
-                engine.paths.container(&id).display(),
+                engine.paths.container(&cfg.id).display(),
                 if removed.is_empty() {
                     String::new()
                 } else {
@@ -203,26 +206,4 @@ fn rm_phases(
         );
         Ok(())
     })
-}
-
-fn alive(pid: i32) -> bool {
-    // SAFETY: signal 0 only checks that the process exists.
-    pid > 0 && unsafe { libc::kill(pid, 0) } == 0
-}
-
-/// Waits until `pid` has exited (a zombie counts: its work is done), at most `timeout`.
-/// A pidfd sees the exit even though the shim is not our child.
-fn wait_for_exit(pid: i32, timeout: Duration) {
-    // SAFETY: plain syscall; the fd it returns is ours.
-    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
-    if fd < 0 {
-        return; // already gone
-    }
-    let fd = unsafe { OwnedFd::from_raw_fd(fd as i32) };
-    let mut fds = [nix::poll::PollFd::new(
-        fd.as_fd(),
-        nix::poll::PollFlags::POLLIN,
-    )];
-    let ms = u16::try_from(timeout.as_millis()).unwrap_or(u16::MAX);
-    let _ = nix::poll::poll(&mut fds, nix::poll::PollTimeout::from(ms));
 }

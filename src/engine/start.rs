@@ -1,30 +1,29 @@
 //! `start`: from a registered container to a running process — docker's `ContainerStart` and
 //! `containerStart` (daemon/start.go), seed 000 step 3 and seed 004 section 2, in moby v28+ order
-//! (the network is attached after the task exists, before it starts).
+//! (the network is attached after the task exists, before it starts). [`start_phases`] is the
+//! list of phases, one named function each.
+//!
+//! Not here: spawning the shim and releasing the init ([`super::task`]).
 
 use std::fs::File;
-use std::io::{BufReader, Read, Write};
-use std::os::fd::{AsFd, AsRawFd, OwnedFd};
-use std::os::unix::fs::OpenOptionsExt;
-use std::os::unix::process::CommandExt;
-use std::process::{Child, Command, Stdio};
-
-use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+use std::io::BufReader;
+use std::path::PathBuf;
+use std::process::Child;
 
 use crate::network::{self, Mode};
 use crate::runtime::cgroups::{Cgroup, Hierarchy};
-use crate::runtime::protocol::{recv, Report};
 use crate::runtime::spec::{self, SpecInput};
-use crate::runtime::{runc, step_gate, Kind};
-use crate::shim::REPORT_FD;
+use crate::runtime::{console, runc, Kind};
 use crate::state::{events, ContainerConfig, ContainerState, Status};
 use crate::storage::overlay;
 use crate::sys::time::now_rfc3339;
 use crate::trace::recorder;
 use crate::{kernel_event, phase_span, trace};
 
-use super::create::phase;
+use super::operation::{asked, find};
+use super::phase;
 use super::rollback::Rollback;
+use super::task::{release_fifo, spawn_shim, undo_task, ShimStdio};
 use super::volume;
 use super::{Engine, EngineError};
 
@@ -36,18 +35,7 @@ pub struct Started {
     pub reports: BufReader<File>,
 }
 
-/// Where the shim sends the container's output besides its json log, and whether it reports the
-/// exit to us.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ShimIo {
-    /// Nobody listens: the shim writes its own exit trace.
-    Detached,
-    /// To our own stdout/stderr (an attached CLI).
-    Inherit,
-    /// To pipes in [`Started::shim`]'s `stdout`/`stderr` (the daemon, which streams them to
-    /// attached API clients).
-    Piped,
-}
+pub use super::task::ShimIo;
 
 /// Starts the container `query` names. With `attach`, the shim copies the container's output to
 /// our stdout/stderr and reports its exit to us ([`super::wait`]).
@@ -131,6 +119,45 @@ fn record_failure(engine: &Engine, id: &str, e: &EngineError) {
 
 type Failure = (EngineError, Option<String>);
 
+/// What the phases of one start share: the container and where its pieces live.
+struct Ctx<'a> {
+    engine: &'a Engine,
+    cfg: ContainerConfig,
+    id: String,
+    kind: Kind,
+    attach: ShimIo,
+    by_policy: bool,
+    bundle: PathBuf,
+    rootfs: PathBuf,
+    container_dir: PathBuf,
+    cgroups_path: String,
+}
+
+/// The container's network, from `start.network.init` on.
+struct Net {
+    sandbox: network::Sandbox,
+    /// The directory of the container whose netns `--network container:` joins.
+    joined: Option<PathBuf>,
+}
+
+/// What `start.mounts.setup` prepared for the spec.
+struct Mounts {
+    hostname: String,
+    etc_binds: Vec<(PathBuf, String)>,
+    user: Vec<oci_spec::runtime::Mount>,
+    /// Held until the container is running, when it needs volumes mounted on the host.
+    _volume_lock: Option<crate::storage::volumes::VolumeLock>,
+}
+
+/// The created task: the shim, the line to it, the init's pid.
+struct Task {
+    shim: Child,
+    reports: BufReader<File>,
+    pid: i32,
+}
+
+/// docker's `containerStart`: one named phase after another, each its own span; what changes the
+/// host registers its undo on `rollback`.
 fn start_phases<'a>(
     engine: &'a Engine,
     query: &str,
@@ -140,40 +167,98 @@ fn start_phases<'a>(
     root: &tracing::Span,
 ) -> Result<Started, Failure> {
     let no_id = |e: EngineError| (e, None);
-    let cfg = phase(phase_span!("start.lookup", query = query), |span| {
-        let id = engine.store.lookup(query)?;
-        let cfg = engine.store.load_config(&id)?;
-        root.record("container.id", cfg.id.as_str());
+    let cfg = lookup(engine, query, root).map_err(no_id)?;
+    let kind = Kind::parse(&cfg.host_config.runtime).unwrap_or(Kind::Embedded);
+    let cx = Ctx::new(engine, cfg, kind, attach, by_policy);
+    let with_id = |e: EngineError| (e, Some(cx.id.clone()));
+    validate_start(&cx).map_err(no_id)?;
+    let hierarchy = verify(&cx).map_err(no_id)?;
+    let _lock = lock(&cx).map_err(no_id)?;
+    mount_rootfs(&cx, rollback).map_err(with_id)?;
+    let mode = Mode::parse(&cx.cfg.host_config.network_mode).map_err(|e| with_id(e.into()))?;
+    let mut net = init_network(&cx, &mode, rollback).map_err(with_id)?;
+    let mounts = setup_mounts(&cx, &mode, &net, rollback).map_err(with_id)?;
+    write_spec(&cx, &net, mounts).map_err(with_id)?;
+    runtime_options(&cx).map_err(with_id)?;
+    let mut task = create_task(&cx, hierarchy, rollback).map_err(with_id)?;
+    attach_network(&cx, &mode, &mut net).map_err(with_id)?;
+    start_task(&cx, &mut task).map_err(with_id)?;
+    let mut state = mark_running(&cx, &task).map_err(with_id)?;
+    start_health(&cx, &mut state).map_err(with_id)?;
+    checkpoint(&cx, &state).map_err(with_id)?;
+    log_event(&cx).map_err(with_id)?;
+    if attach == ShimIo::Detached {
+        // Nobody listens any more: the shim goes on alone (and writes its own exit trace).
+        // Reaping it is not our job: it outlives us, and its parent becomes init.
+        let _ = task.shim.try_wait();
+    }
+    Ok(Started {
+        config: cx.cfg,
+        pid: task.pid,
+        shim: task.shim,
+        reports: task.reports,
+    })
+}
+
+impl<'a> Ctx<'a> {
+    fn new(
+        engine: &'a Engine,
+        cfg: ContainerConfig,
+        kind: Kind,
+        attach: ShimIo,
+        by_policy: bool,
+    ) -> Ctx<'a> {
+        let id = cfg.id.clone();
+        Ctx {
+            bundle: engine.paths.bundle(&id),
+            rootfs: engine.paths.rootfs(&id),
+            container_dir: engine.paths.container(&id),
+            cgroups_path: format!("/ctrace/{id}"),
+            engine,
+            cfg,
+            id,
+            kind,
+            attach,
+            by_policy,
+        }
+    }
+}
+
+/// `start.lookup`: the container `query` names.
+fn lookup(
+    engine: &Engine,
+    query: &str,
+    root: &tracing::Span,
+) -> Result<ContainerConfig, EngineError> {
+    phase(phase_span!("start.lookup", query = query), |span| {
+        let cfg = find(engine, query, root)?;
         root.record("container.name", cfg.name.as_str());
-        super::step::learn_container(&cfg.id);
-        let asked = if query.len() > 12 {
-            &query[..12]
-        } else {
-            query
-        };
+        crate::phase::step::learn_container(&cfg.id);
+        let asked = asked(query);
         trace::note(span, format!("{asked} → {} ({})", &cfg.id[..12], cfg.name));
         Ok(cfg)
     })
-    .map_err(no_id)?;
-    let id = cfg.id.clone();
-    let with_id = |e: EngineError| (e, Some(id.clone()));
+}
 
+/// `start.validate`: the container's state allows a start.
+fn validate_start(cx: &Ctx) -> Result<(), EngineError> {
     phase(phase_span!("start.validate"), |span| {
-        let st = engine.store.load_state(&id)?;
-        validate(&cfg, &st, by_policy)?;
+        let st = cx.engine.store.load_state(&cx.id)?;
+        validate(&cx.cfg, &st, cx.by_policy)?;
         trace::note(span, format!("{} → may start", st.status));
         Ok(())
     })
-    .map_err(no_id)?;
+}
 
-    let kind = Kind::parse(&cfg.host_config.runtime).unwrap_or(Kind::Embedded);
-    let hierarchy = phase(phase_span!("start.verify"), |span| {
+/// `start.verify`: the host can honour the limits, the runtime and the layers are there.
+fn verify(cx: &Ctx) -> Result<Hierarchy, EngineError> {
+    phase(phase_span!("start.verify"), |span| {
         let h = Hierarchy::detect()?;
-        h.verify(&requested_resources(&cfg))?;
-        if kind == Kind::Runc && runc::binary().is_none() {
+        h.verify(&requested_resources(&cx.cfg))?;
+        if cx.kind == Kind::Runc && runc::binary().is_none() {
             return Err(runc::RuncError::NotInstalled.into());
         }
-        for layer in &cfg.layers {
+        for layer in &cx.cfg.layers {
             if !layer.is_dir() {
                 return Err(EngineError::Invalid(format!(
                     "image layer {} is missing: the image was removed; recreate the container",
@@ -187,29 +272,32 @@ fn start_phases<'a>(
         );
         Ok(h)
     })
-    .map_err(no_id)?;
+}
 
-    let _lock = phase(phase_span!("start.lock"), |span| {
-        let lock = engine.store.lock(&id)?;
-        kernel_event!(path = %engine.paths.lock(&id).display(), "flock(LOCK_EX)");
+/// `start.lock`: the container lock, held until the start ends (docker's `container.Lock`).
+fn lock(cx: &Ctx) -> Result<crate::sys::flock::Flock, EngineError> {
+    phase(phase_span!("start.lock"), |span| {
+        let lock = cx.engine.store.lock(&cx.id)?;
+        kernel_event!(path = %cx.engine.paths.lock(&cx.id).display(), "flock(LOCK_EX)");
         // Another start may have won the race while we waited.
-        validate(&cfg, &engine.store.load_state(&id)?, by_policy)?;
+        validate(&cx.cfg, &cx.engine.store.load_state(&cx.id)?, cx.by_policy)?;
         trace::note(span, "flock held until the start ends");
         Ok(lock)
     })
-    .map_err(no_id)?;
+}
 
-    let bundle = engine.paths.bundle(&id);
-    let rootfs = engine.paths.rootfs(&id);
+/// `start.mount`: the overlay rootfs in the bundle.
+fn mount_rootfs<'a>(cx: &Ctx<'a>, rollback: &mut Rollback<'a>) -> Result<(), EngineError> {
+    let (bundle, rootfs) = (&cx.bundle, &cx.rootfs);
     phase(
         phase_span!("start.mount", rootfs = %rootfs.display()),
         |span| {
-            std::fs::create_dir_all(&bundle).map_err(EngineError::io("cannot create", &bundle))?;
+            std::fs::create_dir_all(bundle).map_err(EngineError::io("cannot create", bundle))?;
             overlay::mount_rootfs(
-                &cfg.layers,
-                &engine.paths.upper(&id),
-                &engine.paths.work(&id),
-                &rootfs,
+                &cx.cfg.layers,
+                &cx.engine.paths.upper(&cx.id),
+                &cx.engine.paths.work(&cx.id),
+                rootfs,
             )?;
             let (r, b) = (rootfs.clone(), bundle.clone());
             rollback.push("unmount the rootfs", move || {
@@ -221,18 +309,23 @@ fn start_phases<'a>(
                 span,
                 format!(
                     "overlay {} lower + upper → {}",
-                    cfg.layers.len(),
+                    cx.cfg.layers.len(),
                     rootfs.display()
                 ),
             );
             Ok(())
         },
     )
-    .map_err(with_id)?;
+}
 
-    let mode = Mode::parse(&cfg.host_config.network_mode).map_err(|e| with_id(e.into()))?;
-    let container_dir = engine.paths.container(&id);
-    let (mut sandbox, joined) = phase(
+/// `start.network.init`: the sandbox (a netns of our own, a joined one, the host's or none).
+fn init_network<'a>(
+    cx: &Ctx<'a>,
+    mode: &Mode,
+    rollback: &mut Rollback<'a>,
+) -> Result<Net, EngineError> {
+    let (engine, id, container_dir) = (cx.engine, &cx.id, &cx.container_dir);
+    phase(
         phase_span!(
             "start.network.init",
             mode = mode.as_str(),
@@ -241,16 +334,16 @@ fn start_phases<'a>(
         ),
         |span| {
             // What a crashed earlier start or exit of this container left (a lease, a netns).
-            network::teardown(&container_dir, &id);
-            let (sandbox, joined, note) = match &mode {
+            network::teardown(container_dir, id);
+            let (sandbox, joined, note) = match mode {
                 Mode::Bridge => {
-                    let netns = engine.paths.netns(&id);
+                    let netns = engine.paths.netns(id);
                     let (s, note) = network::init_bridge(
                         &engine.bridge,
                         &engine.paths.root,
                         &netns,
-                        &container_dir,
-                        &id,
+                        container_dir,
+                        id,
                     )?;
                     span.record("netns", tracing::field::display(netns.display()));
                     span.record(
@@ -268,10 +361,10 @@ fn start_phases<'a>(
                     (s, None, note)
                 }
                 Mode::Container(target) => {
-                    let (pid, other) = joined_container(engine, target, &id)?;
+                    let (pid, other) = joined_container(engine, target, id)?;
                     let other_dir = engine.paths.container(&other);
                     let (s, note) =
-                        network::init_joined(target, pid, &other_dir, &container_dir, &id)?;
+                        network::init_joined(target, pid, &other_dir, container_dir, id)?;
                     span.record("netns", format!("/proc/{pid}/ns/net"));
                     let (dir, id2) = (container_dir.clone(), id.clone());
                     rollback.push("leave the joined container's netns", move || {
@@ -286,48 +379,62 @@ fn start_phases<'a>(
                 }
             };
             trace::note(span, note);
-            Ok((sandbox, joined))
+            Ok(Net { sandbox, joined })
         },
     )
-    .map_err(with_id)?;
+}
 
-    let hostname = if cfg.config.hostname.is_empty() {
-        cfg.id[..12].to_string()
+/// The container's hostname: its own (`--hostname`, else its short id), the joined container's
+/// (docker shares the files), or the host's with `--network host`.
+fn hostname(cx: &Ctx, mode: &Mode, net: &Net) -> String {
+    let own = if cx.cfg.config.hostname.is_empty() {
+        cx.cfg.id[..12].to_string()
     } else {
-        cfg.config.hostname.clone()
+        cx.cfg.config.hostname.clone()
     };
-    // Joining a container's network means taking its name too (docker shares the files).
-    let joined_hostname = joined
+    let joined = net
+        .joined
         .as_ref()
         .and_then(|d| std::fs::read_to_string(d.join("hostname")).ok())
         .map(|h| h.trim().to_string())
         .filter(|h| !h.is_empty());
-    let hostname = if let Some(h) = joined_hostname {
+    if let Some(h) = joined {
         h
-    } else if mode == Mode::Host {
+    } else if *mode == Mode::Host {
         nix::unistd::gethostname()
             .map(|h| h.to_string_lossy().into_owned())
-            .unwrap_or(hostname)
+            .unwrap_or(own)
     } else {
-        hostname
-    };
-    let (etc_binds, user_mounts, _volume_lock) = phase(phase_span!("start.mounts.setup"), |span| {
-        let ep = &sandbox.endpoint;
-        let binds = network::write_etc_files(
-            &container_dir,
+        own
+    }
+}
+
+/// `start.mounts.setup`: the hostname, `/etc/hosts` and `resolv.conf`, and the user's volumes.
+fn setup_mounts<'a>(
+    cx: &Ctx<'a>,
+    mode: &Mode,
+    net: &Net,
+    rollback: &mut Rollback<'a>,
+) -> Result<Mounts, EngineError> {
+    let (engine, cfg) = (cx.engine, &cx.cfg);
+    phase(phase_span!("start.mounts.setup"), |span| {
+        let hostname = hostname(cx, mode, net);
+        let ep = &net.sandbox.endpoint;
+        let etc_binds = network::write_etc_files(
+            &cx.container_dir,
             &network::EtcInput {
-                mode: &mode,
+                mode,
                 hostname: &hostname,
                 name: &cfg.name,
                 ip: (!ep.ip_address.is_empty()).then_some(ep.ip_address.as_str()),
                 gateway: (!ep.gateway.is_empty()).then_some(ep.gateway.as_str()),
                 dns: &cfg.host_config.dns,
                 extra_hosts: &cfg.host_config.extra_hosts,
-                joined: joined.as_deref(),
+                joined: net.joined.as_deref(),
             },
         )?;
         // Held until the container is running, when it needs volumes mounted on the host.
-        let lock = if volume::needs_lock(engine, &cfg) {
+        let lock = if volume::needs_lock(engine, cfg) {
             let lock = engine.volumes().lock()?;
             let c = cfg.clone();
             rollback.push("unmount volumes no running container uses", move || {
@@ -339,8 +446,8 @@ fn start_phases<'a>(
         } else {
             None
         };
-        let (mounts, done) = volume::prepare(engine, &cfg, &rootfs, lock.as_ref())?;
-        let user = if cfg.mount_points.is_empty() {
+        let (user, done) = volume::prepare(engine, cfg, &cx.rootfs, lock.as_ref())?;
+        let described = if cfg.mount_points.is_empty() {
             "no volumes".to_string()
         } else {
             cfg.mount_points
@@ -350,18 +457,26 @@ fn start_phases<'a>(
                 .collect::<Vec<_>>()
                 .join("; ")
         };
-        let etc = match &joined {
+        let etc = match &net.joined {
             Some(_) => "hostname, hosts, resolv.conf copied from the joined container".to_string(),
             None => format!("hostname {hostname}, hosts, resolv.conf written"),
         };
-        trace::note(span, format!("{etc}; {user}"));
-        Ok((binds, mounts, lock))
+        trace::note(span, format!("{etc}; {described}"));
+        Ok(Mounts {
+            hostname,
+            etc_binds,
+            user,
+            _volume_lock: lock,
+        })
     })
-    .map_err(with_id)?;
+}
 
-    let cgroups_path = format!("/ctrace/{id}");
+/// `start.spec`: the bundle's `config.json` (docker's `createSpec`) and, for the embedded
+/// runtime, the exec fifo the init waits on.
+fn write_spec(cx: &Ctx, net: &Net, mounts: Mounts) -> Result<(), EngineError> {
+    let cfg = &cx.cfg;
     phase(phase_span!("start.spec"), |span| {
-        let user = spec::resolve_user(&rootfs, &cfg.config.user)?;
+        let user = spec::resolve_user(&cx.rootfs, &cfg.config.user)?;
         let input = SpecInput {
             args: std::iter::once(cfg.path.clone())
                 .chain(cfg.args.iter().cloned())
@@ -369,37 +484,28 @@ fn start_phases<'a>(
             env: cfg.config.env.clone(),
             cwd: cfg.config.working_dir.clone(),
             user,
-            hostname: hostname.clone(),
+            hostname: mounts.hostname.clone(),
             root_path: "rootfs".into(),
             readonly_rootfs: cfg.host_config.readonly_rootfs,
-            network: sandbox.ns.clone(),
-            cgroups_path: cgroups_path.clone(),
+            network: net.sandbox.ns.clone(),
+            cgroups_path: cx.cgroups_path.clone(),
             memory: positive(cfg.host_config.memory),
             memory_swap: (cfg.host_config.memory_swap != 0).then_some(cfg.host_config.memory_swap),
             pids_limit: positive(cfg.host_config.pids_limit),
             cpus: positive(cfg.host_config.nano_cpus).map(|n| n as f64 / 1e9),
-            etc_binds,
-            mounts: user_mounts,
+            etc_binds: mounts.etc_binds,
+            mounts: mounts.user,
             annotations: Default::default(),
         };
         let mut spec = spec::build(&input)?;
         if cfg.config.tty {
-            super::tty::terminal_spec(&mut spec);
+            console::terminal_spec(&mut spec);
         }
-        let path = bundle.join("config.json");
+        let path = cx.bundle.join("config.json");
         spec.save(&path)
             .map_err(|e| EngineError::Invalid(format!("cannot write {}: {e}", path.display())))?;
         kernel_event!(path = %path.display(), "write config.json");
-        let fifo = engine.paths.exec_fifo(&id);
-        let _ = std::fs::remove_file(&fifo);
-        if kind == Kind::Embedded {
-            nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o622))
-                .map_err(|e| EngineError::io("cannot create exec fifo", &fifo)(e.into()))?;
-            // Past the umask: a container running as a non-root user must be able to open it.
-            std::fs::set_permissions(&fifo, std::os::unix::fs::PermissionsExt::from_mode(0o622))
-                .map_err(EngineError::io("cannot chmod exec fifo", &fifo))?;
-            kernel_event!(path = %fifo.display(), "mkfifo");
-        }
+        make_exec_fifo(cx)?;
         trace::note(
             span,
             format!(
@@ -410,41 +516,69 @@ fn start_phases<'a>(
                     .map_or(0, |n| n.len()),
                 spec.mounts().as_ref().map_or(0, |m| m.len()),
                 input.user.uid,
-                limits_note(&cfg)
+                limits_note(cfg)
             ),
         );
         Ok(())
     })
-    .map_err(with_id)?;
+}
 
-    phase(phase_span!("start.runtime.options", runtime = kind.as_str()), |span| {
-        let runtime = match kind {
+/// The exec fifo (embedded runtime): the init blocks opening it until `start.runtime.start`.
+fn make_exec_fifo(cx: &Ctx) -> Result<(), EngineError> {
+    let fifo = cx.engine.paths.exec_fifo(&cx.id);
+    let _ = std::fs::remove_file(&fifo);
+    if cx.kind == Kind::Embedded {
+        nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o622))
+            .map_err(|e| EngineError::io("cannot create exec fifo", &fifo)(e.into()))?;
+        // Past the umask: a container running as a non-root user must be able to open it.
+        std::fs::set_permissions(&fifo, std::os::unix::fs::PermissionsExt::from_mode(0o622))
+            .map_err(EngineError::io("cannot chmod exec fifo", &fifo))?;
+        kernel_event!(path = %fifo.display(), "mkfifo");
+    }
+    Ok(())
+}
+
+/// `start.runtime.options`: which runtime, and what the restart policy counts.
+fn runtime_options(cx: &Ctx) -> Result<(), EngineError> {
+    let kind = cx.kind;
+    phase(
+        phase_span!("start.runtime.options", runtime = kind.as_str()),
+        |span| {
+            let runtime = match kind {
             Kind::Embedded => {
                 "runtime embedded: ctrace's own shim + init; no AppArmor profile (ctrace loads none)"
             }
             Kind::Runc => "runtime runc (external OCI CLI) on the same bundle; no AppArmor profile",
         };
-        // docker's resetRestartManager: a user's start begins counting afresh.
-        let p = &cfg.host_config.restart_policy;
-        let policy = match (p.name.as_str(), p.maximum_retry_count) {
-            ("on-failure", n) if n > 0 => format!("on-failure:{n}"),
-            ("" | "no", _) => "none".to_string(),
-            (name, _) => name.to_string(),
-        };
-        let count = if by_policy {
-            "restart by the policy, count kept"
-        } else {
-            "restart count reset"
-        };
-        trace::note(
-            span,
-            format!("{runtime}; restart policy {policy} ({count})"),
-        );
-        Ok(())
-    })
-    .map_err(with_id)?;
+            // docker's resetRestartManager: a user's start begins counting afresh.
+            let p = &cx.cfg.host_config.restart_policy;
+            let policy = match (p.name.as_str(), p.maximum_retry_count) {
+                ("on-failure", n) if n > 0 => format!("on-failure:{n}"),
+                ("" | "no", _) => "none".to_string(),
+                (name, _) => name.to_string(),
+            };
+            let count = if cx.by_policy {
+                "restart by the policy, count kept"
+            } else {
+                "restart count reset"
+            };
+            trace::note(
+                span,
+                format!("{runtime}; restart policy {policy} ({count})"),
+            );
+            Ok(())
+        },
+    )
+}
 
-    let (mut shim, mut reports, pid) = phase(
+/// `start.runtime.create`: the shim, which creates the cgroup and the init, blocked on the fifo.
+fn create_task<'a>(
+    cx: &Ctx<'a>,
+    hierarchy: Hierarchy,
+    rollback: &mut Rollback<'a>,
+) -> Result<Task, EngineError> {
+    let kind = cx.kind;
+    phase(
         phase_span!(
             "start.runtime.create",
             runtime = kind.as_str(),
@@ -452,38 +586,35 @@ fn start_phases<'a>(
         ),
         |span| {
             let stdio = ShimStdio {
-                io: attach,
-                stdin: attach == ShimIo::Inherit && cfg.config.open_stdin && !cfg.config.tty,
-                tty: cfg.config.tty,
+                io: cx.attach,
+                stdin: cx.attach == ShimIo::Inherit
+                    && cx.cfg.config.open_stdin
+                    && !cx.cfg.config.tty,
+                tty: cx.cfg.config.tty,
             };
-            let (shim, reports, pid) = spawn_shim(engine, &id, stdio)?;
+            let (shim, reports, pid) = spawn_shim(cx.engine, &cx.id, stdio)?;
             let shim_pid = shim.id() as i32;
             // Registered inside the phase: a `--step` abort right after it must undo it too.
-            let (paths, cg, h) = (engine.paths.clone(), cgroups_path.clone(), hierarchy);
-            let id2 = id.clone();
+            let (paths, cg, h) = (cx.engine.paths.clone(), cx.cgroups_path.clone(), hierarchy);
+            let id = cx.id.clone();
             rollback.push("stop the shim and its init, remove the cgroup", move || {
-                unsafe {
-                    libc::kill(pid, libc::SIGKILL);
-                    libc::kill(shim_pid, libc::SIGKILL);
-                }
-                let _ = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(shim_pid), None);
-                if kind == Kind::Runc {
-                    let _ = runc::delete(&paths, &id2);
-                }
+                undo_task(&paths, &id, kind, pid, shim_pid);
                 Cgroup::open(&h, &cg).remove().map_err(|e| e.to_string())
             });
-            super::step::learn_processes(shim_pid, pid);
+            crate::phase::step::learn_processes(shim_pid, pid);
             span.record("pid", pid);
             trace::note(
                 span,
                 format!("shim {shim_pid} → init {pid} created, blocked on exec fifo"),
             );
-            Ok((shim, reports, pid))
+            Ok(Task { shim, reports, pid })
         },
     )
-    .map_err(with_id)?;
-    let shim_pid = shim.id() as i32;
+}
 
+/// `start.network.attach`: the veth into the sandbox, its address, the published ports.
+fn attach_network(cx: &Ctx, mode: &Mode, net: &mut Net) -> Result<(), EngineError> {
+    let engine = cx.engine;
     phase(
         phase_span!(
             "start.network.attach",
@@ -494,13 +625,13 @@ fn start_phases<'a>(
         ),
         |span| {
             let note = network::attach(
-                &mut sandbox,
-                &id,
-                &cfg.host_config.port_bindings,
+                &mut net.sandbox,
+                &cx.id,
+                &cx.cfg.host_config.port_bindings,
                 &engine.bridge.dir(&engine.paths.root).join("ports"),
-                &container_dir,
+                &cx.container_dir,
             )?;
-            let ep = &sandbox.endpoint;
+            let ep = &net.sandbox.endpoint;
             if !ep.veth.is_empty() {
                 span.record("veth", ep.veth.as_str());
                 span.record("ip", format!("{}/{}", ep.ip_address, ep.ip_prefix_len));
@@ -510,40 +641,42 @@ fn start_phases<'a>(
             Ok(())
         },
     )
-    .map_err(with_id)?;
+}
 
+/// `start.runtime.start`: the init goes on to `execve` the container's command.
+fn start_task(cx: &Ctx, task: &mut Task) -> Result<(), EngineError> {
     phase(phase_span!("start.runtime.start"), |span| {
-        match kind {
-            Kind::Embedded => release_fifo(engine, &id, &mut reports)?,
-            Kind::Runc => runc::start(&engine.paths, &id)?,
+        match cx.kind {
+            Kind::Embedded => release_fifo(cx.engine, &cx.id, &mut task.reports)?,
+            Kind::Runc => runc::start(&cx.engine.paths, &cx.id)?,
         }
-        let _ = std::fs::remove_file(engine.paths.exec_fifo(&id));
+        let _ = std::fs::remove_file(cx.engine.paths.exec_fifo(&cx.id));
         trace::note(
             span,
-            format!("exec {:?} as pid 1 (host pid {pid})", cfg.path),
+            format!("exec {:?} as pid 1 (host pid {})", cx.cfg.path, task.pid),
         );
         Ok(())
     })
-    .map_err(with_id)?;
+}
 
-    let mut state = engine
-        .store
-        .load_state(&id)
-        .map_err(|e| with_id(e.into()))?;
+/// `start.set_running` and `start.state_counter`: the new state, not yet written.
+fn mark_running(cx: &Ctx, task: &Task) -> Result<ContainerState, EngineError> {
+    let state = cx.engine.store.load_state(&cx.id)?;
     let previous = state.status;
-    phase(phase_span!("start.set_running"), |span| {
-        state = ContainerState {
+    let (pid, by_policy) = (task.pid, cx.by_policy);
+    let state = phase(phase_span!("start.set_running"), |span| {
+        let running = ContainerState {
             status: Status::Running,
             pid,
-            shim_pid,
+            shim_pid: task.shim.id() as i32,
             exit_code: 0,
             oom_killed: false,
             error: String::new(),
             started_at: now_rfc3339(),
             finished_at: state.finished_at.clone(),
             rootfs_mounted: true,
-            cgroup: cgroups_path.clone(),
-            runtime: kind.as_str().to_string(),
+            cgroup: cx.cgroups_path.clone(),
+            runtime: cx.kind.as_str().to_string(),
             start_trace: recorder::trace_id(),
             // A user's start resets the restart manager (docker's `ResetRestartManager(true)`,
             // `HasBeenManuallyStopped = false`); a restart by the policy keeps counting.
@@ -553,19 +686,26 @@ fn start_phases<'a>(
             health: None,
         };
         trace::note(span, format!("{previous} → running, pid {pid}"));
-        Ok(())
-    })
-    .map_err(with_id)?;
-
+        Ok(running)
+    })?;
     phase(phase_span!("start.state_counter"), |span| {
         trace::note(span, format!("{previous} −1, running +1"));
         Ok(())
-    })
-    .map_err(with_id)?;
+    })?;
+    Ok(state)
+}
 
+/// `start.health`: the health monitor's first status (the monitor itself is the shim's).
+fn start_health(cx: &Ctx, state: &mut ContainerState) -> Result<(), EngineError> {
     phase(phase_span!("start.health"), |span| {
         // The monitor itself is the shim's (`shim::health`): it outlives this command.
-        match cfg.config.healthcheck.as_ref().and_then(|h| h.command().map(|c| (h, c))) {
+        match cx
+            .cfg
+            .config
+            .healthcheck
+            .as_ref()
+            .and_then(|h| h.command().map(|c| (h, c)))
+        {
             Some((h, cmd)) => {
                 state.health = Some(crate::state::health::Health::starting());
                 trace::note(
@@ -583,37 +723,28 @@ fn start_phases<'a>(
         }
         Ok(())
     })
-    .map_err(with_id)?;
+}
 
+/// `start.checkpoint`: `state.json` says running.
+fn checkpoint(cx: &Ctx, state: &ContainerState) -> Result<(), EngineError> {
     phase(phase_span!("start.checkpoint"), |span| {
-        engine.store.save_state(&id, &state)?;
+        cx.engine.store.save_state(&cx.id, state)?;
         trace::note(span, "state.json written (status running)");
         Ok(())
     })
-    .map_err(with_id)?;
+}
 
+/// `start.event`: the `start` event in the events log.
+fn log_event(cx: &Ctx) -> Result<(), EngineError> {
     phase(phase_span!("start.event"), |span| {
         let _ = events::container(
-            &engine.paths.events(),
+            &cx.engine.paths.events(),
             "start",
-            &id,
-            &[("name", &cfg.name), ("image", &cfg.config.image)],
+            &cx.id,
+            &[("name", &cx.cfg.name), ("image", &cx.cfg.config.image)],
         );
         trace::note(span, "start event appended to events.jsonl");
         Ok(())
-    })
-    .map_err(with_id)?;
-
-    if attach == ShimIo::Detached {
-        // Nobody listens any more: the shim goes on alone (and writes its own exit trace).
-        // Reaping it is not our job: it outlives us, and its parent becomes init.
-        let _ = shim.try_wait();
-    }
-    Ok(Started {
-        config: cfg,
-        pid,
-        shim,
-        reports,
     })
 }
 
@@ -723,219 +854,4 @@ fn requested_resources(cfg: &ContainerConfig) -> oci_spec::runtime::LinuxResourc
         }
     }
     b.build().unwrap_or_default()
-}
-
-/// What the shim inherits from us.
-struct ShimStdio {
-    /// Where the container's output goes.
-    io: ShimIo,
-    /// Our stdin, for the container's (attached `-i` without `-t`).
-    stdin: bool,
-    /// `-t`: our window size, so the container's terminal starts with it.
-    tty: bool,
-}
-
-/// Spawns `ctrace shim` for `id` and waits for its `Created` report.
-fn spawn_shim(
-    engine: &Engine,
-    id: &str,
-    stdio: ShimStdio,
-) -> Result<(Child, BufReader<File>, i32), EngineError> {
-    let io = stdio.io;
-    let attach = io != ShimIo::Detached;
-    let span = phase_span!(
-        "runtime.shim",
-        attach = attach,
-        shim_pid = tracing::field::Empty
-    );
-    let _e = span.enter();
-    super::fault::check("runtime.shim")
-        .map_err(EngineError::Injected)
-        .inspect_err(|e| trace::fail(&span, e))?;
-    let (read_end, write_end): (OwnedFd, OwnedFd) =
-        nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)
-            .map_err(|e| EngineError::io("cannot create the report pipe", "pipe")(e.into()))?;
-    let exe = std::env::current_exe().map_err(EngineError::io("cannot find", "/proc/self/exe"))?;
-    let mut cmd = Command::new(exe);
-    cmd.arg("shim")
-        .arg("--root")
-        .arg(&engine.paths.root)
-        .arg("--exec-root")
-        .arg(&engine.paths.exec_root)
-        .arg("--id")
-        .arg(id)
-        .stdin(if stdio.stdin {
-            Stdio::inherit()
-        } else {
-            Stdio::null()
-        });
-    if let (true, Some(size)) = (stdio.tty, super::tty::size_of(0)) {
-        cmd.env(crate::shim::tty::SIZE_ENV, crate::shim::tty::size_env(size));
-    }
-    match io {
-        ShimIo::Inherit => {
-            cmd.arg("--attach");
-        }
-        ShimIo::Piped => {
-            cmd.arg("--attach")
-                .stdout(Stdio::piped())
-                .stderr(Stdio::piped());
-        }
-        ShimIo::Detached => {
-            cmd.stdout(Stdio::null()).stderr(Stdio::null());
-        }
-    }
-    if let Some(tp) = recorder::traceparent() {
-        cmd.env("TRACEPARENT", tp);
-    }
-    // The shim may start the container again (restart policy): it must join the same bridge.
-    cmd.env("CTRACE_BRIDGE", &engine.bridge.name)
-        .env("CTRACE_BRIDGE_SUBNET", engine.bridge.subnet.to_string());
-    if let Some(p) = super::fault::armed() {
-        cmd.env(super::fault::ENV, p);
-    }
-    // `--step`: the shim and the init pause on a gate we hold the other end of.
-    let gate = if super::step::armed() {
-        let (r, w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)
-            .map_err(|e| EngineError::io("cannot create the step gate", "pipe")(e.into()))?;
-        cmd.env(step_gate::ENV, "1");
-        Some((r, File::from(w)))
-    } else {
-        None
-    };
-    let gate_r = gate.as_ref().map(|(r, _)| r.as_raw_fd());
-    let w = write_end.as_raw_fd();
-    // SAFETY: only async-signal-safe calls between fork and exec.
-    unsafe {
-        cmd.pre_exec(move || {
-            if libc::dup2(w, REPORT_FD) < 0 || libc::setsid() < 0 {
-                return Err(std::io::Error::last_os_error());
-            }
-            if let Some(g) = gate_r {
-                if libc::dup2(g, step_gate::GATE_FD) < 0 {
-                    return Err(std::io::Error::last_os_error());
-                }
-            }
-            Ok(())
-        });
-    }
-    let mut child = cmd
-        .spawn()
-        .map_err(EngineError::io("cannot start the shim", "ctrace shim"))?;
-    drop(write_end);
-    let mut gate = gate.map(|(_, w)| w);
-    span.record("shim_pid", child.id());
-    kernel_event!(pid = child.id(), "fork+exec ctrace shim, setsid");
-    let mut reports = BufReader::new(File::from(read_end));
-    let mut quit_at: Option<&'static str> = None;
-    let report = loop {
-        match recv::<Report>(&mut reports) {
-            Ok(Some(Report::Paused { phase, pid, spans })) => {
-                recorder::import(spans);
-                if pid > 0 {
-                    super::step::learn_processes(child.id() as i32, pid);
-                }
-                let phase = crate::lessons::catalog::find(&phase).map_or("runtime.shim", |p| p.id);
-                let key = match super::step::pause(phase) {
-                    Ok(()) => step_gate::GO,
-                    Err(_) => {
-                        quit_at = Some(phase);
-                        step_gate::QUIT
-                    }
-                };
-                if let Some(g) = gate.as_mut() {
-                    let _ = g.write_all(&[key]);
-                }
-            }
-            other => break other,
-        }
-    };
-    drop(gate);
-    match report {
-        Ok(Some(Report::Created { pid, spans })) => {
-            recorder::import(spans);
-            trace::note(
-                &span,
-                format!("shim pid {} reported init pid {pid}", child.id()),
-            );
-            Ok((child, reports, pid))
-        }
-        Ok(Some(Report::Failed {
-            code,
-            message,
-            spans,
-        })) => {
-            recorder::import(spans);
-            let _ = child.wait();
-            match quit_at {
-                Some(phase) => Err(EngineError::Aborted(phase.to_string())),
-                None => Err(EngineError::Runtime { code, message }),
-            }
-        }
-        other => {
-            let _ = child.kill();
-            let _ = child.wait();
-            Err(EngineError::Runtime {
-                code: 125,
-                message: format!("the shim exited without creating the container ({other:?})"),
-            })
-        }
-    }
-}
-
-/// Opens the exec fifo for reading, which lets the waiting init go on to `execve`; then waits for
-/// the shim to confirm the exec (or report why it failed).
-fn release_fifo(
-    engine: &Engine,
-    id: &str,
-    reports: &mut BufReader<File>,
-) -> Result<(), EngineError> {
-    let path = engine.paths.exec_fifo(id);
-    let mut fifo = std::fs::OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_NONBLOCK)
-        .open(&path)
-        .map_err(EngineError::io("cannot open exec fifo", &path))?;
-    kernel_event!(path = %path.display(), "open(exec.fifo, O_RDONLY)");
-    loop {
-        if !reports.buffer().is_empty() {
-            break;
-        }
-        let mut fds = [
-            PollFd::new(fifo.as_fd(), PollFlags::POLLIN),
-            PollFd::new(reports.get_ref().as_fd(), PollFlags::POLLIN),
-        ];
-        match poll(&mut fds, PollTimeout::NONE) {
-            Err(nix::errno::Errno::EINTR) => continue,
-            Err(e) => return Err(EngineError::io("poll", &path)(e.into())),
-            Ok(_) => {}
-        }
-        let fifo_ready = fds[0]
-            .revents()
-            .is_some_and(|r| r.contains(PollFlags::POLLIN));
-        let report_ready = fds[1].revents().is_some_and(|r| !r.is_empty());
-        if fifo_ready {
-            let mut b = [0u8; 1];
-            if matches!(fifo.read(&mut b), Ok(1)) {
-                kernel_event!("read(exec.fifo): init released");
-                break;
-            }
-        }
-        if report_ready {
-            break;
-        }
-    }
-    match recv::<Report>(reports) {
-        Ok(Some(Report::Started { spans })) => {
-            recorder::import(spans);
-            Ok(())
-        }
-        Ok(Some(Report::ExecFailed { code, message })) => {
-            Err(EngineError::Runtime { code, message })
-        }
-        other => Err(EngineError::Runtime {
-            code: 125,
-            message: format!("the container's init did not start ({other:?})"),
-        }),
-    }
 }

@@ -4,17 +4,18 @@
 //! not done by then. This module does not clean up: the shim's exit phases do, as for any exit.
 //! `kill` lives here too: the same signal, without the grace period and the wait.
 
-use std::os::fd::{AsFd, FromRawFd, OwnedFd};
 use std::str::FromStr;
 use std::time::{Duration, Instant};
 
 use nix::sys::signal::Signal;
 
 use crate::runtime::cgroups::{Cgroup, Hierarchy};
-use crate::state::{events, Status};
+use crate::state::{events, ContainerConfig, ContainerState, Status};
+use crate::sys::process::{alive, wait_gone};
 use crate::{kernel_event, phase_span, trace};
 
-use super::create::phase;
+use super::operation::{find, operation};
+use super::phase;
 use super::{Engine, EngineError};
 
 /// Stops the container `query` names: its StopSignal, up to `timeout` of grace, then SIGKILL.
@@ -26,18 +27,7 @@ pub fn stop(engine: &Engine, query: &str, timeout: Duration) -> Result<(), Engin
         timeout_s = timeout.as_secs(),
         container.id = tracing::field::Empty
     );
-    let _e = span.enter();
-    let result = stop_phases(engine, query, timeout, &span);
-    if let Err(e) = &result {
-        trace::fail(&span, e);
-    }
-    result
-}
-
-/// A zombie counts as gone: an init orphaned by a killed shim is reaped whenever its new parent
-/// gets to it, and it has already exited.
-fn alive(pid: i32) -> bool {
-    super::reconcile::alive(pid)
+    operation(&span, || stop_phases(engine, query, timeout, &span))
 }
 
 fn stop_phases(
@@ -47,10 +37,8 @@ fn stop_phases(
     root: &tracing::Span,
 ) -> Result<(), EngineError> {
     let cfg = phase(phase_span!("stop.lookup", query = query), |span| {
-        let id = engine.store.lookup(query)?;
-        let cfg = engine.store.load_config(&id)?;
-        root.record("container.id", cfg.id.as_str());
-        let reconciled = engine.reconcile(&id)?;
+        let cfg = find(engine, query, root)?;
+        let reconciled = engine.reconcile(&cfg.id)?;
         trace::note(
             span,
             format!(
@@ -66,58 +54,7 @@ fn stop_phases(
         );
         Ok(cfg)
     })?;
-    let id = cfg.id.clone();
-
-    let st = phase(phase_span!("stop.signal"), |span| {
-        if let Some(note) = mark_manually_stopped(engine, &id)? {
-            let _ = events::container(
-                &engine.paths.events(),
-                "stop",
-                &id,
-                &[("name", &cfg.name), ("image", &cfg.config.image)],
-            );
-            trace::note(span, note);
-            return Ok(None);
-        }
-        let st = engine.store.load_state(&id)?;
-        let running = matches!(
-            st.status,
-            Status::Running | Status::Paused | Status::Restarting
-        ) && alive(st.pid);
-        if !running {
-            trace::note(span, format!("{}: not running, nothing to stop", st.status));
-            return Ok(None);
-        }
-        let name = if cfg.config.stop_signal.is_empty() {
-            "SIGTERM"
-        } else {
-            cfg.config.stop_signal.as_str()
-        };
-        let sig = parse_signal(name).unwrap_or(Signal::SIGTERM);
-        // SAFETY: plain syscall.
-        unsafe { libc::kill(st.pid, sig as i32) };
-        kernel_event!(pid = st.pid, signal = %sig, "kill");
-        // A frozen process cannot act on the signal: thaw it, as docker does after signalling.
-        if st.status == Status::Paused {
-            if let Ok(h) = Hierarchy::detect() {
-                let _ = Cgroup::open(&h, &st.cgroup).thaw();
-                kernel_event!(cgroup = %st.cgroup, "thaw");
-            }
-        }
-        let _ = events::container(
-            &engine.paths.events(),
-            "kill",
-            &id,
-            &[
-                ("name", &cfg.name),
-                ("image", &cfg.config.image),
-                ("signal", &(sig as i32).to_string()),
-            ],
-        );
-        trace::note(span, format!("{sig} to pid {}", st.pid));
-        Ok(Some(st))
-    })?;
-    let Some(st) = st else {
+    let Some(st) = signal(engine, &cfg)? else {
         return Ok(());
     };
 
@@ -138,12 +75,73 @@ fn stop_phases(
         },
     )?;
 
+    kill_unless_exited(engine, &cfg, &st, exited)
+}
+
+/// `stop.signal`: the container's stop signal to its init; `None` when there is nothing to stop.
+fn signal(engine: &Engine, cfg: &ContainerConfig) -> Result<Option<ContainerState>, EngineError> {
+    phase(phase_span!("stop.signal"), |span| {
+        if let Some(note) = mark_manually_stopped(engine, &cfg.id)? {
+            let _ = events::container(
+                &engine.paths.events(),
+                "stop",
+                &cfg.id,
+                &[("name", &cfg.name), ("image", &cfg.config.image)],
+            );
+            trace::note(span, note);
+            return Ok(None);
+        }
+        let st = engine.store.load_state(&cfg.id)?;
+        let running = matches!(
+            st.status,
+            Status::Running | Status::Paused | Status::Restarting
+        ) && alive(st.pid);
+        if !running {
+            trace::note(span, format!("{}: not running, nothing to stop", st.status));
+            return Ok(None);
+        }
+        let name = if cfg.config.stop_signal.is_empty() {
+            "SIGTERM"
+        } else {
+            cfg.config.stop_signal.as_str()
+        };
+        let sig = parse_signal(name).unwrap_or(Signal::SIGTERM);
+        let _ = crate::host::current().kill(st.pid, sig);
+        kernel_event!(pid = st.pid, signal = %sig, "kill");
+        // A frozen process cannot act on the signal: thaw it, as docker does after signalling.
+        if st.status == Status::Paused {
+            if let Ok(h) = Hierarchy::detect() {
+                let _ = Cgroup::open(&h, &st.cgroup).thaw();
+                kernel_event!(cgroup = %st.cgroup, "thaw");
+            }
+        }
+        let _ = events::container(
+            &engine.paths.events(),
+            "kill",
+            &cfg.id,
+            &[
+                ("name", &cfg.name),
+                ("image", &cfg.config.image),
+                ("signal", &(sig as i32).to_string()),
+            ],
+        );
+        trace::note(span, format!("{sig} to pid {}", st.pid));
+        Ok(Some(st))
+    })
+}
+
+/// `stop.kill`: SIGKILL when the grace period ran out; the exit phases when no shim ran them.
+fn kill_unless_exited(
+    engine: &Engine,
+    cfg: &ContainerConfig,
+    st: &ContainerState,
+    exited: bool,
+) -> Result<(), EngineError> {
     phase(phase_span!("stop.kill"), |span| {
         if exited {
             trace::note(span, "not needed: the container exited in time");
         } else {
-            // SAFETY: plain syscall.
-            unsafe { libc::kill(st.pid, libc::SIGKILL) };
+            let _ = crate::host::current().kill(st.pid, Signal::SIGKILL);
             kernel_event!(pid = st.pid, "kill(SIGKILL)");
             if !wait_for_exit(st.shim_pid, st.pid, Duration::from_secs(10)) {
                 return Err(EngineError::Conflict(format!(
@@ -154,11 +152,11 @@ fn stop_phases(
             trace::note(span, format!("SIGKILL pid {}; shim finished", st.pid));
         }
         // Without its shim (killed), nobody ran the exit phases: run them now.
-        engine.reconcile(&id)?;
+        engine.reconcile(&cfg.id)?;
         let _ = events::container(
             &engine.paths.events(),
             "stop",
-            &id,
+            &cfg.id,
             &[("name", &cfg.name), ("image", &cfg.config.image)],
         );
         Ok(())
@@ -178,8 +176,8 @@ pub(crate) fn mark_manually_stopped(
     let mut note = None;
     if st.status == Status::Restarting && !alive(st.pid) {
         if alive(st.shim_pid) {
-            // SAFETY: plain syscall; the shim only sleeps before its next start and holds nothing.
-            unsafe { libc::kill(st.shim_pid, libc::SIGKILL) };
+            // The shim only sleeps before its next start and holds nothing.
+            let _ = crate::host::current().kill(st.shim_pid, Signal::SIGKILL);
             kernel_event!(pid = st.shim_pid, "kill(SIGKILL) the waiting shim");
         }
         st.status = Status::Exited;
@@ -210,36 +208,11 @@ pub fn parse_signal(s: &str) -> Option<Signal> {
 /// Waits until the shim has run the exit phases and exited (a zombie counts), at most `timeout`;
 /// true when it did. Without a shim, waits for the init itself.
 fn wait_for_exit(shim: i32, init: i32, timeout: Duration) -> bool {
-    let deadline = Instant::now() + timeout;
     // A shim that is gone already (killed) cannot tell us anything: watch the init instead.
-    // SAFETY: plain syscall; the fd it returns is ours.
-    let fd = if alive(shim) {
-        unsafe { libc::syscall(libc::SYS_pidfd_open, shim, 0) }
+    if alive(shim) {
+        wait_gone(shim, timeout)
     } else {
-        -1
-    };
-    if fd < 0 {
-        while alive(init) && Instant::now() < deadline {
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        return !alive(init);
-    }
-    let fd = unsafe { OwnedFd::from_raw_fd(fd as i32) };
-    loop {
-        let left = deadline.saturating_duration_since(Instant::now());
-        let ms = u16::try_from(left.as_millis()).unwrap_or(u16::MAX);
-        let mut fds = [nix::poll::PollFd::new(
-            fd.as_fd(),
-            nix::poll::PollFlags::POLLIN,
-        )];
-        if let Ok(n) = nix::poll::poll(&mut fds, nix::poll::PollTimeout::from(ms)) {
-            if n > 0 {
-                return true;
-            }
-        }
-        if left.is_zero() {
-            return false;
-        }
+        wait_gone(init, timeout)
     }
 }
 
@@ -252,12 +225,7 @@ pub fn kill(engine: &Engine, query: &str, signal: Signal) -> Result<(), EngineEr
         signal = %signal,
         container.id = tracing::field::Empty
     );
-    let _e = span.enter();
-    let result = kill_phases(engine, query, signal, &span);
-    if let Err(e) = &result {
-        trace::fail(&span, e);
-    }
-    result
+    operation(&span, || kill_phases(engine, query, signal, &span))
 }
 
 fn kill_phases(
@@ -267,9 +235,7 @@ fn kill_phases(
     root: &tracing::Span,
 ) -> Result<(), EngineError> {
     let cfg = phase(phase_span!("kill.lookup", query = query), |span| {
-        let id = engine.store.lookup(query)?;
-        let cfg = engine.store.load_config(&id)?;
-        root.record("container.id", cfg.id.as_str());
+        let cfg = find(engine, query, root)?;
         trace::note(span, format!("{} ({})", &cfg.id[..12], cfg.name));
         Ok(cfg)
     })?;
@@ -292,8 +258,7 @@ fn kill_phases(
             )));
         }
         mark_manually_stopped(engine, &cfg.id)?;
-        // SAFETY: plain syscall.
-        unsafe { libc::kill(st.pid, signal as i32) };
+        let _ = crate::host::current().kill(st.pid, signal);
         kernel_event!(pid = st.pid, signal = %signal, "kill");
         // A frozen process cannot die: for SIGKILL or its stop signal docker resumes a paused
         // container after signalling it (other signals wait for the unpause).

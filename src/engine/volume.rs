@@ -294,9 +294,7 @@ pub fn release(engine: &Engine, cfg: &ContainerConfig) -> Result<Vec<String>, En
         let running = users(engine, &m.name).into_iter().any(|id| {
             id != cfg.id
                 && engine.store.load_state(&id).is_ok_and(|s| {
-                    s.status == crate::state::Status::Running
-                        && s.pid > 0
-                        && unsafe { libc::kill(s.pid, 0) } == 0
+                    s.status == crate::state::Status::Running && crate::sys::process::alive(s.pid)
                 })
         });
         if !running && store.unmount(&m.name, &lock)? {

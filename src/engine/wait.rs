@@ -55,9 +55,13 @@ pub fn wait(mut started: Started, bundle: &std::path::Path) -> Result<i32, Engin
     let _raw = if started.config.config.tty {
         use std::os::fd::AsFd;
         let c = &started.config.config;
-        super::tty::attach_console(bundle, c.open_stdin, started.reports.get_ref().as_fd())
-            .ok()
-            .flatten()
+        crate::runtime::console::attach_console(
+            bundle,
+            c.open_stdin,
+            started.reports.get_ref().as_fd(),
+        )
+        .ok()
+        .flatten()
     } else {
         None
     };
@@ -66,9 +70,9 @@ pub fn wait(mut started: Started, bundle: &std::path::Path) -> Result<i32, Engin
     let here = recorder::current_span_id();
     // An injected failure here is a client that stops waiting: the container must not be left
     // running unwatched, so it is killed and its exit still collected.
-    let injected = super::fault::check("run.wait").err();
+    let injected = crate::phase::fault::check("run.wait").err();
     if injected.is_some() {
-        unsafe { libc::kill(started.pid, libc::SIGKILL) };
+        let _ = crate::host::current().kill(started.pid, crate::host::process::Signal::SIGKILL);
     }
     let result = loop {
         match recv::<Report>(&mut started.reports) {
@@ -92,7 +96,7 @@ pub fn wait(mut started: Started, bundle: &std::path::Path) -> Result<i32, Engin
             Ok(Some(_)) => continue,
             Ok(None) | Err(_) => {
                 break Err(EngineError::Runtime {
-                    code: 125,
+                    code: crate::sys::exit::ENGINE,
                     message: "lost the connection to the container's shim".into(),
                 })
             }

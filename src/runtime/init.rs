@@ -112,7 +112,7 @@ pub fn run(mut args: InitArgs<'_>) -> ! {
 
 fn setup(args: &InitArgs<'_>) -> Result<process::Prepared, InitError> {
     let injected = |span: &tracing::Span, phase: &str| {
-        crate::engine::fault::check(phase)
+        crate::phase::fault::check(phase)
             .map_err(|m| InitError {
                 code: 125,
                 message: m,
@@ -203,8 +203,8 @@ fn take_terminal(sync: &UnixStream) -> std::io::Result<()> {
 /// `--step`: wait for the engine after an init phase (its span closed, so the pause is not
 /// counted in it).
 fn step_pause(phase: &str) -> Result<(), InitError> {
-    super::step_gate::pause(phase, 0).map_err(|message| InitError {
-        code: crate::engine::EXIT_ABORTED,
+    crate::phase::gate::pause(phase, 0).map_err(|message| InitError {
+        code: crate::sys::exit::ABORTED,
         message,
     })
 }
@@ -236,7 +236,7 @@ fn join_namespaces(spec: &Spec) -> Result<bool, InitError> {
     }
     let span = phase_span!("init.namespaces");
     let _e = span.enter();
-    crate::engine::fault::check("init.namespaces")
+    crate::phase::fault::check("init.namespaces")
         .map_err(|m| InitError {
             code: 125,
             message: m,

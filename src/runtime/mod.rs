@@ -12,6 +12,7 @@
 //! and exit code (the shim).
 
 pub mod cgroups;
+pub mod console;
 pub mod exec;
 pub mod init;
 pub mod init_error;
@@ -20,7 +21,6 @@ pub mod protocol;
 pub mod rootfs;
 pub mod runc;
 pub mod spec;
-pub mod step_gate;
 
 pub use init_error::InitError;
 

@@ -27,7 +27,7 @@ pub enum Report {
     /// `execve` itself failed (after the fifo was released).
     ExecFailed { code: i32, message: String },
     /// `--step`: a phase of the shim or the init is done; it waits on the gate
-    /// ([`super::step_gate`]). `pid` is the init's host pid once it exists, else 0.
+    /// (`crate::phase::gate`). `pid` is the init's host pid once it exists, else 0.
     Paused {
         phase: String,
         pid: i32,

@@ -138,8 +138,7 @@ impl Monitor {
         drop(w);
         let (output, timed_out) = read_until(File::from(r), self.cfg.timeout());
         if timed_out {
-            // SAFETY: plain syscall on our own child.
-            unsafe { libc::kill(pid, libc::SIGKILL) };
+            let _ = crate::host::current().kill(pid, crate::host::process::Signal::SIGKILL);
             crate::engine::exec::reap(pid);
             return Ok((
                 -1,

@@ -214,9 +214,9 @@ pub fn pump(
 }
 
 fn reap(pid: i32) -> Outcome {
-    use nix::sys::wait::{waitpid, WaitStatus};
+    use crate::host::process::WaitStatus;
     loop {
-        match waitpid(nix::unistd::Pid::from_raw(pid), None) {
+        match crate::host::current().wait_child(pid) {
             Ok(WaitStatus::Exited(_, code)) => {
                 return Outcome {
                     pid,
@@ -227,16 +227,16 @@ fn reap(pid: i32) -> Outcome {
             Ok(WaitStatus::Signaled(_, sig, _)) => {
                 return Outcome {
                     pid,
-                    code: 128 + sig as i32,
+                    code: crate::sys::exit::of_signal(sig as i32),
                     how: format!("killed by {sig}"),
                 }
             }
             Ok(_) => continue,
-            Err(nix::errno::Errno::EINTR) => continue,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
             Err(e) => {
                 return Outcome {
                     pid,
-                    code: 255,
+                    code: crate::sys::exit::LOST,
                     how: format!("could not be reaped: {e}"),
                 }
             }

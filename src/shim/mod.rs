@@ -14,12 +14,13 @@
 //! 4. when the init exits: reap it and run the exit phases ([`crate::engine::exit`]), report
 //!    `Exited` to an attached CLI or write the exit trace itself.
 //!
-//! Not here: building the spec or mounting the rootfs (the engine did that before spawning us).
+//! Not here: building the spec or mounting the rootfs (the engine did that before spawning us);
+//! the pty protocol with the CLI ([`crate::runtime::console`]); the restart decision
+//! ([`crate::state::restart`]); the report and gate fds and `--step` pauses ([`crate::phase`]).
 
 mod health;
 mod io;
 pub mod restart;
-pub mod tty;
 
 use std::fs::File;
 use std::io::{BufReader, Write};
@@ -29,17 +30,16 @@ use std::path::PathBuf;
 
 use oci_spec::runtime::Spec;
 
-use crate::engine::EXIT_ABORTED;
-use crate::engine::{fault, Engine};
+use crate::engine::Engine;
+use crate::phase::gate as step_gate;
+use crate::phase::{fault, fds::REPORT_FD};
 use crate::runtime::cgroups::{Cgroup, Hierarchy};
 use crate::runtime::protocol::{recv, send, InitMsg, Report};
-use crate::runtime::{init, runc, step_gate, Kind};
+use crate::runtime::{console, init, runc, Kind};
 use crate::state::{ContainerConfig, Paths};
+use crate::sys::exit::ABORTED as EXIT_ABORTED;
 use crate::trace::{self, recorder};
 use crate::{kernel_event, phase_span};
-
-/// The fd on which the engine listens for [`Report`]s.
-pub const REPORT_FD: RawFd = 3;
 
 /// Arguments of `ctrace shim` (not a user command).
 #[derive(Debug, Clone)]
@@ -60,7 +60,7 @@ struct Created {
     /// None with `-t`: the terminal carries both streams.
     stderr: Option<OwnedFd>,
     /// With `-t`: the pty, handed to the CLI on request.
-    console: Option<tty::Console>,
+    console: Option<console::Console>,
     /// With `-i` and no CLI attached: the write end of the container's stdin, held open so the
     /// container does not read end-of-file (docker keeps a detached `-i` container's stdin open).
     _stdin_keep: Option<OwnedFd>,
@@ -71,12 +71,10 @@ pub fn main(args: ShimArgs) -> i32 {
     // SAFETY: fd 3 was set up by the engine for us; nothing else owns it.
     let mut report = unsafe { File::from_raw_fd(REPORT_FD) };
     set_cloexec(REPORT_FD);
-    unsafe {
-        // Reap whatever the container's init leaves behind (and runc's reparented init).
-        libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
-    }
-    crate::engine::fault::arm_from_env();
-    crate::runtime::step_gate::arm_from_env();
+    // Reap whatever the container's init leaves behind (and runc's reparented init).
+    let _ = crate::host::current().set_child_subreaper();
+    fault::arm_from_env();
+    step_gate::arm_from_env();
     let traceparent = std::env::var("TRACEPARENT").ok();
     trace::install("shim", traceparent.as_deref(), None);
 
@@ -93,7 +91,7 @@ pub fn main(args: ShimArgs) -> i32 {
     let cfg = match engine.store.load_config(&args.id) {
         Ok(c) => c,
         Err(e) => {
-            let _ = send(&mut report, &fail(125, e.to_string()));
+            let _ = send(&mut report, &fail(crate::sys::exit::ENGINE, e.to_string()));
             return 1;
         }
     };
@@ -190,7 +188,7 @@ impl From<crate::runtime::InitError> for CreateError {
 
 fn runtime_err(ctx: &str, e: impl std::fmt::Display) -> CreateError {
     CreateError {
-        code: 125,
+        code: crate::sys::exit::ENGINE,
         message: format!("{ctx}: {e}"),
     }
 }
@@ -257,18 +255,17 @@ fn create_interactive(
         let (_, err) = pipe().map_err(|e| runtime_err("cannot create a pipe", e))?;
         let (pid, sync) = clone_init(engine, &cfg.id, spec, bundle, None, out, err)?;
         let kill = |e: CreateError| {
-            unsafe { libc::kill(pid, libc::SIGKILL) };
-            let _ = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(pid), None);
+            kill_and_reap(pid);
             let path = spec.linux().as_ref().and_then(|l| l.cgroups_path().clone());
             if let (Ok(h), Some(p)) = (Hierarchy::detect(), path) {
                 let _ = Cgroup::open(&h, &p.to_string_lossy()).remove();
             }
             e
         };
-        let (console, slave) = tty::Console::open(bundle, pid)
+        let (console, slave) = console::Console::open(bundle, pid)
             .map_err(|e| runtime_err("cannot open a pseudo-terminal", e))
             .map_err(kill)?;
-        tty::send_fd(&sync, &slave)
+        console::send_fd(&sync, &slave)
             .map_err(|e| runtime_err("cannot hand the terminal to the container", e))
             .map_err(kill)?;
         drop(slave);
@@ -422,8 +419,7 @@ fn clone_init(
 
     let pid = pid.as_raw();
     let kill_init = |e: CreateError| {
-        unsafe { libc::kill(pid, libc::SIGKILL) };
-        let _ = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(pid), None);
+        kill_and_reap(pid);
         undo_cgroup(e)
     };
     cgroup
@@ -510,4 +506,11 @@ fn flag_names(flags: nix::sched::CloneFlags) -> String {
         .map(|(_, n)| format!("CLONE_{n}"))
         .collect::<Vec<_>>()
         .join("|")
+}
+
+/// Undoes a half-created init: SIGKILL, then reap it (it is our child).
+fn kill_and_reap(pid: i32) {
+    let host = crate::host::current();
+    let _ = host.kill(pid, crate::host::process::Signal::SIGKILL);
+    let _ = host.wait_child(pid);
 }

@@ -38,6 +38,7 @@ pub mod names;
 pub mod netns;
 pub mod paths;
 pub mod ports;
+pub mod restart;
 pub mod store;
 
 pub use container::{ContainerConfig, ContainerState, RestartPolicy, Status};

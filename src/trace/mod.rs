@@ -65,6 +65,14 @@ pub fn fail(span: &tracing::Span, err: &dyn std::fmt::Display) {
     span.record("error", tracing::field::display(err));
 }
 
+/// Whether traces are recorded (`CTRACE_TRACE=off` turns recording off).
+pub fn recording_enabled() -> bool {
+    !matches!(
+        std::env::var("CTRACE_TRACE").as_deref(),
+        Ok("off" | "0" | "false" | "no")
+    )
+}
+
 /// Installs the recorder (and an optional live view) as this process's subscriber.
 /// `traceparent` continues a trace started by another process.
 pub fn install(

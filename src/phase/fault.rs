@@ -6,6 +6,9 @@
 //! get the phase through the `CTRACE_FAIL_AT` environment variable and check at theirs. The
 //! failure is injected *before* the phase does its work, so what is undone is exactly what the
 //! earlier phases did.
+//!
+//! Not here: the check at the top of a phase ([`super::phase()`] makes it), undoing what the
+//! earlier phases did (the engine's rollback stack).
 
 use std::sync::OnceLock;
 

@@ -1,18 +1,20 @@
 //! Step mode (`--step`): the engine pauses after each phase it runs in this process, so a learner
 //! can look at what the phase changed before the next one runs.
 //!
-//! This module is only the engine's side: the hook [`pause`] that [`super::create::phase`] calls
+//! This module is only the engine's side: the hook [`pause`] that [`super::phase()`] calls
 //! once a phase has finished (its span closed, its undo registered), and the few facts a viewer
 //! needs to find the container on the host (its id, the shim's and the init's pids). How the pause
 //! is shown and answered — a terminal, a key — is the CLI's business ([`Stepper`]).
 //!
-//! Aborting is an error like any other ([`EngineError::Aborted`]), so it unwinds the same
-//! rollback stack a failure does.
+//! Aborting is an error like any other ([`Interrupted::Aborted`], the engine's
+//! `EngineError::Aborted`), so it unwinds the same rollback stack a failure does.
+//!
+//! Not here: the pauses of the shim and the init ([`super::gate`]).
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, OnceLock};
 
-use super::EngineError;
+use super::Interrupted;
 
 /// What the user decided at a pause.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -82,7 +84,7 @@ pub fn learn_processes(shim_pid: i32, init_pid: i32) {
 }
 
 /// Called after each phase: waits for the user when step mode is on.
-pub fn pause(phase: &'static str) -> Result<(), EngineError> {
+pub fn pause(phase: &'static str) -> Result<(), Interrupted> {
     let Some(stepper) = STEPPER.get() else {
         return Ok(());
     };
@@ -94,7 +96,7 @@ pub fn pause(phase: &'static str) -> Result<(), EngineError> {
         Decision::Continue => Ok(()),
         Decision::Abort => {
             QUIT.store(true, Ordering::Relaxed);
-            Err(EngineError::Aborted(phase.to_string()))
+            Err(Interrupted::Aborted(phase.to_string()))
         }
     }
 }
