@@ -159,7 +159,7 @@ fn prepare_process(spec: &Spec) -> Result<Prepared, ProcessError> {
         return Err(ProcessError::NoProcess);
     }
     set_hostname(spec)?;
-    if super::rootfs::has_new_namespace(spec, LinuxNamespaceType::Cgroup) {
+    if super::spec::has_new_namespace(spec, LinuxNamespaceType::Cgroup) {
         // Normally done already by `rootfs::prepare`; a no-op then.
         enter_cgroup_namespace()?;
     }
@@ -248,7 +248,7 @@ fn set_hostname(spec: &Spec) -> Result<(), ProcessError> {
         return Ok(());
     };
     // Without its own UTS namespace this would rename the host.
-    if !super::rootfs::has_new_namespace(spec, LinuxNamespaceType::Uts) {
+    if !super::spec::has_new_namespace(spec, LinuxNamespaceType::Uts) {
         return Err(ProcessError::NoUtsNamespace);
     }
     nix::unistd::sethostname(name).map_err(|source| ProcessError::Hostname {
