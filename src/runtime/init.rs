@@ -212,8 +212,9 @@ fn step_pause(phase: &str) -> Result<(), InitError> {
 /// `setns()` into each net, ipc or uts namespace the spec gives a path for (runc's `nsexec`
 /// does the same); one `init.namespaces` span when there is any. Returns whether there was.
 fn join_namespaces(spec: &Spec) -> Result<bool, InitError> {
-    use nix::sched::CloneFlags;
+    use crate::host::ns::CloneFlags;
     use oci_spec::runtime::LinuxNamespaceType as T;
+    use std::os::fd::AsFd;
     let namespaces = spec
         .linux()
         .as_ref()
@@ -244,9 +245,11 @@ fn join_namespaces(spec: &Spec) -> Result<bool, InitError> {
         .inspect_err(|e| trace::fail(&span, e))?;
     let mut joined = Vec::new();
     for (typ, flag, path) in joins {
-        let r = File::open(&path)
-            .map_err(|e| e.to_string())
-            .and_then(|f| nix::sched::setns(f, flag).map_err(|e| e.desc().to_string()));
+        let r = File::open(&path).map_err(|e| e.to_string()).and_then(|f| {
+            crate::host::current()
+                .setns(f.as_fd(), flag)
+                .map_err(|e| super::init_error::errno_of(&e).desc().to_string())
+        });
         if let Err(e) = r {
             let err = InitError::runtime(
                 format!("cannot join the {typ:?} namespace {}", path.display()),

@@ -60,6 +60,11 @@ pub fn errno_text(e: nix::errno::Errno) -> String {
 }
 
 /// An I/O error in the same words ("permission denied", without "(os error 13)").
+/// The errno of an `io::Error` from the host seam (EIO when it carries none).
+pub fn errno_of(e: &std::io::Error) -> nix::errno::Errno {
+    nix::errno::Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO))
+}
+
 pub fn io_text(e: &std::io::Error) -> String {
     match e.raw_os_error() {
         Some(n) => errno_text(nix::errno::Errno::from_raw(n)),

@@ -31,8 +31,10 @@ use oci_spec::runtime::{
     Capabilities, LinuxCapabilities, LinuxNamespaceType, PosixRlimitType, Process, Spec,
 };
 
-use super::init_error::{errno_text, io_text, CANNOT_INVOKE, NOT_FOUND, RUNTIME};
+use super::init_error::{errno_of, errno_text, io_text, CANNOT_INVOKE, NOT_FOUND, RUNTIME};
 use super::InitError;
+use crate::host;
+use crate::host::ns::CloneFlags;
 
 /// The program to `execve`, ready before the init waits on the exec fifo.
 #[derive(Debug, Clone)]
@@ -173,7 +175,8 @@ fn prepare_common(process: &Process) -> Result<Prepared, ProcessError> {
     }
     set_rlimits(process)?;
     if let Some(value) = process.oom_score_adj() {
-        fs::write("/proc/self/oom_score_adj", value.to_string())
+        host::current()
+            .kfs_write(Path::new("/proc/self/oom_score_adj"), &value.to_string())
             .map_err(|source| ProcessError::OomScoreAdj { value, source })?;
         tracing::info!(value, "write oom_score_adj");
     }
@@ -218,8 +221,9 @@ pub fn enter_cgroup_namespace() -> Result<(), ProcessError> {
     if at_root {
         return Ok(());
     }
-    nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWCGROUP)
-        .map_err(ProcessError::CgroupNamespace)?;
+    host::current()
+        .unshare(CloneFlags::CLONE_NEWCGROUP)
+        .map_err(|e| ProcessError::CgroupNamespace(errno_of(&e)))?;
     tracing::info!("unshare(CLONE_NEWCGROUP)");
     Ok(())
 }
@@ -231,7 +235,7 @@ fn cstring(bytes: &[u8]) -> Result<CString, ProcessError> {
 /// `execve`; returns only on failure: 127 when the file (or its interpreter) is missing, 126
 /// for anything else, in runc's wording (`exec /entrypoint.sh: no such file or directory`).
 pub fn exec(p: &Prepared) -> InitError {
-    let Err(errno) = nix::unistd::execve(p.program(), p.argv(), p.envp());
+    let errno = errno_of(&host::current().execve(p.program(), p.argv(), p.envp()));
     let message = format!(
         "exec {}: {}",
         p.program().to_string_lossy(),
@@ -251,19 +255,21 @@ fn set_hostname(spec: &Spec) -> Result<(), ProcessError> {
     if !super::spec::has_new_namespace(spec, LinuxNamespaceType::Uts) {
         return Err(ProcessError::NoUtsNamespace);
     }
-    nix::unistd::sethostname(name).map_err(|source| ProcessError::Hostname {
-        name: name.into(),
-        source,
-    })?;
+    host::current()
+        .sethostname(name)
+        .map_err(|e| ProcessError::Hostname {
+            name: name.into(),
+            source: errno_of(&e),
+        })?;
     tracing::info!(hostname = name, "sethostname");
     if let Some(domain) = spec.domainname().as_deref() {
-        let c = cstring(domain.as_bytes())?;
-        // SAFETY: a valid pointer and its length.
-        let rc = unsafe { libc::setdomainname(c.as_ptr(), domain.len()) };
-        Errno::result(rc).map_err(|source| ProcessError::Hostname {
-            name: domain.into(),
-            source,
-        })?;
+        cstring(domain.as_bytes())?;
+        host::current()
+            .setdomainname(domain)
+            .map_err(|e| ProcessError::Hostname {
+                name: domain.into(),
+                source: errno_of(&e),
+            })?;
         tracing::info!(domainname = domain, "setdomainname");
     }
     Ok(())

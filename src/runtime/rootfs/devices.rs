@@ -8,11 +8,13 @@ use std::path::{Path, PathBuf};
 
 use nix::errno::Errno;
 use nix::mount::MsFlags;
-use nix::sys::stat::{Mode, SFlag};
+use nix::sys::stat::SFlag;
 use oci_spec::runtime::{LinuxDeviceType, Spec};
 
 use super::mounts::create_target;
 use super::{mount_err, resolve, sys, RootfsError};
+use crate::host;
+use crate::runtime::init_error::errno_of;
 
 /// The standard nodes every container's `/dev` has: path, major, minor (all `c`, mode 0666).
 const DEFAULT_DEVICES: [(&str, u64, u64); 6] = [
@@ -63,8 +65,10 @@ pub(super) fn create_devices(spec: &Spec, rootfs: &Path) -> Result<(), RootfsErr
         if let Some(parent) = dst.parent() {
             fs::create_dir_all(parent).map_err(err)?;
         }
-        let dev = nix::sys::stat::makedev(major, minor);
-        match nix::sys::stat::mknod(&dst, kind, Mode::empty(), dev) {
+        match host::current()
+            .mknod(&dst, kind, major, minor)
+            .map_err(|e| errno_of(&e))
+        {
             Ok(()) => {
                 // mknod's mode goes through the umask; set it exactly.
                 fs::set_permissions(&dst, fs::Permissions::from_mode(mode)).map_err(err)?;

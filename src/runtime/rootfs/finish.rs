@@ -10,6 +10,7 @@ use oci_spec::runtime::Spec;
 
 use super::mounts::remount_bind;
 use super::{mount_err, sys, RootfsError};
+use crate::host;
 use crate::runtime::InitError;
 
 /// After `pivot_root`: the working directory, sysctls, read-only paths, masked paths, and a
@@ -64,11 +65,13 @@ fn set_sysctl(key: &str, value: &str) -> Result<(), RootfsError> {
         return Err(RootfsError::SysctlName(key.into()));
     }
     let path = Path::new("/proc/sys").join(key.replace('.', "/"));
-    fs::write(&path, value).map_err(|source| RootfsError::Sysctl {
-        key: key.into(),
-        value: value.into(),
-        source,
-    })?;
+    host::current()
+        .kfs_write(&path, value)
+        .map_err(|source| RootfsError::Sysctl {
+            key: key.into(),
+            value: value.into(),
+            source,
+        })?;
     tracing::info!(key, value, "sysctl");
     Ok(())
 }

@@ -276,7 +276,7 @@ pub(super) fn mount_err(
     }
 }
 
-/// The few syscalls this module makes, in one place.
+/// The few syscalls this module makes, in one place: mounts go through the host seam.
 mod sys {
     use std::os::fd::OwnedFd;
     use std::path::Path;
@@ -293,7 +293,9 @@ mod sys {
         flags: MsFlags,
         data: Option<&str>,
     ) -> Result<(), Errno> {
-        nix::mount::mount(src, dst, fstype, flags, data)
+        crate::host::current()
+            .mount(src, dst, fstype, flags, data)
+            .map_err(|e| crate::runtime::init_error::errno_of(&e))
     }
 
     pub fn open_dir(path: &Path) -> Result<OwnedFd, Errno> {

@@ -6,6 +6,8 @@ use std::path::Path;
 use nix::mount::{MntFlags, MsFlags};
 
 use super::{sys, RootfsError};
+use crate::host;
+use crate::runtime::init_error::errno_of;
 use crate::runtime::InitError;
 
 /// `pivot_root(".", ".")` inside the rootfs, then detach the old root stacked on top of it —
@@ -25,7 +27,10 @@ pub fn pivot(rootfs: &Path) -> Result<(), InitError> {
     let oldroot = sys::open_dir(Path::new("/")).map_err(err("open /"))?;
     let newroot = sys::open_dir(&rootfs).map_err(err("open the rootfs"))?;
     nix::unistd::fchdir(&newroot).map_err(err("fchdir to the rootfs"))?;
-    nix::unistd::pivot_root(".", ".").map_err(err("pivot_root"))?;
+    host::current()
+        .pivot_root(Path::new("."), Path::new("."))
+        .map_err(|e| errno_of(&e))
+        .map_err(err("pivot_root"))?;
     tracing::info!(new_root = ?rootfs, put_old = ".", "pivot_root");
     // The old root is now mounted over the new one; step into it to take it away.
     nix::unistd::fchdir(&oldroot).map_err(err("fchdir to the old root"))?;
@@ -38,7 +43,10 @@ pub fn pivot(rootfs: &Path) -> Result<(), InitError> {
         None,
     )
     .map_err(err("make the old root rslave"))?;
-    nix::mount::umount2(".", MntFlags::MNT_DETACH).map_err(err("umount2 the old root"))?;
+    host::current()
+        .umount(Path::new("."), MntFlags::MNT_DETACH)
+        .map_err(|e| errno_of(&e))
+        .map_err(err("umount2 the old root"))?;
     tracing::info!(old_root = ".", flags = "MNT_DETACH", "umount2");
     nix::unistd::chdir("/").map_err(err("chdir /"))?;
     Ok(())
