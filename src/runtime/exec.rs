@@ -29,6 +29,7 @@ use serde::{Deserialize, Serialize};
 use super::cgroups::{Cgroup, Hierarchy};
 use super::{process, InitError};
 use crate::host;
+use crate::sys::exit;
 
 /// The namespaces an exec joins, in the order it joins them (mnt late: after it, the host's
 /// `/proc` and cgroup files are out of sight; cgroup last, after the cgroup move).
@@ -232,7 +233,7 @@ fn helper_main(
             // Wait for the go-ahead; end-of-file means the caller gave up.
             let mut b = [0u8; 1];
             if !matches!(std::io::Read::read(go, &mut b), Ok(1)) {
-                return 125;
+                return exit::ENGINE;
             }
             let err = exec_main(process, stdio, devnull);
             let code = err.code;

@@ -26,6 +26,7 @@ use oci_spec::runtime::Spec;
 
 use super::protocol::{send, InitMsg};
 use super::{process, rootfs, InitError};
+use crate::sys::exit;
 use crate::{phase_span, trace};
 
 /// What the shim hands the init across `clone()`.
@@ -43,7 +44,7 @@ pub fn run(mut args: InitArgs<'_>) -> ! {
     let mut go = [0u8; 1];
     if args.sync.read_exact(&mut go).is_err() {
         // The shim is gone; nobody would release or reap us.
-        unsafe { libc::_exit(125) };
+        unsafe { libc::_exit(exit::ENGINE) };
     }
     let prepared = setup(&args);
     let spans = trace::recorder::take();
@@ -75,11 +76,11 @@ pub fn run(mut args: InitArgs<'_>) -> ! {
             let _ = send(
                 &mut args.sync,
                 &InitMsg::ExecFailed {
-                    code: 125,
+                    code: exit::ENGINE,
                     message: format!("cannot set up the container's terminal: {e}"),
                 },
             );
-            unsafe { libc::_exit(125) };
+            unsafe { libc::_exit(exit::ENGINE) };
         }
     }
     // Blocks until `start` opens the fifo for reading: this is the create/start split.
@@ -92,11 +93,11 @@ pub fn run(mut args: InitArgs<'_>) -> ! {
         let _ = send(
             &mut args.sync,
             &InitMsg::ExecFailed {
-                code: 125,
+                code: exit::ENGINE,
                 message: format!("cannot open exec fifo: {e}"),
             },
         );
-        unsafe { libc::_exit(125) };
+        unsafe { libc::_exit(exit::ENGINE) };
     }
     drop(args.fifo);
     let err = process::exec(&prepared);

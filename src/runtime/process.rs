@@ -31,10 +31,11 @@ use oci_spec::runtime::{
     Capabilities, LinuxCapabilities, LinuxNamespaceType, PosixRlimitType, Process, Spec,
 };
 
-use super::init_error::{errno_of, errno_text, io_text, CANNOT_INVOKE, NOT_FOUND, RUNTIME};
+use super::init_error::{errno_of, errno_text, io_text};
 use super::InitError;
 use crate::host;
 use crate::host::ns::CloneFlags;
+use crate::sys::exit::{CANNOT_EXEC, ENGINE, NOT_FOUND};
 
 /// The program to `execve`, ready before the init waits on the exec fifo.
 #[derive(Debug, Clone)]
@@ -125,10 +126,10 @@ impl ProcessError {
             ProcessError::NotInPath(_) => NOT_FOUND,
             ProcessError::Stat { errno, .. } => match errno {
                 Errno::ENOENT | Errno::ENOTDIR => NOT_FOUND,
-                _ => CANNOT_INVOKE,
+                _ => CANNOT_EXEC,
             },
-            ProcessError::IsDirectory(_) | ProcessError::NotExecutable { .. } => CANNOT_INVOKE,
-            _ => RUNTIME,
+            ProcessError::IsDirectory(_) | ProcessError::NotExecutable { .. } => CANNOT_EXEC,
+            _ => ENGINE,
         }
     }
 }
@@ -137,7 +138,7 @@ impl From<ProcessError> for InitError {
     fn from(e: ProcessError) -> InitError {
         match e.code() {
             NOT_FOUND => InitError::not_found(e.to_string()),
-            CANNOT_INVOKE => InitError::cannot_invoke(e.to_string()),
+            CANNOT_EXEC => InitError::cannot_invoke(e.to_string()),
             code => InitError::new(code, e.to_string()),
         }
     }
@@ -617,9 +618,9 @@ mod tests {
             e.to_string(),
             r#"exec: "no-such-command-xyz": executable file not found in $PATH"#
         );
-        assert_eq!(e.code(), 127);
+        assert_eq!(e.code(), NOT_FOUND);
         // No PATH at all: nothing is found, even `sh`.
-        assert_eq!(find_program("sh", &[]).unwrap_err().code(), 127);
+        assert_eq!(find_program("sh", &[]).unwrap_err().code(), NOT_FOUND);
     }
 
     #[test]
@@ -629,10 +630,10 @@ mod tests {
             e.to_string(),
             r#"exec: "/no/such/file": stat /no/such/file: no such file or directory"#
         );
-        assert_eq!(e.code(), 127);
+        assert_eq!(e.code(), NOT_FOUND);
         let e = find_program("/", &[]).unwrap_err();
         assert_eq!(e.to_string(), r#"exec: "/": is a directory"#);
-        assert_eq!(e.code(), 126);
+        assert_eq!(e.code(), CANNOT_EXEC);
         assert!(find_program("/bin/sh", &[]).is_ok());
     }
 }

@@ -132,7 +132,7 @@ fn hint(e: &Errno) -> &'static str {
 
 impl From<RootfsError> for InitError {
     fn from(e: RootfsError) -> InitError {
-        InitError::new(super::init_error::RUNTIME, e.to_string())
+        InitError::new(crate::sys::exit::ENGINE, e.to_string())
     }
 }
 
