@@ -26,7 +26,6 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
 use nix::errno::Errno;
-use nix::unistd::{Gid, Uid};
 use oci_spec::runtime::{
     Capabilities, LinuxCapabilities, LinuxNamespaceType, PosixRlimitType, Process, Spec,
 };
@@ -184,7 +183,9 @@ fn prepare_common(process: &Process) -> Result<Prepared, ProcessError> {
     let umask = process.user().umask().unwrap_or(0o022);
     nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(umask as _));
     if process.no_new_privileges().unwrap_or(false) {
-        nix::sys::prctl::set_no_new_privs().map_err(ProcessError::NoNewPrivs)?;
+        host::current()
+            .set_no_new_privs()
+            .map_err(|e| ProcessError::NoNewPrivs(errno_of(&e)))?;
         tracing::info!("prctl(PR_SET_NO_NEW_PRIVS)");
     }
     change_dir(process.cwd())?;
@@ -279,18 +280,14 @@ fn set_hostname(spec: &Spec) -> Result<(), ProcessError> {
 fn set_rlimits(process: &Process) -> Result<(), ProcessError> {
     for r in process.rlimits().as_deref().unwrap_or_default() {
         let resource = rlimit_resource(r.typ());
-        let lim = libc::rlimit {
-            rlim_cur: r.soft() as libc::rlim_t,
-            rlim_max: r.hard() as libc::rlim_t,
-        };
-        // SAFETY: a valid rlimit struct for a resource number libc defines.
-        let rc = unsafe { libc::setrlimit(resource, &lim) };
-        Errno::result(rc).map_err(|source| ProcessError::Rlimit {
-            resource: r.typ(),
-            soft: r.soft(),
-            hard: r.hard(),
-            source,
-        })?;
+        host::current()
+            .setrlimit(resource as u32, r.soft(), r.hard())
+            .map_err(|e| ProcessError::Rlimit {
+                resource: r.typ(),
+                soft: r.soft(),
+                hard: r.hard(),
+                source: errno_of(&e),
+            })?;
         tracing::info!(resource = %r.typ(), soft = r.soft(), hard = r.hard(), "setrlimit");
     }
     Ok(())
@@ -344,30 +341,25 @@ fn switch_user(process: &Process) -> Result<(), ProcessError> {
     }
 
     let err = |step| {
-        move |source| ProcessError::User {
+        move |e: io::Error| ProcessError::User {
             uid,
             gid,
             step,
-            source,
+            source: errno_of(&e),
         }
     };
-    nix::sys::prctl::set_keepcaps(true).map_err(err("prctl(PR_SET_KEEPCAPS)"))?;
-    let groups: Vec<Gid> = user
-        .additional_gids()
-        .as_deref()
-        .unwrap_or_default()
-        .iter()
-        .map(|&g| Gid::from_raw(g))
-        .collect();
+    let host = host::current();
+    host.set_keepcaps(true)
+        .map_err(err("prctl(PR_SET_KEEPCAPS)"))?;
+    let groups = user.additional_gids().as_deref().unwrap_or_default();
     // Always, even when empty: the init still has the shim's supplementary groups.
-    nix::unistd::setgroups(&groups).map_err(err("setgroups"))?;
-    tracing::info!(groups = ?user.additional_gids().as_deref().unwrap_or_default(), "setgroups");
-    let g = Gid::from_raw(gid);
-    nix::unistd::setresgid(g, g, g).map_err(err("setresgid"))?;
-    let u = Uid::from_raw(uid);
-    nix::unistd::setresuid(u, u, u).map_err(err("setresuid"))?;
+    host.setgroups(groups).map_err(err("setgroups"))?;
+    tracing::info!(groups = ?groups, "setgroups");
+    host.setresgid(gid).map_err(err("setresgid"))?;
+    host.setresuid(uid).map_err(err("setresuid"))?;
     tracing::info!(uid, gid, "setresuid/setresgid");
-    nix::sys::prctl::set_keepcaps(false).map_err(err("prctl(PR_SET_KEEPCAPS, 0)"))?;
+    host.set_keepcaps(false)
+        .map_err(err("prctl(PR_SET_KEEPCAPS, 0)"))?;
 
     // No capabilities in the spec: leave them as they are, as runc does.
     if let Some(c) = caps {
@@ -400,9 +392,7 @@ fn drop_bounding(c: &LinuxCapabilities) -> Result<(), ProcessError> {
         if keep & (1 << cap) != 0 {
             continue;
         }
-        // SAFETY: prctl with integer arguments only.
-        let rc = unsafe { libc::prctl(libc::PR_CAPBSET_DROP, cap as libc::c_ulong, 0, 0, 0) };
-        match Errno::result(rc) {
+        match host::current().capbset_drop(cap).map_err(|e| errno_of(&e)) {
             Ok(_) => dropped.push(cap),
             // Past the kernel's last capability.
             Err(Errno::EINVAL) => break,
@@ -423,19 +413,19 @@ fn apply_capabilities(c: &LinuxCapabilities) -> Result<(), ProcessError> {
     let permitted = cap_mask(c.permitted().as_ref());
     let inheritable = cap_mask(c.inheritable().as_ref());
     let ambient = cap_mask(c.ambient().as_ref());
-    sys::capset(effective, permitted, inheritable).map_err(|source| {
-        ProcessError::Capabilities {
+    host::current()
+        .capset(effective, permitted, inheritable)
+        .map_err(|e| ProcessError::Capabilities {
             step: "capset".into(),
-            source,
-        }
-    })?;
+            source: errno_of(&e),
+        })?;
     tracing::info!(
         effective = %format!("{effective:#018x}"),
         permitted = %format!("{permitted:#018x}"),
         inheritable = %format!("{inheritable:#018x}"),
         "capset"
     );
-    match sys::ambient_clear() {
+    match host::current().ambient_clear().map_err(|e| errno_of(&e)) {
         Ok(()) => {}
         // A kernel without ambient capabilities (< 4.3) has nothing to clear.
         Err(Errno::EINVAL) if ambient == 0 => return Ok(()),
@@ -447,10 +437,12 @@ fn apply_capabilities(c: &LinuxCapabilities) -> Result<(), ProcessError> {
         }
     }
     for cap in (0..64u32).filter(|i| ambient & (1 << i) != 0) {
-        sys::ambient_raise(cap).map_err(|source| ProcessError::Capabilities {
-            step: format!("prctl(PR_CAP_AMBIENT_RAISE, {cap})"),
-            source,
-        })?;
+        host::current()
+            .ambient_raise(cap)
+            .map_err(|e| ProcessError::Capabilities {
+                step: format!("prctl(PR_CAP_AMBIENT_RAISE, {cap})"),
+                source: errno_of(&e),
+            })?;
     }
     if ambient != 0 {
         tracing::info!(ambient = %format!("{ambient:#018x}"), "prctl(PR_CAP_AMBIENT_RAISE)");
@@ -527,72 +519,6 @@ fn check_executable(path: &Path) -> Result<(), Check> {
         nix::fcntl::AtFlags::AT_EACCESS,
     )
     .map_err(Check::Access)
-}
-
-/// The capability syscalls the `caps` crate does not offer in one call.
-mod sys {
-    use nix::errno::Errno;
-
-    const LINUX_CAPABILITY_VERSION_3: u32 = 0x2008_0522;
-
-    #[repr(C)]
-    struct Header {
-        version: u32,
-        pid: libc::c_int,
-    }
-
-    #[repr(C)]
-    #[derive(Clone, Copy)]
-    struct Data {
-        effective: u32,
-        permitted: u32,
-        inheritable: u32,
-    }
-
-    /// Sets the three base sets of this thread at once.
-    pub fn capset(effective: u64, permitted: u64, inheritable: u64) -> Result<(), Errno> {
-        let mut header = Header {
-            version: LINUX_CAPABILITY_VERSION_3,
-            pid: 0,
-        };
-        let half = |shift: u32| Data {
-            effective: (effective >> shift) as u32,
-            permitted: (permitted >> shift) as u32,
-            inheritable: (inheritable >> shift) as u32,
-        };
-        let data = [half(0), half(32)];
-        // SAFETY: a v3 header and the two data structs v3 requires.
-        let rc = unsafe { libc::syscall(libc::SYS_capset, &mut header, data.as_ptr()) };
-        Errno::result(rc).map(drop)
-    }
-
-    pub fn ambient_clear() -> Result<(), Errno> {
-        // SAFETY: prctl with integer arguments only.
-        let rc = unsafe {
-            libc::prctl(
-                libc::PR_CAP_AMBIENT,
-                libc::PR_CAP_AMBIENT_CLEAR_ALL as libc::c_ulong,
-                0,
-                0,
-                0,
-            )
-        };
-        Errno::result(rc).map(drop)
-    }
-
-    pub fn ambient_raise(cap: u32) -> Result<(), Errno> {
-        // SAFETY: prctl with integer arguments only.
-        let rc = unsafe {
-            libc::prctl(
-                libc::PR_CAP_AMBIENT,
-                libc::PR_CAP_AMBIENT_RAISE as libc::c_ulong,
-                cap as libc::c_ulong,
-                0,
-                0,
-            )
-        };
-        Errno::result(rc).map(drop)
-    }
 }
 
 #[cfg(test)]
