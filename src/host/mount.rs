@@ -1,6 +1,6 @@
 //! Mounts: `mount(2)`, `umount2(2)`, `pivot_root(2)` — overlay rootfs, proc, sysfs, devpts,
-//! binds, tmpfs, the netns bind mount —, `mknod(2)` of the container's device nodes, and the one parser of mount option strings into the
-//! flags and data `mount(2)` takes.
+//! binds, tmpfs, the netns bind mount —, `mknod(2)` of the container's device nodes, and the
+//! one parser of mount option strings into the flags and data `mount(2)` takes.
 
 use std::io;
 use std::path::Path;

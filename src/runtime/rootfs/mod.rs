@@ -6,8 +6,8 @@
 //! 1. [`prepare`] (span `init.mounts`): enter the cgroup namespace (so the container's
 //!    `/sys/fs/cgroup` shows its own cgroup as the root), make `/` private so nothing propagates
 //!    back to the host, bind the rootfs onto itself, mount `spec.mounts` under it, fill `/dev`;
-//! 2. [`pivot`] (span `init.pivot_root`): swap roots and detach the host's;
-//! 3. [`finish`] (same span): sysctls, read-only and masked paths, a read-only `/`.
+//! 2. [`pivot()`] (span `init.pivot_root`): swap roots and detach the host's;
+//! 3. [`finish()`] (same span): sysctls, read-only and masked paths, a read-only `/`.
 //!
 //! Every path taken from the spec or the image is resolved with [`secure_join()`], which follows
 //! symlinks as if the rootfs were `/`: an image whose `/dev` links to the host's `/etc` gets
@@ -20,8 +20,8 @@
 //! (`pivot_root`), [`finish`](mod@finish) (sysctls, read-only and masked paths) and
 //! [`secure_join`](mod@secure_join) (paths inside the rootfs).
 //!
-//! Not here: which namespaces the spec asks for ([`super::spec`]), the process's own setup (user, capabilities, rlimits — [`super::process`]),
-//! overlay mounts of the image (the engine's storage), creating cgroups and writing limits (the
+//! Not here: which namespaces the spec asks for ([`super::spec`]), the process's own setup
+//! (user, capabilities, rlimits — [`super::process`]), overlay mounts of the image (the engine's storage), creating cgroups and writing limits (the
 //! cgroups module; only the container's *view* of them is mounted here). Everything mounted
 //! here lives in the container's mount namespace and disappears with it: there is nothing to
 //! undo.

@@ -8,8 +8,9 @@
 //! result: the embedded one ([`super::rootfs`], [`super::process`]) and runc, so it must stay
 //! a config that `runc run` accepts.
 //!
-//! The files: [`host`] (the host facts), [`namespaces`], [`mounts`], [`process`](mod@process),
-//! [`resources`](mod@resources) and [`user`] (docker's `-u`).
+//! The files: [`host`] (the host facts), [`namespaces`](mod@namespaces),
+//! [`mounts`](mod@mounts), [`process`](mod@process), [`resources`](mod@resources) and [`user`]
+//! (docker's `-u`).
 //!
 //! Also here: [`resolve_user`], docker's `-u` resolution against the image's `/etc/passwd` and
 //! `/etc/group`, because the spec carries numeric ids only.
