@@ -3,7 +3,7 @@
 //! but writing them changes the kernel, so they go through the seam.
 
 use std::io;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// The control-file side of the host.
 pub trait KernelFs {
@@ -15,4 +15,14 @@ pub trait KernelFs {
     fn kfs_read(&self, path: &Path) -> io::Result<String>;
     /// `rmdir` of a control group.
     fn kfs_rmdir(&self, path: &Path) -> io::Result<()>;
+
+    // The cgroup tree, one level at a time (the runtime's cgroup walk).
+
+    /// `mkdir` of one control group whose parent exists: `AlreadyExists` when it is there,
+    /// `NotFound` when the parent is gone (a concurrent removal).
+    fn kfs_create_dir(&self, path: &Path) -> io::Result<()>;
+    /// The child control groups (directories) of `path`; `NotFound` when it does not exist.
+    fn kfs_subdirs(&self, path: &Path) -> io::Result<Vec<PathBuf>>;
+    /// True when the control file or group exists (a kernel feature, a live cgroup).
+    fn kfs_exists(&self, path: &Path) -> bool;
 }

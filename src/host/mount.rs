@@ -1,11 +1,12 @@
 //! Mounts: `mount(2)`, `umount2(2)`, `pivot_root(2)` — overlay rootfs, proc, sysfs, devpts,
-//! binds, tmpfs, the netns bind mount — and the one parser of mount option strings into the
-//! flags and data `mount(2)` takes.
+//! binds, tmpfs, the netns bind mount —, `mknod(2)` of the container's device nodes, and the
+//! one parser of mount option strings into the flags and data `mount(2)` takes.
 
 use std::io;
 use std::path::Path;
 
 pub use nix::mount::{MntFlags, MsFlags};
+pub use nix::sys::stat::SFlag;
 
 /// The mount table's side of the host.
 pub trait Mounts {
@@ -24,6 +25,10 @@ pub trait Mounts {
 
     /// `pivot_root(new_root, put_old)`.
     fn pivot_root(&self, new_root: &Path, put_old: &Path) -> io::Result<()>;
+
+    /// `mknod(path, kind, 0, makedev(major, minor))`: a device node (or fifo) in the container's
+    /// `/dev`; its mode and owner are set afterwards like any file's.
+    fn mknod(&self, path: &Path, kind: SFlag, major: u64, minor: u64) -> io::Result<()>;
 }
 
 /// The mount options of one spec entry, split the way `mount(2)` wants them.

@@ -1,4 +1,5 @@
-//! Namespaces and the identity inside them: `unshare(2)`, `setns(2)`, `sethostname(2)`.
+//! Namespaces and the identity inside them: `unshare(2)`, `setns(2)`, `sethostname(2)`,
+//! `setdomainname(2)`.
 
 use std::io;
 use std::os::fd::BorrowedFd;
@@ -15,4 +16,7 @@ pub trait Namespaces {
 
     /// `sethostname(name)` in the current UTS namespace.
     fn sethostname(&self, name: &str) -> io::Result<()>;
+
+    /// `setdomainname(name)` in the current UTS namespace.
+    fn setdomainname(&self, name: &str) -> io::Result<()>;
 }

@@ -1,5 +1,7 @@
-//! Processes: start one, signal it, wait for it.
+//! Processes: start one, signal it, wait for it; fork, exec and reap for the init and `exec`,
+//! and the credentials (rlimits, ids, capabilities) they set on themselves before `execve`.
 
+use std::ffi::{CStr, CString};
 use std::io;
 use std::os::fd::RawFd;
 use std::process::{Child, Command};
@@ -25,4 +27,45 @@ pub trait Processes {
     fn set_child_subreaper(&self) -> io::Result<()>;
     /// `setsid()`: this process leaves its session (and its terminal).
     fn setsid(&self) -> io::Result<()>;
+
+    // ---- The init and exec side (the runtime's): fork the exec helper, exec the container's
+    // process, reap a child. ----
+
+    /// `fork()`: 0 in the child, the child's pid in the parent.
+    ///
+    /// # Safety
+    ///
+    /// As `fork(2)`: in a multi-threaded process the child may only call async-signal-safe
+    /// functions until it execs or exits.
+    unsafe fn fork(&self) -> io::Result<i32>;
+
+    /// `execve(program, argv, envp)`; returns only on failure, with why.
+    fn execve(&self, program: &CStr, argv: &[CString], envp: &[CString]) -> io::Error;
+
+    /// `waitpid(pid, 0)`: waits for the child `pid` to end and reaps it.
+    fn reap(&self, pid: i32) -> io::Result<()>;
+
+    // ---- Credentials: the calling process's own limits, ids and capabilities, set by the
+    // init (and an exec'd process) just before `execve`. ----
+
+    /// `setrlimit(resource, {soft, hard})`; `resource` is a `RLIMIT_*` number.
+    fn setrlimit(&self, resource: u32, soft: u64, hard: u64) -> io::Result<()>;
+    /// `prctl(PR_SET_NO_NEW_PRIVS, 1)`.
+    fn set_no_new_privs(&self) -> io::Result<()>;
+    /// `prctl(PR_SET_KEEPCAPS, keep)`.
+    fn set_keepcaps(&self, keep: bool) -> io::Result<()>;
+    /// `setgroups(gids)`.
+    fn setgroups(&self, gids: &[u32]) -> io::Result<()>;
+    /// `setresgid(gid, gid, gid)`.
+    fn setresgid(&self, gid: u32) -> io::Result<()>;
+    /// `setresuid(uid, uid, uid)`.
+    fn setresuid(&self, uid: u32) -> io::Result<()>;
+    /// `prctl(PR_CAPBSET_DROP, cap)`; EINVAL past the kernel's last capability.
+    fn capbset_drop(&self, cap: u32) -> io::Result<()>;
+    /// `capset` of this thread's effective, permitted and inheritable sets (bit n: capability n).
+    fn capset(&self, effective: u64, permitted: u64, inheritable: u64) -> io::Result<()>;
+    /// `prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL)`.
+    fn ambient_clear(&self) -> io::Result<()>;
+    /// `prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, cap)`.
+    fn ambient_raise(&self, cap: u32) -> io::Result<()>;
 }

@@ -23,12 +23,13 @@ use std::io::{BufRead, BufReader, Write};
 use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
 
 use nix::sched::CloneFlags;
-use nix::unistd::ForkResult;
 use oci_spec::runtime::Process;
 use serde::{Deserialize, Serialize};
 
 use super::cgroups::{Cgroup, Hierarchy};
 use super::{process, InitError};
+use crate::host;
+use crate::sys::exit;
 
 /// The namespaces an exec joins, in the order it joins them (mnt late: after it, the host's
 /// `/proc` and cgroup files are out of sight; cgroup last, after the cgroup move).
@@ -111,9 +112,9 @@ pub fn join(
     unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) };
 
     // SAFETY: the callers (CLI, shim) are single-threaded; the child only uses what it owns.
-    let helper = match unsafe { nix::unistd::fork() } {
+    let helper = match unsafe { host::current().fork() } {
         Err(e) => return Err(InitError::runtime("fork failed", e)),
-        Ok(ForkResult::Child) => {
+        Ok(0) => {
             drop((rd, go_wr));
             let mut out = File::from(wr);
             let mut go = File::from(go_rd);
@@ -122,11 +123,11 @@ pub fn join(
             );
             unsafe { libc::_exit(code) }
         }
-        Ok(ForkResult::Parent { child }) => child,
+        Ok(child) => child,
     };
     drop((wr, go_rd));
     drop(ns_files);
-    let _ = nix::sys::wait::waitpid(helper, None);
+    let _ = host::current().reap(helper);
     let mut reader = BufReader::new(File::from(rd));
     match read_msg(&mut reader) {
         Some(Msg::Joined { namespaces, pid }) => Ok(Joined {
@@ -165,7 +166,7 @@ impl Joined {
         match read_msg(&mut self.reader) {
             None => Ok(self.pid),
             Some(Msg::Failed { code, message }) => {
-                let _ = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(self.pid), None);
+                let _ = host::current().reap(self.pid);
                 Err(InitError { code, message })
             }
             Some(Msg::Joined { .. }) => Ok(self.pid),
@@ -175,7 +176,7 @@ impl Joined {
 
 /// Reaps the process of a `Joined` that is dropped without being started (it exits on its own).
 pub fn abandon(pid: i32) {
-    let _ = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(pid), None);
+    let _ = host::current().reap(pid);
 }
 
 fn send(out: &mut File, msg: &Msg) {
@@ -208,7 +209,7 @@ fn helper_main(
     // SAFETY: getpid cannot fail.
     let me = unsafe { libc::getpid() };
     for dir in cg_dirs {
-        if let Err(e) = std::fs::write(dir.join("cgroup.procs"), me.to_string()) {
+        if let Err(e) = host::current().kfs_write(&dir.join("cgroup.procs"), &me.to_string()) {
             return fail(
                 out,
                 InitError::runtime(
@@ -220,34 +221,34 @@ fn helper_main(
     }
     let mut joined = Vec::new();
     for (link, flag, file) in ns_files {
-        if let Err(e) = nix::sched::setns(file.as_fd(), flag) {
+        if let Err(e) = host::current().setns(file.as_fd(), flag) {
             return fail(out, InitError::runtime(format!("cannot join {link}"), e));
         }
         joined.push(link);
     }
     // SAFETY: single-threaded child of a fork.
-    match unsafe { nix::unistd::fork() } {
+    match unsafe { host::current().fork() } {
         Err(e) => fail(out, InitError::runtime("fork failed", e)),
-        Ok(ForkResult::Parent { child }) => {
-            send(
-                out,
-                &Msg::Joined {
-                    namespaces: joined,
-                    pid: child.as_raw(),
-                },
-            );
-            0
-        }
-        Ok(ForkResult::Child) => {
+        Ok(0) => {
             // Wait for the go-ahead; end-of-file means the caller gave up.
             let mut b = [0u8; 1];
             if !matches!(std::io::Read::read(go, &mut b), Ok(1)) {
-                return 125;
+                return exit::ENGINE;
             }
             let err = exec_main(process, stdio, devnull);
             let code = err.code;
             fail(out, err);
             code
+        }
+        Ok(child) => {
+            send(
+                out,
+                &Msg::Joined {
+                    namespaces: joined,
+                    pid: child,
+                },
+            );
+            0
         }
     }
 }

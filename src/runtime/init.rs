@@ -26,6 +26,7 @@ use oci_spec::runtime::Spec;
 
 use super::protocol::{send, InitMsg};
 use super::{process, rootfs, InitError};
+use crate::sys::exit;
 use crate::{phase_span, trace};
 
 /// What the shim hands the init across `clone()`.
@@ -43,7 +44,7 @@ pub fn run(mut args: InitArgs<'_>) -> ! {
     let mut go = [0u8; 1];
     if args.sync.read_exact(&mut go).is_err() {
         // The shim is gone; nobody would release or reap us.
-        unsafe { libc::_exit(125) };
+        unsafe { libc::_exit(exit::ENGINE) };
     }
     let prepared = setup(&args);
     let spans = trace::recorder::take();
@@ -75,11 +76,11 @@ pub fn run(mut args: InitArgs<'_>) -> ! {
             let _ = send(
                 &mut args.sync,
                 &InitMsg::ExecFailed {
-                    code: 125,
+                    code: exit::ENGINE,
                     message: format!("cannot set up the container's terminal: {e}"),
                 },
             );
-            unsafe { libc::_exit(125) };
+            unsafe { libc::_exit(exit::ENGINE) };
         }
     }
     // Blocks until `start` opens the fifo for reading: this is the create/start split.
@@ -92,11 +93,11 @@ pub fn run(mut args: InitArgs<'_>) -> ! {
         let _ = send(
             &mut args.sync,
             &InitMsg::ExecFailed {
-                code: 125,
+                code: exit::ENGINE,
                 message: format!("cannot open exec fifo: {e}"),
             },
         );
-        unsafe { libc::_exit(125) };
+        unsafe { libc::_exit(exit::ENGINE) };
     }
     drop(args.fifo);
     let err = process::exec(&prepared);
@@ -212,8 +213,9 @@ fn step_pause(phase: &str) -> Result<(), InitError> {
 /// `setns()` into each net, ipc or uts namespace the spec gives a path for (runc's `nsexec`
 /// does the same); one `init.namespaces` span when there is any. Returns whether there was.
 fn join_namespaces(spec: &Spec) -> Result<bool, InitError> {
-    use nix::sched::CloneFlags;
+    use crate::host::ns::CloneFlags;
     use oci_spec::runtime::LinuxNamespaceType as T;
+    use std::os::fd::AsFd;
     let namespaces = spec
         .linux()
         .as_ref()
@@ -244,9 +246,11 @@ fn join_namespaces(spec: &Spec) -> Result<bool, InitError> {
         .inspect_err(|e| trace::fail(&span, e))?;
     let mut joined = Vec::new();
     for (typ, flag, path) in joins {
-        let r = File::open(&path)
-            .map_err(|e| e.to_string())
-            .and_then(|f| nix::sched::setns(f, flag).map_err(|e| e.desc().to_string()));
+        let r = File::open(&path).map_err(|e| e.to_string()).and_then(|f| {
+            crate::host::current()
+                .setns(f.as_fd(), flag)
+                .map_err(|e| super::init_error::errno_of(&e).desc().to_string())
+        });
         if let Err(e) = r {
             let err = InitError::runtime(
                 format!("cannot join the {typ:?} namespace {}", path.display()),

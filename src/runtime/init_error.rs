@@ -5,15 +5,12 @@
 //! The codes are docker's: 125 when the runtime itself failed, 126 when the command exists but
 //! cannot be invoked, 127 when it cannot be found.
 //!
+//! The codes themselves live in [`crate::sys::exit`].
+//!
 //! Not here: the detailed errors of each step (`rootfs::RootfsError`, `process::ProcessError`);
 //! they convert into an `InitError` at the module boundary, keeping their wording.
 
-/// Docker's exit code for a failure of the runtime (mounts, pivot_root, user switch…).
-pub const RUNTIME: i32 = 125;
-/// Docker's exit code for a command that exists but cannot be run (permissions, a directory).
-pub const CANNOT_INVOKE: i32 = 126;
-/// Docker's exit code for a command that does not exist.
-pub const NOT_FOUND: i32 = 127;
+use crate::sys::exit;
 
 /// A failure of the container's init, as sent to the shim over the sync pipe.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize, thiserror::Error)]
@@ -34,17 +31,17 @@ impl InitError {
 
     /// A runtime failure (125): `"{ctx}: {err}"`.
     pub fn runtime(ctx: impl std::fmt::Display, err: impl std::fmt::Display) -> InitError {
-        InitError::new(RUNTIME, format!("{ctx}: {err}"))
+        InitError::new(exit::ENGINE, format!("{ctx}: {err}"))
     }
 
     /// The command exists but cannot be invoked (126).
     pub fn cannot_invoke(message: impl Into<String>) -> InitError {
-        InitError::new(CANNOT_INVOKE, message)
+        InitError::new(exit::CANNOT_EXEC, message)
     }
 
     /// The command does not exist (127).
     pub fn not_found(message: impl Into<String>) -> InitError {
-        InitError::new(NOT_FOUND, message)
+        InitError::new(exit::NOT_FOUND, message)
     }
 }
 
@@ -60,6 +57,11 @@ pub fn errno_text(e: nix::errno::Errno) -> String {
 }
 
 /// An I/O error in the same words ("permission denied", without "(os error 13)").
+/// The errno of an `io::Error` from the host seam (EIO when it carries none).
+pub fn errno_of(e: &std::io::Error) -> nix::errno::Errno {
+    nix::errno::Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO))
+}
+
 pub fn io_text(e: &std::io::Error) -> String {
     match e.raw_os_error() {
         Some(n) => errno_text(nix::errno::Errno::from_raw(n)),
@@ -74,7 +76,7 @@ mod tests {
     #[test]
     fn runtime_error_joins_context_and_cause() {
         let e = InitError::runtime("cannot mount proc on /proc", "operation not permitted");
-        assert_eq!(e.code, 125);
+        assert_eq!(e.code, exit::ENGINE);
         assert_eq!(
             e.to_string(),
             "cannot mount proc on /proc: operation not permitted"
@@ -97,6 +99,6 @@ mod tests {
         let e = InitError::not_found(r#"exec: "nope": executable file not found in $PATH"#);
         let back: InitError = serde_json::from_str(&serde_json::to_string(&e).unwrap()).unwrap();
         assert_eq!(back, e);
-        assert_eq!(back.code, 127);
+        assert_eq!(back.code, exit::NOT_FOUND);
     }
 }

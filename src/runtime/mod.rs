@@ -8,8 +8,16 @@
 //! - **runc** — the external OCI CLI ([`runc`]): `runc create` / `runc start` / `runc delete`.
 //!
 //! [`spec`] builds the config both read (docker's `createSpec`), [`cgroups`] owns cgroup v1/v2.
+//! The files only call each other downwards: `spec` needs nothing of the others but
+//! [`rootfs::secure_join()`]; `process` reads the spec; `rootfs` uses both; `init` runs them all.
+//!
+//! Every effect on the kernel — mounts, `pivot_root`, device nodes, namespaces, hostname,
+//! cgroupfs and `/proc/sys` writes, fork, exec, wait, the process's ids, capabilities and
+//! rlimits — goes through [`crate::host::current`]; the `tracing` events that record them are
+//! made here, beside each call, so a simulated host records the same ones.
+//!
 //! Not here: deciding *when* to create or start (the engine), or keeping the container's stdio
-//! and exit code (the shim).
+//! and exit code (the shim); the syscalls themselves (the host's `LinuxHost`).
 
 pub mod cgroups;
 pub mod console;

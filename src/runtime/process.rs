@@ -26,13 +26,15 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
 use nix::errno::Errno;
-use nix::unistd::{Gid, Uid};
 use oci_spec::runtime::{
     Capabilities, LinuxCapabilities, LinuxNamespaceType, PosixRlimitType, Process, Spec,
 };
 
-use super::init_error::{errno_text, io_text, CANNOT_INVOKE, NOT_FOUND, RUNTIME};
+use super::init_error::{errno_of, errno_text, io_text};
 use super::InitError;
+use crate::host;
+use crate::host::ns::CloneFlags;
+use crate::sys::exit::{CANNOT_EXEC, ENGINE, NOT_FOUND};
 
 /// The program to `execve`, ready before the init waits on the exec fifo.
 #[derive(Debug, Clone)]
@@ -123,10 +125,10 @@ impl ProcessError {
             ProcessError::NotInPath(_) => NOT_FOUND,
             ProcessError::Stat { errno, .. } => match errno {
                 Errno::ENOENT | Errno::ENOTDIR => NOT_FOUND,
-                _ => CANNOT_INVOKE,
+                _ => CANNOT_EXEC,
             },
-            ProcessError::IsDirectory(_) | ProcessError::NotExecutable { .. } => CANNOT_INVOKE,
-            _ => RUNTIME,
+            ProcessError::IsDirectory(_) | ProcessError::NotExecutable { .. } => CANNOT_EXEC,
+            _ => ENGINE,
         }
     }
 }
@@ -135,7 +137,7 @@ impl From<ProcessError> for InitError {
     fn from(e: ProcessError) -> InitError {
         match e.code() {
             NOT_FOUND => InitError::not_found(e.to_string()),
-            CANNOT_INVOKE => InitError::cannot_invoke(e.to_string()),
+            CANNOT_EXEC => InitError::cannot_invoke(e.to_string()),
             code => InitError::new(code, e.to_string()),
         }
     }
@@ -159,7 +161,7 @@ fn prepare_process(spec: &Spec) -> Result<Prepared, ProcessError> {
         return Err(ProcessError::NoProcess);
     }
     set_hostname(spec)?;
-    if super::rootfs::has_new_namespace(spec, LinuxNamespaceType::Cgroup) {
+    if super::spec::has_new_namespace(spec, LinuxNamespaceType::Cgroup) {
         // Normally done already by `rootfs::prepare`; a no-op then.
         enter_cgroup_namespace()?;
     }
@@ -173,14 +175,17 @@ fn prepare_common(process: &Process) -> Result<Prepared, ProcessError> {
     }
     set_rlimits(process)?;
     if let Some(value) = process.oom_score_adj() {
-        fs::write("/proc/self/oom_score_adj", value.to_string())
+        host::current()
+            .kfs_write(Path::new("/proc/self/oom_score_adj"), &value.to_string())
             .map_err(|source| ProcessError::OomScoreAdj { value, source })?;
         tracing::info!(value, "write oom_score_adj");
     }
     let umask = process.user().umask().unwrap_or(0o022);
     nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(umask as _));
     if process.no_new_privileges().unwrap_or(false) {
-        nix::sys::prctl::set_no_new_privs().map_err(ProcessError::NoNewPrivs)?;
+        host::current()
+            .set_no_new_privs()
+            .map_err(|e| ProcessError::NoNewPrivs(errno_of(&e)))?;
         tracing::info!("prctl(PR_SET_NO_NEW_PRIVS)");
     }
     change_dir(process.cwd())?;
@@ -218,8 +223,9 @@ pub fn enter_cgroup_namespace() -> Result<(), ProcessError> {
     if at_root {
         return Ok(());
     }
-    nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWCGROUP)
-        .map_err(ProcessError::CgroupNamespace)?;
+    host::current()
+        .unshare(CloneFlags::CLONE_NEWCGROUP)
+        .map_err(|e| ProcessError::CgroupNamespace(errno_of(&e)))?;
     tracing::info!("unshare(CLONE_NEWCGROUP)");
     Ok(())
 }
@@ -231,7 +237,7 @@ fn cstring(bytes: &[u8]) -> Result<CString, ProcessError> {
 /// `execve`; returns only on failure: 127 when the file (or its interpreter) is missing, 126
 /// for anything else, in runc's wording (`exec /entrypoint.sh: no such file or directory`).
 pub fn exec(p: &Prepared) -> InitError {
-    let Err(errno) = nix::unistd::execve(p.program(), p.argv(), p.envp());
+    let errno = errno_of(&host::current().execve(p.program(), p.argv(), p.envp()));
     let message = format!(
         "exec {}: {}",
         p.program().to_string_lossy(),
@@ -248,22 +254,24 @@ fn set_hostname(spec: &Spec) -> Result<(), ProcessError> {
         return Ok(());
     };
     // Without its own UTS namespace this would rename the host.
-    if !super::rootfs::has_new_namespace(spec, LinuxNamespaceType::Uts) {
+    if !super::spec::has_new_namespace(spec, LinuxNamespaceType::Uts) {
         return Err(ProcessError::NoUtsNamespace);
     }
-    nix::unistd::sethostname(name).map_err(|source| ProcessError::Hostname {
-        name: name.into(),
-        source,
-    })?;
+    host::current()
+        .sethostname(name)
+        .map_err(|e| ProcessError::Hostname {
+            name: name.into(),
+            source: errno_of(&e),
+        })?;
     tracing::info!(hostname = name, "sethostname");
     if let Some(domain) = spec.domainname().as_deref() {
-        let c = cstring(domain.as_bytes())?;
-        // SAFETY: a valid pointer and its length.
-        let rc = unsafe { libc::setdomainname(c.as_ptr(), domain.len()) };
-        Errno::result(rc).map_err(|source| ProcessError::Hostname {
-            name: domain.into(),
-            source,
-        })?;
+        cstring(domain.as_bytes())?;
+        host::current()
+            .setdomainname(domain)
+            .map_err(|e| ProcessError::Hostname {
+                name: domain.into(),
+                source: errno_of(&e),
+            })?;
         tracing::info!(domainname = domain, "setdomainname");
     }
     Ok(())
@@ -272,18 +280,14 @@ fn set_hostname(spec: &Spec) -> Result<(), ProcessError> {
 fn set_rlimits(process: &Process) -> Result<(), ProcessError> {
     for r in process.rlimits().as_deref().unwrap_or_default() {
         let resource = rlimit_resource(r.typ());
-        let lim = libc::rlimit {
-            rlim_cur: r.soft() as libc::rlim_t,
-            rlim_max: r.hard() as libc::rlim_t,
-        };
-        // SAFETY: a valid rlimit struct for a resource number libc defines.
-        let rc = unsafe { libc::setrlimit(resource, &lim) };
-        Errno::result(rc).map_err(|source| ProcessError::Rlimit {
-            resource: r.typ(),
-            soft: r.soft(),
-            hard: r.hard(),
-            source,
-        })?;
+        host::current()
+            .setrlimit(resource as u32, r.soft(), r.hard())
+            .map_err(|e| ProcessError::Rlimit {
+                resource: r.typ(),
+                soft: r.soft(),
+                hard: r.hard(),
+                source: errno_of(&e),
+            })?;
         tracing::info!(resource = %r.typ(), soft = r.soft(), hard = r.hard(), "setrlimit");
     }
     Ok(())
@@ -337,30 +341,25 @@ fn switch_user(process: &Process) -> Result<(), ProcessError> {
     }
 
     let err = |step| {
-        move |source| ProcessError::User {
+        move |e: io::Error| ProcessError::User {
             uid,
             gid,
             step,
-            source,
+            source: errno_of(&e),
         }
     };
-    nix::sys::prctl::set_keepcaps(true).map_err(err("prctl(PR_SET_KEEPCAPS)"))?;
-    let groups: Vec<Gid> = user
-        .additional_gids()
-        .as_deref()
-        .unwrap_or_default()
-        .iter()
-        .map(|&g| Gid::from_raw(g))
-        .collect();
+    let host = host::current();
+    host.set_keepcaps(true)
+        .map_err(err("prctl(PR_SET_KEEPCAPS)"))?;
+    let groups = user.additional_gids().as_deref().unwrap_or_default();
     // Always, even when empty: the init still has the shim's supplementary groups.
-    nix::unistd::setgroups(&groups).map_err(err("setgroups"))?;
-    tracing::info!(groups = ?user.additional_gids().as_deref().unwrap_or_default(), "setgroups");
-    let g = Gid::from_raw(gid);
-    nix::unistd::setresgid(g, g, g).map_err(err("setresgid"))?;
-    let u = Uid::from_raw(uid);
-    nix::unistd::setresuid(u, u, u).map_err(err("setresuid"))?;
+    host.setgroups(groups).map_err(err("setgroups"))?;
+    tracing::info!(groups = ?groups, "setgroups");
+    host.setresgid(gid).map_err(err("setresgid"))?;
+    host.setresuid(uid).map_err(err("setresuid"))?;
     tracing::info!(uid, gid, "setresuid/setresgid");
-    nix::sys::prctl::set_keepcaps(false).map_err(err("prctl(PR_SET_KEEPCAPS, 0)"))?;
+    host.set_keepcaps(false)
+        .map_err(err("prctl(PR_SET_KEEPCAPS, 0)"))?;
 
     // No capabilities in the spec: leave them as they are, as runc does.
     if let Some(c) = caps {
@@ -393,9 +392,7 @@ fn drop_bounding(c: &LinuxCapabilities) -> Result<(), ProcessError> {
         if keep & (1 << cap) != 0 {
             continue;
         }
-        // SAFETY: prctl with integer arguments only.
-        let rc = unsafe { libc::prctl(libc::PR_CAPBSET_DROP, cap as libc::c_ulong, 0, 0, 0) };
-        match Errno::result(rc) {
+        match host::current().capbset_drop(cap).map_err(|e| errno_of(&e)) {
             Ok(_) => dropped.push(cap),
             // Past the kernel's last capability.
             Err(Errno::EINVAL) => break,
@@ -416,19 +413,19 @@ fn apply_capabilities(c: &LinuxCapabilities) -> Result<(), ProcessError> {
     let permitted = cap_mask(c.permitted().as_ref());
     let inheritable = cap_mask(c.inheritable().as_ref());
     let ambient = cap_mask(c.ambient().as_ref());
-    sys::capset(effective, permitted, inheritable).map_err(|source| {
-        ProcessError::Capabilities {
+    host::current()
+        .capset(effective, permitted, inheritable)
+        .map_err(|e| ProcessError::Capabilities {
             step: "capset".into(),
-            source,
-        }
-    })?;
+            source: errno_of(&e),
+        })?;
     tracing::info!(
         effective = %format!("{effective:#018x}"),
         permitted = %format!("{permitted:#018x}"),
         inheritable = %format!("{inheritable:#018x}"),
         "capset"
     );
-    match sys::ambient_clear() {
+    match host::current().ambient_clear().map_err(|e| errno_of(&e)) {
         Ok(()) => {}
         // A kernel without ambient capabilities (< 4.3) has nothing to clear.
         Err(Errno::EINVAL) if ambient == 0 => return Ok(()),
@@ -440,10 +437,12 @@ fn apply_capabilities(c: &LinuxCapabilities) -> Result<(), ProcessError> {
         }
     }
     for cap in (0..64u32).filter(|i| ambient & (1 << i) != 0) {
-        sys::ambient_raise(cap).map_err(|source| ProcessError::Capabilities {
-            step: format!("prctl(PR_CAP_AMBIENT_RAISE, {cap})"),
-            source,
-        })?;
+        host::current()
+            .ambient_raise(cap)
+            .map_err(|e| ProcessError::Capabilities {
+                step: format!("prctl(PR_CAP_AMBIENT_RAISE, {cap})"),
+                source: errno_of(&e),
+            })?;
     }
     if ambient != 0 {
         tracing::info!(ambient = %format!("{ambient:#018x}"), "prctl(PR_CAP_AMBIENT_RAISE)");
@@ -522,72 +521,6 @@ fn check_executable(path: &Path) -> Result<(), Check> {
     .map_err(Check::Access)
 }
 
-/// The capability syscalls the `caps` crate does not offer in one call.
-mod sys {
-    use nix::errno::Errno;
-
-    const LINUX_CAPABILITY_VERSION_3: u32 = 0x2008_0522;
-
-    #[repr(C)]
-    struct Header {
-        version: u32,
-        pid: libc::c_int,
-    }
-
-    #[repr(C)]
-    #[derive(Clone, Copy)]
-    struct Data {
-        effective: u32,
-        permitted: u32,
-        inheritable: u32,
-    }
-
-    /// Sets the three base sets of this thread at once.
-    pub fn capset(effective: u64, permitted: u64, inheritable: u64) -> Result<(), Errno> {
-        let mut header = Header {
-            version: LINUX_CAPABILITY_VERSION_3,
-            pid: 0,
-        };
-        let half = |shift: u32| Data {
-            effective: (effective >> shift) as u32,
-            permitted: (permitted >> shift) as u32,
-            inheritable: (inheritable >> shift) as u32,
-        };
-        let data = [half(0), half(32)];
-        // SAFETY: a v3 header and the two data structs v3 requires.
-        let rc = unsafe { libc::syscall(libc::SYS_capset, &mut header, data.as_ptr()) };
-        Errno::result(rc).map(drop)
-    }
-
-    pub fn ambient_clear() -> Result<(), Errno> {
-        // SAFETY: prctl with integer arguments only.
-        let rc = unsafe {
-            libc::prctl(
-                libc::PR_CAP_AMBIENT,
-                libc::PR_CAP_AMBIENT_CLEAR_ALL as libc::c_ulong,
-                0,
-                0,
-                0,
-            )
-        };
-        Errno::result(rc).map(drop)
-    }
-
-    pub fn ambient_raise(cap: u32) -> Result<(), Errno> {
-        // SAFETY: prctl with integer arguments only.
-        let rc = unsafe {
-            libc::prctl(
-                libc::PR_CAP_AMBIENT,
-                libc::PR_CAP_AMBIENT_RAISE as libc::c_ulong,
-                cap as libc::c_ulong,
-                0,
-                0,
-            )
-        };
-        Errno::result(rc).map(drop)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -611,9 +544,9 @@ mod tests {
             e.to_string(),
             r#"exec: "no-such-command-xyz": executable file not found in $PATH"#
         );
-        assert_eq!(e.code(), 127);
+        assert_eq!(e.code(), NOT_FOUND);
         // No PATH at all: nothing is found, even `sh`.
-        assert_eq!(find_program("sh", &[]).unwrap_err().code(), 127);
+        assert_eq!(find_program("sh", &[]).unwrap_err().code(), NOT_FOUND);
     }
 
     #[test]
@@ -623,10 +556,10 @@ mod tests {
             e.to_string(),
             r#"exec: "/no/such/file": stat /no/such/file: no such file or directory"#
         );
-        assert_eq!(e.code(), 127);
+        assert_eq!(e.code(), NOT_FOUND);
         let e = find_program("/", &[]).unwrap_err();
         assert_eq!(e.to_string(), r#"exec: "/": is a directory"#);
-        assert_eq!(e.code(), 126);
+        assert_eq!(e.code(), CANNOT_EXEC);
         assert!(find_program("/bin/sh", &[]).is_ok());
     }
 }

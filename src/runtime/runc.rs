@@ -12,6 +12,7 @@ use std::process::{Command, Stdio};
 
 use crate::kernel_event;
 use crate::state::Paths;
+use crate::sys::exit;
 
 #[derive(Debug, thiserror::Error)]
 pub enum RuncError {
@@ -26,11 +27,11 @@ impl RuncError {
     pub fn exit_code(&self) -> i32 {
         let msg = self.to_string();
         if msg.contains("executable file not found") || msg.contains("no such file or directory") {
-            127
+            exit::NOT_FOUND
         } else if msg.contains("permission denied") || msg.contains("is a directory") {
-            126
+            exit::CANNOT_EXEC
         } else {
-            125
+            exit::ENGINE
         }
     }
 }

@@ -1,5 +1,5 @@
 use std::io::{self, Write};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use super::LinuxHost;
 use crate::host::cgroupfs::KernelFs;
@@ -23,5 +23,23 @@ impl KernelFs for LinuxHost {
 
     fn kfs_rmdir(&self, path: &Path) -> io::Result<()> {
         std::fs::remove_dir(path)
+    }
+
+    fn kfs_create_dir(&self, path: &Path) -> io::Result<()> {
+        std::fs::create_dir(path)
+    }
+
+    fn kfs_subdirs(&self, path: &Path) -> io::Result<Vec<PathBuf>> {
+        let mut out = Vec::new();
+        for entry in std::fs::read_dir(path)?.flatten() {
+            if entry.file_type().is_ok_and(|t| t.is_dir()) {
+                out.push(entry.path());
+            }
+        }
+        Ok(out)
+    }
+
+    fn kfs_exists(&self, path: &Path) -> bool {
+        path.exists()
     }
 }

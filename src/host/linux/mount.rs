@@ -2,7 +2,7 @@ use std::io;
 use std::path::Path;
 
 use super::{io, LinuxHost};
-use crate::host::mount::{MntFlags, Mounts, MsFlags};
+use crate::host::mount::{MntFlags, Mounts, MsFlags, SFlag};
 
 impl Mounts for LinuxHost {
     fn mount(
@@ -22,5 +22,10 @@ impl Mounts for LinuxHost {
 
     fn pivot_root(&self, new_root: &Path, put_old: &Path) -> io::Result<()> {
         nix::unistd::pivot_root(new_root, put_old).map_err(io)
+    }
+
+    fn mknod(&self, path: &Path, kind: SFlag, major: u64, minor: u64) -> io::Result<()> {
+        let dev = nix::sys::stat::makedev(major, minor);
+        nix::sys::stat::mknod(path, kind, nix::sys::stat::Mode::empty(), dev).map_err(io)
     }
 }

@@ -16,4 +16,12 @@ impl Namespaces for LinuxHost {
     fn sethostname(&self, name: &str) -> io::Result<()> {
         nix::unistd::sethostname(name).map_err(io)
     }
+
+    fn setdomainname(&self, name: &str) -> io::Result<()> {
+        let c =
+            std::ffi::CString::new(name).map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))?;
+        // SAFETY: a valid NUL-terminated pointer and its length.
+        let rc = unsafe { libc::setdomainname(c.as_ptr(), name.len()) };
+        nix::errno::Errno::result(rc).map(drop).map_err(io)
+    }
 }

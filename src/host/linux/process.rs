@@ -1,7 +1,11 @@
+use std::ffi::{CStr, CString};
 use std::io;
 use std::os::fd::RawFd;
 use std::os::unix::process::CommandExt;
 use std::process::{Child, Command};
+
+use nix::errno::Errno;
+use nix::unistd::{Gid, Uid};
 
 use super::{io, LinuxHost};
 use crate::host::process::{Processes, Signal, WaitStatus};
@@ -46,6 +50,133 @@ impl Processes for LinuxHost {
 
     fn setsid(&self) -> io::Result<()> {
         nix::unistd::setsid().map(drop).map_err(io)
+    }
+
+    // ---- The init and exec side (the runtime's). ----
+
+    unsafe fn fork(&self) -> io::Result<i32> {
+        // SAFETY: the caller upholds fork(2)'s rules (see the trait).
+        match unsafe { nix::unistd::fork() }.map_err(io)? {
+            nix::unistd::ForkResult::Child => Ok(0),
+            nix::unistd::ForkResult::Parent { child } => Ok(child.as_raw()),
+        }
+    }
+
+    fn execve(&self, program: &CStr, argv: &[CString], envp: &[CString]) -> io::Error {
+        let Err(errno) = nix::unistd::execve(program, argv, envp);
+        io(errno)
+    }
+
+    fn reap(&self, pid: i32) -> io::Result<()> {
+        nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(pid), None)
+            .map(drop)
+            .map_err(io)
+    }
+
+    // ---- Credentials. ----
+
+    fn setrlimit(&self, resource: u32, soft: u64, hard: u64) -> io::Result<()> {
+        let lim = libc::rlimit {
+            rlim_cur: soft as libc::rlim_t,
+            rlim_max: hard as libc::rlim_t,
+        };
+        // SAFETY: a valid rlimit struct; the kernel checks the resource number.
+        let rc = unsafe { libc::setrlimit(resource as libc::__rlimit_resource_t, &lim) };
+        Errno::result(rc).map(drop).map_err(io)
+    }
+
+    fn set_no_new_privs(&self) -> io::Result<()> {
+        nix::sys::prctl::set_no_new_privs().map_err(io)
+    }
+
+    fn set_keepcaps(&self, keep: bool) -> io::Result<()> {
+        nix::sys::prctl::set_keepcaps(keep).map_err(io)
+    }
+
+    fn setgroups(&self, gids: &[u32]) -> io::Result<()> {
+        let gids: Vec<Gid> = gids.iter().map(|&g| Gid::from_raw(g)).collect();
+        nix::unistd::setgroups(&gids).map_err(io)
+    }
+
+    fn setresgid(&self, gid: u32) -> io::Result<()> {
+        let g = Gid::from_raw(gid);
+        nix::unistd::setresgid(g, g, g).map_err(io)
+    }
+
+    fn setresuid(&self, uid: u32) -> io::Result<()> {
+        let u = Uid::from_raw(uid);
+        nix::unistd::setresuid(u, u, u).map_err(io)
+    }
+
+    fn capbset_drop(&self, cap: u32) -> io::Result<()> {
+        // SAFETY: prctl with integer arguments only.
+        let rc = unsafe { libc::prctl(libc::PR_CAPBSET_DROP, cap as libc::c_ulong, 0, 0, 0) };
+        Errno::result(rc).map(drop).map_err(io)
+    }
+
+    fn capset(&self, effective: u64, permitted: u64, inheritable: u64) -> io::Result<()> {
+        caps::capset(effective, permitted, inheritable).map_err(io)
+    }
+
+    fn ambient_clear(&self) -> io::Result<()> {
+        caps::ambient(libc::PR_CAP_AMBIENT_CLEAR_ALL, 0).map_err(io)
+    }
+
+    fn ambient_raise(&self, cap: u32) -> io::Result<()> {
+        caps::ambient(libc::PR_CAP_AMBIENT_RAISE, cap).map_err(io)
+    }
+}
+
+/// The capability syscalls nix does not offer.
+mod caps {
+    use nix::errno::Errno;
+
+    const LINUX_CAPABILITY_VERSION_3: u32 = 0x2008_0522;
+
+    #[repr(C)]
+    struct Header {
+        version: u32,
+        pid: libc::c_int,
+    }
+
+    #[repr(C)]
+    #[derive(Clone, Copy)]
+    struct Data {
+        effective: u32,
+        permitted: u32,
+        inheritable: u32,
+    }
+
+    /// Sets the three base sets of this thread at once.
+    pub fn capset(effective: u64, permitted: u64, inheritable: u64) -> Result<(), Errno> {
+        let mut header = Header {
+            version: LINUX_CAPABILITY_VERSION_3,
+            pid: 0,
+        };
+        let half = |shift: u32| Data {
+            effective: (effective >> shift) as u32,
+            permitted: (permitted >> shift) as u32,
+            inheritable: (inheritable >> shift) as u32,
+        };
+        let data = [half(0), half(32)];
+        // SAFETY: a v3 header and the two data structs v3 requires.
+        let rc = unsafe { libc::syscall(libc::SYS_capset, &mut header, data.as_ptr()) };
+        Errno::result(rc).map(drop)
+    }
+
+    /// `prctl(PR_CAP_AMBIENT, op, cap)`.
+    pub fn ambient(op: libc::c_int, cap: u32) -> Result<(), Errno> {
+        // SAFETY: prctl with integer arguments only.
+        let rc = unsafe {
+            libc::prctl(
+                libc::PR_CAP_AMBIENT,
+                op as libc::c_ulong,
+                cap as libc::c_ulong,
+                0,
+                0,
+            )
+        };
+        Errno::result(rc).map(drop)
     }
 }
 
