@@ -3,7 +3,7 @@
 //! one parser of mount option strings into the flags and data `mount(2)` takes.
 
 use std::io;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 pub use nix::mount::{MntFlags, MsFlags};
 pub use nix::sys::stat::SFlag;
@@ -29,6 +29,15 @@ pub trait Mounts {
     /// `mknod(path, kind, 0, makedev(major, minor))`: a device node (or fifo) in the container's
     /// `/dev`; its mode and owner are set afterwards like any file's.
     fn mknod(&self, path: &Path, kind: SFlag, major: u64, minor: u64) -> io::Result<()>;
+
+    /// The mount table as this process sees it, in `/proc/self/mountinfo`'s format (parse it
+    /// with `sys::mountinfo`).
+    fn mountinfo(&self) -> io::Result<String>;
+
+    /// Where this process finds `path` on the real filesystem: the path itself on a real host
+    /// (after `pivot_root` the kernel resolves it in the container); for a simulated one, the
+    /// file the modelled mount table leads to.
+    fn in_root(&self, path: &Path) -> PathBuf;
 }
 
 /// The mount options of one spec entry, split the way `mount(2)` wants them.

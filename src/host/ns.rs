@@ -19,4 +19,17 @@ pub trait Namespaces {
 
     /// `setdomainname(name)` in the current UTS namespace.
     fn setdomainname(&self, name: &str) -> io::Result<()>;
+
+    /// `clone(flags | SIGCHLD)`: a child process in the new namespaces `flags` names, running
+    /// `child` and exiting with what it returns; the child's pid.
+    ///
+    /// # Safety
+    ///
+    /// As `clone(2)` without `CLONE_VM`: the caller must be single-threaded (the child may run
+    /// arbitrary code), and `child` must not return into the parent's state.
+    unsafe fn clone_process(
+        &self,
+        flags: CloneFlags,
+        child: &mut dyn FnMut() -> isize,
+    ) -> io::Result<i32>;
 }

@@ -216,7 +216,9 @@ fn prepare_common(process: &Process) -> Result<Prepared, ProcessError> {
 /// is mounted. Idempotent: when every hierarchy already shows `/`, we are at a namespace root
 /// (or in the root cgroup, where a namespace changes nothing) and nothing is done.
 pub fn enter_cgroup_namespace() -> Result<(), ProcessError> {
-    let own = fs::read_to_string("/proc/self/cgroup").unwrap_or_default();
+    let own = host::current()
+        .kfs_read(Path::new("/proc/self/cgroup"))
+        .unwrap_or_default();
     let at_root = own
         .lines()
         .all(|l| l.splitn(3, ':').nth(2).is_none_or(|path| path == "/"));
@@ -452,7 +454,7 @@ fn apply_capabilities(c: &LinuxCapabilities) -> Result<(), ProcessError> {
 
 /// The user's home in the container's `/etc/passwd`, `/` when it has none.
 fn home_of(uid: u32) -> String {
-    fs::read("/etc/passwd")
+    fs::read(host::current().in_root(Path::new("/etc/passwd")))
         .ok()
         .and_then(|b| {
             super::spec::parse_passwd(&String::from_utf8_lossy(&b))
@@ -507,6 +509,8 @@ enum Check {
 
 /// Go's `findExecutable`: exists, is not a directory, and this user may execute it.
 fn check_executable(path: &Path) -> Result<(), Check> {
+    // Where the kernel (or the simulator's mount table) finds it.
+    let path = &host::current().in_root(path);
     let md = fs::metadata(path)
         .map_err(|e| Check::Stat(Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO))))?;
     if md.is_dir() {

@@ -39,7 +39,7 @@ use crate::runtime::{console, init, runc, Kind};
 use crate::state::{ContainerConfig, Paths};
 use crate::sys::exit::ABORTED as EXIT_ABORTED;
 use crate::trace::{self, recorder};
-use crate::{kernel_event, phase_span};
+use crate::{host, kernel_event, phase_span};
 
 /// Arguments of `ctrace shim` (not a user command).
 #[derive(Debug, Clone)]
@@ -376,7 +376,6 @@ fn clone_init(
         span.in_scope(|| trace::fail(&span, &m));
         return Err(undo_cgroup(runtime_err("clone failed", m)));
     }
-    let mut stack = vec![0u8; 1 << 20];
     let (init_fd, out_fd, err_fd, fifo_fd) = (
         init_sync.as_raw_fd(),
         out_w.as_raw_fd(),
@@ -386,7 +385,7 @@ fn clone_init(
     let in_fd_raw = in_fd
         .as_ref()
         .map_or(devnull.as_raw_fd(), |f| f.as_raw_fd());
-    let child = Box::new(|| -> isize {
+    let mut child = || -> isize {
         recorder::reset_for_child("init");
         unsafe {
             libc::dup2(in_fd_raw, 0);
@@ -401,14 +400,14 @@ fn clone_init(
             fifo: unsafe { init::owned(fifo_fd) },
         };
         init::run(args)
-    });
+    };
     // SAFETY: the shim is single-threaded, so the child may run arbitrary code after clone().
-    let pid = unsafe { nix::sched::clone(child, &mut stack, flags, Some(libc::SIGCHLD)) }
+    let pid = unsafe { host::current().clone_process(flags, &mut child) }
         .map_err(|e| runtime_err("clone failed", e))
         .inspect_err(|e| trace::fail(&span, &e.message))
         .map_err(undo_cgroup)?;
     span.in_scope(|| {
-        kernel_event!(pid = pid.as_raw(), flags = %flag_names(flags), "clone");
+        kernel_event!(pid = pid, flags = %flag_names(flags), "clone");
         trace::note(
             &span,
             format!("init pid {} in new {}", pid, flag_names(flags)),
@@ -417,7 +416,6 @@ fn clone_init(
     drop(span);
     drop((init_sync, out_w, err_w, fifo, devnull, in_fd));
 
-    let pid = pid.as_raw();
     let kill_init = |e: CreateError| {
         kill_and_reap(pid);
         undo_cgroup(e)

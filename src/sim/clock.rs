@@ -73,6 +73,10 @@ impl Clock for SimClock {
     fn mode(&self) -> &'static str {
         "sim"
     }
+
+    fn model_source(&self) -> Option<String> {
+        Some(self.model.source.clone())
+    }
 }
 
 #[cfg(test)]

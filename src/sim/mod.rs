@@ -11,6 +11,7 @@
 //! Not here: the phases (the engine's), the trace format (the recorder's), the lessons.
 
 pub mod clock;
+pub mod host;
 pub mod latency;
 pub mod mode;
 pub mod model;
@@ -18,3 +19,92 @@ pub mod replay;
 pub mod shell;
 pub mod vfs;
 pub mod view;
+
+use std::path::PathBuf;
+
+/// How a command asked to be run, from its flags and environment.
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    pub ask: mode::Ask,
+    /// `--seed N`: ids, addresses and durations reproducible.
+    pub seed: Option<u64>,
+    /// `--model DIR`: fit the latency model on these traces instead of the embedded ones.
+    pub model: Option<PathBuf>,
+    /// `--realtime`: sleep the modelled durations.
+    pub realtime: bool,
+}
+
+/// The environment variables a simulated command hands its children (the shim, the init).
+const SEED_ENV: &str = "CTRACE_SIM_SEED";
+const MODEL_ENV: &str = "CTRACE_SIM_MODEL";
+const REALTIME_ENV: &str = "CTRACE_SIM_REALTIME";
+const DIR_ENV: &str = "CTRACE_SIM_DIR";
+
+/// A simulated session, once chosen: where its state lives and why it was chosen.
+#[derive(Debug, Clone)]
+pub struct Session {
+    pub dirs: mode::Dirs,
+    /// The line to print when the simulator was chosen for the user (no root, no Linux).
+    pub why: Option<String>,
+}
+
+/// Chooses real or simulated for this process (`role`: `ctrace`, `shim`) and, when simulated,
+/// installs the simulated host, the modelled clock and (with a seed) reproducible ids. Must run
+/// before anything touches the host or records a span. `Ok(None)`: real.
+pub fn activate(role: &str, opts: &Options) -> Result<Option<Session>, String> {
+    let env = |k: &str| std::env::var(k).ok();
+    let ask = match opts.ask {
+        mode::Ask::Auto => mode::ask_from_env(env(mode::SIM_ENV).as_deref())?,
+        a => a,
+    };
+    let facts = mode::Facts::probe();
+    let why = match mode::choose(ask, &facts)? {
+        mode::Choice::Real => return Ok(None),
+        mode::Choice::Sim { why } => why,
+    };
+    let dirs = mode::Dirs::from_env(env, facts.root)?;
+    let seed = match (opts.seed, env(SEED_ENV)) {
+        (Some(s), _) => Some(s),
+        (None, Some(s)) => Some(
+            s.parse()
+                .map_err(|_| format!("invalid {SEED_ENV}={s:?}: use a whole number"))?,
+        ),
+        (None, None) => None,
+    };
+    let model_dir = opts
+        .model
+        .clone()
+        .or_else(|| env(MODEL_ENV).map(PathBuf::from));
+    let model = match &model_dir {
+        Some(d) => latency::Model::from_dir(d)?,
+        None => latency::Model::embedded(),
+    };
+    let realtime = opts.realtime || env(REALTIME_ENV).as_deref() == Some("1");
+    // Children continue from the modelled time they were handed; a seeded run starts at a fixed
+    // time, so its trace is the same byte for byte.
+    let start = match env(clock::CLOCK_ENV).and_then(|c| c.parse().ok()) {
+        Some(t) => t,
+        None if seed.is_some() => 1_767_225_600_000_000_000, // 2026-01-01T00:00:00Z
+        None => crate::sys::time::unix_nanos(std::time::SystemTime::now()),
+    };
+    if let Some(s) = seed {
+        crate::sys::random::seed(s, role);
+    }
+    let clock = clock::SimClock::new(model, start, seed.unwrap_or(0), role, realtime);
+    crate::trace::clock::install(Box::new(clock))?;
+    let ours = vec![dirs.base.clone(), std::env::temp_dir()];
+    crate::host::install(Box::new(host::SimHost::new(&dirs.host(), ours)))?;
+    // What the children inherit. Set before any thread starts (the CLI is single-threaded here).
+    std::env::set_var(mode::SIM_ENV, "1");
+    std::env::set_var(DIR_ENV, &dirs.base);
+    if let Some(s) = seed {
+        std::env::set_var(SEED_ENV, s.to_string());
+    }
+    if let Some(d) = &model_dir {
+        std::env::set_var(MODEL_ENV, d);
+    }
+    if realtime {
+        std::env::set_var(REALTIME_ENV, "1");
+    }
+    Ok(Some(Session { dirs, why }))
+}

@@ -403,7 +403,10 @@ pub fn check_host_propagation(m: &MountPoint) -> Result<(), MountError> {
     if m.kind != Kind::Bind || !(want_shared || want_slave) {
         return Ok(());
     }
-    let info = crate::sys::mountinfo::read(None).unwrap_or_default();
+    let info = crate::host::current()
+        .mountinfo()
+        .map(|t| crate::sys::mountinfo::parse(&t))
+        .unwrap_or_default();
     let src = std::fs::canonicalize(&m.source).unwrap_or_else(|_| m.source.clone().into());
     // The last mount whose mount point holds the source is the one it lives on.
     let mut found: Option<(String, bool, bool)> = None;

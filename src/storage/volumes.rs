@@ -226,7 +226,9 @@ impl VolumeStore {
     pub fn is_mounted(&self, name: &str) -> bool {
         let data = self.data(name);
         let data = fs::canonicalize(&data).unwrap_or(data);
-        mountinfo::read(None)
+        crate::host::current()
+            .mountinfo()
+            .map(|t| mountinfo::parse(&t))
             .unwrap_or_default()
             .iter()
             .any(|m| m.mount_point == data)

@@ -25,6 +25,16 @@ fn stream(seed: u64, role: &str) -> ChaCha8Rng {
     ChaCha8Rng::from_seed(key)
 }
 
+/// In a forked child: a seeded stream continues keyed by the child's `role`, so parent and child
+/// (which share the stream's state at the fork) never draw the same ids.
+pub fn fork_child(role: &str) {
+    let mut g = SEEDED.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(rng) = g.as_mut() {
+        let next = rng.next_u64();
+        *g = Some(stream(next, role));
+    }
+}
+
 /// True when [`seed`] was called in this process.
 pub fn seeded() -> bool {
     SEEDED.lock().unwrap_or_else(|e| e.into_inner()).is_some()

@@ -27,6 +27,10 @@ pub trait Clock: Send + Sync {
     fn mode(&self) -> &'static str {
         "real"
     }
+    /// Where a modelled clock's latency model comes from.
+    fn model_source(&self) -> Option<String> {
+        None
+    }
 }
 
 /// The wall clock, and durations as measured.

@@ -264,6 +264,7 @@ mod tests {
             operation: "run".into(),
             container: None,
             mode: "real".into(),
+            latency_model: None,
             host: Default::default(),
             started_unix_ns: 0,
             duration_ns: 100,

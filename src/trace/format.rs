@@ -22,6 +22,9 @@ pub struct TraceFile {
     pub container: Option<ContainerRef>,
     /// `real` or `sim`.
     pub mode: String,
+    /// For a simulated run: where the latency model its durations were drawn from was fitted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub latency_model: Option<String>,
     pub host: HostFacts,
     pub started_unix_ns: u64,
     pub duration_ns: u64,

@@ -293,6 +293,7 @@ fn push(s: &Shared, trace: Option<&str>, spans: Vec<SpanRecord>) {
 /// In a freshly cloned child: forget the parent's finished spans and pick fresh span ids, so the
 /// child ships only its own spans and never reuses an id.
 pub fn reset_for_child(process: &'static str) {
+    crate::sys::random::fork_child(process);
     if let Some(s) = shared() {
         // The parent was single-threaded at clone(), so no lock can be held here.
         s.done.lock().unwrap().clear();

@@ -1,5 +1,5 @@
 use std::io;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use super::{io, LinuxHost};
 use crate::host::mount::{MntFlags, Mounts, MsFlags, SFlag};
@@ -27,5 +27,13 @@ impl Mounts for LinuxHost {
     fn mknod(&self, path: &Path, kind: SFlag, major: u64, minor: u64) -> io::Result<()> {
         let dev = nix::sys::stat::makedev(major, minor);
         nix::sys::stat::mknod(path, kind, nix::sys::stat::Mode::empty(), dev).map_err(io)
+    }
+
+    fn mountinfo(&self) -> io::Result<String> {
+        std::fs::read_to_string("/proc/self/mountinfo")
+    }
+
+    fn in_root(&self, path: &Path) -> PathBuf {
+        path.to_path_buf()
     }
 }

@@ -24,4 +24,17 @@ impl Namespaces for LinuxHost {
         let rc = unsafe { libc::setdomainname(c.as_ptr(), name.len()) };
         nix::errno::Errno::result(rc).map(drop).map_err(io)
     }
+
+    unsafe fn clone_process(
+        &self,
+        flags: CloneFlags,
+        child: &mut dyn FnMut() -> isize,
+    ) -> io::Result<i32> {
+        let mut stack = vec![0u8; 1 << 20];
+        // SAFETY: the caller upholds clone(2)'s rules (see the trait).
+        let pid =
+            unsafe { nix::sched::clone(Box::new(child), &mut stack, flags, Some(libc::SIGCHLD)) }
+                .map_err(io)?;
+        Ok(pid.as_raw())
+    }
 }

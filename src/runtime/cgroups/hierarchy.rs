@@ -91,12 +91,12 @@ fn cgroup_mounts(text: &str) -> Vec<CgroupMount> {
 impl Hierarchy {
     /// Detects the host's cgroup layout from `/proc/self/mountinfo`.
     pub fn detect() -> Result<Hierarchy, CgroupError> {
-        let text = std::fs::read_to_string("/proc/self/mountinfo").map_err(|source| {
-            CgroupError::Read {
+        let text = host::current()
+            .mountinfo()
+            .map_err(|source| CgroupError::Read {
                 path: "/proc/self/mountinfo".into(),
                 source,
-            }
-        })?;
+            })?;
         Hierarchy::from_mountinfo(&text, |mount| {
             host::current()
                 .kfs_read(&mount.join("cgroup.controllers"))

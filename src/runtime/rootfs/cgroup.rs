@@ -3,7 +3,6 @@
 //!
 //! Not here: creating the cgroup or writing its limits (the cgroups module, from the shim).
 
-use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
 
@@ -61,12 +60,17 @@ pub(super) fn mount_cgroup(
     opts: &MountOptions,
     cgroup_ns: bool,
 ) -> Result<(), RootfsError> {
-    let mounts = mountinfo::read(None).map_err(|source| RootfsError::CgroupMounts {
-        path: "/proc/self/mountinfo",
-        source,
-    })?;
+    let mounts = crate::host::current()
+        .mountinfo()
+        .map(|t| mountinfo::parse(&t))
+        .map_err(|source| RootfsError::CgroupMounts {
+            path: "/proc/self/mountinfo",
+            source,
+        })?;
     let hierarchies = cgroup_mounts(mounts);
-    let own = fs::read_to_string("/proc/self/cgroup").unwrap_or_default();
+    let own = crate::host::current()
+        .kfs_read(Path::new("/proc/self/cgroup"))
+        .unwrap_or_default();
     let flags = remount_flags(opts.flags);
     create_target(dst, true)?;
 

@@ -21,8 +21,9 @@ pub fn finish(spec: &Spec) -> Result<(), InitError> {
     // on the container's layer before start, which a read-only rootfs would otherwise refuse.
     if let Some(p) = spec.process() {
         let cwd = p.cwd();
-        if !cwd.as_os_str().is_empty() && !cwd.exists() {
-            fs::create_dir_all(cwd).map_err(|source| RootfsError::Cwd {
+        let real = host::current().in_root(cwd);
+        if !cwd.as_os_str().is_empty() && !real.exists() {
+            fs::create_dir_all(&real).map_err(|source| RootfsError::Cwd {
                 path: cwd.clone(),
                 source,
             })?;
