@@ -20,6 +20,10 @@ pub trait Namespaces {
     /// `setdomainname(name)` in the current UTS namespace.
     fn setdomainname(&self, name: &str) -> io::Result<()>;
 
+    /// The namespace the file at `path` refers to (`/proc/self/ns/net`, a bound netns file), as
+    /// its inode number: two paths with one inode are one namespace.
+    fn ns_inode(&self, path: &std::path::Path) -> io::Result<u64>;
+
     /// `clone(flags | SIGCHLD)`: a child process in the new namespaces `flags` names, running
     /// `child` and exiting with what it returns; the child's pid.
     ///

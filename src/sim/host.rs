@@ -120,6 +120,46 @@ fn text(p: &Path) -> String {
     p.display().to_string()
 }
 
+/// The mount entry of a bind of `src` onto `target`: what `src` resolves to in `pid`'s table.
+fn bind_of(
+    m: &HostModel,
+    pid: i32,
+    src: &str,
+    target: &Path,
+    flags: MsFlags,
+    data: Option<&str>,
+) -> Mount {
+    let opts = options(flags | MsFlags::MS_BIND, data);
+    let (fstype, source, options) = match vfs::place(m, pid, src) {
+        vfs::Place::Dirs(dirs) if dirs.len() > 1 => {
+            let lowers: Vec<String> = dirs[1..].iter().map(|d| text(d)).collect();
+            (
+                "overlay".to_string(),
+                "overlay".to_string(),
+                format!(
+                    "{opts},lowerdir={},upperdir={}",
+                    lowers.join(":"),
+                    text(&dirs[0])
+                ),
+            )
+        }
+        vfs::Place::Dirs(dirs) => (
+            "none".to_string(),
+            dirs.first().map_or_else(|| src.to_string(), |d| text(d)),
+            opts,
+        ),
+        vfs::Place::Kernel { fstype, .. } => (fstype.clone(), fstype, opts),
+        vfs::Place::Empty => ("none".to_string(), src.to_string(), opts),
+    };
+    Mount {
+        ns: 0,
+        target: text(target),
+        fstype,
+        source,
+        options,
+    }
+}
+
 impl SimHost {
     /// A simulated host kept in `dir`, allowed to write real files only below `ours`.
     pub fn new(dir: &Path, ours: Vec<PathBuf>) -> SimHost {
@@ -292,11 +332,14 @@ impl Mounts for SimHost {
                 );
                 return Ok(());
             }
-            let fstype = fstype.unwrap_or(if flags.contains(MsFlags::MS_BIND) {
-                "none"
-            } else {
-                ""
-            });
+            if flags.contains(MsFlags::MS_BIND) && !src.is_empty() {
+                // A bind mount carries what is mounted at its source, not the path: resolve it
+                // now, as the kernel does, so it still shows the files after `pivot_root`.
+                let entry = bind_of(m, pid, &src, &target, flags, data);
+                m.mount(pid, entry);
+                return Ok(());
+            }
+            let fstype = fstype.unwrap_or("");
             m.mount(
                 pid,
                 Mount {
@@ -456,6 +499,27 @@ impl Namespaces for SimHost {
 
     fn setdomainname(&self, _name: &str) -> io::Result<()> {
         Ok(())
+    }
+
+    fn ns_inode(&self, path: &Path) -> io::Result<u64> {
+        let m = self.snapshot()?;
+        let p = absolute(path);
+        if let Some(ino) = m.netns_at(&text(&p)) {
+            return Ok(ino);
+        }
+        // `/proc/<pid|self>/ns/<kind>`.
+        let parts: Vec<String> = p.iter().map(|c| c.to_string_lossy().into_owned()).collect();
+        if let [_, proc_, who, ns, kind] = parts.as_slice() {
+            if proc_ == "proc" && ns == "ns" {
+                let pid = if who == "self" || who == "thread-self" {
+                    me()
+                } else {
+                    who.parse().map_err(|_| enoent())?
+                };
+                return m.ns_of(pid).get(kind.as_str()).copied().ok_or_else(enoent);
+            }
+        }
+        Err(enoent())
     }
 
     unsafe fn clone_process(
@@ -786,15 +850,18 @@ impl Net for SimHost {
     }
 
     fn link_del(&self, index: i32) -> io::Result<()> {
+        let pid = me();
         self.change(|m| {
+            let ns = m.ns_of(pid)["net"];
             let peer = m
                 .links
                 .iter()
-                .find(|l| l.index == index)
+                .find(|l| l.netns == ns && l.index == index)
                 .and_then(|l| l.peer);
             let before = m.links.len();
-            m.links
-                .retain(|l| l.index != index && Some(l.index) != peer);
+            m.links.retain(|l| {
+                !(l.netns == ns && l.index == index) && (peer.is_none() || Some(l.index) != peer)
+            });
             if m.links.len() == before {
                 return Err(io::Error::from_raw_os_error(libc::ENODEV));
             }

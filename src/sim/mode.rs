@@ -7,7 +7,7 @@
 //! `CTRACE_SIM=1` and choose the same.
 //!
 //! Simulated state lives in its own directory — `$XDG_DATA_HOME/ctrace/sim` (or
-//! `~/.local/share/ctrace/sim`), `/var/lib/ctrace/sim` for root — never in a real engine's root:
+//! `~/.local/share/ctrace/sim`, for root too) — never in a real engine's root:
 //! containers, images and traces under `root/`, bundles and sockets under `run/`, the modelled
 //! host under `host/`.
 //!
@@ -130,18 +130,12 @@ impl Dirs {
                 base: Path::new(&x).join("ctrace/sim"),
             });
         }
-        if let Some(h) = get("HOME").filter(|d| !d.is_empty() && d != "/") {
-            if !root {
-                return Ok(Dirs {
-                    base: Path::new(&h).join(".local/share/ctrace/sim"),
-                });
-            }
-        }
-        if root {
+        if let Some(h) = get("HOME").filter(|d| d.starts_with('/') && d != "/") {
             return Ok(Dirs {
-                base: "/var/lib/ctrace/sim".into(),
+                base: Path::new(&h).join(".local/share/ctrace/sim"),
             });
         }
+        let _ = root;
         Err("no place for the simulator's state: set HOME, XDG_DATA_HOME or CTRACE_SIM_DIR".into())
     }
 

@@ -344,8 +344,14 @@ impl HostModel {
 
     /// Adds a link in `netns`; returns its index.
     pub fn add_link(&mut self, name: &str, kind: &str, netns: u64) -> i32 {
-        let index = self.next_index;
-        self.next_index += 1;
+        // Every network namespace's loopback is index 1, as the kernel numbers it.
+        let index = if kind == "loopback" {
+            1
+        } else {
+            self.next_index = self.next_index.max(2);
+            self.next_index += 1;
+            self.next_index - 1
+        };
         let mac = format!(
             "02:42:{:02x}:{:02x}:{:02x}:{:02x}",
             (index >> 24) & 0xff,

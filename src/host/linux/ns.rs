@@ -25,6 +25,11 @@ impl Namespaces for LinuxHost {
         nix::errno::Errno::result(rc).map(drop).map_err(io)
     }
 
+    fn ns_inode(&self, path: &std::path::Path) -> io::Result<u64> {
+        use std::os::unix::fs::MetadataExt;
+        std::fs::metadata(path).map(|m| m.ino())
+    }
+
     unsafe fn clone_process(
         &self,
         flags: CloneFlags,

@@ -237,11 +237,9 @@ fn check_joined_namespaces(spec: &Spec) -> Result<(), RootfsError> {
             continue;
         };
         let ours = Path::new("/proc/self/ns").join(name);
-        let same = match (fs::metadata(path), fs::metadata(&ours)) {
-            (Ok(a), Ok(b)) => {
-                use std::os::unix::fs::MetadataExt;
-                a.dev() == b.dev() && a.ino() == b.ino()
-            }
+        let host = crate::host::current();
+        let same = match (host.ns_inode(path), host.ns_inode(&ours)) {
+            (Ok(a), Ok(b)) => a == b,
             _ => false,
         };
         if !same {
