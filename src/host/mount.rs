@@ -30,6 +30,9 @@ pub trait Mounts {
     /// `/dev`; its mode and owner are set afterwards like any file's.
     fn mknod(&self, path: &Path, kind: SFlag, major: u64, minor: u64) -> io::Result<()>;
 
+    /// `chmod(path, mode)` and `chown(path, uid, gid)` of a node just made with [`Mounts::mknod`].
+    fn set_owner_mode(&self, path: &Path, uid: u32, gid: u32, mode: u32) -> io::Result<()>;
+
     /// The mount table as this process sees it, in `/proc/self/mountinfo`'s format (parse it
     /// with `sys::mountinfo`).
     fn mountinfo(&self) -> io::Result<String>;

@@ -402,6 +402,10 @@ impl Mounts for SimHost {
         Ok(())
     }
 
+    fn set_owner_mode(&self, _path: &Path, _uid: u32, _gid: u32, _mode: u32) -> io::Result<()> {
+        Ok(())
+    }
+
     fn mountinfo(&self) -> io::Result<String> {
         let m = self.snapshot()?;
         let ns = m.ns_of(me())["mnt"];
@@ -994,6 +998,7 @@ impl Processes for SimHost {
             // SAFETY: setting a signal's disposition to ignore.
             unsafe { libc::signal(sig, libc::SIG_IGN) };
         }
+        close_on_exec();
         let c = SimContainer { host: self, pid };
         let (mut out, mut err) = (io::stdout().lock(), io::stderr().lock());
         let outcome = shell::run(&argv, &env, &c, &mut out, &mut err);
@@ -1049,6 +1054,28 @@ impl Processes for SimHost {
     }
     fn ambient_raise(&self, _cap: u32) -> io::Result<()> {
         Ok(())
+    }
+}
+
+/// What `execve` does to a process's files: every descriptor marked close-on-exec is closed.
+/// The init's end of the exec fifo and of its sync socket go, so whoever waits on them learns
+/// that the program "started", as with a real exec.
+fn close_on_exec() {
+    let fds: Vec<i32> = std::fs::read_dir("/proc/self/fd")
+        .map(|d| {
+            d.flatten()
+                .filter_map(|e| e.file_name().to_str()?.parse().ok())
+                .collect()
+        })
+        .unwrap_or_default();
+    for fd in fds.into_iter().filter(|fd| *fd > 2) {
+        // SAFETY: querying and closing descriptors of this process, as execve would.
+        unsafe {
+            let flags = libc::fcntl(fd, libc::F_GETFD);
+            if flags >= 0 && flags & libc::FD_CLOEXEC != 0 {
+                libc::close(fd);
+            }
+        }
     }
 }
 

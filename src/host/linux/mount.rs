@@ -29,6 +29,12 @@ impl Mounts for LinuxHost {
         nix::sys::stat::mknod(path, kind, nix::sys::stat::Mode::empty(), dev).map_err(io)
     }
 
+    fn set_owner_mode(&self, path: &Path, uid: u32, gid: u32, mode: u32) -> io::Result<()> {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))?;
+        nix::unistd::chown(path, Some(uid.into()), Some(gid.into())).map_err(io)
+    }
+
     fn mountinfo(&self) -> io::Result<String> {
         std::fs::read_to_string("/proc/self/mountinfo")
     }

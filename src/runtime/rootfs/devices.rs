@@ -3,7 +3,6 @@
 
 use std::fs;
 use std::io;
-use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 use nix::errno::Errno;
@@ -70,10 +69,10 @@ pub(super) fn create_devices(spec: &Spec, rootfs: &Path) -> Result<(), RootfsErr
             .map_err(|e| errno_of(&e))
         {
             Ok(()) => {
-                // mknod's mode goes through the umask; set it exactly.
-                fs::set_permissions(&dst, fs::Permissions::from_mode(mode)).map_err(err)?;
-                nix::unistd::chown(&dst, Some(uid.into()), Some(gid.into()))
-                    .map_err(|e| err(e.into()))?;
+                // mknod's mode goes through the umask; set it exactly, and the owner.
+                host::current()
+                    .set_owner_mode(&dst, uid, gid, mode)
+                    .map_err(err)?;
                 tracing::info!(path = ?dst, major, minor, mode = %format!("{mode:o}"), "mknod");
             }
             Err(Errno::EEXIST) => {}
