@@ -1,0 +1,172 @@
+//! Processes of the simulated host: real ones, with the interpreter in place of `execve`.
+
+use std::ffi::{CStr, CString};
+use std::io::{self, Write};
+use std::os::fd::RawFd;
+use std::process::{Child, Command};
+
+use nix::sys::signal::Signal;
+use nix::sys::wait::WaitStatus;
+
+use super::container::SimContainer;
+use super::{einval, me, SimHost};
+use crate::host::Processes;
+use crate::sim::shell::{self, Outcome};
+
+impl Processes for SimHost {
+    fn kill(&self, pid: i32, signal: Signal) -> io::Result<()> {
+        nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), signal).map_err(io::Error::from)
+    }
+
+    fn spawn(&self, cmd: &mut Command, fds: &[(RawFd, RawFd)], setsid: bool) -> io::Result<Child> {
+        // The child continues from the modelled time of now.
+        cmd.env(
+            crate::sim::clock::CLOCK_ENV,
+            crate::trace::clock::current().now_unix_ns().to_string(),
+        );
+        let child = crate::host::linux::LinuxHost.spawn(cmd, fds, setsid)?;
+        let (pid, parent) = (child.id() as i32, me());
+        let what = cmd.get_args().next().map_or_else(
+            || "ctrace".to_string(),
+            |a| format!("ctrace {}", a.to_string_lossy()),
+        );
+        self.change(|m| {
+            m.process(parent, 0, "ctrace");
+            m.process(pid, parent, &what);
+            Ok(())
+        })?;
+        Ok(child)
+    }
+
+    fn wait_child(&self, pid: i32) -> io::Result<WaitStatus> {
+        crate::host::linux::LinuxHost.wait_child(pid)
+    }
+
+    fn set_child_subreaper(&self) -> io::Result<()> {
+        crate::host::linux::LinuxHost.set_child_subreaper()
+    }
+
+    fn setsid(&self) -> io::Result<()> {
+        crate::host::linux::LinuxHost.setsid()
+    }
+
+    unsafe fn fork(&self) -> io::Result<i32> {
+        // SAFETY: as the trait says; the caller upholds fork(2)'s rules.
+        let pid = unsafe { crate::host::linux::LinuxHost.fork() }?;
+        if pid > 0 {
+            let parent = me();
+            self.change(|m| {
+                m.process(pid, parent, "exec");
+                Ok(())
+            })?;
+        }
+        Ok(pid)
+    }
+
+    fn execve(&self, program: &CStr, argv: &[CString], envp: &[CString]) -> io::Error {
+        let argv: Vec<String> = argv
+            .iter()
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect();
+        let env: Vec<String> = envp
+            .iter()
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect();
+        let pid = me();
+        let _ = self.change(|m| {
+            m.process(pid, 0, "").command = argv.join(" ");
+            Ok(())
+        });
+        let is_init = self
+            .store
+            .load()
+            .ok()
+            .and_then(|m| m.processes.get(&pid).map(|p| p.command.clone()))
+            .is_some();
+        let _ = (program, is_init);
+        // As pid 1 of its namespace, the container's process ignores the signals it has no
+        // handler for: `stop` waits its timeout and then kills, as with a real busybox.
+        for sig in [libc::SIGTERM, libc::SIGINT, libc::SIGHUP] {
+            // SAFETY: setting a signal's disposition to ignore.
+            unsafe { libc::signal(sig, libc::SIG_IGN) };
+        }
+        close_on_exec();
+        let c = SimContainer { host: self, pid };
+        let (mut out, mut err) = (io::stdout().lock(), io::stderr().lock());
+        let outcome = shell::run(&argv, &env, &c, &mut out, &mut err);
+        let _ = out.flush();
+        let _ = err.flush();
+        match outcome {
+            Outcome::Exit(code) => std::process::exit(code),
+            Outcome::Killed(sig) => {
+                // SAFETY: the default action, then the signal: the process ends by it.
+                unsafe {
+                    libc::signal(sig, libc::SIG_DFL);
+                    libc::kill(libc::getpid(), sig);
+                }
+                std::process::exit(128 + sig)
+            }
+        }
+    }
+
+    fn reap(&self, pid: i32) -> io::Result<()> {
+        crate::host::linux::LinuxHost.reap(pid)
+    }
+
+    fn setrlimit(&self, _resource: u32, _soft: u64, _hard: u64) -> io::Result<()> {
+        Ok(())
+    }
+    fn set_no_new_privs(&self) -> io::Result<()> {
+        Ok(())
+    }
+    fn set_keepcaps(&self, _keep: bool) -> io::Result<()> {
+        Ok(())
+    }
+    fn setgroups(&self, _gids: &[u32]) -> io::Result<()> {
+        Ok(())
+    }
+    fn setresgid(&self, _gid: u32) -> io::Result<()> {
+        Ok(())
+    }
+    fn setresuid(&self, _uid: u32) -> io::Result<()> {
+        Ok(())
+    }
+    fn capbset_drop(&self, cap: u32) -> io::Result<()> {
+        // The kernel's last capability is 40 (CAP_CHECKPOINT_RESTORE).
+        if cap > 40 {
+            return Err(einval());
+        }
+        Ok(())
+    }
+    fn capset(&self, _e: u64, _p: u64, _i: u64) -> io::Result<()> {
+        Ok(())
+    }
+    fn ambient_clear(&self) -> io::Result<()> {
+        Ok(())
+    }
+    fn ambient_raise(&self, _cap: u32) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+/// What `execve` does to a process's files: every descriptor marked close-on-exec is closed.
+/// The init's end of the exec fifo and of its sync socket go, so whoever waits on them learns
+/// that the program "started", as with a real exec.
+fn close_on_exec() {
+    let fds: Vec<i32> = std::fs::read_dir("/proc/self/fd")
+        .map(|d| {
+            d.flatten()
+                .filter_map(|e| e.file_name().to_str()?.parse().ok())
+                .collect()
+        })
+        .unwrap_or_default();
+    for fd in fds.into_iter().filter(|fd| *fd > 2) {
+        // SAFETY: querying and closing descriptors of this process, as execve would.
+        unsafe {
+            let flags = libc::fcntl(fd, libc::F_GETFD);
+            if flags >= 0 && flags & libc::FD_CLOEXEC != 0 {
+                libc::close(fd);
+            }
+        }
+    }
+}
