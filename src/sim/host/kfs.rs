@@ -119,6 +119,11 @@ impl KernelFs for SimHost {
         let p = text(path);
         if p == "/proc/self/cgroup" {
             let m = self.snapshot()?;
+            // In a cgroup namespace of its own, a process sees its cgroup as the root.
+            let ns = m.ns_of(me());
+            if ns.get("cgroup") != m.host_ns.get("cgroup") {
+                return Ok("0::/\n".into());
+            }
             let cg = m
                 .processes
                 .get(&me())

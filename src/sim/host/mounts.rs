@@ -10,8 +10,38 @@ use nix::sys::stat::SFlag;
 
 use super::{absolute, bind_of, einval, enoent, kinds, me, options, text, SimHost};
 use crate::host::{Mounts, Namespaces};
+use crate::sim::model::HostModel;
 use crate::sim::model::Mount;
 use crate::sim::vfs;
+
+/// Inside a container (after `pivot_root`), `/proc` and `/sys` are the kernel's: a bind onto a
+/// path there fails as the kernel would — ENOENT where this kernel has no such file, ENOTDIR for
+/// a file (`/dev/null`, to mask) onto a directory. The simulator asks the machine it runs on
+/// (these are facts about kernels, the same as reading `/proc`), so masked paths are masked as
+/// they would be here.
+fn kernel_file_check(
+    m: &HostModel,
+    pid: i32,
+    src: &str,
+    target: &Path,
+    flags: MsFlags,
+) -> io::Result<()> {
+    let pivoted = m.processes.get(&pid).is_some_and(|p| !p.root.is_empty());
+    let kernel = target.starts_with("/proc") || target.starts_with("/sys");
+    if !pivoted
+        || !kernel
+        || !flags.contains(MsFlags::MS_BIND)
+        || flags.contains(MsFlags::MS_REMOUNT)
+    {
+        return Ok(());
+    }
+    let md = std::fs::symlink_metadata(target).map_err(|_| enoent())?;
+    let src_is_dir = std::fs::metadata(src).map(|s| s.is_dir()).unwrap_or(false);
+    if md.is_dir() && !src_is_dir {
+        return Err(io::Error::from_raw_os_error(libc::ENOTDIR));
+    }
+    Ok(())
+}
 
 impl Mounts for SimHost {
     fn mount(
@@ -35,6 +65,7 @@ impl Mounts for SimHost {
         }
         self.change(|m| {
             let src = source.map(text).unwrap_or_default();
+            kernel_file_check(m, pid, &src, &target, flags)?;
             if flags.contains(MsFlags::MS_BIND) && src.contains("/ns/net") {
                 // Binding a network namespace's file keeps the namespace alive under a name.
                 let ino = m.ns_of(pid)["net"];

@@ -1,0 +1,323 @@
+//! The simulator: the engine's own phases over a modelled host.
+//!
+//! - A student without root runs the walkthrough: the commands are run as the unprivileged user
+//!   `nobody` with a temporary HOME, and must work, say they are simulated, and leave the real
+//!   host untouched (no mount, network device, cgroup or iptables rule added; nothing under
+//!   `/var/lib/ctrace` or `/run/ctrace`).
+//! - A simulated run records the span tree of a real run of the same command: the same span
+//!   names, parents and recording processes, and the same kernel events (by name) outside the
+//!   cgroup phases, whose events depend on the cgroup version (the model is cgroup v2, this host
+//!   may be v1).
+
+mod common;
+
+use std::collections::BTreeSet;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use common::{Env, Run};
+use serde_json::Value;
+
+/// A simulated session of the unprivileged user `nobody`, in a HOME of its own.
+struct Student {
+    home: PathBuf,
+    bin: PathBuf,
+}
+
+impl Student {
+    fn new(tag: &str) -> Student {
+        let home = std::env::temp_dir().join(format!("ctrace-sim-{tag}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&home);
+        std::fs::create_dir_all(&home).unwrap();
+        std::fs::set_permissions(&home, std::fs::Permissions::from_mode(0o777)).unwrap();
+        // The binary where `nobody` may run it, whatever the permissions of the build tree.
+        let bin = home.join("ctrace");
+        std::fs::copy(env!("CARGO_BIN_EXE_ctrace"), &bin).unwrap();
+        std::fs::set_permissions(&bin, std::fs::Permissions::from_mode(0o755)).unwrap();
+        Student { home, bin }
+    }
+
+    fn cmd(&self, args: &[&str]) -> Command {
+        let mut c = Command::new("setpriv");
+        c.args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
+            .arg(&self.bin)
+            .args(args)
+            .env_clear()
+            .env("HOME", &self.home)
+            .env("PATH", "/usr/bin:/bin")
+            .env("NO_COLOR", "1")
+            .env("CTRACE_PULL", "never")
+            .stdin(Stdio::null());
+        c
+    }
+
+    fn run(&self, args: &[&str]) -> Run {
+        self.cmd(args)
+            .output()
+            .expect("setpriv (util-linux)")
+            .into()
+    }
+
+    fn traces(&self) -> Vec<Value> {
+        let dir = self.home.join(".local/share/ctrace/sim/root/traces");
+        let mut v: Vec<Value> = std::fs::read_dir(&dir)
+            .map(|rd| {
+                rd.flatten()
+                    .map(|e| serde_json::from_slice(&std::fs::read(e.path()).unwrap()).unwrap())
+                    .collect()
+            })
+            .unwrap_or_default();
+        v.sort_by_key(|t: &Value| t["started_unix_ns"].as_u64().unwrap_or(0));
+        v
+    }
+}
+
+impl Drop for Student {
+    fn drop(&mut self) {
+        // Containers of a simulated session are real processes of `nobody`: stop them.
+        let _ = self.run(&["rm", "-f", "web", "db", "sleeper"]);
+        let _ = std::fs::remove_dir_all(&self.home);
+    }
+}
+
+/// What the real host has that a simulated session must not change.
+fn host_state() -> (
+    BTreeSet<String>,
+    BTreeSet<String>,
+    BTreeSet<String>,
+    BTreeSet<String>,
+) {
+    let lines = |s: String| s.lines().map(str::to_string).collect::<BTreeSet<String>>();
+    let mounts = lines(std::fs::read_to_string("/proc/self/mountinfo").unwrap())
+        .into_iter()
+        .map(|l| {
+            l.split(" - ")
+                .next()
+                .unwrap_or("")
+                .split(' ')
+                .nth(4)
+                .unwrap_or("")
+                .to_string()
+        })
+        .collect();
+    let links = std::fs::read_dir("/sys/class/net")
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    let mut cgroups = BTreeSet::new();
+    for base in [
+        "/sys/fs/cgroup",
+        "/sys/fs/cgroup/memory",
+        "/sys/fs/cgroup/pids",
+    ] {
+        for e in std::fs::read_dir(base).into_iter().flatten().flatten() {
+            cgroups.insert(e.path().display().to_string());
+        }
+        for e in std::fs::read_dir(Path::new(base).join("ctrace"))
+            .into_iter()
+            .flatten()
+            .flatten()
+        {
+            cgroups.insert(e.path().display().to_string());
+        }
+    }
+    let rules = Command::new("iptables-save")
+        .output()
+        .map(|o| lines(String::from_utf8_lossy(&o.stdout).into_owned()))
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|l| l.starts_with('-'))
+        .collect();
+    (mounts, links, cgroups, rules)
+}
+
+#[test]
+fn a_student_without_root_runs_the_walkthrough_simulated_and_the_host_is_untouched() {
+    let before = host_state();
+    let lib_before = Path::new("/var/lib/ctrace").exists();
+    let run_before = Path::new("/run/ctrace").exists();
+    let s = Student::new("walk");
+
+    let r = s.run(&["run", "--explain", "--rm", "busybox", "echo", "hi"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(r.stdout, "hi\n");
+    assert!(
+        r.stderr
+            .contains("no root here: simulating; run as root for real containers"),
+        "{}",
+        r.stderr
+    );
+    assert!(r.stderr.contains("start.runtime.create"), "{}", r.stderr);
+    let trace = s.traces().into_iter().last().expect("a trace file");
+    assert_eq!(trace["mode"], "sim");
+    assert!(trace["latency_model"]
+        .as_str()
+        .is_some_and(|m| m.contains("reference traces")));
+
+    // Detached, listed, stopped (SIGTERM ignored by pid 1, then SIGKILL: 137), removed.
+    let r = s.run(&["run", "-d", "--name", "sleeper", "busybox", "sleep", "1000"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let ps = s.run(&["ps"]);
+    assert!(
+        ps.stdout.contains("sleeper") && ps.stdout.contains("Up"),
+        "{}",
+        ps.stdout
+    );
+    let r = s.run(&["stop", "-t", "1", "sleeper"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let ps = s.run(&["ps", "-a"]);
+    assert!(ps.stdout.contains("Exited (137)"), "{}", ps.stdout);
+    assert_eq!(s.run(&["rm", "sleeper"]).code, 0);
+
+    // The container's view: hostname, network and files come from the modelled host.
+    let r = s.run(&[
+        "run",
+        "--rm",
+        "--hostname",
+        "lab",
+        "busybox",
+        "sh",
+        "-c",
+        "hostname; ip route; cat /etc/hostname; nosuchcmd",
+    ]);
+    assert_eq!(r.code, 127, "{}", r.stderr);
+    assert!(r.stdout.starts_with("lab\ndefault via "), "{}", r.stdout);
+    assert!(r.stderr.contains("nosuchcmd: not found"), "{}", r.stderr);
+
+    // A command the image does not have fails as docker's does.
+    let r = s.run(&["run", "--rm", "busybox", "no-such-program"]);
+    assert_eq!(r.code, 127, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("executable file not found in $PATH"),
+        "{}",
+        r.stderr
+    );
+
+    // The memory cgroup's OOM killer, modelled: 137 and OOMKilled.
+    let r = s.run(&[
+        "run",
+        "--name",
+        "db",
+        "-m",
+        "16m",
+        "busybox",
+        "tail",
+        "/dev/zero",
+    ]);
+    assert_eq!(r.code, 137, "{}", r.stderr);
+    let inspect: Value = serde_json::from_str(&s.run(&["inspect", "db"]).stdout).unwrap();
+    assert_eq!(inspect[0]["State"]["OOMKilled"], true, "{inspect}");
+    assert_eq!(s.run(&["rm", "db"]).code, 0);
+
+    assert_eq!(before, host_state(), "the real host changed");
+    assert_eq!(Path::new("/var/lib/ctrace").exists(), lib_before);
+    assert_eq!(Path::new("/run/ctrace").exists(), run_before);
+}
+
+/// A trace's tree: (span, parent span, process) for every span, and per span the names of its
+/// kernel events (outside the cgroup phases).
+fn shape(
+    trace: &Value,
+) -> (
+    BTreeSet<(String, String, String)>,
+    BTreeSet<(String, String)>,
+) {
+    let spans = trace["spans"].as_array().unwrap();
+    let name_of = |id: &str| {
+        spans
+            .iter()
+            .find(|s| s["span_id"] == id)
+            .map_or("-".to_string(), |s| s["name"].as_str().unwrap().to_string())
+    };
+    let mut tree = BTreeSet::new();
+    let mut events = BTreeSet::new();
+    let cgroup_bound = [
+        "runtime.cgroup",
+        "exit.cgroup",
+        "init.mounts",
+        "start.verify",
+    ];
+    for s in spans {
+        let name = s["name"].as_str().unwrap().to_string();
+        let parent = s["parent_id"].as_str().map_or("-".to_string(), name_of);
+        tree.insert((name.clone(), parent, s["process"].as_str().unwrap().into()));
+        if cgroup_bound.contains(&name.as_str()) {
+            continue;
+        }
+        for e in s["events"].as_array().into_iter().flatten() {
+            let ev = e["name"].as_str().unwrap_or("");
+            // The offline image is made on first use, in whichever root asks first.
+            // Events about cgroups depend on the cgroup version (a v1 host also unshares the
+            // cgroup namespace a second time: its other hierarchies do not show `/`).
+            if !ev.is_empty() && !ev.starts_with("image ") && !ev.to_lowercase().contains("cgroup")
+            {
+                events.insert((name.clone(), ev.to_string()));
+            }
+        }
+    }
+    (tree, events)
+}
+
+fn simulated(env: &Env, args: &[&str]) -> Run {
+    let mut c = env.cmd(args);
+    c.env("CTRACE_SIM", "1")
+        .env("CTRACE_SIM_DIR", env.dir.join("sim"))
+        .env("CTRACE_ROOT", env.dir.join("sim-root"))
+        .env("CTRACE_EXEC_ROOT", env.dir.join("sim-run"));
+    c.output().unwrap().into()
+}
+
+fn sim_traces(env: &Env) -> Vec<Value> {
+    let mut v: Vec<Value> = std::fs::read_dir(env.dir.join("sim-root/traces"))
+        .map(|rd| {
+            rd.flatten()
+                .map(|e| serde_json::from_slice(&std::fs::read(e.path()).unwrap()).unwrap())
+                .collect()
+        })
+        .unwrap_or_default();
+    v.sort_by_key(|t: &Value| t["started_unix_ns"].as_u64().unwrap_or(0));
+    v
+}
+
+#[test]
+fn a_simulated_run_records_the_span_tree_of_a_real_run() {
+    let env = Env::new("sim-tree");
+    for args in [
+        &["run", "--rm", "--network", "none", "busybox", "echo", "hi"][..],
+        &["run", "--rm", "busybox", "true"][..],
+        &[
+            "run",
+            "--rm",
+            "-m",
+            "64m",
+            "--pids-limit",
+            "20",
+            "busybox",
+            "true",
+        ][..],
+    ] {
+        let real = env.run(args);
+        assert_eq!(real.code, 0, "{}", real.stderr);
+        let sim = simulated(&env, args);
+        assert_eq!(sim.code, 0, "{}", sim.stderr);
+        assert_eq!(real.stdout, sim.stdout);
+        let real_trace = env.traces().into_iter().last().unwrap();
+        let sim_trace = sim_traces(&env).into_iter().last().unwrap();
+        assert_eq!(real_trace["mode"], "real");
+        assert_eq!(sim_trace["mode"], "sim");
+        let (rt, re) = shape(&real_trace);
+        let (st, se) = shape(&sim_trace);
+        assert_eq!(
+            rt.symmetric_difference(&st).collect::<Vec<_>>(),
+            Vec::<&(String, String, String)>::new(),
+            "span trees differ for {args:?}"
+        );
+        assert_eq!(
+            re.symmetric_difference(&se).collect::<Vec<_>>(),
+            Vec::<&(String, String)>::new(),
+            "kernel events differ for {args:?}"
+        );
+    }
+}
