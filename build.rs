@@ -34,6 +34,34 @@ fn main() {
     code += "];\n";
     fs::write(out, code).unwrap();
     embed_traces(&manifest);
+    embed_scenarios(&manifest);
+}
+
+/// Embeds the simulator's guided scenarios (`scenarios/<lang>/*.md`).
+fn embed_scenarios(manifest: &str) {
+    let dir = Path::new(manifest).join("scenarios");
+    println!("cargo:rerun-if-changed={}", dir.display());
+    let mut files = Vec::new();
+    for lang in ["en", "zh"] {
+        println!("cargo:rerun-if-changed={}", dir.join(lang).display());
+        if let Ok(rd) = fs::read_dir(dir.join(lang)) {
+            for e in rd.flatten() {
+                let p = e.path();
+                if p.extension().and_then(|x| x.to_str()) == Some("md") {
+                    let stem = p.file_stem().unwrap().to_string_lossy().into_owned();
+                    files.push((lang.to_string(), stem, p.display().to_string()));
+                }
+            }
+        }
+    }
+    files.sort();
+    let mut code = String::from("pub static SCENARIOS: &[(&str, &str, &str)] = &[\n");
+    for (lang, stem, path) in files {
+        code += &format!("    ({lang:?}, {stem:?}, include_str!({path:?})),\n");
+    }
+    code += "];\n";
+    let out = Path::new(&env::var("OUT_DIR").unwrap()).join("scenarios.rs");
+    fs::write(out, code).unwrap();
 }
 
 /// Embeds the recorded reference traces (`traces/*.json`), from which the simulator fits its

@@ -427,16 +427,20 @@ fn bad_input_is_refused_with_one_line_and_changes_nothing() {
         env.ids()
     );
 
-    // Not root: a clear error, exit 125.
+    // Not root and real containers asked for (no simulator): a clear error, exit 125. (Without
+    // that ask a user without root gets the simulator: tests/sim.rs.)
     use std::os::unix::process::CommandExt;
     let out = env
         .cmd(&["run", "busybox", "true"])
+        .env("CTRACE_SIM", "0")
         .uid(65534)
         .gid(65534)
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(125));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("must run as root"));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("real containers need root"), "{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
 }
 
 #[test]

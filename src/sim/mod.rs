@@ -16,6 +16,7 @@ pub mod latency;
 pub mod mode;
 pub mod model;
 pub mod replay;
+pub mod scenario;
 pub mod shell;
 pub mod vfs;
 pub mod view;

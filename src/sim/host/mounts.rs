@@ -63,6 +63,12 @@ impl Mounts for SimHost {
         if source.is_none() && fstype.is_none() && (flags - propagation).is_empty() {
             return Ok(());
         }
+        // A condition a scenario set on the simulated host: its disk is full.
+        if fstype == Some("overlay")
+            && std::env::var(crate::sim::scenario::HOST_FAULT_ENV).as_deref() == Ok("full-disk")
+        {
+            return Err(io::Error::from_raw_os_error(libc::ENOSPC));
+        }
         self.change(|m| {
             let src = source.map(text).unwrap_or_default();
             kernel_file_check(m, pid, &src, &target, flags)?;
