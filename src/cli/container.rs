@@ -1,20 +1,21 @@
 //! `run`, `create`, `start`, `stop`, `kill`, `rm`: the commands that change containers, each one traced.
 
 use crate::engine::create::CreateOptions;
-use crate::engine::{self, Engine, EngineError, EXIT_ENGINE};
+use crate::engine::{self, Engine, EngineError};
 use crate::state::ContainerConfig;
+use crate::sys::exit;
 use crate::trace::explain::{summary_line, Explain, Style};
 use crate::trace::format::{SpanRecord, TraceFile};
 use crate::trace::recorder;
 use crate::{phase_span, trace};
 
 use super::args::{CreateFlags, KillArgs, RmArgs, RunArgs, StartArgs, StopArgs};
-use super::units::{parse_cpus, parse_size};
 use super::{fail1, start_tracing, Context, Failure};
+use crate::sys::size::{parse_cpus, parse_size};
 use std::time::Duration;
 
 pub(super) fn options(f: &CreateFlags, auto_remove: bool) -> Result<CreateOptions, Failure> {
-    let bad = |m: String| Failure::new(EXIT_ENGINE, m);
+    let bad = |m: String| Failure::new(exit::ENGINE, m);
     if (f.interactive || f.tty) && f.runtime == "runc" {
         return Err(bad(
             "-i/-t are not supported with --runtime runc yet: use the embedded runtime".into(),
@@ -257,7 +258,7 @@ fn arm_step(ctx: &Context, step: bool, lang: Option<&str>) -> Result<(), Failure
 /// Arms `--fail-at`; a failure injection is always traced (showing the rollback is its point).
 pub(super) fn arm_fault(phase: Option<&str>, explain: bool) -> Result<bool, Failure> {
     if let Some(p) = phase {
-        engine::fault::arm(p).map_err(|m| Failure::new(EXIT_ENGINE, m))?;
+        engine::fault::arm(p).map_err(|m| Failure::new(exit::ENGINE, m))?;
     }
     Ok(explain || phase.is_some())
 }
@@ -290,7 +291,7 @@ pub fn run(ctx: &Context, a: RunArgs) -> Result<i32, Failure> {
         super::force_tracing();
     }
     let opts = options(&a.flags, a.rm)?;
-    Engine::require_root().map_err(|e| Failure::new(EXIT_ENGINE, e))?;
+    Engine::require_root().map_err(|e| Failure::new(exit::ENGINE, e))?;
     arm_step(ctx, a.flags.step, a.flags.lang.as_deref())?;
     banner(&view, ctx, &opts.runtime);
     let engine = &ctx.engine;
@@ -337,7 +338,7 @@ pub fn create(ctx: &Context, a: super::args::CreateArgs) -> Result<i32, Failure>
     }
     let view = start_tracing(a.flags.explain, a.flags.lang.as_deref());
     let opts = options(&a.flags, a.rm)?;
-    Engine::require_root().map_err(|e| Failure::new(EXIT_ENGINE, e))?;
+    Engine::require_root().map_err(|e| Failure::new(exit::ENGINE, e))?;
     arm_step(ctx, a.flags.step, a.flags.lang.as_deref())?;
     banner(&view, ctx, &opts.runtime);
     let result = engine::create::create(&ctx.engine, &opts);

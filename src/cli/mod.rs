@@ -15,7 +15,6 @@ mod ps;
 mod remote;
 mod step;
 pub mod traces;
-pub mod units;
 mod volumes;
 
 use std::sync::Arc;
@@ -24,12 +23,12 @@ use clap::{CommandFactory, Parser};
 
 use crate::engine::{Engine, EngineError};
 use crate::state::Paths;
+use crate::sys::exit;
 use crate::trace::explain::{Explain, Style};
 use crate::trace::{self, recorder};
 
 pub use args::Cli;
 use args::Command;
-pub use ps::status_text as ps_status;
 
 /// A failure with the exit code the command should end with.
 pub struct Failure {
@@ -61,7 +60,9 @@ pub fn main() -> i32 {
             let code = match e.kind() {
                 clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion => 0,
                 // docker run/create exit 125 on bad flags; the rest exit like docker's cobra (1)…
-                _ if matches!(argv.get(1).map(String::as_str), Some("run" | "create")) => 125,
+                _ if matches!(argv.get(1).map(String::as_str), Some("run" | "create")) => {
+                    exit::ENGINE
+                }
                 _ => 1,
             };
             let _ = e.print();
@@ -74,7 +75,7 @@ pub fn main() -> i32 {
         Ok(b) => engine.bridge = b,
         Err(e) => {
             eprintln!("ctrace: {e}");
-            return 125;
+            return exit::ENGINE;
         }
     }
     engine.pull.mirrors = cli.registry_mirrors.clone();
@@ -96,7 +97,7 @@ pub fn main() -> i32 {
             Err(m) => {
                 eprintln!("ctrace: {m}");
                 return if matches!(cli.command, Command::Run(_) | Command::Create(_)) {
-                    125
+                    exit::ENGINE
                 } else {
                     1
                 };

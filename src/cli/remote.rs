@@ -14,8 +14,9 @@ use serde_json::{json, Map, Value};
 
 use crate::daemon::client;
 use crate::engine::create::CreateOptions;
-use crate::engine::{EngineError, EXIT_ENGINE};
+use crate::engine::EngineError;
 use crate::state::ContainerConfig;
+use crate::sys::exit;
 use crate::trace::format::SpanRecord;
 use crate::trace::recorder;
 use crate::{phase_span, trace};
@@ -101,11 +102,11 @@ fn api_error(r: &client::Response) -> EngineError {
     let code = if message.contains("executable file not found")
         || message.contains("no such file or directory")
     {
-        127
+        exit::NOT_FOUND
     } else if message.contains("permission denied") || message.contains("is a directory") {
-        126
+        exit::CANNOT_EXEC
     } else {
-        EXIT_ENGINE
+        exit::ENGINE
     };
     EngineError::Runtime { code, message }
 }
@@ -331,7 +332,7 @@ fn attach_and_wait(
 pub fn run(ctx: &Context, a: RunArgs) -> Result<i32, Failure> {
     if a.flags.fail_at.is_some() {
         return Err(Failure::new(
-            EXIT_ENGINE,
+            exit::ENGINE,
             "--fail-at injects failures into the embedded engine: stop the daemon or use another --exec-root",
         ));
     }
@@ -373,7 +374,7 @@ pub fn run(ctx: &Context, a: RunArgs) -> Result<i32, Failure> {
             let outcome = wait.join().unwrap_or_else(|_| Err("wait failed".into()));
             let _ = attach.join();
             let v = outcome.map_err(|m| EngineError::Runtime {
-                code: EXIT_ENGINE,
+                code: exit::ENGINE,
                 message: m,
             })?;
             if let Ok(mut spans) =
@@ -384,7 +385,7 @@ pub fn run(ctx: &Context, a: RunArgs) -> Result<i32, Failure> {
                 }
                 recorder::import(spans);
             }
-            let code = v["StatusCode"].as_i64().unwrap_or(i64::from(EXIT_ENGINE)) as i32;
+            let code = v["StatusCode"].as_i64().unwrap_or(i64::from(exit::ENGINE)) as i32;
             trace::note(&wspan, format!("exited {code}"));
             Ok(code)
         })();
@@ -410,7 +411,7 @@ pub fn create(ctx: &Context, a: CreateArgs) -> Result<i32, Failure> {
     let result = client_phases(ctx).and_then(|()| create_remote(ctx, &opts));
     let cfg = result.as_ref().ok().and_then(|i| config(ctx, i));
     finish_trace(ctx, "create", cfg.as_ref(), view.as_deref());
-    let id = result.map_err(|e| Failure::new(EXIT_ENGINE, e))?;
+    let id = result.map_err(|e| Failure::new(exit::ENGINE, e))?;
     println!("{id}");
     Ok(0)
 }

@@ -32,7 +32,7 @@ pub const NEEDS_TTY: &str =
 /// Turns step mode on, or refuses when stdin is not a terminal.
 pub fn arm(paths: &Paths, bridge: &str, lang: &str) -> Result<(), Failure> {
     if !std::io::stdin().is_terminal() {
-        return Err(Failure::new(crate::engine::EXIT_ENGINE, NEEDS_TTY));
+        return Err(Failure::new(crate::sys::exit::ENGINE, NEEDS_TTY));
     }
     crate::engine::step::arm(Box::new(Terminal {
         paths: paths.clone(),

@@ -15,6 +15,7 @@ use crate::engine::EngineError;
 use crate::image::pull::PullError;
 use crate::image::{Image, ImageError};
 use crate::state::{StateError, Status};
+use crate::sys::exit;
 
 /// The API version this daemon speaks (Docker 20.10's), and the oldest it accepts.
 pub const API_VERSION: &str = "1.41";
@@ -75,9 +76,11 @@ impl From<EngineError> for ApiError {
             EngineError::Conflict(_) => StatusCode::CONFLICT,
             EngineError::Invalid(_) | EngineError::Volume(_) => StatusCode::BAD_REQUEST,
             // The docker CLI turns these into its exit codes 126 and 127 by their wording.
-            EngineError::Runtime {
-                code: 126 | 127, ..
-            } => StatusCode::BAD_REQUEST,
+            EngineError::Runtime { code, .. }
+                if *code == exit::CANNOT_EXEC || *code == exit::NOT_FOUND =>
+            {
+                StatusCode::BAD_REQUEST
+            }
             _ => StatusCode::INTERNAL_SERVER_ERROR,
         };
         // The engine words some conflicts for a terminal already (pause's, as the docker CLI
@@ -448,7 +451,7 @@ pub fn container_summary(e: &Entry) -> Value {
         "Ports": ports_summary(&ports),
         "Labels": c.config.labels,
         "State": e.state.status.as_str(),
-        "Status": crate::cli::ps_status(e),
+        "Status": crate::api::status::status_text(e),
         "HostConfig": { "NetworkMode": c.host_config.network_mode },
         "NetworkSettings": { "Networks": {} },
         "Mounts": [],
@@ -557,7 +560,7 @@ pub fn version() -> Value {
                 "ApiVersion": API_VERSION,
                 "MinAPIVersion": MIN_API_VERSION,
                 "Os": "linux",
-                "Arch": arch(),
+                "Arch": crate::sys::arch::go_arch(),
                 "KernelVersion": kernel,
             }
         }],
@@ -567,18 +570,10 @@ pub fn version() -> Value {
         "GitCommit": "",
         "GoVersion": "",
         "Os": "linux",
-        "Arch": arch(),
+        "Arch": crate::sys::arch::go_arch(),
         "KernelVersion": kernel,
         "BuildTime": "",
     })
-}
-
-fn arch() -> &'static str {
-    match std::env::consts::ARCH {
-        "x86_64" => "amd64",
-        "aarch64" => "arm64",
-        other => other,
-    }
 }
 
 /// `GET /info`.

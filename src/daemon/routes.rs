@@ -24,7 +24,7 @@ use crate::trace::{self, recorder};
 
 use super::api::{self, check_ref, ApiError};
 use super::attach::{self, ExitTrace};
-use super::server::{self, Body, Ctx};
+use super::http::{self, Body, Ctx};
 use super::Daemon;
 
 type Reply = Result<Response<Body>, ApiError>;
@@ -34,13 +34,13 @@ pub async fn route(d: Arc<Daemon>, ctx: Ctx, req: Request<Incoming>) -> Reply {
     let decoded: Vec<String> = path
         .trim_matches('/')
         .split('/')
-        .map(server::percent_decode)
+        .map(http::percent_decode)
         .collect();
     let segs: Vec<&str> = decoded.iter().map(String::as_str).collect();
     let m = &ctx.method;
     match (m.clone(), segs.as_slice()) {
         (Method::GET | Method::HEAD, ["_ping"]) => Ok(ping(m)),
-        (Method::GET, ["version"]) => Ok(server::json(StatusCode::OK, &api::version())),
+        (Method::GET, ["version"]) => Ok(http::json(StatusCode::OK, &api::version())),
         (Method::GET, ["info"]) => info(d).await,
         (Method::GET, ["images", "json"]) => images(d).await,
         (Method::POST, ["images", "create"]) => pull(d, &ctx).await,
@@ -49,7 +49,7 @@ pub async fn route(d: Arc<Daemon>, ctx: Ctx, req: Request<Incoming>) -> Reply {
         }
         (Method::GET, ["containers", "json"]) => list(d, &ctx).await,
         (Method::POST, ["containers", "create"]) => {
-            let body = server::body(req).await?;
+            let body = http::body(req).await?;
             create(d, &ctx, body).await
         }
         (Method::GET, ["containers", id, "json"]) => inspect(d, check_ref(id)?.into()).await,
@@ -71,7 +71,7 @@ pub async fn route(d: Arc<Daemon>, ctx: Ctx, req: Request<Incoming>) -> Reply {
         }
         (Method::POST, ["containers", id, "exec"]) => {
             let id = check_ref(id)?.to_string();
-            let body = server::body(req).await?;
+            let body = http::body(req).await?;
             exec_create(d, id, body).await
         }
         (Method::POST, ["exec", id, "start"]) => {
@@ -80,7 +80,7 @@ pub async fn route(d: Arc<Daemon>, ctx: Ctx, req: Request<Incoming>) -> Reply {
         }
         (Method::GET, ["exec", id, "json"]) => {
             let v = d.execs.inspect(check_ref(id)?)?;
-            Ok(server::json(StatusCode::OK, &v))
+            Ok(http::json(StatusCode::OK, &v))
         }
         (Method::GET, ["events"]) => events(d, &ctx),
         _ => Err(ApiError::not_found(format!(
@@ -91,9 +91,9 @@ pub async fn route(d: Arc<Daemon>, ctx: Ctx, req: Request<Incoming>) -> Reply {
 }
 
 fn ping(m: &Method) -> Response<Body> {
-    let mut r = server::full(StatusCode::OK, "text/plain; charset=utf-8", "OK");
+    let mut r = http::full(StatusCode::OK, "text/plain; charset=utf-8", "OK");
     if m == Method::HEAD {
-        r = server::empty(StatusCode::OK);
+        r = http::empty(StatusCode::OK);
     }
     let h = r.headers_mut();
     h.insert("docker-experimental", "false".parse().expect("header"));
@@ -233,7 +233,7 @@ async fn info(d: Arc<Daemon>) -> Reply {
         ))
     })
     .await?;
-    Ok(server::json(StatusCode::OK, &v))
+    Ok(http::json(StatusCode::OK, &v))
 }
 
 async fn images(d: Arc<Daemon>) -> Reply {
@@ -242,7 +242,7 @@ async fn images(d: Arc<Daemon>) -> Reply {
         Ok(Value::Array(list.iter().map(api::image_summary).collect()))
     })
     .await?;
-    Ok(server::json(StatusCode::OK, &v))
+    Ok(http::json(StatusCode::OK, &v))
 }
 
 async fn image_inspect(d: Arc<Daemon>, name: String) -> Reply {
@@ -251,7 +251,7 @@ async fn image_inspect(d: Arc<Daemon>, name: String) -> Reply {
         Ok(api::image_inspect(&img))
     })
     .await?;
-    Ok(server::json(StatusCode::OK, &v))
+    Ok(http::json(StatusCode::OK, &v))
 }
 
 /// `POST /images/create` (docker pull): the engine's pull in a `pull` trace, its progress
@@ -310,7 +310,7 @@ async fn pull(d: Arc<Daemon>, ctx: &Ctx) -> Reply {
         Some(Message::Failed(e)) => return Err(e),
         other => other,
     };
-    let (tx, resp) = server::streaming(StatusCode::OK, "application/json");
+    let (tx, resp) = http::streaming(StatusCode::OK, "application/json");
     tokio::spawn(p::forward(first, mrx, tx));
     Ok(resp)
 }
@@ -332,7 +332,7 @@ async fn list(d: Arc<Daemon>, ctx: &Ctx) -> Reply {
         Ok(Value::Array(rows))
     })
     .await?;
-    Ok(server::json(StatusCode::OK, &v))
+    Ok(http::json(StatusCode::OK, &v))
 }
 
 async fn create(d: Arc<Daemon>, ctx: &Ctx, body: Bytes) -> Reply {
@@ -342,7 +342,7 @@ async fn create(d: Arc<Daemon>, ctx: &Ctx, body: Bytes) -> Reply {
         Ok((cfg.id.clone(), Some(cfg)))
     })
     .await?;
-    Ok(traced.into_response(server::json(
+    Ok(traced.into_response(http::json(
         StatusCode::CREATED,
         &json!({ "Id": id, "Warnings": [] }),
     )))
@@ -356,7 +356,7 @@ async fn inspect(d: Arc<Daemon>, q: String) -> Reply {
         )))
     })
     .await?;
-    Ok(server::json(StatusCode::OK, &v))
+    Ok(http::json(StatusCode::OK, &v))
 }
 
 /// The json-file log lines of `text` as stream frames (the streams asked for, with their
@@ -415,9 +415,9 @@ async fn logs(d: Arc<Daemon>, ctx: &Ctx, q: String) -> Reply {
     let first = log_frames(&lines[skip..], out, err, ts);
     let content_type = "application/vnd.docker.raw-stream";
     if !follow {
-        return Ok(server::full(StatusCode::OK, content_type, first));
+        return Ok(http::full(StatusCode::OK, content_type, first));
     }
-    let (tx, resp) = server::streaming(StatusCode::OK, content_type);
+    let (tx, resp) = http::streaming(StatusCode::OK, content_type);
     tokio::spawn(async move {
         if !first.is_empty() && tx.send(Bytes::from(first)).await.is_err() {
             return;
@@ -482,7 +482,7 @@ async fn start(d: Arc<Daemon>, ctx: &Ctx, q: String) -> Reply {
     .await?;
     if running {
         // docker: starting a running container is not an error, it is "not modified".
-        return Ok(server::empty(StatusCode::NOT_MODIFIED));
+        return Ok(http::empty(StatusCode::NOT_MODIFIED));
     }
     let to_client = ctx.want_spans;
     let ((), traced) = traced(&d, ctx, "start", move |d| {
@@ -516,7 +516,7 @@ async fn start(d: Arc<Daemon>, ctx: &Ctx, q: String) -> Reply {
         Ok(((), Some(cfg)))
     })
     .await?;
-    Ok(traced.into_response(server::empty(StatusCode::NO_CONTENT)))
+    Ok(traced.into_response(http::empty(StatusCode::NO_CONTENT)))
 }
 
 fn config_of(d: &Daemon, q: &str) -> Option<ContainerConfig> {
@@ -543,7 +543,7 @@ async fn stop(d: Arc<Daemon>, ctx: &Ctx, q: String) -> Reply {
         Ok(((), cfg))
     })
     .await?;
-    Ok(traced.into_response(server::empty(StatusCode::NO_CONTENT)))
+    Ok(traced.into_response(http::empty(StatusCode::NO_CONTENT)))
 }
 
 /// `POST /containers/{id}/pause` and `/unpause`: the freezer, with docker's 409 for a container
@@ -560,7 +560,7 @@ async fn pause(d: Arc<Daemon>, ctx: &Ctx, q: String, freeze: bool) -> Reply {
         Ok(((), cfg))
     })
     .await?;
-    Ok(traced.into_response(server::empty(StatusCode::NO_CONTENT)))
+    Ok(traced.into_response(http::empty(StatusCode::NO_CONTENT)))
 }
 
 /// `POST /containers/{id}/restart?t=`: the engine's stop then start, in one trace; the new
@@ -585,13 +585,13 @@ async fn restart(d: Arc<Daemon>, ctx: &Ctx, q: String) -> Reply {
         Ok(((), Some(cfg)))
     })
     .await?;
-    Ok(traced.into_response(server::empty(StatusCode::NO_CONTENT)))
+    Ok(traced.into_response(http::empty(StatusCode::NO_CONTENT)))
 }
 
 /// `GET /events`: docker's JSON messages, streamed (see [`super::events`]).
 fn events(d: Arc<Daemon>, ctx: &Ctx) -> Reply {
     let q = super::events::Query::parse(ctx)?;
-    let (tx, resp) = server::streaming(StatusCode::OK, "application/json");
+    let (tx, resp) = http::streaming(StatusCode::OK, "application/json");
     let log = d.engine.paths.events();
     tokio::spawn(async move { super::events::stream(&log, q, tx).await });
     Ok(resp)
@@ -607,7 +607,7 @@ async fn kill(d: Arc<Daemon>, ctx: &Ctx, q: String) -> Reply {
         Ok(((), cfg))
     })
     .await?;
-    Ok(traced.into_response(server::empty(StatusCode::NO_CONTENT)))
+    Ok(traced.into_response(http::empty(StatusCode::NO_CONTENT)))
 }
 
 async fn remove(d: Arc<Daemon>, ctx: &Ctx, q: String) -> Reply {
@@ -622,7 +622,7 @@ async fn remove(d: Arc<Daemon>, ctx: &Ctx, q: String) -> Reply {
         d.hub.forget(&id);
         d.execs.forget_container(&id);
     }
-    Ok(traced.into_response(server::empty(StatusCode::NO_CONTENT)))
+    Ok(traced.into_response(http::empty(StatusCode::NO_CONTENT)))
 }
 
 #[derive(Clone, Copy, PartialEq)]
@@ -648,7 +648,7 @@ async fn wait(d: Arc<Daemon>, ctx: &Ctx, q: String) -> Reply {
     let id = blocking(&d, move |e| Ok(e.store.lookup(&q)?)).await?;
     let rx = d.hub.watch(&id);
     let want_spans = ctx.want_spans;
-    let (tx, resp) = server::streaming(StatusCode::OK, "application/json");
+    let (tx, resp) = http::streaming(StatusCode::OK, "application/json");
     tokio::spawn(async move {
         let code = wait_for(&d, &id, cond, rx).await;
         let mut v = json!({ "StatusCode": code, "Error": null });
@@ -714,14 +714,14 @@ async fn wait_for(
 async fn exec_create(d: Arc<Daemon>, q: String, body: Bytes) -> Reply {
     let d2 = d.clone();
     let id = blocking(&d, move |e| d2.execs.create(e, &q, &body)).await?;
-    Ok(server::json(StatusCode::CREATED, &json!({ "Id": id })))
+    Ok(http::json(StatusCode::CREATED, &json!({ "Id": id })))
 }
 
 /// `POST /exec/{id}/start`: detached, or the output on the hijacked connection (as attach's).
 async fn exec_start(d: Arc<Daemon>, ctx: &Ctx, id: String, mut req: Request<Incoming>) -> Reply {
     let upgrade = ctx.upgrade;
     let on_upgrade = upgrade.then(|| hyper::upgrade::on(&mut req));
-    let body = server::body(req).await?;
+    let body = http::body(req).await?;
     let v: Value = if body.is_empty() {
         json!({})
     } else {
@@ -742,7 +742,7 @@ async fn exec_start(d: Arc<Daemon>, ctx: &Ctx, id: String, mut req: Request<Inco
     });
     if detach {
         let _ = job.await;
-        return Ok(server::empty(StatusCode::OK));
+        return Ok(http::empty(StatusCode::OK));
     }
     // The channel closes once the exit code is recorded (see `exec::run`).
     Ok(raw_stream(on_upgrade, frx))
@@ -782,7 +782,7 @@ fn raw_stream(
 ) -> Response<Body> {
     let content_type = "application/vnd.docker.raw-stream";
     let Some(on_upgrade) = on_upgrade else {
-        let (tx, resp) = server::streaming(StatusCode::OK, content_type);
+        let (tx, resp) = http::streaming(StatusCode::OK, content_type);
         tokio::spawn(async move {
             while let Some(b) = rx.recv().await {
                 if tx.send(b).await.is_err() {
@@ -804,7 +804,7 @@ fn raw_stream(
         }
         let _ = io.shutdown().await;
     });
-    let mut r = server::empty(StatusCode::SWITCHING_PROTOCOLS);
+    let mut r = http::empty(StatusCode::SWITCHING_PROTOCOLS);
     let h = r.headers_mut();
     h.insert("content-type", content_type.parse().expect("header"));
     h.insert("connection", "Upgrade".parse().expect("header"));

@@ -337,7 +337,7 @@ pub fn parse_mount(spec: &str) -> Result<MountPoint, MountError> {
             "tmpfs-size" => {
                 has_tmpfs_opt = true;
                 let s = need(v)?;
-                let bytes = crate::cli::units::parse_size("tmpfs-size", &s).map_err(bad)?;
+                let bytes = crate::sys::size::parse_size("tmpfs-size", &s).map_err(bad)?;
                 size = Some(format!("size={bytes}"));
             }
             "tmpfs-mode" => {
