@@ -10,8 +10,9 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use serde_json::{json, Map, Value};
+use serde_json::Value;
 
+use crate::api::container::CreateBody;
 use crate::daemon::client;
 use crate::engine::create::CreateOptions;
 use crate::engine::EngineError;
@@ -112,115 +113,9 @@ fn api_error(r: &client::Response) -> EngineError {
 }
 
 /// `CreateOptions` as the Docker API's container config.
-fn docker_config(o: &CreateOptions) -> Value {
-    let env: Vec<String> = o
-        .env
-        .iter()
-        .filter_map(|e| {
-            if e.contains('=') {
-                Some(e.clone())
-            } else {
-                // `-e NAME` copies the value from the client's environment, as docker does.
-                std::env::var(e).ok().map(|v| format!("{e}={v}"))
-            }
-        })
-        .collect();
-    let labels: Map<String, Value> = o
-        .labels
-        .iter()
-        .map(|l| {
-            let (k, v) = l.split_once('=').unwrap_or((l.as_str(), ""));
-            (k.to_string(), Value::from(v))
-        })
-        .collect();
-    let mut ports = Map::new();
-    for p in &o.publish {
-        if let Ok(b) = crate::network::PortBinding::parse(p) {
-            let host_port = if b.host_port == 0 {
-                String::new()
-            } else {
-                b.host_port.to_string()
-            };
-            ports
-                .entry(format!("{}/{}", b.container_port, b.proto))
-                .or_insert_with(|| json!([]))
-                .as_array_mut()
-                .expect("array")
-                .push(json!({ "HostIp": b.host_ip, "HostPort": host_port }));
-        } else {
-            // Let the daemon refuse it with the engine's message.
-            ports.insert(p.clone(), json!([]));
-        }
-    }
-    let tmpfs: Map<String, Value> = o
-        .tmpfs
-        .iter()
-        .map(|t| {
-            let (d, opts) = t.split_once(':').unwrap_or((t.as_str(), ""));
-            (d.to_string(), Value::from(opts))
-        })
-        .collect();
-    let mounts: Vec<Value> = o
-        .mounts
-        .iter()
-        .map(|m| {
-            let mut v = Map::new();
-            for part in m.split(',') {
-                let (k, val) = part.split_once('=').unwrap_or((part, "true"));
-                let key = match k {
-                    "type" => "Type",
-                    "source" | "src" => "Source",
-                    "target" | "destination" | "dst" => "Target",
-                    "readonly" | "ro" => {
-                        v.insert("ReadOnly".into(), Value::from(val != "false" && val != "0"));
-                        continue;
-                    }
-                    _ => continue,
-                };
-                v.insert(key.into(), Value::from(val));
-            }
-            Value::Object(v)
-        })
-        .collect();
-    json!({
-        "Image": o.image,
-        "Cmd": o.cmd,
-        "Entrypoint": o.entrypoint.as_ref().map(|e| vec![e.clone()]),
-        "Env": env,
-        "WorkingDir": o.workdir.clone().unwrap_or_default(),
-        "User": o.user.clone().unwrap_or_default(),
-        "Hostname": o.hostname.clone().unwrap_or_default(),
-        "Labels": labels,
-        "AttachStdout": true,
-        "AttachStderr": true,
-        "Healthcheck": if o.no_healthcheck {
-            json!({ "Test": ["NONE"] })
-        } else {
-            json!(o.healthcheck)
-        },
-        "HostConfig": {
-            "RestartPolicy": {
-                "Name": o.restart_policy.name,
-                "MaximumRetryCount": o.restart_policy.maximum_retry_count,
-            },
-            "NetworkMode": o.network,
-            "PortBindings": ports,
-            "PublishAllPorts": o.publish_all,
-            "Dns": o.dns,
-            "ExtraHosts": o.extra_hosts,
-            "Runtime": o.runtime,
-            "AutoRemove": o.auto_remove,
-            "ReadonlyRootfs": o.read_only,
-            "Memory": o.memory,
-            "MemorySwap": o.memory_swap,
-            "PidsLimit": o.pids_limit,
-            "NanoCpus": o.nano_cpus,
-            "Binds": o.volumes,
-            "Mounts": mounts,
-            "Tmpfs": tmpfs,
-            "VolumesFrom": o.volumes_from,
-        },
-    })
+/// The create body for `opts`, as JSON.
+fn create_body(opts: &CreateOptions) -> Value {
+    serde_json::to_value(CreateBody::from_options(opts)).unwrap_or_default()
 }
 
 fn query_escape(s: &str) -> String {
@@ -239,7 +134,7 @@ fn create_remote(ctx: &Context, opts: &CreateOptions) -> Result<String, EngineEr
         Some(n) => format!("/v1.41/containers/create?name={}", query_escape(n)),
         None => "/v1.41/containers/create".into(),
     };
-    let r = call(ctx, "POST", &path, Some(&docker_config(opts)))?;
+    let r = call(ctx, "POST", &path, Some(&create_body(opts)))?;
     if r.status != 201 {
         return Err(EngineError::Invalid(r.message()));
     }
