@@ -17,7 +17,9 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::{Map, Value};
 
-use crate::engine::create::CreateOptions;
+use crate::engine::create::{CreateOptions, Pull};
+use crate::network::Mode;
+use crate::runtime::Kind;
 use crate::state::health::HealthConfig;
 use crate::state::RestartPolicy;
 
@@ -396,7 +398,7 @@ impl CreateBody {
             },
             host_config: HostConfig {
                 binds: o.volumes.clone(),
-                network_mode: o.network.clone(),
+                network_mode: o.network.to_string(),
                 port_bindings: port_bindings(&o.publish),
                 publish_all_ports: o.publish_all,
                 restart_policy: Some(RestartPolicyBody {
@@ -409,7 +411,7 @@ impl CreateBody {
                 tmpfs,
                 dns: o.dns.clone(),
                 extra_hosts: o.extra_hosts.clone(),
-                runtime: o.runtime.clone(),
+                runtime: o.runtime.as_str().to_string(),
                 readonly_rootfs: o.read_only,
                 privileged: false,
                 memory: o.memory,
@@ -446,7 +448,7 @@ impl CreateBody {
         };
         let some = |s: String| Some(s).filter(|s| !s.is_empty());
         Ok(CreateOptions {
-            pull: "missing".into(),
+            pull: Pull::Missing,
             restart_policy,
             healthcheck: c.healthcheck,
             image: c.image,
@@ -461,14 +463,14 @@ impl CreateBody {
             memory_swap: h.memory_swap,
             pids_limit: h.pids_limit.max(0),
             nano_cpus: h.nano_cpus,
-            network: some(h.network_mode)
-                .filter(|m| m != "default")
-                .unwrap_or_else(|| "bridge".into()),
+            network: Mode::parse(&h.network_mode).map_err(|e| e.to_string())?,
             publish: publish_flags(&h.port_bindings),
             publish_all: h.publish_all_ports,
             dns: h.dns,
             extra_hosts: h.extra_hosts,
-            runtime: some(h.runtime).unwrap_or_else(|| "embedded".into()),
+            runtime: Kind::parse(&h.runtime).ok_or_else(|| {
+                format!("unknown runtime {:?}: expected embedded or runc", h.runtime)
+            })?,
             auto_remove: h.auto_remove,
             read_only: h.readonly_rootfs,
             labels: c.labels.iter().map(|(k, v)| format!("{k}={v}")).collect(),
@@ -584,7 +586,7 @@ mod tests {
         assert_eq!(o.image, "busybox");
         assert_eq!(o.entrypoint.as_deref(), Some("sh"));
         assert_eq!(o.cmd, ["-c", "echo", "hi"]);
-        assert_eq!(o.network, "bridge");
+        assert_eq!(o.network, Mode::Bridge);
         assert_eq!(o.publish, ["8080:80/tcp"]);
         assert_eq!(o.labels, ["k=v"]);
         assert_eq!(o.tmpfs, ["/run:size=1m"]);
@@ -601,13 +603,13 @@ mod tests {
             cmd: vec!["true".into()],
             entrypoint: Some("/bin/sh".into()),
             env: vec!["A=1".into()],
-            network: "none".into(),
+            network: Mode::None,
             publish: vec!["127.0.0.1:8080:80/udp".into(), "9000:90".into()],
             labels: vec!["a=b".into()],
             mounts: vec!["type=tmpfs,target=/t".into()],
             tmpfs: vec!["/run".into()],
             volumes: vec!["v:/data:ro".into()],
-            runtime: "runc".into(),
+            runtime: Kind::Runc,
             memory: 1 << 20,
             pids_limit: 10,
             ..CreateOptions::default()
@@ -617,7 +619,7 @@ mod tests {
         assert_eq!(back.cmd, o.cmd);
         assert_eq!(back.entrypoint, o.entrypoint);
         assert_eq!(back.env, o.env);
-        assert_eq!(back.network, "none");
+        assert_eq!(back.network, Mode::None);
         let mut want = o.publish.clone();
         want[1] = "9000:90/tcp".into();
         want.sort();
@@ -628,7 +630,7 @@ mod tests {
         assert_eq!(back.mounts, o.mounts);
         assert_eq!(back.tmpfs, o.tmpfs);
         assert_eq!(back.volumes, o.volumes);
-        assert_eq!(back.runtime, "runc");
+        assert_eq!(back.runtime, Kind::Runc);
         assert_eq!((back.memory, back.pids_limit), (1 << 20, 10));
     }
 

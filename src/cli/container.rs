@@ -1,6 +1,5 @@
 //! `run`, `create`, `start`, `stop`, `kill`, `rm`: the commands that change containers, each one traced.
 
-use crate::engine::create::CreateOptions;
 use crate::engine::{self, Engine, EngineError};
 use crate::state::ContainerConfig;
 use crate::sys::exit;
@@ -9,119 +8,10 @@ use crate::trace::format::{SpanRecord, TraceFile};
 use crate::trace::recorder;
 use crate::{phase_span, trace};
 
-use super::args::{CreateFlags, KillArgs, RmArgs, RunArgs, StartArgs, StopArgs};
+use super::args::{KillArgs, RmArgs, RunArgs, StartArgs, StopArgs};
+use super::options::options;
 use super::{fail1, start_tracing, Context, Failure};
-use crate::sys::size::{parse_cpus, parse_size};
 use std::time::Duration;
-
-pub(super) fn options(f: &CreateFlags, auto_remove: bool) -> Result<CreateOptions, Failure> {
-    let bad = |m: String| Failure::new(exit::ENGINE, m);
-    if (f.interactive || f.tty) && f.runtime == "runc" {
-        return Err(bad(
-            "-i/-t are not supported with --runtime runc yet: use the embedded runtime".into(),
-        ));
-    }
-    let memory = f
-        .memory
-        .as_deref()
-        .map(|m| parse_size("--memory", m))
-        .transpose()
-        .map_err(bad)?;
-    let memory_swap = match f.memory_swap.as_deref() {
-        Some("-1") => Some(-1),
-        Some(m) => Some(parse_size("--memory-swap", m).map_err(bad)?),
-        None => None,
-    };
-    let nano_cpus = f.cpus.as_deref().map(parse_cpus).transpose().map_err(bad)?;
-    if let Some(p) = f.pids_limit {
-        if p == 0 || p < -1 {
-            return Err(bad(format!(
-                "invalid value {p} for --pids-limit: expected a positive number, or -1 for unlimited"
-            )));
-        }
-    }
-    let restart_policy =
-        crate::state::RestartPolicy::parse(f.restart.as_deref().unwrap_or("")).map_err(bad)?;
-    if auto_remove && restart_policy.restarts() {
-        return Err(bad("Conflicting options: --restart and --rm".into()));
-    }
-    Ok(CreateOptions {
-        restart_policy,
-        image: f.image.clone(),
-        pull: f.pull.clone(),
-        platform: f.platform.clone(),
-        name: f.name.clone(),
-        cmd: f.command.clone(),
-        entrypoint: f.entrypoint.clone(),
-        env: f.env.clone(),
-        workdir: f.workdir.clone(),
-        user: f.user.clone(),
-        hostname: f.hostname.clone(),
-        memory: memory.unwrap_or(0),
-        memory_swap: memory_swap.unwrap_or(0),
-        pids_limit: f.pids_limit.filter(|p| *p > 0).unwrap_or(0),
-        nano_cpus: nano_cpus.unwrap_or(0),
-        network: f.network.clone(),
-        publish: f.publish.clone(),
-        publish_all: f.publish_all,
-        dns: f.dns.clone(),
-        extra_hosts: f.add_host.clone(),
-        runtime: f.runtime.clone(),
-        auto_remove,
-        read_only: f.read_only,
-        labels: f.labels.clone(),
-        volumes: f.volumes.clone(),
-        mounts: f.mounts.clone(),
-        tmpfs: f.tmpfs.clone(),
-        volumes_from: f.volumes_from.clone(),
-        tty: f.tty,
-        open_stdin: f.interactive,
-        healthcheck: health_flags(f).map_err(bad)?,
-        no_healthcheck: f.no_healthcheck,
-    })
-}
-
-/// The `--health-*` flags, checked as docker checks them.
-fn health_flags(f: &CreateFlags) -> Result<Option<crate::state::health::HealthConfig>, String> {
-    let given = f.health_cmd.is_some()
-        || f.health_interval.is_some()
-        || f.health_timeout.is_some()
-        || f.health_retries.is_some()
-        || f.health_start_period.is_some();
-    if !given {
-        return Ok(None);
-    }
-    if f.no_healthcheck {
-        return Err("--no-healthcheck conflicts with --health-* options".into());
-    }
-    let duration = |flag: &str, v: &Option<String>| -> Result<i64, String> {
-        let Some(v) = v else { return Ok(0) };
-        let d = humantime::parse_duration(v).map_err(|_| {
-            format!(
-                "invalid value {v:?} for {flag}: expected a duration such as 1s, 500ms or 1m30s"
-            )
-        })?;
-        if d < std::time::Duration::from_millis(1) {
-            return Err(format!("{flag} cannot be less than 1ms"));
-        }
-        Ok(d.as_nanos() as i64)
-    };
-    let retries = f.health_retries.unwrap_or(0);
-    if retries < 0 {
-        return Err("--health-retries cannot be negative".into());
-    }
-    Ok(Some(crate::state::health::HealthConfig {
-        test: f
-            .health_cmd
-            .as_ref()
-            .map(|c| vec!["CMD-SHELL".to_string(), c.clone()])
-            .unwrap_or_default(),
-        interval: duration("--health-interval", &f.health_interval)?,
-        timeout: duration("--health-timeout", &f.health_timeout)?,
-        start_period: duration("--health-start-period", &f.health_start_period)?,
-        retries,
-    }))
-}
 
 /// The first line of `--explain`.
 pub(super) fn banner(view: &Option<std::sync::Arc<Explain>>, ctx: &Context, runtime: &str) {
@@ -293,7 +183,7 @@ pub fn run(ctx: &Context, a: RunArgs) -> Result<i32, Failure> {
     let opts = options(&a.flags, a.rm)?;
     Engine::require_root().map_err(|e| Failure::new(exit::ENGINE, e))?;
     arm_step(ctx, a.flags.step, a.flags.lang.as_deref())?;
-    banner(&view, ctx, &opts.runtime);
+    banner(&view, ctx, opts.runtime.as_str());
     let engine = &ctx.engine;
     let mut container = None;
     let result = {
@@ -340,7 +230,7 @@ pub fn create(ctx: &Context, a: super::args::CreateArgs) -> Result<i32, Failure>
     let opts = options(&a.flags, a.rm)?;
     Engine::require_root().map_err(|e| Failure::new(exit::ENGINE, e))?;
     arm_step(ctx, a.flags.step, a.flags.lang.as_deref())?;
-    banner(&view, ctx, &opts.runtime);
+    banner(&view, ctx, opts.runtime.as_str());
     let result = engine::create::create(&ctx.engine, &opts);
     finish_trace(ctx, "create", result.as_ref().ok(), view.as_deref());
     let cfg = result.map_err(|e| Failure::new(e.exit_code(), e))?;

@@ -11,6 +11,7 @@ pub mod events;
 mod exec;
 mod images;
 mod logs;
+mod options;
 mod ps;
 mod remote;
 mod step;

@@ -23,7 +23,8 @@ use crate::trace::recorder;
 use crate::{phase_span, trace};
 
 use super::args::{CreateArgs, KillArgs, RmArgs, RunArgs, StartArgs, StopArgs};
-use super::container::{arm_fault, banner, client_phases, finish_trace, options};
+use super::container::{arm_fault, banner, client_phases, finish_trace};
+use super::options::options;
 use super::{start_tracing, Context, Failure};
 
 /// The daemon to use: the one `-H`/`CTRACE_HOST` names (which must answer), else the default

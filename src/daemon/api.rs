@@ -378,7 +378,7 @@ mod tests {
         assert_eq!(o.image, "busybox");
         assert_eq!(o.entrypoint.as_deref(), Some("sh"));
         assert_eq!(o.cmd, ["-c", "echo", "hi"]);
-        assert_eq!(o.network, "bridge");
+        assert_eq!(o.network, crate::network::Mode::Bridge);
         assert_eq!(o.publish, ["8080:80/tcp"]);
         assert_eq!(o.labels, ["k=v"]);
         assert!(o.auto_remove);

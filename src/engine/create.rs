@@ -16,8 +16,8 @@ use super::{Engine, EngineError};
 #[derive(Debug, Clone, Default)]
 pub struct CreateOptions {
     pub image: String,
-    /// `--pull`: `missing` (default, also when empty), `always` or `never`.
-    pub pull: String,
+    /// `--pull`.
+    pub pull: Pull,
     /// `--platform` for a pull.
     pub platform: Option<String>,
     pub name: Option<String>,
@@ -32,13 +32,15 @@ pub struct CreateOptions {
     pub memory_swap: i64,
     pub pids_limit: i64,
     pub nano_cpus: i64,
-    pub network: String,
+    /// `--network`, parsed (empty: docker's default, bridge).
+    pub network: Mode,
     /// `-p` values, unparsed.
     pub publish: Vec<String>,
     pub publish_all: bool,
     pub dns: Vec<String>,
     pub extra_hosts: Vec<String>,
-    pub runtime: String,
+    /// `--runtime`, parsed.
+    pub runtime: Kind,
     pub auto_remove: bool,
     pub read_only: bool,
     /// `--restart`, validated.
@@ -92,11 +94,7 @@ fn create_phases<'a>(
     root: &tracing::Span,
 ) -> Result<ContainerConfig, EngineError> {
     // Validate what does not depend on the image first, so bad input changes nothing.
-    let mode = Mode::parse(if opts.network.is_empty() {
-        network::DEFAULT_MODE
-    } else {
-        &opts.network
-    })?;
+    let mode = opts.network.clone();
     let mut port_bindings = opts
         .publish
         .iter()
@@ -125,12 +123,7 @@ fn create_phases<'a>(
             return Err(network::NetworkError::Conflict("custom host-to-IP mapping").into());
         }
     }
-    let runtime = Kind::parse(&opts.runtime).ok_or_else(|| {
-        EngineError::Invalid(format!(
-            "unknown runtime {:?}: expected embedded or runc",
-            opts.runtime
-        ))
-    })?;
+    let runtime = opts.runtime;
     if let Some(name) = &opts.name {
         if !names::valid(name) {
             return Err(crate::state::StateError::InvalidName(name.clone()).into());
@@ -146,16 +139,7 @@ fn create_phases<'a>(
     let requested_mounts = volume::parse_flags(opts)?;
     let mount_requests = volume::host_config_mounts(&requested_mounts);
 
-    let policy = match opts.pull.as_str() {
-        "" | "missing" => Pull::Missing,
-        "always" => Pull::Always,
-        "never" => Pull::Never,
-        other => {
-            return Err(EngineError::Invalid(format!(
-                "invalid pull option {other:?}: must be one of \"always\", \"missing\" or \"never\""
-            )))
-        }
-    };
+    let policy = opts.pull;
     let normalized = reference::normalize(&opts.image)?;
     let local = phase(
         phase_span!("create.image.lookup", reference = %opts.image),
@@ -378,11 +362,26 @@ pub(crate) fn phase<T>(
 }
 
 /// `--pull`, as docker's.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Pull {
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Pull {
+    #[default]
     Missing,
     Always,
     Never,
+}
+
+impl Pull {
+    /// `--pull`'s value (empty: `missing`). Called where flags are read, never by the engine.
+    pub fn parse(s: &str) -> Result<Pull, String> {
+        match s {
+            "" | "missing" => Ok(Pull::Missing),
+            "always" => Ok(Pull::Always),
+            "never" => Ok(Pull::Never),
+            other => Err(format!(
+                "invalid pull option {other:?}: must be one of \"always\", \"missing\" or \"never\""
+            )),
+        }
+    }
 }
 
 /// The image in the local store, if it is there (and wanted: `--pull always` looks anyway).

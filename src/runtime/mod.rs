@@ -25,8 +25,9 @@ pub mod step_gate;
 pub use init_error::InitError;
 
 /// Which runtime runs a container.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub enum Kind {
+    #[default]
     Embedded,
     Runc,
 }
