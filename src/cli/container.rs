@@ -8,7 +8,10 @@ use crate::trace::format::{SpanRecord, TraceFile};
 use crate::trace::recorder;
 use crate::{phase_span, trace};
 
-use super::args::{KillArgs, RmArgs, RunArgs, StartArgs, StopArgs};
+use nix::sys::signal::Signal;
+
+use super::args::{RunArgs, StartArgs, StopArgs};
+use super::backend::{each, exit_code, Backend};
 use super::options::options;
 use super::{fail1, start_tracing, Context, Failure};
 use std::time::Duration;
@@ -303,51 +306,24 @@ pub fn start(ctx: &Context, mut a: StartArgs) -> Result<i32, Failure> {
     Ok(code)
 }
 
-/// Runs `op` on each named container as its own traced `operation`, printing each name done, as
-/// docker's stop/kill/rm do; exits 1 when any failed (and says why for each).
-fn each_container(
-    ctx: &Context,
-    names: &[String],
-    operation: &str,
-    op: impl Fn(&str) -> Result<(), EngineError>,
-) -> Result<i32, Failure> {
-    Engine::require_root().map_err(fail1)?;
-    start_tracing(false, None);
-    let mut failed = false;
-    for name in names {
-        recorder::restart(None);
-        let cfg = ctx
-            .engine
-            .store
-            .lookup(name)
-            .ok()
-            .and_then(|id| ctx.engine.store.load_config(&id).ok());
-        let r = op(name);
-        finish_trace(ctx, operation, cfg.as_ref(), None);
-        match r {
-            Ok(()) => println!("{name}"),
-            Err(e) => {
-                eprintln!("ctrace: {e}");
-                failed = true;
-            }
-        }
+/// The engine in this process.
+pub struct Embedded<'a> {
+    pub engine: &'a Engine,
+}
+
+impl Backend for Embedded<'_> {
+    fn ready(&self) -> Result<(), Failure> {
+        Engine::require_root().map_err(fail1)
     }
-    Ok(if failed { 1 } else { 0 })
-}
-
-pub fn stop(ctx: &Context, a: StopArgs) -> Result<i32, Failure> {
-    let timeout = Duration::from_secs(a.time);
-    each_container(ctx, &a.containers, "stop", |name| {
-        engine::stop::stop(&ctx.engine, name, timeout)
-    })
-}
-
-pub fn kill(ctx: &Context, a: KillArgs) -> Result<i32, Failure> {
-    let signal = engine::stop::parse_signal(&a.signal)
-        .ok_or_else(|| Failure::new(1, format!("invalid signal: {}", a.signal)))?;
-    each_container(ctx, &a.containers, "kill", |name| {
-        engine::stop::kill(&ctx.engine, name, signal)
-    })
+    fn stop(&self, name: &str, timeout: Duration) -> Result<(), EngineError> {
+        engine::stop::stop(self.engine, name, timeout)
+    }
+    fn kill(&self, name: &str, signal: Signal) -> Result<(), EngineError> {
+        engine::stop::kill(self.engine, name, signal)
+    }
+    fn rm(&self, name: &str, force: bool, volumes: bool) -> Result<(), EngineError> {
+        engine::rm::rm(self.engine, name, force, volumes)
+    }
 }
 
 pub fn wait(ctx: &Context, containers: &[String]) -> Result<i32, Failure> {
@@ -364,27 +340,33 @@ pub fn wait(ctx: &Context, containers: &[String]) -> Result<i32, Failure> {
     Ok(if failed { 1 } else { 0 })
 }
 
-pub fn rm(ctx: &Context, a: RmArgs) -> Result<i32, Failure> {
-    each_container(ctx, &a.containers, "rm", |name| {
-        engine::rm::rm(&ctx.engine, name, a.force, a.volumes)
-    })
-}
-
 pub fn pause(ctx: &Context, containers: &[String]) -> Result<i32, Failure> {
-    each_container(ctx, containers, "pause", |name| {
+    let b = Embedded {
+        engine: &ctx.engine,
+    };
+    each(ctx, &b, containers, "pause", |_, name| {
         engine::pause::pause(&ctx.engine, name)
     })
+    .map(exit_code)
 }
 
 pub fn unpause(ctx: &Context, containers: &[String]) -> Result<i32, Failure> {
-    each_container(ctx, containers, "unpause", |name| {
+    let b = Embedded {
+        engine: &ctx.engine,
+    };
+    each(ctx, &b, containers, "unpause", |_, name| {
         engine::pause::unpause(&ctx.engine, name)
     })
+    .map(exit_code)
 }
 
 pub fn restart(ctx: &Context, a: StopArgs) -> Result<i32, Failure> {
     let timeout = Duration::from_secs(a.time);
-    each_container(ctx, &a.containers, "restart", |name| {
+    let b = Embedded {
+        engine: &ctx.engine,
+    };
+    each(ctx, &b, &a.containers, "restart", |_, name| {
         engine::restart::restart(&ctx.engine, name, timeout)
     })
+    .map(exit_code)
 }

@@ -5,6 +5,7 @@
 //! Errors print as one line, `ctrace: <what failed>: <what to do>`.
 
 pub mod args;
+mod backend;
 mod bench;
 mod container;
 pub mod events;
@@ -120,13 +121,16 @@ pub fn main() -> i32 {
         Command::Create(a) => container::create(&ctx, a),
         Command::Start(a) if ctx.daemon.is_some() => remote::start(&ctx, a),
         Command::Start(a) => container::start(&ctx, a),
-        Command::Stop(a) if ctx.daemon.is_some() => remote::stop(&ctx, a),
-        Command::Stop(a) => container::stop(&ctx, a),
-        Command::Kill(a) if ctx.daemon.is_some() => remote::kill(&ctx, a),
-        Command::Kill(a) => container::kill(&ctx, a),
+        Command::Stop(a) => backend::stop(&ctx, ctx.backend().as_ref(), &a.containers, a.time),
+        Command::Kill(a) => backend::kill(&ctx, ctx.backend().as_ref(), &a.containers, &a.signal),
         Command::Wait { containers } => container::wait(&ctx, &containers),
-        Command::Rm(a) if ctx.daemon.is_some() => remote::rm(&ctx, a),
-        Command::Rm(a) => container::rm(&ctx, a),
+        Command::Rm(a) => backend::rm(
+            &ctx,
+            ctx.backend().as_ref(),
+            &a.containers,
+            a.force,
+            a.volumes,
+        ),
         Command::Pause { containers } => container::pause(&ctx, &containers),
         Command::Unpause { containers } => container::unpause(&ctx, &containers),
         Command::Restart(a) => container::restart(&ctx, a),
@@ -217,6 +221,18 @@ pub struct Context {
     pub t0: u64,
     /// The daemon's socket, when commands go through a daemon.
     pub daemon: Option<std::path::PathBuf>,
+}
+
+impl Context {
+    /// Who runs the commands: the daemon when one was found, else the engine in this process.
+    pub fn backend(&self) -> Box<dyn backend::Backend + '_> {
+        match self.daemon {
+            Some(_) => Box::new(remote::Daemon { ctx: self }),
+            None => Box::new(container::Embedded {
+                engine: &self.engine,
+            }),
+        }
+    }
 }
 
 /// Whether traces are recorded (`CTRACE_TRACE=off` turns recording off).

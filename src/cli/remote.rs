@@ -22,7 +22,12 @@ use crate::trace::format::SpanRecord;
 use crate::trace::recorder;
 use crate::{phase_span, trace};
 
-use super::args::{CreateArgs, KillArgs, RmArgs, RunArgs, StartArgs, StopArgs};
+use std::time::Duration;
+
+use nix::sys::signal::Signal;
+
+use super::args::{CreateArgs, RunArgs, StartArgs};
+use super::backend::{each, Backend};
 use super::container::{arm_fault, banner, client_phases, finish_trace};
 use super::options::options;
 use super::{start_tracing, Context, Failure};
@@ -319,71 +324,55 @@ pub fn start(ctx: &Context, a: StartArgs) -> Result<i32, Failure> {
             "start -a through the daemon is not supported yet: use `ctrace run`, or start detached",
         ));
     }
-    each(ctx, &a.containers, "start", "POST", |id| {
-        format!("/v1.41/containers/{id}/start")
-    })
-}
-
-pub fn stop(ctx: &Context, a: StopArgs) -> Result<i32, Failure> {
-    let t = a.time;
-    each(ctx, &a.containers, "stop", "POST", move |id| {
-        format!("/v1.41/containers/{id}/stop?t={t}")
-    })
-}
-
-pub fn kill(ctx: &Context, a: KillArgs) -> Result<i32, Failure> {
-    let sig = query_escape(&a.signal);
-    each(ctx, &a.containers, "kill", "POST", move |id| {
-        format!("/v1.41/containers/{id}/kill?signal={sig}")
-    })
-}
-
-pub fn rm(ctx: &Context, a: RmArgs) -> Result<i32, Failure> {
-    let q = format!("force={}&v={}", a.force as u8, a.volumes as u8);
-    each(ctx, &a.containers, "rm", "DELETE", move |id| {
-        format!("/v1.41/containers/{id}?{q}")
-    })
-}
-
-/// One request per container, each its own trace; prints each name done, exits 1 when any
-/// failed (docker's stop/kill/rm/start).
-fn each(
-    ctx: &Context,
-    names: &[String],
-    operation: &str,
-    method: &str,
-    path: impl Fn(&str) -> String,
-) -> Result<i32, Failure> {
-    start_tracing(false, None);
-    let mut failed = false;
-    for name in names {
-        recorder::restart(None);
-        let cfg = ctx
-            .engine
-            .store
-            .lookup(name)
-            .ok()
-            .and_then(|id| config(ctx, &id));
-        let r =
-            client_phases(ctx).and_then(|()| call(ctx, method, &path(&query_escape(name)), None));
-        finish_trace(ctx, operation, cfg.as_ref(), None);
-        match r {
-            Ok(r) if r.status < 300 || r.status == 304 => println!("{name}"),
-            Ok(r) => {
-                eprintln!("ctrace: {}", r.message());
-                failed = true;
-            }
-            Err(e) => {
-                eprintln!("ctrace: {e}");
-                failed = true;
-            }
-        }
-    }
-    if failed && operation == "start" {
+    let d = Daemon { ctx };
+    if each(ctx, &d, &a.containers, "start", |_, name| d.start(name))? {
         return Err(Failure::new(
             1,
-            format!("failed to start containers: {}", names.join(", ")),
+            format!("failed to start containers: {}", a.containers.join(", ")),
         ));
     }
-    Ok(if failed { 1 } else { 0 })
+    Ok(0)
+}
+
+/// The daemon behind the socket the context names.
+pub struct Daemon<'a> {
+    pub ctx: &'a Context,
+}
+
+impl Daemon<'_> {
+    /// One request of a traced operation: the client phases, then the call; docker's answer
+    /// for a failure becomes its message.
+    fn request(&self, method: &str, path: &str) -> Result<(), EngineError> {
+        client_phases(self.ctx)?;
+        let r = call(self.ctx, method, path, None)?;
+        if r.status < 300 || r.status == 304 {
+            Ok(())
+        } else {
+            Err(EngineError::Invalid(r.message()))
+        }
+    }
+
+    fn start(&self, name: &str) -> Result<(), EngineError> {
+        let id = query_escape(name);
+        self.request("POST", &format!("/v1.41/containers/{id}/start"))
+    }
+}
+
+impl Backend for Daemon<'_> {
+    fn ready(&self) -> Result<(), Failure> {
+        Ok(())
+    }
+    fn stop(&self, name: &str, timeout: Duration) -> Result<(), EngineError> {
+        let (id, t) = (query_escape(name), timeout.as_secs());
+        self.request("POST", &format!("/v1.41/containers/{id}/stop?t={t}"))
+    }
+    fn kill(&self, name: &str, signal: Signal) -> Result<(), EngineError> {
+        let (id, sig) = (query_escape(name), signal as i32);
+        self.request("POST", &format!("/v1.41/containers/{id}/kill?signal={sig}"))
+    }
+    fn rm(&self, name: &str, force: bool, volumes: bool) -> Result<(), EngineError> {
+        let id = query_escape(name);
+        let q = format!("force={}&v={}", force as u8, volumes as u8);
+        self.request("DELETE", &format!("/v1.41/containers/{id}?{q}"))
+    }
 }
