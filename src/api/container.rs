@@ -18,7 +18,7 @@ use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::{Map, Value};
 
 use crate::engine::create::{CreateOptions, Pull};
-use crate::network::Mode;
+use crate::network::{self, Mode};
 use crate::runtime::Kind;
 use crate::state::health::HealthConfig;
 use crate::state::RestartPolicy;
@@ -464,7 +464,7 @@ impl CreateBody {
             pids_limit: h.pids_limit.max(0),
             nano_cpus: h.nano_cpus,
             network: Mode::parse(&h.network_mode).map_err(|e| e.to_string())?,
-            publish: publish_flags(&h.port_bindings),
+            publish: publish(&h.port_bindings)?,
             publish_all: h.publish_all_ports,
             dns: h.dns,
             extra_hosts: h.extra_hosts,
@@ -487,33 +487,30 @@ impl CreateBody {
     }
 }
 
-/// `-p` values as `PortBindings`; a value that does not parse is sent as its own key, so the
-/// daemon refuses it with the engine's message.
-fn port_bindings(publish: &[String]) -> BTreeMap<String, Vec<PortBinding>> {
+/// The engine's bindings as `PortBindings`.
+fn port_bindings(publish: &[network::PortBinding]) -> BTreeMap<String, Vec<PortBinding>> {
     let mut ports: BTreeMap<String, Vec<PortBinding>> = BTreeMap::new();
-    for p in publish {
-        match crate::network::PortBinding::parse(p) {
-            Ok(b) => ports
-                .entry(format!("{}/{}", b.container_port, b.proto))
-                .or_default()
-                .push(PortBinding {
-                    host_ip: b.host_ip,
-                    host_port: if b.host_port == 0 {
-                        String::new()
-                    } else {
-                        b.host_port.to_string()
-                    },
-                }),
-            Err(_) => {
-                ports.insert(p.clone(), Vec::new());
-            }
-        }
+    for b in publish {
+        ports
+            .entry(format!("{}/{}", b.container_port, b.proto))
+            .or_default()
+            .push(PortBinding {
+                host_ip: b.host_ip.clone(),
+                host_port: if b.host_port == 0 {
+                    String::new()
+                } else {
+                    b.host_port.to_string()
+                },
+            });
     }
     ports
 }
 
-/// `PortBindings` as the `-p` values the engine parses.
-fn publish_flags(ports: &BTreeMap<String, Vec<PortBinding>>) -> Vec<String> {
+/// `PortBindings` as the engine's bindings, each read as the `-p` value it stands for (so a
+/// bad one is refused with `-p`'s words).
+fn publish(
+    ports: &BTreeMap<String, Vec<PortBinding>>,
+) -> Result<Vec<network::PortBinding>, String> {
     let mut publish = Vec::new();
     for (port, bindings) in ports {
         let (cport, proto) = port.split_once('/').unwrap_or((port.as_str(), "tcp"));
@@ -523,10 +520,11 @@ fn publish_flags(ports: &BTreeMap<String, Vec<PortBinding>>) -> Vec<String> {
                 (true, false) => format!("{}:", b.host_port),
                 (false, _) => format!("{}:{}:", b.host_ip, b.host_port),
             };
-            publish.push(format!("{host_part}{cport}/{proto}"));
+            let flag = format!("{host_part}{cport}/{proto}");
+            publish.push(network::PortBinding::parse(&flag).map_err(|e| e.to_string())?);
         }
     }
-    publish
+    Ok(publish)
 }
 
 /// A `--mount` value as a `Mount` (keys the API has no field for are left to the engine's
@@ -587,7 +585,10 @@ mod tests {
         assert_eq!(o.entrypoint.as_deref(), Some("sh"));
         assert_eq!(o.cmd, ["-c", "echo", "hi"]);
         assert_eq!(o.network, Mode::Bridge);
-        assert_eq!(o.publish, ["8080:80/tcp"]);
+        assert_eq!(
+            o.publish,
+            [network::PortBinding::parse("8080:80/tcp").unwrap()]
+        );
         assert_eq!(o.labels, ["k=v"]);
         assert_eq!(o.tmpfs, ["/run:size=1m"]);
         assert_eq!(o.mounts, ["type=volume,source=data,target=/data,readonly"]);
@@ -604,7 +605,9 @@ mod tests {
             entrypoint: Some("/bin/sh".into()),
             env: vec!["A=1".into()],
             network: Mode::None,
-            publish: vec!["127.0.0.1:8080:80/udp".into(), "9000:90".into()],
+            publish: ["127.0.0.1:8080:80/udp", "9000:90"]
+                .map(|p| network::PortBinding::parse(p).unwrap())
+                .to_vec(),
             labels: vec!["a=b".into()],
             mounts: vec!["type=tmpfs,target=/t".into()],
             tmpfs: vec!["/run".into()],
@@ -620,12 +623,8 @@ mod tests {
         assert_eq!(back.entrypoint, o.entrypoint);
         assert_eq!(back.env, o.env);
         assert_eq!(back.network, Mode::None);
-        let mut want = o.publish.clone();
-        want[1] = "9000:90/tcp".into();
-        want.sort();
-        let mut got = back.publish.clone();
-        got.sort();
-        assert_eq!(got, want);
+        assert_eq!(back.publish.len(), 2);
+        assert!(o.publish.iter().all(|p| back.publish.contains(p)));
         assert_eq!(back.labels, o.labels);
         assert_eq!(back.mounts, o.mounts);
         assert_eq!(back.tmpfs, o.tmpfs);

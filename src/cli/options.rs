@@ -1,5 +1,6 @@
 //! `run`/`create` flags turned, once, into the engine's typed [`CreateOptions`]: sizes, CPUs,
-//! the network mode, the runtime, the pull policy, the restart policy and the health check are
+//! the network mode, `-p` ports, the runtime, the pull policy, the restart policy and the health
+//! check are
 //! parsed and checked here, so the engine receives values, never strings to read again. A bad
 //! value is one line and exit 125, as docker's.
 //!
@@ -7,7 +8,7 @@
 //! (names, mounts, ports: the engine's create).
 
 use crate::engine::create::{CreateOptions, Pull};
-use crate::network::{self, Mode};
+use crate::network::{self, Mode, PortBinding};
 use crate::runtime::Kind;
 use crate::sys::exit;
 use crate::sys::size::{parse_cpus, parse_size};
@@ -78,7 +79,12 @@ pub fn options(f: &CreateFlags, auto_remove: bool) -> Result<CreateOptions, Fail
         pids_limit: f.pids_limit.filter(|p| *p > 0).unwrap_or(0),
         nano_cpus: nano_cpus.unwrap_or(0),
         network: network_mode(&f.network).map_err(bad)?,
-        publish: f.publish.clone(),
+        publish: f
+            .publish
+            .iter()
+            .map(|p| PortBinding::parse(p))
+            .collect::<Result<_, _>>()
+            .map_err(|e| bad(e.to_string()))?,
         publish_all: f.publish_all,
         dns: f.dns.clone(),
         extra_hosts: f.add_host.clone(),

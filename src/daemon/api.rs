@@ -379,7 +379,11 @@ mod tests {
         assert_eq!(o.entrypoint.as_deref(), Some("sh"));
         assert_eq!(o.cmd, ["-c", "echo", "hi"]);
         assert_eq!(o.network, crate::network::Mode::Bridge);
-        assert_eq!(o.publish, ["8080:80/tcp"]);
+        assert_eq!(o.publish.len(), 1);
+        assert_eq!(
+            (o.publish[0].host_port, o.publish[0].container_port),
+            (8080, 80)
+        );
         assert_eq!(o.labels, ["k=v"]);
         assert!(o.auto_remove);
         assert_eq!(o.memory, 64 << 20);

@@ -34,8 +34,8 @@ pub struct CreateOptions {
     pub nano_cpus: i64,
     /// `--network`, parsed (empty: docker's default, bridge).
     pub network: Mode,
-    /// `-p` values, unparsed.
-    pub publish: Vec<String>,
+    /// `-p` values, parsed.
+    pub publish: Vec<PortBinding>,
     pub publish_all: bool,
     pub dns: Vec<String>,
     pub extra_hosts: Vec<String>,
@@ -95,11 +95,7 @@ fn create_phases<'a>(
 ) -> Result<ContainerConfig, EngineError> {
     // Validate what does not depend on the image first, so bad input changes nothing.
     let mode = opts.network.clone();
-    let mut port_bindings = opts
-        .publish
-        .iter()
-        .map(|p| PortBinding::parse(p))
-        .collect::<Result<Vec<_>, _>>()?;
+    let mut port_bindings = opts.publish.clone();
     for d in &opts.dns {
         if d.parse::<std::net::IpAddr>().is_err() {
             return Err(network::NetworkError::InvalidDns(d.clone()).into());
