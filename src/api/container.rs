@@ -357,14 +357,6 @@ impl CreateBody {
                 }
             })
             .collect();
-        let labels = o
-            .labels
-            .iter()
-            .map(|l| {
-                let (k, v) = l.split_once('=').unwrap_or((l.as_str(), ""));
-                (k.to_string(), v.to_string())
-            })
-            .collect();
         let tmpfs = o
             .tmpfs
             .iter()
@@ -390,7 +382,7 @@ impl CreateBody {
                 working_dir: o.workdir.clone().unwrap_or_default(),
                 user: o.user.clone().unwrap_or_default(),
                 hostname: o.hostname.clone().unwrap_or_default(),
-                labels,
+                labels: o.labels.clone(),
                 attach_stdout: true,
                 attach_stderr: true,
                 healthcheck,
@@ -473,7 +465,7 @@ impl CreateBody {
             })?,
             auto_remove: h.auto_remove,
             read_only: h.readonly_rootfs,
-            labels: c.labels.iter().map(|(k, v)| format!("{k}={v}")).collect(),
+            labels: c.labels,
             volumes: h.binds,
             mounts: h.mounts.iter().map(mount_flag).collect::<Result<_, _>>()?,
             tmpfs: h
@@ -589,7 +581,7 @@ mod tests {
             o.publish,
             [network::PortBinding::parse("8080:80/tcp").unwrap()]
         );
-        assert_eq!(o.labels, ["k=v"]);
+        assert_eq!(o.labels["k"], "v");
         assert_eq!(o.tmpfs, ["/run:size=1m"]);
         assert_eq!(o.mounts, ["type=volume,source=data,target=/data,readonly"]);
         assert!(o.auto_remove);
@@ -608,7 +600,7 @@ mod tests {
             publish: ["127.0.0.1:8080:80/udp", "9000:90"]
                 .map(|p| network::PortBinding::parse(p).unwrap())
                 .to_vec(),
-            labels: vec!["a=b".into()],
+            labels: [("a".to_string(), "b".to_string())].into(),
             mounts: vec!["type=tmpfs,target=/t".into()],
             tmpfs: vec!["/run".into()],
             volumes: vec!["v:/data:ro".into()],

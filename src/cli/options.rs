@@ -7,6 +7,8 @@
 //! Not here: the flags themselves ([`super::args`]); checks that need the image or the state
 //! (names, mounts, ports: the engine's create).
 
+use std::collections::BTreeMap;
+
 use crate::engine::create::{CreateOptions, Pull};
 use crate::network::{self, Mode, PortBinding};
 use crate::runtime::Kind;
@@ -24,6 +26,17 @@ pub fn network_mode(s: &str) -> Result<Mode, String> {
         s
     })
     .map_err(|e| e.to_string())
+}
+
+/// `-l key=value` (a key alone: an empty value; a later key wins).
+pub fn labels(flags: &[String]) -> BTreeMap<String, String> {
+    flags
+        .iter()
+        .map(|l| {
+            let (k, v) = l.split_once('=').unwrap_or((l, ""));
+            (k.to_string(), v.to_string())
+        })
+        .collect()
 }
 
 /// `--runtime`.
@@ -91,7 +104,7 @@ pub fn options(f: &CreateFlags, auto_remove: bool) -> Result<CreateOptions, Fail
         runtime: runtime_kind(&f.runtime).map_err(bad)?,
         auto_remove,
         read_only: f.read_only,
-        labels: f.labels.clone(),
+        labels: labels(&f.labels),
         volumes: f.volumes.clone(),
         mounts: f.mounts.clone(),
         tmpfs: f.tmpfs.clone(),
@@ -161,6 +174,13 @@ mod tests {
         assert!(runtime_kind("kata")
             .unwrap_err()
             .contains("unknown runtime \"kata\""));
+    }
+
+    #[test]
+    fn labels_are_keys_and_values_and_the_last_one_wins() {
+        let l = labels(&["a=1".into(), "b".into(), "a=2=x".into()]);
+        assert_eq!(l["a"], "2=x");
+        assert_eq!(l["b"], "");
     }
 
     #[test]

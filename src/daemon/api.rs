@@ -384,7 +384,7 @@ mod tests {
             (o.publish[0].host_port, o.publish[0].container_port),
             (8080, 80)
         );
-        assert_eq!(o.labels, ["k=v"]);
+        assert_eq!(o.labels["k"], "v");
         assert!(o.auto_remove);
         assert_eq!(o.memory, 64 << 20);
         assert_eq!(o.name.as_deref(), Some("web"));

@@ -45,7 +45,8 @@ pub struct CreateOptions {
     pub read_only: bool,
     /// `--restart`, validated.
     pub restart_policy: crate::state::RestartPolicy,
-    pub labels: Vec<String>,
+    /// `-l key=value`, parsed (a later key wins).
+    pub labels: std::collections::BTreeMap<String, String>,
     /// `-v`, `--mount`, `--tmpfs`, `--volumes-from`, as given.
     pub volumes: Vec<String>,
     pub mounts: Vec<String>,
@@ -566,10 +567,7 @@ fn merge_config(opts: &CreateOptions, image: &Image) -> Result<Config, EngineErr
         )));
     }
     let mut labels = ic.labels.clone();
-    for l in &opts.labels {
-        let (k, v) = l.split_once('=').unwrap_or((l, ""));
-        labels.insert(k.to_string(), v.to_string());
-    }
+    labels.extend(opts.labels.clone());
     Ok(Config {
         hostname: opts.hostname.clone().unwrap_or_default(),
         user: opts.user.clone().unwrap_or_else(|| ic.user.clone()),
