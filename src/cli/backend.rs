@@ -13,7 +13,7 @@ use nix::sys::signal::Signal;
 use crate::engine::EngineError;
 use crate::trace::recorder;
 
-use super::container::finish_trace;
+use super::record::finish_trace;
 use super::{start_tracing, Context, Failure};
 
 /// What a command asks of the engine, wherever it runs.

@@ -1,10 +1,13 @@
-//! `run`, `create`, `start`, `stop`, `kill`, `rm`: the commands that change containers, each one traced.
+//! `run`, `create`, `start`, `stop`, `kill`, `rm`, `pause`, `unpause`, `restart`: the commands that
+//! change containers, each one traced; and the [`Embedded`] backend (the engine in this process).
+//!
+//! Not here: the flags → options step ([`super::options`]); the daemon's backend
+//! ([`super::remote`]); writing the trace ([`super::record`]).
 
 use crate::engine::{self, Engine, EngineError};
-use crate::state::ContainerConfig;
 use crate::sys::exit;
-use crate::trace::explain::{summary_line, Explain, Style};
-use crate::trace::format::{SpanRecord, TraceFile};
+use crate::trace::explain::Explain;
+use crate::trace::format::SpanRecord;
 use crate::trace::recorder;
 use crate::{phase_span, trace};
 
@@ -13,6 +16,7 @@ use nix::sys::signal::Signal;
 use super::args::{RunArgs, StartArgs, StopArgs};
 use super::backend::{each, exit_code, Backend};
 use super::options::options;
+use super::record::{finish_trace, send_otlp};
 use super::{fail1, start_tracing, Context, Failure};
 use std::time::Duration;
 
@@ -90,45 +94,6 @@ pub(super) fn client_phases(ctx: &Context) -> Result<(), EngineError> {
             Ok(())
         }),
     }
-}
-
-/// Writes this process's trace; prints the summary line under `--explain`. Returns the trace.
-/// `run --otlp`: sends the run's trace after the container has run, so the export is never on
-/// the start's critical path, and a collector that is down costs one warning, not the container.
-pub(super) fn send_otlp(file: Option<&TraceFile>) {
-    match file.map(|f| super::traces::send_otlp(f, None, None)) {
-        Some(Ok(_)) => {}
-        Some(Err(e)) => eprintln!("ctrace: warning: {e}"),
-        None => eprintln!("ctrace: warning: no spans were recorded to send over OTLP"),
-    }
-}
-
-pub(super) fn finish_trace(
-    ctx: &Context,
-    operation: &str,
-    container: Option<&ContainerConfig>,
-    view: Option<&Explain>,
-) -> Option<TraceFile> {
-    let spans = recorder::take();
-    if spans.is_empty() {
-        return None;
-    }
-    let file = engine::trace_file(
-        operation,
-        container,
-        ctx.argv.clone(),
-        recorder::trace_id(),
-        spans,
-    );
-    if super::recording_enabled() {
-        if let Err(e) = trace::store::write(&ctx.engine.paths.traces(), &file) {
-            eprintln!("ctrace: warning: {e}");
-        }
-    }
-    if view.is_some() {
-        eprint!("{}", summary_line(&Style::for_stderr("en"), &file));
-    }
-    Some(file)
 }
 
 /// Arms `--step` (refusing without a terminal); stepping is always traced, since each pause

@@ -7,7 +7,7 @@ use crate::engine::{self, tty, Engine};
 use crate::trace::recorder;
 
 use super::args::ExecArgs;
-use super::container::finish_trace;
+use super::record::finish_trace;
 use super::{start_tracing, Context, Failure};
 
 pub fn exec(ctx: &Context, a: ExecArgs) -> Result<i32, Failure> {

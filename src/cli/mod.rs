@@ -14,6 +14,7 @@ mod images;
 mod logs;
 mod options;
 mod ps;
+mod record;
 mod remote;
 mod step;
 pub mod traces;

@@ -1,5 +1,5 @@
-//! The commands that go through a daemon when one answers: `run`, `create`, `start`, `stop`,
-//! `kill`, `rm`. Each request is a `client.request` span; its W3C `traceparent` makes the
+//! The commands that go through a daemon when one answers: `run`, `create`, `start`, and the
+//! [`Daemon`] backend that `stop`, `kill`, `rm` use ([`super::backend`]). Each request is a `client.request` span; its W3C `traceparent` makes the
 //! daemon's spans (and the shim's, and the init's) children of it, and the daemon hands them
 //! back (`x-ctrace-spans`) so this CLI writes one trace file and `--explain` shows the whole
 //! hop: client.command, client.connect, client.request, then the daemon's phases.
@@ -28,8 +28,9 @@ use nix::sys::signal::Signal;
 
 use super::args::{CreateArgs, RunArgs, StartArgs};
 use super::backend::{each, Backend};
-use super::container::{arm_fault, banner, client_phases, finish_trace};
+use super::container::{arm_fault, banner, client_phases};
 use super::options::options;
+use super::record::finish_trace;
 use super::{start_tracing, Context, Failure};
 
 /// The daemon to use: the one `-H`/`CTRACE_HOST` names (which must answer), else the default
@@ -299,7 +300,7 @@ pub fn run(ctx: &Context, a: RunArgs) -> Result<i32, Failure> {
     let cfg = id.as_deref().and_then(|i| config(ctx, i));
     let file = finish_trace(ctx, "run", cfg.as_ref(), view.as_deref());
     if a.otlp {
-        super::container::send_otlp(file.as_ref());
+        super::record::send_otlp(file.as_ref());
     }
     result.map_err(|e| Failure::new(e.exit_code(), e))
 }
