@@ -5,6 +5,7 @@
 //! filesystem, [`network`] the sandbox, [`runtime`] and [`shim`] the process, [`state`] what is on
 //! disk, [`trace`] what was recorded, [`lessons`] what it all means.
 
+mod api;
 mod book;
 mod cli;
 mod daemon;

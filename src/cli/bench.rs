@@ -205,8 +205,8 @@ pub fn bench(ctx: &Context, a: BenchArgs) -> Result<i32, Failure> {
         } else {
             a.command.clone()
         },
-        network: a.network.clone(),
-        runtime: a.runtime.clone(),
+        network: super::options::network_mode(&a.network).map_err(|m| Failure::new(1, m))?,
+        runtime: super::options::runtime_kind(&a.runtime).map_err(|m| Failure::new(1, m))?,
         auto_remove: true,
         ..CreateOptions::default()
     };

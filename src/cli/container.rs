@@ -1,126 +1,24 @@
-//! `run`, `create`, `start`, `stop`, `kill`, `rm`: the commands that change containers, each one traced.
+//! `run`, `create`, `start`, `stop`, `kill`, `rm`, `pause`, `unpause`, `restart`: the commands that
+//! change containers, each one traced; and the [`Embedded`] backend (the engine in this process).
+//!
+//! Not here: the flags → options step ([`super::options`]); the daemon's backend
+//! ([`super::remote`]); writing the trace ([`super::record`]).
 
-use crate::engine::create::CreateOptions;
-use crate::engine::{self, Engine, EngineError, EXIT_ENGINE};
-use crate::state::ContainerConfig;
-use crate::trace::explain::{summary_line, Explain, Style};
-use crate::trace::format::{SpanRecord, TraceFile};
+use crate::engine::{self, Engine, EngineError};
+use crate::sys::exit;
+use crate::trace::explain::Explain;
+use crate::trace::format::SpanRecord;
 use crate::trace::recorder;
 use crate::{phase_span, trace};
 
-use super::args::{CreateFlags, KillArgs, RmArgs, RunArgs, StartArgs, StopArgs};
-use super::units::{parse_cpus, parse_size};
+use nix::sys::signal::Signal;
+
+use super::args::{RunArgs, StartArgs, StopArgs};
+use super::backend::{each, exit_code, Backend};
+use super::options::options;
+use super::record::{finish_trace, send_otlp};
 use super::{fail1, start_tracing, Context, Failure};
 use std::time::Duration;
-
-pub(super) fn options(f: &CreateFlags, auto_remove: bool) -> Result<CreateOptions, Failure> {
-    let bad = |m: String| Failure::new(EXIT_ENGINE, m);
-    if (f.interactive || f.tty) && f.runtime == "runc" {
-        return Err(bad(
-            "-i/-t are not supported with --runtime runc yet: use the embedded runtime".into(),
-        ));
-    }
-    let memory = f
-        .memory
-        .as_deref()
-        .map(|m| parse_size("--memory", m))
-        .transpose()
-        .map_err(bad)?;
-    let memory_swap = match f.memory_swap.as_deref() {
-        Some("-1") => Some(-1),
-        Some(m) => Some(parse_size("--memory-swap", m).map_err(bad)?),
-        None => None,
-    };
-    let nano_cpus = f.cpus.as_deref().map(parse_cpus).transpose().map_err(bad)?;
-    if let Some(p) = f.pids_limit {
-        if p == 0 || p < -1 {
-            return Err(bad(format!(
-                "invalid value {p} for --pids-limit: expected a positive number, or -1 for unlimited"
-            )));
-        }
-    }
-    let restart_policy =
-        crate::state::RestartPolicy::parse(f.restart.as_deref().unwrap_or("")).map_err(bad)?;
-    if auto_remove && restart_policy.restarts() {
-        return Err(bad("Conflicting options: --restart and --rm".into()));
-    }
-    Ok(CreateOptions {
-        restart_policy,
-        image: f.image.clone(),
-        pull: f.pull.clone(),
-        platform: f.platform.clone(),
-        name: f.name.clone(),
-        cmd: f.command.clone(),
-        entrypoint: f.entrypoint.clone(),
-        env: f.env.clone(),
-        workdir: f.workdir.clone(),
-        user: f.user.clone(),
-        hostname: f.hostname.clone(),
-        memory: memory.unwrap_or(0),
-        memory_swap: memory_swap.unwrap_or(0),
-        pids_limit: f.pids_limit.filter(|p| *p > 0).unwrap_or(0),
-        nano_cpus: nano_cpus.unwrap_or(0),
-        network: f.network.clone(),
-        publish: f.publish.clone(),
-        publish_all: f.publish_all,
-        dns: f.dns.clone(),
-        extra_hosts: f.add_host.clone(),
-        runtime: f.runtime.clone(),
-        auto_remove,
-        read_only: f.read_only,
-        labels: f.labels.clone(),
-        volumes: f.volumes.clone(),
-        mounts: f.mounts.clone(),
-        tmpfs: f.tmpfs.clone(),
-        volumes_from: f.volumes_from.clone(),
-        tty: f.tty,
-        open_stdin: f.interactive,
-        healthcheck: health_flags(f).map_err(bad)?,
-        no_healthcheck: f.no_healthcheck,
-    })
-}
-
-/// The `--health-*` flags, checked as docker checks them.
-fn health_flags(f: &CreateFlags) -> Result<Option<crate::state::health::HealthConfig>, String> {
-    let given = f.health_cmd.is_some()
-        || f.health_interval.is_some()
-        || f.health_timeout.is_some()
-        || f.health_retries.is_some()
-        || f.health_start_period.is_some();
-    if !given {
-        return Ok(None);
-    }
-    if f.no_healthcheck {
-        return Err("--no-healthcheck conflicts with --health-* options".into());
-    }
-    let duration = |flag: &str, v: &Option<String>| -> Result<i64, String> {
-        let Some(v) = v else { return Ok(0) };
-        let d = humantime::parse_duration(v).map_err(|_| {
-            format!(
-                "invalid value {v:?} for {flag}: expected a duration such as 1s, 500ms or 1m30s"
-            )
-        })?;
-        if d < std::time::Duration::from_millis(1) {
-            return Err(format!("{flag} cannot be less than 1ms"));
-        }
-        Ok(d.as_nanos() as i64)
-    };
-    let retries = f.health_retries.unwrap_or(0);
-    if retries < 0 {
-        return Err("--health-retries cannot be negative".into());
-    }
-    Ok(Some(crate::state::health::HealthConfig {
-        test: f
-            .health_cmd
-            .as_ref()
-            .map(|c| vec!["CMD-SHELL".to_string(), c.clone()])
-            .unwrap_or_default(),
-        interval: duration("--health-interval", &f.health_interval)?,
-        timeout: duration("--health-timeout", &f.health_timeout)?,
-        start_period: duration("--health-start-period", &f.health_start_period)?,
-        retries,
-    }))
-}
 
 /// The first line of `--explain`.
 pub(super) fn banner(view: &Option<std::sync::Arc<Explain>>, ctx: &Context, runtime: &str) {
@@ -149,7 +47,7 @@ pub(super) fn banner(view: &Option<std::sync::Arc<Explain>>, ctx: &Context, runt
 /// The client phases: parsing (from process start until now) and reaching the engine.
 pub(super) fn client_phases(ctx: &Context) -> Result<(), EngineError> {
     recorder::backdate_current(ctx.t0);
-    let injected = engine::fault::check("client.command");
+    let injected = crate::phase::fault::check("client.command");
     if recorder::active() {
         let now = recorder::now_unix_ns();
         let mut attrs = serde_json::Map::new();
@@ -198,45 +96,6 @@ pub(super) fn client_phases(ctx: &Context) -> Result<(), EngineError> {
     }
 }
 
-/// Writes this process's trace; prints the summary line under `--explain`. Returns the trace.
-/// `run --otlp`: sends the run's trace after the container has run, so the export is never on
-/// the start's critical path, and a collector that is down costs one warning, not the container.
-pub(super) fn send_otlp(file: Option<&TraceFile>) {
-    match file.map(|f| super::traces::send_otlp(f, None, None)) {
-        Some(Ok(_)) => {}
-        Some(Err(e)) => eprintln!("ctrace: warning: {e}"),
-        None => eprintln!("ctrace: warning: no spans were recorded to send over OTLP"),
-    }
-}
-
-pub(super) fn finish_trace(
-    ctx: &Context,
-    operation: &str,
-    container: Option<&ContainerConfig>,
-    view: Option<&Explain>,
-) -> Option<TraceFile> {
-    let spans = recorder::take();
-    if spans.is_empty() {
-        return None;
-    }
-    let file = engine::trace_file(
-        operation,
-        container,
-        ctx.argv.clone(),
-        recorder::trace_id(),
-        spans,
-    );
-    if super::recording_enabled() {
-        if let Err(e) = trace::store::write(&ctx.engine.paths.traces(), &file) {
-            eprintln!("ctrace: warning: {e}");
-        }
-    }
-    if view.is_some() {
-        eprint!("{}", summary_line(&Style::for_stderr("en"), &file));
-    }
-    Some(file)
-}
-
 /// Arms `--step` (refusing without a terminal); stepping is always traced, since each pause
 /// shows what its phase's span recorded.
 fn arm_step(ctx: &Context, step: bool, lang: Option<&str>) -> Result<(), Failure> {
@@ -257,7 +116,7 @@ fn arm_step(ctx: &Context, step: bool, lang: Option<&str>) -> Result<(), Failure
 /// Arms `--fail-at`; a failure injection is always traced (showing the rollback is its point).
 pub(super) fn arm_fault(phase: Option<&str>, explain: bool) -> Result<bool, Failure> {
     if let Some(p) = phase {
-        engine::fault::arm(p).map_err(|m| Failure::new(EXIT_ENGINE, m))?;
+        crate::phase::fault::arm(p).map_err(|m| Failure::new(exit::ENGINE, m))?;
     }
     Ok(explain || phase.is_some())
 }
@@ -265,15 +124,15 @@ pub(super) fn arm_fault(phase: Option<&str>, explain: bool) -> Result<bool, Fail
 /// With `-it`, our terminal goes raw before the container starts (as docker's CLI does when it
 /// attaches): keys typed while it starts, ^C included, wait in our stdin for the container
 /// instead of being echoed here or killing us. Restored when the guard drops.
-fn raw_terminal(interactive_tty: bool) -> Option<engine::tty::RawMode> {
-    (interactive_tty && engine::tty::is_terminal(0))
-        .then(|| engine::tty::RawMode::enter_input(0).ok())
+fn raw_terminal(interactive_tty: bool) -> Option<crate::runtime::console::RawMode> {
+    (interactive_tty && crate::runtime::console::is_terminal(0))
+        .then(|| crate::runtime::console::RawMode::enter_input(0).ok())
         .flatten()
 }
 
 /// docker refuses `-it` when stdin is not a terminal, before doing anything.
 fn check_tty(interactive: bool, tty: bool) -> Result<(), Failure> {
-    if interactive && tty && !engine::tty::is_terminal(0) {
+    if interactive && tty && !crate::runtime::console::is_terminal(0) {
         return Err(Failure::new(1, "the input device is not a TTY"));
     }
     Ok(())
@@ -290,9 +149,9 @@ pub fn run(ctx: &Context, a: RunArgs) -> Result<i32, Failure> {
         super::force_tracing();
     }
     let opts = options(&a.flags, a.rm)?;
-    Engine::require_root().map_err(|e| Failure::new(EXIT_ENGINE, e))?;
+    Engine::require_root().map_err(|e| Failure::new(exit::ENGINE, e))?;
     arm_step(ctx, a.flags.step, a.flags.lang.as_deref())?;
-    banner(&view, ctx, &opts.runtime);
+    banner(&view, ctx, opts.runtime.as_str());
     let engine = &ctx.engine;
     let mut container = None;
     let result = {
@@ -337,9 +196,9 @@ pub fn create(ctx: &Context, a: super::args::CreateArgs) -> Result<i32, Failure>
     }
     let view = start_tracing(a.flags.explain, a.flags.lang.as_deref());
     let opts = options(&a.flags, a.rm)?;
-    Engine::require_root().map_err(|e| Failure::new(EXIT_ENGINE, e))?;
+    Engine::require_root().map_err(|e| Failure::new(exit::ENGINE, e))?;
     arm_step(ctx, a.flags.step, a.flags.lang.as_deref())?;
-    banner(&view, ctx, &opts.runtime);
+    banner(&view, ctx, opts.runtime.as_str());
     let result = engine::create::create(&ctx.engine, &opts);
     finish_trace(ctx, "create", result.as_ref().ok(), view.as_deref());
     let cfg = result.map_err(|e| Failure::new(e.exit_code(), e))?;
@@ -412,51 +271,24 @@ pub fn start(ctx: &Context, mut a: StartArgs) -> Result<i32, Failure> {
     Ok(code)
 }
 
-/// Runs `op` on each named container as its own traced `operation`, printing each name done, as
-/// docker's stop/kill/rm do; exits 1 when any failed (and says why for each).
-fn each_container(
-    ctx: &Context,
-    names: &[String],
-    operation: &str,
-    op: impl Fn(&str) -> Result<(), EngineError>,
-) -> Result<i32, Failure> {
-    Engine::require_root().map_err(fail1)?;
-    start_tracing(false, None);
-    let mut failed = false;
-    for name in names {
-        recorder::restart(None);
-        let cfg = ctx
-            .engine
-            .store
-            .lookup(name)
-            .ok()
-            .and_then(|id| ctx.engine.store.load_config(&id).ok());
-        let r = op(name);
-        finish_trace(ctx, operation, cfg.as_ref(), None);
-        match r {
-            Ok(()) => println!("{name}"),
-            Err(e) => {
-                eprintln!("ctrace: {e}");
-                failed = true;
-            }
-        }
+/// The engine in this process.
+pub struct Embedded<'a> {
+    pub engine: &'a Engine,
+}
+
+impl Backend for Embedded<'_> {
+    fn ready(&self) -> Result<(), Failure> {
+        Engine::require_root().map_err(fail1)
     }
-    Ok(if failed { 1 } else { 0 })
-}
-
-pub fn stop(ctx: &Context, a: StopArgs) -> Result<i32, Failure> {
-    let timeout = Duration::from_secs(a.time);
-    each_container(ctx, &a.containers, "stop", |name| {
-        engine::stop::stop(&ctx.engine, name, timeout)
-    })
-}
-
-pub fn kill(ctx: &Context, a: KillArgs) -> Result<i32, Failure> {
-    let signal = engine::stop::parse_signal(&a.signal)
-        .ok_or_else(|| Failure::new(1, format!("invalid signal: {}", a.signal)))?;
-    each_container(ctx, &a.containers, "kill", |name| {
-        engine::stop::kill(&ctx.engine, name, signal)
-    })
+    fn stop(&self, name: &str, timeout: Duration) -> Result<(), EngineError> {
+        engine::stop::stop(self.engine, name, timeout)
+    }
+    fn kill(&self, name: &str, signal: Signal) -> Result<(), EngineError> {
+        engine::stop::kill(self.engine, name, signal)
+    }
+    fn rm(&self, name: &str, force: bool, volumes: bool) -> Result<(), EngineError> {
+        engine::rm::rm(self.engine, name, force, volumes)
+    }
 }
 
 pub fn wait(ctx: &Context, containers: &[String]) -> Result<i32, Failure> {
@@ -473,27 +305,33 @@ pub fn wait(ctx: &Context, containers: &[String]) -> Result<i32, Failure> {
     Ok(if failed { 1 } else { 0 })
 }
 
-pub fn rm(ctx: &Context, a: RmArgs) -> Result<i32, Failure> {
-    each_container(ctx, &a.containers, "rm", |name| {
-        engine::rm::rm(&ctx.engine, name, a.force, a.volumes)
-    })
-}
-
 pub fn pause(ctx: &Context, containers: &[String]) -> Result<i32, Failure> {
-    each_container(ctx, containers, "pause", |name| {
+    let b = Embedded {
+        engine: &ctx.engine,
+    };
+    each(ctx, &b, containers, "pause", |_, name| {
         engine::pause::pause(&ctx.engine, name)
     })
+    .map(exit_code)
 }
 
 pub fn unpause(ctx: &Context, containers: &[String]) -> Result<i32, Failure> {
-    each_container(ctx, containers, "unpause", |name| {
+    let b = Embedded {
+        engine: &ctx.engine,
+    };
+    each(ctx, &b, containers, "unpause", |_, name| {
         engine::pause::unpause(&ctx.engine, name)
     })
+    .map(exit_code)
 }
 
 pub fn restart(ctx: &Context, a: StopArgs) -> Result<i32, Failure> {
     let timeout = Duration::from_secs(a.time);
-    each_container(ctx, &a.containers, "restart", |name| {
+    let b = Embedded {
+        engine: &ctx.engine,
+    };
+    each(ctx, &b, &a.containers, "restart", |_, name| {
         engine::restart::restart(&ctx.engine, name, timeout)
     })
+    .map(exit_code)
 }

@@ -3,11 +3,12 @@
 //! container is missing or not running.
 
 use crate::engine::exec::ExecOptions;
-use crate::engine::{self, tty, Engine};
+use crate::engine::{self, Engine};
+use crate::runtime::console as tty;
 use crate::trace::recorder;
 
 use super::args::ExecArgs;
-use super::container::finish_trace;
+use super::record::finish_trace;
 use super::{start_tracing, Context, Failure};
 
 pub fn exec(ctx: &Context, a: ExecArgs) -> Result<i32, Failure> {

@@ -8,24 +8,12 @@ use crate::image::pull::{Credentials, LinePrinter, NoProgress, Progress, PullEve
 use crate::image::{reference, Image, ImageError, RootfsConfig};
 
 const BUSYBOX: &str = "docker.io/library/busybox:latest";
+use crate::sys::size::human_size;
 use crate::{phase_span, trace};
 
 use super::args::{ImageCommand, ImagesArgs, ImportArgs, LoginArgs, PullArgs, RmiArgs};
-use super::ps::human_duration;
 use super::{fail1, start_tracing, Context, Failure};
-
-fn human_size(bytes: u64) -> String {
-    let b = bytes as f64;
-    if b >= 1e9 {
-        format!("{:.3}GB", b / 1e9)
-    } else if b >= 1e6 {
-        format!("{:.2}MB", b / 1e6)
-    } else if b >= 1e3 {
-        format!("{:.1}kB", b / 1e3)
-    } else {
-        format!("{bytes}B")
-    }
-}
+use crate::api::status::human_duration;
 
 fn short_id(id: &str) -> &str {
     let hex = id.strip_prefix("sha256:").unwrap_or(id);
@@ -79,7 +67,7 @@ pub fn list(engine: &Engine, a: ImagesArgs) -> Result<i32, Failure> {
             tag,
             short_id(&i.id),
             created,
-            human_size(i.size)
+            human_size(i.size, 3)
         );
     }
     Ok(0)

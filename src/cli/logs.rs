@@ -12,6 +12,7 @@ use std::time::{Duration, SystemTime};
 use crate::engine::Engine;
 use crate::state::Status;
 use crate::sys::time::parse_rfc3339;
+use crate::sys::time::parse_timestamp;
 
 use super::args::LogsArgs;
 use super::{fail1, Failure};
@@ -34,23 +35,6 @@ fn parse_line(line: &str) -> Option<Entry> {
         time: v["time"].as_str().unwrap_or("").to_string(),
         log: v["log"].as_str().unwrap_or("").to_string(),
     })
-}
-
-/// `--since`/`--until`: a duration back from now (`10m`, `1h30m`, `90s`), an RFC 3339 time,
-/// a date (`2026-11-29`), or unix seconds (`1700000000`, `1700000000.5`) — docker's
-/// `timetypes.GetTimestamp`.
-pub fn parse_time(value: &str, now: SystemTime) -> Option<SystemTime> {
-    if let Ok(d) = humantime::parse_duration(value) {
-        return now.checked_sub(d);
-    }
-    if let Ok(t) = humantime::parse_rfc3339_weak(value) {
-        return Some(t);
-    }
-    if let Ok(t) = humantime::parse_rfc3339_weak(&format!("{value}T00:00:00Z")) {
-        return Some(t);
-    }
-    let secs: f64 = value.parse().ok()?;
-    (secs >= 0.0).then(|| SystemTime::UNIX_EPOCH + Duration::from_secs_f64(secs))
 }
 
 /// `--tail`: `all` or a number; docker treats a negative number as `all`.
@@ -116,7 +100,7 @@ pub fn logs(engine: &Engine, a: LogsArgs) -> Result<i32, Failure> {
     let time_flag = |flag: &str, v: &Option<String>| -> Result<Option<SystemTime>, Failure> {
         v.as_deref()
             .map(|s| {
-                parse_time(s, now).ok_or_else(|| {
+                parse_timestamp(flag, s, now).map_err(|_| {
                     Failure::new(
                         1,
                         format!(
@@ -230,25 +214,6 @@ fn still_running(engine: &Engine, id: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn times_read_like_dockers() {
-        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_000_000);
-        assert_eq!(parse_time("10m", now), Some(now - Duration::from_secs(600)));
-        assert_eq!(
-            parse_time("1h30m", now),
-            Some(now - Duration::from_secs(5400))
-        );
-        assert_eq!(
-            parse_time("1970-01-02T00:00:00Z", now),
-            Some(SystemTime::UNIX_EPOCH + Duration::from_secs(86400))
-        );
-        assert_eq!(
-            parse_time("86400", now),
-            Some(SystemTime::UNIX_EPOCH + Duration::from_secs(86400))
-        );
-        assert_eq!(parse_time("yesterday-ish", now), None);
-    }
 
     #[test]
     fn tail_takes_numbers_and_all() {

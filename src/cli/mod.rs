@@ -5,17 +5,19 @@
 //! Errors print as one line, `ctrace: <what failed>: <what to do>`.
 
 pub mod args;
+mod backend;
 mod bench;
 mod container;
 pub mod events;
 mod exec;
 mod images;
 mod logs;
+mod options;
 mod ps;
+mod record;
 mod remote;
 mod step;
 pub mod traces;
-pub mod units;
 mod volumes;
 
 use std::sync::Arc;
@@ -24,12 +26,12 @@ use clap::{CommandFactory, Parser};
 
 use crate::engine::{Engine, EngineError};
 use crate::state::Paths;
+use crate::sys::exit;
 use crate::trace::explain::{Explain, Style};
 use crate::trace::{self, recorder};
 
 pub use args::Cli;
 use args::Command;
-pub use ps::status_text as ps_status;
 
 /// A failure with the exit code the command should end with.
 pub struct Failure {
@@ -61,7 +63,9 @@ pub fn main() -> i32 {
             let code = match e.kind() {
                 clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion => 0,
                 // docker run/create exit 125 on bad flags; the rest exit like docker's cobra (1)…
-                _ if matches!(argv.get(1).map(String::as_str), Some("run" | "create")) => 125,
+                _ if matches!(argv.get(1).map(String::as_str), Some("run" | "create")) => {
+                    exit::ENGINE
+                }
                 _ => 1,
             };
             let _ = e.print();
@@ -74,7 +78,7 @@ pub fn main() -> i32 {
         Ok(b) => engine.bridge = b,
         Err(e) => {
             eprintln!("ctrace: {e}");
-            return 125;
+            return exit::ENGINE;
         }
     }
     engine.pull.mirrors = cli.registry_mirrors.clone();
@@ -96,7 +100,7 @@ pub fn main() -> i32 {
             Err(m) => {
                 eprintln!("ctrace: {m}");
                 return if matches!(cli.command, Command::Run(_) | Command::Create(_)) {
-                    125
+                    exit::ENGINE
                 } else {
                     1
                 };
@@ -118,13 +122,16 @@ pub fn main() -> i32 {
         Command::Create(a) => container::create(&ctx, a),
         Command::Start(a) if ctx.daemon.is_some() => remote::start(&ctx, a),
         Command::Start(a) => container::start(&ctx, a),
-        Command::Stop(a) if ctx.daemon.is_some() => remote::stop(&ctx, a),
-        Command::Stop(a) => container::stop(&ctx, a),
-        Command::Kill(a) if ctx.daemon.is_some() => remote::kill(&ctx, a),
-        Command::Kill(a) => container::kill(&ctx, a),
+        Command::Stop(a) => backend::stop(&ctx, ctx.backend().as_ref(), &a.containers, a.time),
+        Command::Kill(a) => backend::kill(&ctx, ctx.backend().as_ref(), &a.containers, &a.signal),
         Command::Wait { containers } => container::wait(&ctx, &containers),
-        Command::Rm(a) if ctx.daemon.is_some() => remote::rm(&ctx, a),
-        Command::Rm(a) => container::rm(&ctx, a),
+        Command::Rm(a) => backend::rm(
+            &ctx,
+            ctx.backend().as_ref(),
+            &a.containers,
+            a.force,
+            a.volumes,
+        ),
         Command::Pause { containers } => container::pause(&ctx, &containers),
         Command::Unpause { containers } => container::unpause(&ctx, &containers),
         Command::Restart(a) => container::restart(&ctx, a),
@@ -215,6 +222,18 @@ pub struct Context {
     pub t0: u64,
     /// The daemon's socket, when commands go through a daemon.
     pub daemon: Option<std::path::PathBuf>,
+}
+
+impl Context {
+    /// Who runs the commands: the daemon when one was found, else the engine in this process.
+    pub fn backend(&self) -> Box<dyn backend::Backend + '_> {
+        match self.daemon {
+            Some(_) => Box::new(remote::Daemon { ctx: self }),
+            None => Box::new(container::Embedded {
+                engine: &self.engine,
+            }),
+        }
+    }
 }
 
 /// Whether traces are recorded (`CTRACE_TRACE=off` turns recording off).

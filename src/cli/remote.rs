@@ -1,5 +1,5 @@
-//! The commands that go through a daemon when one answers: `run`, `create`, `start`, `stop`,
-//! `kill`, `rm`. Each request is a `client.request` span; its W3C `traceparent` makes the
+//! The commands that go through a daemon when one answers: `run`, `create`, `start`, and the
+//! [`Daemon`] backend that `stop`, `kill`, `rm` use ([`super::backend`]). Each request is a `client.request` span; its W3C `traceparent` makes the
 //! daemon's spans (and the shim's, and the init's) children of it, and the daemon hands them
 //! back (`x-ctrace-spans`) so this CLI writes one trace file and `--explain` shows the whole
 //! hop: client.command, client.connect, client.request, then the daemon's phases.
@@ -10,18 +10,27 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use serde_json::{json, Map, Value};
+use serde_json::Value;
 
+use crate::api::container::CreateBody;
 use crate::daemon::client;
 use crate::engine::create::CreateOptions;
-use crate::engine::{EngineError, EXIT_ENGINE};
+use crate::engine::EngineError;
 use crate::state::ContainerConfig;
+use crate::sys::exit;
 use crate::trace::format::SpanRecord;
 use crate::trace::recorder;
 use crate::{phase_span, trace};
 
-use super::args::{CreateArgs, KillArgs, RmArgs, RunArgs, StartArgs, StopArgs};
-use super::container::{arm_fault, banner, client_phases, finish_trace, options};
+use std::time::Duration;
+
+use nix::sys::signal::Signal;
+
+use super::args::{CreateArgs, RunArgs, StartArgs};
+use super::backend::{each, Backend};
+use super::container::{arm_fault, banner, client_phases};
+use super::options::options;
+use super::record::finish_trace;
 use super::{start_tracing, Context, Failure};
 
 /// The daemon to use: the one `-H`/`CTRACE_HOST` names (which must answer), else the default
@@ -101,125 +110,19 @@ fn api_error(r: &client::Response) -> EngineError {
     let code = if message.contains("executable file not found")
         || message.contains("no such file or directory")
     {
-        127
+        exit::NOT_FOUND
     } else if message.contains("permission denied") || message.contains("is a directory") {
-        126
+        exit::CANNOT_EXEC
     } else {
-        EXIT_ENGINE
+        exit::ENGINE
     };
     EngineError::Runtime { code, message }
 }
 
 /// `CreateOptions` as the Docker API's container config.
-fn docker_config(o: &CreateOptions) -> Value {
-    let env: Vec<String> = o
-        .env
-        .iter()
-        .filter_map(|e| {
-            if e.contains('=') {
-                Some(e.clone())
-            } else {
-                // `-e NAME` copies the value from the client's environment, as docker does.
-                std::env::var(e).ok().map(|v| format!("{e}={v}"))
-            }
-        })
-        .collect();
-    let labels: Map<String, Value> = o
-        .labels
-        .iter()
-        .map(|l| {
-            let (k, v) = l.split_once('=').unwrap_or((l.as_str(), ""));
-            (k.to_string(), Value::from(v))
-        })
-        .collect();
-    let mut ports = Map::new();
-    for p in &o.publish {
-        if let Ok(b) = crate::network::parse_port(p) {
-            let host_port = if b.host_port == 0 {
-                String::new()
-            } else {
-                b.host_port.to_string()
-            };
-            ports
-                .entry(format!("{}/{}", b.container_port, b.proto))
-                .or_insert_with(|| json!([]))
-                .as_array_mut()
-                .expect("array")
-                .push(json!({ "HostIp": b.host_ip, "HostPort": host_port }));
-        } else {
-            // Let the daemon refuse it with the engine's message.
-            ports.insert(p.clone(), json!([]));
-        }
-    }
-    let tmpfs: Map<String, Value> = o
-        .tmpfs
-        .iter()
-        .map(|t| {
-            let (d, opts) = t.split_once(':').unwrap_or((t.as_str(), ""));
-            (d.to_string(), Value::from(opts))
-        })
-        .collect();
-    let mounts: Vec<Value> = o
-        .mounts
-        .iter()
-        .map(|m| {
-            let mut v = Map::new();
-            for part in m.split(',') {
-                let (k, val) = part.split_once('=').unwrap_or((part, "true"));
-                let key = match k {
-                    "type" => "Type",
-                    "source" | "src" => "Source",
-                    "target" | "destination" | "dst" => "Target",
-                    "readonly" | "ro" => {
-                        v.insert("ReadOnly".into(), Value::from(val != "false" && val != "0"));
-                        continue;
-                    }
-                    _ => continue,
-                };
-                v.insert(key.into(), Value::from(val));
-            }
-            Value::Object(v)
-        })
-        .collect();
-    json!({
-        "Image": o.image,
-        "Cmd": o.cmd,
-        "Entrypoint": o.entrypoint.as_ref().map(|e| vec![e.clone()]),
-        "Env": env,
-        "WorkingDir": o.workdir.clone().unwrap_or_default(),
-        "User": o.user.clone().unwrap_or_default(),
-        "Hostname": o.hostname.clone().unwrap_or_default(),
-        "Labels": labels,
-        "AttachStdout": true,
-        "AttachStderr": true,
-        "Healthcheck": if o.no_healthcheck {
-            json!({ "Test": ["NONE"] })
-        } else {
-            json!(o.healthcheck)
-        },
-        "HostConfig": {
-            "RestartPolicy": {
-                "Name": o.restart_policy.name,
-                "MaximumRetryCount": o.restart_policy.maximum_retry_count,
-            },
-            "NetworkMode": o.network,
-            "PortBindings": ports,
-            "PublishAllPorts": o.publish_all,
-            "Dns": o.dns,
-            "ExtraHosts": o.extra_hosts,
-            "Runtime": o.runtime,
-            "AutoRemove": o.auto_remove,
-            "ReadonlyRootfs": o.read_only,
-            "Memory": o.memory,
-            "MemorySwap": o.memory_swap,
-            "PidsLimit": o.pids_limit,
-            "NanoCpus": o.nano_cpus,
-            "Binds": o.volumes,
-            "Mounts": mounts,
-            "Tmpfs": tmpfs,
-            "VolumesFrom": o.volumes_from,
-        },
-    })
+/// The create body for `opts`, as JSON.
+fn create_body(opts: &CreateOptions) -> Value {
+    serde_json::to_value(CreateBody::from_options(opts)).unwrap_or_default()
 }
 
 fn query_escape(s: &str) -> String {
@@ -238,7 +141,7 @@ fn create_remote(ctx: &Context, opts: &CreateOptions) -> Result<String, EngineEr
         Some(n) => format!("/v1.41/containers/create?name={}", query_escape(n)),
         None => "/v1.41/containers/create".into(),
     };
-    let r = call(ctx, "POST", &path, Some(&docker_config(opts)))?;
+    let r = call(ctx, "POST", &path, Some(&create_body(opts)))?;
     if r.status != 201 {
         return Err(EngineError::Invalid(r.message()));
     }
@@ -331,7 +234,7 @@ fn attach_and_wait(
 pub fn run(ctx: &Context, a: RunArgs) -> Result<i32, Failure> {
     if a.flags.fail_at.is_some() {
         return Err(Failure::new(
-            EXIT_ENGINE,
+            exit::ENGINE,
             "--fail-at injects failures into the embedded engine: stop the daemon or use another --exec-root",
         ));
     }
@@ -373,7 +276,7 @@ pub fn run(ctx: &Context, a: RunArgs) -> Result<i32, Failure> {
             let outcome = wait.join().unwrap_or_else(|_| Err("wait failed".into()));
             let _ = attach.join();
             let v = outcome.map_err(|m| EngineError::Runtime {
-                code: EXIT_ENGINE,
+                code: exit::ENGINE,
                 message: m,
             })?;
             if let Ok(mut spans) =
@@ -384,7 +287,7 @@ pub fn run(ctx: &Context, a: RunArgs) -> Result<i32, Failure> {
                 }
                 recorder::import(spans);
             }
-            let code = v["StatusCode"].as_i64().unwrap_or(i64::from(EXIT_ENGINE)) as i32;
+            let code = v["StatusCode"].as_i64().unwrap_or(i64::from(exit::ENGINE)) as i32;
             trace::note(&wspan, format!("exited {code}"));
             Ok(code)
         })();
@@ -397,7 +300,7 @@ pub fn run(ctx: &Context, a: RunArgs) -> Result<i32, Failure> {
     let cfg = id.as_deref().and_then(|i| config(ctx, i));
     let file = finish_trace(ctx, "run", cfg.as_ref(), view.as_deref());
     if a.otlp {
-        super::container::send_otlp(file.as_ref());
+        super::record::send_otlp(file.as_ref());
     }
     result.map_err(|e| Failure::new(e.exit_code(), e))
 }
@@ -410,7 +313,7 @@ pub fn create(ctx: &Context, a: CreateArgs) -> Result<i32, Failure> {
     let result = client_phases(ctx).and_then(|()| create_remote(ctx, &opts));
     let cfg = result.as_ref().ok().and_then(|i| config(ctx, i));
     finish_trace(ctx, "create", cfg.as_ref(), view.as_deref());
-    let id = result.map_err(|e| Failure::new(EXIT_ENGINE, e))?;
+    let id = result.map_err(|e| Failure::new(exit::ENGINE, e))?;
     println!("{id}");
     Ok(0)
 }
@@ -422,71 +325,55 @@ pub fn start(ctx: &Context, a: StartArgs) -> Result<i32, Failure> {
             "start -a through the daemon is not supported yet: use `ctrace run`, or start detached",
         ));
     }
-    each(ctx, &a.containers, "start", "POST", |id| {
-        format!("/v1.41/containers/{id}/start")
-    })
-}
-
-pub fn stop(ctx: &Context, a: StopArgs) -> Result<i32, Failure> {
-    let t = a.time;
-    each(ctx, &a.containers, "stop", "POST", move |id| {
-        format!("/v1.41/containers/{id}/stop?t={t}")
-    })
-}
-
-pub fn kill(ctx: &Context, a: KillArgs) -> Result<i32, Failure> {
-    let sig = query_escape(&a.signal);
-    each(ctx, &a.containers, "kill", "POST", move |id| {
-        format!("/v1.41/containers/{id}/kill?signal={sig}")
-    })
-}
-
-pub fn rm(ctx: &Context, a: RmArgs) -> Result<i32, Failure> {
-    let q = format!("force={}&v={}", a.force as u8, a.volumes as u8);
-    each(ctx, &a.containers, "rm", "DELETE", move |id| {
-        format!("/v1.41/containers/{id}?{q}")
-    })
-}
-
-/// One request per container, each its own trace; prints each name done, exits 1 when any
-/// failed (docker's stop/kill/rm/start).
-fn each(
-    ctx: &Context,
-    names: &[String],
-    operation: &str,
-    method: &str,
-    path: impl Fn(&str) -> String,
-) -> Result<i32, Failure> {
-    start_tracing(false, None);
-    let mut failed = false;
-    for name in names {
-        recorder::restart(None);
-        let cfg = ctx
-            .engine
-            .store
-            .lookup(name)
-            .ok()
-            .and_then(|id| config(ctx, &id));
-        let r =
-            client_phases(ctx).and_then(|()| call(ctx, method, &path(&query_escape(name)), None));
-        finish_trace(ctx, operation, cfg.as_ref(), None);
-        match r {
-            Ok(r) if r.status < 300 || r.status == 304 => println!("{name}"),
-            Ok(r) => {
-                eprintln!("ctrace: {}", r.message());
-                failed = true;
-            }
-            Err(e) => {
-                eprintln!("ctrace: {e}");
-                failed = true;
-            }
-        }
-    }
-    if failed && operation == "start" {
+    let d = Daemon { ctx };
+    if each(ctx, &d, &a.containers, "start", |_, name| d.start(name))? {
         return Err(Failure::new(
             1,
-            format!("failed to start containers: {}", names.join(", ")),
+            format!("failed to start containers: {}", a.containers.join(", ")),
         ));
     }
-    Ok(if failed { 1 } else { 0 })
+    Ok(0)
+}
+
+/// The daemon behind the socket the context names.
+pub struct Daemon<'a> {
+    pub ctx: &'a Context,
+}
+
+impl Daemon<'_> {
+    /// One request of a traced operation: the client phases, then the call; docker's answer
+    /// for a failure becomes its message.
+    fn request(&self, method: &str, path: &str) -> Result<(), EngineError> {
+        client_phases(self.ctx)?;
+        let r = call(self.ctx, method, path, None)?;
+        if r.status < 300 || r.status == 304 {
+            Ok(())
+        } else {
+            Err(EngineError::Invalid(r.message()))
+        }
+    }
+
+    fn start(&self, name: &str) -> Result<(), EngineError> {
+        let id = query_escape(name);
+        self.request("POST", &format!("/v1.41/containers/{id}/start"))
+    }
+}
+
+impl Backend for Daemon<'_> {
+    fn ready(&self) -> Result<(), Failure> {
+        Ok(())
+    }
+    fn stop(&self, name: &str, timeout: Duration) -> Result<(), EngineError> {
+        let (id, t) = (query_escape(name), timeout.as_secs());
+        self.request("POST", &format!("/v1.41/containers/{id}/stop?t={t}"))
+    }
+    fn kill(&self, name: &str, signal: Signal) -> Result<(), EngineError> {
+        let (id, sig) = (query_escape(name), signal as i32);
+        self.request("POST", &format!("/v1.41/containers/{id}/kill?signal={sig}"))
+    }
+    fn rm(&self, name: &str, force: bool, volumes: bool) -> Result<(), EngineError> {
+        let id = query_escape(name);
+        let q = format!("force={}&v={}", force as u8, volumes as u8);
+        self.request("DELETE", &format!("/v1.41/containers/{id}?{q}"))
+    }
 }

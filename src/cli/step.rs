@@ -16,8 +16,8 @@ use std::process::Command;
 
 use nix::sys::termios::{self, LocalFlags, SetArg, SpecialCharacterIndices};
 
-use crate::engine::step::{Decision, Facts, Stepper};
 use crate::lessons;
+use crate::phase::step::{Decision, Facts, Stepper};
 use crate::runtime::cgroups::{Cgroup, Hierarchy};
 use crate::state::Paths;
 use crate::trace::format::SpanRecord;
@@ -32,9 +32,9 @@ pub const NEEDS_TTY: &str =
 /// Turns step mode on, or refuses when stdin is not a terminal.
 pub fn arm(paths: &Paths, bridge: &str, lang: &str) -> Result<(), Failure> {
     if !std::io::stdin().is_terminal() {
-        return Err(Failure::new(crate::engine::EXIT_ENGINE, NEEDS_TTY));
+        return Err(Failure::new(crate::sys::exit::ENGINE, NEEDS_TTY));
     }
-    crate::engine::step::arm(Box::new(Terminal {
+    crate::phase::step::arm(Box::new(Terminal {
         paths: paths.clone(),
         bridge: bridge.to_string(),
         lang: lang.to_string(),

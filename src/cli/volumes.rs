@@ -58,22 +58,6 @@ fn matches(engine: &Engine, v: &Volume, filters: &[(String, String)]) -> bool {
     })
 }
 
-/// docker's `units.HumanSize` for the reclaimed space (decimal units).
-fn human_size(bytes: u64) -> String {
-    let units = ["B", "kB", "MB", "GB", "TB"];
-    let mut v = bytes as f64;
-    let mut i = 0;
-    while v >= 1000.0 && i < units.len() - 1 {
-        v /= 1000.0;
-        i += 1;
-    }
-    if i == 0 {
-        format!("{bytes}B")
-    } else {
-        format!("{v:.3}{}", units[i])
-    }
-}
-
 pub fn command(engine: &Engine, c: VolumeCommand) -> Result<i32, Failure> {
     Engine::require_root().map_err(fail1)?;
     match c {
@@ -160,7 +144,10 @@ pub fn command(engine: &Engine, c: VolumeCommand) -> Result<i32, Failure> {
                 }
                 println!();
             }
-            println!("Total reclaimed space: {}", human_size(bytes));
+            println!(
+                "Total reclaimed space: {}",
+                crate::sys::size::human_size(bytes, 4)
+            );
             Ok(0)
         }
     }

@@ -9,15 +9,17 @@ use std::collections::BTreeMap;
 use hyper::StatusCode;
 use serde_json::{json, Map, Value};
 
+use crate::api::container;
 use crate::engine::create::CreateOptions;
 use crate::engine::query::Entry;
 use crate::engine::EngineError;
 use crate::image::pull::PullError;
 use crate::image::{Image, ImageError};
 use crate::state::{StateError, Status};
+use crate::sys::exit;
 
 /// The API version this daemon speaks (Docker 20.10's), and the oldest it accepts.
-pub const API_VERSION: &str = "1.41";
+pub use crate::api::container::API_VERSION;
 pub const MIN_API_VERSION: &str = "1.24";
 
 /// A request that failed: docker's `{"message": …}` with its status code.
@@ -75,9 +77,11 @@ impl From<EngineError> for ApiError {
             EngineError::Conflict(_) => StatusCode::CONFLICT,
             EngineError::Invalid(_) | EngineError::Volume(_) => StatusCode::BAD_REQUEST,
             // The docker CLI turns these into its exit codes 126 and 127 by their wording.
-            EngineError::Runtime {
-                code: 126 | 127, ..
-            } => StatusCode::BAD_REQUEST,
+            EngineError::Runtime { code, .. }
+                if *code == exit::CANNOT_EXEC || *code == exit::NOT_FOUND =>
+            {
+                StatusCode::BAD_REQUEST
+            }
             _ => StatusCode::INTERNAL_SERVER_ERROR,
         };
         // The engine words some conflicts for a terminal already (pause's, as the docker CLI
@@ -96,327 +100,21 @@ impl From<StateError> for ApiError {
     }
 }
 
-/// Container config keys of API v1.41 (`Config` plus `HostConfig` and `NetworkingConfig`).
-const CONFIG_KEYS: &[&str] = &[
-    "Hostname",
-    "Domainname",
-    "User",
-    "AttachStdin",
-    "AttachStdout",
-    "AttachStderr",
-    "ExposedPorts",
-    "Tty",
-    "OpenStdin",
-    "StdinOnce",
-    "Env",
-    "Cmd",
-    "Healthcheck",
-    "ArgsEscaped",
-    "Image",
-    "Volumes",
-    "WorkingDir",
-    "Entrypoint",
-    "NetworkDisabled",
-    "MacAddress",
-    "OnBuild",
-    "Labels",
-    "StopSignal",
-    "StopTimeout",
-    "Shell",
-    "HostConfig",
-    "NetworkingConfig",
-];
-
-/// `HostConfig` keys of API v1.41 (and the few newer ones today's docker CLI sends).
-const HOST_CONFIG_KEYS: &[&str] = &[
-    "Binds",
-    "ContainerIDFile",
-    "LogConfig",
-    "NetworkMode",
-    "PortBindings",
-    "RestartPolicy",
-    "AutoRemove",
-    "VolumeDriver",
-    "VolumesFrom",
-    "ConsoleSize",
-    "Annotations",
-    "CapAdd",
-    "CapDrop",
-    "CgroupnsMode",
-    "Dns",
-    "DnsOptions",
-    "DnsSearch",
-    "ExtraHosts",
-    "GroupAdd",
-    "IpcMode",
-    "Cgroup",
-    "Links",
-    "OomScoreAdj",
-    "PidMode",
-    "Privileged",
-    "PublishAllPorts",
-    "ReadonlyRootfs",
-    "SecurityOpt",
-    "StorageOpt",
-    "Tmpfs",
-    "UTSMode",
-    "UsernsMode",
-    "ShmSize",
-    "Sysctls",
-    "Runtime",
-    "Isolation",
-    "CpuShares",
-    "Memory",
-    "NanoCpus",
-    "CgroupParent",
-    "BlkioWeight",
-    "BlkioWeightDevice",
-    "BlkioDeviceReadBps",
-    "BlkioDeviceWriteBps",
-    "BlkioDeviceReadIOps",
-    "BlkioDeviceWriteIOps",
-    "CpuPeriod",
-    "CpuQuota",
-    "CpuRealtimePeriod",
-    "CpuRealtimeRuntime",
-    "CpusetCpus",
-    "CpusetMems",
-    "Devices",
-    "DeviceCgroupRules",
-    "DeviceRequests",
-    "KernelMemory",
-    "KernelMemoryTCP",
-    "MemoryReservation",
-    "MemorySwap",
-    "MemorySwappiness",
-    "OomKillDisable",
-    "PidsLimit",
-    "Ulimits",
-    "CpuCount",
-    "CpuPercent",
-    "IOMaximumIOps",
-    "IOMaximumBandwidth",
-    "MaskedPaths",
-    "ReadonlyPaths",
-    "Mounts",
-    "Init",
-];
-
-fn strings(v: &Value, what: &str) -> Result<Vec<String>, ApiError> {
-    match v {
-        Value::Null => Ok(Vec::new()),
-        Value::String(s) => Ok(vec![s.clone()]),
-        Value::Array(a) => a
-            .iter()
-            .map(|x| {
-                x.as_str()
-                    .map(str::to_string)
-                    .ok_or_else(|| ApiError::bad_request(format!("{what}: expected strings")))
-            })
-            .collect(),
-        _ => Err(ApiError::bad_request(format!(
-            "{what}: expected a list of strings"
-        ))),
-    }
-}
-
-fn opt_string(v: &Value, what: &str) -> Result<Option<String>, ApiError> {
-    match v {
-        Value::Null => Ok(None),
-        Value::String(s) if s.is_empty() => Ok(None),
-        Value::String(s) => Ok(Some(s.clone())),
-        _ => Err(ApiError::bad_request(format!("{what}: expected a string"))),
-    }
-}
-
-fn int(v: &Value, what: &str) -> Result<i64, ApiError> {
-    match v {
-        Value::Null => Ok(0),
-        Value::Number(n) => n
-            .as_i64()
-            .ok_or_else(|| ApiError::bad_request(format!("{what}: expected an integer"))),
-        _ => Err(ApiError::bad_request(format!(
-            "{what}: expected an integer"
-        ))),
-    }
-}
-
-fn truthy(v: &Value) -> bool {
-    v.as_bool().unwrap_or(false)
-}
-
-fn refuse_unknown(obj: &Map<String, Value>, known: &[&str], what: &str) -> Result<(), ApiError> {
-    match obj.keys().find(|k| !known.contains(&k.as_str())) {
-        Some(k) => Err(ApiError::bad_request(format!(
-            "unknown field {k:?} in {what}: check the Docker Engine API v{API_VERSION} reference"
-        ))),
-        None => Ok(()),
-    }
-}
-
 /// `POST /containers/create`'s body (and `?name=`) as the engine's options. Settings the engine
 /// cannot honour are refused, not ignored.
 pub fn create_options(body: &[u8], name: Option<String>) -> Result<CreateOptions, ApiError> {
-    let v: Value = serde_json::from_slice(body)
-        .map_err(|e| ApiError::bad_request(format!("malformed container config: {e}")))?;
-    let Value::Object(cfg) = &v else {
-        return Err(ApiError::bad_request(
-            "malformed container config: expected a JSON object",
-        ));
-    };
-    refuse_unknown(cfg, CONFIG_KEYS, "the container config")?;
-    let null = Value::Null;
-    let get = |k: &str| cfg.get(k).unwrap_or(&null);
-    let host = match get("HostConfig") {
-        Value::Null => Map::new(),
-        Value::Object(m) => m.clone(),
-        _ => return Err(ApiError::bad_request("HostConfig: expected an object")),
-    };
-    refuse_unknown(&host, HOST_CONFIG_KEYS, "HostConfig")?;
-    let hget = |k: &str| host.get(k).unwrap_or(&null);
-
-    if truthy(get("Tty")) || truthy(get("OpenStdin")) || truthy(get("AttachStdin")) {
+    let b = container::parse(body).map_err(ApiError::bad_request)?;
+    if b.config.tty || b.config.open_stdin || b.config.attach_stdin {
         return Err(ApiError::bad_request(
             "interactive containers (-i/-t) are not supported yet: run without -i/-t",
         ));
     }
-    if truthy(hget("Privileged")) {
+    if b.host_config.privileged {
         return Err(ApiError::bad_request(
             "privileged containers are not supported: run without --privileged",
         ));
     }
-    let image = opt_string(get("Image"), "Image")?
-        .ok_or_else(|| ApiError::bad_request("no image given: set Image in the config"))?;
-
-    let mut cmd = strings(get("Cmd"), "Cmd")?;
-    let entry = strings(get("Entrypoint"), "Entrypoint")?;
-    // The engine takes one entrypoint program (docker's --entrypoint); the rest of a JSON
-    // Entrypoint goes before the command, which gives the same argv.
-    let entrypoint = match entry.split_first() {
-        Some((first, rest)) => {
-            let mut c = rest.to_vec();
-            c.append(&mut cmd);
-            cmd = c;
-            Some(first.clone())
-        }
-        None => None,
-    };
-    let labels = match get("Labels") {
-        Value::Object(m) => m
-            .iter()
-            .map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or_default()))
-            .collect(),
-        _ => Vec::new(),
-    };
-    let network = opt_string(hget("NetworkMode"), "NetworkMode")?
-        .filter(|m| m != "default")
-        .unwrap_or_else(|| "bridge".into());
-    let mut publish = Vec::new();
-    if let Value::Object(ports) = hget("PortBindings") {
-        for (port, bindings) in ports {
-            let (cport, proto) = port.split_once('/').unwrap_or((port.as_str(), "tcp"));
-            for b in bindings.as_array().map(Vec::as_slice).unwrap_or(&[]) {
-                let ip = b["HostIp"].as_str().unwrap_or("");
-                let hport = b["HostPort"].as_str().unwrap_or("");
-                let host_part = match (ip.is_empty(), hport.is_empty()) {
-                    (true, true) => String::new(),
-                    (true, false) => format!("{hport}:"),
-                    (false, _) => format!("{ip}:{hport}:"),
-                };
-                publish.push(format!("{host_part}{cport}/{proto}"));
-            }
-        }
-    }
-    let tmpfs = match hget("Tmpfs") {
-        Value::Object(m) => m
-            .iter()
-            .map(|(k, v)| match v.as_str() {
-                Some(o) if !o.is_empty() => format!("{k}:{o}"),
-                _ => k.clone(),
-            })
-            .collect(),
-        _ => Vec::new(),
-    };
-    let mounts = match hget("Mounts") {
-        Value::Array(a) => a.iter().map(mount_flag).collect::<Result<_, _>>()?,
-        Value::Null => Vec::new(),
-        _ => return Err(ApiError::bad_request("Mounts: expected a list")),
-    };
-    let pids = int(hget("PidsLimit"), "PidsLimit")?;
-    let restart_policy = match hget("RestartPolicy") {
-        Value::Null => crate::state::RestartPolicy::default(),
-        Value::Object(p) => {
-            let name = p.get("Name").and_then(Value::as_str).unwrap_or("");
-            let count = p
-                .get("MaximumRetryCount")
-                .and_then(Value::as_i64)
-                .unwrap_or(0);
-            let flag = match (name, count) {
-                ("", _) => String::new(),
-                (n, 0) => n.to_string(),
-                (n, c) => format!("{n}:{c}"),
-            };
-            crate::state::RestartPolicy::parse(&flag).map_err(ApiError::bad_request)?
-        }
-        _ => return Err(ApiError::bad_request("RestartPolicy: expected an object")),
-    };
-    let healthcheck = match get("Healthcheck") {
-        Value::Null => None,
-        h => Some(
-            serde_json::from_value(h.clone())
-                .map_err(|e| ApiError::bad_request(format!("Healthcheck: {e}")))?,
-        ),
-    };
-    Ok(CreateOptions {
-        pull: "missing".into(),
-        restart_policy,
-        healthcheck,
-        image,
-        name: name.filter(|n| !n.is_empty()),
-        cmd,
-        entrypoint,
-        env: strings(get("Env"), "Env")?,
-        workdir: opt_string(get("WorkingDir"), "WorkingDir")?,
-        user: opt_string(get("User"), "User")?,
-        hostname: opt_string(get("Hostname"), "Hostname")?,
-        memory: int(hget("Memory"), "Memory")?,
-        memory_swap: int(hget("MemorySwap"), "MemorySwap")?,
-        pids_limit: pids.max(0),
-        nano_cpus: int(hget("NanoCpus"), "NanoCpus")?,
-        network,
-        publish,
-        publish_all: truthy(hget("PublishAllPorts")),
-        dns: strings(hget("Dns"), "Dns")?,
-        extra_hosts: strings(hget("ExtraHosts"), "ExtraHosts")?,
-        runtime: opt_string(hget("Runtime"), "Runtime")?.unwrap_or_else(|| "embedded".into()),
-        auto_remove: truthy(hget("AutoRemove")),
-        read_only: truthy(hget("ReadonlyRootfs")),
-        labels,
-        volumes: strings(hget("Binds"), "Binds")?,
-        mounts,
-        tmpfs,
-        volumes_from: strings(hget("VolumesFrom"), "VolumesFrom")?,
-        ..CreateOptions::default()
-    })
-}
-
-/// A `HostConfig.Mounts` object as the `--mount` flag the engine parses.
-fn mount_flag(m: &Value) -> Result<String, ApiError> {
-    let mut parts = Vec::new();
-    for (key, flag) in [("Type", "type"), ("Source", "source"), ("Target", "target")] {
-        if let Some(v) = m[key].as_str().filter(|v| !v.is_empty()) {
-            parts.push(format!("{flag}={v}"));
-        }
-    }
-    if truthy(&m["ReadOnly"]) {
-        parts.push("readonly".into());
-    }
-    if parts.is_empty() {
-        return Err(ApiError::bad_request(
-            "Mounts: a mount needs Type and Target",
-        ));
-    }
-    Ok(parts.join(","))
+    b.into_options(name).map_err(ApiError::bad_request)
 }
 
 fn unix_seconds(rfc3339: &str) -> i64 {
@@ -448,7 +146,7 @@ pub fn container_summary(e: &Entry) -> Value {
         "Ports": ports_summary(&ports),
         "Labels": c.config.labels,
         "State": e.state.status.as_str(),
-        "Status": crate::cli::ps_status(e),
+        "Status": crate::api::status::status_text(e),
         "HostConfig": { "NetworkMode": c.host_config.network_mode },
         "NetworkSettings": { "Networks": {} },
         "Mounts": [],
@@ -557,7 +255,7 @@ pub fn version() -> Value {
                 "ApiVersion": API_VERSION,
                 "MinAPIVersion": MIN_API_VERSION,
                 "Os": "linux",
-                "Arch": arch(),
+                "Arch": crate::sys::arch::go_arch(),
                 "KernelVersion": kernel,
             }
         }],
@@ -567,18 +265,10 @@ pub fn version() -> Value {
         "GitCommit": "",
         "GoVersion": "",
         "Os": "linux",
-        "Arch": arch(),
+        "Arch": crate::sys::arch::go_arch(),
         "KernelVersion": kernel,
         "BuildTime": "",
     })
-}
-
-fn arch() -> &'static str {
-    match std::env::consts::ARCH {
-        "x86_64" => "amd64",
-        "aarch64" => "arm64",
-        other => other,
-    }
 }
 
 /// `GET /info`.
@@ -688,9 +378,13 @@ mod tests {
         assert_eq!(o.image, "busybox");
         assert_eq!(o.entrypoint.as_deref(), Some("sh"));
         assert_eq!(o.cmd, ["-c", "echo", "hi"]);
-        assert_eq!(o.network, "bridge");
-        assert_eq!(o.publish, ["8080:80/tcp"]);
-        assert_eq!(o.labels, ["k=v"]);
+        assert_eq!(o.network, crate::network::Mode::Bridge);
+        assert_eq!(o.publish.len(), 1);
+        assert_eq!(
+            (o.publish[0].host_port, o.publish[0].container_port),
+            (8080, 80)
+        );
+        assert_eq!(o.labels["k"], "v");
         assert!(o.auto_remove);
         assert_eq!(o.memory, 64 << 20);
         assert_eq!(o.name.as_deref(), Some("web"));

@@ -164,7 +164,7 @@ pub fn supervise(hub: Arc<Hub>, mut started: Started, trace: ExitTrace) {
         })
     };
     std::thread::spawn(move || {
-        let mut code = 255;
+        let mut code = crate::sys::exit::LOST;
         let mut spans = Vec::new();
         loop {
             match recv::<Report>(&mut started.reports) {

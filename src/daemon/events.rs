@@ -5,21 +5,23 @@
 //! The daemon publishes nothing of its own: containers started by an embedded ctrace or by a
 //! shim's restart policy write the same log, so reading it is the one way to see them all.
 //!
-//! Not here: writing events ([`crate::state::events`]); the text form (`ctrace events`).
+//! Not here: writing events ([`crate::state::events`]); the filters and docker's JSON message
+//! ([`crate::api::events`]); the text form (`ctrace events`).
 
 use std::io::{Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
 use serde_json::Value;
 use tokio::sync::mpsc;
 
-use crate::cli::events::{json_line, parse_time, Filters};
+use crate::api::events::{json_line, Filters};
 use crate::state::events::Event;
+use crate::sys::time::{parse_timestamp, unix_nanos};
 
 use super::api::ApiError;
-use super::server::Ctx;
+use super::http::Ctx;
 
 /// How often a followed log is read again.
 const POLL: Duration = Duration::from_millis(100);
@@ -32,9 +34,7 @@ pub struct Query {
 }
 
 fn now_ns() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_nanos() as u64)
+    unix_nanos(SystemTime::now())
 }
 
 /// docker's `filters` parameter: `{"event":["start"]}` or, as the docker CLI sends it,
@@ -75,7 +75,7 @@ impl Query {
         let time = |k: &str| {
             ctx.param(k)
                 .filter(|s| !s.is_empty())
-                .map(|s| parse_time(k, s, now))
+                .map(|s| parse_timestamp(k, s, now).map(unix_nanos))
                 .transpose()
                 .map_err(ApiError::bad_request)
         };

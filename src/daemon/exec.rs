@@ -240,7 +240,7 @@ pub fn run(
         Err(e) => {
             let msg = format!("cannot run ctrace exec: {e}\n");
             let _ = frames.send(Bytes::from(api::frame(2, msg.as_bytes())));
-            126
+            crate::sys::exit::CANNOT_EXEC
         }
         Ok(mut child) => {
             execs.update(&inst.id, |i| i.pid = child.id());
@@ -270,8 +270,8 @@ pub fn run(
                 let _ = p.join();
             }
             match child.wait() {
-                Ok(s) => s.code().unwrap_or(255),
-                Err(_) => 255,
+                Ok(s) => s.code().unwrap_or(crate::sys::exit::LOST),
+                Err(_) => crate::sys::exit::LOST,
             }
         }
     };

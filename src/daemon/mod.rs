@@ -15,6 +15,7 @@ pub mod attach;
 pub mod client;
 pub mod events;
 pub mod exec;
+pub mod http;
 pub mod pull;
 pub mod routes;
 pub mod server;

@@ -1,179 +1,19 @@
-//! HTTP/1.1 over the unix socket (hyper): one task per connection, the request's context
-//! (API version prefix stripped, query decoded, `traceparent`), bodies, docker's error shape.
+//! HTTP/1.1 over the unix socket (hyper): one task per connection; each request's context is
+//! built ([`super::http`]) and handed to the router.
 //!
-//! Not here: what each endpoint does ([`super::routes`]).
+//! Not here: what each endpoint does ([`super::routes`]); bodies and the request context
+//! ([`super::http`]).
 
-use std::collections::HashMap;
 use std::convert::Infallible;
-use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context, Poll};
 
-use bytes::Bytes;
-use http_body_util::{BodyExt, Full, Limited};
-use hyper::body::{Frame, Incoming};
-use hyper::{Request, Response, StatusCode};
+use hyper::body::Incoming;
+use hyper::{Request, Response};
 use hyper_util::rt::TokioIo;
-use tokio::sync::mpsc;
 
-use super::api::{ApiError, API_VERSION};
+use super::api::API_VERSION;
+use super::http::{error, parse_query, strip_version, Body, Ctx};
 use super::Daemon;
-
-/// The largest request body accepted (a container config is a few KiB).
-pub const MAX_BODY: usize = 1 << 20;
-
-/// Every response body: whole, or streamed from a channel (`wait`, `attach` without upgrade).
-pub enum Body {
-    Full(Full<Bytes>),
-    Channel(mpsc::Receiver<Bytes>),
-}
-
-impl hyper::body::Body for Body {
-    type Data = Bytes;
-    type Error = Infallible;
-
-    fn poll_frame(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
-        match self.get_mut() {
-            Body::Full(f) => Pin::new(f).poll_frame(cx),
-            Body::Channel(rx) => rx.poll_recv(cx).map(|o| o.map(|b| Ok(Frame::data(b)))),
-        }
-    }
-}
-
-/// What a handler needs to know about the request besides its body.
-#[derive(Clone)]
-pub struct Ctx {
-    pub method: hyper::Method,
-    /// Without the `/v1.41` prefix; still percent-encoded (segments are decoded one by one, so an
-    /// encoded `/` never splits a segment).
-    pub path: String,
-    pub query: HashMap<String, String>,
-    pub traceparent: Option<String>,
-    /// A ctrace client that wants the daemon's spans back instead of a trace file here.
-    pub want_spans: bool,
-    pub upgrade: bool,
-}
-
-impl Ctx {
-    pub fn param(&self, k: &str) -> Option<&str> {
-        self.query.get(k).map(String::as_str)
-    }
-    /// A boolean query parameter as docker reads them (`1`, `true`; anything else is false).
-    pub fn flag(&self, k: &str) -> bool {
-        matches!(self.param(k), Some("1" | "true" | "True"))
-    }
-}
-
-pub fn full(status: StatusCode, content_type: &str, body: impl Into<Bytes>) -> Response<Body> {
-    let mut r = Response::new(Body::Full(Full::new(body.into())));
-    *r.status_mut() = status;
-    if !content_type.is_empty() {
-        r.headers_mut()
-            .insert("content-type", content_type.parse().expect("content type"));
-    }
-    r
-}
-
-pub fn json(status: StatusCode, v: &serde_json::Value) -> Response<Body> {
-    full(status, "application/json", v.to_string() + "\n")
-}
-
-pub fn empty(status: StatusCode) -> Response<Body> {
-    full(status, "", Bytes::new())
-}
-
-pub fn error(e: &ApiError) -> Response<Body> {
-    full(e.status, "application/json", e.body() + "\n")
-}
-
-/// A response whose body is written later, through the returned sender.
-pub fn streaming(status: StatusCode, content_type: &str) -> (mpsc::Sender<Bytes>, Response<Body>) {
-    let (tx, rx) = mpsc::channel(16);
-    let mut r = Response::new(Body::Channel(rx));
-    *r.status_mut() = status;
-    r.headers_mut()
-        .insert("content-type", content_type.parse().expect("content type"));
-    (tx, r)
-}
-
-/// Reads the request body, refusing more than [`MAX_BODY`] bytes.
-pub async fn body(req: Request<Incoming>) -> Result<Bytes, ApiError> {
-    Limited::new(req.into_body(), MAX_BODY)
-        .collect()
-        .await
-        .map(|c| c.to_bytes())
-        .map_err(|e| {
-            if e.downcast_ref::<http_body_util::LengthLimitError>()
-                .is_some()
-            {
-                ApiError::new(
-                    StatusCode::PAYLOAD_TOO_LARGE,
-                    format!("request body too large: the limit is {MAX_BODY} bytes"),
-                )
-            } else {
-                ApiError::bad_request(format!("cannot read the request body: {e}"))
-            }
-        })
-}
-
-fn hex(c: u8) -> Option<u8> {
-    (c as char).to_digit(16).map(|d| d as u8)
-}
-
-pub fn percent_decode(s: &str) -> String {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        match b[i] {
-            b'+' => out.push(b' '),
-            b'%' if i + 2 < b.len() => match (hex(b[i + 1]), hex(b[i + 2])) {
-                (Some(h), Some(l)) => {
-                    out.push(h * 16 + l);
-                    i += 2;
-                }
-                _ => out.push(b'%'),
-            },
-            c => out.push(c),
-        }
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
-fn parse_query(q: Option<&str>) -> HashMap<String, String> {
-    q.unwrap_or("")
-        .split('&')
-        .filter(|p| !p.is_empty())
-        .map(|p| {
-            let (k, v) = p.split_once('=').unwrap_or((p, ""));
-            (percent_decode(k), percent_decode(v))
-        })
-        .collect()
-}
-
-/// `/v1.41/containers/json` → `/containers/json`; an API version above ours is refused.
-fn strip_version(path: &str) -> Result<String, ApiError> {
-    if let Some(rest) = path.strip_prefix("/v") {
-        let (ver, tail) = rest.split_once('/').unwrap_or((rest, ""));
-        if !ver.is_empty() && ver.chars().all(|c| c.is_ascii_digit() || c == '.') {
-            let num = |v: &str| -> (u32, u32) {
-                let (a, b) = v.split_once('.').unwrap_or((v, "0"));
-                (a.parse().unwrap_or(0), b.parse().unwrap_or(0))
-            };
-            if num(ver) > num(API_VERSION) {
-                return Err(ApiError::bad_request(format!(
-                    "client version {ver} is too new. Maximum supported API version is {API_VERSION}"
-                )));
-            }
-            return Ok(format!("/{tail}"));
-        }
-    }
-    Ok(path.to_string())
-}
 
 async fn handle(d: Arc<Daemon>, req: Request<Incoming>) -> Result<Response<Body>, Infallible> {
     let header = |k: &str| {
@@ -233,31 +73,5 @@ pub async fn serve(
                 .with_upgrades()
                 .await;
         });
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn version_prefix_is_stripped_and_checked() {
-        assert_eq!(
-            strip_version("/v1.41/containers/json").unwrap(),
-            "/containers/json"
-        );
-        assert_eq!(strip_version("/v1.24/_ping").unwrap(), "/_ping");
-        assert_eq!(strip_version("/_ping").unwrap(), "/_ping");
-        assert!(strip_version("/v1.99/info").is_err());
-    }
-
-    #[test]
-    fn queries_are_decoded() {
-        let q = parse_query(Some("name=a%2Fb&all=1&filters=%7B%7D&x"));
-        assert_eq!(q["name"], "a/b");
-        assert_eq!(q["all"], "1");
-        assert_eq!(q["filters"], "{}");
-        assert_eq!(q["x"], "");
-        assert_eq!(percent_decode("%zz%4"), "%zz%4");
     }
 }

@@ -197,9 +197,9 @@ pub fn restore(engine: &Engine) -> Result<Restored, EngineError> {
                 let code = if alive(st.pid) {
                     unsafe { libc::kill(st.pid, libc::SIGKILL) };
                     while !super::attach::exited_within(st.pid, 1000) {}
-                    137
+                    crate::sys::exit::KILLED
                 } else {
-                    255
+                    crate::sys::exit::LOST
                 };
                 kernel_event!(id = %id, code = code, "shim gone: exit phases run by the daemon");
                 engine.collect_lost(&id, code)?;

@@ -17,8 +17,8 @@ use super::{phase, Engine, EngineError};
 #[derive(Debug, Clone, Default)]
 pub struct CreateOptions {
     pub image: String,
-    /// `--pull`: `missing` (default, also when empty), `always` or `never`.
-    pub pull: String,
+    /// `--pull`.
+    pub pull: Pull,
     /// `--platform` for a pull.
     pub platform: Option<String>,
     pub name: Option<String>,
@@ -33,18 +33,21 @@ pub struct CreateOptions {
     pub memory_swap: i64,
     pub pids_limit: i64,
     pub nano_cpus: i64,
-    pub network: String,
-    /// `-p` values, unparsed.
-    pub publish: Vec<String>,
+    /// `--network`, parsed (empty: docker's default, bridge).
+    pub network: Mode,
+    /// `-p` values, parsed.
+    pub publish: Vec<PortBinding>,
     pub publish_all: bool,
     pub dns: Vec<String>,
     pub extra_hosts: Vec<String>,
-    pub runtime: String,
+    /// `--runtime`, parsed.
+    pub runtime: Kind,
     pub auto_remove: bool,
     pub read_only: bool,
     /// `--restart`, validated.
     pub restart_policy: crate::state::RestartPolicy,
-    pub labels: Vec<String>,
+    /// `-l key=value`, parsed (a later key wins).
+    pub labels: std::collections::BTreeMap<String, String>,
     /// `-v`, `--mount`, `--tmpfs`, `--volumes-from`, as given.
     pub volumes: Vec<String>,
     pub mounts: Vec<String>,
@@ -93,16 +96,8 @@ fn create_phases<'a>(
     root: &tracing::Span,
 ) -> Result<ContainerConfig, EngineError> {
     // Validate what does not depend on the image first, so bad input changes nothing.
-    let mode = Mode::parse(if opts.network.is_empty() {
-        network::DEFAULT_MODE
-    } else {
-        &opts.network
-    })?;
-    let mut port_bindings = opts
-        .publish
-        .iter()
-        .map(|p| crate::network::parse_port(p))
-        .collect::<Result<Vec<_>, _>>()?;
+    let mode = opts.network.clone();
+    let mut port_bindings = opts.publish.clone();
     for d in &opts.dns {
         if d.parse::<std::net::IpAddr>().is_err() {
             return Err(network::NetworkError::InvalidDns(d.clone()).into());
@@ -112,26 +107,12 @@ fn create_phases<'a>(
         network::parse_extra_host(h)?;
     }
     check_joined_conflicts(opts, &mode)?;
-    let runtime = Kind::parse(&opts.runtime).ok_or_else(|| {
-        EngineError::Invalid(format!(
-            "unknown runtime {:?}: expected embedded or runc",
-            opts.runtime
-        ))
-    })?;
+    let runtime = opts.runtime;
     check_name_and_env(opts)?;
     let requested_mounts = volume::parse_flags(opts)?;
     let mount_requests = volume::host_config_mounts(&requested_mounts);
 
-    let policy = match opts.pull.as_str() {
-        "" | "missing" => Pull::Missing,
-        "always" => Pull::Always,
-        "never" => Pull::Never,
-        other => {
-            return Err(EngineError::Invalid(format!(
-                "invalid pull option {other:?}: must be one of \"always\", \"missing\" or \"never\""
-            )))
-        }
-    };
+    let policy = opts.pull;
     let normalized = reference::normalize(&opts.image)?;
     let image = image(engine, opts, &normalized, policy)?;
 
@@ -441,11 +422,26 @@ fn register(engine: &Engine, container: &ContainerConfig) -> Result<(), EngineEr
 }
 
 /// `--pull`, as docker's.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Pull {
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Pull {
+    #[default]
     Missing,
     Always,
     Never,
+}
+
+impl Pull {
+    /// `--pull`'s value (empty: `missing`). Called where flags are read, never by the engine.
+    pub fn parse(s: &str) -> Result<Pull, String> {
+        match s {
+            "" | "missing" => Ok(Pull::Missing),
+            "always" => Ok(Pull::Always),
+            "never" => Ok(Pull::Never),
+            other => Err(format!(
+                "invalid pull option {other:?}: must be one of \"always\", \"missing\" or \"never\""
+            )),
+        }
+    }
 }
 
 /// The image in the local store, if it is there (and wanted: `--pull always` looks anyway).
@@ -634,10 +630,7 @@ fn merge_config(opts: &CreateOptions, image: &Image) -> Result<Config, EngineErr
         )));
     }
     let mut labels = ic.labels.clone();
-    for l in &opts.labels {
-        let (k, v) = l.split_once('=').unwrap_or((l, ""));
-        labels.insert(k.to_string(), v.to_string());
-    }
+    labels.extend(opts.labels.clone());
     Ok(Config {
         hostname: opts.hostname.clone().unwrap_or_default(),
         user: opts.user.clone().unwrap_or_else(|| ic.user.clone()),

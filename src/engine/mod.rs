@@ -30,11 +30,6 @@ mod task;
 pub mod volume;
 pub mod wait;
 
-/// `--fail-at` and `--step` live in [`crate::phase`]; these paths stay for the CLI's callers.
-pub use crate::phase::{fault, step};
-/// The terminal relay lives in [`crate::runtime::console`]; this path stays for the CLI's callers.
-pub use crate::runtime::console as tty;
-
 use std::path::PathBuf;
 
 use crate::image::{ImageError, ImageStore};
@@ -47,10 +42,6 @@ use crate::storage::mounts::MountError;
 use crate::storage::overlay::OverlayError;
 use crate::storage::volumes::VolumeError;
 use crate::trace::store::TraceError;
-
-/// Docker's exit code for an engine failure: [`crate::sys::exit::ENGINE`], under the name the
-/// CLI's callers use.
-pub use crate::sys::exit::ENGINE as EXIT_ENGINE;
 
 /// Every way an engine operation can fail.
 #[derive(Debug, thiserror::Error)]

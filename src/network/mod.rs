@@ -40,8 +40,9 @@ use crate::kernel_event;
 use crate::state::NetworkNs;
 
 /// A network mode as `--network` takes it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub enum Mode {
+    #[default]
     Bridge,
     None,
     Host,

@@ -33,8 +33,9 @@ pub mod spec;
 pub use init_error::InitError;
 
 /// Which runtime runs a container.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub enum Kind {
+    #[default]
     Embedded,
     Runc,
 }

@@ -1,0 +1,660 @@
+//! `POST /containers/create`'s body as moby's `api/types/container` shapes it: [`Config`] with
+//! [`HostConfig`] (port bindings, restart policy, mounts) and `NetworkingConfig`, and the one
+//! conversion each way between it and the engine's [`CreateOptions`]: the ctrace client builds
+//! the body from its options ([`CreateBody::from_options`]), the daemon turns a body back into
+//! options ([`CreateBody::into_options`]).
+//!
+//! Reading is lenient where docker's clients are (`null` for any field, a lone string for a list)
+//! and strict about keys: a key the API does not define is refused, so a setting is never
+//! silently dropped.
+//!
+//! Not here: what the daemon refuses to do yet (`-i`/`-t`, `--privileged`: the daemon's `api`
+//! module); HTTP; the engine's own validation of the values (networks, mounts, ports).
+
+use std::collections::BTreeMap;
+
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Deserializer, Serialize};
+use serde_json::{Map, Value};
+
+use crate::engine::create::{CreateOptions, Pull};
+use crate::network::{self, Mode};
+use crate::runtime::Kind;
+use crate::state::health::HealthConfig;
+use crate::state::RestartPolicy;
+
+/// The API version whose keys [`parse`] knows.
+pub const API_VERSION: &str = "1.41";
+
+/// The whole create body: the container's `Config`, with `HostConfig` and `NetworkingConfig`.
+#[derive(Debug, Default, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct CreateBody {
+    #[serde(flatten)]
+    pub config: Config,
+    #[serde(default, deserialize_with = "or_default")]
+    pub host_config: HostConfig,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub networking_config: Option<Value>,
+}
+
+/// moby's `container.Config`: what the container is, independent of the host.
+#[derive(Debug, Default, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Config {
+    #[serde(default, deserialize_with = "or_default")]
+    pub image: String,
+    #[serde(default, deserialize_with = "string_list")]
+    pub cmd: Vec<String>,
+    #[serde(default, deserialize_with = "string_list")]
+    pub entrypoint: Vec<String>,
+    #[serde(default, deserialize_with = "string_list")]
+    pub env: Vec<String>,
+    #[serde(default, deserialize_with = "or_default")]
+    pub working_dir: String,
+    #[serde(default, deserialize_with = "or_default")]
+    pub user: String,
+    #[serde(default, deserialize_with = "or_default")]
+    pub hostname: String,
+    #[serde(default, deserialize_with = "or_default")]
+    pub labels: BTreeMap<String, String>,
+    #[serde(default, deserialize_with = "or_default")]
+    pub attach_stdin: bool,
+    #[serde(default, deserialize_with = "or_default")]
+    pub attach_stdout: bool,
+    #[serde(default, deserialize_with = "or_default")]
+    pub attach_stderr: bool,
+    #[serde(default, deserialize_with = "or_default")]
+    pub tty: bool,
+    #[serde(default, deserialize_with = "or_default")]
+    pub open_stdin: bool,
+    #[serde(default)]
+    pub healthcheck: Option<HealthConfig>,
+}
+
+/// moby's `container.HostConfig`, as far as ctrace honours it.
+#[derive(Debug, Default, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct HostConfig {
+    #[serde(default, deserialize_with = "string_list")]
+    pub binds: Vec<String>,
+    #[serde(default, deserialize_with = "or_default")]
+    pub network_mode: String,
+    /// `"80/tcp"` → where it is published.
+    #[serde(default, deserialize_with = "or_default")]
+    pub port_bindings: BTreeMap<String, Vec<PortBinding>>,
+    #[serde(default, deserialize_with = "or_default")]
+    pub publish_all_ports: bool,
+    #[serde(default)]
+    pub restart_policy: Option<RestartPolicyBody>,
+    #[serde(default, deserialize_with = "or_default")]
+    pub auto_remove: bool,
+    #[serde(default, deserialize_with = "string_list")]
+    pub volumes_from: Vec<String>,
+    #[serde(default, deserialize_with = "or_default")]
+    pub mounts: Vec<Mount>,
+    /// Target → tmpfs options (`size=64m`), empty for none.
+    #[serde(default, deserialize_with = "or_default")]
+    pub tmpfs: BTreeMap<String, String>,
+    #[serde(default, deserialize_with = "string_list")]
+    pub dns: Vec<String>,
+    #[serde(default, deserialize_with = "string_list")]
+    pub extra_hosts: Vec<String>,
+    #[serde(default, deserialize_with = "or_default")]
+    pub runtime: String,
+    #[serde(default, deserialize_with = "or_default")]
+    pub readonly_rootfs: bool,
+    #[serde(default, deserialize_with = "or_default")]
+    pub privileged: bool,
+    #[serde(default, deserialize_with = "or_default")]
+    pub memory: i64,
+    #[serde(default, deserialize_with = "or_default")]
+    pub memory_swap: i64,
+    #[serde(default, deserialize_with = "or_default")]
+    pub nano_cpus: i64,
+    #[serde(default, deserialize_with = "or_default")]
+    pub pids_limit: i64,
+}
+
+/// moby's `container.RestartPolicy` as sent (the engine's [`RestartPolicy`] validates it).
+#[derive(Debug, Default, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct RestartPolicyBody {
+    #[serde(default, deserialize_with = "or_default")]
+    pub name: String,
+    #[serde(default, deserialize_with = "or_default")]
+    pub maximum_retry_count: i64,
+}
+
+/// moby's `nat.PortBinding`: an empty `HostPort` lets the engine choose.
+#[derive(Debug, Default, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct PortBinding {
+    #[serde(default, deserialize_with = "or_default")]
+    pub host_ip: String,
+    #[serde(default, deserialize_with = "or_default")]
+    pub host_port: String,
+}
+
+/// moby's `mount.Mount` (`--mount`): `bind`, `volume` or `tmpfs`.
+#[derive(Debug, Default, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Mount {
+    #[serde(
+        default,
+        deserialize_with = "or_default",
+        skip_serializing_if = "String::is_empty"
+    )]
+    pub r#type: String,
+    #[serde(
+        default,
+        deserialize_with = "or_default",
+        skip_serializing_if = "String::is_empty"
+    )]
+    pub source: String,
+    #[serde(
+        default,
+        deserialize_with = "or_default",
+        skip_serializing_if = "String::is_empty"
+    )]
+    pub target: String,
+    #[serde(
+        default,
+        deserialize_with = "or_default",
+        skip_serializing_if = "is_false"
+    )]
+    pub read_only: bool,
+}
+
+fn is_false(b: &bool) -> bool {
+    !b
+}
+
+/// `null` reads as the type's default, as Go's decoder leaves a zero value.
+fn or_default<'de, D: Deserializer<'de>, T: Deserialize<'de> + Default>(
+    d: D,
+) -> Result<T, D::Error> {
+    Ok(Option::<T>::deserialize(d)?.unwrap_or_default())
+}
+
+/// A list of strings, `null`, or one string (docker's `strslice.StrSlice`).
+fn string_list<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum OneOrMany {
+        One(String),
+        Many(Vec<String>),
+    }
+    Ok(match Option::<OneOrMany>::deserialize(d) {
+        Ok(None) => Vec::new(),
+        Ok(Some(OneOrMany::One(s))) => vec![s],
+        Ok(Some(OneOrMany::Many(v))) => v,
+        Err(_) => return Err(serde::de::Error::custom("expected a list of strings")),
+    })
+}
+
+/// Container config keys of API v1.41 (`Config` plus `HostConfig` and `NetworkingConfig`).
+const CONFIG_KEYS: &[&str] = &[
+    "Hostname",
+    "Domainname",
+    "User",
+    "AttachStdin",
+    "AttachStdout",
+    "AttachStderr",
+    "ExposedPorts",
+    "Tty",
+    "OpenStdin",
+    "StdinOnce",
+    "Env",
+    "Cmd",
+    "Healthcheck",
+    "ArgsEscaped",
+    "Image",
+    "Volumes",
+    "WorkingDir",
+    "Entrypoint",
+    "NetworkDisabled",
+    "MacAddress",
+    "OnBuild",
+    "Labels",
+    "StopSignal",
+    "StopTimeout",
+    "Shell",
+    "HostConfig",
+    "NetworkingConfig",
+];
+
+/// `HostConfig` keys of API v1.41 (and the few newer ones today's docker CLI sends).
+const HOST_CONFIG_KEYS: &[&str] = &[
+    "Binds",
+    "ContainerIDFile",
+    "LogConfig",
+    "NetworkMode",
+    "PortBindings",
+    "RestartPolicy",
+    "AutoRemove",
+    "VolumeDriver",
+    "VolumesFrom",
+    "ConsoleSize",
+    "Annotations",
+    "CapAdd",
+    "CapDrop",
+    "CgroupnsMode",
+    "Dns",
+    "DnsOptions",
+    "DnsSearch",
+    "ExtraHosts",
+    "GroupAdd",
+    "IpcMode",
+    "Cgroup",
+    "Links",
+    "OomScoreAdj",
+    "PidMode",
+    "Privileged",
+    "PublishAllPorts",
+    "ReadonlyRootfs",
+    "SecurityOpt",
+    "StorageOpt",
+    "Tmpfs",
+    "UTSMode",
+    "UsernsMode",
+    "ShmSize",
+    "Sysctls",
+    "Runtime",
+    "Isolation",
+    "CpuShares",
+    "Memory",
+    "NanoCpus",
+    "CgroupParent",
+    "BlkioWeight",
+    "BlkioWeightDevice",
+    "BlkioDeviceReadBps",
+    "BlkioDeviceWriteBps",
+    "BlkioDeviceReadIOps",
+    "BlkioDeviceWriteIOps",
+    "CpuPeriod",
+    "CpuQuota",
+    "CpuRealtimePeriod",
+    "CpuRealtimeRuntime",
+    "CpusetCpus",
+    "CpusetMems",
+    "Devices",
+    "DeviceCgroupRules",
+    "DeviceRequests",
+    "KernelMemory",
+    "KernelMemoryTCP",
+    "MemoryReservation",
+    "MemorySwap",
+    "MemorySwappiness",
+    "OomKillDisable",
+    "PidsLimit",
+    "Ulimits",
+    "CpuCount",
+    "CpuPercent",
+    "IOMaximumIOps",
+    "IOMaximumBandwidth",
+    "MaskedPaths",
+    "ReadonlyPaths",
+    "Mounts",
+    "Init",
+];
+
+fn refuse_unknown(obj: &Map<String, Value>, known: &[&str], what: &str) -> Result<(), String> {
+    match obj.keys().find(|k| !known.contains(&k.as_str())) {
+        Some(k) => Err(format!(
+            "unknown field {k:?} in {what}: check the Docker Engine API v{API_VERSION} reference"
+        )),
+        None => Ok(()),
+    }
+}
+
+/// `obj` as a `T`; a failure names the key whose value is wrong (`Env: expected a list of
+/// strings`).
+fn typed<T: DeserializeOwned>(obj: &Map<String, Value>) -> Result<T, String> {
+    serde_json::from_value(Value::Object(obj.clone())).map_err(|e| {
+        let culprit = obj.iter().find(|(k, v)| {
+            let one = Map::from_iter([((*k).clone(), (*v).clone())]);
+            serde_json::from_value::<T>(Value::Object(one)).is_err()
+        });
+        match culprit {
+            Some((k, _)) => format!("{k}: {e}"),
+            None => e.to_string(),
+        }
+    })
+}
+
+/// Reads a create body. Errors are the words of a 400 answer.
+pub fn parse(body: &[u8]) -> Result<CreateBody, String> {
+    let v: Value =
+        serde_json::from_slice(body).map_err(|e| format!("malformed container config: {e}"))?;
+    let Value::Object(cfg) = &v else {
+        return Err("malformed container config: expected a JSON object".into());
+    };
+    refuse_unknown(cfg, CONFIG_KEYS, "the container config")?;
+    match cfg.get("HostConfig") {
+        None | Some(Value::Null) => {}
+        Some(Value::Object(h)) => {
+            refuse_unknown(h, HOST_CONFIG_KEYS, "HostConfig")?;
+            typed::<HostConfig>(h).map_err(|e| format!("HostConfig: {e}"))?;
+        }
+        Some(_) => return Err("HostConfig: expected an object".into()),
+    }
+    typed(cfg)
+}
+
+impl CreateBody {
+    /// The body a ctrace client sends for its options.
+    pub fn from_options(o: &CreateOptions) -> CreateBody {
+        let env = o
+            .env
+            .iter()
+            .filter_map(|e| {
+                if e.contains('=') {
+                    Some(e.clone())
+                } else {
+                    // `-e NAME` copies the value from the client's environment, as docker does.
+                    std::env::var(e).ok().map(|v| format!("{e}={v}"))
+                }
+            })
+            .collect();
+        let tmpfs = o
+            .tmpfs
+            .iter()
+            .map(|t| {
+                let (d, opts) = t.split_once(':').unwrap_or((t.as_str(), ""));
+                (d.to_string(), opts.to_string())
+            })
+            .collect();
+        let healthcheck = if o.no_healthcheck {
+            Some(HealthConfig {
+                test: vec!["NONE".into()],
+                ..HealthConfig::default()
+            })
+        } else {
+            o.healthcheck.clone()
+        };
+        CreateBody {
+            config: Config {
+                image: o.image.clone(),
+                cmd: o.cmd.clone(),
+                entrypoint: o.entrypoint.iter().cloned().collect(),
+                env,
+                working_dir: o.workdir.clone().unwrap_or_default(),
+                user: o.user.clone().unwrap_or_default(),
+                hostname: o.hostname.clone().unwrap_or_default(),
+                labels: o.labels.clone(),
+                attach_stdout: true,
+                attach_stderr: true,
+                healthcheck,
+                ..Config::default()
+            },
+            host_config: HostConfig {
+                binds: o.volumes.clone(),
+                network_mode: o.network.to_string(),
+                port_bindings: port_bindings(&o.publish),
+                publish_all_ports: o.publish_all,
+                restart_policy: Some(RestartPolicyBody {
+                    name: o.restart_policy.name.clone(),
+                    maximum_retry_count: o.restart_policy.maximum_retry_count,
+                }),
+                auto_remove: o.auto_remove,
+                volumes_from: o.volumes_from.clone(),
+                mounts: o.mounts.iter().map(|m| mount_of_flag(m)).collect(),
+                tmpfs,
+                dns: o.dns.clone(),
+                extra_hosts: o.extra_hosts.clone(),
+                runtime: o.runtime.as_str().to_string(),
+                readonly_rootfs: o.read_only,
+                privileged: false,
+                memory: o.memory,
+                memory_swap: o.memory_swap,
+                nano_cpus: o.nano_cpus,
+                pids_limit: o.pids_limit,
+            },
+            networking_config: None,
+        }
+    }
+
+    /// The engine's options for this body (and `?name=`).
+    pub fn into_options(self, name: Option<String>) -> Result<CreateOptions, String> {
+        let (c, h) = (self.config, self.host_config);
+        if c.image.is_empty() {
+            return Err("no image given: set Image in the config".into());
+        }
+        // The engine takes one entrypoint program (docker's --entrypoint); the rest of a JSON
+        // Entrypoint goes before the command, which gives the same argv.
+        let (entrypoint, cmd) = match c.entrypoint.split_first() {
+            Some((first, rest)) => (Some(first.clone()), [rest, &c.cmd[..]].concat()),
+            None => (None, c.cmd),
+        };
+        let restart_policy = match h.restart_policy {
+            None => RestartPolicy::default(),
+            Some(p) => {
+                let flag = match (p.name.as_str(), p.maximum_retry_count) {
+                    ("", _) => String::new(),
+                    (n, 0) => n.to_string(),
+                    (n, c) => format!("{n}:{c}"),
+                };
+                RestartPolicy::parse(&flag)?
+            }
+        };
+        let some = |s: String| Some(s).filter(|s| !s.is_empty());
+        Ok(CreateOptions {
+            pull: Pull::Missing,
+            restart_policy,
+            healthcheck: c.healthcheck,
+            image: c.image,
+            name: name.filter(|n| !n.is_empty()),
+            cmd,
+            entrypoint,
+            env: c.env,
+            workdir: some(c.working_dir),
+            user: some(c.user),
+            hostname: some(c.hostname),
+            memory: h.memory,
+            memory_swap: h.memory_swap,
+            pids_limit: h.pids_limit.max(0),
+            nano_cpus: h.nano_cpus,
+            network: Mode::parse(&h.network_mode).map_err(|e| e.to_string())?,
+            publish: publish(&h.port_bindings)?,
+            publish_all: h.publish_all_ports,
+            dns: h.dns,
+            extra_hosts: h.extra_hosts,
+            runtime: Kind::parse(&h.runtime).ok_or_else(|| {
+                format!("unknown runtime {:?}: expected embedded or runc", h.runtime)
+            })?,
+            auto_remove: h.auto_remove,
+            read_only: h.readonly_rootfs,
+            labels: c.labels,
+            volumes: h.binds,
+            mounts: h.mounts.iter().map(mount_flag).collect::<Result<_, _>>()?,
+            tmpfs: h
+                .tmpfs
+                .into_iter()
+                .map(|(k, o)| if o.is_empty() { k } else { format!("{k}:{o}") })
+                .collect(),
+            volumes_from: h.volumes_from,
+            ..CreateOptions::default()
+        })
+    }
+}
+
+/// The engine's bindings as `PortBindings`.
+fn port_bindings(publish: &[network::PortBinding]) -> BTreeMap<String, Vec<PortBinding>> {
+    let mut ports: BTreeMap<String, Vec<PortBinding>> = BTreeMap::new();
+    for b in publish {
+        ports
+            .entry(format!("{}/{}", b.container_port, b.proto))
+            .or_default()
+            .push(PortBinding {
+                host_ip: b.host_ip.clone(),
+                host_port: if b.host_port == 0 {
+                    String::new()
+                } else {
+                    b.host_port.to_string()
+                },
+            });
+    }
+    ports
+}
+
+/// `PortBindings` as the engine's bindings, each read as the `-p` value it stands for (so a
+/// bad one is refused with `-p`'s words).
+fn publish(
+    ports: &BTreeMap<String, Vec<PortBinding>>,
+) -> Result<Vec<network::PortBinding>, String> {
+    let mut publish = Vec::new();
+    for (port, bindings) in ports {
+        let (cport, proto) = port.split_once('/').unwrap_or((port.as_str(), "tcp"));
+        for b in bindings {
+            let host_part = match (b.host_ip.is_empty(), b.host_port.is_empty()) {
+                (true, true) => String::new(),
+                (true, false) => format!("{}:", b.host_port),
+                (false, _) => format!("{}:{}:", b.host_ip, b.host_port),
+            };
+            let flag = format!("{host_part}{cport}/{proto}");
+            publish.push(network::parse_port(&flag).map_err(|e| e.to_string())?);
+        }
+    }
+    Ok(publish)
+}
+
+/// A `--mount` value as a `Mount` (keys the API has no field for are left to the engine's
+/// defaults).
+fn mount_of_flag(flag: &str) -> Mount {
+    let mut m = Mount::default();
+    for part in flag.split(',') {
+        let (k, val) = part.split_once('=').unwrap_or((part, "true"));
+        match k {
+            "type" => m.r#type = val.into(),
+            "source" | "src" => m.source = val.into(),
+            "target" | "destination" | "dst" => m.target = val.into(),
+            "readonly" | "ro" => m.read_only = val != "false" && val != "0",
+            _ => {}
+        }
+    }
+    m
+}
+
+/// A `Mount` as the `--mount` value the engine parses.
+fn mount_flag(m: &Mount) -> Result<String, String> {
+    let mut parts = Vec::new();
+    for (v, flag) in [
+        (&m.r#type, "type"),
+        (&m.source, "source"),
+        (&m.target, "target"),
+    ] {
+        if !v.is_empty() {
+            parts.push(format!("{flag}={v}"));
+        }
+    }
+    if m.read_only {
+        parts.push("readonly".into());
+    }
+    if parts.is_empty() {
+        return Err("Mounts: a mount needs Type and Target".into());
+    }
+    Ok(parts.join(","))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_docker_body_becomes_the_engines_options() {
+        let body = br#"{"Image":"busybox","Cmd":["echo","hi"],"Entrypoint":["sh","-c"],
+            "Env":["A=1"],"Labels":{"k":"v"},"AttachStdout":true,"Healthcheck":null,
+            "HostConfig":{"AutoRemove":true,"NetworkMode":"default","Memory":67108864,
+            "PidsLimit":null,"Tmpfs":{"/run":"size=1m"},
+            "Mounts":[{"Type":"volume","Source":"data","Target":"/data","ReadOnly":true}],
+            "PortBindings":{"80/tcp":[{"HostIp":"","HostPort":"8080"}]}}}"#;
+        let o = parse(body)
+            .unwrap()
+            .into_options(Some("web".into()))
+            .unwrap();
+        assert_eq!(o.image, "busybox");
+        assert_eq!(o.entrypoint.as_deref(), Some("sh"));
+        assert_eq!(o.cmd, ["-c", "echo", "hi"]);
+        assert_eq!(o.network, Mode::Bridge);
+        assert_eq!(
+            o.publish,
+            [network::PortBinding::parse("8080:80/tcp").unwrap()]
+        );
+        assert_eq!(o.labels["k"], "v");
+        assert_eq!(o.tmpfs, ["/run:size=1m"]);
+        assert_eq!(o.mounts, ["type=volume,source=data,target=/data,readonly"]);
+        assert!(o.auto_remove);
+        assert_eq!(o.memory, 64 << 20);
+        assert_eq!(o.name.as_deref(), Some("web"));
+    }
+
+    #[test]
+    fn the_clients_body_reads_back_as_the_same_options() {
+        let o = CreateOptions {
+            image: "busybox".into(),
+            cmd: vec!["true".into()],
+            entrypoint: Some("/bin/sh".into()),
+            env: vec!["A=1".into()],
+            network: Mode::None,
+            publish: ["127.0.0.1:8080:80/udp", "9000:90"]
+                .map(|p| network::PortBinding::parse(p).unwrap())
+                .to_vec(),
+            labels: [("a".to_string(), "b".to_string())].into(),
+            mounts: vec!["type=tmpfs,target=/t".into()],
+            tmpfs: vec!["/run".into()],
+            volumes: vec!["v:/data:ro".into()],
+            runtime: Kind::Runc,
+            memory: 1 << 20,
+            pids_limit: 10,
+            ..CreateOptions::default()
+        };
+        let json = serde_json::to_vec(&CreateBody::from_options(&o)).unwrap();
+        let back = parse(&json).unwrap().into_options(None).unwrap();
+        assert_eq!(back.cmd, o.cmd);
+        assert_eq!(back.entrypoint, o.entrypoint);
+        assert_eq!(back.env, o.env);
+        assert_eq!(back.network, Mode::None);
+        assert_eq!(back.publish.len(), 2);
+        assert!(o.publish.iter().all(|p| back.publish.contains(p)));
+        assert_eq!(back.labels, o.labels);
+        assert_eq!(back.mounts, o.mounts);
+        assert_eq!(back.tmpfs, o.tmpfs);
+        assert_eq!(back.volumes, o.volumes);
+        assert_eq!(back.runtime, Kind::Runc);
+        assert_eq!((back.memory, back.pids_limit), (1 << 20, 10));
+    }
+
+    #[test]
+    fn bad_bodies_are_refused_with_a_reason() {
+        for (body, want) in [
+            (&b"{"[..], "malformed"),
+            (b"[]", "expected a JSON object"),
+            (
+                br#"{"Image":"busybox","Bogus":1}"#,
+                "unknown field \"Bogus\"",
+            ),
+            (
+                br#"{"Image":"busybox","HostConfig":{"Nope":1}}"#,
+                "in HostConfig",
+            ),
+            (br#"{"Image":"busybox","HostConfig":[]}"#, "HostConfig"),
+            (
+                br#"{"Image":"busybox","HostConfig":{"Memory":"x"}}"#,
+                "Memory",
+            ),
+            (br#"{"Image":"busybox","Env":[1]}"#, "Env"),
+            (br#"{"Image":"busybox","Labels":3}"#, "Labels"),
+        ] {
+            let e = parse(body).unwrap_err();
+            assert!(e.contains(want), "{e} !~ {want}");
+        }
+        let no_image = parse(br#"{"Cmd":["true"]}"#).unwrap();
+        assert!(no_image
+            .into_options(None)
+            .unwrap_err()
+            .contains("no image"));
+        let one_env = parse(br#"{"Image":"busybox","Env":"A=1"}"#).unwrap();
+        assert_eq!(one_env.config.env, ["A=1"]);
+    }
+}

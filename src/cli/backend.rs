@@ -1,0 +1,93 @@
+//! The one seam between a CLI command and whoever runs it: the engine in this process
+//! ([`super::container::Embedded`]) or a daemon behind its socket ([`super::remote::Daemon`]).
+//! A command is written once, over [`Backend`]; [`each`] is docker's loop of stop/kill/rm (and pause,
+//! unpause, restart, a daemon's start) over several containers, each its own trace.
+//!
+//! Not here: how each backend does the work (the engine's operations, the API requests); `run`,
+//! `create` and `start`, whose two paths still differ in how output is attached.
+
+use std::time::Duration;
+
+use nix::sys::signal::Signal;
+
+use crate::engine::EngineError;
+use crate::trace::recorder;
+
+use super::record::finish_trace;
+use super::{start_tracing, Context, Failure};
+
+/// What a command asks of the engine, wherever it runs.
+pub trait Backend {
+    /// Checks made once, before any container is touched (root, for the embedded engine).
+    fn ready(&self) -> Result<(), Failure>;
+    fn stop(&self, name: &str, timeout: Duration) -> Result<(), EngineError>;
+    fn kill(&self, name: &str, signal: Signal) -> Result<(), EngineError>;
+    fn rm(&self, name: &str, force: bool, volumes: bool) -> Result<(), EngineError>;
+}
+
+/// Runs `op` on each named container as its own traced `operation`, printing each name done, as
+/// docker's stop/kill/rm do. Returns whether any failed (each failure is said on stderr).
+pub fn each(
+    ctx: &Context,
+    backend: &dyn Backend,
+    names: &[String],
+    operation: &str,
+    op: impl Fn(&dyn Backend, &str) -> Result<(), EngineError>,
+) -> Result<bool, Failure> {
+    backend.ready()?;
+    start_tracing(false, None);
+    let mut failed = false;
+    for name in names {
+        recorder::restart(None);
+        let cfg = ctx
+            .engine
+            .store
+            .lookup(name)
+            .ok()
+            .and_then(|id| ctx.engine.store.load_config(&id).ok());
+        let r = op(backend, name);
+        finish_trace(ctx, operation, cfg.as_ref(), None);
+        match r {
+            Ok(()) => println!("{name}"),
+            Err(e) => {
+                eprintln!("ctrace: {e}");
+                failed = true;
+            }
+        }
+    }
+    Ok(failed)
+}
+
+/// The exit code of a loop that `failed` (docker's 1).
+pub fn exit_code(failed: bool) -> i32 {
+    i32::from(failed)
+}
+
+/// `stop`.
+pub fn stop(ctx: &Context, b: &dyn Backend, names: &[String], secs: u64) -> Result<i32, Failure> {
+    let timeout = Duration::from_secs(secs);
+    each(ctx, b, names, "stop", |b, n| b.stop(n, timeout)).map(exit_code)
+}
+
+/// `kill -s SIGNAL`: the signal is read once, before any container.
+pub fn kill(
+    ctx: &Context,
+    b: &dyn Backend,
+    names: &[String],
+    signal: &str,
+) -> Result<i32, Failure> {
+    let signal = crate::engine::stop::parse_signal(signal)
+        .ok_or_else(|| Failure::new(1, format!("invalid signal: {signal}")))?;
+    each(ctx, b, names, "kill", |b, n| b.kill(n, signal)).map(exit_code)
+}
+
+/// `rm [-f] [-v]`.
+pub fn rm(
+    ctx: &Context,
+    b: &dyn Backend,
+    names: &[String],
+    force: bool,
+    volumes: bool,
+) -> Result<i32, Failure> {
+    each(ctx, b, names, "rm", |b, n| b.rm(n, force, volumes)).map(exit_code)
+}

@@ -1,0 +1,211 @@
+//! The containers' lifecycle: list, create, inspect, start, stop, pause/unpause, restart, kill,
+//! remove — each mapped onto the engine operation of the same name.
+//!
+//! Not here: logs ([`super::logs`]), wait ([`super::wait`]), attach ([`super::attach`]), exec
+//! ([`super::exec`]).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use hyper::StatusCode;
+use serde_json::{json, Value};
+
+use crate::engine::start::ShimIo;
+use crate::engine::{self};
+use crate::state::{ContainerConfig, Status};
+use crate::trace::recorder;
+
+use crate::daemon::api::{self, ApiError};
+use crate::daemon::attach::{self, ExitTrace};
+use crate::daemon::http::{self, Ctx};
+use crate::daemon::Daemon;
+
+use super::traced::{blocking, traced, Reply};
+
+pub(super) async fn list(d: Arc<Daemon>, ctx: &Ctx) -> Reply {
+    let all = ctx.flag("all");
+    let limit: Option<usize> = ctx
+        .param("limit")
+        .and_then(|l| l.parse().ok())
+        .filter(|l: &usize| *l > 0);
+    let v = blocking(&d, move |e| {
+        let rows: Vec<Value> = e
+            .list()?
+            .iter()
+            .filter(|c| all || limit.is_some() || c.state.status == Status::Running)
+            .take(limit.unwrap_or(usize::MAX))
+            .map(api::container_summary)
+            .collect();
+        Ok(Value::Array(rows))
+    })
+    .await?;
+    Ok(http::json(StatusCode::OK, &v))
+}
+
+pub(super) async fn create(d: Arc<Daemon>, ctx: &Ctx, body: Bytes) -> Reply {
+    let opts = api::create_options(&body, ctx.param("name").map(str::to_string))?;
+    let (id, traced) = traced(&d, ctx, "create", move |d| {
+        let cfg = engine::create::create(&d.engine, &opts)?;
+        Ok((cfg.id.clone(), Some(cfg)))
+    })
+    .await?;
+    Ok(traced.into_response(http::json(
+        StatusCode::CREATED,
+        &json!({ "Id": id, "Warnings": [] }),
+    )))
+}
+
+pub(super) async fn inspect(d: Arc<Daemon>, q: String) -> Reply {
+    let v = blocking(&d, move |e| {
+        let entry = e.entry(&q)?;
+        Ok(api::container_inspect(engine::query::inspect_json(
+            &entry, &e.paths,
+        )))
+    })
+    .await?;
+    Ok(http::json(StatusCode::OK, &v))
+}
+
+pub(super) async fn start(d: Arc<Daemon>, ctx: &Ctx, q: String) -> Reply {
+    let pre = q.clone();
+    let running = blocking(&d, move |e| {
+        let id = e.store.lookup(&pre)?;
+        Ok(e.store.load_state(&id)?.status == Status::Running)
+    })
+    .await?;
+    if running {
+        // docker: starting a running container is not an error, it is "not modified".
+        return Ok(http::empty(StatusCode::NOT_MODIFIED));
+    }
+    let to_client = ctx.want_spans;
+    let ((), traced) = traced(&d, ctx, "start", move |d| {
+        let started = match engine::start::start_with(&d.engine, &q, ShimIo::Piped) {
+            Ok(s) => s,
+            Err(e) => {
+                // As moby's containerStart: a --rm container that cannot start is removed, so
+                // a client waiting for its removal is not left waiting.
+                if let Some(cfg) = config_of(d, &q).filter(|c| c.host_config.auto_remove) {
+                    let _ = engine::rm::rm(&d.engine, &cfg.id, true, true);
+                    d.hub.forget(&cfg.id);
+                }
+                return Err(e);
+            }
+        };
+        let cfg = started.config.clone();
+        // An attached ctrace client collects the exit from its `wait`; otherwise the exit is
+        // appended to the start's trace file (the client's, when it wrote one).
+        let to_client = to_client && d.hub.attached(&cfg.id);
+        d.hub.started(&cfg.id);
+        attach::supervise(
+            d.hub.clone(),
+            started,
+            ExitTrace {
+                trace_id: recorder::trace_id(),
+                to_client,
+                traces_dir: d.engine.paths.traces(),
+                record: d.record,
+            },
+        );
+        Ok(((), Some(cfg)))
+    })
+    .await?;
+    Ok(traced.into_response(http::empty(StatusCode::NO_CONTENT)))
+}
+
+fn config_of(d: &Daemon, q: &str) -> Option<ContainerConfig> {
+    let id = d.engine.store.lookup(q).ok()?;
+    d.engine.store.load_config(&id).ok()
+}
+
+/// The `t` parameter of stop and restart: seconds of grace before SIGKILL (10 when absent).
+fn stop_timeout(ctx: &Ctx) -> Result<u64, ApiError> {
+    match ctx.param("t") {
+        None => Ok(10),
+        Some(t) => Ok(t
+            .parse::<i64>()
+            .map_err(|_| ApiError::bad_request(format!("invalid stop timeout {t:?}")))?
+            .max(0) as u64),
+    }
+}
+
+pub(super) async fn stop(d: Arc<Daemon>, ctx: &Ctx, q: String) -> Reply {
+    let t = stop_timeout(ctx)?;
+    let ((), traced) = traced(&d, ctx, "stop", move |d| {
+        let cfg = config_of(d, &q);
+        engine::stop::stop(&d.engine, &q, Duration::from_secs(t))?;
+        Ok(((), cfg))
+    })
+    .await?;
+    Ok(traced.into_response(http::empty(StatusCode::NO_CONTENT)))
+}
+
+/// `POST /containers/{id}/pause` and `/unpause`: the freezer, with docker's 409 for a container
+/// in the wrong state.
+pub(super) async fn pause(d: Arc<Daemon>, ctx: &Ctx, q: String, freeze: bool) -> Reply {
+    let operation = if freeze { "pause" } else { "unpause" };
+    let ((), traced) = traced(&d, ctx, operation, move |d| {
+        let cfg = config_of(d, &q);
+        if freeze {
+            engine::pause::pause(&d.engine, &q)?;
+        } else {
+            engine::pause::unpause(&d.engine, &q)?;
+        }
+        Ok(((), cfg))
+    })
+    .await?;
+    Ok(traced.into_response(http::empty(StatusCode::NO_CONTENT)))
+}
+
+/// `POST /containers/{id}/restart?t=`: the engine's stop then start, in one trace; the new
+/// shim's output is piped to the daemon, as `start`'s is, so attach and wait keep working.
+pub(super) async fn restart(d: Arc<Daemon>, ctx: &Ctx, q: String) -> Reply {
+    let t = stop_timeout(ctx)?;
+    let ((), traced) = traced(&d, ctx, "restart", move |d| {
+        let started =
+            engine::restart::restart_with(&d.engine, &q, Duration::from_secs(t), ShimIo::Piped)?;
+        let cfg = started.config.clone();
+        d.hub.started(&cfg.id);
+        attach::supervise(
+            d.hub.clone(),
+            started,
+            ExitTrace {
+                trace_id: recorder::trace_id(),
+                to_client: false,
+                traces_dir: d.engine.paths.traces(),
+                record: d.record,
+            },
+        );
+        Ok(((), Some(cfg)))
+    })
+    .await?;
+    Ok(traced.into_response(http::empty(StatusCode::NO_CONTENT)))
+}
+
+pub(super) async fn kill(d: Arc<Daemon>, ctx: &Ctx, q: String) -> Reply {
+    let name = ctx.param("signal").unwrap_or("KILL").to_string();
+    let signal = engine::stop::parse_signal(&name)
+        .ok_or_else(|| ApiError::bad_request(format!("invalid signal: {name}")))?;
+    let ((), traced) = traced(&d, ctx, "kill", move |d| {
+        let cfg = config_of(d, &q);
+        engine::stop::kill(&d.engine, &q, signal)?;
+        Ok(((), cfg))
+    })
+    .await?;
+    Ok(traced.into_response(http::empty(StatusCode::NO_CONTENT)))
+}
+
+pub(super) async fn remove(d: Arc<Daemon>, ctx: &Ctx, q: String) -> Reply {
+    let (force, volumes) = (ctx.flag("force"), ctx.flag("v"));
+    let (id, traced) = traced(&d, ctx, "rm", move |d| {
+        let cfg = config_of(d, &q);
+        engine::rm::rm(&d.engine, &q, force, volumes)?;
+        Ok((cfg.as_ref().map(|c| c.id.clone()), cfg))
+    })
+    .await?;
+    if let Some(id) = id {
+        d.hub.forget(&id);
+        d.execs.forget_container(&id);
+    }
+    Ok(traced.into_response(http::empty(StatusCode::NO_CONTENT)))
+}

@@ -1,0 +1,62 @@
+//! `POST /containers/{id}/exec`, `POST /exec/{id}/start`: exec instances and their output.
+//!
+//! Not here: the instances themselves ([`crate::daemon::exec`]); the raw stream
+//! ([`super::attach`]).
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use hyper::body::Incoming;
+use hyper::{Request, StatusCode};
+use serde_json::{json, Value};
+
+use crate::daemon::api::ApiError;
+use crate::daemon::http::{self, Ctx};
+use crate::daemon::Daemon;
+
+use super::traced::{blocking, Reply};
+
+use super::attach::raw_stream;
+
+/// `POST /containers/{id}/exec`: an exec instance (see [`crate::daemon::exec`]).
+pub(super) async fn exec_create(d: Arc<Daemon>, q: String, body: Bytes) -> Reply {
+    let d2 = d.clone();
+    let id = blocking(&d, move |e| d2.execs.create(e, &q, &body)).await?;
+    Ok(http::json(StatusCode::CREATED, &json!({ "Id": id })))
+}
+
+/// `POST /exec/{id}/start`: detached, or the output on the hijacked connection (as attach's).
+pub(super) async fn exec_start(
+    d: Arc<Daemon>,
+    ctx: &Ctx,
+    id: String,
+    mut req: Request<Incoming>,
+) -> Reply {
+    let upgrade = ctx.upgrade;
+    let on_upgrade = upgrade.then(|| hyper::upgrade::on(&mut req));
+    let body = http::body(req).await?;
+    let v: Value = if body.is_empty() {
+        json!({})
+    } else {
+        serde_json::from_slice(&body)
+            .map_err(|e| ApiError::bad_request(format!("invalid exec start config: {e}")))?
+    };
+    if v["Tty"].as_bool().unwrap_or(false) {
+        return Err(ApiError::bad_request(
+            "exec with a terminal (-t) is not supported by the ctrace daemon yet: run it without -t",
+        ));
+    }
+    let detach = v["Detach"].as_bool().unwrap_or(false);
+    let inst = d.execs.begin(&id)?;
+    let (ftx, frx) = tokio::sync::mpsc::unbounded_channel::<Bytes>();
+    let d2 = d.clone();
+    let job = tokio::task::spawn_blocking(move || {
+        crate::daemon::exec::run(&d2.execs, &d2.engine, &inst, detach, ftx)
+    });
+    if detach {
+        let _ = job.await;
+        return Ok(http::empty(StatusCode::OK));
+    }
+    // The channel closes once the exit code is recorded (see `exec::run`).
+    Ok(raw_stream(on_upgrade, frx))
+}

@@ -1,0 +1,132 @@
+//! `GET /containers/{id}/logs`: the json-file log as docker's stream frames, followed when asked.
+//!
+//! Not here: the log file's writer (the shim); `ctrace logs` (the CLI).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use hyper::StatusCode;
+use serde_json::Value;
+
+use crate::state::Status;
+
+use crate::daemon::api::{self, ApiError};
+use crate::daemon::http::{self, Ctx};
+use crate::daemon::Daemon;
+
+use super::traced::{blocking, Reply};
+
+/// The json-file log lines of `text` as stream frames (the streams asked for, with their
+/// timestamps when asked).
+fn log_frames(lines: &[&str], out: bool, err: bool, ts: bool) -> Vec<u8> {
+    let mut body = Vec::new();
+    for line in lines {
+        let Ok(v) = serde_json::from_str::<Value>(line) else {
+            continue;
+        };
+        let stream = if v["stream"] == "stderr" { 2 } else { 1 };
+        if (stream == 1 && !out) || (stream == 2 && !err) {
+            continue;
+        }
+        let mut payload = String::new();
+        if ts {
+            payload.push_str(v["time"].as_str().unwrap_or(""));
+            payload.push(' ');
+        }
+        payload.push_str(v["log"].as_str().unwrap_or(""));
+        body.extend(api::frame(stream, payload.as_bytes()));
+    }
+    body
+}
+
+/// How often a followed log is read again.
+const LOG_POLL: Duration = Duration::from_millis(100);
+
+/// `GET /containers/{id}/logs`: the json-file log as stream frames; with `follow`, what the
+/// container writes next too, until it exits or the client hangs up.
+pub(super) async fn logs(d: Arc<Daemon>, ctx: &Ctx, q: String) -> Reply {
+    let (out, err, ts) = (
+        ctx.flag("stdout"),
+        ctx.flag("stderr"),
+        ctx.flag("timestamps"),
+    );
+    if !out && !err {
+        return Err(ApiError::bad_request(
+            "you must choose at least one stream: stdout=1 or stderr=1",
+        ));
+    }
+    let follow = ctx.flag("follow");
+    let tail: Option<usize> = ctx.param("tail").and_then(|t| t.parse().ok());
+    let (id, path, text) = blocking(&d, move |e| {
+        let id = e.store.lookup(&q)?;
+        let path = e.paths.log(&id);
+        let text = std::fs::read(&path).unwrap_or_default();
+        Ok((id, path, text))
+    })
+    .await?;
+    // Only whole lines: a line the shim is still writing waits for the next read.
+    let whole = text.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+    let head = String::from_utf8_lossy(&text[..whole]);
+    let lines: Vec<&str> = head.lines().collect();
+    let skip = tail.map_or(0, |t| lines.len().saturating_sub(t));
+    let first = log_frames(&lines[skip..], out, err, ts);
+    let content_type = "application/vnd.docker.raw-stream";
+    if !follow {
+        return Ok(http::full(StatusCode::OK, content_type, first));
+    }
+    let (tx, resp) = http::streaming(StatusCode::OK, content_type);
+    tokio::spawn(async move {
+        if !first.is_empty() && tx.send(Bytes::from(first)).await.is_err() {
+            return;
+        }
+        let mut offset = whole as u64;
+        let mut partial: Vec<u8> = Vec::new();
+        loop {
+            // The state first: once it says exited, one last read has everything it wrote.
+            let running = d.engine.store.load_state(&id).is_ok_and(|s| {
+                matches!(
+                    s.status,
+                    Status::Running | Status::Paused | Status::Restarting
+                )
+            });
+            let fresh = read_from(&path, &mut offset);
+            partial.extend(fresh);
+            if let Some(i) = partial.iter().rposition(|&b| b == b'\n') {
+                let chunk: Vec<u8> = partial.drain(..=i).collect();
+                let text = String::from_utf8_lossy(&chunk);
+                let lines: Vec<&str> = text.lines().collect();
+                let frames = log_frames(&lines, out, err, ts);
+                if !frames.is_empty() && tx.send(Bytes::from(frames)).await.is_err() {
+                    return;
+                }
+            }
+            if !running {
+                return;
+            }
+            tokio::select! {
+                _ = tx.closed() => return,
+                _ = tokio::time::sleep(LOG_POLL) => {}
+            }
+        }
+    });
+    Ok(resp)
+}
+
+/// The bytes of `path` after `offset` (a small local read, done in place); moves `offset`.
+fn read_from(path: &std::path::Path, offset: &mut u64) -> Vec<u8> {
+    use std::io::{Read, Seek, SeekFrom};
+    let Ok(mut f) = std::fs::File::open(path) else {
+        return Vec::new();
+    };
+    let len = f.metadata().map_or(0, |m| m.len());
+    if len < *offset {
+        *offset = 0; // the log was truncated or rotated: from its start again
+    }
+    let mut buf = Vec::new();
+    if f.seek(SeekFrom::Start(*offset)).is_ok() {
+        let _ = f.take(len - *offset).read_to_end(&mut buf);
+    }
+    *offset += buf.len() as u64;
+    buf
+}

@@ -1,0 +1,98 @@
+//! The router: docker's `postContainersStart` and friends (moby's `api/server/router/…`), each
+//! endpoint mapped onto the engine function that does the work. Engine calls block (files,
+//! flocks, netlink, fork), so they run on tokio's blocking pool, each request in a trace of its
+//! own: the caller's `traceparent` continued, or a new trace.
+//!
+//! Endpoints whose engine operation does not exist yet (image import) answer 501.
+
+//!
+//! Here is only the router; the endpoints live by resource: [`containers`], [`logs`], [`wait`],
+//! [`attach`], [`exec`], [`images`], [`system`], and what they share in [`traced`].
+
+mod attach;
+mod containers;
+mod exec;
+mod images;
+mod logs;
+mod system;
+mod traced;
+mod wait;
+
+use std::sync::Arc;
+
+use hyper::body::Incoming;
+use hyper::{Method, Request, StatusCode};
+
+use super::api::{self, check_ref, ApiError};
+use super::http::{self, Ctx};
+use super::Daemon;
+
+use attach::attach;
+use containers::{create, inspect, kill, list, pause, remove, restart, start, stop};
+use exec::{exec_create, exec_start};
+use images::{image_inspect, images, pull};
+use logs::logs;
+use system::{events, info, ping};
+use traced::Reply;
+use wait::wait;
+
+pub async fn route(d: Arc<Daemon>, ctx: Ctx, req: Request<Incoming>) -> Reply {
+    let path = ctx.path.clone();
+    let decoded: Vec<String> = path
+        .trim_matches('/')
+        .split('/')
+        .map(http::percent_decode)
+        .collect();
+    let segs: Vec<&str> = decoded.iter().map(String::as_str).collect();
+    let m = &ctx.method;
+    match (m.clone(), segs.as_slice()) {
+        (Method::GET | Method::HEAD, ["_ping"]) => Ok(ping(m)),
+        (Method::GET, ["version"]) => Ok(http::json(StatusCode::OK, &api::version())),
+        (Method::GET, ["info"]) => info(d).await,
+        (Method::GET, ["images", "json"]) => images(d).await,
+        (Method::POST, ["images", "create"]) => pull(d, &ctx).await,
+        (Method::GET, ["images", name @ .., "json"]) if !name.is_empty() => {
+            image_inspect(d, name.join("/")).await
+        }
+        (Method::GET, ["containers", "json"]) => list(d, &ctx).await,
+        (Method::POST, ["containers", "create"]) => {
+            let body = http::body(req).await?;
+            create(d, &ctx, body).await
+        }
+        (Method::GET, ["containers", id, "json"]) => inspect(d, check_ref(id)?.into()).await,
+        (Method::GET, ["containers", id, "logs"]) => logs(d, &ctx, check_ref(id)?.into()).await,
+        (Method::POST, ["containers", id, "start"]) => start(d, &ctx, check_ref(id)?.into()).await,
+        (Method::POST, ["containers", id, "stop"]) => stop(d, &ctx, check_ref(id)?.into()).await,
+        (Method::POST, ["containers", id, "kill"]) => kill(d, &ctx, check_ref(id)?.into()).await,
+        (Method::POST, ["containers", id, "wait"]) => wait(d, &ctx, check_ref(id)?.into()).await,
+        (Method::POST, ["containers", id, "attach"]) => {
+            let id = check_ref(id)?.to_string();
+            attach(d, &ctx, id, req).await
+        }
+        (Method::DELETE, ["containers", id]) => remove(d, &ctx, check_ref(id)?.into()).await,
+        (Method::POST, ["containers", id, op @ ("pause" | "unpause")]) => {
+            pause(d, &ctx, check_ref(id)?.into(), *op == "pause").await
+        }
+        (Method::POST, ["containers", id, "restart"]) => {
+            restart(d, &ctx, check_ref(id)?.into()).await
+        }
+        (Method::POST, ["containers", id, "exec"]) => {
+            let id = check_ref(id)?.to_string();
+            let body = http::body(req).await?;
+            exec_create(d, id, body).await
+        }
+        (Method::POST, ["exec", id, "start"]) => {
+            let id = check_ref(id)?.to_string();
+            exec_start(d, &ctx, id, req).await
+        }
+        (Method::GET, ["exec", id, "json"]) => {
+            let v = d.execs.inspect(check_ref(id)?)?;
+            Ok(http::json(StatusCode::OK, &v))
+        }
+        (Method::GET, ["events"]) => events(d, &ctx),
+        _ => Err(ApiError::not_found(format!(
+            "page not found: {} {}",
+            ctx.method, ctx.path
+        ))),
+    }
+}

@@ -1,0 +1,105 @@
+//! `POST /containers/{id}/wait`: the status line at once, the exit code when it happens.
+//!
+//! Not here: the supervision of the daemon's shims ([`crate::daemon::attach`]).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use hyper::StatusCode;
+use serde_json::{json, Value};
+
+use crate::state::Status;
+
+use crate::daemon::api::ApiError;
+use crate::daemon::attach::{self};
+use crate::daemon::http::{self, Ctx};
+use crate::daemon::Daemon;
+
+use super::traced::{blocking, Reply};
+
+/// What a wait waits for (`condition=`).
+#[derive(Clone, Copy, PartialEq)]
+enum Condition {
+    NotRunning,
+    NextExit,
+    Removed,
+}
+
+/// `POST /containers/{id}/wait`: the status line goes out at once (the docker CLI sends this
+/// before `start` and must know the wait is in place), the exit code when it happens.
+pub(super) async fn wait(d: Arc<Daemon>, ctx: &Ctx, q: String) -> Reply {
+    let cond = match ctx.param("condition").unwrap_or("") {
+        "" | "not-running" => Condition::NotRunning,
+        "next-exit" => Condition::NextExit,
+        "removed" => Condition::Removed,
+        other => {
+            return Err(ApiError::bad_request(format!(
+                "invalid condition {other:?}: use not-running, next-exit or removed"
+            )))
+        }
+    };
+    let id = blocking(&d, move |e| Ok(e.store.lookup(&q)?)).await?;
+    let rx = d.hub.watch(&id);
+    let want_spans = ctx.want_spans;
+    let (tx, resp) = http::streaming(StatusCode::OK, "application/json");
+    tokio::spawn(async move {
+        let code = wait_for(&d, &id, cond, rx).await;
+        let mut v = json!({ "StatusCode": code, "Error": null });
+        if want_spans {
+            if let Some(spans) = d.hub.take_exit_spans(&id) {
+                v["CtraceSpans"] = serde_json::to_value(spans).unwrap_or(Value::Null);
+            }
+        }
+        let _ = tx.send(Bytes::from(v.to_string() + "\n")).await;
+    });
+    Ok(resp)
+}
+
+async fn wait_for(
+    d: &Arc<Daemon>,
+    id: &str,
+    cond: Condition,
+    mut rx: tokio::sync::watch::Receiver<attach::Lifecycle>,
+) -> i64 {
+    let initial = rx.borrow().clone();
+    let mut saw_running = false;
+    loop {
+        let now = rx.borrow_and_update().clone();
+        let state = d.engine.store.load_state(id).ok();
+        let running = state.as_ref().is_some_and(|s| {
+            matches!(
+                s.status,
+                Status::Running | Status::Paused | Status::Restarting
+            )
+        });
+        let exited = now.exits > initial.exits || (saw_running && !running);
+        let code = if now.exits > initial.exits {
+            i64::from(now.code)
+        } else {
+            state
+                .as_ref()
+                .map_or(i64::from(now.code), |s| i64::from(s.exit_code))
+        };
+        match cond {
+            Condition::NotRunning if !running => return code,
+            Condition::NextExit if exited => return code,
+            Condition::Removed if state.is_none() => return code,
+            _ => {}
+        }
+        saw_running |= running;
+        let shim = state.as_ref().map_or(0, |s| s.shim_pid);
+        if running && !now.supervised {
+            // Started by another process (an embedded ctrace, a previous daemon): watch its shim.
+            let _ = tokio::task::spawn_blocking(move || attach::exited_within(shim, 1000)).await;
+            continue;
+        }
+        tokio::select! {
+            r = rx.changed() => if r.is_err() {
+                // Forgotten: removed.
+                return code;
+            },
+            _ = tokio::time::sleep(Duration::from_millis(500)) => {}
+        }
+    }
+}
