@@ -17,7 +17,7 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::{Map, Value};
 
-use crate::engine::create::{CreateOptions, Pull};
+use crate::engine::options::{CreateOptions, Pull};
 use crate::network::{self, Mode};
 use crate::runtime::Kind;
 use crate::state::health::HealthConfig;

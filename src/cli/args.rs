@@ -54,6 +54,22 @@ pub struct Cli {
     /// when a daemon answers there, else the engine runs in this process.
     #[arg(short = 'H', long, global = true, env = "CTRACE_HOST")]
     pub host: Option<String>,
+    /// Run against a simulated host: the same phases, the kernel modelled (no root, no Linux
+    /// needed). Also CTRACE_SIM=1; chosen by itself where real containers cannot run.
+    #[arg(long, conflicts_with = "real")]
+    pub sim: bool,
+    /// Real containers or an error: never fall back to the simulator (CTRACE_SIM=0).
+    #[arg(long)]
+    pub real: bool,
+    /// Simulator: make ids and modelled durations reproducible.
+    #[arg(long, value_name = "N")]
+    pub seed: Option<u64>,
+    /// Simulator: fit the latency model on the trace files in DIR (recorded on a real host).
+    #[arg(long, value_name = "DIR")]
+    pub model: Option<PathBuf>,
+    /// Simulator: take as long as the modelled durations (by default it does not wait).
+    #[arg(long)]
+    pub realtime: bool,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -131,6 +147,9 @@ pub enum Command {
     /// Generate the course book.
     #[command(subcommand)]
     Book(BookCommand),
+    /// The simulator: its modelled host, and guided failure scenarios.
+    #[command(subcommand)]
+    Sim(SimCommand),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
     Completion { shell: clap_complete::Shell },
     /// Run the engine as a daemon serving the Docker Engine API (v1.41 subset) on a unix socket.
@@ -699,6 +718,28 @@ pub struct ShimCmd {
     pub id: String,
     #[arg(long)]
     pub attach: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SimCommand {
+    /// Print the simulated host: processes and namespaces, mount tables, cgroups, network,
+    /// iptables rules (PART: all, processes, mounts, cgroups, network, iptables).
+    Host {
+        #[arg(default_value = "all")]
+        part: String,
+    },
+    /// List the guided failure scenarios.
+    Scenarios {
+        #[arg(long, default_value = "en")]
+        lang: String,
+    },
+    /// Play a guided scenario: narration, the commands run against the simulated host, the
+    /// lessons involved, and what to check.
+    Scenario {
+        name: String,
+        #[arg(long, default_value = "en")]
+        lang: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]

@@ -14,7 +14,7 @@ use std::sync::Mutex;
 
 use serde_json::json;
 
-use crate::engine::create::CreateOptions;
+use crate::engine::options::CreateOptions;
 use crate::engine::{self, Engine, EngineError};
 use crate::phase_span;
 use crate::trace::folded::Tree;

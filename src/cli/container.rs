@@ -35,8 +35,13 @@ pub(super) fn banner(view: &Option<std::sync::Arc<Explain>>, ctx: &Context, runt
         .collect::<Vec<_>>()
         .join(" ");
     let id = recorder::trace_id();
+    let clock = crate::trace::clock::current();
+    let mode = match clock.model_source() {
+        Some(model) => format!("SIMULATED (durations modelled on {model})"),
+        None => clock.mode().to_string(),
+    };
     eprintln!(
-        "tracing `{cmd}` — trace {}, real, cgroup {}, runtime {}, kernel {}",
+        "tracing `{cmd}` — trace {}, {mode}, cgroup {}, runtime {}, kernel {}",
         &id[..8.min(id.len())],
         facts.cgroup,
         runtime,

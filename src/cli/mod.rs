@@ -16,6 +16,7 @@ mod options;
 mod ps;
 mod record;
 mod remote;
+mod sim;
 mod step;
 pub mod traces;
 mod volumes;
@@ -50,14 +51,20 @@ impl Failure {
 
 /// Runs the CLI; returns the process exit code.
 pub fn main() -> i32 {
-    let t0 = recorder::now_unix_ns();
+    // The wall clock, not the recorder's: the clock is chosen with the host, below.
+    let mut t0 = crate::sys::time::unix_nanos(std::time::SystemTime::now());
     let argv: Vec<String> = std::env::args().collect();
     if argv.get(1).map(String::as_str) == Some("shim") {
         if let Some(args) = shim_args(&argv[2..]) {
+            // The shim chooses as the command that started it did (from its environment).
+            if let Err(e) = crate::sim::activate("shim", &crate::sim::Options::default()) {
+                eprintln!("ctrace: {e}");
+                return exit::ENGINE;
+            }
             return crate::shim::main(args);
         }
     }
-    let cli = match Cli::try_parse() {
+    let mut cli = match Cli::try_parse() {
         Ok(c) => c,
         Err(e) => {
             let code = match e.kind() {
@@ -72,6 +79,17 @@ pub fn main() -> i32 {
             return code;
         }
     };
+    // Real or simulated, chosen before anything touches the host or records a span.
+    let session = match sim::activate(&mut cli) {
+        Ok(s) => s,
+        Err(m) => {
+            eprintln!("ctrace: {m}");
+            return exit::ENGINE;
+        }
+    };
+    if session.is_some() {
+        t0 = recorder::now_unix_ns();
+    }
     let paths = Paths::new(&cli.root, &cli.exec_root);
     let mut engine = Engine::new(paths);
     match crate::network::BridgeConfig::new(&cli.bridge, &cli.bridge_subnet) {
@@ -114,6 +132,7 @@ pub fn main() -> i32 {
         argv,
         t0,
         daemon,
+        sim: session,
     };
     let result = match cli.command {
         Command::Run(a) if ctx.daemon.is_some() => remote::run(&ctx, a),
@@ -171,6 +190,7 @@ pub fn main() -> i32 {
                 .map_err(|e| Failure::new(1, e))
         }
         Command::Network(args::NetworkCommand::Prune) => network_prune(&ctx.engine),
+        Command::Sim(c) => sim::command(&ctx, c),
         Command::Completion { shell } => {
             clap_complete::generate(shell, &mut Cli::command(), "ctrace", &mut std::io::stdout());
             Ok(0)
@@ -222,6 +242,8 @@ pub struct Context {
     pub t0: u64,
     /// The daemon's socket, when commands go through a daemon.
     pub daemon: Option<std::path::PathBuf>,
+    /// The simulated session, when the host is simulated.
+    pub sim: Option<crate::sim::Session>,
 }
 
 impl Context {

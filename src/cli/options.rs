@@ -9,7 +9,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::engine::create::{CreateOptions, Pull};
+use crate::engine::options::{CreateOptions, Pull};
 use crate::network::{self, Mode};
 use crate::runtime::Kind;
 use crate::sys::exit;

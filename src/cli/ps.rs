@@ -258,7 +258,16 @@ pub fn inspect(engine: &Engine, a: InspectArgs) -> Result<i32, Failure> {
     let mut code = 0;
     for q in &a.containers {
         match engine.entry(q) {
-            Ok(e) => docs.push(inspect_json(&e, &engine.paths)),
+            Ok(e) => {
+                let mut doc = inspect_json(&e, &engine.paths);
+                // A simulated container says so, wherever its description goes.
+                if crate::host::current().mode() == "sim" {
+                    if let Some(o) = doc.as_object_mut() {
+                        o.insert("Simulated".into(), true.into());
+                    }
+                }
+                docs.push(doc)
+            }
             Err(e) => {
                 eprintln!("ctrace: {e}");
                 code = 1;

@@ -14,7 +14,7 @@ use serde_json::Value;
 
 use crate::api::container::CreateBody;
 use crate::daemon::client;
-use crate::engine::create::CreateOptions;
+use crate::engine::options::CreateOptions;
 use crate::engine::EngineError;
 use crate::state::ContainerConfig;
 use crate::sys::exit;

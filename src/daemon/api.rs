@@ -10,7 +10,7 @@ use hyper::StatusCode;
 use serde_json::{json, Map, Value};
 
 use crate::api::container;
-use crate::engine::create::CreateOptions;
+use crate::engine::options::CreateOptions;
 use crate::engine::query::Entry;
 use crate::engine::EngineError;
 use crate::image::pull::PullError;

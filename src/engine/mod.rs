@@ -18,6 +18,7 @@ pub mod create;
 pub mod exec;
 pub mod exit;
 mod operation;
+pub mod options;
 pub mod pause;
 pub mod query;
 pub mod reconcile;

@@ -24,7 +24,7 @@ use crate::state::ContainerConfig;
 use crate::storage::mounts::{self, Kind, MountError, MountPoint};
 use crate::storage::volumes::{self, Volume, VolumeError, VolumeLock, VolumeStore};
 
-use super::create::CreateOptions;
+use super::options::CreateOptions;
 use super::rollback::Rollback;
 use super::{Engine, EngineError};
 

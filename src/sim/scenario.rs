@@ -131,11 +131,17 @@ pub fn parse(name: &str, text: &str) -> Result<Scenario, String> {
         }
     }
     flush(&mut para, &mut s.steps);
-    s.check = check
-        .lines()
-        .filter_map(|l| l.trim().strip_prefix("- "))
-        .map(str::to_string)
-        .collect();
+    for line in check.lines() {
+        match (line.trim().strip_prefix("- "), s.check.last_mut()) {
+            (Some(item), _) => s.check.push(item.to_string()),
+            // An indented line continues the item above it.
+            (None, Some(last)) if line.starts_with("  ") => {
+                last.push(' ');
+                last.push_str(line.trim());
+            }
+            _ => {}
+        }
+    }
     if s.title.is_empty() || s.check.is_empty() {
         return Err(bad("a title and a ## Check list are required"));
     }

@@ -13,12 +13,21 @@ use crate::kernel_event;
 
 #[derive(Debug, thiserror::Error)]
 pub enum OverlayError {
-    #[error("cannot mount the overlay rootfs at {target}: {source} (is the overlay module loaded? try `modprobe overlay`)")]
+    #[error("cannot mount the overlay rootfs at {target}: {source}{}", hint(.source))]
     Mount { target: PathBuf, source: io::Error },
     #[error("cannot unmount {target}: {source}")]
     Unmount { target: PathBuf, source: io::Error },
     #[error("the image has no layers to mount")]
     NoLayers,
+}
+
+/// What to try, for the errors that have a usual cause.
+fn hint(e: &io::Error) -> &'static str {
+    match e.raw_os_error() {
+        Some(libc::ENODEV) => " (is the overlay module loaded? try `modprobe overlay`)",
+        Some(libc::ENOSPC) => " (the disk is full: free some space and start it again)",
+        _ => "",
+    }
 }
 
 /// The mount options for `layers` (bottom first) under `upper`/`work`.

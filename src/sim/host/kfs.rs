@@ -82,6 +82,11 @@ impl KernelFs for SimHost {
                 "cgroup.freeze" | "freezer.state" => {
                     let frozen = value == "1" || value == "FROZEN";
                     files.insert(file.clone(), value.clone());
+                    // The kernel reports the state it reached (immediately, in the model).
+                    files.insert(
+                        "cgroup.events".into(),
+                        format!("populated 1\nfrozen {}\n", u8::from(frozen)),
+                    );
                     let pids: Vec<i32> = m
                         .processes
                         .values()
