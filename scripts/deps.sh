@@ -11,6 +11,11 @@
 #   docker.io       only for its `docker` client: the daemon tests drive `ctrace daemon` with the
 #                   stock docker CLI (Debian 12 ships the client only inside docker.io; the tests
 #                   never start dockerd)
+#   chromium        the headless browser in which tests/player.rs clicks through the book's
+#                   step-through player (offline, from file://)
+# from PyPI:
+#   playwright      drives that Chromium (its own browser download is never used: the test
+#                   points it at Debian's chromium)
 # and, from crates.io (not a Debian package):
 #   mdbook          builds the book; tests/book.rs runs `mdbook build` on both books. Without
 #                   default features (no `serve`/`watch`, no search index) there is less to
@@ -30,10 +35,14 @@ command -v docker-registry >/dev/null 2>&1 || need+=(docker-registry)
 command -v skopeo >/dev/null 2>&1 || need+=(skopeo)
 command -v htpasswd >/dev/null 2>&1 || need+=(apache2-utils)
 command -v docker >/dev/null 2>&1 || need+=(docker.io)
+command -v chromium >/dev/null 2>&1 || need+=(chromium)
 if ((${#need[@]})); then
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq >/dev/null
   apt-get install -y -q --no-install-recommends "${need[@]}" >/dev/null
+fi
+if ! python3 -c 'import playwright' >/dev/null 2>&1; then
+  python3 -m pip install --quiet --disable-pip-version-check playwright
 fi
 if ! command -v mdbook >/dev/null 2>&1; then
   cargo install mdbook --locked --no-default-features

@@ -100,6 +100,8 @@ struct ChapterCtx {
     traces: Vec<TraceCtx>,
     missing: Vec<String>,
     lessons: Vec<LessonCtx>,
+    /// The book's first chapter, which also says how to follow without root.
+    first: bool,
 }
 
 fn render(name: &'static str, tpl: &str, ctx: &impl Serialize) -> Result<String, BookError> {
@@ -250,7 +252,7 @@ pub fn build(traces: &Path, out: &Path, lang: &str) -> Result<Vec<PathBuf>, Book
     clean(&out.join("src"))?;
     let mut written = Vec::new();
     let mut summary = Vec::new();
-    for chapter in &chapters {
+    for (index, chapter) in chapters.iter().enumerate() {
         let slug = chapter.def.slug.as_str();
         let own = &chapter.phases;
         let mut traces_ctx = Vec::new();
@@ -325,6 +327,7 @@ pub fn build(traces: &Path, out: &Path, lang: &str) -> Result<Vec<PathBuf>, Book
             traces: traces_ctx,
             missing,
             lessons,
+            first: index == 0,
         };
         let md = out.join("src").join(format!("{slug}.md"));
         write(&md, render("chapter", CHAPTER, &ctx)?.as_bytes())?;

@@ -82,12 +82,9 @@ impl Drop for Student {
 }
 
 /// What the real host has that a simulated session must not change.
-fn host_state() -> (
-    BTreeSet<String>,
-    BTreeSet<String>,
-    BTreeSet<String>,
-    BTreeSet<String>,
-) {
+type Lines = BTreeSet<String>;
+
+fn host_state() -> (Lines, Lines, Lines, Lines) {
     let lines = |s: String| s.lines().map(str::to_string).collect::<BTreeSet<String>>();
     let mounts = lines(std::fs::read_to_string("/proc/self/mountinfo").unwrap())
         .into_iter()
@@ -218,12 +215,10 @@ fn a_student_without_root_runs_the_walkthrough_simulated_and_the_host_is_untouch
 
 /// A trace's tree: (span, parent span, process) for every span, and per span the names of its
 /// kernel events (outside the cgroup phases).
-fn shape(
-    trace: &Value,
-) -> (
-    BTreeSet<(String, String, String)>,
-    BTreeSet<(String, String)>,
-) {
+type Tree = BTreeSet<(String, String, String)>;
+type Events = BTreeSet<(String, String)>;
+
+fn shape(trace: &Value) -> (Tree, Events) {
     let spans = trace["spans"].as_array().unwrap();
     let name_of = |id: &str| {
         spans

@@ -577,10 +577,7 @@ mod tests {
         assert_eq!(o.entrypoint.as_deref(), Some("sh"));
         assert_eq!(o.cmd, ["-c", "echo", "hi"]);
         assert_eq!(o.network, Mode::Bridge);
-        assert_eq!(
-            o.publish,
-            [network::PortBinding::parse("8080:80/tcp").unwrap()]
-        );
+        assert_eq!(o.publish, [network::parse_port("8080:80/tcp").unwrap()]);
         assert_eq!(o.labels["k"], "v");
         assert_eq!(o.tmpfs, ["/run:size=1m"]);
         assert_eq!(o.mounts, ["type=volume,source=data,target=/data,readonly"]);
@@ -598,7 +595,7 @@ mod tests {
             env: vec!["A=1".into()],
             network: Mode::None,
             publish: ["127.0.0.1:8080:80/udp", "9000:90"]
-                .map(|p| network::PortBinding::parse(p).unwrap())
+                .map(|p| network::parse_port(p).unwrap())
                 .to_vec(),
             labels: [("a".to_string(), "b".to_string())].into(),
             mounts: vec!["type=tmpfs,target=/t".into()],

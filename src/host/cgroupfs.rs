@@ -7,8 +7,6 @@ use std::path::{Path, PathBuf};
 
 /// The control-file side of the host.
 pub trait KernelFs {
-    /// `mkdir` of a control group (or any control directory), parents included.
-    fn kfs_mkdir(&self, path: &Path) -> io::Result<()>;
     /// Writes `value` to a control file (one `write(2)`, as the kernel wants).
     fn kfs_write(&self, path: &Path, value: &str) -> io::Result<()>;
     /// Reads a control file.

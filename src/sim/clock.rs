@@ -41,11 +41,6 @@ impl SimClock {
             realtime,
         }
     }
-
-    /// Where the model came from, for the trace file.
-    pub fn model_source(&self) -> &str {
-        &self.model.source
-    }
 }
 
 impl Clock for SimClock {

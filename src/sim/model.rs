@@ -428,10 +428,6 @@ impl Store {
         }
     }
 
-    pub fn dir(&self) -> &Path {
-        &self.dir
-    }
-
     /// Reads the model (a fresh host when there is none yet).
     pub fn load(&self) -> io::Result<HostModel> {
         match atomic::read_json(&self.dir.join("host.json")) {

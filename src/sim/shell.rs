@@ -488,9 +488,9 @@ impl Shell<'_> {
         let Some(host) = args
             .iter()
             .enumerate()
-            .filter(|(i, a)| !a.starts_with('-') && !(*i > 0 && args[i - 1] == "-c"))
+            .filter(|(i, a)| !a.starts_with('-') && (*i == 0 || args[i - 1] != "-c"))
             .map(|(_, a)| a.clone())
-            .last()
+            .next_back()
         else {
             let _ = writeln!(
                 err,

@@ -10,32 +10,13 @@ use std::path::Path;
 /// A held lock; dropping it releases the lock.
 #[derive(Debug)]
 pub struct Flock {
-    file: File,
+    _file: File,
 }
 
 impl Flock {
     /// Blocks until an exclusive lock on `path` (created when missing) is ours.
     pub fn exclusive(path: &Path) -> io::Result<Flock> {
         Self::take(path, libc::LOCK_EX)
-    }
-
-    /// Blocks until a shared lock on `path` (created when missing) is ours.
-    pub fn shared(path: &Path) -> io::Result<Flock> {
-        Self::take(path, libc::LOCK_SH)
-    }
-
-    /// An exclusive lock on `path` if nobody holds one now; `Ok(None)` when somebody does.
-    pub fn try_exclusive(path: &Path) -> io::Result<Option<Flock>> {
-        match Self::take(path, libc::LOCK_EX | libc::LOCK_NB) {
-            Ok(l) => Ok(Some(l)),
-            Err(e) if e.raw_os_error() == Some(libc::EWOULDBLOCK) => Ok(None),
-            Err(e) => Err(e),
-        }
-    }
-
-    /// The locked file (to write the holder's pid into, for example).
-    pub fn file(&self) -> &File {
-        &self.file
     }
 
     fn take(path: &Path, op: libc::c_int) -> io::Result<Flock> {
@@ -50,7 +31,7 @@ impl Flock {
         loop {
             // SAFETY: flock on an fd we own.
             if unsafe { libc::flock(file.as_raw_fd(), op) } == 0 {
-                return Ok(Flock { file });
+                return Ok(Flock { _file: file });
             }
             let err = io::Error::last_os_error();
             if err.kind() != io::ErrorKind::Interrupted {
@@ -64,13 +45,20 @@ impl Flock {
 mod tests {
     use super::*;
 
+    /// Whether another open file description could take the lock now.
+    fn free(p: &Path) -> bool {
+        let f = File::open(p).unwrap();
+        // SAFETY: flock on an fd we own; released when `f` closes.
+        unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) == 0 }
+    }
+
     #[test]
     fn a_held_lock_is_not_taken_twice_and_is_free_after_drop() {
         let p = std::env::temp_dir().join(format!("ctrace-flock-{}", std::process::id()));
         let held = Flock::exclusive(&p).unwrap();
-        assert!(Flock::try_exclusive(&p).unwrap().is_none());
+        assert!(!free(&p));
         drop(held);
-        assert!(Flock::try_exclusive(&p).unwrap().is_some());
+        assert!(free(&p));
         std::fs::remove_file(&p).unwrap();
     }
 }

@@ -3,7 +3,6 @@
 //! Cgroup detection, rootfs setup, volumes, mounts and the `--step` live view all read mounts
 //! through it.
 
-use std::io;
 use std::path::PathBuf;
 
 /// One line of mountinfo.
@@ -22,13 +21,6 @@ pub struct Mount {
     pub source: String,
     /// Per-superblock options (`rw,memory` for a cgroup v1 mount).
     pub super_options: String,
-}
-
-impl Mount {
-    /// True when the per-mount options say read-only.
-    pub fn read_only(&self) -> bool {
-        self.options.split(',').any(|o| o == "ro")
-    }
 }
 
 /// Parses a mountinfo text; lines that are not well formed are skipped.
@@ -54,15 +46,6 @@ fn parse_line(line: &str) -> Option<Mount> {
         source: unescape(right[1]),
         super_options: right[2].to_string(),
     })
-}
-
-/// Reads and parses the mount table as `pid` sees it (`None`: this process).
-pub fn read(pid: Option<i32>) -> io::Result<Vec<Mount>> {
-    let path = match pid {
-        Some(p) => format!("/proc/{p}/mountinfo"),
-        None => "/proc/self/mountinfo".to_string(),
-    };
-    Ok(parse(&std::fs::read_to_string(path)?))
 }
 
 /// mountinfo escapes space, tab, newline and backslash as `\ooo` (octal).
@@ -111,7 +94,6 @@ garbage line";
         assert_eq!(m[2].mount_point, PathBuf::from("/sys/fs/cgroup/unified"));
         assert_eq!(m[3].root, "/data");
         assert_eq!(m[3].mount_point, PathBuf::from("/mnt/with space"));
-        assert!(m[3].read_only() && !m[0].read_only());
         assert_eq!((m[0].id, m[0].parent), (22, 1));
     }
 
@@ -120,11 +102,5 @@ garbage line";
         assert_eq!(unescape("a\\011b\\134c"), "a\tb\\c");
         assert_eq!(unescape("end\\"), "end\\");
         assert_eq!(unescape("x\\9zz"), "x\\9zz");
-    }
-
-    #[test]
-    fn this_process_has_a_root_mount() {
-        let m = read(None).unwrap();
-        assert!(m.iter().any(|m| m.mount_point == std::path::Path::new("/")));
     }
 }

@@ -35,11 +35,6 @@ pub fn fork_child(role: &str) {
     }
 }
 
-/// True when [`seed`] was called in this process.
-pub fn seeded() -> bool {
-    SEEDED.lock().unwrap_or_else(|e| e.into_inner()).is_some()
-}
-
 /// Fills `buf` with random bytes.
 pub fn fill(buf: &mut [u8]) {
     if let Some(rng) = SEEDED.lock().unwrap_or_else(|e| e.into_inner()).as_mut() {
@@ -56,13 +51,6 @@ pub fn u64() -> u64 {
     u64::from_ne_bytes(b)
 }
 
-/// `n` random bytes as lower-case hex.
-pub fn hex(n: usize) -> String {
-    let mut b = vec![0u8; n];
-    fill(&mut b);
-    b.iter().map(|x| format!("{x:02x}")).collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -73,6 +61,5 @@ mod tests {
         assert_eq!(draw(7, "shim"), draw(7, "shim"));
         assert_ne!(draw(7, "shim"), draw(7, "init"));
         assert_ne!(draw(7, "shim"), draw(8, "shim"));
-        assert_eq!(hex(4).len(), 8);
     }
 }

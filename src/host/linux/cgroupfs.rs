@@ -5,10 +5,6 @@ use super::LinuxHost;
 use crate::host::cgroupfs::KernelFs;
 
 impl KernelFs for LinuxHost {
-    fn kfs_mkdir(&self, path: &Path) -> io::Result<()> {
-        std::fs::create_dir_all(path)
-    }
-
     fn kfs_write(&self, path: &Path, value: &str) -> io::Result<()> {
         // One write(2) of the whole value: a control file takes each write as one command.
         std::fs::OpenOptions::new()

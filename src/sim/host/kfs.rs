@@ -9,26 +9,6 @@ use super::{einval, enoent, me, text, SimHost};
 use crate::host::KernelFs;
 
 impl KernelFs for SimHost {
-    fn kfs_mkdir(&self, path: &Path) -> io::Result<()> {
-        let Some(rel) = Self::cgroup_rel(path) else {
-            return Ok(());
-        };
-        self.change(|m| {
-            let mut acc = String::new();
-            for part in rel.split('/').filter(|p| !p.is_empty()) {
-                acc = if acc.is_empty() {
-                    part.to_string()
-                } else {
-                    format!("{acc}/{part}")
-                };
-                m.cgroups
-                    .entry(acc.clone())
-                    .or_insert_with(Self::fresh_cgroup);
-            }
-            Ok(())
-        })
-    }
-
     fn kfs_create_dir(&self, path: &Path) -> io::Result<()> {
         let Some(rel) = Self::cgroup_rel(path) else {
             return Ok(());
