@@ -2,17 +2,28 @@
 //! `setdomainname(2)`.
 
 use std::io;
-use std::os::fd::BorrowedFd;
 
 pub use nix::sched::CloneFlags;
+
+/// An open namespace: on a real host, a file descriptor on it; on a simulated one, its inode.
+#[derive(Debug)]
+pub struct NsHandle {
+    pub fd: Option<std::os::fd::OwnedFd>,
+    /// The namespace's inode number (what `ls -l /proc/<pid>/ns` shows).
+    pub inode: u64,
+}
 
 /// The namespace side of the host.
 pub trait Namespaces {
     /// `unshare(flags)` for the calling thread/process.
     fn unshare(&self, flags: CloneFlags) -> io::Result<()>;
 
-    /// `setns(fd, nstype)`.
-    fn setns(&self, fd: BorrowedFd<'_>, nstype: CloneFlags) -> io::Result<()>;
+    /// Opens the namespace the file at `path` names (`/proc/<pid>/ns/net`, a bound netns file):
+    /// the handle keeps naming that namespace, whatever the path names later.
+    fn open_ns(&self, path: &std::path::Path) -> io::Result<NsHandle>;
+
+    /// `setns(handle, nstype)`: the calling thread joins the namespace.
+    fn setns(&self, ns: &NsHandle, nstype: CloneFlags) -> io::Result<()>;
 
     /// `sethostname(name)` in the current UTS namespace.
     fn sethostname(&self, name: &str) -> io::Result<()>;

@@ -6,7 +6,6 @@
 
 use std::fs::File;
 use std::io;
-use std::os::fd::AsFd;
 use std::path::Path;
 
 use crate::host::mount::{MntFlags, MsFlags};
@@ -23,12 +22,12 @@ pub fn create(path: &Path) -> io::Result<()> {
     // A bind mount left by a crash would make the file below unwritable.
     let _ = host.umount(path, MntFlags::MNT_DETACH);
     File::create(path)?;
-    let home = File::open("/proc/thread-self/ns/net")?;
+    let home = host.open_ns(Path::new("/proc/thread-self/ns/net"))?;
     host.unshare(CloneFlags::CLONE_NEWNET)?;
     kernel_event!("unshare(CLONE_NEWNET)");
     // From here on we are in the new namespace: whatever happens, go home before returning.
     let inside = bind_and_up(host, path);
-    host.setns(home.as_fd(), CloneFlags::CLONE_NEWNET)?;
+    host.setns(&home, CloneFlags::CLONE_NEWNET)?;
     kernel_event!("setns(host netns)");
     if let Err(e) = inside {
         remove(path);

@@ -20,7 +20,7 @@
 
 use std::fs::File;
 use std::io::{BufRead, BufReader, Write};
-use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 
 use nix::sched::CloneFlags;
 use oci_spec::runtime::Process;
@@ -82,12 +82,14 @@ pub fn join(
     let mut ns_files = Vec::new();
     for (name, flag) in NAMESPACES {
         let path = format!("/proc/{init_pid}/ns/{name}");
-        let file = File::open(&path).map_err(|e| {
-            InitError::runtime(
-                format!("cannot open {path}"),
-                format!("{e}: is the container still running?"),
-            )
-        })?;
+        let file = host::current()
+            .open_ns(std::path::Path::new(&path))
+            .map_err(|e| {
+                InitError::runtime(
+                    format!("cannot open {path}"),
+                    format!("{e}: is the container still running?"),
+                )
+            })?;
         let link = std::fs::read_link(&path)
             .map(|l| l.display().to_string())
             .unwrap_or_else(|_| name.to_string());
@@ -191,7 +193,7 @@ fn helper_main(
     out: &mut File,
     go: &mut File,
     cg_dirs: &[std::path::PathBuf],
-    ns_files: Vec<(String, CloneFlags, File)>,
+    ns_files: Vec<(String, CloneFlags, crate::host::ns::NsHandle)>,
     process: &Process,
     stdio: &Stdio,
     devnull: &File,
@@ -221,7 +223,7 @@ fn helper_main(
     }
     let mut joined = Vec::new();
     for (link, flag, file) in ns_files {
-        if let Err(e) = host::current().setns(file.as_fd(), flag) {
+        if let Err(e) = host::current().setns(&file, flag) {
             return fail(out, InitError::runtime(format!("cannot join {link}"), e));
         }
         joined.push(link);

@@ -215,7 +215,7 @@ fn step_pause(phase: &str) -> Result<(), InitError> {
 fn join_namespaces(spec: &Spec) -> Result<bool, InitError> {
     use crate::host::ns::CloneFlags;
     use oci_spec::runtime::LinuxNamespaceType as T;
-    use std::os::fd::AsFd;
+
     let namespaces = spec
         .linux()
         .as_ref()
@@ -246,11 +246,14 @@ fn join_namespaces(spec: &Spec) -> Result<bool, InitError> {
         .inspect_err(|e| trace::fail(&span, e))?;
     let mut joined = Vec::new();
     for (typ, flag, path) in joins {
-        let r = File::open(&path).map_err(|e| e.to_string()).and_then(|f| {
-            crate::host::current()
-                .setns(f.as_fd(), flag)
-                .map_err(|e| super::init_error::errno_of(&e).desc().to_string())
-        });
+        let host = crate::host::current();
+        let r = host
+            .open_ns(&path)
+            .map_err(|e| e.to_string())
+            .and_then(|ns| {
+                host.setns(&ns, flag)
+                    .map_err(|e| super::init_error::errno_of(&e).desc().to_string())
+            });
         if let Err(e) = r {
             let err = InitError::runtime(
                 format!("cannot join the {typ:?} namespace {}", path.display()),

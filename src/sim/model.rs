@@ -411,6 +411,12 @@ impl HostModel {
             !dead_links.contains(&l.index) && !l.peer.is_some_and(|p| dead_links.contains(&p))
         });
         self.routes.retain(|r| held.contains(&r.netns));
+        // A sysctl of a network namespace (`key (net:[ino])`) goes with it.
+        self.sysctls.retain(|k, _| {
+            k.rsplit_once("(net:[")
+                .and_then(|(_, ino)| ino.trim_end_matches("])").parse::<u64>().ok())
+                .is_none_or(|ino| held.contains(&ino))
+        });
         self.hostnames.retain(|ns, _| held.contains(ns));
     }
 }

@@ -1,16 +1,30 @@
 use std::io;
-use std::os::fd::BorrowedFd;
+use std::os::fd::AsFd;
 
 use super::{io, LinuxHost};
-use crate::host::ns::{CloneFlags, Namespaces};
+use crate::host::ns::{CloneFlags, Namespaces, NsHandle};
 
 impl Namespaces for LinuxHost {
     fn unshare(&self, flags: CloneFlags) -> io::Result<()> {
         nix::sched::unshare(flags).map_err(io)
     }
 
-    fn setns(&self, fd: BorrowedFd<'_>, nstype: CloneFlags) -> io::Result<()> {
-        nix::sched::setns(fd, nstype).map_err(io)
+    fn open_ns(&self, path: &std::path::Path) -> io::Result<NsHandle> {
+        use std::os::unix::fs::MetadataExt;
+        let file = std::fs::File::open(path)?;
+        let inode = file.metadata()?.ino();
+        Ok(NsHandle {
+            fd: Some(file.into()),
+            inode,
+        })
+    }
+
+    fn setns(&self, ns: &NsHandle, nstype: CloneFlags) -> io::Result<()> {
+        let fd = ns
+            .fd
+            .as_ref()
+            .ok_or_else(|| io::Error::from_raw_os_error(libc::EBADF))?;
+        nix::sched::setns(fd.as_fd(), nstype).map_err(io)
     }
 
     fn sethostname(&self, name: &str) -> io::Result<()> {

@@ -22,7 +22,6 @@
 
 use std::collections::BTreeMap;
 use std::io::{self};
-use std::os::fd::RawFd;
 use std::path::{Path, PathBuf};
 
 use nix::mount::MsFlags;
@@ -213,21 +212,6 @@ impl SimHost {
         .into_iter()
         .map(|(k, v)| (k.to_string(), v.to_string()))
         .collect()
-    }
-
-    /// The namespace an fd opened on `/proc/<pid>/ns/<kind>` or a bound netns file refers to.
-    fn ns_of_fd(m: &HostModel, fd: RawFd, kind: &str) -> Option<u64> {
-        let target = std::fs::read_link(format!("/proc/self/fd/{fd}")).ok()?;
-        let t = target.to_string_lossy().to_string();
-        if let Some(ino) = m.netns_at(&t) {
-            return Some(ino);
-        }
-        // A real namespace file (`net:[…]`): the process that opened it never left the host's,
-        // so it is the model's host namespace of that kind.
-        if t.contains(":[") {
-            return m.host_ns.get(kind).copied();
-        }
-        None
     }
 
     fn iptables_apply(m: &mut HostModel, args: &[&str]) -> io::Result<()> {

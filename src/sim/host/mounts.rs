@@ -1,14 +1,14 @@
 //! The mount table and namespaces of the simulated host.
 
 use std::io;
-use std::os::fd::{AsRawFd, BorrowedFd};
 use std::path::{Path, PathBuf};
 
 use nix::mount::{MntFlags, MsFlags};
 use nix::sched::CloneFlags;
 use nix::sys::stat::SFlag;
 
-use super::{absolute, bind_of, einval, enoent, kinds, me, options, text, SimHost};
+use super::{absolute, bind_of, enoent, kinds, me, options, text, SimHost};
+use crate::host::ns::NsHandle;
 use crate::host::{Mounts, Namespaces};
 use crate::sim::model::HostModel;
 use crate::sim::model::Mount;
@@ -238,12 +238,18 @@ impl Namespaces for SimHost {
         })
     }
 
-    fn setns(&self, fd: BorrowedFd<'_>, nstype: CloneFlags) -> io::Result<()> {
+    fn open_ns(&self, path: &Path) -> io::Result<NsHandle> {
+        Ok(NsHandle {
+            fd: None,
+            inode: self.ns_inode(path)?,
+        })
+    }
+
+    fn setns(&self, ns: &NsHandle, nstype: CloneFlags) -> io::Result<()> {
         let kind = kinds(nstype).first().copied().unwrap_or("net");
         let pid = me();
         self.change(|m| {
-            let ino = Self::ns_of_fd(m, fd.as_raw_fd(), kind).ok_or_else(einval)?;
-            m.setns(pid, kind, ino);
+            m.setns(pid, kind, ns.inode);
             Ok(())
         })
     }
