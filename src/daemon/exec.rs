@@ -48,7 +48,7 @@ pub struct Execs(Mutex<HashMap<String, Instance>>);
 
 fn new_id() -> String {
     let mut b = [0u8; 32];
-    let _ = getrandom::fill(&mut b);
+    crate::sys::random::fill(&mut b);
     b.iter().map(|x| format!("{x:02x}")).collect()
 }
 

@@ -608,7 +608,7 @@ fn merge_healthcheck(
 fn new_id() -> String {
     loop {
         let mut b = [0u8; 32];
-        getrandom::fill(&mut b).expect("getrandom");
+        crate::sys::random::fill(&mut b);
         let id: String = b.iter().map(|x| format!("{x:02x}")).collect();
         if !id[..12].bytes().all(|c| c.is_ascii_digit()) {
             return id;

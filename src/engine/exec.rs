@@ -83,7 +83,7 @@ fn exec_phases(
     // Docker gives each exec an id of its own; events name it.
     let exec_id = {
         let mut b = [0u8; 32];
-        let _ = getrandom::fill(&mut b);
+        crate::sys::random::fill(&mut b);
         b.iter().map(|x| format!("{x:02x}")).collect::<String>()
     };
 

@@ -119,7 +119,7 @@ pub fn ensure(cfg: &BridgeConfig, root: &Path) -> Result<(i32, bool), NetworkErr
         }
     };
     let mut mac = [0u8; 6];
-    let _ = getrandom::fill(&mut mac);
+    crate::sys::random::fill(&mut mac);
     mac[0] = (mac[0] & 0xfe) | 0x02;
     host.link_add_bridge(&cfg.name, mac)
         .map_err(link("create bridge"))?;

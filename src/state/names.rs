@@ -151,7 +151,7 @@ const SURNAMES: &[&str] = &[
 /// A random `adjective_surname`, like docker's namesgenerator.
 pub fn generate() -> String {
     let mut b = [0u8; 4];
-    getrandom::fill(&mut b).expect("getrandom");
+    crate::sys::random::fill(&mut b);
     let a = u16::from_ne_bytes([b[0], b[1]]) as usize % ADJECTIVES.len();
     let s = u16::from_ne_bytes([b[2], b[3]]) as usize % SURNAMES.len();
     format!("{}_{}", ADJECTIVES[a], SURNAMES[s])

@@ -102,7 +102,7 @@ pub fn valid_name(name: &str) -> bool {
 /// A new anonymous volume's name: 64 hex digits, as docker's.
 pub fn anonymous_name() -> String {
     let mut b = [0u8; 32];
-    getrandom::fill(&mut b).expect("getrandom");
+    crate::sys::random::fill(&mut b);
     b.iter().map(|x| format!("{x:02x}")).collect()
 }
 
