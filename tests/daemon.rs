@@ -287,6 +287,74 @@ fn one_trace_runs_through_client_daemon_shim_and_init() {
     drop(d);
 }
 
+/// The running container's id and init pid, from its `state.json`.
+fn running_container(env: &Env) -> Option<(String, i32)> {
+    env.ids().into_iter().find_map(|id| {
+        let path = env.root.join("containers").join(&id).join("state.json");
+        let state = json(&std::fs::read_to_string(path).ok()?);
+        let pid = state["Pid"].as_i64().unwrap_or(0) as i32;
+        (state["Status"] == "running" && pid > 0).then_some((id, pid))
+    })
+}
+
+#[test]
+fn run_rm_through_the_daemon_gets_its_exit_code_and_spans_however_late_the_shim_reports() {
+    let env = Env::new("daemon_late_report");
+    let d = Daemon::start(&env);
+    // The container exits 3 when told to (SIGUSR1 to its init), once the test holds the volume
+    // store's lock: `--rm` then removes the state file and blocks on that lock (removing the
+    // anonymous volume, in `exit.autoremove`), before the shim's exited report.
+    let script = "trap 'exit 3' USR1; while :; do sleep 1 & wait $!; done";
+    let client = env
+        .cmd(&[
+            "-H",
+            &d.host(),
+            "run",
+            "--rm",
+            "--network",
+            "none",
+            "-v",
+            "/data",
+            "busybox",
+            "sh",
+            "-c",
+            script,
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn ctrace run");
+    let (id, init) = within(PATIENCE, || running_container(&env)).expect("the container runs");
+    let lock_path = env.root.join("volumes").join(".lock");
+    let lock = std::fs::File::open(&lock_path).expect("the volume store's lock file");
+    use std::os::fd::AsRawFd;
+    assert_eq!(unsafe { libc::flock(lock.as_raw_fd(), libc::LOCK_EX) }, 0);
+    assert_eq!(unsafe { libc::kill(init, libc::SIGUSR1) }, 0);
+    let state = env.root.join("containers").join(&id).join("state.json");
+    eventually(|| !state.exists(), PATIENCE);
+    // The point of the test: the shim reports the exit well after its state file is gone —
+    // longer than the daemon's wait re-reads the state (every 500 ms), as on a loaded machine.
+    std::thread::sleep(Duration::from_millis(1200));
+    drop(lock);
+    let run: Run = client.wait_with_output().expect("ctrace run").into();
+    assert_eq!(
+        run.code, 3,
+        "stdout: {}\nstderr: {}",
+        run.stdout, run.stderr
+    );
+    let run_trace = env
+        .traces()
+        .into_iter()
+        .find(|t| t["operation"] == "run")
+        .expect("the client's run trace");
+    let spans = run_trace["spans"].as_array().unwrap();
+    assert!(
+        spans.iter().any(|s| s["name"] == "exit.reap"),
+        "exit.reap missing from the trace"
+    );
+    drop(d);
+}
+
 #[test]
 fn requests_without_traceparent_get_a_trace_of_their_own() {
     let env = Env::new("daemon_no_traceparent");
@@ -321,6 +389,58 @@ fn requests_without_traceparent_get_a_trace_of_their_own() {
     );
     let (status, _) = http(&d.socket, "DELETE", &format!("/containers/{id}"), None);
     assert_eq!(status, 204);
+    drop(d);
+}
+
+#[test]
+fn containers_that_exit_at_once_still_add_their_exit_to_the_daemons_start_traces() {
+    let env = Env::new("daemon_quick_exits");
+    let d = Daemon::start(&env);
+    let body = br#"{"Image":"busybox","Cmd":["true"],"HostConfig":{"NetworkMode":"none"}}"#;
+    let ids: Vec<String> = (0..16)
+        .map(|_| {
+            let (status, created) = http(&d.socket, "POST", "/containers/create", Some(body));
+            assert_eq!(status, 201, "{created}");
+            json(&created)["Id"].as_str().unwrap().to_string()
+        })
+        .collect();
+    // Started together, so each exit races the writing of its start's trace file.
+    std::thread::scope(|s| {
+        for id in &ids {
+            let socket = &d.socket;
+            s.spawn(move || {
+                let (status, out) = http(socket, "POST", &format!("/containers/{id}/start"), None);
+                assert_eq!(status, 204, "{out}");
+            });
+        }
+    });
+    for id in &ids {
+        let (status, waited) = http(&d.socket, "POST", &format!("/containers/{id}/wait"), None);
+        assert_eq!(status, 200);
+        assert_eq!(json(&waited)["StatusCode"], 0);
+    }
+    let starts: Vec<String> = env
+        .traces()
+        .into_iter()
+        .filter(|t| t["operation"] == "start")
+        .map(|t| t["trace_id"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(starts.len(), ids.len(), "one start trace per container");
+    for tid in &starts {
+        let has_exit = || {
+            spans_of(&env, tid)
+                .iter()
+                .any(|s| s["name"] == "exit.state")
+        };
+        assert!(
+            within(PATIENCE, || has_exit().then_some(())).is_some(),
+            "the exit is missing from start trace {tid}"
+        );
+    }
+    for id in &ids {
+        let (status, _) = http(&d.socket, "DELETE", &format!("/containers/{id}"), None);
+        assert_eq!(status, 204);
+    }
     drop(d);
 }
 

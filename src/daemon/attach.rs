@@ -38,8 +38,17 @@ pub struct Lifecycle {
     pub exits: u64,
     /// The last exit code.
     pub code: i32,
-    /// True while a daemon thread watches this container's shim.
-    pub supervised: bool,
+    /// How many of this container's shims the daemon supervises: marked before a start (so a
+    /// wait racing it is covered), unmarked once the exit is counted (or the start failed).
+    pub supervisors: u32,
+}
+
+impl Lifecycle {
+    /// Whether a daemon thread watches (or is about to watch) this container's shim: its exit
+    /// is over once [`Lifecycle::exits`] counts it, not when the state file says so.
+    pub fn supervised(&self) -> bool {
+        self.supervisors > 0
+    }
 }
 
 struct Slot {
@@ -101,13 +110,23 @@ impl Hub {
         self.with(id, |s| s.tx.subscribe())
     }
 
-    pub fn started(&self, id: &str) {
+    /// Marks `id` as supervised by this daemon, before its start: from now on only the exit the
+    /// supervisor counts ends a wait (the state file says `exited`, or is gone with `--rm`, a
+    /// moment before the exit's code and spans reach the hub).
+    pub fn supervising(&self, id: &str) {
+        self.with(id, |s| s.tx.send_modify(|l| l.supervisors += 1));
+    }
+
+    /// Undoes [`Hub::supervising`] for a start that failed: no supervisor will count an exit.
+    pub fn not_supervising(&self, id: &str) {
         self.with(id, |s| {
-            s.tx.send_modify(|l| {
-                l.starts += 1;
-                l.supervised = true;
-            })
+            s.tx.send_modify(|l| l.supervisors = l.supervisors.saturating_sub(1))
         });
+    }
+
+    /// A start of `id` went through (it was marked [`Hub::supervising`] before).
+    pub fn started(&self, id: &str) {
+        self.with(id, |s| s.tx.send_modify(|l| l.starts += 1));
     }
 
     /// Closes every attached stream of `id` (its output has ended).
@@ -120,7 +139,7 @@ impl Hub {
             s.tx.send_modify(|l| {
                 l.exits += 1;
                 l.code = code;
-                l.supervised = false;
+                l.supervisors = l.supervisors.saturating_sub(1);
             })
         });
     }
@@ -149,8 +168,11 @@ impl Hub {
     }
 }
 
-/// Watches a container the daemon has just started: copies its output to the attached clients,
-/// collects the exit report, reaps the shim and wakes the waiters. Returns at once.
+/// Watches a container the daemon has just started (marked [`Hub::supervising`] before): copies
+/// its output to the attached clients, collects the exit report, reaps the shim, keeps the exit
+/// spans and only then counts the exit, which wakes the waiters. Returns at once.
+///
+/// Called once the start's trace file is written: the exit spans are appended to it.
 pub fn supervise(hub: Arc<Hub>, mut started: Started, trace: ExitTrace) {
     let id = started.config.id.clone();
     let out = started.shim.stdout.take();
@@ -202,9 +224,15 @@ fn append_to_trace(trace: &ExitTrace, mut spans: Vec<SpanRecord>) {
         s.parent_id = None;
     }
     let path = trace.traces_dir.join(format!("{}.json", trace.trace_id));
-    if let Ok(mut file) = crate::trace::store::read(&path) {
+    let written = crate::trace::store::read(&path).and_then(|mut file| {
         file.spans.extend(spans);
-        let _ = crate::trace::store::write(&trace.traces_dir, &file);
+        crate::trace::store::write(&trace.traces_dir, &file)
+    });
+    if let Err(e) = written {
+        eprintln!(
+            "ctrace daemon: error: the exit spans of trace {} are lost: {e}",
+            trace.trace_id
+        );
     }
 }
 

@@ -68,10 +68,10 @@ pub(super) async fn inspect(d: Arc<Daemon>, q: String) -> Reply {
 }
 
 pub(super) async fn start(d: Arc<Daemon>, ctx: &Ctx, q: String) -> Reply {
-    let pre = q.clone();
-    let running = blocking(&d, move |e| {
-        let id = e.store.lookup(&pre)?;
-        Ok(e.store.load_state(&id)?.status == Status::Running)
+    let (id, running) = blocking(&d, move |e| {
+        let id = e.store.lookup(&q)?;
+        let running = e.store.load_state(&id)?.status == Status::Running;
+        Ok((id, running))
     })
     .await?;
     if running {
@@ -79,13 +79,17 @@ pub(super) async fn start(d: Arc<Daemon>, ctx: &Ctx, q: String) -> Reply {
         return Ok(http::empty(StatusCode::NOT_MODIFIED));
     }
     let to_client = ctx.want_spans;
-    let ((), traced) = traced(&d, ctx, "start", move |d| {
-        let started = match engine::start::start_with(&d.engine, &q, ShimIo::Piped) {
+    let ((started, exit), traced) = traced(&d, ctx, "start", move |d| {
+        // Supervised from before the start: a wait racing it waits for the exit this daemon
+        // counts, not for the state file (see `wait_for`).
+        d.hub.supervising(&id);
+        let started = match engine::start::start_with(&d.engine, &id, ShimIo::Piped) {
             Ok(s) => s,
             Err(e) => {
+                d.hub.not_supervising(&id);
                 // As moby's containerStart: a --rm container that cannot start is removed, so
                 // a client waiting for its removal is not left waiting.
-                if let Some(cfg) = config_of(d, &q).filter(|c| c.host_config.auto_remove) {
+                if let Some(cfg) = config_of(d, &id).filter(|c| c.host_config.auto_remove) {
                     let _ = engine::rm::rm(&d.engine, &cfg.id, true, true);
                     d.hub.forget(&cfg.id);
                 }
@@ -97,20 +101,23 @@ pub(super) async fn start(d: Arc<Daemon>, ctx: &Ctx, q: String) -> Reply {
         // appended to the start's trace file (the client's, when it wrote one).
         let to_client = to_client && d.hub.attached(&cfg.id);
         d.hub.started(&cfg.id);
-        attach::supervise(
-            d.hub.clone(),
-            started,
-            ExitTrace {
-                trace_id: recorder::trace_id(),
-                to_client,
-                traces_dir: d.engine.paths.traces(),
-                record: d.record,
-            },
-        );
-        Ok(((), Some(cfg)))
+        let exit = exit_trace(d, to_client);
+        Ok(((started, exit), Some(cfg)))
     })
     .await?;
+    // Only now, with the start's trace file written: the exit's spans are appended to it.
+    attach::supervise(d.hub.clone(), started, exit);
     Ok(traced.into_response(http::empty(StatusCode::NO_CONTENT)))
+}
+
+/// Where the exit spans of a container started in the current trace go.
+fn exit_trace(d: &Daemon, to_client: bool) -> ExitTrace {
+    ExitTrace {
+        trace_id: recorder::trace_id(),
+        to_client,
+        traces_dir: d.engine.paths.traces(),
+        record: d.record,
+    }
 }
 
 fn config_of(d: &Daemon, q: &str) -> Option<ContainerConfig> {
@@ -161,24 +168,27 @@ pub(super) async fn pause(d: Arc<Daemon>, ctx: &Ctx, q: String, freeze: bool) ->
 /// shim's output is piped to the daemon, as `start`'s is, so attach and wait keep working.
 pub(super) async fn restart(d: Arc<Daemon>, ctx: &Ctx, q: String) -> Reply {
     let t = stop_timeout(ctx)?;
-    let ((), traced) = traced(&d, ctx, "restart", move |d| {
+    let ((started, exit), traced) = traced(&d, ctx, "restart", move |d| {
+        // As start: supervised from before the new shim exists. A container that is not
+        // found is the engine's error to report, in this request's trace.
+        let id = d.engine.store.lookup(&q).ok();
+        if let Some(id) = &id {
+            d.hub.supervising(id);
+        }
         let started =
-            engine::restart::restart_with(&d.engine, &q, Duration::from_secs(t), ShimIo::Piped)?;
+            engine::restart::restart_with(&d.engine, &q, Duration::from_secs(t), ShimIo::Piped)
+                .inspect_err(|_| {
+                    if let Some(id) = &id {
+                        d.hub.not_supervising(id);
+                    }
+                })?;
         let cfg = started.config.clone();
         d.hub.started(&cfg.id);
-        attach::supervise(
-            d.hub.clone(),
-            started,
-            ExitTrace {
-                trace_id: recorder::trace_id(),
-                to_client: false,
-                traces_dir: d.engine.paths.traces(),
-                record: d.record,
-            },
-        );
-        Ok(((), Some(cfg)))
+        Ok(((started, exit_trace(d, false)), Some(cfg)))
     })
     .await?;
+    // Only now, with the restart's trace file written: the exit's spans are appended to it.
+    attach::supervise(d.hub.clone(), started, exit);
     Ok(traced.into_response(http::empty(StatusCode::NO_CONTENT)))
 }
 

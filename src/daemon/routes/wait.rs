@@ -41,10 +41,12 @@ pub(super) async fn wait(d: Arc<Daemon>, ctx: &Ctx, q: String) -> Reply {
     };
     let id = blocking(&d, move |e| Ok(e.store.lookup(&q)?)).await?;
     let rx = d.hub.watch(&id);
+    // Taken now, not in the task: an exit counted before the task runs is still new to it.
+    let initial = rx.borrow().clone();
     let want_spans = ctx.want_spans;
     let (tx, resp) = http::streaming(StatusCode::OK, "application/json");
     tokio::spawn(async move {
-        let code = wait_for(&d, &id, cond, rx).await;
+        let code = wait_for(&d, &id, cond, initial, rx).await;
         let mut v = json!({ "StatusCode": code, "Error": null });
         if want_spans {
             if let Some(spans) = d.hub.take_exit_spans(&id) {
@@ -56,16 +58,28 @@ pub(super) async fn wait(d: Arc<Daemon>, ctx: &Ctx, q: String) -> Reply {
     Ok(resp)
 }
 
+/// Blocks until `cond` holds for `id`; its exit code. `initial`: the hub's counts when the wait
+/// was asked for, so only a later exit is new.
 async fn wait_for(
     d: &Arc<Daemon>,
     id: &str,
     cond: Condition,
+    initial: attach::Lifecycle,
     mut rx: tokio::sync::watch::Receiver<attach::Lifecycle>,
 ) -> i64 {
-    let initial = rx.borrow().clone();
     let mut saw_running = false;
     loop {
         let now = rx.borrow_and_update().clone();
+        if now.supervised() && now.exits == initial.exits {
+            // This daemon supervises the shim: the state file says `exited` (or, with `--rm`, is
+            // gone) a moment before the supervisor has the exit's code and spans. Only the exit
+            // it counts ends the wait, whatever the condition.
+            if rx.changed().await.is_err() {
+                // Forgotten: removed.
+                return i64::from(now.code);
+            }
+            continue;
+        }
         let state = d.engine.store.load_state(id).ok();
         let running = state.as_ref().is_some_and(|s| {
             matches!(
@@ -89,7 +103,7 @@ async fn wait_for(
         }
         saw_running |= running;
         let shim = state.as_ref().map_or(0, |s| s.shim_pid);
-        if running && !now.supervised {
+        if running && !now.supervised() {
             // Started by another process (an embedded ctrace, a previous daemon): watch its shim.
             let _ = tokio::task::spawn_blocking(move || attach::exited_within(shim, 1000)).await;
             continue;
