@@ -108,7 +108,7 @@ fn create_phases<'a>(
             memory_swap: opts.memory_swap,
             pids_limit: opts.pids_limit,
             nano_cpus: opts.nano_cpus,
-            runtime: runtime.as_str().to_string(),
+            runtime,
             auto_remove: opts.auto_remove,
             readonly_rootfs: opts.read_only,
             binds: opts.volumes.clone(),
