@@ -1,5 +1,6 @@
-//! The commands that go through a daemon when one answers: `run`, `create`, `start`, and the
-//! [`Daemon`] backend that `stop`, `kill`, `rm` use ([`super::backend`]). Each request is a `client.request` span; its W3C `traceparent` makes the
+//! The [`Daemon`] backend that `create`, `start`, `stop`, `kill` and `rm` are written over
+//! ([`super::backend`]), and `run` through a daemon (its attach and wait are this client's own).
+//! Each request is a `client.request` span; its W3C `traceparent` makes the
 //! daemon's spans (and the shim's, and the init's) children of it, and the daemon hands them
 //! back (`x-ctrace-spans`) so this CLI writes one trace file and `--explain` shows the whole
 //! hop: client.command, client.connect, client.request, then the daemon's phases.
@@ -26,9 +27,9 @@ use std::time::Duration;
 
 use nix::sys::signal::Signal;
 
-use super::args::{CreateArgs, RunArgs, StartArgs};
-use super::backend::{each, Backend};
-use super::container::{arm_fault, banner, client_phases};
+use super::args::RunArgs;
+use super::backend::{Backend, Created, StartOutcome};
+use super::container::{banner, client_phases};
 use super::options::options;
 use super::record::finish_trace;
 use super::{start_tracing, Context, Failure};
@@ -305,36 +306,6 @@ pub fn run(ctx: &Context, a: RunArgs) -> Result<i32, Failure> {
     result.map_err(|e| Failure::new(e.exit_code(), e))
 }
 
-pub fn create(ctx: &Context, a: CreateArgs) -> Result<i32, Failure> {
-    arm_fault(None, false)?;
-    let view = start_tracing(a.flags.explain, a.flags.lang.as_deref());
-    let opts = options(&a.flags, a.rm)?;
-    banner(&view, ctx, "daemon");
-    let result = client_phases(ctx).and_then(|()| create_remote(ctx, &opts));
-    let cfg = result.as_ref().ok().and_then(|i| config(ctx, i));
-    finish_trace(ctx, "create", cfg.as_ref(), view.as_deref());
-    let id = result.map_err(|e| Failure::new(exit::ENGINE, e))?;
-    println!("{id}");
-    Ok(0)
-}
-
-pub fn start(ctx: &Context, a: StartArgs) -> Result<i32, Failure> {
-    if a.attach {
-        return Err(Failure::new(
-            1,
-            "start -a through the daemon is not supported yet: use `ctrace run`, or start detached",
-        ));
-    }
-    let d = Daemon { ctx };
-    if each(ctx, &d, &a.containers, "start", |_, name| d.start(name))? {
-        return Err(Failure::new(
-            1,
-            format!("failed to start containers: {}", a.containers.join(", ")),
-        ));
-    }
-    Ok(0)
-}
-
 /// The daemon behind the socket the context names.
 pub struct Daemon<'a> {
     pub ctx: &'a Context,
@@ -351,11 +322,6 @@ impl Daemon<'_> {
         } else {
             Err(EngineError::Invalid(r.message()))
         }
-    }
-
-    fn start(&self, name: &str) -> Result<(), EngineError> {
-        let id = query_escape(name);
-        self.request("POST", &format!("/v1.41/containers/{id}/start"))
     }
 }
 
@@ -375,5 +341,36 @@ impl Backend for Daemon<'_> {
         let id = query_escape(name);
         let q = format!("force={}&v={}", force as u8, volumes as u8);
         self.request("DELETE", &format!("/v1.41/containers/{id}?{q}"))
+    }
+    fn banner_runtime(&self) -> Option<&'static str> {
+        Some("daemon")
+    }
+    fn create(&self, opts: &CreateOptions) -> Result<Created, EngineError> {
+        client_phases(self.ctx)?;
+        let id = create_remote(self.ctx, opts)?;
+        Ok(Created {
+            config: config(self.ctx, &id),
+            id,
+        })
+    }
+    fn start(&self, name: &str, attach: bool) -> StartOutcome {
+        let result = if attach {
+            Err(EngineError::Invalid(
+                "start -a through the daemon is not supported yet: use `ctrace run`, or start detached"
+                    .into(),
+            ))
+        } else {
+            let id = query_escape(name);
+            self.request("POST", &format!("/v1.41/containers/{id}/start"))
+                .map(|()| None)
+        };
+        let config = self
+            .ctx
+            .engine
+            .store
+            .lookup(name)
+            .ok()
+            .and_then(|id| config(self.ctx, &id));
+        StartOutcome { config, result }
     }
 }
