@@ -1,11 +1,11 @@
 //! The one seam between a CLI command and whoever runs it: the engine in this process
 //! ([`super::container::Embedded`]) or a daemon behind its socket ([`super::remote::Daemon`]).
 //! A command is written once, over [`Backend`]; [`each`] is docker's loop of stop/kill/rm (and pause,
-//! unpause, restart) over several containers, each its own trace. `create` and `start` are written
-//! over it too (`super::container`).
+//! unpause, restart) over several containers, each its own trace. `run`, `create` and `start` are
+//! written over it too (`super::container`).
 //!
 //! Not here: how each backend does the work (the engine's operations, the API requests and their
-//! trace headers); `run`, whose two paths still differ in how output is attached and waited for.
+//! trace headers, the daemon's attach and wait for `run`).
 
 use std::time::Duration;
 
@@ -32,6 +32,17 @@ pub trait Backend {
     fn create(&self, opts: &CreateOptions) -> Result<Created, EngineError>;
     /// Starts one container; with `attach`, waits for it and gives its exit code.
     fn start(&self, name: &str, attach: bool) -> StartOutcome;
+    /// `run`'s work inside its span, after the client phases: create, start, and unless
+    /// `detach`, wait for the exit code (with `auto_remove`, a failed start removes the
+    /// container).
+    fn run(&self, opts: &CreateOptions, detach: bool) -> RunOutcome;
+}
+
+/// What `run` did: the container's config when one was created (for the trace file), and the
+/// exit code (0 when detached).
+pub struct RunOutcome {
+    pub config: Option<ContainerConfig>,
+    pub result: Result<i32, EngineError>,
 }
 
 /// What `create` made: the container's id, and its config as the state root has it (for the

@@ -135,8 +135,7 @@ pub fn main() -> i32 {
         sim: session,
     };
     let result = match cli.command {
-        Command::Run(a) if ctx.daemon.is_some() => remote::run(&ctx, a),
-        Command::Run(a) => container::run(&ctx, a),
+        Command::Run(a) => container::run(&ctx, ctx.backend().as_ref(), a),
         Command::Create(a) => container::create(&ctx, ctx.backend().as_ref(), a),
         Command::Start(a) => container::start(&ctx, ctx.backend().as_ref(), a),
         Command::Stop(a) => backend::stop(&ctx, ctx.backend().as_ref(), &a.containers, a.time),

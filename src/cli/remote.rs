@@ -1,5 +1,5 @@
-//! The [`Daemon`] backend that `create`, `start`, `stop`, `kill` and `rm` are written over
-//! ([`super::backend`]), and `run` through a daemon (its attach and wait are this client's own).
+//! The [`Daemon`] backend that `run`, `create`, `start`, `stop`, `kill` and `rm` are written over
+//! ([`super::backend`]): its API requests, and `run`'s attach and wait.
 //! Each request is a `client.request` span; its W3C `traceparent` makes the
 //! daemon's spans (and the shim's, and the init's) children of it, and the daemon hands them
 //! back (`x-ctrace-spans`) so this CLI writes one trace file and `--explain` shows the whole
@@ -27,12 +27,9 @@ use std::time::Duration;
 
 use nix::sys::signal::Signal;
 
-use super::args::RunArgs;
-use super::backend::{Backend, Created, StartOutcome};
-use super::container::{banner, client_phases};
-use super::options::options;
-use super::record::finish_trace;
-use super::{start_tracing, Context, Failure};
+use super::backend::{Backend, Created, RunOutcome, StartOutcome};
+use super::container::client_phases;
+use super::{Context, Failure};
 
 /// The daemon to use: the one `-H`/`CTRACE_HOST` names (which must answer), else the default
 /// socket under the exec root when a daemon answers there, else none (embedded).
@@ -232,78 +229,53 @@ fn attach_and_wait(
     Ok((attach, wait))
 }
 
-pub fn run(ctx: &Context, a: RunArgs) -> Result<i32, Failure> {
-    if a.flags.fail_at.is_some() {
-        return Err(Failure::new(
-            exit::ENGINE,
-            "--fail-at injects failures into the embedded engine: stop the daemon or use another --exec-root",
-        ));
+/// `run`'s work through the daemon: create, then (unless detached) attach and wait before the
+/// start, as the docker CLI does, so no output and no exit is missed; the daemon's `exit` spans
+/// come back under `run.wait`.
+fn run_remote(
+    ctx: &Context,
+    opts: &CreateOptions,
+    detach: bool,
+    id: &mut Option<String>,
+) -> Result<i32, EngineError> {
+    let cid = create_remote(ctx, opts)?;
+    *id = Some(cid.clone());
+    if detach {
+        start_remote(ctx, &cid)?;
+        println!("{cid}");
+        return Ok(0);
     }
-    let view = start_tracing(a.flags.explain, a.flags.lang.as_deref());
-    if a.otlp && !recorder::active() {
-        super::force_tracing();
-    }
-    let opts = options(&a.flags, a.rm)?;
-    banner(&view, ctx, "daemon");
-    let mut id = None;
-    let result = {
-        let span = phase_span!("run", image = %opts.image, detach = a.detach);
-        let _e = span.enter();
-        let r = (|| -> Result<i32, EngineError> {
-            client_phases(ctx)?;
-            let cid = create_remote(ctx, &opts)?;
-            id = Some(cid.clone());
-            if a.detach {
-                start_remote(ctx, &cid)?;
-                println!("{cid}");
-                return Ok(0);
-            }
-            let (attach, wait) = attach_and_wait(ctx, &cid, a.rm)?;
-            if let Err(e) = start_remote(ctx, &cid) {
-                if a.rm {
-                    let _ = client::request(
-                        socket(ctx),
-                        "DELETE",
-                        &format!("/v1.41/containers/{cid}?force=1"),
-                        &[],
-                        None,
-                    );
-                }
-                return Err(e);
-            }
-            let wspan = phase_span!("run.wait", container.id = %cid);
-            let _w = wspan.enter();
-            let here = recorder::current_span_id();
-            let outcome = wait.join().unwrap_or_else(|_| Err("wait failed".into()));
-            let _ = attach.join();
-            let v = outcome.map_err(|m| EngineError::Runtime {
-                code: exit::ENGINE,
-                message: m,
-            })?;
-            if let Ok(mut spans) =
-                serde_json::from_value::<Vec<SpanRecord>>(v["CtraceSpans"].clone())
-            {
-                for s in spans.iter_mut().filter(|s| s.name == "exit") {
-                    s.parent_id = here.clone();
-                }
-                recorder::import(spans);
-            }
-            let code = v["StatusCode"].as_i64().unwrap_or(i64::from(exit::ENGINE)) as i32;
-            trace::note(&wspan, format!("exited {code}"));
-            Ok(code)
-        })();
-        match &r {
-            Ok(code) => trace::note(&span, format!("exit code {code}")),
-            Err(e) => trace::fail(&span, e),
+    let (attach, wait) = attach_and_wait(ctx, &cid, opts.auto_remove)?;
+    if let Err(e) = start_remote(ctx, &cid) {
+        if opts.auto_remove {
+            let _ = client::request(
+                socket(ctx),
+                "DELETE",
+                &format!("/v1.41/containers/{cid}?force=1"),
+                &[],
+                None,
+            );
         }
-        r
-    };
-    let cfg = id.as_deref().and_then(|i| config(ctx, i));
-    let file = finish_trace(ctx, "run", cfg.as_ref(), view.as_deref());
-    if a.otlp {
-        super::record::send_otlp(file.as_ref());
+        return Err(e);
     }
-    result.map_err(|e| Failure::new(e.exit_code(), e))
+    let wspan = phase_span!("run.wait", container.id = %cid);
+    let _w = wspan.enter();
+    let here = recorder::current_span_id();
+    let outcome = wait.join().unwrap_or_else(|_| Err("wait failed".into()));
+    let _ = attach.join();
+    let v = outcome.map_err(|m| EngineError::Runtime {
+        code: exit::ENGINE,
+        message: m,
+    })?;
+    if let Ok(mut spans) = serde_json::from_value::<Vec<SpanRecord>>(v["CtraceSpans"].clone()) {
+        for s in spans.iter_mut().filter(|s| s.name == "exit") {
+            s.parent_id = here.clone();
+        }
+        recorder::import(spans);
+    }
+    let code = v["StatusCode"].as_i64().unwrap_or(i64::from(exit::ENGINE)) as i32;
+    trace::note(&wspan, format!("exited {code}"));
+    Ok(code)
 }
 
 /// The daemon behind the socket the context names.
@@ -372,5 +344,13 @@ impl Backend for Daemon<'_> {
             .ok()
             .and_then(|id| config(self.ctx, &id));
         StartOutcome { config, result }
+    }
+    fn run(&self, opts: &CreateOptions, detach: bool) -> RunOutcome {
+        let mut id = None;
+        let result = run_remote(self.ctx, opts, detach, &mut id);
+        RunOutcome {
+            config: id.as_deref().and_then(|i| config(self.ctx, i)),
+            result,
+        }
     }
 }
