@@ -1,5 +1,7 @@
-//! The user's mounts: `-v`, `--mount`, `--tmpfs`, parsed and checked the way docker's CLI and
-//! `registerMountPoints` do, into the [`MountPoint`]s a container keeps in its config (docker's
+//! The user's mounts: `-v`, `--mount`, `--tmpfs`, `--volumes-from`, parsed and checked the way
+//! docker's CLI and `registerMountPoints` do, into [`MountRequest`]s (the CLI and the API call
+//! [`parse_requests`] where they read the flags or the JSON; the engine's `create.mounts` asks
+//! the host, [`check_bind_source`]), kept as the [`MountPoint`]s of a container's config (docker's
 //! `MountPoints`), and back out as OCI mounts for the runtime ([`oci`]).
 //!
 //! What it is not: creating volumes ([`super::volumes`]), `--volumes-from` and the image's
