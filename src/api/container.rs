@@ -9,7 +9,9 @@
 //! silently dropped.
 //!
 //! Not here: what the daemon refuses to do yet (`-i`/`-t`, `--privileged`: the daemon's `api`
-//! module); HTTP; the engine's own validation of the values (networks, mounts, ports).
+//! module); HTTP; the checks that need the host or the state (a bind's source, `VolumesFrom`'s
+//! containers, volumes, ports in use: the engine's create). The values' syntax is checked here,
+//! with the same words as the CLI's flags.
 
 use std::collections::BTreeMap;
 
@@ -17,11 +19,12 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::{Map, Value};
 
-use crate::engine::options::{CreateOptions, Pull};
+use crate::engine::options::{self, CreateOptions, Pull};
 use crate::network::{self, Mode};
 use crate::runtime::Kind;
 use crate::state::health::HealthConfig;
 use crate::state::RestartPolicy;
+use crate::storage::mounts;
 
 /// The API version whose keys [`parse`] knows.
 pub const API_VERSION: &str = "1.41";
@@ -357,11 +360,15 @@ impl CreateBody {
                 }
             })
             .collect();
-        let tmpfs = o
-            .tmpfs
-            .iter()
+        let given = |origin: &'static str| {
+            o.mounts
+                .iter()
+                .filter(move |r| r.is_from(origin))
+                .map(|r| r.given.as_str())
+        };
+        let tmpfs = given("--tmpfs")
             .map(|t| {
-                let (d, opts) = t.split_once(':').unwrap_or((t.as_str(), ""));
+                let (d, opts) = t.split_once(':').unwrap_or((t, ""));
                 (d.to_string(), opts.to_string())
             })
             .collect();
@@ -389,7 +396,7 @@ impl CreateBody {
                 ..Config::default()
             },
             host_config: HostConfig {
-                binds: o.volumes.clone(),
+                binds: given("-v").map(str::to_string).collect(),
                 network_mode: o.network.to_string(),
                 port_bindings: port_bindings(&o.publish),
                 publish_all_ports: o.publish_all,
@@ -398,10 +405,10 @@ impl CreateBody {
                     maximum_retry_count: o.restart_policy.maximum_retry_count,
                 }),
                 auto_remove: o.auto_remove,
-                volumes_from: o.volumes_from.clone(),
-                mounts: o.mounts.iter().map(|m| mount_of_flag(m)).collect(),
+                volumes_from: o.volumes_from.iter().map(|v| v.given()).collect(),
+                mounts: given("--mount").map(mount_of_flag).collect(),
                 tmpfs,
-                dns: o.dns.clone(),
+                dns: o.dns.iter().map(ToString::to_string).collect(),
                 extra_hosts: o.extra_hosts.clone(),
                 runtime: o.runtime.as_str().to_string(),
                 readonly_rootfs: o.read_only,
@@ -439,6 +446,24 @@ impl CreateBody {
             }
         };
         let some = |s: String| Some(s).filter(|s| !s.is_empty());
+        let mount_flags = h
+            .mounts
+            .iter()
+            .map(mount_flag)
+            .collect::<Result<Vec<_>, _>>()?;
+        let tmpfs_flags: Vec<String> = h
+            .tmpfs
+            .into_iter()
+            .map(|(k, o)| if o.is_empty() { k } else { format!("{k}:{o}") })
+            .collect();
+        let mounts = mounts::parse_requests(&h.binds, &mount_flags, &tmpfs_flags)
+            .map_err(|e| e.to_string())?;
+        let volumes_from = h
+            .volumes_from
+            .iter()
+            .map(|v| mounts::parse_volumes_from(v))
+            .collect::<Result<_, _>>()
+            .map_err(|e| e.to_string())?;
         Ok(CreateOptions {
             pull: Pull::Missing,
             restart_policy,
@@ -447,7 +472,7 @@ impl CreateBody {
             name: name.filter(|n| !n.is_empty()),
             cmd,
             entrypoint,
-            env: c.env,
+            env: options::env(&c.env)?,
             workdir: some(c.working_dir),
             user: some(c.user),
             hostname: some(c.hostname),
@@ -458,22 +483,16 @@ impl CreateBody {
             network: Mode::parse(&h.network_mode).map_err(|e| e.to_string())?,
             publish: publish(&h.port_bindings)?,
             publish_all: h.publish_all_ports,
-            dns: h.dns,
-            extra_hosts: h.extra_hosts,
+            dns: options::dns(&h.dns)?,
+            extra_hosts: options::extra_hosts(&h.extra_hosts)?,
             runtime: Kind::parse(&h.runtime).ok_or_else(|| {
                 format!("unknown runtime {:?}: expected embedded or runc", h.runtime)
             })?,
             auto_remove: h.auto_remove,
             read_only: h.readonly_rootfs,
             labels: c.labels,
-            volumes: h.binds,
-            mounts: h.mounts.iter().map(mount_flag).collect::<Result<_, _>>()?,
-            tmpfs: h
-                .tmpfs
-                .into_iter()
-                .map(|(k, o)| if o.is_empty() { k } else { format!("{k}:{o}") })
-                .collect(),
-            volumes_from: h.volumes_from,
+            mounts,
+            volumes_from,
             ..CreateOptions::default()
         })
     }
@@ -579,8 +598,15 @@ mod tests {
         assert_eq!(o.network, Mode::Bridge);
         assert_eq!(o.publish, [network::parse_port("8080:80/tcp").unwrap()]);
         assert_eq!(o.labels["k"], "v");
-        assert_eq!(o.tmpfs, ["/run:size=1m"]);
-        assert_eq!(o.mounts, ["type=volume,source=data,target=/data,readonly"]);
+        let given: Vec<_> = o.mounts.iter().map(|r| r.given.as_str()).collect();
+        assert_eq!(
+            given,
+            [
+                "type=volume,source=data,target=/data,readonly",
+                "/run:size=1m"
+            ]
+        );
+        assert!(!o.mounts[0].point.rw);
         assert!(o.auto_remove);
         assert_eq!(o.memory, 64 << 20);
         assert_eq!(o.name.as_deref(), Some("web"));
@@ -598,9 +624,15 @@ mod tests {
                 .map(|p| network::parse_port(p).unwrap())
                 .to_vec(),
             labels: [("a".to_string(), "b".to_string())].into(),
-            mounts: vec!["type=tmpfs,target=/t".into()],
-            tmpfs: vec!["/run".into()],
-            volumes: vec!["v:/data:ro".into()],
+            mounts: mounts::parse_requests(
+                &["vol:/data:ro".into()],
+                &["type=tmpfs,target=/t".into()],
+                &["/run".into()],
+            )
+            .unwrap(),
+            volumes_from: vec![mounts::parse_volumes_from("web:ro").unwrap()],
+            dns: vec!["1.1.1.1".parse().unwrap()],
+            extra_hosts: vec!["db:10.0.0.2".into()],
             runtime: Kind::Runc,
             memory: 1 << 20,
             pids_limit: 10,
@@ -616,8 +648,8 @@ mod tests {
         assert!(o.publish.iter().all(|p| back.publish.contains(p)));
         assert_eq!(back.labels, o.labels);
         assert_eq!(back.mounts, o.mounts);
-        assert_eq!(back.tmpfs, o.tmpfs);
-        assert_eq!(back.volumes, o.volumes);
+        assert_eq!(back.volumes_from, o.volumes_from);
+        assert_eq!((back.dns, back.extra_hosts), (o.dns, o.extra_hosts));
         assert_eq!(back.runtime, Kind::Runc);
         assert_eq!((back.memory, back.pids_limit), (1 << 20, 10));
     }
@@ -653,5 +685,28 @@ mod tests {
             .contains("no image"));
         let one_env = parse(br#"{"Image":"busybox","Env":"A=1"}"#).unwrap();
         assert_eq!(one_env.config.env, ["A=1"]);
+    }
+
+    #[test]
+    fn bad_values_are_refused_with_the_flags_words_before_the_engine_sees_them() {
+        for (host_config, want) in [
+            (r#"{"Binds":["a:b:c:d"]}"#, "invalid volume specification"),
+            (r#"{"Tmpfs":{"/t":"bogus"}}"#, "invalid tmpfs option"),
+            (r#"{"VolumesFrom":["web:z"]}"#, "invalid mode: z"),
+            (r#"{"Dns":["one"]}"#, "--dns"),
+            (r#"{"ExtraHosts":["nope"]}"#, "--add-host"),
+        ] {
+            let body = format!(r#"{{"Image":"busybox","HostConfig":{host_config}}}"#);
+            let e = parse(body.as_bytes())
+                .unwrap()
+                .into_options(None)
+                .unwrap_err();
+            assert!(e.contains(want), "{e} !~ {want}");
+        }
+        let env = parse(br#"{"Image":"busybox","Env":["=x"]}"#).unwrap();
+        assert!(env
+            .into_options(None)
+            .unwrap_err()
+            .contains("invalid environment variable"));
     }
 }

@@ -1,16 +1,19 @@
 //! The one seam between a CLI command and whoever runs it: the engine in this process
 //! ([`super::container::Embedded`]) or a daemon behind its socket ([`super::remote::Daemon`]).
 //! A command is written once, over [`Backend`]; [`each`] is docker's loop of stop/kill/rm (and pause,
-//! unpause, restart, a daemon's start) over several containers, each its own trace.
+//! unpause, restart) over several containers, each its own trace. `run`, `create` and `start` are
+//! written over it too (`super::container`).
 //!
-//! Not here: how each backend does the work (the engine's operations, the API requests); `run`,
-//! `create` and `start`, whose two paths still differ in how output is attached.
+//! Not here: how each backend does the work (the engine's operations, the API requests and their
+//! trace headers, the daemon's attach and wait for `run`).
 
 use std::time::Duration;
 
 use nix::sys::signal::Signal;
 
+use crate::engine::options::CreateOptions;
 use crate::engine::EngineError;
+use crate::state::ContainerConfig;
 use crate::trace::recorder;
 
 use super::record::finish_trace;
@@ -23,6 +26,37 @@ pub trait Backend {
     fn stop(&self, name: &str, timeout: Duration) -> Result<(), EngineError>;
     fn kill(&self, name: &str, signal: Signal) -> Result<(), EngineError>;
     fn rm(&self, name: &str, force: bool, volumes: bool) -> Result<(), EngineError>;
+    /// The runtime the `--explain` banner names: the backend's own (`daemon`), or `None` for
+    /// the container's.
+    fn banner_runtime(&self) -> Option<&'static str>;
+    fn create(&self, opts: &CreateOptions) -> Result<Created, EngineError>;
+    /// Starts one container; with `attach`, waits for it and gives its exit code.
+    fn start(&self, name: &str, attach: bool) -> StartOutcome;
+    /// `run`'s work inside its span, after the client phases: create, start, and unless
+    /// `detach`, wait for the exit code (with `auto_remove`, a failed start removes the
+    /// container).
+    fn run(&self, opts: &CreateOptions, detach: bool) -> RunOutcome;
+}
+
+/// What `run` did: the container's config when one was created (for the trace file), and the
+/// exit code (0 when detached).
+pub struct RunOutcome {
+    pub config: Option<ContainerConfig>,
+    pub result: Result<i32, EngineError>,
+}
+
+/// What `create` made: the container's id, and its config as the state root has it (for the
+/// trace file).
+pub struct Created {
+    pub id: String,
+    pub config: Option<ContainerConfig>,
+}
+
+/// What `start` did to one container: its config when it was found (for the trace file), and
+/// the exit code when attached.
+pub struct StartOutcome {
+    pub config: Option<ContainerConfig>,
+    pub result: Result<Option<i32>, EngineError>,
 }
 
 /// Runs `op` on each named container as its own traced `operation`, printing each name done, as

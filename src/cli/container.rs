@@ -1,5 +1,6 @@
 //! `run`, `create`, `start`, `stop`, `kill`, `rm`, `pause`, `unpause`, `restart`: the commands that
 //! change containers, each one traced; and the [`Embedded`] backend (the engine in this process).
+//! `run`, `create` and `start` are written once, over either backend.
 //!
 //! Not here: the flags → options step ([`super::options`]); the daemon's backend
 //! ([`super::remote`]); writing the trace ([`super::record`]).
@@ -14,14 +15,14 @@ use crate::{phase_span, trace};
 use nix::sys::signal::Signal;
 
 use super::args::{RunArgs, StartArgs, StopArgs};
-use super::backend::{each, exit_code, Backend};
+use super::backend::{each, exit_code, Backend, Created, RunOutcome, StartOutcome};
 use super::options::options;
 use super::record::{finish_trace, send_otlp};
 use super::{fail1, start_tracing, Context, Failure};
 use std::time::Duration;
 
 /// The first line of `--explain`.
-pub(super) fn banner(view: &Option<std::sync::Arc<Explain>>, ctx: &Context, runtime: &str) {
+fn banner(view: &Option<std::sync::Arc<Explain>>, ctx: &Context, runtime: &str) {
     if view.is_none() {
         return;
     }
@@ -119,7 +120,7 @@ fn arm_step(ctx: &Context, step: bool, lang: Option<&str>) -> Result<(), Failure
 }
 
 /// Arms `--fail-at`; a failure injection is always traced (showing the rollback is its point).
-pub(super) fn arm_fault(phase: Option<&str>, explain: bool) -> Result<bool, Failure> {
+fn arm_fault(phase: Option<&str>, explain: bool) -> Result<bool, Failure> {
     if let Some(p) = phase {
         crate::phase::fault::arm(p).map_err(|m| Failure::new(exit::ENGINE, m))?;
     }
@@ -143,7 +144,8 @@ fn check_tty(interactive: bool, tty: bool) -> Result<(), Failure> {
     Ok(())
 }
 
-pub fn run(ctx: &Context, a: RunArgs) -> Result<i32, Failure> {
+/// `run`, over either backend: create, start, and unless detached, wait for the exit code.
+pub fn run(ctx: &Context, b: &dyn Backend, a: RunArgs) -> Result<i32, Failure> {
     check_tty(a.flags.interactive && !a.detach, a.flags.tty)?;
     let _raw = raw_terminal(a.flags.interactive && a.flags.tty && !a.detach);
     let trace_anyway = arm_fault(a.flags.fail_at.as_deref(), false)?;
@@ -154,34 +156,23 @@ pub fn run(ctx: &Context, a: RunArgs) -> Result<i32, Failure> {
         super::force_tracing();
     }
     let opts = options(&a.flags, a.rm)?;
-    Engine::require_root().map_err(|e| Failure::new(exit::ENGINE, e))?;
+    b.ready()
+        .map_err(|f| Failure::new(exit::ENGINE, f.message))?;
     arm_step(ctx, a.flags.step, a.flags.lang.as_deref())?;
-    banner(&view, ctx, opts.runtime.as_str());
-    let engine = &ctx.engine;
+    banner(
+        &view,
+        ctx,
+        b.banner_runtime().unwrap_or(opts.runtime.as_str()),
+    );
     let mut container = None;
     let result = {
         let span = phase_span!("run", image = %opts.image, detach = a.detach);
         let _e = span.enter();
-        let r = (|| -> Result<i32, EngineError> {
-            client_phases(ctx)?;
-            let cfg = engine::create::create(engine, &opts)?;
-            container = Some(cfg.clone());
-            let started = match engine::start::start(engine, &cfg.id, !a.detach) {
-                Ok(s) => s,
-                Err(e) => {
-                    // A `--step` quit undoes the whole run, the container it created included.
-                    if a.rm || matches!(e, EngineError::Aborted(_)) {
-                        let _ = engine::rm::rm(engine, &cfg.id, true, true);
-                    }
-                    return Err(e);
-                }
-            };
-            if a.detach {
-                println!("{}", cfg.id);
-                return Ok(0);
-            }
-            engine::wait::wait(started, &engine.paths.bundle(&cfg.id))
-        })();
+        let r = client_phases(ctx).and_then(|()| {
+            let RunOutcome { config, result } = b.run(&opts, a.detach);
+            container = config;
+            result
+        });
         match &r {
             Ok(code) => trace::note(&span, format!("exit code {code}")),
             Err(e) => trace::fail(&span, e),
@@ -195,23 +186,31 @@ pub fn run(ctx: &Context, a: RunArgs) -> Result<i32, Failure> {
     result.map_err(|e| Failure::new(e.exit_code(), e))
 }
 
-pub fn create(ctx: &Context, a: super::args::CreateArgs) -> Result<i32, Failure> {
+/// `create`, over either backend.
+pub fn create(ctx: &Context, b: &dyn Backend, a: super::args::CreateArgs) -> Result<i32, Failure> {
     if arm_fault(a.flags.fail_at.as_deref(), false)? && !super::recording_enabled() {
         super::force_tracing();
     }
     let view = start_tracing(a.flags.explain, a.flags.lang.as_deref());
     let opts = options(&a.flags, a.rm)?;
-    Engine::require_root().map_err(|e| Failure::new(exit::ENGINE, e))?;
+    b.ready()
+        .map_err(|f| Failure::new(exit::ENGINE, f.message))?;
     arm_step(ctx, a.flags.step, a.flags.lang.as_deref())?;
-    banner(&view, ctx, opts.runtime.as_str());
-    let result = engine::create::create(&ctx.engine, &opts);
-    finish_trace(ctx, "create", result.as_ref().ok(), view.as_deref());
-    let cfg = result.map_err(|e| Failure::new(e.exit_code(), e))?;
-    println!("{}", cfg.id);
+    banner(
+        &view,
+        ctx,
+        b.banner_runtime().unwrap_or(opts.runtime.as_str()),
+    );
+    let result = b.create(&opts);
+    let cfg = result.as_ref().ok().and_then(|c| c.config.as_ref());
+    finish_trace(ctx, "create", cfg, view.as_deref());
+    let created = result.map_err(|e| Failure::new(e.exit_code(), e))?;
+    println!("{}", created.id);
     Ok(0)
 }
 
-pub fn start(ctx: &Context, mut a: StartArgs) -> Result<i32, Failure> {
+/// `start [-a] [-i]`, over either backend: each container its own trace.
+pub fn start(ctx: &Context, b: &dyn Backend, mut a: StartArgs) -> Result<i32, Failure> {
     // docker: -i attaches stdin, and with it the output.
     a.attach |= a.interactive;
     let tty = a.interactive
@@ -230,7 +229,7 @@ pub fn start(ctx: &Context, mut a: StartArgs) -> Result<i32, Failure> {
             "you cannot start and attach multiple containers at once",
         ));
     }
-    Engine::require_root().map_err(fail1)?;
+    b.ready()?;
     if arm_fault(a.fail_at.as_deref(), false)? && !super::recording_enabled() {
         super::force_tracing();
     }
@@ -242,24 +241,15 @@ pub fn start(ctx: &Context, mut a: StartArgs) -> Result<i32, Failure> {
         if !recorder::trace_id().is_empty() {
             recorder::restart(None);
         }
-        banner(&view, ctx, "embedded");
-        let result = engine::start::start(&ctx.engine, name, a.attach);
-        let cfg = result.as_ref().ok().map(|s| s.config.clone());
-        let outcome = match result {
-            Ok(s) if a.attach => {
-                let bundle = ctx.engine.paths.bundle(&s.config.id);
-                engine::wait::wait(s, &bundle).map(|c| {
-                    code = c;
-                })
-            }
-            Ok(_) => {
-                println!("{name}");
-                Ok(())
-            }
-            Err(e) => Err(e),
-        };
-        finish_trace(ctx, "start", cfg.as_ref(), view.as_deref());
-        if let Err(e) = outcome {
+        banner(&view, ctx, b.banner_runtime().unwrap_or("embedded"));
+        let StartOutcome { config, result } = b.start(name, a.attach);
+        match &result {
+            Ok(Some(c)) => code = *c,
+            Ok(None) => println!("{name}"),
+            Err(_) => {}
+        }
+        finish_trace(ctx, "start", config.as_ref(), view.as_deref());
+        if let Err(e) = result {
             if a.attach || matches!(e, EngineError::Aborted(_)) {
                 return Err(Failure::new(e.exit_code(), e));
             }
@@ -293,6 +283,65 @@ impl Backend for Embedded<'_> {
     }
     fn rm(&self, name: &str, force: bool, volumes: bool) -> Result<(), EngineError> {
         engine::rm::rm(self.engine, name, force, volumes)
+    }
+    fn banner_runtime(&self) -> Option<&'static str> {
+        None
+    }
+    fn create(&self, opts: &engine::options::CreateOptions) -> Result<Created, EngineError> {
+        let cfg = engine::create::create(self.engine, opts)?;
+        Ok(Created {
+            id: cfg.id.clone(),
+            config: Some(cfg),
+        })
+    }
+    fn start(&self, name: &str, attach: bool) -> StartOutcome {
+        let started = match engine::start::start(self.engine, name, attach) {
+            Ok(s) => s,
+            Err(e) => {
+                return StartOutcome {
+                    config: None,
+                    result: Err(e),
+                }
+            }
+        };
+        let config = Some(started.config.clone());
+        let result = if attach {
+            let bundle = self.engine.paths.bundle(&started.config.id);
+            engine::wait::wait(started, &bundle).map(Some)
+        } else {
+            Ok(None)
+        };
+        StartOutcome { config, result }
+    }
+    fn run(&self, opts: &engine::options::CreateOptions, detach: bool) -> RunOutcome {
+        let engine = self.engine;
+        let cfg = match engine::create::create(engine, opts) {
+            Ok(c) => c,
+            Err(e) => {
+                return RunOutcome {
+                    config: None,
+                    result: Err(e),
+                }
+            }
+        };
+        let result = match engine::start::start(engine, &cfg.id, !detach) {
+            Err(e) => {
+                // A `--step` quit undoes the whole run, the container it created included.
+                if opts.auto_remove || matches!(e, EngineError::Aborted(_)) {
+                    let _ = engine::rm::rm(engine, &cfg.id, true, true);
+                }
+                Err(e)
+            }
+            Ok(_) if detach => {
+                println!("{}", cfg.id);
+                Ok(0)
+            }
+            Ok(started) => engine::wait::wait(started, &engine.paths.bundle(&cfg.id)),
+        };
+        RunOutcome {
+            config: Some(cfg),
+            result,
+        }
     }
 }
 

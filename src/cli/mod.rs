@@ -135,12 +135,9 @@ pub fn main() -> i32 {
         sim: session,
     };
     let result = match cli.command {
-        Command::Run(a) if ctx.daemon.is_some() => remote::run(&ctx, a),
-        Command::Run(a) => container::run(&ctx, a),
-        Command::Create(a) if ctx.daemon.is_some() => remote::create(&ctx, a),
-        Command::Create(a) => container::create(&ctx, a),
-        Command::Start(a) if ctx.daemon.is_some() => remote::start(&ctx, a),
-        Command::Start(a) => container::start(&ctx, a),
+        Command::Run(a) => container::run(&ctx, ctx.backend().as_ref(), a),
+        Command::Create(a) => container::create(&ctx, ctx.backend().as_ref(), a),
+        Command::Start(a) => container::start(&ctx, ctx.backend().as_ref(), a),
         Command::Stop(a) => backend::stop(&ctx, ctx.backend().as_ref(), &a.containers, a.time),
         Command::Kill(a) => backend::kill(&ctx, ctx.backend().as_ref(), &a.containers, &a.signal),
         Command::Wait { containers } => container::wait(&ctx, &containers),

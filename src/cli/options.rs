@@ -1,17 +1,19 @@
 //! `run`/`create` flags turned, once, into the engine's typed [`CreateOptions`]: sizes, CPUs,
-//! the network mode, `-p` ports, the runtime, the pull policy, the restart policy and the health
-//! check are
-//! parsed and checked here, so the engine receives values, never strings to read again. A bad
-//! value is one line and exit 125, as docker's.
+//! the network mode, `-p` ports, the runtime, the pull policy, the restart policy, the health
+//! check, `-v`/`--mount`/`--tmpfs`/`--volumes-from`, `--dns`, `--add-host` and `-e` are parsed and
+//! checked here, so the engine receives values, never strings to read again. A bad value is one
+//! line and exit 125, as docker's.
 //!
-//! Not here: the flags themselves ([`super::args`]); checks that need the image or the state
-//! (names, mounts, ports: the engine's create).
+//! Not here: the flags themselves ([`super::args`]); checks that need the host, the image or the
+//! state (names, a bind's source, volumes, `--volumes-from`'s container, ports: the engine's
+//! create).
 
 use std::collections::BTreeMap;
 
 use crate::engine::options::{CreateOptions, Pull};
 use crate::network::{self, Mode};
 use crate::runtime::Kind;
+use crate::storage::mounts;
 use crate::sys::exit;
 use crate::sys::size::{parse_cpus, parse_size};
 
@@ -83,7 +85,7 @@ pub fn options(f: &CreateFlags, auto_remove: bool) -> Result<CreateOptions, Fail
         name: f.name.clone(),
         cmd: f.command.clone(),
         entrypoint: f.entrypoint.clone(),
-        env: f.env.clone(),
+        env: crate::engine::options::env(&f.env).map_err(bad)?,
         workdir: f.workdir.clone(),
         user: f.user.clone(),
         hostname: f.hostname.clone(),
@@ -99,16 +101,20 @@ pub fn options(f: &CreateFlags, auto_remove: bool) -> Result<CreateOptions, Fail
             .collect::<Result<_, _>>()
             .map_err(|e| bad(e.to_string()))?,
         publish_all: f.publish_all,
-        dns: f.dns.clone(),
-        extra_hosts: f.add_host.clone(),
+        dns: crate::engine::options::dns(&f.dns).map_err(bad)?,
+        extra_hosts: crate::engine::options::extra_hosts(&f.add_host).map_err(bad)?,
         runtime: runtime_kind(&f.runtime).map_err(bad)?,
         auto_remove,
         read_only: f.read_only,
         labels: labels(&f.labels),
-        volumes: f.volumes.clone(),
-        mounts: f.mounts.clone(),
-        tmpfs: f.tmpfs.clone(),
-        volumes_from: f.volumes_from.clone(),
+        mounts: mounts::parse_requests(&f.volumes, &f.mounts, &f.tmpfs)
+            .map_err(|e| bad(e.to_string()))?,
+        volumes_from: f
+            .volumes_from
+            .iter()
+            .map(|v| mounts::parse_volumes_from(v))
+            .collect::<Result<_, _>>()
+            .map_err(|e| bad(e.to_string()))?,
         tty: f.tty,
         open_stdin: f.interactive,
         healthcheck: health_flags(f).map_err(bad)?,

@@ -1,5 +1,6 @@
-//! The commands that go through a daemon when one answers: `run`, `create`, `start`, and the
-//! [`Daemon`] backend that `stop`, `kill`, `rm` use ([`super::backend`]). Each request is a `client.request` span; its W3C `traceparent` makes the
+//! The [`Daemon`] backend that `run`, `create`, `start`, `stop`, `kill` and `rm` are written over
+//! ([`super::backend`]): its API requests, and `run`'s attach and wait.
+//! Each request is a `client.request` span; its W3C `traceparent` makes the
 //! daemon's spans (and the shim's, and the init's) children of it, and the daemon hands them
 //! back (`x-ctrace-spans`) so this CLI writes one trace file and `--explain` shows the whole
 //! hop: client.command, client.connect, client.request, then the daemon's phases.
@@ -26,12 +27,9 @@ use std::time::Duration;
 
 use nix::sys::signal::Signal;
 
-use super::args::{CreateArgs, RunArgs, StartArgs};
-use super::backend::{each, Backend};
-use super::container::{arm_fault, banner, client_phases};
-use super::options::options;
-use super::record::finish_trace;
-use super::{start_tracing, Context, Failure};
+use super::backend::{Backend, Created, RunOutcome, StartOutcome};
+use super::container::client_phases;
+use super::{Context, Failure};
 
 /// The daemon to use: the one `-H`/`CTRACE_HOST` names (which must answer), else the default
 /// socket under the exec root when a daemon answers there, else none (embedded).
@@ -231,108 +229,53 @@ fn attach_and_wait(
     Ok((attach, wait))
 }
 
-pub fn run(ctx: &Context, a: RunArgs) -> Result<i32, Failure> {
-    if a.flags.fail_at.is_some() {
-        return Err(Failure::new(
-            exit::ENGINE,
-            "--fail-at injects failures into the embedded engine: stop the daemon or use another --exec-root",
-        ));
+/// `run`'s work through the daemon: create, then (unless detached) attach and wait before the
+/// start, as the docker CLI does, so no output and no exit is missed; the daemon's `exit` spans
+/// come back under `run.wait`.
+fn run_remote(
+    ctx: &Context,
+    opts: &CreateOptions,
+    detach: bool,
+    id: &mut Option<String>,
+) -> Result<i32, EngineError> {
+    let cid = create_remote(ctx, opts)?;
+    *id = Some(cid.clone());
+    if detach {
+        start_remote(ctx, &cid)?;
+        println!("{cid}");
+        return Ok(0);
     }
-    let view = start_tracing(a.flags.explain, a.flags.lang.as_deref());
-    if a.otlp && !recorder::active() {
-        super::force_tracing();
-    }
-    let opts = options(&a.flags, a.rm)?;
-    banner(&view, ctx, "daemon");
-    let mut id = None;
-    let result = {
-        let span = phase_span!("run", image = %opts.image, detach = a.detach);
-        let _e = span.enter();
-        let r = (|| -> Result<i32, EngineError> {
-            client_phases(ctx)?;
-            let cid = create_remote(ctx, &opts)?;
-            id = Some(cid.clone());
-            if a.detach {
-                start_remote(ctx, &cid)?;
-                println!("{cid}");
-                return Ok(0);
-            }
-            let (attach, wait) = attach_and_wait(ctx, &cid, a.rm)?;
-            if let Err(e) = start_remote(ctx, &cid) {
-                if a.rm {
-                    let _ = client::request(
-                        socket(ctx),
-                        "DELETE",
-                        &format!("/v1.41/containers/{cid}?force=1"),
-                        &[],
-                        None,
-                    );
-                }
-                return Err(e);
-            }
-            let wspan = phase_span!("run.wait", container.id = %cid);
-            let _w = wspan.enter();
-            let here = recorder::current_span_id();
-            let outcome = wait.join().unwrap_or_else(|_| Err("wait failed".into()));
-            let _ = attach.join();
-            let v = outcome.map_err(|m| EngineError::Runtime {
-                code: exit::ENGINE,
-                message: m,
-            })?;
-            if let Ok(mut spans) =
-                serde_json::from_value::<Vec<SpanRecord>>(v["CtraceSpans"].clone())
-            {
-                for s in spans.iter_mut().filter(|s| s.name == "exit") {
-                    s.parent_id = here.clone();
-                }
-                recorder::import(spans);
-            }
-            let code = v["StatusCode"].as_i64().unwrap_or(i64::from(exit::ENGINE)) as i32;
-            trace::note(&wspan, format!("exited {code}"));
-            Ok(code)
-        })();
-        match &r {
-            Ok(code) => trace::note(&span, format!("exit code {code}")),
-            Err(e) => trace::fail(&span, e),
+    let (attach, wait) = attach_and_wait(ctx, &cid, opts.auto_remove)?;
+    if let Err(e) = start_remote(ctx, &cid) {
+        if opts.auto_remove {
+            let _ = client::request(
+                socket(ctx),
+                "DELETE",
+                &format!("/v1.41/containers/{cid}?force=1"),
+                &[],
+                None,
+            );
         }
-        r
-    };
-    let cfg = id.as_deref().and_then(|i| config(ctx, i));
-    let file = finish_trace(ctx, "run", cfg.as_ref(), view.as_deref());
-    if a.otlp {
-        super::record::send_otlp(file.as_ref());
+        return Err(e);
     }
-    result.map_err(|e| Failure::new(e.exit_code(), e))
-}
-
-pub fn create(ctx: &Context, a: CreateArgs) -> Result<i32, Failure> {
-    arm_fault(None, false)?;
-    let view = start_tracing(a.flags.explain, a.flags.lang.as_deref());
-    let opts = options(&a.flags, a.rm)?;
-    banner(&view, ctx, "daemon");
-    let result = client_phases(ctx).and_then(|()| create_remote(ctx, &opts));
-    let cfg = result.as_ref().ok().and_then(|i| config(ctx, i));
-    finish_trace(ctx, "create", cfg.as_ref(), view.as_deref());
-    let id = result.map_err(|e| Failure::new(exit::ENGINE, e))?;
-    println!("{id}");
-    Ok(0)
-}
-
-pub fn start(ctx: &Context, a: StartArgs) -> Result<i32, Failure> {
-    if a.attach {
-        return Err(Failure::new(
-            1,
-            "start -a through the daemon is not supported yet: use `ctrace run`, or start detached",
-        ));
+    let wspan = phase_span!("run.wait", container.id = %cid);
+    let _w = wspan.enter();
+    let here = recorder::current_span_id();
+    let outcome = wait.join().unwrap_or_else(|_| Err("wait failed".into()));
+    let _ = attach.join();
+    let v = outcome.map_err(|m| EngineError::Runtime {
+        code: exit::ENGINE,
+        message: m,
+    })?;
+    if let Ok(mut spans) = serde_json::from_value::<Vec<SpanRecord>>(v["CtraceSpans"].clone()) {
+        for s in spans.iter_mut().filter(|s| s.name == "exit") {
+            s.parent_id = here.clone();
+        }
+        recorder::import(spans);
     }
-    let d = Daemon { ctx };
-    if each(ctx, &d, &a.containers, "start", |_, name| d.start(name))? {
-        return Err(Failure::new(
-            1,
-            format!("failed to start containers: {}", a.containers.join(", ")),
-        ));
-    }
-    Ok(0)
+    let code = v["StatusCode"].as_i64().unwrap_or(i64::from(exit::ENGINE)) as i32;
+    trace::note(&wspan, format!("exited {code}"));
+    Ok(code)
 }
 
 /// The daemon behind the socket the context names.
@@ -352,11 +295,6 @@ impl Daemon<'_> {
             Err(EngineError::Invalid(r.message()))
         }
     }
-
-    fn start(&self, name: &str) -> Result<(), EngineError> {
-        let id = query_escape(name);
-        self.request("POST", &format!("/v1.41/containers/{id}/start"))
-    }
 }
 
 impl Backend for Daemon<'_> {
@@ -375,5 +313,44 @@ impl Backend for Daemon<'_> {
         let id = query_escape(name);
         let q = format!("force={}&v={}", force as u8, volumes as u8);
         self.request("DELETE", &format!("/v1.41/containers/{id}?{q}"))
+    }
+    fn banner_runtime(&self) -> Option<&'static str> {
+        Some("daemon")
+    }
+    fn create(&self, opts: &CreateOptions) -> Result<Created, EngineError> {
+        client_phases(self.ctx)?;
+        let id = create_remote(self.ctx, opts)?;
+        Ok(Created {
+            config: config(self.ctx, &id),
+            id,
+        })
+    }
+    fn start(&self, name: &str, attach: bool) -> StartOutcome {
+        let result = if attach {
+            Err(EngineError::Invalid(
+                "start -a through the daemon is not supported yet: use `ctrace run`, or start detached"
+                    .into(),
+            ))
+        } else {
+            let id = query_escape(name);
+            self.request("POST", &format!("/v1.41/containers/{id}/start"))
+                .map(|()| None)
+        };
+        let config = self
+            .ctx
+            .engine
+            .store
+            .lookup(name)
+            .ok()
+            .and_then(|id| config(self.ctx, &id));
+        StartOutcome { config, result }
+    }
+    fn run(&self, opts: &CreateOptions, detach: bool) -> RunOutcome {
+        let mut id = None;
+        let result = run_remote(self.ctx, opts, detach, &mut id);
+        RunOutcome {
+            config: id.as_deref().and_then(|i| config(self.ctx, i)),
+            result,
+        }
     }
 }

@@ -11,7 +11,6 @@ use std::os::unix::net::UnixListener;
 use std::path::Path;
 
 use crate::engine::{phase, Engine, EngineError};
-use crate::runtime::Kind;
 use crate::state::{StateError, Status};
 use crate::sys::process::alive;
 use crate::{kernel_event, phase_span, trace};
@@ -186,7 +185,7 @@ pub fn restore(engine: &Engine) -> Result<Restored, EngineError> {
                 continue;
             }
         };
-        let kind = Kind::parse(&cfg.host_config.runtime).unwrap_or(Kind::Embedded);
+        let kind = cfg.host_config.runtime;
         match st.status {
             Status::Running | Status::Paused | Status::Restarting => {
                 if alive(st.shim_pid) {

@@ -47,18 +47,10 @@ fn create_phases<'a>(
     // Validate what does not depend on the image first, so bad input changes nothing.
     let mode = opts.network.clone();
     let mut port_bindings = opts.publish.clone();
-    for d in &opts.dns {
-        if d.parse::<std::net::IpAddr>().is_err() {
-            return Err(network::NetworkError::InvalidDns(d.clone()).into());
-        }
-    }
-    for h in &opts.extra_hosts {
-        network::parse_extra_host(h)?;
-    }
     check_joined_conflicts(opts, &mode)?;
     let runtime = opts.runtime;
-    check_name_and_env(opts)?;
-    let requested_mounts = volume::parse_flags(opts)?;
+    check_name(opts)?;
+    let requested_mounts: Vec<_> = opts.mounts.iter().map(|r| r.point.clone()).collect();
     let mount_requests = volume::host_config_mounts(&requested_mounts);
 
     let policy = opts.pull;
@@ -102,26 +94,24 @@ fn create_phases<'a>(
         host_config: HostConfig {
             network_mode: mode.to_string(),
             port_bindings,
-            dns: opts.dns.clone(),
+            dns: opts.dns.iter().map(ToString::to_string).collect(),
             extra_hosts: opts.extra_hosts.clone(),
             memory: opts.memory,
             memory_swap: opts.memory_swap,
             pids_limit: opts.pids_limit,
             nano_cpus: opts.nano_cpus,
-            runtime: runtime.as_str().to_string(),
+            runtime,
             auto_remove: opts.auto_remove,
             readonly_rootfs: opts.read_only,
-            binds: opts.volumes.clone(),
+            binds: given(opts, "-v").map(str::to_string).collect(),
             mounts: mount_requests,
-            tmpfs: opts
-                .tmpfs
-                .iter()
+            tmpfs: given(opts, "--tmpfs")
                 .map(|t| {
                     let (d, o) = t.split_once(':').unwrap_or((t, ""));
                     (d.to_string(), o.to_string())
                 })
                 .collect(),
-            volumes_from: opts.volumes_from.clone(),
+            volumes_from: opts.volumes_from.iter().map(|v| v.given()).collect(),
             restart_policy: opts.restart_policy.clone(),
         },
         mount_points,
@@ -152,18 +142,19 @@ fn check_joined_conflicts(opts: &CreateOptions, mode: &Mode) -> Result<(), Engin
     Ok(())
 }
 
-/// The name docker accepts, and environment entries of the form `NAME=value` or `NAME`.
-fn check_name_and_env(opts: &CreateOptions) -> Result<(), EngineError> {
+/// The mounts asked for by one flag (`-v`, `--tmpfs`), as the user wrote them.
+fn given<'a>(opts: &'a CreateOptions, origin: &'a str) -> impl Iterator<Item = &'a str> {
+    opts.mounts
+        .iter()
+        .filter(move |r| r.is_from(origin))
+        .map(|r| r.given.as_str())
+}
+
+/// The name docker accepts.
+fn check_name(opts: &CreateOptions) -> Result<(), EngineError> {
     if let Some(name) = &opts.name {
         if !names::valid(name) {
             return Err(crate::state::StateError::InvalidName(name.clone()).into());
-        }
-    }
-    for e in &opts.env {
-        if e.starts_with('=') || e.is_empty() {
-            return Err(EngineError::Invalid(format!(
-                "invalid environment variable {e:?}: expected NAME=value or NAME"
-            )));
         }
     }
     Ok(())

@@ -4,8 +4,11 @@
 //!
 //! Not here: creating the container ([`super::create`]).
 
-use crate::network::{Mode, PortBinding};
+use std::net::IpAddr;
+
+use crate::network::{self, Mode, PortBinding};
 use crate::runtime::Kind;
+use crate::storage::mounts::{MountRequest, VolumesFrom};
 
 /// What the user asked for (the flags of `create`/`run`), already parsed into numbers.
 #[derive(Debug, Clone, Default)]
@@ -19,6 +22,7 @@ pub struct CreateOptions {
     /// The command after the image name; empty = the image's CMD.
     pub cmd: Vec<String>,
     pub entrypoint: Option<String>,
+    /// `-e NAME=value` or `-e NAME`, checked ([`env`]).
     pub env: Vec<String>,
     pub workdir: Option<String>,
     pub user: Option<String>,
@@ -32,7 +36,9 @@ pub struct CreateOptions {
     /// `-p` values, parsed.
     pub publish: Vec<PortBinding>,
     pub publish_all: bool,
-    pub dns: Vec<String>,
+    /// `--dns`, parsed.
+    pub dns: Vec<IpAddr>,
+    /// `--add-host` entries, checked ([`extra_hosts`]).
     pub extra_hosts: Vec<String>,
     /// `--runtime`, parsed.
     pub runtime: Kind,
@@ -42,11 +48,12 @@ pub struct CreateOptions {
     pub restart_policy: crate::state::RestartPolicy,
     /// `-l key=value`, parsed (a later key wins).
     pub labels: std::collections::BTreeMap<String, String>,
-    /// `-v`, `--mount`, `--tmpfs`, `--volumes-from`, as given.
-    pub volumes: Vec<String>,
-    pub mounts: Vec<String>,
-    pub tmpfs: Vec<String>,
-    pub volumes_from: Vec<String>,
+    /// `-v`, `--mount` and `--tmpfs`, parsed in that order
+    /// ([`crate::storage::mounts::parse_requests`]); whether a bind source exists is checked by
+    /// `create.mounts`.
+    pub mounts: Vec<MountRequest>,
+    /// `--volumes-from`, parsed; the containers are found by `create.mounts`.
+    pub volumes_from: Vec<VolumesFrom>,
     /// `-t`: the container's stdio is a pseudo-terminal.
     pub tty: bool,
     /// `-i`: keep the container's stdin open.
@@ -78,5 +85,59 @@ impl Pull {
                 "invalid pull option {other:?}: must be one of \"always\", \"missing\" or \"never\""
             )),
         }
+    }
+}
+
+/// `--dns` values (the API's `Dns`) as addresses. Called where flags are read, never by the engine.
+pub fn dns(values: &[String]) -> Result<Vec<IpAddr>, String> {
+    values
+        .iter()
+        .map(|d| {
+            d.parse()
+                .map_err(|_| network::NetworkError::InvalidDns(d.clone()).to_string())
+        })
+        .collect()
+}
+
+/// `--add-host` entries (the API's `ExtraHosts`), checked: `host:ip`, `host=ip` or
+/// `host:host-gateway`.
+pub fn extra_hosts(values: &[String]) -> Result<Vec<String>, String> {
+    for h in values {
+        network::parse_extra_host(h).map_err(|e| e.to_string())?;
+    }
+    Ok(values.to_vec())
+}
+
+/// `-e` entries (the API's `Env`), checked: `NAME=value` or `NAME`.
+pub fn env(values: &[String]) -> Result<Vec<String>, String> {
+    for e in values {
+        if e.starts_with('=') || e.is_empty() {
+            return Err(format!(
+                "invalid environment variable {e:?}: expected NAME=value or NAME"
+            ));
+        }
+    }
+    Ok(values.to_vec())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dns_hosts_and_env_are_checked_with_the_flags_words() {
+        assert_eq!(
+            dns(&["1.1.1.1".into()]).unwrap(),
+            ["1.1.1.1".parse::<IpAddr>().unwrap()]
+        );
+        assert!(dns(&["one".into()]).unwrap_err().contains("one"));
+        assert!(extra_hosts(&["db:10.0.0.2".into(), "gw:host-gateway".into()]).is_ok());
+        assert!(extra_hosts(&["nope".into()])
+            .unwrap_err()
+            .contains("--add-host"));
+        assert!(env(&["A=1".into(), "B".into()]).is_ok());
+        assert!(env(&["=x".into()])
+            .unwrap_err()
+            .contains("invalid environment variable"));
     }
 }

@@ -10,7 +10,6 @@
 //! without its shim is left alone: it is running; `stop` or `rm -f` end it, then this applies.
 
 use crate::runtime::cgroups::{Cgroup, Hierarchy};
-use crate::runtime::Kind;
 use crate::state::Status;
 use crate::sys::process::alive;
 
@@ -57,7 +56,7 @@ impl Engine {
                 let _ = Cgroup::open(&h, &st.cgroup).thaw();
             }
         }
-        let kind = Kind::parse(&cfg.host_config.runtime).unwrap_or(Kind::Embedded);
+        let kind = cfg.host_config.runtime;
         let shim = st.shim_pid;
         super::exit::finish(self, &cfg, kind, code, false);
         if let Ok(_lock) = self.store.lock(id) {

@@ -71,9 +71,7 @@ fn rm_phases(
         if net != "nothing to release" && !net.ends_with("nothing to release") {
             done.push(net);
         }
-        if Kind::parse(&cfg.host_config.runtime) == Some(Kind::Runc)
-            && runc::delete(&engine.paths, &id).is_ok()
-        {
+        if cfg.host_config.runtime == Kind::Runc && runc::delete(&engine.paths, &id).is_ok() {
             done.push("runc delete".to_string());
         }
         if let Ok(h) = Hierarchy::detect() {

@@ -168,7 +168,7 @@ fn start_phases<'a>(
 ) -> Result<Started, Failure> {
     let no_id = |e: EngineError| (e, None);
     let cfg = lookup(engine, query, root).map_err(no_id)?;
-    let kind = Kind::parse(&cfg.host_config.runtime).unwrap_or(Kind::Embedded);
+    let kind = cfg.host_config.runtime;
     let cx = Ctx::new(engine, cfg, kind, attach, by_policy);
     let with_id = |e: EngineError| (e, Some(cx.id.clone()));
     validate_start(&cx).map_err(no_id)?;

@@ -21,10 +21,9 @@ use crate::image::Image;
 use crate::kernel_event;
 use crate::runtime::rootfs::secure_join;
 use crate::state::ContainerConfig;
-use crate::storage::mounts::{self, Kind, MountError, MountPoint};
+use crate::storage::mounts::{self, Kind, MountError, MountPoint, VolumesFrom};
 use crate::storage::volumes::{self, Volume, VolumeError, VolumeLock, VolumeStore};
 
-use super::options::CreateOptions;
 use super::rollback::Rollback;
 use super::{Engine, EngineError};
 
@@ -35,60 +34,24 @@ impl Engine {
     }
 }
 
-/// The mounts the flags ask for, parsed and checked against each other; pure but for checking
-/// that `--mount` bind sources exist, so it runs before anything is created.
-pub fn parse_flags(opts: &CreateOptions) -> Result<Vec<MountPoint>, EngineError> {
-    let mut out = Vec::new();
-    for v in &opts.volumes {
-        out.push(mounts::parse_volume(v)?);
-    }
-    for m in &opts.mounts {
-        out.push(mounts::parse_mount(m)?);
-    }
-    for t in &opts.tmpfs {
-        out.push(mounts::parse_tmpfs(t)?);
-    }
-    mounts::check_duplicates(&out)?;
-    for m in out.iter().filter(|m| m.kind == Kind::Volume) {
-        if !m.name.is_empty() && !volumes::valid_name(&m.name) {
-            return Err(VolumeError::InvalidName(m.name.clone()).into());
-        }
-        if !m.requested_driver.is_empty() && m.requested_driver != volumes::LOCAL {
-            return Err(VolumeError::UnknownDriver {
-                name: m.name.clone(),
-                driver: m.requested_driver.clone(),
-            }
-            .into());
-        }
-    }
-    for f in &opts.volumes_from {
-        let mode = f.split_once(':').map_or("", |(_, m)| m);
-        if !matches!(mode, "" | "ro" | "rw") {
-            return Err(MountError::Mode {
-                spec: f.clone(),
-                mode: mode.into(),
-            }
-            .into());
-        }
-    }
-    Ok(out)
-}
-
-/// docker's `registerMountPoints`: the flags' mounts, then `--volumes-from`, then the image's
-/// `VOLUME`s where nothing else is mounted; every volume created if it does not exist yet (undone
+/// docker's `registerMountPoints`: the flags' mounts (a `--mount` bind's source must exist),
+/// then `--volumes-from`, then the image's `VOLUME`s where nothing else is mounted; every volume created if it does not exist yet (undone
 /// on `rollback`), its `_data` filled in as the source. The caller holds `lock` until the
 /// container's config is on disk.
 pub fn register<'a>(
     engine: &'a Engine,
     requested: Vec<MountPoint>,
-    volumes_from: &[String],
+    volumes_from: &[VolumesFrom],
     image: &Image,
     lock: &VolumeLock,
     rollback: &mut Rollback<'a>,
 ) -> Result<Vec<MountPoint>, EngineError> {
+    for m in &requested {
+        mounts::check_bind_source(m)?;
+    }
     let mut out = requested;
-    for spec in volumes_from {
-        let (name, mode) = spec.split_once(':').unwrap_or((spec, ""));
+    for from in volumes_from {
+        let name = &from.container;
         let id = engine.store.lookup(name)?;
         let other = engine.store.load_config(&id)?;
         for mp in &other.mount_points {
@@ -96,10 +59,8 @@ pub fn register<'a>(
                 continue;
             }
             let mut m = mp.clone();
-            match mode {
-                "ro" => m.rw = false,
-                "rw" => m.rw = true,
-                _ => {}
+            if let Some(rw) = from.rw {
+                m.rw = rw;
             }
             m.origin = format!("--volumes-from {name}");
             // The volume is the other container's: it exists, and is never copied into again.

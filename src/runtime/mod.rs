@@ -32,27 +32,5 @@ pub mod spec;
 
 pub use init_error::InitError;
 
-/// Which runtime runs a container.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub enum Kind {
-    #[default]
-    Embedded,
-    Runc,
-}
-
-impl Kind {
-    pub fn parse(s: &str) -> Option<Kind> {
-        match s {
-            "" | "embedded" | "ctrace" => Some(Kind::Embedded),
-            "runc" => Some(Kind::Runc),
-            _ => None,
-        }
-    }
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Kind::Embedded => "embedded",
-            Kind::Runc => "runc",
-        }
-    }
-}
+/// Which runtime runs a container: the state's plain data, stored in a container's config.
+pub use crate::state::container::Runtime as Kind;

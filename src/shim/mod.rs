@@ -95,7 +95,7 @@ pub fn main(args: ShimArgs) -> i32 {
             return 1;
         }
     };
-    let kind = Kind::parse(&cfg.host_config.runtime).unwrap_or(Kind::Embedded);
+    let kind = cfg.host_config.runtime;
     let bundle = engine.paths.bundle(&cfg.id);
     let created = match create(&engine, &cfg, kind, &bundle, args.attach) {
         Ok(c) => c,

@@ -102,8 +102,8 @@ pub struct HostConfig {
     pub pids_limit: i64,
     /// CPUs × 1e9; 0 = unlimited.
     pub nano_cpus: i64,
-    /// `embedded` or `runc`.
-    pub runtime: String,
+    /// `embedded` or `runc` (stored as those words).
+    pub runtime: Runtime,
     pub auto_remove: bool,
     #[serde(default)]
     pub readonly_rootfs: bool,
@@ -122,6 +122,36 @@ pub struct HostConfig {
     /// `--restart`: what the shim does when the container exits.
     #[serde(default)]
     pub restart_policy: RestartPolicy,
+}
+
+/// Which runtime runs a container: plain data, stored as `embedded` or `runc` (`crate::runtime`
+/// names it `Kind`). An empty string or `ctrace`, as older state files may hold, reads as
+/// embedded.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Runtime {
+    #[default]
+    #[serde(alias = "", alias = "ctrace")]
+    Embedded,
+    Runc,
+}
+
+impl Runtime {
+    /// `--runtime`'s value (empty: embedded). Called where flags are read, never by the engine.
+    pub fn parse(s: &str) -> Option<Runtime> {
+        match s {
+            "" | "embedded" | "ctrace" => Some(Runtime::Embedded),
+            "runc" => Some(Runtime::Runc),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Runtime::Embedded => "embedded",
+            Runtime::Runc => "runc",
+        }
+    }
 }
 
 /// docker's `HostConfig.RestartPolicy`: `no`, `on-failure[:N]`, `always`, `unless-stopped`.
@@ -261,7 +291,7 @@ pub struct ContainerState {
 
 #[cfg(test)]
 mod tests {
-    use super::RestartPolicy;
+    use super::{RestartPolicy, Runtime};
 
     #[test]
     fn restart_policies_parse_and_fail_like_docker() {
@@ -279,5 +309,23 @@ mod tests {
             let e = RestartPolicy::parse(bad).unwrap_err();
             assert!(e.contains(msg), "{bad}: {e}");
         }
+    }
+
+    #[test]
+    fn the_runtime_is_stored_as_its_word_and_older_words_still_read() {
+        assert_eq!(serde_json::to_string(&Runtime::Runc).unwrap(), "\"runc\"");
+        for (word, kind) in [
+            ("\"embedded\"", Runtime::Embedded),
+            ("\"runc\"", Runtime::Runc),
+            ("\"\"", Runtime::Embedded),
+            ("\"ctrace\"", Runtime::Embedded),
+        ] {
+            assert_eq!(
+                serde_json::from_str::<Runtime>(word).unwrap(),
+                kind,
+                "{word}"
+            );
+        }
+        assert!(serde_json::from_str::<Runtime>("\"kata\"").is_err());
     }
 }

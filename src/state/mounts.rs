@@ -94,6 +94,43 @@ impl MountPoint {
     }
 }
 
+/// A mount the user asked for (`-v`, `--mount`, `--tmpfs`, or the API's `Binds`, `Mounts`,
+/// `Tmpfs`), its syntax checked where the flags or the JSON are read: the mount point
+/// `create.mounts` registers, and the value as given (what `inspect`'s `HostConfig` shows and what
+/// the CLI's client sends). Its `origin` says which flag it came from.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MountRequest {
+    pub point: MountPoint,
+    /// The flag's value as the user wrote it: `/src:/dst:ro`, `type=bind,…`, `/run:size=1m`.
+    pub given: String,
+}
+
+impl MountRequest {
+    /// Whether it came from `origin` (`-v`, `--mount` or `--tmpfs`).
+    pub fn is_from(&self, origin: &str) -> bool {
+        self.point.origin == origin
+    }
+}
+
+/// `--volumes-from CONTAINER[:ro|rw]`, checked: the other container is found by `create.mounts`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VolumesFrom {
+    pub container: String,
+    /// `Some(false)` for `:ro`, `Some(true)` for `:rw`, `None`: as the other container has it.
+    pub rw: Option<bool>,
+}
+
+impl VolumesFrom {
+    /// The flag's value: `web`, `web:ro`.
+    pub fn given(&self) -> String {
+        match self.rw {
+            None => self.container.clone(),
+            Some(true) => format!("{}:rw", self.container),
+            Some(false) => format!("{}:ro", self.container),
+        }
+    }
+}
+
 /// A 64-hex anonymous volume name, shortened for notes.
 pub fn short(name: &str) -> &str {
     if name.len() == 64 {

@@ -1,5 +1,7 @@
-//! The user's mounts: `-v`, `--mount`, `--tmpfs`, parsed and checked the way docker's CLI and
-//! `registerMountPoints` do, into the [`MountPoint`]s a container keeps in its config (docker's
+//! The user's mounts: `-v`, `--mount`, `--tmpfs`, `--volumes-from`, parsed and checked the way
+//! docker's CLI and `registerMountPoints` do, into [`MountRequest`]s (the CLI and the API call
+//! [`parse_requests`] where they read the flags or the JSON; the engine's `create.mounts` asks
+//! the host, [`check_bind_source`]), kept as the [`MountPoint`]s of a container's config (docker's
 //! `MountPoints`), and back out as OCI mounts for the runtime ([`oci`]).
 //!
 //! What it is not: creating volumes ([`super::volumes`]), `--volumes-from` and the image's
@@ -46,9 +48,11 @@ pub enum MountError {
     NotSharedOrSlave { src: String, mount: String },
     #[error("Duplicate mount point: {0}")]
     Duplicate(String),
+    #[error(transparent)]
+    Volume(#[from] super::volumes::VolumeError),
 }
 
-pub use crate::state::mounts::{short, Kind, MountPoint};
+pub use crate::state::mounts::{short, Kind, MountPoint, MountRequest, VolumesFrom};
 
 /// The OCI mount the runtime makes for `mp`.
 pub fn oci(mp: &MountPoint) -> Mount {
@@ -187,8 +191,8 @@ fn parse_bool(spec: &str, key: &str, v: Option<&str>) -> Result<bool, MountError
     }
 }
 
-/// `--mount type=bind|volume|tmpfs,source=…,target=…,readonly,…` (docker's keys).
-/// Bind sources must exist (checked here, on this host).
+/// `--mount type=bind|volume|tmpfs,source=…,target=…,readonly,…` (docker's keys). Whether a
+/// bind's source exists is the host's question ([`check_bind_source`]).
 pub fn parse_mount(spec: &str) -> Result<MountPoint, MountError> {
     let bad = |why: String| MountError::MountFlag {
         spec: spec.into(),
@@ -295,9 +299,6 @@ pub fn parse_mount(spec: &str) -> Result<MountPoint, MountError> {
             }
             if !src.starts_with('/') {
                 return Err(MountError::NotAbsolute { typ: t, path: src });
-            }
-            if !Path::new(&src).exists() {
-                return Err(MountError::NoSource(src));
             }
             mp.source = clean(&src);
             mp.propagation = if propagation.is_empty() {
@@ -434,6 +435,74 @@ pub fn check_host_propagation(m: &MountPoint) -> Result<(), MountError> {
     Ok(())
 }
 
+/// `-v`, `--mount` and `--tmpfs` values (or the API's `Binds`, `Mounts` as `--mount` values,
+/// `Tmpfs` as `--tmpfs` values), parsed in that order and checked against each other: one mount
+/// per destination, volume names and drivers the local driver accepts. Nothing on the host is
+/// looked at, so the CLI and the daemon call it where they read the flags or the JSON.
+pub fn parse_requests(
+    volumes: &[String],
+    mounts: &[String],
+    tmpfs: &[String],
+) -> Result<Vec<MountRequest>, MountError> {
+    type Parse = fn(&str) -> Result<MountPoint, MountError>;
+    let mut out = Vec::new();
+    for (given, parse) in [
+        (volumes, parse_volume as Parse),
+        (mounts, parse_mount),
+        (tmpfs, parse_tmpfs),
+    ] {
+        for g in given {
+            out.push(MountRequest {
+                point: parse(g)?,
+                given: g.clone(),
+            });
+        }
+    }
+    let points: Vec<MountPoint> = out.iter().map(|r| r.point.clone()).collect();
+    check_duplicates(&points)?;
+    for m in points.iter().filter(|m| m.kind == Kind::Volume) {
+        if !m.name.is_empty() && !super::volumes::valid_name(&m.name) {
+            return Err(super::volumes::VolumeError::InvalidName(m.name.clone()).into());
+        }
+        if !m.requested_driver.is_empty() && m.requested_driver != super::volumes::LOCAL {
+            return Err(super::volumes::VolumeError::UnknownDriver {
+                name: m.name.clone(),
+                driver: m.requested_driver.clone(),
+            }
+            .into());
+        }
+    }
+    Ok(out)
+}
+
+/// `--volumes-from CONTAINER[:ro|rw]`.
+pub fn parse_volumes_from(spec: &str) -> Result<VolumesFrom, MountError> {
+    let (container, mode) = spec.split_once(':').unwrap_or((spec, ""));
+    let rw = match mode {
+        "" => None,
+        "rw" => Some(true),
+        "ro" => Some(false),
+        _ => {
+            return Err(MountError::Mode {
+                spec: spec.into(),
+                mode: mode.into(),
+            })
+        }
+    };
+    Ok(VolumesFrom {
+        container: container.into(),
+        rw,
+    })
+}
+
+/// A `--mount` bind's source must exist on this host (`-v` creates a missing one at start).
+pub fn check_bind_source(m: &MountPoint) -> Result<(), MountError> {
+    if m.kind == Kind::Bind && !m.create_source && !Path::new(&m.source).exists() {
+        return Err(MountError::NoSource(m.source.clone()));
+    }
+    Ok(())
+}
+
 /// docker's duplicate check: one mount per destination.
 pub fn check_duplicates(mounts: &[MountPoint]) -> Result<(), MountError> {
     for (i, m) in mounts.iter().enumerate() {
@@ -504,10 +573,14 @@ mod tests {
             parse_mount("type=bind,source=etc,target=/e"),
             Err(MountError::NotAbsolute { .. })
         ));
+        // Parsing never looks at the host: a missing source is the engine's question.
+        let missing = parse_mount("type=bind,source=/no/such/dir/here,target=/e").unwrap();
         assert!(matches!(
-            parse_mount("type=bind,source=/no/such/dir/here,target=/e"),
+            check_bind_source(&missing),
             Err(MountError::NoSource(_))
         ));
+        let created = parse_volume("/no/such/dir/here:/e").unwrap();
+        assert!(check_bind_source(&created).is_ok());
         let t = parse_mount("type=tmpfs,target=/t,tmpfs-size=8m,tmpfs-mode=1777").unwrap();
         assert_eq!(t.tmpfs_options, ["size=8388608", "mode=1777"]);
         let v = parse_mount("source=data,target=/d,volume-nocopy,volume-driver=foo").unwrap();
@@ -550,5 +623,37 @@ mod tests {
         let a = parse_volume("/x:/data").unwrap();
         let b = parse_tmpfs("/data/").unwrap();
         assert!(matches!(check_duplicates(&[a, b]), Err(MountError::Duplicate(d)) if d == "/data"));
+    }
+
+    #[test]
+    fn requests_keep_the_value_as_given_and_are_checked_against_each_other() {
+        let r = parse_requests(
+            &["data:/data:ro".into()],
+            &["type=tmpfs,target=/t".into()],
+            &["/run:size=1m".into()],
+        )
+        .unwrap();
+        let given: Vec<_> = r.iter().map(|r| r.given.as_str()).collect();
+        assert_eq!(
+            given,
+            ["data:/data:ro", "type=tmpfs,target=/t", "/run:size=1m"]
+        );
+        assert!(r[0].is_from("-v") && r[1].is_from("--mount") && r[2].is_from("--tmpfs"));
+        let dup = parse_requests(&["/a:/x".into()], &[], &["/x".into()]).unwrap_err();
+        assert_eq!(dup.to_string(), "Duplicate mount point: /x");
+        let bad = parse_requests(&["bad@name:/x".into()], &[], &[]).unwrap_err();
+        assert!(bad.to_string().contains("invalid characters"), "{bad}");
+    }
+
+    #[test]
+    fn volumes_from_takes_ro_or_rw_and_nothing_else() {
+        let v = parse_volumes_from("web:ro").unwrap();
+        assert_eq!((v.container.as_str(), v.rw), ("web", Some(false)));
+        assert_eq!(v.given(), "web:ro");
+        assert_eq!(parse_volumes_from("web").unwrap().rw, None);
+        assert!(matches!(
+            parse_volumes_from("web:z"),
+            Err(MountError::Mode { .. })
+        ));
     }
 }
