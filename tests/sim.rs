@@ -86,58 +86,80 @@ impl Drop for Student {
 }
 
 /// What the real host has that a simulated session must not change.
-type Lines = BTreeSet<String>;
-
-fn host_state() -> (Lines, Lines, Lines, Lines) {
-    let lines = |s: String| s.lines().map(str::to_string).collect::<BTreeSet<String>>();
-    let mounts = lines(std::fs::read_to_string("/proc/self/mountinfo").unwrap())
-        .into_iter()
-        .map(|l| {
-            l.split(" - ")
-                .next()
-                .unwrap_or("")
-                .split(' ')
-                .nth(4)
-                .unwrap_or("")
-                .to_string()
-        })
-        .collect();
-    let links = std::fs::read_dir("/sys/class/net")
+/// What of the real host a simulated session could have touched, for the containers `ids`:
+/// mounts, links, cgroups and iptables rules that name one of them.
+/// (Matching by the session's own ids keeps other tests' real containers out of the picture.)
+fn host_traces_of(ids: &[String]) -> Vec<String> {
+    let mut found = Vec::new();
+    let ours = |s: &str| {
+        ids.iter()
+            .any(|id| s.contains(&id[..12]) || s.contains(&id[..11]))
+    };
+    for l in std::fs::read_to_string("/proc/self/mountinfo")
         .unwrap()
-        .flatten()
-        .map(|e| e.file_name().to_string_lossy().into_owned())
-        .collect();
-    let mut cgroups = BTreeSet::new();
+        .lines()
+    {
+        if ours(l) {
+            found.push(format!("mount: {l}"));
+        }
+    }
+    for e in std::fs::read_dir("/sys/class/net").unwrap().flatten() {
+        let n = e.file_name().to_string_lossy().into_owned();
+        if ours(&n) {
+            found.push(format!("link: {n}"));
+        }
+    }
     for base in [
         "/sys/fs/cgroup",
         "/sys/fs/cgroup/memory",
         "/sys/fs/cgroup/pids",
     ] {
-        for e in std::fs::read_dir(base).into_iter().flatten().flatten() {
-            cgroups.insert(e.path().display().to_string());
-        }
-        for e in std::fs::read_dir(Path::new(base).join("ctrace"))
-            .into_iter()
-            .flatten()
-            .flatten()
-        {
-            cgroups.insert(e.path().display().to_string());
+        for dir in [
+            Path::new(base).to_path_buf(),
+            Path::new(base).join("ctrace"),
+        ] {
+            for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+                let p = e.path().display().to_string();
+                if ours(&p) {
+                    found.push(format!("cgroup: {p}"));
+                }
+            }
         }
     }
-    let rules = Command::new("iptables-save")
-        .output()
-        .map(|o| lines(String::from_utf8_lossy(&o.stdout).into_owned()))
-        .unwrap_or_default()
-        .into_iter()
-        .filter(|l| l.starts_with('-'))
-        .collect();
-    (mounts, links, cgroups, rules)
+    let rules = Command::new("iptables-save").output().unwrap();
+    for l in String::from_utf8_lossy(&rules.stdout).lines() {
+        if ours(l) {
+            found.push(format!("rule: {l}"));
+        }
+    }
+    found
+}
+
+/// Every container id the session made, from its events log.
+fn session_ids(s: &Student) -> Vec<String> {
+    let log = std::fs::read_to_string(s.home.join(".local/share/ctrace/sim/root/events.jsonl"))
+        .unwrap_or_default();
+    let mut ids = BTreeSet::new();
+    for line in log.lines() {
+        let v: Value = serde_json::from_str(line).unwrap_or_default();
+        for key in ["id", "ID", "Id"] {
+            if let Some(id) = v.get(key).and_then(Value::as_str) {
+                if id.len() == 64 {
+                    ids.insert(id.to_string());
+                }
+            }
+        }
+        if let Some(id) = v.pointer("/Actor/ID").and_then(Value::as_str) {
+            ids.insert(id.to_string());
+        }
+    }
+    ids.into_iter().collect()
 }
 
 #[test]
 fn a_student_without_root_runs_the_walkthrough_simulated_and_the_host_is_untouched() {
     let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
-    let before = host_state();
+    let bridge_before = Path::new("/sys/class/net/ctrace0").exists();
     let lib_before = Path::new("/var/lib/ctrace").exists();
     let run_before = Path::new("/run/ctrace").exists();
     let s = Student::new("walk");
@@ -213,7 +235,15 @@ fn a_student_without_root_runs_the_walkthrough_simulated_and_the_host_is_untouch
     assert_eq!(inspect[0]["State"]["OOMKilled"], true, "{inspect}");
     assert_eq!(s.run(&["rm", "db"]).code, 0);
 
-    assert_eq!(before, host_state(), "the real host changed");
+    let ids = session_ids(&s);
+    assert!(ids.len() >= 5, "the session's containers: {ids:?}");
+    let left = host_traces_of(&ids);
+    assert!(left.is_empty(), "the real host changed: {left:?}");
+    assert_eq!(
+        Path::new("/sys/class/net/ctrace0").exists(),
+        bridge_before,
+        "the simulated bridge was made for real"
+    );
     assert_eq!(Path::new("/var/lib/ctrace").exists(), lib_before);
     assert_eq!(Path::new("/run/ctrace").exists(), run_before);
 }
