@@ -115,7 +115,7 @@ fn setup(args: &InitArgs<'_>) -> Result<process::Prepared, InitError> {
     let injected = |span: &tracing::Span, phase: &str| {
         crate::phase::fault::check(phase)
             .map_err(|m| InitError {
-                code: 125,
+                code: exit::ENGINE,
                 message: m,
             })
             .inspect_err(|e| trace::fail(span, e))
@@ -240,7 +240,7 @@ fn join_namespaces(spec: &Spec) -> Result<bool, InitError> {
     let _e = span.enter();
     crate::phase::fault::check("init.namespaces")
         .map_err(|m| InitError {
-            code: 125,
+            code: exit::ENGINE,
             message: m,
         })
         .inspect_err(|e| trace::fail(&span, e))?;

@@ -64,8 +64,8 @@ fn detach(engine: &Engine, id: &str) -> bool {
         return false;
     };
     // SAFETY: the shim is single-threaded.
-    match unsafe { nix::unistd::fork() } {
-        Ok(nix::unistd::ForkResult::Child) => {
+    match unsafe { crate::host::current().fork() } {
+        Ok(0) => {
             drop(r);
             if let Ok(null) = std::fs::OpenOptions::new()
                 .read(true)
@@ -92,7 +92,7 @@ fn detach(engine: &Engine, id: &str) -> bool {
             let _ = std::fs::File::from(w).write_all(b"1");
             true
         }
-        Ok(nix::unistd::ForkResult::Parent { .. }) => {
+        Ok(_) => {
             drop(w);
             let _ = std::fs::File::from(r).read(&mut [0u8; 1]);
             false
