@@ -248,6 +248,10 @@ pub fn request(trace: &TraceFile) -> ExportTraceServiceRequest {
                 kv("ctrace.mode", trace.mode.clone().into()),
                 kv("ctrace.operation", trace.operation.clone().into()),
             ];
+            if let Some(model) = &trace.latency_model {
+                // A simulated run: its durations are modelled, and on what.
+                attrs.push(kv("ctrace.latency_model", model.clone().into()));
+            }
             if let Some(c) = &trace.container {
                 attrs.push(kv("container.id", c.id.clone().into()));
                 attrs.push(kv("container.name", c.name.clone().into()));
