@@ -235,6 +235,27 @@ fn a_student_without_root_runs_the_walkthrough_simulated_and_the_host_is_untouch
     assert_eq!(inspect[0]["State"]["OOMKilled"], true, "{inspect}");
     assert_eq!(s.run(&["rm", "db"]).code, 0);
 
+    // A published port reaches the container's httpd through the modelled DNAT rule.
+    let r = s.run(&[
+        "run", "-d", "--name", "web", "-p", "18080:80", "busybox", "httpd", "-f", "-p", "80",
+    ]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let got = common::within(std::time::Duration::from_secs(30), || {
+        let c = s.run(&["sim", "curl", "http://localhost:18080/"]);
+        (c.code == 0).then_some(c.stdout)
+    })
+    .expect("the published port answers");
+    assert!(got.contains("It works"), "{got}");
+    let fw = s.run(&["sim", "host", "iptables"]);
+    assert!(
+        fw.stdout.contains("--dport 18080") && fw.stdout.contains("DNAT"),
+        "{}",
+        fw.stdout
+    );
+    assert_eq!(s.run(&["rm", "-f", "web"]).code, 0);
+    let c = s.run(&["sim", "curl", "http://localhost:18080/"]);
+    assert_eq!(c.code, 7, "{}", c.stderr);
+
     let ids = session_ids(&s);
     assert!(ids.len() >= 5, "the session's containers: {ids:?}");
     let left = host_traces_of(&ids);

@@ -728,6 +728,9 @@ pub enum SimCommand {
         #[arg(default_value = "all")]
         part: String,
     },
+    /// Fetch a URL from the simulated host, as `curl` would from the real one: a published port
+    /// (`http://localhost:8080/`) goes through its DNAT rule to the container listening there.
+    Curl { url: String },
     /// List the guided failure scenarios.
     Scenarios {
         #[arg(long, default_value = "en")]

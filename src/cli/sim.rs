@@ -71,6 +71,7 @@ pub fn command(ctx: &Context, c: SimCommand) -> Result<i32, Failure> {
             print!("{}", view::render(&m, part));
             Ok(0)
         }
+        SimCommand::Curl { url } => curl(session, &url),
         SimCommand::Scenarios { lang } => {
             for s in scenario::all(&lang) {
                 println!("{:<18} {}", s.name, s.summary);
@@ -84,5 +85,41 @@ pub fn command(ctx: &Context, c: SimCommand) -> Result<i32, Failure> {
             let surprises = scenario::play(&s, &lang, &exe, &mut std::io::stdout());
             Ok(if surprises == 0 { 0 } else { 1 })
         }
+    }
+}
+
+/// `ctrace sim curl URL`: curl's answers and exit codes (7: could not connect).
+fn curl(session: &sim::Session, url: &str) -> Result<i32, Failure> {
+    let bad = || {
+        Failure::new(
+            3,
+            format!("curl: (3) URL rejected: {url:?}: use http://HOST:PORT/PATH"),
+        )
+    };
+    let rest = url.strip_prefix("http://").ok_or_else(bad)?;
+    let (authority, path) = rest.split_once('/').unwrap_or((rest, ""));
+    let (host, port) = match authority.rsplit_once(':') {
+        Some((h, p)) => (h, p.parse::<u16>().map_err(|_| bad())?),
+        None => (authority, 80),
+    };
+    let m = model::Store::new(&session.dirs.host())
+        .change(|m| {
+            m.collect(crate::sys::process::alive);
+            Ok(m.clone())
+        })
+        .map_err(|e| Failure::new(1, format!("cannot read the simulated host: {e}")))?;
+    match m.connect(host, port) {
+        model::Reached::Listener {
+            port: cport, pid, ..
+        } => {
+            println!(
+                "<html><body><h1>It works</h1><p>busybox httpd (simulated) in pid {pid}, port {cport}, path /{path}</p></body></html>"
+            );
+            Ok(0)
+        }
+        model::Reached::Refused => Err(Failure::new(
+            7,
+            format!("curl: (7) Failed to connect to {host} port {port}: Connection refused"),
+        )),
     }
 }

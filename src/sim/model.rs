@@ -109,6 +109,9 @@ pub struct HostModel {
     pub sysctls: BTreeMap<String, String>,
     /// UTS namespace inode → hostname.
     pub hostnames: BTreeMap<u64, String>,
+    /// Listening TCP sockets: `(network namespace, port)` → the listening process.
+    #[serde(default)]
+    pub listeners: Vec<(u64, u16, i32)>,
 }
 
 impl Default for HostModel {
@@ -126,6 +129,7 @@ impl Default for HostModel {
             iptables: Vec::new(),
             sysctls: BTreeMap::new(),
             hostnames: BTreeMap::new(),
+            listeners: Vec::new(),
         };
         for kind in NS_KINDS {
             let ino = m.inode();
@@ -176,7 +180,57 @@ impl Default for HostModel {
     }
 }
 
+/// What `curl` of a simulated host gets.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Reached {
+    /// A process listens there: the container (netns) and the port it listens on.
+    Listener {
+        netns: u64,
+        port: u16,
+        pid: i32,
+    },
+    Refused,
+}
+
 impl HostModel {
+    /// Where a TCP connection from the host to `ip:port` lands: through a published port's DNAT
+    /// rule (`localhost:8080` → `10.89.0.2:80`), or to a container's address directly.
+    pub fn connect(&self, ip: &str, port: u16) -> Reached {
+        let (mut ip, mut port) = (ip.to_string(), port);
+        if matches!(ip.as_str(), "localhost" | "127.0.0.1" | "0.0.0.0") {
+            let dport = format!("--dport {port} ");
+            let dnat = self.iptables.iter().find_map(|r| {
+                r.contains("DNAT")
+                    .then_some(())
+                    .filter(|_| r.contains(&dport))
+                    .and_then(|_| r.split("--to-destination ").nth(1))
+                    .and_then(|t| t.split_whitespace().next())
+                    .and_then(|t| t.split_once(':'))
+                    .and_then(|(i, p)| Some((i.to_string(), p.parse::<u16>().ok()?)))
+            });
+            match dnat {
+                Some((i, p)) => (ip, port) = (i, p),
+                None => return Reached::Refused,
+            }
+        }
+        let Some(netns) = self.links.iter().find_map(|l| {
+            l.addrs
+                .iter()
+                .any(|a| a.split('/').next() == Some(ip.as_str()))
+                .then_some(l.netns)
+        }) else {
+            return Reached::Refused;
+        };
+        self.listeners
+            .iter()
+            .find(|(ns, p, _)| *ns == netns && *p == port)
+            .map_or(Reached::Refused, |(_, _, pid)| Reached::Listener {
+                netns,
+                port,
+                pid: *pid,
+            })
+    }
+
     /// A fresh namespace inode.
     pub fn inode(&mut self) -> u64 {
         let i = self.next_inode;
@@ -418,6 +472,8 @@ impl HostModel {
                 .is_none_or(|ino| held.contains(&ino))
         });
         self.hostnames.retain(|ns, _| held.contains(ns));
+        let live: std::collections::BTreeSet<i32> = self.processes.keys().copied().collect();
+        self.listeners.retain(|(_, _, pid)| live.contains(pid));
     }
 }
 

@@ -172,7 +172,13 @@ impl Container for SimContainer<'_> {
     }
 
     fn serve_http(&self, port: u16, out: &mut dyn Write) -> ! {
-        let _ = writeln!(out, "httpd: serving on port {port} (simulated)");
+        let pid = self.pid;
+        let _ = self.host.change(|m| {
+            let netns = m.ns_of(pid)["net"];
+            m.listeners.push((netns, port, pid));
+            Ok(())
+        });
+        let _ = writeln!(out, "httpd: listening on port {port}");
         let _ = out.flush();
         loop {
             std::thread::sleep(std::time::Duration::from_secs(3600));
