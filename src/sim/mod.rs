@@ -91,7 +91,14 @@ pub fn activate(role: &str, opts: &Options) -> Result<Option<Session>, String> {
     if let Some(s) = seed {
         crate::sys::random::seed(s, role);
     }
-    let clock = clock::SimClock::new(model, start, seed.unwrap_or(0), role, realtime);
+    // Each process draws its own durations: a seeded run keys them by the seed and the modelled
+    // time the process starts at (different for every shim, the same in every replay); an
+    // unseeded one at random.
+    let draws = match seed {
+        Some(s) => s ^ start,
+        None => crate::sys::random::u64(),
+    };
+    let clock = clock::SimClock::new(model, start, draws, role, realtime);
     crate::trace::clock::install(Box::new(clock))?;
     let ours = vec![dirs.base.clone(), std::env::temp_dir()];
     crate::host::install(Box::new(host::SimHost::new(&dirs.host(), ours)))?;
