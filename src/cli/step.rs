@@ -177,6 +177,19 @@ impl Terminal {
     fn commands(&self, phase: &str, facts: &Facts) -> Vec<String> {
         let p = &self.paths;
         let cli = &self.cli;
+        // A simulated host is looked at through the simulator: the real tools see nothing.
+        if crate::host::current().mode() == "sim" && facts.id.is_some() {
+            let part = match phase {
+                p if p.contains("network") => "network",
+                p if p.contains("cgroup") || p == "start.verify" => "cgroups",
+                p if p.contains("mount") || p.contains("pivot") => "mounts",
+                "runtime.shim" | "runtime.clone" | "init.namespaces" | "init.process" => {
+                    "processes"
+                }
+                _ => "all",
+            };
+            return vec![format!("{cli} sim host {part}"), format!("{cli} ps -a")];
+        }
         let Some(id) = facts.id.as_deref() else {
             return match phase {
                 "create.image.lookup" | "create.image.pull" => vec![format!("{cli} images")],
@@ -300,6 +313,9 @@ impl Terminal {
     fn live_state(&self, facts: &Facts) -> String {
         let w = self.words();
         let mut out = format!("── {}\n", w.live);
+        if crate::host::current().mode() == "sim" {
+            return out + &simulated_state();
+        }
         let Some(id) = facts.id.as_deref() else {
             return out + &format!("   {}\n", w.no_container);
         };
@@ -511,4 +527,22 @@ fn children(pid: i32) -> Vec<i32> {
     }
     out.sort();
     out
+}
+
+/// The simulated host, as `ctrace sim host` shows it (its directory is in the environment the
+/// simulator set for this command).
+fn simulated_state() -> String {
+    let dirs = crate::sim::mode::Dirs::from_env(|k| std::env::var(k).ok(), false);
+    let model = dirs.map_err(|e| e.to_string()).and_then(|d| {
+        crate::sim::model::Store::new(&d.host())
+            .change(|m| {
+                m.collect(crate::sys::process::alive);
+                Ok(m.clone())
+            })
+            .map_err(|e| e.to_string())
+    });
+    match model {
+        Ok(m) => crate::sim::view::render(&m, crate::sim::view::Part::All),
+        Err(e) => format!("   cannot read the simulated host: {e}\n"),
+    }
 }
