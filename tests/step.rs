@@ -267,6 +267,40 @@ fn s_shows_the_live_state_of_the_container() {
 }
 
 #[test]
+fn s_shows_the_simulated_host_in_a_simulated_run() {
+    let env = Env::new("step_sim");
+    let name = env.name("s");
+    let mut s = Session::spawn(
+        &env,
+        &[
+            "--sim", "run", "--rm", "--step", "-m", "64m", "--name", &name, "busybox", "true",
+        ],
+    );
+    s.enter_until(Some("start.runtime.create"));
+    s.press(b"s");
+    let screen = s.screen();
+    let state = screen.rsplit("── live state").next().unwrap().to_string();
+    let id = container_id(&screen);
+    // The modelled host: the container's overlay in the host's mount table, the init in its own
+    // namespaces and cgroup, with the memory limit written into the modelled cgroup file.
+    assert!(state.contains("overlay"), "{state}");
+    assert!(state.contains("init"), "{state}");
+    assert!(
+        state.contains(&format!("/sys/fs/cgroup/ctrace/{id}")),
+        "{state}"
+    );
+    assert!(
+        state.contains("memory.max               67108864"),
+        "{state}"
+    );
+    // The commands to try look at the simulated host, not the real one.
+    assert!(screen.contains("sim host"), "{screen}");
+    s.enter_until(None);
+    let (code, _, screen) = s.finish();
+    assert_eq!(code, 0, "{screen}");
+}
+
+#[test]
 fn q_rolls_back_everything_the_run_did() {
     let env = Env::new("step_quit");
     let name = env.name("s");

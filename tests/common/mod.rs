@@ -119,6 +119,8 @@ impl Env {
             .env("CTRACE_EXEC_ROOT", &self.exec_root)
             .env("CTRACE_BRIDGE", &self.bridge)
             .env("CTRACE_BRIDGE_SUBNET", &self.subnet)
+            // A simulated command (`--sim`) keeps its modelled host in this test's directory.
+            .env("CTRACE_SIM_DIR", self.dir.join("sim"))
             .env("NO_COLOR", "1")
             // Hermetic: no test may depend on Docker Hub. Pull tests pass `--pull` or use
             // `ctrace pull` against their own registry.
