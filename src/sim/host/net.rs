@@ -6,7 +6,15 @@ use std::path::Path;
 
 use super::{absolute, enoent, me, text, SimHost};
 use crate::host::Net;
-use crate::sim::model::Route;
+use crate::sim::model::{HostModel, Link, Route};
+
+/// The link `index` of network namespace `ns` (ENODEV, as netlink says, when there is none).
+fn link_at(m: &mut HostModel, ns: u64, index: i32) -> io::Result<&mut Link> {
+    m.links
+        .iter_mut()
+        .find(|l| l.netns == ns && l.index == index)
+        .ok_or_else(|| io::Error::from_raw_os_error(libc::ENODEV))
+}
 
 impl Net for SimHost {
     fn iptables(&self, args: &[&str]) -> io::Result<()> {
@@ -104,11 +112,7 @@ impl Net for SimHost {
     fn link_set_up(&self, index: i32, netns: Option<&Path>) -> io::Result<()> {
         self.change(|m| {
             let ns = Self::netns_ino(m, netns)?;
-            let l = m
-                .links
-                .iter_mut()
-                .find(|l| l.netns == ns && l.index == index)
-                .ok_or_else(|| io::Error::from_raw_os_error(libc::ENODEV))?;
+            let l = link_at(m, ns, index)?;
             l.up = true;
             Ok(())
         })
@@ -143,11 +147,7 @@ impl Net for SimHost {
     ) -> io::Result<()> {
         self.change(|m| {
             let ns = Self::netns_ino(m, netns)?;
-            let l = m
-                .links
-                .iter_mut()
-                .find(|l| l.netns == ns && l.index == index)
-                .ok_or_else(|| io::Error::from_raw_os_error(libc::ENODEV))?;
+            let l = link_at(m, ns, index)?;
             let cidr = format!("{ip}/{prefix}");
             if l.addrs.contains(&cidr) {
                 return Err(io::Error::from_raw_os_error(libc::EEXIST));
@@ -165,12 +165,7 @@ impl Net for SimHost {
     ) -> io::Result<()> {
         self.change(|m| {
             let ns = Self::netns_ino(m, netns)?;
-            let dev = m
-                .links
-                .iter()
-                .find(|l| l.netns == ns && l.index == index)
-                .map(|l| l.name.clone())
-                .ok_or_else(|| io::Error::from_raw_os_error(libc::ENODEV))?;
+            let dev = link_at(m, ns, index)?.name.clone();
             m.routes.push(Route {
                 netns: ns,
                 dest: "default".into(),
