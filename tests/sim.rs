@@ -373,3 +373,53 @@ fn a_simulated_run_records_the_span_tree_of_a_real_run() {
         );
     }
 }
+
+#[test]
+fn the_stock_docker_cli_runs_simulated_containers_through_a_simulated_daemon() {
+    let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let env = Env::new("sim-daemon");
+    let socket = env.dir.join("d.sock");
+    let mut daemon = env
+        .cmd(&["--sim", "daemon", "--socket"])
+        .arg(&socket)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let up = common::within(std::time::Duration::from_secs(30), || {
+        socket.exists().then_some(())
+    });
+    let docker = |args: &[&str]| -> Run {
+        Command::new("docker")
+            .args(args)
+            .env("DOCKER_HOST", format!("unix://{}", socket.display()))
+            .env("DOCKER_CONFIG", &env.dir)
+            .stdin(Stdio::null())
+            .output()
+            .expect("the docker client is not installed: run scripts/deps.sh (docker.io)")
+            .into()
+    };
+    let result = up.map(|()| {
+        let r = docker(&[
+            "run",
+            "--rm",
+            "busybox",
+            "sh",
+            "-c",
+            "echo from-docker; exit 3",
+        ]);
+        let traces = env.traces();
+        (r, traces)
+    });
+    // SAFETY: signalling the daemon this test started.
+    unsafe { libc::kill(daemon.id() as i32, libc::SIGTERM) };
+    let _ = daemon.wait();
+    let (r, traces) = result.expect("the simulated daemon never listened");
+    assert_eq!(r.code, 3, "{}", r.stderr);
+    assert_eq!(r.stdout, "from-docker\n");
+    let start = traces
+        .iter()
+        .find(|t| t["operation"] == "start")
+        .expect("the daemon's start trace");
+    assert_eq!(start["mode"], "sim");
+}
