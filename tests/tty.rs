@@ -230,3 +230,18 @@ fn i_pipes_stdin_without_a_terminal() {
     assert_eq!(r.stderr.trim(), "ctrace: the input device is not a TTY");
     assert!(env.ids().is_empty());
 }
+
+#[test]
+fn run_it_in_a_simulated_container_is_a_terminal_too() {
+    let env = Env::new("tty_sim");
+    let mut term = Term::new(24, 80);
+    let mut cli = term.spawn(&env, &["--sim", "run", "-it", "--rm", "busybox", "sh"]);
+    // busybox's prompt, typed keys reach the simulated shell, its output comes back.
+    term.expect("/ # ");
+    term.type_("echo sim-$HOSTNAME-ok; hostname\r");
+    term.expect("sim-");
+    term.expect("/ # ");
+    term.type_("exit 4\r");
+    let status = within(PATIENCE, || cli.try_wait().unwrap()).expect("the CLI ends");
+    assert_eq!(status.code(), Some(4));
+}

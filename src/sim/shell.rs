@@ -293,13 +293,24 @@ impl Shell<'_> {
             "sh" | "ash" | "bash" => match args {
                 [flag, script, ..] if flag == "-c" => self.script(script, out, err),
                 [] => {
-                    // A shell with no script reads stdin: the lines it is given.
+                    // A shell with no script reads stdin: the lines it is given, with busybox's
+                    // prompt when stdin is a terminal (`-it`).
+                    use std::io::IsTerminal;
+                    let interactive = std::io::stdin().is_terminal();
+                    let prompt = |cwd: &str, out: &mut dyn Write| {
+                        if interactive {
+                            let _ = write!(out, "{cwd} # ");
+                            let _ = out.flush();
+                        }
+                    };
                     let mut status = Outcome::Exit(0);
+                    prompt(&self.cwd, out);
                     for line in std::io::stdin().lines().map_while(Result::ok) {
                         status = self.script(&line, out, err);
                         if matches!(status, Outcome::Killed(_)) || self.exited.is_some() {
                             break;
                         }
+                        prompt(&self.cwd, out);
                     }
                     if let Some(code) = self.exited {
                         return Outcome::Exit(code);
