@@ -246,6 +246,31 @@ fn a_student_without_root_runs_the_walkthrough_simulated_and_the_host_is_untouch
     })
     .expect("the published port answers");
     assert!(got.contains("It works"), "{got}");
+    // Containers on the bridge reach each other by address; one with no network does not.
+    let inspect: Value = serde_json::from_str(&s.run(&["inspect", "web"]).stdout).unwrap();
+    let ip = inspect[0]["NetworkSettings"]["IPAddress"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let r = s.run(&["run", "--rm", "busybox", "ping", "-c", "1", &ip]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(
+        r.stdout.contains(&format!("64 bytes from {ip}")),
+        "{}",
+        r.stdout
+    );
+    let r = s.run(&[
+        "run",
+        "--rm",
+        "--network",
+        "none",
+        "busybox",
+        "ping",
+        "-c",
+        "1",
+        &ip,
+    ]);
+    assert_eq!(r.code, 1, "{}", r.stdout);
     let fw = s.run(&["sim", "host", "iptables"]);
     assert!(
         fw.stdout.contains("--dport 18080") && fw.stdout.contains("DNAT"),

@@ -510,7 +510,13 @@ impl Shell<'_> {
             return Outcome::Exit(1);
         };
         let Some(addr) = self.c.reach(&host) else {
-            let _ = writeln!(err, "ping: bad address '{host}'");
+            // busybox: an address it cannot route to, or a name it cannot resolve.
+            if host.parse::<std::net::IpAddr>().is_ok() {
+                let _ = writeln!(out, "PING {host} ({host}): 56 data bytes");
+                let _ = writeln!(err, "ping: sendto: Network unreachable");
+            } else {
+                let _ = writeln!(err, "ping: bad address '{host}'");
+            }
             return Outcome::Exit(1);
         };
         let _ = writeln!(out, "PING {host} ({addr}): 56 data bytes");

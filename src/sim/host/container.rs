@@ -123,22 +123,15 @@ impl Container for SimContainer<'_> {
         if matches!(host, "localhost" | "127.0.0.1") {
             return Some("127.0.0.1".into());
         }
-        // Another simulated container on the same bridge, by address or hostname.
+        // Its own addresses, and from a bridged container the bridge (the gateway) and the other
+        // containers on it, by address: docker's default bridge resolves no container names.
         let bridged = m.links.iter().any(|l| l.netns == net && l.kind == "veth");
-        for l in &m.links {
-            for a in &l.addrs {
-                let ip = a.split('/').next().unwrap_or("");
-                let name = m.hostnames.get(&l.netns).cloned().unwrap_or_default();
-                if bridged && l.kind == "veth" && (ip == host || (!name.is_empty() && name == host))
-                {
-                    return Some(ip.to_string());
-                }
-                if bridged && l.kind == "bridge" && ip == host {
-                    return Some(ip.to_string());
-                }
-            }
-        }
-        None
+        m.links
+            .iter()
+            .filter(|l| l.netns == net || (bridged && matches!(l.kind.as_str(), "veth" | "bridge")))
+            .flat_map(|l| l.addrs.iter())
+            .map(|a| a.split('/').next().unwrap_or("").to_string())
+            .find(|ip| ip == host)
     }
 
     fn memory_limit(&self) -> Option<u64> {
