@@ -28,12 +28,15 @@ impl Daemon {
             .stderr(Stdio::null())
             .spawn()
             .expect("spawn ctrace daemon");
-        // Ready when the socket answers; a daemon that exits instead is a failure.
+        // Ready when the socket answers a ping; a daemon that exits instead is a failure. Not a
+        // bare connect: a daemon killed while it was spawning a shim leaves its listening socket
+        // open in the half-spawned child until that child execs, and a connect there succeeds
+        // and then gets nothing.
         let ready = within(PATIENCE, || {
             if let Some(status) = child.try_wait().unwrap() {
                 panic!("ctrace daemon exited before listening: {status}");
             }
-            UnixStream::connect(&socket).ok()
+            ping(&socket).then_some(())
         });
         assert!(
             ready.is_some(),
@@ -64,6 +67,18 @@ impl Drop for Daemon {
 }
 
 /// One request, `Connection: close`; the status and the (de-chunked) body.
+/// True when a daemon answers `GET /_ping` with 200 on `socket`.
+fn ping(socket: &Path) -> bool {
+    let Ok(mut s) = UnixStream::connect(socket) else {
+        return false;
+    };
+    let req = "GET /_ping HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+    let mut raw = Vec::new();
+    s.write_all(req.as_bytes()).is_ok()
+        && s.read_to_end(&mut raw).is_ok()
+        && raw.starts_with(b"HTTP/1.1 200")
+}
+
 fn http(socket: &Path, method: &str, path: &str, body: Option<&[u8]>) -> (u16, String) {
     let mut s = UnixStream::connect(socket).expect("connect to the daemon");
     let mut req = format!("{method} {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n");
