@@ -58,6 +58,11 @@ pub fn activate(role: &str, opts: &Options) -> Result<Option<Session>, String> {
         mode::Ask::Auto => mode::ask_from_env(env(mode::SIM_ENV).as_deref())?,
         a => a,
     };
+    // A child (the shim) of a simulated command inherits CTRACE_SIM=1; without it its parent was
+    // real, and probing the host again would only slow every container start.
+    if role != "ctrace" && ask == mode::Ask::Auto {
+        return Ok(None);
+    }
     let facts = mode::Facts::probe();
     let why = match mode::choose(ask, &facts)? {
         mode::Choice::Real => return Ok(None),

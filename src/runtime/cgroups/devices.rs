@@ -106,9 +106,7 @@ mod tests {
 
     #[test]
     fn device_rules_default_deny_then_allow() {
-        if !root() {
-            return;
-        }
+        require_root();
         let h = super::super::Hierarchy::detect().unwrap();
         let rules = vec![
             LinuxDeviceCgroupBuilder::default()

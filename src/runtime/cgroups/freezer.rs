@@ -91,9 +91,7 @@ mod tests {
 
     #[test]
     fn freeze_stops_and_thaw_resumes() {
-        if !root() {
-            return;
-        }
+        require_root();
         let h = Hierarchy::detect().unwrap();
         let cg = Cgroup::create(&h, &unique(), &LinuxResources::default()).unwrap();
         let _g = Guard(&cg);

@@ -285,9 +285,7 @@ mod tests {
 
     #[test]
     fn create_writes_the_limits() {
-        if !root() {
-            return;
-        }
+        require_root();
         let h = Hierarchy::detect().unwrap();
         let cg = Cgroup::create(
             &h,
@@ -332,9 +330,7 @@ mod tests {
 
     #[test]
     fn added_process_is_listed() {
-        if !root() {
-            return;
-        }
+        require_root();
         let h = Hierarchy::detect().unwrap();
         let cg = Cgroup::create(&h, &unique(), &LinuxResources::default()).unwrap();
         let _g = Guard(&cg);
@@ -355,9 +351,7 @@ mod tests {
 
     #[test]
     fn pids_limit_caps_a_fork_loop() {
-        if !root() {
-            return;
-        }
+        require_root();
         let h = Hierarchy::detect().unwrap();
         let cg = Cgroup::create(&h, &unique(), &resources(None, None, Some(20), None)).unwrap();
         let _g = Guard(&cg);
@@ -412,9 +406,7 @@ mod tests {
 
     #[test]
     fn memory_hog_is_oom_killed() {
-        if !root() {
-            return;
-        }
+        require_root();
         let h = Hierarchy::detect().unwrap();
         let cg = Cgroup::create(
             &h,
@@ -438,9 +430,7 @@ mod tests {
 
     #[test]
     fn failed_create_leaves_nothing() {
-        if !root() {
-            return;
-        }
+        require_root();
         let h = Hierarchy::detect().unwrap();
         let cpu = LinuxCpuBuilder::default()
             .cpus("4000-4001")
@@ -469,9 +459,7 @@ mod tests {
 
     #[test]
     fn existing_leaf_is_reused_when_empty_and_refused_when_busy() {
-        if !root() {
-            return;
-        }
+        require_root();
         let h = Hierarchy::detect().unwrap();
         let rel = unique();
         let cg = Cgroup::create(&h, &rel, &LinuxResources::default()).unwrap();
@@ -491,9 +479,7 @@ mod tests {
 
     #[test]
     fn concurrent_siblings_share_and_drop_the_parent() {
-        if !root() {
-            return;
-        }
+        require_root();
         let h = Arc::new(Hierarchy::detect().unwrap());
         let top = unique();
         let top = top.rsplit_once('/').unwrap().0.to_string();
@@ -560,9 +546,7 @@ mod tests {
     /// another test in the crate may install.
     #[test]
     fn every_kernel_action_is_an_event() {
-        if !root() {
-            return;
-        }
+        require_root();
         let module = module_path!()
             .split_once("::")
             .map_or(module_path!(), |(_, m)| m);

@@ -214,9 +214,7 @@ mod tests {
 
     #[test]
     fn remove_kills_and_is_idempotent() {
-        if !root() {
-            return;
-        }
+        require_root();
         let h = Hierarchy::detect().unwrap();
         let rel = unique();
         let cg =
@@ -247,16 +245,10 @@ mod tests {
 
     #[test]
     fn remove_also_clears_what_runc_leaves() {
-        if !root() {
-            return;
-        }
+        require_root();
         let h = Hierarchy::detect().unwrap();
         let rel = unique();
         let cg = Cgroup::open(&h, &rel);
-        if cg.others.is_empty() {
-            eprintln!("skipped: every hierarchy here is one ctrace joins");
-            return;
-        }
         // What `runc delete` leaves: the parent in blkio, name=systemd, unified; and a leaf too
         // for good measure (a runc killed before its delete).
         for d in &cg.others {

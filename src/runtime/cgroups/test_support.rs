@@ -72,13 +72,13 @@ pub(super) fn v2_reader(p: &Path) -> Option<String> {
         .then(|| "cpuset cpu io memory hugetlb pids rdma misc\n".into())
 }
 
-pub(super) fn root() -> bool {
+/// These tests make real cgroups: without root they fail, saying so (they never pass untested).
+pub(super) fn require_root() {
     // SAFETY: geteuid cannot fail and touches no memory of ours.
-    if unsafe { libc::geteuid() } == 0 {
-        return true;
-    }
-    eprintln!("skipped: needs root (cgroup directories belong to root)");
-    false
+    assert!(
+        unsafe { libc::geteuid() } == 0,
+        "cgroup tests need root: cgroup directories belong to root (sudo cargo test)"
+    );
 }
 
 /// `/ctrace-test-<pid>-<n>-<nanos>/c<n>`: unique per test and per run.

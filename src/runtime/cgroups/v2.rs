@@ -163,9 +163,7 @@ mod tests {
     /// cgroup.procs, cgroup.freeze, cgroup.kill and rmdir are real v2, so the v2 path runs here.
     #[test]
     fn v2_path_on_the_hybrid_unified_tree() {
-        if !root() {
-            return;
-        }
+        require_root();
         let text = fs::read_to_string("/proc/self/mountinfo").unwrap();
         let only_v2: String = text
             .lines()
