@@ -532,7 +532,7 @@ fn children(pid: i32) -> Vec<i32> {
 /// The simulated host, as `ctrace sim host` shows it (its directory is in the environment the
 /// simulator set for this command).
 fn simulated_state() -> String {
-    let dirs = crate::sim::mode::Dirs::from_env(|k| std::env::var(k).ok(), false);
+    let dirs = crate::sim::mode::Dirs::from_env(|k| std::env::var(k).ok());
     let model = dirs.map_err(|e| e.to_string()).and_then(|d| {
         crate::sim::model::Store::new(&d.host())
             .change(|m| {

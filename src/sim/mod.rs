@@ -68,7 +68,7 @@ pub fn activate(role: &str, opts: &Options) -> Result<Option<Session>, String> {
         mode::Choice::Real => return Ok(None),
         mode::Choice::Sim { why } => why,
     };
-    let dirs = mode::Dirs::from_env(env, facts.root)?;
+    let dirs = mode::Dirs::from_env(env)?;
     let seed = match (opts.seed, env(SEED_ENV)) {
         (Some(s), _) => Some(s),
         (None, Some(s)) => Some(

@@ -119,9 +119,9 @@ pub struct Dirs {
 }
 
 impl Dirs {
-    /// From the environment: `CTRACE_SIM_DIR`, else the XDG data directory, else `/var/lib/ctrace/sim`
-    /// for root.
-    pub fn from_env(get: impl Fn(&str) -> Option<String>, root: bool) -> Result<Dirs, String> {
+    /// From the environment: `CTRACE_SIM_DIR`, else the XDG data directory, else
+    /// `~/.local/share/ctrace/sim` (for root too: never a real engine's root).
+    pub fn from_env(get: impl Fn(&str) -> Option<String>) -> Result<Dirs, String> {
         if let Some(d) = get("CTRACE_SIM_DIR").filter(|d| !d.is_empty()) {
             return Ok(Dirs { base: d.into() });
         }
@@ -135,7 +135,6 @@ impl Dirs {
                 base: Path::new(&h).join(".local/share/ctrace/sim"),
             });
         }
-        let _ = root;
         Err("no place for the simulator's state: set HOME, XDG_DATA_HOME or CTRACE_SIM_DIR".into())
     }
 
@@ -203,16 +202,16 @@ mod tests {
             "HOME" => Some("/home/ada".to_string()),
             _ => None,
         };
-        let d = Dirs::from_env(env, false).unwrap();
+        let d = Dirs::from_env(env).unwrap();
         assert_eq!(
             d.root(),
             Path::new("/home/ada/.local/share/ctrace/sim/root")
         );
         let xdg = |k: &str| (k == "XDG_DATA_HOME").then(|| "/x".to_string());
         assert_eq!(
-            Dirs::from_env(xdg, false).unwrap().base,
+            Dirs::from_env(xdg).unwrap().base,
             Path::new("/x/ctrace/sim")
         );
-        assert!(Dirs::from_env(|_| None, false).is_err());
+        assert!(Dirs::from_env(|_| None).is_err());
     }
 }

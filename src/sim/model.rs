@@ -319,7 +319,7 @@ impl HostModel {
     /// A mount in `pid`'s mount namespace.
     pub fn mount(&mut self, pid: i32, m: Mount) {
         let ns = self.ns_of(pid)["mnt"];
-        let target = self.resolve(pid, &m.target);
+        let target = clean(&m.target);
         // A remount changes the options of what is there.
         if m.options.split(',').any(|o| o == "remount") {
             if let Some(e) = self
@@ -338,7 +338,7 @@ impl HostModel {
     /// `umount` in `pid`'s mount namespace; with `detach`, everything below goes too.
     pub fn umount(&mut self, pid: i32, target: &str, detach: bool) -> io::Result<()> {
         let ns = self.ns_of(pid)["mnt"];
-        let target = self.resolve(pid, target);
+        let target = clean(target);
         let Some(i) = self
             .mounts
             .iter()
@@ -383,17 +383,6 @@ impl HostModel {
             }
         }
         self.process(pid, 0, "").root = new_root;
-    }
-
-    /// An absolute path as the model stores it for `pid` (paths are stored as seen inside the
-    /// process's root).
-    fn resolve(&self, _pid: i32, path: &str) -> String {
-        let p = path.trim_end_matches('/');
-        if p.is_empty() {
-            "/".into()
-        } else {
-            p.into()
-        }
     }
 
     /// Adds a link in `netns`; returns its index.
@@ -474,6 +463,16 @@ impl HostModel {
         self.hostnames.retain(|ns, _| held.contains(ns));
         let live: std::collections::BTreeSet<i32> = self.processes.keys().copied().collect();
         self.listeners.retain(|(_, _, pid)| live.contains(pid));
+    }
+}
+
+/// A path as the model stores it: without a trailing slash, `/` for the root.
+fn clean(path: &str) -> String {
+    let p = path.trim_end_matches('/');
+    if p.is_empty() {
+        "/".into()
+    } else {
+        p.into()
     }
 }
 
