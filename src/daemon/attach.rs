@@ -11,7 +11,7 @@
 
 use std::collections::HashMap;
 use std::io::Read;
-use std::os::fd::{AsFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsFd, OwnedFd};
 use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
@@ -280,13 +280,9 @@ pub fn exited_within(pid: i32, ms: u16) -> bool {
     if pid <= 0 {
         return true;
     }
-    // SAFETY: a plain syscall; the fd it returns is owned below.
-    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
-    if fd < 0 {
-        return true;
-    }
-    // SAFETY: pidfd_open returned a new fd that nothing else owns.
-    let fd = unsafe { OwnedFd::from_raw_fd(fd as i32) };
+    let Some(fd) = crate::sys::process::exit_fd(pid) else {
+        return !crate::sys::process::alive(pid);
+    };
     let mut fds = [PollFd::new(fd.as_fd(), PollFlags::POLLIN)];
     matches!(poll(&mut fds, PollTimeout::from(ms)), Ok(n) if n > 0)
 }

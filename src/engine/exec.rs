@@ -364,7 +364,7 @@ pub(crate) fn reap(pid: i32) -> i32 {
 
 /// Relays our terminal to the pty until the process exits; our terminal is raw meanwhile.
 fn wait_tty(pid: i32, master: std::os::fd::OwnedFd, interactive: bool) -> i32 {
-    let pidfd = pidfd_open(pid);
+    let pidfd = crate::sys::process::exit_fd(pid);
     let raw = if interactive && tty::is_terminal(0) {
         tty::RawMode::enter(0).ok()
     } else {
@@ -393,11 +393,4 @@ fn wait_tty(pid: i32, master: std::os::fd::OwnedFd, interactive: bool) -> i32 {
     );
     drop(raw);
     reap(pid)
-}
-
-pub(crate) fn pidfd_open(pid: i32) -> Option<std::os::fd::OwnedFd> {
-    use std::os::fd::FromRawFd;
-    // SAFETY: plain syscall; the returned fd is ours.
-    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
-    (fd >= 0).then(|| unsafe { std::os::fd::OwnedFd::from_raw_fd(fd as i32) })
 }

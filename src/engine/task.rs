@@ -62,14 +62,13 @@ pub(super) fn spawn_shim(
     crate::phase::fault::check("runtime.shim")
         .map_err(EngineError::Injected)
         .inspect_err(|e| trace::fail(&span, e))?;
-    let (read_end, write_end): (OwnedFd, OwnedFd) =
-        nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)
-            .map_err(|e| EngineError::io("cannot create the report pipe", "pipe")(e.into()))?;
+    let (read_end, write_end): (OwnedFd, OwnedFd) = crate::sys::pipe::pipe_cloexec()
+        .map_err(EngineError::io("cannot create the report pipe", "pipe"))?;
     let mut cmd = shim_command(engine, id, &stdio)?;
     // `--step`: the shim and the init pause on a gate we hold the other end of.
     let gate = if crate::phase::step::armed() {
-        let (r, w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)
-            .map_err(|e| EngineError::io("cannot create the step gate", "pipe")(e.into()))?;
+        let (r, w) = crate::sys::pipe::pipe_cloexec()
+            .map_err(EngineError::io("cannot create the step gate", "pipe"))?;
         cmd.env(gate::ENV, "1");
         Some((r, File::from(w)))
     } else {

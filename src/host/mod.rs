@@ -25,10 +25,13 @@
 use std::sync::OnceLock;
 
 pub mod cgroupfs;
+pub mod flags;
+#[cfg(target_os = "linux")]
 pub mod linux;
 pub mod mount;
 pub mod net;
 pub mod ns;
+pub mod posix;
 pub mod process;
 
 pub use cgroupfs::KernelFs;
@@ -53,6 +56,16 @@ pub fn install(host: Box<dyn Host>) -> Result<(), &'static str> {
 }
 
 /// This process's host ([`linux::LinuxHost`] unless [`install`] chose another).
+#[cfg(target_os = "linux")]
 pub fn current() -> &'static dyn Host {
     HOST.get_or_init(|| Box::new(linux::LinuxHost)).as_ref()
+}
+
+/// This process's host: where there is no Linux, only the simulated one, which the command line
+/// installs before anything else runs.
+#[cfg(not(target_os = "linux"))]
+pub fn current() -> &'static dyn Host {
+    HOST.get()
+        .expect("no host installed: on this platform ctrace runs only the simulator")
+        .as_ref()
 }

@@ -5,7 +5,7 @@
 use std::io;
 use std::path::{Path, PathBuf};
 
-pub use nix::mount::{MntFlags, MsFlags};
+pub use super::flags::{MntFlags, MsFlags};
 pub use nix::sys::stat::SFlag;
 
 /// The mount table's side of the host.

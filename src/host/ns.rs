@@ -3,11 +3,12 @@
 
 use std::io;
 
-pub use nix::sched::CloneFlags;
+pub use super::flags::CloneFlags;
 
 /// An open namespace: on a real host, a file descriptor on it; on a simulated one, its inode.
 #[derive(Debug)]
 pub struct NsHandle {
+    #[cfg_attr(not(target_os = "linux"), allow(dead_code))]
     pub fd: Option<std::os::fd::OwnedFd>,
     /// The namespace's inode number (what `ls -l /proc/<pid>/ns` shows).
     pub inode: u64,

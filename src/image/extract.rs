@@ -372,7 +372,7 @@ impl Extractor {
             }
             let target = parent.join(OsStr::from_bytes(hidden));
             remove_existing(&target, false)?;
-            stat::mknod(&target, SFlag::S_IFCHR, Mode::empty(), stat::makedev(0, 0))
+            stat::mknod(&target, SFlag::S_IFCHR, Mode::empty(), 0)
                 .ctx("create whiteout", &target)?;
             self.chown(&target, 0, 0)?;
             return Ok(());
@@ -469,7 +469,7 @@ impl Extractor {
                 }
                 // A 0:0 char device is already an overlayfs whiteout (layers built from overlay diffs).
                 remove_existing(&path, false)?;
-                stat::mknod(&path, SFlag::S_IFCHR, Mode::empty(), stat::makedev(0, 0))
+                stat::mknod(&path, SFlag::S_IFCHR, Mode::empty(), 0)
                     .ctx("create whiteout", &path)?;
                 self.apply_meta(&path, &meta, false)?;
                 self.set_times(&path, meta.mtime)?;
@@ -545,7 +545,7 @@ impl Extractor {
             stat::fchmodat(
                 AT_FDCWD,
                 path,
-                Mode::from_bits_truncate(meta.mode),
+                Mode::from_bits_truncate(meta.mode as libc::mode_t),
                 stat::FchmodatFlags::FollowSymlink,
             )
             .ctx("chmod", path)?;
@@ -614,6 +614,7 @@ pub(crate) fn set_xattr(path: &Path, name: &str, value: &[u8]) -> io::Result<()>
         .map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
     let cname = CString::new(name).map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
     // SAFETY: both strings are NUL-terminated and outlive the call; value/len describe a valid slice.
+    #[cfg(target_os = "linux")]
     let rc = unsafe {
         libc::lsetxattr(
             cpath.as_ptr(),
@@ -622,6 +623,23 @@ pub(crate) fn set_xattr(path: &Path, name: &str, value: &[u8]) -> io::Result<()>
             value.len(),
             0,
         )
+    };
+    // macOS: setxattr with XATTR_NOFOLLOW is lsetxattr.
+    #[cfg(target_os = "macos")]
+    let rc = unsafe {
+        libc::setxattr(
+            cpath.as_ptr(),
+            cname.as_ptr(),
+            value.as_ptr().cast(),
+            value.len(),
+            0,
+            libc::XATTR_NOFOLLOW,
+        )
+    };
+    #[cfg(not(any(target_os = "linux", target_os = "macos")))]
+    let rc = {
+        let _ = (&cpath, &cname, value);
+        return Err(io::Error::from(io::ErrorKind::Unsupported));
     };
     if rc == 0 {
         Ok(())

@@ -258,8 +258,14 @@ impl<'s> Staging<'s> {
         // fsync per file would cost a round trip each for images with thousands of files.
         let tmp_fd =
             File::open(self.tmp.path()).map_err(|e| ImageError::io("open", self.tmp.path(), e))?;
+        #[cfg(target_os = "linux")]
         nix::unistd::syncfs(&tmp_fd)
             .map_err(|e| ImageError::io("syncfs", self.tmp.path(), e.into()))?;
+        #[cfg(not(target_os = "linux"))]
+        {
+            let _ = &tmp_fd;
+            nix::unistd::sync();
+        }
 
         let _lock = self.store.lock()?;
         for hex in &self.blobs {

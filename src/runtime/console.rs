@@ -84,6 +84,7 @@ pub fn open_pty(size: Option<Size>) -> std::io::Result<(OwnedFd, OwnedFd)> {
 /// through `/proc/<pid>/root`), as runc allocates one: inside the container the slave has a
 /// name (`tty` prints `/dev/pts/0`, `ps` shows it). The slave is opened with `TIOCGPTPEER`, so
 /// no path in the container is trusted beyond the ptmx node, which must be the real one (5:2).
+#[cfg(target_os = "linux")]
 pub fn open_pty_in(pid: i32, size: Option<Size>) -> std::io::Result<(OwnedFd, OwnedFd)> {
     use std::os::fd::FromRawFd;
     use std::os::unix::fs::{FileTypeExt, MetadataExt, OpenOptionsExt};
@@ -338,8 +339,14 @@ fn in_dir<T>(
     name: &str,
     f: impl FnOnce(&str) -> std::io::Result<T>,
 ) -> std::io::Result<T> {
-    let d = std::fs::File::open(dir)?;
-    f(&format!("/proc/self/fd/{}/{name}", d.as_raw_fd()))
+    #[cfg(target_os = "linux")]
+    {
+        let d = std::fs::File::open(dir)?;
+        f(&format!("/proc/self/fd/{}/{name}", d.as_raw_fd()))
+    }
+    // No /proc there: the path itself (the simulator's state directory is short enough).
+    #[cfg(not(target_os = "linux"))]
+    f(&dir.join(name).to_string_lossy())
 }
 
 impl Console {
@@ -393,23 +400,38 @@ pub fn size_env(size: Size) -> String {
     format!("{}x{}", size.rows, size.cols)
 }
 
+/// Where there is no Linux there are no container devpts instances either (only the simulator
+/// runs): a pty of this host's.
+#[cfg(not(target_os = "linux"))]
+pub fn open_pty_in(_pid: i32, size: Option<Size>) -> std::io::Result<(OwnedFd, OwnedFd)> {
+    open_pty(size)
+}
+
+/// `MSG_CMSG_CLOEXEC` where the kernel has it; elsewhere the received fd is made close-on-exec
+/// right after (ctrace's CLI does not fork meanwhile).
+#[cfg(target_os = "linux")]
+const RECV_CLOEXEC: MsgFlags = MsgFlags::MSG_CMSG_CLOEXEC;
+#[cfg(not(target_os = "linux"))]
+const RECV_CLOEXEC: MsgFlags = MsgFlags::empty();
+
 /// The CLI's end: connects to the shim of the container in `bundle` and receives the master.
 pub fn connect(bundle: &Path) -> std::io::Result<OwnedFd> {
     let conn = in_dir(bundle, "tty.sock", |p| UnixStream::connect(p))?;
     let mut byte = [0u8; 1];
     let mut iov = [std::io::IoSliceMut::new(&mut byte)];
     let mut space = nix::cmsg_space!([RawFd; 1]);
-    let msg = recvmsg::<()>(
-        conn.as_raw_fd(),
-        &mut iov,
-        Some(&mut space),
-        MsgFlags::MSG_CMSG_CLOEXEC,
-    )?;
+    let msg = recvmsg::<()>(conn.as_raw_fd(), &mut iov, Some(&mut space), RECV_CLOEXEC)?;
     for c in msg.cmsgs()? {
         if let ControlMessageOwned::ScmRights(fds) = c {
             if let Some(&fd) = fds.first() {
                 // SAFETY: the kernel just installed this fd for us.
-                return Ok(unsafe { OwnedFd::from_raw_fd(fd) });
+                let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+                #[cfg(not(target_os = "linux"))]
+                nix::fcntl::fcntl(
+                    &fd,
+                    nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::FD_CLOEXEC),
+                )?;
+                return Ok(fd);
             }
         }
     }

@@ -22,7 +22,7 @@ use std::fs::File;
 use std::io::{BufRead, BufReader, Write};
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 
-use nix::sched::CloneFlags;
+use crate::host::flags::CloneFlags;
 use oci_spec::runtime::Process;
 use serde::{Deserialize, Serialize};
 
@@ -105,13 +105,12 @@ pub fn join(
     }
     let devnull = File::open("/dev/null").map_err(|e| InitError::runtime("/dev/null", e))?;
     let pipe = || {
-        nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)
-            .map_err(|e| InitError::runtime("cannot create a pipe", e))
+        crate::sys::pipe::pipe_cloexec().map_err(|e| InitError::runtime("cannot create a pipe", e))
     };
     let (rd, wr): (OwnedFd, OwnedFd) = pipe()?;
     let (go_rd, go_wr): (OwnedFd, OwnedFd) = pipe()?;
-    // SAFETY: prctl with integer arguments; lets us wait for the grandchild.
-    unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) };
+    // Lets us wait for the grandchild.
+    let _ = host::current().set_child_subreaper();
 
     // SAFETY: the callers (CLI, shim) are single-threaded; the child only uses what it owns.
     let helper = match unsafe { host::current().fork() } {
@@ -264,7 +263,7 @@ fn exec_main(process: &Process, stdio: &Stdio, devnull: &File) -> InitError {
     unsafe {
         if stdio.tty {
             libc::setsid();
-            if libc::ioctl(pick(stdio.stdin), libc::TIOCSCTTY, 0) < 0 {
+            if libc::ioctl(pick(stdio.stdin), libc::TIOCSCTTY as _, 0) < 0 {
                 return InitError::runtime(
                     "cannot set the controlling terminal",
                     std::io::Error::last_os_error(),

@@ -35,8 +35,46 @@ pub struct InitArgs<'a> {
     pub rootfs: &'a Path,
     /// The init's end of the socketpair with the shim (close-on-exec).
     pub sync: UnixStream,
-    /// The exec fifo, opened `O_PATH` by the shim before the clone (it lies outside the rootfs).
+    /// The exec fifo, opened `O_PATH` by the shim before the clone (it lies outside the rootfs);
+    /// see [`fifo_handle`].
     pub fifo: OwnedFd,
+}
+
+/// The shim's handle on the exec fifo, opened before the clone because the fifo lies outside
+/// the container's rootfs: on Linux the fifo itself, `O_PATH` (no reader is created, so the
+/// init's open for writing still blocks until `start`); elsewhere, where there is no `O_PATH`
+/// and only the simulator runs, its directory.
+pub fn fifo_handle(fifo: &Path) -> nix::Result<OwnedFd> {
+    use nix::fcntl::{open, OFlag};
+    use nix::sys::stat::Mode;
+    #[cfg(target_os = "linux")]
+    return open(fifo, OFlag::O_PATH | OFlag::O_CLOEXEC, Mode::empty());
+    #[cfg(not(target_os = "linux"))]
+    return open(
+        fifo.parent().unwrap_or(Path::new(".")),
+        OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    );
+}
+
+/// Opens the exec fifo for writing through the shim's [`fifo_handle`]: blocks until `start`
+/// opens it for reading.
+fn open_fifo_for_write(handle: &OwnedFd) -> std::io::Result<File> {
+    #[cfg(target_os = "linux")]
+    return File::options()
+        .write(true)
+        .open(format!("/proc/self/fd/{}", handle.as_raw_fd()));
+    #[cfg(not(target_os = "linux"))]
+    {
+        use nix::fcntl::{openat, OFlag};
+        let fd = openat(
+            handle,
+            "exec.fifo",
+            OFlag::O_WRONLY | OFlag::O_CLOEXEC,
+            nix::sys::stat::Mode::empty(),
+        )?;
+        Ok(File::from(fd))
+    }
 }
 
 /// The init's whole life. Never returns: it becomes the user's command or exits.
@@ -84,11 +122,7 @@ pub fn run(mut args: InitArgs<'_>) -> ! {
         }
     }
     // Blocks until `start` opens the fifo for reading: this is the create/start split.
-    let fifo_path = format!("/proc/self/fd/{}", args.fifo.as_raw_fd());
-    let released = File::options()
-        .write(true)
-        .open(&fifo_path)
-        .and_then(|mut f| f.write_all(b"0"));
+    let released = open_fifo_for_write(&args.fifo).and_then(|mut f| f.write_all(b"0"));
     if let Err(e) = released {
         let _ = send(
             &mut args.sync,
@@ -190,7 +224,7 @@ fn take_terminal(sync: &UnixStream) -> std::io::Result<()> {
             || libc::dup2(slave, 0) < 0
             || libc::dup2(slave, 1) < 0
             || libc::dup2(slave, 2) < 0
-            || libc::ioctl(0, libc::TIOCSCTTY, 0) < 0
+            || libc::ioctl(0, libc::TIOCSCTTY as _, 0) < 0
         {
             return Err(std::io::Error::last_os_error());
         }

@@ -283,7 +283,7 @@ fn set_rlimits(process: &Process) -> Result<(), ProcessError> {
     for r in process.rlimits().as_deref().unwrap_or_default() {
         let resource = rlimit_resource(r.typ());
         host::current()
-            .setrlimit(resource as u32, r.soft(), r.hard())
+            .setrlimit(resource, r.soft(), r.hard())
             .map_err(|e| ProcessError::Rlimit {
                 resource: r.typ(),
                 soft: r.soft(),
@@ -295,25 +295,27 @@ fn set_rlimits(process: &Process) -> Result<(), ProcessError> {
     Ok(())
 }
 
-fn rlimit_resource(t: PosixRlimitType) -> libc::__rlimit_resource_t {
+/// Linux's number of an rlimit (the seam's `setrlimit` takes Linux's numbers on every platform;
+/// a test checks them against libc on Linux).
+fn rlimit_resource(t: PosixRlimitType) -> u32 {
     use PosixRlimitType as T;
     match t {
-        T::RlimitCpu => libc::RLIMIT_CPU,
-        T::RlimitFsize => libc::RLIMIT_FSIZE,
-        T::RlimitData => libc::RLIMIT_DATA,
-        T::RlimitStack => libc::RLIMIT_STACK,
-        T::RlimitCore => libc::RLIMIT_CORE,
-        T::RlimitRss => libc::RLIMIT_RSS,
-        T::RlimitNproc => libc::RLIMIT_NPROC,
-        T::RlimitNofile => libc::RLIMIT_NOFILE,
-        T::RlimitMemlock => libc::RLIMIT_MEMLOCK,
-        T::RlimitAs => libc::RLIMIT_AS,
-        T::RlimitLocks => libc::RLIMIT_LOCKS,
-        T::RlimitSigpending => libc::RLIMIT_SIGPENDING,
-        T::RlimitMsgqueue => libc::RLIMIT_MSGQUEUE,
-        T::RlimitNice => libc::RLIMIT_NICE,
-        T::RlimitRtprio => libc::RLIMIT_RTPRIO,
-        T::RlimitRttime => libc::RLIMIT_RTTIME,
+        T::RlimitCpu => 0,
+        T::RlimitFsize => 1,
+        T::RlimitData => 2,
+        T::RlimitStack => 3,
+        T::RlimitCore => 4,
+        T::RlimitRss => 5,
+        T::RlimitNproc => 6,
+        T::RlimitNofile => 7,
+        T::RlimitMemlock => 8,
+        T::RlimitAs => 9,
+        T::RlimitLocks => 10,
+        T::RlimitSigpending => 11,
+        T::RlimitMsgqueue => 12,
+        T::RlimitNice => 13,
+        T::RlimitRtprio => 14,
+        T::RlimitRttime => 15,
     }
 }
 
@@ -379,8 +381,8 @@ fn cap_mask(set: Option<&Capabilities>) -> u64 {
             .ok()
             .and_then(|v| v.as_str().map(String::from))
             .unwrap_or_default();
-        match name.parse::<caps::Capability>() {
-            Ok(cap) if cap.index() < 64 => mask |= 1 << cap.index(),
+        match crate::sys::capability::number(&name) {
+            Some(cap) if cap < 64 => mask |= 1 << cap,
             _ => tracing::warn!(capability = name, "unknown capability skipped"),
         }
     }
@@ -528,6 +530,33 @@ fn check_executable(path: &Path) -> Result<(), Check> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn rlimit_numbers_are_linuxs() {
+        use PosixRlimitType as T;
+        let table = [
+            (T::RlimitCpu, libc::RLIMIT_CPU),
+            (T::RlimitFsize, libc::RLIMIT_FSIZE),
+            (T::RlimitData, libc::RLIMIT_DATA),
+            (T::RlimitStack, libc::RLIMIT_STACK),
+            (T::RlimitCore, libc::RLIMIT_CORE),
+            (T::RlimitRss, libc::RLIMIT_RSS),
+            (T::RlimitNproc, libc::RLIMIT_NPROC),
+            (T::RlimitNofile, libc::RLIMIT_NOFILE),
+            (T::RlimitMemlock, libc::RLIMIT_MEMLOCK),
+            (T::RlimitAs, libc::RLIMIT_AS),
+            (T::RlimitLocks, libc::RLIMIT_LOCKS),
+            (T::RlimitSigpending, libc::RLIMIT_SIGPENDING),
+            (T::RlimitMsgqueue, libc::RLIMIT_MSGQUEUE),
+            (T::RlimitNice, libc::RLIMIT_NICE),
+            (T::RlimitRtprio, libc::RLIMIT_RTPRIO),
+            (T::RlimitRttime, libc::RLIMIT_RTTIME),
+        ];
+        for (t, linux) in table {
+            assert_eq!(rlimit_resource(t), linux, "{t:?}");
+        }
+    }
 
     #[test]
     fn default_capabilities_are_dockers_mask() {

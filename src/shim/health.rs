@@ -124,7 +124,7 @@ impl Monitor {
         let mut process = spec.process().clone().unwrap_or_default();
         process.set_args(Some(self.cmd.clone()));
         process.set_terminal(Some(false));
-        let (r, w): (OwnedFd, OwnedFd) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)
+        let (r, w): (OwnedFd, OwnedFd) = crate::sys::pipe::pipe_cloexec()
             .map_err(|e| crate::runtime::InitError::runtime("cannot create a pipe", e))?;
         let stdio = Stdio {
             stdin: -1,

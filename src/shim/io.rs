@@ -4,7 +4,7 @@
 
 use std::fs::{File, OpenOptions};
 use std::io::{Read, Write};
-use std::os::fd::{AsFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsFd, FromRawFd};
 
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 
@@ -51,12 +51,6 @@ impl JsonLog {
     }
 }
 
-fn pidfd_open(pid: i32) -> Option<OwnedFd> {
-    // SAFETY: plain syscall; the returned fd is owned by us.
-    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
-    (fd >= 0).then(|| unsafe { OwnedFd::from_raw_fd(fd as i32) })
-}
-
 /// Runs until the container's process has exited and its output is drained; reaps it.
 pub fn pump(
     args: &ShimArgs,
@@ -93,7 +87,7 @@ pub fn pump(
         },
     ];
     let mut sync = created.sync.map(std::io::BufReader::new);
-    let pidfd = pidfd_open(pid);
+    let pidfd = crate::sys::process::exit_fd(pid);
     let mut exited = pidfd.is_none();
     let mut buf = vec![0u8; 64 * 1024];
     let mut health = super::health::Monitor::new(cfg);

@@ -167,7 +167,7 @@ fn set_cloexec(fd: RawFd) {
 
 /// A pipe whose both ends are close-on-exec.
 fn pipe() -> std::io::Result<(OwnedFd, OwnedFd)> {
-    let (r, w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)?;
+    let (r, w) = crate::sys::pipe::pipe_cloexec()?;
     Ok((r, w))
 }
 
@@ -359,13 +359,9 @@ fn clone_init(
     let (mut shim_sync, init_sync) = UnixStream::pair()
         .map_err(|e| runtime_err("cannot create sync socket", e))
         .map_err(undo_cgroup)?;
-    let fifo = nix::fcntl::open(
-        &engine.paths.exec_fifo(id),
-        nix::fcntl::OFlag::O_PATH | nix::fcntl::OFlag::O_CLOEXEC,
-        nix::sys::stat::Mode::empty(),
-    )
-    .map_err(|e| runtime_err("cannot open exec fifo", e))
-    .map_err(undo_cgroup)?;
+    let fifo = crate::runtime::init::fifo_handle(&engine.paths.exec_fifo(id))
+        .map_err(|e| runtime_err("cannot open exec fifo", e))
+        .map_err(undo_cgroup)?;
     let devnull = File::open("/dev/null")
         .map_err(|e| runtime_err("cannot open /dev/null", e))
         .map_err(undo_cgroup)?;
@@ -462,8 +458,8 @@ fn clone_init(
 }
 
 /// The namespaces to create, from the spec (a namespace with a path is joined later, not created).
-fn clone_flags(spec: &Spec) -> nix::sched::CloneFlags {
-    use nix::sched::CloneFlags as F;
+fn clone_flags(spec: &Spec) -> crate::host::flags::CloneFlags {
+    use crate::host::flags::CloneFlags as F;
     use oci_spec::runtime::LinuxNamespaceType as T;
     let mut flags = F::empty();
     let namespaces = spec
@@ -489,8 +485,8 @@ fn clone_flags(spec: &Spec) -> nix::sched::CloneFlags {
     flags
 }
 
-fn flag_names(flags: nix::sched::CloneFlags) -> String {
-    use nix::sched::CloneFlags as F;
+fn flag_names(flags: crate::host::flags::CloneFlags) -> String {
+    use crate::host::flags::CloneFlags as F;
     let names = [
         (F::CLONE_NEWNS, "NEWNS"),
         (F::CLONE_NEWPID, "NEWPID"),

@@ -11,9 +11,11 @@
 
 pub mod arch;
 pub mod atomic;
+pub mod capability;
 pub mod exit;
 pub mod flock;
 pub mod mountinfo;
+pub mod pipe;
 pub mod process;
 pub mod random;
 pub mod size;

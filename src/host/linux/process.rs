@@ -1,65 +1,43 @@
 use std::ffi::{CStr, CString};
 use std::io;
 use std::os::fd::RawFd;
-use std::os::unix::process::CommandExt;
 use std::process::{Child, Command};
 
 use nix::errno::Errno;
 use nix::unistd::{Gid, Uid};
 
 use super::{io, LinuxHost};
+use crate::host::posix;
 use crate::host::process::{Processes, Signal, WaitStatus};
 
 impl Processes for LinuxHost {
     fn kill(&self, pid: i32, signal: Signal) -> io::Result<()> {
-        nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), signal).map_err(io)
+        posix::kill(pid, signal)
     }
 
     // The engine's and the shim's side.
 
     fn spawn(&self, cmd: &mut Command, fds: &[(RawFd, RawFd)], setsid: bool) -> io::Result<Child> {
-        let fds = fds.to_vec();
-        // SAFETY: only async-signal-safe calls between fork and exec.
-        unsafe {
-            cmd.pre_exec(move || {
-                for &(ours, theirs) in &fds {
-                    if libc::dup2(ours, theirs) < 0 {
-                        return Err(io::Error::last_os_error());
-                    }
-                }
-                if setsid && libc::setsid() < 0 {
-                    return Err(io::Error::last_os_error());
-                }
-                Ok(())
-            });
-        }
-        cmd.spawn()
+        posix::spawn(cmd, fds, setsid)
     }
 
     fn wait_child(&self, pid: i32) -> io::Result<WaitStatus> {
-        nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(pid), None).map_err(io)
+        posix::wait_child(pid)
     }
 
     fn set_child_subreaper(&self) -> io::Result<()> {
-        // SAFETY: plain prctl on this process.
-        if unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) } < 0 {
-            return Err(io::Error::last_os_error());
-        }
-        Ok(())
+        posix::set_child_subreaper()
     }
 
     fn setsid(&self) -> io::Result<()> {
-        nix::unistd::setsid().map(drop).map_err(io)
+        posix::setsid()
     }
 
     // ---- The init and exec side (the runtime's). ----
 
     unsafe fn fork(&self) -> io::Result<i32> {
         // SAFETY: the caller upholds fork(2)'s rules (see the trait).
-        match unsafe { nix::unistd::fork() }.map_err(io)? {
-            nix::unistd::ForkResult::Child => Ok(0),
-            nix::unistd::ForkResult::Parent { child } => Ok(child.as_raw()),
-        }
+        unsafe { posix::fork() }
     }
 
     fn execve(&self, program: &CStr, argv: &[CString], envp: &[CString]) -> io::Error {
@@ -68,9 +46,7 @@ impl Processes for LinuxHost {
     }
 
     fn reap(&self, pid: i32) -> io::Result<()> {
-        nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(pid), None)
-            .map(drop)
-            .map_err(io)
+        posix::reap(pid)
     }
 
     // ---- Credentials. ----

@@ -6,7 +6,7 @@
 use std::io;
 use std::path::{Path, PathBuf};
 
-use nix::mount::MsFlags;
+use crate::host::flags::MsFlags;
 
 use super::mounts::{create_target, remount_bind, remount_flags};
 use super::{mount_err, sys, RootfsError};

@@ -5,8 +5,8 @@ use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
 
+use crate::host::flags::MsFlags;
 use nix::errno::Errno;
-use nix::mount::MsFlags;
 use nix::sys::stat::SFlag;
 use oci_spec::runtime::{LinuxDeviceType, Spec};
 

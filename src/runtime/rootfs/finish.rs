@@ -4,8 +4,8 @@
 use std::fs;
 use std::path::Path;
 
+use crate::host::flags::MsFlags;
 use nix::errno::Errno;
-use nix::mount::MsFlags;
 use oci_spec::runtime::Spec;
 
 use super::mounts::remount_bind;

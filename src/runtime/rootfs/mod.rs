@@ -30,8 +30,8 @@ use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
 
+use crate::host::flags::MsFlags;
 use nix::errno::Errno;
-use nix::mount::MsFlags;
 use oci_spec::runtime::{LinuxNamespaceType, Mount, Spec};
 
 use super::init_error::{errno_text, io_text};
@@ -279,9 +279,9 @@ mod sys {
     use std::os::fd::OwnedFd;
     use std::path::Path;
 
+    use crate::host::flags::MsFlags;
     use nix::errno::Errno;
     use nix::fcntl::OFlag;
-    use nix::mount::MsFlags;
     use nix::sys::stat::Mode;
 
     pub fn mount(

@@ -6,7 +6,7 @@ use std::io;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
-use nix::mount::MsFlags;
+use crate::host::flags::MsFlags;
 use oci_spec::runtime::Mount;
 
 use super::{mount_err, sys, RootfsError};

@@ -3,7 +3,7 @@
 use std::fs;
 use std::path::Path;
 
-use nix::mount::{MntFlags, MsFlags};
+use crate::host::flags::{MntFlags, MsFlags};
 
 use super::{sys, RootfsError};
 use crate::host;

@@ -20,13 +20,7 @@ pub struct HostFacts {
 impl HostFacts {
     /// Looks at this host. Never fails: an unreadable fact falls back to the cautious answer.
     pub fn probe() -> HostFacts {
-        let cpus = nix::sched::sched_getaffinity(nix::unistd::Pid::from_raw(0))
-            .ok()
-            .map(|set| {
-                (0..nix::sched::CpuSet::count())
-                    .filter(|&i| set.is_set(i).unwrap_or(false))
-                    .count()
-            })
+        let cpus = affinity_cpus()
             .filter(|&n| n > 0)
             .or_else(|| std::thread::available_parallelism().ok().map(|n| n.get()))
             .unwrap_or(1);
@@ -44,6 +38,37 @@ impl HostFacts {
     }
 }
 
+/// The CPUs in this process's affinity mask (Linux; elsewhere the caller asks the standard
+/// library).
+#[cfg(target_os = "linux")]
+fn affinity_cpus() -> Option<usize> {
+    let set = nix::sched::sched_getaffinity(nix::unistd::Pid::from_raw(0)).ok()?;
+    Some(
+        (0..nix::sched::CpuSet::count())
+            .filter(|&i| set.is_set(i).unwrap_or(false))
+            .count(),
+    )
+}
+
+#[cfg(not(target_os = "linux"))]
+fn affinity_cpus() -> Option<usize> {
+    None
+}
+
+/// Whether this process may raise its hard limits (`CAP_SYS_RESOURCE`; a platform without
+/// capabilities has nobody here who could).
+fn can_raise_limits() -> bool {
+    #[cfg(target_os = "linux")]
+    return caps::has_cap(
+        None,
+        caps::CapSet::Effective,
+        caps::Capability::CAP_SYS_RESOURCE,
+    )
+    .unwrap_or(false);
+    #[cfg(not(target_os = "linux"))]
+    return false;
+}
+
 /// Docker's 1048576 when this process could set it, else its own hard limit.
 ///
 /// Why not always 1048576: dockerd gets that number by inheriting it from its systemd unit; a
@@ -54,12 +79,7 @@ fn nofile_ceiling() -> u64 {
     let hard = nix::sys::resource::getrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE)
         .map(|(_, hard)| hard)
         .unwrap_or(NOFILE);
-    let can_raise = caps::has_cap(
-        None,
-        caps::CapSet::Effective,
-        caps::Capability::CAP_SYS_RESOURCE,
-    )
-    .unwrap_or(false);
+    let can_raise = can_raise_limits();
     if hard >= NOFILE || can_raise {
         NOFILE
     } else {

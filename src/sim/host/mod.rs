@@ -24,8 +24,8 @@ use std::collections::BTreeMap;
 use std::io::{self};
 use std::path::{Path, PathBuf};
 
-use nix::mount::MsFlags;
-use nix::sched::CloneFlags;
+use crate::host::flags::CloneFlags;
+use crate::host::flags::MsFlags;
 
 use crate::sim::model::{HostModel, Mount, Store};
 use crate::sim::vfs;

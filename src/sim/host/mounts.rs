@@ -3,8 +3,8 @@
 use std::io;
 use std::path::{Path, PathBuf};
 
-use nix::mount::{MntFlags, MsFlags};
-use nix::sched::CloneFlags;
+use crate::host::flags::CloneFlags;
+use crate::host::flags::{MntFlags, MsFlags};
 use nix::sys::stat::SFlag;
 
 use super::{absolute, bind_of, enoent, kinds, me, options, text, SimHost};

@@ -15,7 +15,7 @@ use crate::sim::shell::{self, Outcome};
 
 impl Processes for SimHost {
     fn kill(&self, pid: i32, signal: Signal) -> io::Result<()> {
-        nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), signal).map_err(io::Error::from)
+        crate::host::posix::kill(pid, signal)
     }
 
     fn spawn(&self, cmd: &mut Command, fds: &[(RawFd, RawFd)], setsid: bool) -> io::Result<Child> {
@@ -24,7 +24,7 @@ impl Processes for SimHost {
             crate::sim::clock::CLOCK_ENV,
             crate::trace::clock::current().now_unix_ns().to_string(),
         );
-        let child = crate::host::linux::LinuxHost.spawn(cmd, fds, setsid)?;
+        let child = crate::host::posix::spawn(cmd, fds, setsid)?;
         let (pid, parent) = (child.id() as i32, me());
         let what = cmd.get_args().next().map_or_else(
             || "ctrace".to_string(),
@@ -39,20 +39,20 @@ impl Processes for SimHost {
     }
 
     fn wait_child(&self, pid: i32) -> io::Result<WaitStatus> {
-        crate::host::linux::LinuxHost.wait_child(pid)
+        crate::host::posix::wait_child(pid)
     }
 
     fn set_child_subreaper(&self) -> io::Result<()> {
-        crate::host::linux::LinuxHost.set_child_subreaper()
+        crate::host::posix::set_child_subreaper()
     }
 
     fn setsid(&self) -> io::Result<()> {
-        crate::host::linux::LinuxHost.setsid()
+        crate::host::posix::setsid()
     }
 
     unsafe fn fork(&self) -> io::Result<i32> {
         // SAFETY: as the trait says; the caller upholds fork(2)'s rules.
-        let pid = unsafe { crate::host::linux::LinuxHost.fork() }?;
+        let pid = unsafe { crate::host::posix::fork() }?;
         if pid > 0 {
             let parent = me();
             self.change(|m| {
@@ -110,7 +110,7 @@ impl Processes for SimHost {
     }
 
     fn reap(&self, pid: i32) -> io::Result<()> {
-        crate::host::linux::LinuxHost.reap(pid)
+        crate::host::posix::reap(pid)
     }
 
     fn setrlimit(&self, _resource: u32, _soft: u64, _hard: u64) -> io::Result<()> {
@@ -153,7 +153,7 @@ impl Processes for SimHost {
 /// The init's end of the exec fifo and of its sync socket go, so whoever waits on them learns
 /// that the program "started", as with a real exec.
 fn close_on_exec() {
-    let fds: Vec<i32> = std::fs::read_dir("/proc/self/fd")
+    let fds: Vec<i32> = std::fs::read_dir(crate::sys::process::FD_DIR)
         .map(|d| {
             d.flatten()
                 .filter_map(|e| e.file_name().to_str()?.parse().ok())

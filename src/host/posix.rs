@@ -1,0 +1,82 @@
+//! The process calls every Unix has — spawn with fds in place, waitpid, setsid, fork, execve,
+//! kill — for both hosts: [`super::linux::LinuxHost`] makes them for real, and the simulated
+//! host makes them too (its processes are real; only their commands are interpreted), which is
+//! why they live here and not under `linux/`.
+//!
+//! Not here: anything only Linux has (namespaces, `prctl`, capabilities): that is `linux/`.
+
+use std::io;
+use std::os::fd::RawFd;
+use std::os::unix::process::CommandExt;
+use std::process::{Child, Command};
+
+use nix::unistd::Pid;
+
+use super::process::{Signal, WaitStatus};
+
+/// `kill(pid, signal)`.
+pub fn kill(pid: i32, signal: Signal) -> io::Result<()> {
+    nix::sys::signal::kill(Pid::from_raw(pid), signal).map_err(io::Error::from)
+}
+
+/// `fork` + `execve` of `cmd`, the child first giving each `(ours, theirs)` of `fds` the number
+/// `theirs` and, with `setsid`, leaving our session.
+pub fn spawn(cmd: &mut Command, fds: &[(RawFd, RawFd)], setsid: bool) -> io::Result<Child> {
+    let fds = fds.to_vec();
+    // SAFETY: only async-signal-safe calls between fork and exec.
+    unsafe {
+        cmd.pre_exec(move || {
+            for &(ours, theirs) in &fds {
+                if libc::dup2(ours, theirs) < 0 {
+                    return Err(io::Error::last_os_error());
+                }
+            }
+            if setsid && libc::setsid() < 0 {
+                return Err(io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    cmd.spawn()
+}
+
+/// `waitpid(pid, 0)`.
+pub fn wait_child(pid: i32) -> io::Result<WaitStatus> {
+    nix::sys::wait::waitpid(Pid::from_raw(pid), None).map_err(io::Error::from)
+}
+
+/// `setsid()`.
+pub fn setsid() -> io::Result<()> {
+    nix::unistd::setsid().map(drop).map_err(io::Error::from)
+}
+
+/// `fork()`: 0 in the child, the child's pid in the parent.
+///
+/// # Safety
+///
+/// As `fork(2)`: in a multi-threaded process the child may only call async-signal-safe
+/// functions until it execs or exits.
+pub unsafe fn fork() -> io::Result<i32> {
+    // SAFETY: the caller upholds fork(2)'s rules.
+    match unsafe { nix::unistd::fork() }.map_err(io::Error::from)? {
+        nix::unistd::ForkResult::Child => Ok(0),
+        nix::unistd::ForkResult::Parent { child } => Ok(child.as_raw()),
+    }
+}
+
+/// `waitpid(pid, 0)`, for a child that is to end: reaps it.
+pub fn reap(pid: i32) -> io::Result<()> {
+    wait_child(pid).map(drop)
+}
+
+/// `prctl(PR_SET_CHILD_SUBREAPER)` where the kernel has it (Linux); elsewhere orphans go to the
+/// system's init and nothing is asked (the simulator's shim is its init's parent, so it still
+/// reaps it).
+pub fn set_child_subreaper() -> io::Result<()> {
+    #[cfg(target_os = "linux")]
+    // SAFETY: plain prctl on this process.
+    if unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) } < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
