@@ -563,3 +563,44 @@ fn a_student_pulls_from_the_simulated_registry_and_runs_what_was_pulled() {
     assert_eq!(r.code, 125, "{}", r.stderr);
     assert!(r.stderr.contains("cannot reach registry"), "{}", r.stderr);
 }
+
+#[test]
+fn every_scenario_plays_to_its_end_with_the_exit_codes_it_expects() {
+    let s = Student::new("scenarios");
+    let list = s.run(&["sim", "scenarios"]);
+    assert_eq!(list.code, 0, "{}", list.stderr);
+    let names: Vec<String> = list
+        .stdout
+        .lines()
+        .filter_map(|l| l.split_whitespace().next().map(str::to_string))
+        .collect();
+    for expected in ["image-not-found", "port-allocated", "daemon-restore"] {
+        assert!(names.iter().any(|n| n == expected), "{names:?}");
+    }
+    for name in &names {
+        // A student's shell: the default `--pull missing`.
+        let r: Run = s
+            .cmd(&["sim", "scenario", name])
+            .env_remove("CTRACE_PULL")
+            .output()
+            .unwrap()
+            .into();
+        assert_eq!(r.code, 0, "scenario {name}:\n{}\n{}", r.stdout, r.stderr);
+        assert!(
+            !r.stdout.contains("the scenario expected") && r.stdout.contains("What to check:"),
+            "scenario {name}:\n{}",
+            r.stdout
+        );
+    }
+    // Nothing a scenario started is left running: no container, no daemon.
+    let ps = s.run(&["ps", "-q"]);
+    assert_eq!(ps.stdout, "", "{}", ps.stderr);
+    let daemons: Vec<String> = std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter_map(|e| std::fs::read(e.path().join("cmdline")).ok())
+        .map(|c| String::from_utf8_lossy(&c).replace('\0', " "))
+        .filter(|c| c.starts_with(&s.bin.display().to_string()) && c.contains(" daemon"))
+        .collect();
+    assert!(daemons.is_empty(), "daemons left running: {daemons:?}");
+}
