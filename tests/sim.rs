@@ -448,3 +448,159 @@ fn the_stock_docker_cli_runs_simulated_containers_through_a_simulated_daemon() {
         .expect("the daemon's start trace");
     assert_eq!(start["mode"], "sim");
 }
+
+#[test]
+fn a_student_pulls_from_the_simulated_registry_and_runs_what_was_pulled() {
+    let s = Student::new("pull");
+    for (image, repository) in [
+        ("busybox", "library/busybox"),
+        ("alpine", "library/alpine"),
+        ("course/web:1", "course/web"),
+    ] {
+        let r = s.run(&["pull", image]);
+        assert_eq!(r.code, 0, "{}", r.stderr);
+        let out = format!("{}{}", r.stdout, r.stderr);
+        let tag = image.split_once(':').map_or("latest", |(_, t)| t);
+        assert!(
+            out.contains(&format!("{tag}: Pulling from {repository}"))
+                && out.contains("Digest: sha256:")
+                && out.contains("Status: Downloaded newer image for"),
+            "{out}"
+        );
+    }
+    // The engine's own pull, every phase a span.
+    let pull = s
+        .traces()
+        .into_iter()
+        .rev()
+        .find(|t| t["operation"] == "pull")
+        .expect("a pull trace");
+    assert_eq!(pull["mode"], "sim");
+    let names: BTreeSet<&str> = pull["spans"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["name"].as_str().unwrap())
+        .collect();
+    for phase in [
+        "pull.resolve",
+        "pull.auth",
+        "pull.manifest",
+        "pull.blob",
+        "pull.verify",
+        "pull.unpack",
+        "pull.register",
+    ] {
+        assert!(names.contains(phase), "{phase} missing from {names:?}");
+    }
+    let images = s.run(&["images"]);
+    for repo in ["busybox", "alpine", "course/web"] {
+        assert!(
+            images.stdout.lines().any(|l| l.starts_with(repo)),
+            "{}",
+            images.stdout
+        );
+    }
+    let r = s.run(&["run", "--rm", "alpine", "cat", "/etc/alpine-release"]);
+    assert_eq!((r.code, r.stdout.as_str()), (0, "3.20.3\n"), "{}", r.stderr);
+
+    // `run` of an image that is not in the store pulls it, as the default `--pull missing` does.
+    let r: Run = s
+        .cmd(&["run", "--rm", "busybox:1.36", "echo", "pulled"])
+        .env("CTRACE_PULL", "missing")
+        .output()
+        .unwrap()
+        .into();
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(r.stdout, "pulled\n");
+    assert!(
+        r.stderr
+            .contains("Unable to find image 'busybox:1.36' locally")
+            && r.stderr.contains("1.36: Pulling from library/busybox"),
+        "{}",
+        r.stderr
+    );
+
+    // Docker's errors for what the registry does not have.
+    let r = s.run(&["pull", "no-such-image"]);
+    assert_eq!(r.code, 1);
+    assert!(
+        r.stderr.contains(
+            "pull access denied for no-such-image, repository does not exist or may require"
+        ),
+        "{}",
+        r.stderr
+    );
+    let r = s.run(&["pull", "alpine:0.0"]);
+    assert_eq!(r.code, 1);
+    assert!(
+        r.stderr
+            .contains("manifest for alpine:0.0 not found: manifest unknown"),
+        "{}",
+        r.stderr
+    );
+
+    // A host whose registry cannot be reached says so as a real one does; a run of a missing
+    // image fails as the engine's (125).
+    let unreachable = |args: &[&str]| -> Run {
+        s.cmd(args)
+            .env("CTRACE_SIM_HOST", "registry-unreachable")
+            .env("CTRACE_PULL", "missing")
+            .output()
+            .unwrap()
+            .into()
+    };
+    let r = unreachable(&["pull", "alpine:3.20"]);
+    assert_eq!(r.code, 1);
+    assert!(
+        r.stderr.contains(
+            "cannot reach registry https://registry-1.docker.io: failed to lookup address information"
+        ),
+        "{}",
+        r.stderr
+    );
+    let r = unreachable(&["run", "--rm", "alpine:3.20", "true"]);
+    assert_eq!(r.code, 125, "{}", r.stderr);
+    assert!(r.stderr.contains("cannot reach registry"), "{}", r.stderr);
+}
+
+#[test]
+fn every_scenario_plays_to_its_end_with_the_exit_codes_it_expects() {
+    let s = Student::new("scenarios");
+    let list = s.run(&["sim", "scenarios"]);
+    assert_eq!(list.code, 0, "{}", list.stderr);
+    let names: Vec<String> = list
+        .stdout
+        .lines()
+        .filter_map(|l| l.split_whitespace().next().map(str::to_string))
+        .collect();
+    for expected in ["image-not-found", "port-allocated", "daemon-restore"] {
+        assert!(names.iter().any(|n| n == expected), "{names:?}");
+    }
+    for name in &names {
+        // A student's shell: the default `--pull missing`.
+        let r: Run = s
+            .cmd(&["sim", "scenario", name])
+            .env_remove("CTRACE_PULL")
+            .output()
+            .unwrap()
+            .into();
+        assert_eq!(r.code, 0, "scenario {name}:\n{}\n{}", r.stdout, r.stderr);
+        assert!(
+            !r.stdout.contains("the scenario expected") && r.stdout.contains("What to check:"),
+            "scenario {name}:\n{}",
+            r.stdout
+        );
+    }
+    // Nothing a scenario started is left running: no container, no daemon.
+    let ps = s.run(&["ps", "-q"]);
+    assert_eq!(ps.stdout, "", "{}", ps.stderr);
+    let daemons: Vec<String> = std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter_map(|e| std::fs::read(e.path().join("cmdline")).ok())
+        .map(|c| String::from_utf8_lossy(&c).replace('\0', " "))
+        .filter(|c| c.starts_with(&s.bin.display().to_string()) && c.contains(" daemon"))
+        .collect();
+    assert!(daemons.is_empty(), "daemons left running: {daemons:?}");
+}

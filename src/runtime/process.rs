@@ -326,11 +326,14 @@ fn change_dir(cwd: &Path) -> Result<(), ProcessError> {
         path: cwd.to_path_buf(),
         source,
     };
-    if !cwd.exists() {
-        fs::create_dir_all(cwd).map_err(err)?;
+    // The directory as this host resolves it: itself after a real pivot_root, the file the
+    // modelled mount table leads to on a simulated host (never the real host's `/`).
+    let at = host::current().in_root(cwd);
+    if !at.exists() {
+        fs::create_dir_all(&at).map_err(err)?;
         tracing::info!(path = ?cwd, "mkdir(cwd)");
     }
-    nix::unistd::chdir(cwd).map_err(|e| err(e.into()))?;
+    nix::unistd::chdir(&at).map_err(|e| err(e.into()))?;
     tracing::info!(path = ?cwd, "chdir");
     Ok(())
 }

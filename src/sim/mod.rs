@@ -6,7 +6,8 @@
 //! modelled: [`host::SimHost`] implements the `Host` seam over [`model::HostModel`] (processes,
 //! namespaces, mounts, cgroups, links, routes, iptables), [`clock::SimClock`] gives every span a
 //! duration drawn from [`latency::Model`] (fitted on recorded traces), and the container's
-//! command runs in [`shell`], a small interpreter, instead of `execve`.
+//! command runs in [`shell`], a small interpreter, instead of `execve`. Pulls go to
+//! [`registry::SimRegistry`], a modelled Docker Hub, instead of the network.
 //!
 //! Not here: the phases (the engine's), the trace format (the recorder's), the lessons.
 
@@ -15,6 +16,7 @@ pub mod host;
 pub mod latency;
 pub mod mode;
 pub mod model;
+pub mod registry;
 pub mod replay;
 pub mod scenario;
 pub mod shell;
@@ -107,6 +109,7 @@ pub fn activate(role: &str, opts: &Options) -> Result<Option<Session>, String> {
     crate::trace::clock::install(Box::new(clock))?;
     let ours = vec![dirs.base.clone(), std::env::temp_dir()];
     crate::host::install(Box::new(host::SimHost::new(&dirs.host(), ours)))?;
+    crate::image::pull::transport::install(Box::new(registry::SimRegistry::default()))?;
     // What the children inherit. Set before any thread starts (the CLI is single-threaded here).
     std::env::set_var(mode::SIM_ENV, "1");
     std::env::set_var(DIR_ENV, &dirs.base);

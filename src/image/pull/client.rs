@@ -1,8 +1,9 @@
 //! The HTTP side of a pull: one registry endpoint, its authentication, and the three requests
 //! a pull makes (`GET /v2/`, `GET /v2/<name>/manifests/<ref>`, `GET /v2/<name>/blobs/<digest>`).
 //!
-//! For: speaking the OCI distribution API with a blocking client (ureq over rustls), so the
-//! engine's synchronous code can call it and threads give the concurrency.
+//! For: speaking the OCI distribution API with blocking requests through the process's
+//! [`Transport`] (the network, or the simulator's registry), so the engine's synchronous code
+//! can call it and threads give the concurrency.
 //!
 //! Not for: deciding what to fetch or verifying content (the pull flow in `mod.rs` does both).
 //!
@@ -14,13 +15,11 @@
 
 use std::io::Read;
 use std::sync::Mutex;
-use std::time::Duration;
 
 use serde::Deserialize;
-use ureq::http::Response;
-use ureq::Body;
 
 use super::auth::{self, Challenge, Credentials};
+use super::transport::{self, Reply, Request, Transport};
 use super::PullError;
 
 /// Where one pull talks to.
@@ -61,7 +60,7 @@ impl std::fmt::Display for AuthKind {
 
 /// A client for one repository of one endpoint.
 pub struct Client {
-    agent: ureq::Agent,
+    transport: &'static dyn Transport,
     pub endpoint: Endpoint,
     /// `library/busybox`.
     repository: String,
@@ -98,29 +97,10 @@ pub fn registry_error(body: &[u8]) -> Option<(String, String)> {
     b.errors.into_iter().next().map(|e| (e.code, e.message))
 }
 
-fn agent() -> ureq::Agent {
-    ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .timeout_connect(Some(Duration::from_secs(10)))
-        .timeout_recv_response(Some(Duration::from_secs(60)))
-        // A stalled blob transfer fails instead of hanging a classroom forever.
-        .timeout_per_read(Some(Duration::from_secs(60)))
-        .user_agent(concat!("ctrace/", env!("CARGO_PKG_VERSION")))
-        .build()
-        .into()
-}
-
-fn reason(e: &ureq::Error) -> String {
-    match e {
-        ureq::Error::Io(io) => io.to_string(),
-        other => other.to_string(),
-    }
-}
-
 impl Client {
     pub fn new(endpoint: Endpoint, repository: &str, creds: Option<Credentials>) -> Client {
         Client {
-            agent: agent(),
+            transport: transport::current(),
             endpoint,
             repository: repository.to_string(),
             creds,
@@ -139,20 +119,17 @@ impl Client {
 
     /// `GET /v2/`: is the registry there, and what authentication does it want?
     pub fn ping(&self) -> Result<Option<Challenge>, PullError> {
-        let resp =
-            self.agent
-                .get(&self.url("/v2/"))
-                .call()
-                .map_err(|e| PullError::Unreachable {
-                    registry: self.endpoint.base.clone(),
-                    reason: reason(&e),
-                })?;
-        match resp.status().as_u16() {
+        let resp = self
+            .transport
+            .get(&Request::get(&self.url("/v2/")))
+            .map_err(|reason| PullError::Unreachable {
+                registry: self.endpoint.base.clone(),
+                reason,
+            })?;
+        match resp.status {
             200..=299 => Ok(None),
             401 => Ok(resp
-                .headers()
-                .get("www-authenticate")
-                .and_then(|v| v.to_str().ok())
+                .header("www-authenticate")
                 .and_then(auth::parse_challenge)),
             // Some registries answer 404 on /v2/ but serve the API; go on and let the real
             // requests tell.
@@ -190,26 +167,27 @@ impl Client {
                     });
                 }
                 let scope = format!("repository:{}:pull", self.repository);
-                let mut req = self.agent.get(&realm).query("scope", &scope);
+                let mut req = Request::get(&realm).query("scope", &scope);
                 if let Some(service) = ch.params.get("service") {
                     req = req.query("service", service);
                 }
                 if let Some(c) = &self.creds {
                     req = req
                         .query("account", &c.user)
-                        .header("Authorization", c.basic_header());
+                        .header("Authorization", &c.basic_header());
                 }
-                let mut resp = req.call().map_err(|e| PullError::Unreachable {
-                    registry: realm.clone(),
-                    reason: reason(&e),
-                })?;
-                let status = resp.status().as_u16();
-                let body = resp
-                    .body_mut()
-                    .with_config()
-                    .limit(1 << 20)
-                    .read_to_vec()
-                    .unwrap_or_default();
+                let resp = self
+                    .transport
+                    .get(&req)
+                    .map_err(|reason| PullError::Unreachable {
+                        registry: realm.clone(),
+                        reason,
+                    })?;
+                let status = resp.status;
+                let mut body = Vec::new();
+                if resp.into_reader(1 << 20).read_to_end(&mut body).is_err() {
+                    body.clear();
+                }
                 if status == 401 || status == 403 {
                     let why = registry_error(&body)
                         .map(|(_, m)| m)
@@ -269,29 +247,29 @@ impl Client {
         path: &str,
         headers: &[(&str, String)],
         what: &str,
-    ) -> Result<Response<Body>, PullError> {
+    ) -> Result<Reply, PullError> {
         let send = || {
-            let mut req = self.agent.get(&self.url(path));
+            let mut req = Request::get(&self.url(path));
             if let Some(a) = self.authorization.lock().unwrap().clone() {
-                req = req.header("Authorization", a);
+                req = req.header("Authorization", &a);
             }
             for (k, v) in headers {
-                req = req.header(*k, v.as_str());
+                req = req.header(k, v);
             }
-            req.call().map_err(|e| PullError::Transfer {
-                registry: self.endpoint.registry.clone(),
-                what: what.to_string(),
-                reason: reason(&e),
-            })
+            self.transport
+                .get(&req)
+                .map_err(|reason| PullError::Transfer {
+                    registry: self.endpoint.registry.clone(),
+                    what: what.to_string(),
+                    reason,
+                })
         };
         let resp = send()?;
-        if resp.status().as_u16() != 401 {
+        if resp.status != 401 {
             return Ok(resp);
         }
         let challenge = resp
-            .headers()
-            .get("www-authenticate")
-            .and_then(|v| v.to_str().ok())
+            .header("www-authenticate")
             .and_then(auth::parse_challenge);
         if challenge.is_none() {
             return Ok(resp);
@@ -301,17 +279,9 @@ impl Client {
     }
 
     /// Read a small body (documents, errors), at most `limit` bytes.
-    pub fn read_small(
-        &self,
-        resp: Response<Body>,
-        limit: u64,
-        what: &str,
-    ) -> Result<Vec<u8>, PullError> {
+    pub fn read_small(&self, resp: Reply, limit: u64, what: &str) -> Result<Vec<u8>, PullError> {
         let mut buf = Vec::new();
-        resp.into_body()
-            .into_with_config()
-            .limit(limit)
-            .reader()
+        resp.into_reader(limit)
             .read_to_end(&mut buf)
             .map_err(|e| PullError::Transfer {
                 registry: self.endpoint.registry.clone(),

@@ -186,7 +186,7 @@ impl Fetcher<'_> {
         };
         let mut resumed_from = 0;
         if let Some(resp) = resp {
-            let status = resp.status().as_u16();
+            let status = resp.status;
             match status {
                 206 if have > 0 => {
                     resumed_from = have;
@@ -217,11 +217,7 @@ impl Fetcher<'_> {
             }
             file.seek(io::SeekFrom::Start(have))
                 .map_err(|e| ImageError::io("seek", partial, e))?;
-            let mut reader = resp
-                .into_body()
-                .into_with_config()
-                .limit(d.size - have + 1)
-                .reader();
+            let mut reader = resp.into_reader(d.size - have + 1);
             let mut buf = vec![0u8; 256 << 10];
             let mut done = have;
             let mut last_report = 0u64;

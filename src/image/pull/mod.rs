@@ -24,6 +24,7 @@ mod client;
 mod error;
 mod fetch;
 mod progress;
+pub mod transport;
 
 use std::collections::VecDeque;
 use std::fs;
@@ -605,11 +606,9 @@ fn fetch_manifest(
     let path = format!("/v2/{}/manifests/{tag_or_digest}", r.path);
     let what = format!("manifest {}", reference::familiar(&r.to_string()));
     let resp = client.get(&path, &[("Accept", ACCEPT_MANIFESTS.to_string())], &what)?;
-    let status = resp.status().as_u16();
+    let status = resp.status;
     let media = resp
-        .headers()
-        .get("content-type")
-        .and_then(|v| v.to_str().ok())
+        .header("content-type")
         .map(|v| v.split(';').next().unwrap_or("").trim().to_string())
         .unwrap_or_default();
     let body = client.read_small(resp, layout::MAX_JSON_BYTES, &what)?;
@@ -717,7 +716,7 @@ pub fn login(
     // Basic auth is only checked by a request that carries it.
     if matches!(kind, AuthKind::Basic { .. }) {
         let resp = client.get("/v2/", &[], "GET /v2/")?;
-        if resp.status().as_u16() == 401 {
+        if resp.status == 401 {
             return Err(PullError::BadCredentials {
                 registry: domain,
                 user: creds.user.clone(),
