@@ -9,7 +9,9 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use opentelemetry_otlp::{WithExportConfig, WithHttpConfig, WithTonicConfig};
+#[cfg(target_os = "linux")]
+use opentelemetry_otlp::WithTonicConfig;
+use opentelemetry_otlp::{WithExportConfig, WithHttpConfig};
 use opentelemetry_sdk::trace::SpanExporter as _;
 
 use super::spans::Batch;
@@ -28,7 +30,9 @@ pub fn timeout() -> Duration {
 }
 
 /// rustls needs one crypto provider per process; ring is ours (a second install is harmless).
+/// Elsewhere than Linux the HTTP client uses the platform's TLS and has no provider to choose.
 fn crypto() {
+    #[cfg(target_os = "linux")]
     let _ = rustls::crypto::ring::default_provider().install_default();
 }
 
@@ -47,9 +51,15 @@ fn http_client(tls: &Tls, timeout: Duration) -> Result<reqwest::blocking::Client
         b = b.tls_certs_merge(certs);
     }
     if let (Some(cert), Some(key)) = (&tls.client_cert, &tls.client_key) {
-        let mut pem = read(cert)?;
-        pem.extend(read(key)?);
-        let id = reqwest::Identity::from_pem(&pem).map_err(|e| {
+        #[cfg(target_os = "linux")]
+        let id = {
+            let mut pem = read(cert)?;
+            pem.extend(read(key)?);
+            reqwest::Identity::from_pem(&pem)
+        };
+        #[cfg(not(target_os = "linux"))]
+        let id = reqwest::Identity::from_pkcs8_pem(&read(cert)?, &read(key)?);
+        let id = id.map_err(|e| {
             format!(
                 "{} and {}: not a PEM certificate and key: {e}",
                 cert.display(),
@@ -62,6 +72,7 @@ fn http_client(tls: &Tls, timeout: Duration) -> Result<reqwest::blocking::Client
         .map_err(|e| format!("cannot set up the HTTP client: {e}"))
 }
 
+#[cfg(target_os = "linux")]
 fn tonic_tls(
     tls: &Tls,
 ) -> Result<opentelemetry_otlp::tonic_types::transport::ClientTlsConfig, String> {
@@ -152,12 +163,20 @@ pub fn send(target: &Target, batches: Vec<Batch>) -> Result<usize, String> {
                 .build()
                 .map_err(|e| format!("cannot start the gRPC runtime: {e}"))?;
             rt.block_on(async {
-                let mut builder = opentelemetry_otlp::SpanExporter::builder()
+                let builder = opentelemetry_otlp::SpanExporter::builder()
                     .with_tonic()
                     .with_endpoint(target.endpoint.clone())
                     .with_timeout(timeout);
-                if target.endpoint.starts_with("https://") {
-                    builder = builder.with_tls_config(tonic_tls(&target.tls)?);
+                let https = target.endpoint.starts_with("https://");
+                #[cfg(target_os = "linux")]
+                let builder = if https {
+                    builder.with_tls_config(tonic_tls(&target.tls)?)
+                } else {
+                    builder
+                };
+                #[cfg(not(target_os = "linux"))]
+                if https {
+                    return Err("gRPC over TLS is built on Linux only: use http/protobuf (OTEL_EXPORTER_OTLP_PROTOCOL=http/protobuf)".to_string());
                 }
                 let mut exporter = builder.build().map_err(|e| reason(&e))?;
                 for b in batches {
