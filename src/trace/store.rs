@@ -32,7 +32,8 @@ pub enum TraceError {
     Ambiguous { prefix: String, matches: String },
 }
 
-/// Writes `trace` into `dir` and returns its path.
+/// Writes `trace` into `dir` and returns its path; offers it to the live OTLP export when this
+/// process runs one.
 pub fn write(dir: &Path, trace: &TraceFile) -> Result<PathBuf, TraceError> {
     let path = dir.join(format!("{}.json", trace.trace_id));
     let tmp = dir.join(format!(".{}.json.tmp", trace.trace_id));
@@ -47,6 +48,7 @@ pub fn write(dir: &Path, trace: &TraceFile) -> Result<PathBuf, TraceError> {
     w.write_all(b"\n").map_err(err)?;
     w.flush().map_err(err)?;
     fs::rename(&tmp, &path).map_err(err)?;
+    super::otlp::live::offer(trace);
     Ok(path)
 }
 

@@ -11,12 +11,14 @@
 //! Not here: recording (`trace::recorder`), the other formats (`trace::export`).
 
 mod json;
+pub mod live;
 mod send;
 mod spans;
 mod target;
 
 use serde::Serialize;
 
+pub use send::timeout;
 pub use target::{disabled, wanted_by_env, Target};
 
 use super::export::ExportError;
