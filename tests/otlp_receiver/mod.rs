@@ -6,6 +6,9 @@
 //! rcgen; client certificates are asked for and recorded, not required), and gzip bodies are
 //! accepted as a collector accepts them.
 
+// Each test binary that includes this module uses a part of it.
+#![allow(dead_code)]
+
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, Ordering};
