@@ -32,8 +32,7 @@ pub enum TraceError {
     Ambiguous { prefix: String, matches: String },
 }
 
-/// Writes `trace` into `dir` and returns its path; offers it to the live OTLP export when this
-/// process runs one.
+/// Writes `trace` into `dir` and returns its path; tells whoever asked with [`on_write`].
 pub fn write(dir: &Path, trace: &TraceFile) -> Result<PathBuf, TraceError> {
     let path = dir.join(format!("{}.json", trace.trace_id));
     let tmp = dir.join(format!(".{}.json.tmp", trace.trace_id));
@@ -48,8 +47,18 @@ pub fn write(dir: &Path, trace: &TraceFile) -> Result<PathBuf, TraceError> {
     w.write_all(b"\n").map_err(err)?;
     w.flush().map_err(err)?;
     fs::rename(&tmp, &path).map_err(err)?;
-    super::otlp::live::offer(trace);
+    if let Some(publish) = PUBLISH.get() {
+        publish(trace);
+    }
     Ok(path)
+}
+
+/// Who hears of every trace this process writes (the live OTLP export, when it runs).
+static PUBLISH: std::sync::OnceLock<fn(&TraceFile)> = std::sync::OnceLock::new();
+
+/// Makes `publish` hear of every trace this process writes from now on (once per process).
+pub fn on_write(publish: fn(&TraceFile)) {
+    let _ = PUBLISH.set(publish);
 }
 
 /// Reads one trace file.

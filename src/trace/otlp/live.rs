@@ -105,6 +105,7 @@ pub fn start(target: Target, capacity: usize, log: fn(&str)) {
     let _ = std::thread::Builder::new()
         .name("otlp-export".into())
         .spawn(worker);
+    crate::trace::store::on_write(offer);
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
