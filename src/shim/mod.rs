@@ -77,10 +77,9 @@ pub fn main(args: ShimArgs) -> i32 {
     step_gate::arm_from_env();
     let traceparent = std::env::var("TRACEPARENT").ok();
     trace::install("shim", traceparent.as_deref(), None);
-    // The daemon's (or the CLI's) OTLP settings: the exit and restart traces go out live.
-    if let Err(e) = trace::otlp::live::start_from_env(|l| eprintln!("ctrace shim: {l}")) {
-        eprintln!("ctrace shim: warning: {e}");
-    }
+    // The daemon's (or the CLI's) OTLP settings: the exit and restart traces go out live, each
+    // by an exporter process of its own (the shim stays single-threaded: it clones).
+    trace::otlp::live::start_in_children_from_env();
 
     let mut engine = Engine::new(Paths::new(&args.root, &args.exec_root));
     // The engine that spawned us named its bridge; a restart by the policy must use the same.
@@ -152,12 +151,6 @@ pub fn main(args: ShimArgs) -> i32 {
         crate::engine::exit::write_own_trace(&engine, &cfg, spans);
     }
     restart::after_exit(&engine, &cfg, args.attach);
-    // Whatever the live export still holds goes before the shim does; a shim does not linger
-    // for a dead collector longer than two seconds (and says what it gave up).
-    let wait = trace::otlp::timeout().min(std::time::Duration::from_secs(2));
-    if !trace::otlp::live::flush(wait) {
-        eprintln!("ctrace shim: OTLP export unfinished after {wait:?}: its traces stay in the trace store");
-    }
     0
 }
 

@@ -48,16 +48,19 @@ pub fn write(dir: &Path, trace: &TraceFile) -> Result<PathBuf, TraceError> {
     w.flush().map_err(err)?;
     fs::rename(&tmp, &path).map_err(err)?;
     if let Some(publish) = PUBLISH.get() {
-        publish(trace);
+        publish(&path, trace);
     }
     Ok(path)
 }
 
+/// Who hears of every trace this process writes, with its path.
+pub type Listener = Box<dyn Fn(&Path, &TraceFile) + Send + Sync>;
+
 /// Who hears of every trace this process writes (the live OTLP export, when it runs).
-static PUBLISH: std::sync::OnceLock<fn(&TraceFile)> = std::sync::OnceLock::new();
+static PUBLISH: std::sync::OnceLock<Listener> = std::sync::OnceLock::new();
 
 /// Makes `publish` hear of every trace this process writes from now on (once per process).
-pub fn on_write(publish: fn(&TraceFile)) {
+pub fn on_write(publish: Listener) {
     let _ = PUBLISH.set(publish);
 }
 

@@ -8,14 +8,15 @@
 //! waits, so a slow or dead collector never slows a container start. What does not fit is
 //! dropped and counted, never lost silently: [`stats`] (the daemon's `/info`) and one log line
 //! at the first drop of a streak. A trace is already a batch (its spans end together); the
-//! thread sends whatever has queued up meanwhile in one go.
+//! thread sends whatever has queued up meanwhile in one go. The shim, which must stay
+//! single-threaded, hands each trace to an exporter process of its own instead
+//! ([`start_in_children_from_env`]).
 //!
 //! Not here: the one-shot export after a CLI command (`super::send`, from the CLI).
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Condvar, Mutex, OnceLock};
-use std::time::{Duration, Instant};
 
 use super::target::Target;
 use crate::trace::format::TraceFile;
@@ -33,8 +34,6 @@ pub struct Stats {
 struct Queue {
     traces: VecDeque<TraceFile>,
     spans: usize,
-    /// A send is in progress (for [`flush`]).
-    busy: bool,
 }
 
 struct Live {
@@ -42,7 +41,6 @@ struct Live {
     capacity: usize,
     queue: Mutex<Queue>,
     wake: Condvar,
-    idle: Condvar,
     sent: AtomicU64,
     dropped: AtomicU64,
     failed: AtomicU64,
@@ -80,6 +78,34 @@ pub fn start_from_env(log: fn(&str)) -> Result<Option<String>, String> {
     Ok(Some(endpoint))
 }
 
+/// Live export for a process that must stay single-threaded (the shim clones the container's
+/// init, and a fork of a multi-threaded process can inherit a held lock): each trace it writes is
+/// sent by a `ctrace trace export --otlp PATH` of its own, spawned and not waited for, with the
+/// same environment. Returns whether the environment asks for an export.
+pub fn start_in_children_from_env() -> bool {
+    if !super::wanted_by_env() || !matches!(super::disabled(), Ok(None)) {
+        return false;
+    }
+    let Ok(exe) = std::env::current_exe() else {
+        return false;
+    };
+    crate::trace::store::on_write(Box::new(move |path, _| {
+        let spawned = std::process::Command::new(&exe)
+            .args(["trace", "export", "--otlp"])
+            .arg(path)
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .spawn();
+        if let Err(e) = spawned {
+            eprintln!(
+                "ctrace: warning: cannot start the OTLP export of {}: {e}",
+                path.display()
+            );
+        }
+    }));
+    true
+}
+
 /// Starts the live export to `target` (once per process; a second call changes nothing).
 pub fn start(target: Target, capacity: usize, log: fn(&str)) {
     let live = Live {
@@ -88,10 +114,8 @@ pub fn start(target: Target, capacity: usize, log: fn(&str)) {
         queue: Mutex::new(Queue {
             traces: VecDeque::new(),
             spans: 0,
-            busy: false,
         }),
         wake: Condvar::new(),
-        idle: Condvar::new(),
         sent: AtomicU64::new(0),
         dropped: AtomicU64::new(0),
         failed: AtomicU64::new(0),
@@ -105,7 +129,7 @@ pub fn start(target: Target, capacity: usize, log: fn(&str)) {
     let _ = std::thread::Builder::new()
         .name("otlp-export".into())
         .spawn(worker);
-    crate::trace::store::on_write(offer);
+    crate::trace::store::on_write(Box::new(|_, t| offer(t)));
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -119,11 +143,8 @@ fn worker() {
         let batch: Vec<TraceFile> = {
             let mut q = lock(&live.queue);
             while q.traces.is_empty() {
-                q.busy = false;
-                live.idle.notify_all();
                 q = live.wake.wait(q).unwrap_or_else(|p| p.into_inner());
             }
-            q.busy = true;
             q.spans = 0;
             q.traces.drain(..).collect()
         };
@@ -171,26 +192,6 @@ pub fn offer(trace: &TraceFile) {
     q.spans += n;
     q.traces.push_back(trace.clone());
     live.wake.notify_one();
-}
-
-/// Waits until everything offered so far was sent (or failed), at most `timeout`: for a process
-/// about to exit (the shim). True when nothing is left.
-pub fn flush(timeout: Duration) -> bool {
-    let Some(live) = LIVE.get() else { return true };
-    let deadline = Instant::now() + timeout;
-    let mut q = lock(&live.queue);
-    while !q.traces.is_empty() || q.busy {
-        let left = deadline.saturating_duration_since(Instant::now());
-        if left.is_zero() {
-            return false;
-        }
-        q = live
-            .idle
-            .wait_timeout(q, left)
-            .unwrap_or_else(|p| p.into_inner())
-            .0;
-    }
-    true
 }
 
 /// The live export's counters, when it runs.

@@ -18,7 +18,6 @@ mod target;
 
 use serde::Serialize;
 
-pub use send::timeout;
 pub use target::{disabled, wanted_by_env, Target};
 
 use super::export::ExportError;
