@@ -3,6 +3,7 @@
 //! its own socket and root, and stops it before the harness checks that nothing leaked.
 
 mod common;
+mod otlp_receiver;
 
 use std::io::{Read, Write};
 use std::os::unix::net::UnixStream;
@@ -20,10 +21,18 @@ struct Daemon {
 
 impl Daemon {
     fn start(env: &Env) -> Daemon {
+        Daemon::start_with(env, &[])
+    }
+
+    /// A daemon with these environment variables set.
+    fn start_with(env: &Env, vars: &[(&str, &str)]) -> Daemon {
         let socket = env.exec_root.join("ctrace.sock");
         // Pulls from the loopback test registry must not go through the caller's proxy.
-        let mut child = env
-            .direct_cmd(&["daemon", "--group", "no-such-group-ctrace"])
+        let mut cmd = env.direct_cmd(&["daemon", "--group", "no-such-group-ctrace"]);
+        for (k, v) in vars {
+            cmd.env(k, v);
+        }
+        let mut child = cmd
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -1179,4 +1188,93 @@ fn docker_logs_follow_streams_until_the_container_exits() {
     let state = docker(&env, &d, &["inspect", "-f", "{{.State.Status}}", &name]);
     assert_eq!(state.ok().stdout.trim(), "exited");
     docker(&env, &d, &["rm", &name]).ok();
+}
+
+/// Span names that reached the receiver, with their service.
+fn received_spans(rx: &otlp_receiver::Receiver) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    for rs in rx
+        .received()
+        .iter()
+        .flat_map(|g| g.request.resource_spans.clone())
+    {
+        let service = rs
+            .resource
+            .as_ref()
+            .and_then(|r| r.attributes.iter().find(|k| k.key == "service.name"))
+            .and_then(|k| match k.value.as_ref()?.value.as_ref()? {
+                opentelemetry_proto::tonic::common::v1::any_value::Value::StringValue(s) => {
+                    Some(s.clone())
+                }
+                _ => None,
+            })
+            .unwrap_or_default();
+        for s in rs.scope_spans.iter().flat_map(|ss| &ss.spans) {
+            out.push((service.clone(), s.name.clone()));
+        }
+    }
+    out
+}
+
+#[test]
+fn a_daemon_exports_every_trace_live_and_counts_what_a_full_queue_drops() {
+    let env = Env::new("dmn_otlp");
+    let rx = otlp_receiver::Receiver::start();
+    let http_endpoint = format!("http://{}", rx.http);
+    {
+        let d = Daemon::start_with(
+            &env,
+            &[
+                ("OTEL_EXPORTER_OTLP_ENDPOINT", &http_endpoint),
+                ("OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf"),
+            ],
+        );
+        // The start-up trace, then a container's: create, start (with the shim's and the
+        // init's spans) and, from the shim, its exit — each as it completes, nobody exporting.
+        docker(&env, &d, &["run", "--rm", "busybox", "true"]).ok();
+        let want = [
+            ("ctrace-daemon", "daemon"),
+            ("ctrace-daemon", "start"),
+            ("ctrace-shim", "runtime.clone"),
+            ("ctrace-init", "init.pivot_root"),
+            ("ctrace-shim", "exit"),
+        ];
+        let arrived = within(PATIENCE, || {
+            let got = received_spans(&rx);
+            want.iter()
+                .all(|(svc, name)| got.iter().any(|(s, n)| s == svc && n == name))
+                .then_some(())
+        });
+        assert!(
+            arrived.is_some(),
+            "missing some of {want:?} in {:?}",
+            received_spans(&rx)
+        );
+        let (code, body) = http(&d.socket, "GET", "/info", None);
+        assert_eq!(code, 200);
+        let export = &json(&body)["OtlpExport"];
+        assert_eq!(export["Endpoint"], format!("{http_endpoint}/v1/traces"));
+        assert!(export["SentSpans"].as_u64().unwrap() > 0, "{export}");
+        assert_eq!(export["DroppedSpans"], 0, "{export}");
+    }
+
+    // A collector that accepts and never answers, and a queue of one span: the container runs
+    // as if nothing were exported, and what did not fit is counted.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let silent_endpoint = format!("http://{}", silent.local_addr().unwrap());
+    let d = Daemon::start_with(
+        &env,
+        &[
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", &silent_endpoint),
+            ("OTEL_BSP_MAX_QUEUE_SIZE", "1"),
+            ("OTEL_EXPORTER_OTLP_TIMEOUT", "60000"),
+        ],
+    );
+    let r = docker(&env, &d, &["run", "--rm", "busybox", "echo", "hi"]);
+    r.ok();
+    assert_eq!(r.stdout, "hi\n");
+    let (_, body) = http(&d.socket, "GET", "/info", None);
+    let export = &json(&body)["OtlpExport"];
+    assert!(export["DroppedSpans"].as_u64().unwrap() > 0, "{export}");
+    assert_eq!(export["SentSpans"], 0, "{export}");
 }

@@ -33,11 +33,11 @@ fn hex(b: &[u8]) -> String {
 }
 
 /// Asserts that what arrived is the trace file's span tree, as Jaeger would show it.
-fn assert_span_tree(got: &Received, file: &Value) {
+fn assert_span_tree(got: &[Received], file: &Value) {
     let trace_id = file["trace_id"].as_str().unwrap();
     // (service, span)
     let mut spans: Vec<(String, &Span)> = Vec::new();
-    for rs in &got.request.resource_spans {
+    for rs in got.iter().flat_map(|g| &g.request.resource_spans) {
         let res = rs.resource.as_ref().expect("resource");
         let service = attr_str(&res.attributes, "service.name").expect("service.name");
         assert_eq!(attr_str(&res.attributes, "os.type"), Some("linux"));
@@ -146,14 +146,20 @@ fn run_otlp_over_http_protobuf_delivers_the_span_tree() {
         r.stderr
     );
     let got = rx.received();
-    assert_eq!(got.len(), 1, "one request per trace");
-    assert_eq!(got[0].protocol, "http/protobuf");
-    assert!(got[0]
-        .headers
-        .contains(&("x-class".to_string(), "room 42".to_string())));
+    assert_eq!(
+        got.len(),
+        3,
+        "one request per recording process (each its own resource)"
+    );
+    for g in &got {
+        assert_eq!(g.protocol, "http/protobuf");
+        assert!(g
+            .headers
+            .contains(&("x-class".to_string(), "room 42".to_string())));
+    }
     let traces = env.traces();
     assert_eq!(traces.len(), 1);
-    assert_span_tree(&got[0], &traces[0]);
+    assert_span_tree(&got, &traces[0]);
 }
 
 #[test]
@@ -164,13 +170,15 @@ fn run_otlp_over_grpc_delivers_the_span_tree_and_export_resends_it() {
     r.ok();
     assert_eq!(r.stdout, "hi\n");
     let got = rx.received();
-    assert_eq!(got.len(), 1);
-    assert_eq!(got[0].protocol, "grpc");
-    assert!(got[0]
-        .headers
-        .contains(&("x-class".to_string(), "room 42".to_string())));
+    assert_eq!(got.len(), 3, "one request per recording process");
+    for g in &got {
+        assert_eq!(g.protocol, "grpc");
+        assert!(g
+            .headers
+            .contains(&("x-class".to_string(), "room 42".to_string())));
+    }
     let traces = env.traces();
-    assert_span_tree(&got[0], &traces[0]);
+    assert_span_tree(&got, &traces[0]);
 
     // The same trace later, from the file, over the other protocol.
     let r = env
@@ -190,12 +198,11 @@ fn run_otlp_over_grpc_delivers_the_span_tree_and_export_resends_it() {
     let r: common::Run = r.into();
     r.ok();
     let got = rx.received();
-    assert_eq!(got.len(), 2);
-    assert_eq!(got[1].protocol, "http/protobuf");
-    let services: HashSet<String> = got[1]
-        .request
-        .resource_spans
+    assert_eq!(got.len(), 6);
+    assert!(got[3..].iter().all(|g| g.protocol == "http/protobuf"));
+    let services: HashSet<String> = got[3..]
         .iter()
+        .flat_map(|g| &g.request.resource_spans)
         .filter_map(|rs| attr_str(&rs.resource.as_ref()?.attributes, "service.name"))
         .map(str::to_string)
         .collect();
@@ -941,11 +948,10 @@ fn run_otlp_sends_even_when_trace_files_are_off() {
     assert!(!r.stderr.contains("warning"), "{}", r.stderr);
     assert!(env.traces().is_empty(), "CTRACE_TRACE=off writes no file");
     let got = rx.received();
-    assert_eq!(got.len(), 1);
-    let names: HashSet<&str> = got[0]
-        .request
-        .resource_spans
+    assert_eq!(got.len(), 3);
+    let names: HashSet<&str> = got
         .iter()
+        .flat_map(|g| &g.request.resource_spans)
         .flat_map(|rs| &rs.scope_spans)
         .flat_map(|ss| &ss.spans)
         .map(|s| s.name.as_str())
@@ -960,4 +966,224 @@ fn run_otlp_sends_even_when_trace_files_are_off() {
     ] {
         assert!(names.contains(n), "no {n}: {names:?}");
     }
+}
+
+/// A run whose only OTLP settings are `vars` (no `--otlp` unless `flag`).
+fn run_with_env(env: &Env, flag: bool, vars: &[(&str, &str)]) -> common::Run {
+    let mut args = vec!["run", "--rm"];
+    if flag {
+        args.push("--otlp");
+    }
+    args.extend(["busybox", "true"]);
+    let mut cmd = env.cmd(&args);
+    for v in [
+        "OTEL_EXPORTER_OTLP_ENDPOINT",
+        "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+        "OTEL_EXPORTER_OTLP_PROTOCOL",
+        "OTEL_SDK_DISABLED",
+        "OTEL_TRACES_EXPORTER",
+        "OTEL_SERVICE_NAME",
+        "TRACEPARENT",
+    ] {
+        cmd.env_remove(v);
+    }
+    for (k, v) in vars {
+        cmd.env(k, v);
+    }
+    cmd.output().unwrap().into()
+}
+
+/// stderr without the one-time note about bootstrapping busybox.
+fn complaints(r: &common::Run) -> Vec<String> {
+    r.stderr
+        .lines()
+        .filter(|l| !l.contains("built it from the host's static busybox"))
+        .map(str::to_string)
+        .collect()
+}
+
+#[test]
+fn https_collectors_are_trusted_through_the_environments_ca_with_a_client_certificate() {
+    let env = Env::new("otlp_tls");
+    let rx = Receiver::start();
+    let endpoint = format!("https://127.0.0.1:{}", rx.https.port());
+    let ca = rx.pki.ca.to_str().unwrap().to_string();
+    let cert = rx.pki.client_cert.to_str().unwrap().to_string();
+    let key = rx.pki.client_key.to_str().unwrap().to_string();
+    let base = [
+        ("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint.as_str()),
+        ("OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf"),
+        ("OTEL_EXPORTER_OTLP_TIMEOUT", "3000"),
+    ];
+
+    // The test's CA is nobody's root: refused, one warning, nothing delivered.
+    let r = run_with_env(&env, true, &base);
+    r.ok();
+    let lines = complaints(&r);
+    assert_eq!(lines.len(), 1, "{}", r.stderr);
+    assert!(
+        lines[0].starts_with("ctrace: warning: OTLP export to https://"),
+        "{}",
+        lines[0]
+    );
+    assert!(rx.received().is_empty());
+
+    // Trusted through OTEL_EXPORTER_OTLP_CERTIFICATE: delivered, gzip-compressed when asked.
+    let mut vars = base.to_vec();
+    vars.push(("OTEL_EXPORTER_OTLP_CERTIFICATE", &ca));
+    vars.push(("OTEL_EXPORTER_OTLP_COMPRESSION", "gzip"));
+    let r = run_with_env(&env, true, &vars);
+    r.ok();
+    assert!(complaints(&r).is_empty(), "{}", r.stderr);
+    let got = rx.received();
+    assert_eq!(got.len(), 3, "one request per recording process");
+    for g in &got {
+        assert_eq!(g.tls_client_cert, Some(false));
+        assert!(g
+            .headers
+            .contains(&("content-encoding".to_string(), "gzip".to_string())));
+    }
+
+    // With a client certificate and key (mutual TLS): presented.
+    vars.push(("OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE", &cert));
+    vars.push(("OTEL_EXPORTER_OTLP_CLIENT_KEY", &key));
+    let r = run_with_env(&env, true, &vars);
+    r.ok();
+    assert!(complaints(&r).is_empty(), "{}", r.stderr);
+    let got = rx.received();
+    assert_eq!(got.len(), 6);
+    assert!(got[3..].iter().all(|g| g.tls_client_cert == Some(true)));
+
+    // A certificate without its key is a one-line error, and the container still runs.
+    let r = run_with_env(
+        &env,
+        true,
+        &[
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", &endpoint),
+            ("OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE", &cert),
+        ],
+    );
+    r.ok();
+    let lines = complaints(&r);
+    assert_eq!(lines.len(), 1, "{}", r.stderr);
+    assert!(
+        lines[0].contains("OTEL_EXPORTER_OTLP_CLIENT_KEY"),
+        "{}",
+        lines[0]
+    );
+    assert_eq!(rx.received().len(), 6);
+}
+
+#[test]
+fn a_callers_traceparent_makes_the_run_a_child_of_the_callers_span() {
+    let env = Env::new("otlp_parent");
+    let rx = Receiver::start();
+    let (trace_id, parent) = ("4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7");
+    let tp = format!("00-{trace_id}-{parent}-01");
+    let http = format!("http://{}", rx.http);
+    let r = run_with_env(
+        &env,
+        true,
+        &[("TRACEPARENT", &tp), ("OTEL_EXPORTER_OTLP_ENDPOINT", &http)],
+    );
+    r.ok();
+    assert!(complaints(&r).is_empty(), "{}", r.stderr);
+    let traces = env.traces();
+    assert_eq!(traces.len(), 1);
+    assert_eq!(
+        traces[0]["trace_id"], trace_id,
+        "the caller's trace continues"
+    );
+    let root = traces[0]["spans"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["name"] == "run")
+        .unwrap();
+    assert_eq!(root["parent_id"], parent);
+    let run = rx
+        .received()
+        .iter()
+        .flat_map(|g| g.request.resource_spans.clone())
+        .flat_map(|rs| rs.scope_spans)
+        .flat_map(|ss| ss.spans)
+        .find(|s| s.name == "run")
+        .expect("run span sent");
+    assert_eq!(hex(&run.trace_id), trace_id);
+    assert_eq!(hex(&run.parent_span_id), parent);
+    assert_eq!(run.flags & 0x300, 0x300, "the parent is marked remote");
+
+    // Not a traceparent: one warning, a trace of its own.
+    let r = run_with_env(&env, false, &[("TRACEPARENT", "00-nope-01")]);
+    r.ok();
+    let lines = complaints(&r);
+    assert_eq!(lines.len(), 1, "{}", r.stderr);
+    assert!(lines[0].contains("TRACEPARENT"), "{}", lines[0]);
+    let traces = env.traces();
+    assert_eq!(traces.len(), 2);
+    assert!(traces.iter().any(|t| t["trace_id"] != trace_id));
+}
+
+#[test]
+fn the_opentelemetry_variables_turn_the_export_on_and_off() {
+    let env = Env::new("otlp_vars");
+    let rx = Receiver::start();
+    let http = format!("http://{}", rx.http);
+
+    // The endpoint alone exports (the docker CLI's habit), with OTEL_RESOURCE_ATTRIBUTES.
+    let r = run_with_env(
+        &env,
+        false,
+        &[
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", &http),
+            (
+                "OTEL_RESOURCE_ATTRIBUTES",
+                "deployment.environment=classroom,service.name=ignored",
+            ),
+        ],
+    );
+    r.ok();
+    assert!(complaints(&r).is_empty(), "{}", r.stderr);
+    let got = rx.received();
+    assert_eq!(got.len(), 3);
+    for rs in got.iter().flat_map(|g| &g.request.resource_spans) {
+        let attrs = &rs.resource.as_ref().unwrap().attributes;
+        assert_eq!(attr_str(attrs, "deployment.environment"), Some("classroom"));
+        assert_ne!(attr_str(attrs, "service.name"), Some("ignored"), "ours win");
+    }
+
+    // OTEL_SDK_DISABLED and OTEL_TRACES_EXPORTER=none switch it off, even with --otlp.
+    for (k, v) in [
+        ("OTEL_SDK_DISABLED", "true"),
+        ("OTEL_TRACES_EXPORTER", "none"),
+    ] {
+        let r = run_with_env(
+            &env,
+            true,
+            &[("OTEL_EXPORTER_OTLP_ENDPOINT", &http), (k, v)],
+        );
+        r.ok();
+        let lines = complaints(&r);
+        assert_eq!(lines, vec![format!("ctrace: OTLP export off ({k}={v})")]);
+        assert_eq!(rx.received().len(), 3, "{k}={v}: nothing sent");
+    }
+
+    // An exporter ctrace does not have: one warning naming the variable.
+    let r = run_with_env(
+        &env,
+        true,
+        &[
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", &http),
+            ("OTEL_TRACES_EXPORTER", "zipkin"),
+        ],
+    );
+    r.ok();
+    let lines = complaints(&r);
+    assert_eq!(lines.len(), 1, "{}", r.stderr);
+    assert!(
+        lines[0].contains("OTEL_TRACES_EXPORTER=zipkin"),
+        "{}",
+        lines[0]
+    );
+    assert_eq!(rx.received().len(), 3);
 }

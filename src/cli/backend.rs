@@ -80,7 +80,8 @@ pub fn each(
             .ok()
             .and_then(|id| ctx.engine.store.load_config(&id).ok());
         let r = op(backend, name);
-        finish_trace(ctx, operation, cfg.as_ref(), None);
+        let file = finish_trace(ctx, operation, cfg.as_ref(), None);
+        super::record::export_otlp(file.as_ref(), false);
         match r {
             Ok(()) => println!("{name}"),
             Err(e) => {

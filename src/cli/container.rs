@@ -17,7 +17,7 @@ use nix::sys::signal::Signal;
 use super::args::{RunArgs, StartArgs, StopArgs};
 use super::backend::{each, exit_code, Backend, Created, RunOutcome, StartOutcome};
 use super::options::options;
-use super::record::{finish_trace, send_otlp};
+use super::record::{export_otlp, finish_trace, otlp_wanted};
 use super::{fail1, start_tracing, Context, Failure};
 use std::time::Duration;
 
@@ -150,7 +150,7 @@ pub fn run(ctx: &Context, b: &dyn Backend, a: RunArgs) -> Result<i32, Failure> {
     let _raw = raw_terminal(a.flags.interactive && a.flags.tty && !a.detach);
     let trace_anyway = arm_fault(a.flags.fail_at.as_deref(), false)?;
     let view = start_tracing(a.flags.explain, a.flags.lang.as_deref());
-    if (trace_anyway || a.otlp) && !recorder::active() {
+    if (trace_anyway || otlp_wanted(a.otlp)) && !recorder::active() {
         // `--fail-at` and `--otlp` record even with CTRACE_TRACE=off: the spans are needed to
         // inject the failure and to reach the collector, not for a file.
         super::force_tracing();
@@ -180,9 +180,7 @@ pub fn run(ctx: &Context, b: &dyn Backend, a: RunArgs) -> Result<i32, Failure> {
         r
     };
     let file = finish_trace(ctx, "run", container.as_ref(), view.as_deref());
-    if a.otlp {
-        send_otlp(file.as_ref());
-    }
+    export_otlp(file.as_ref(), a.otlp);
     result.map_err(|e| Failure::new(e.exit_code(), e))
 }
 
@@ -203,7 +201,8 @@ pub fn create(ctx: &Context, b: &dyn Backend, a: super::args::CreateArgs) -> Res
     );
     let result = b.create(&opts);
     let cfg = result.as_ref().ok().and_then(|c| c.config.as_ref());
-    finish_trace(ctx, "create", cfg, view.as_deref());
+    let file = finish_trace(ctx, "create", cfg, view.as_deref());
+    export_otlp(file.as_ref(), false);
     let created = result.map_err(|e| Failure::new(e.exit_code(), e))?;
     println!("{}", created.id);
     Ok(0)
@@ -248,7 +247,8 @@ pub fn start(ctx: &Context, b: &dyn Backend, mut a: StartArgs) -> Result<i32, Fa
             Ok(None) => println!("{name}"),
             Err(_) => {}
         }
-        finish_trace(ctx, "start", config.as_ref(), view.as_deref());
+        let file = finish_trace(ctx, "start", config.as_ref(), view.as_deref());
+        export_otlp(file.as_ref(), false);
         if let Err(e) = result {
             if a.attach || matches!(e, EngineError::Aborted(_)) {
                 return Err(Failure::new(e.exit_code(), e));

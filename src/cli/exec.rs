@@ -38,7 +38,8 @@ pub fn exec(ctx: &Context, a: ExecArgs) -> Result<i32, Failure> {
         recorder::restart(None);
     }
     let (result, cfg) = engine::exec::exec(&ctx.engine, &a.container, &opts);
-    finish_trace(ctx, "exec", cfg.as_ref(), None);
+    let file = finish_trace(ctx, "exec", cfg.as_ref(), None);
+    super::record::export_otlp(file.as_ref(), false);
     result.map_err(|e| {
         let code = match &e {
             engine::EngineError::Runtime { code, .. } => *code,

@@ -285,7 +285,7 @@ pub fn start_tracing(explain: bool, lang: Option<&str>) -> Option<Arc<Explain>> 
     if explain || recording_enabled() {
         trace::install(
             "ctrace",
-            None,
+            caller_traceparent().as_deref(),
             view.clone().map(|v| v as Arc<dyn recorder::LiveView>),
         );
     }
@@ -294,7 +294,21 @@ pub fn start_tracing(explain: bool, lang: Option<&str>) -> Option<Arc<Explain>> 
 
 /// Installs the recorder even though trace files are off (`--fail-at` must see its spans).
 pub fn force_tracing() {
-    trace::install("ctrace", None, None);
+    trace::install("ctrace", caller_traceparent().as_deref(), None);
+}
+
+/// The caller's trace context (`TRACEPARENT`, as CI systems and `otel-cli` set it): ctrace's
+/// root span becomes a child of it. An invalid value is ignored with a warning, as the W3C
+/// specification says to restart the trace.
+pub fn caller_traceparent() -> Option<String> {
+    let tp = std::env::var("TRACEPARENT")
+        .ok()
+        .filter(|v| !v.trim().is_empty())?;
+    if trace::recorder::parse_traceparent(tp.trim()).is_none() {
+        eprintln!("ctrace: warning: TRACEPARENT {tp:?} is not a W3C traceparent (00-<32 hex>-<16 hex>-<2 hex>): starting a new trace");
+        return None;
+    }
+    Some(tp.trim().to_string())
 }
 
 /// Maps an engine error for a non-`run` command (docker exits 1 there).

@@ -8,17 +8,42 @@ use crate::engine;
 use crate::state::ContainerConfig;
 use crate::trace::explain::{summary_line, Explain, Style};
 use crate::trace::format::TraceFile;
-use crate::trace::{self, recorder};
+use crate::trace::{self, otlp, recorder};
 
 use super::Context;
 
-/// `run --otlp`: sends the run's trace after the container has run, so the export is never on
-/// the start's critical path, and a collector that is down costs one warning, not the container.
-pub fn send_otlp(file: Option<&TraceFile>) {
+/// Whether this command's trace goes to an OTLP collector: asked with `--otlp`, or because
+/// `OTEL_EXPORTER_OTLP_ENDPOINT` is set (the docker CLI's habit) — unless `OTEL_SDK_DISABLED`
+/// or `OTEL_TRACES_EXPORTER=none` say otherwise.
+pub fn otlp_wanted(asked: bool) -> bool {
+    (asked || otlp::wanted_by_env()) && matches!(otlp::disabled(), Ok(None) | Err(_))
+}
+
+/// Sends the command's trace after the container has run, so the export is never on the
+/// start's critical path, and a collector that is down costs one warning, not the container.
+/// `asked`: `--otlp` was given (a missing trace is then worth a warning).
+pub fn export_otlp(file: Option<&TraceFile>, asked: bool) {
+    match otlp::disabled() {
+        Ok(Some(why)) => {
+            if asked {
+                eprintln!("ctrace: OTLP export off ({why})");
+            }
+            return;
+        }
+        Err(e) => {
+            eprintln!("ctrace: warning: {e}");
+            return;
+        }
+        Ok(None) => {}
+    }
+    if !(asked || otlp::wanted_by_env()) {
+        return;
+    }
     match file.map(|f| super::traces::send_otlp(f, None, None)) {
         Some(Ok(_)) => {}
         Some(Err(e)) => eprintln!("ctrace: warning: {e}"),
-        None => eprintln!("ctrace: warning: no spans were recorded to send over OTLP"),
+        None if asked => eprintln!("ctrace: warning: no spans were recorded to send over OTLP"),
+        None => {}
     }
 }
 

@@ -54,15 +54,12 @@ pub fn send_otlp(
     protocol: Option<&str>,
 ) -> Result<String, ExportError> {
     let target = otlp::Target::resolve(endpoint, protocol)?;
-    let n = otlp::send(&target, &otlp::request(trace))?;
+    let n = otlp::send(&target, trace)?;
     Ok(format!(
         "sent {n} spans of trace {} to {} ({})",
         trace.trace_id,
         target.endpoint,
-        match target.protocol {
-            otlp::Protocol::Grpc => "grpc",
-            otlp::Protocol::HttpProtobuf => "http/protobuf",
-        }
+        target.protocol.name()
     ))
 }
 
@@ -181,7 +178,7 @@ pub fn command(engine: &Engine, c: TraceCommand) -> Result<i32, Failure> {
             match format.as_str() {
                 "chrome" => json(&chrome::export(&file))?,
                 "jaeger" => json(&jaeger::export(&file))?,
-                "otlp-json" => json(&otlp::to_json(&otlp::request(&file)))?,
+                "otlp-json" => json(&otlp::to_json(&file))?,
                 "folded" => {
                     let text = folded::folded_text(std::slice::from_ref(&file), false);
                     write_out(output.as_ref(), |w| w.write_all(text.as_bytes()))?;

@@ -271,6 +271,20 @@ pub fn version() -> Value {
     })
 }
 
+/// The live OTLP export's counters (`null` when it is off): ctrace's own key in `/info`.
+fn otlp_export() -> Value {
+    match crate::trace::otlp::live::stats() {
+        Some(s) => json!({
+            "Endpoint": s.endpoint,
+            "SentSpans": s.sent_spans,
+            "DroppedSpans": s.dropped_spans,
+            "FailedSpans": s.failed_spans,
+            "LastError": s.last_error,
+        }),
+        None => Value::Null,
+    }
+}
+
 /// `GET /info`.
 pub fn info(
     entries: &[Entry],
@@ -328,6 +342,7 @@ pub fn info(
         "DefaultRuntime": "embedded",
         "SecurityOptions": [],
         "Labels": [],
+        "OtlpExport": otlp_export(),
         "ExperimentalBuild": false,
         "BridgeNfIptables": true,
         "BridgeNfIp6tables": true,

@@ -65,6 +65,12 @@ pub struct Daemon {
 pub fn run(engine: Engine, opts: Options) -> Result<(), DaemonError> {
     Engine::require_root()?;
     trace::install("daemon", None, None);
+    // OTEL_EXPORTER_OTLP_ENDPOINT: every trace goes to the collector as it completes.
+    match trace::otlp::live::start_from_env(|l| eprintln!("ctrace daemon: {l}")) {
+        Ok(Some(endpoint)) => eprintln!("ctrace daemon: exporting traces live to {endpoint}"),
+        Ok(None) => {}
+        Err(e) => eprintln!("ctrace daemon: warning: {e}"),
+    }
     let started = {
         let span = phase_span!("daemon", socket = %opts.socket.display());
         let _e = span.enter();

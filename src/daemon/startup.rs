@@ -135,15 +135,19 @@ fn shim_of(root: &Path, id: &str) -> Option<i32> {
     None
 }
 
-/// The IP leases `id` holds on any bridge under the root (a lease file holds its owner's id).
+/// The IP leases and port reservations `id` holds on any bridge under the root (each file holds
+/// its owner's id).
 fn leases_of(engine: &Engine, id: &str) -> Vec<std::path::PathBuf> {
     let mut out = Vec::new();
     let Ok(bridges) = std::fs::read_dir(engine.paths.root.join("network")) else {
         return out;
     };
+    // Address leases and port reservations (and a start's staging files of either) name
+    // their owner.
     for b in bridges.flatten() {
-        for lease in std::fs::read_dir(b.path().join("leases"))
-            .into_iter()
+        for lease in ["leases", "ports"]
+            .iter()
+            .flat_map(|d| std::fs::read_dir(b.path().join(d)))
             .flatten()
             .flatten()
         {

@@ -1,9 +1,13 @@
 //! IP address management for a bridge: one lease file per address,
 //! `<root>/network/<bridge>/leases/<ip>` holding the container id.
 //!
-//! A lease is taken with `O_CREAT|O_EXCL`, which the kernel makes atomic: two starts racing for
-//! the same address cannot both win, across processes and without a lock file, and the leases
-//! survive engine restarts. Released by the exit phases, `rm` and a failed start's rollback.
+//! A lease is taken by hard-linking a file that already holds the id to the address's name: the
+//! kernel makes `link` atomic and refuses an existing name, so two starts racing for the same
+//! address cannot both win, across processes and without a lock file, and a process killed at any
+//! point leaves either no lease or a lease naming its owner (never an empty one that nobody can
+//! release — `O_CREAT|O_EXCL` and then a write left exactly that when the daemon was killed in
+//! between). The staging file, `.<id>.lease`, holds the id too, so whoever releases by owner
+//! removes it as well. Leases survive engine restarts. Released by the exit phases, `rm` and a failed start's rollback.
 //! Not here: the subnet's gateway address on the bridge ([`super::bridge`]).
 
 use std::io::{self, Write};
@@ -65,32 +69,37 @@ pub fn allocate(
         source,
     };
     std::fs::create_dir_all(dir).map_err(io_err)?;
+    let staged = dir.join(format!(".{id}.lease"));
+    std::fs::File::create(&staged)
+        .and_then(|mut f| f.write_all(id.as_bytes()))
+        .map_err(io_err)?;
     let taken: std::collections::HashSet<String> = std::fs::read_dir(dir)
         .map_err(io_err)?
         .flatten()
         .map(|e| e.file_name().to_string_lossy().into_owned())
         .collect();
+    let mut result = Err(NetworkError::Exhausted(subnet.to_string()));
     for ip in subnet.hosts() {
         let name = ip.to_string();
         if taken.contains(&name) {
             continue;
         }
         let path = dir.join(&name);
-        match std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(&path)
-        {
-            Ok(mut f) => {
-                f.write_all(id.as_bytes()).map_err(io_err)?;
-                return Ok((ip, path));
+        match std::fs::hard_link(&staged, &path) {
+            Ok(()) => {
+                result = Ok((ip, path));
+                break;
             }
             // Someone else won this one between our listing and now.
             Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
-            Err(e) => return Err(io_err(e)),
+            Err(e) => {
+                result = Err(io_err(e));
+                break;
+            }
         }
     }
-    Err(NetworkError::Exhausted(subnet.to_string()))
+    let _ = std::fs::remove_file(&staged);
+    result
 }
 
 /// Gives a lease back, if it is still `id`'s.
@@ -101,9 +110,13 @@ pub fn release(lease: &Path, id: &str) -> bool {
     }
 }
 
-/// How many leases are held in `dir`.
+/// How many leases are held in `dir` (not counting a start's staging file).
 pub fn count(dir: &Path) -> usize {
-    std::fs::read_dir(dir).map_or(0, |rd| rd.flatten().count())
+    std::fs::read_dir(dir).map_or(0, |rd| {
+        rd.flatten()
+            .filter(|e| !e.file_name().to_string_lossy().starts_with('.'))
+            .count()
+    })
 }
 
 #[cfg(test)]
@@ -135,6 +148,37 @@ mod tests {
         let (b, lb) = allocate(&dir, &s, "b").unwrap();
         assert_eq!(b, a);
         release(&lb, "b");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn every_lease_names_its_owner_and_no_staging_file_outlives_the_allocation() {
+        let dir = std::env::temp_dir().join(format!("ctrace-ipam-owner-{}", std::process::id()));
+        let s = Subnet::parse("10.1.3.0/28").unwrap();
+        for id in ["a", "b", "c"] {
+            allocate(&dir, &s, id).unwrap();
+        }
+        let mut names: Vec<(String, String)> = std::fs::read_dir(&dir)
+            .unwrap()
+            .flatten()
+            .map(|e| {
+                let owner = std::fs::read_to_string(e.path()).unwrap();
+                (e.file_name().to_string_lossy().into_owned(), owner)
+            })
+            .collect();
+        names.sort();
+        assert_eq!(
+            names,
+            [("10.1.3.2", "a"), ("10.1.3.3", "b"), ("10.1.3.4", "c")]
+                .map(|(n, o)| (n.to_string(), o.to_string()))
+        );
+        // A start killed between staging and linking leaves a file that names its owner and is
+        // nobody's address.
+        std::fs::write(dir.join(".d.lease"), "d").unwrap();
+        assert_eq!(count(&dir), 3);
+        let (ip, _) = allocate(&dir, &s, "d").unwrap();
+        assert_eq!(ip, Ipv4Addr::new(10, 1, 3, 5));
+        assert!(!dir.join(".d.lease").exists());
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

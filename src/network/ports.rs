@@ -69,16 +69,18 @@ pub fn reserve(dir: &Path, b: &PortBinding, id: &str) -> Result<(u16, PathBuf), 
         Ok(p) => p,
         Err(_) => return Err(NetworkError::PortTaken(b.describe())),
     };
-    let path = dir.join(format!("{}-{port}", b.proto));
-    match std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .open(&path)
-    {
-        Ok(mut f) => {
-            f.write_all(id.as_bytes()).map_err(io_err)?;
-            Ok((port, path))
-        }
+    let name = format!("{}-{port}", b.proto);
+    let path = dir.join(&name);
+    // Staged with the owner's id, then linked to its name: atomic, and a process killed at any
+    // point leaves no reservation that does not name its owner (see `ipam`).
+    let staged = dir.join(format!(".{id}.{name}"));
+    std::fs::File::create(&staged)
+        .and_then(|mut f| f.write_all(id.as_bytes()))
+        .map_err(io_err)?;
+    let linked = std::fs::hard_link(&staged, &path);
+    let _ = std::fs::remove_file(&staged);
+    match linked {
+        Ok(()) => Ok((port, path)),
         Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Err(NetworkError::PortTaken(
             PortBinding {
                 host_port: port,

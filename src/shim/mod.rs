@@ -77,6 +77,9 @@ pub fn main(args: ShimArgs) -> i32 {
     step_gate::arm_from_env();
     let traceparent = std::env::var("TRACEPARENT").ok();
     trace::install("shim", traceparent.as_deref(), None);
+    // The daemon's (or the CLI's) OTLP settings: the exit and restart traces go out live, each
+    // by an exporter process of its own (the shim stays single-threaded: it clones).
+    trace::otlp::live::start_in_children_from_env();
 
     let mut engine = Engine::new(Paths::new(&args.root, &args.exec_root));
     // The engine that spawned us named its bridge; a restart by the policy must use the same.

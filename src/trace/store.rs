@@ -32,7 +32,7 @@ pub enum TraceError {
     Ambiguous { prefix: String, matches: String },
 }
 
-/// Writes `trace` into `dir` and returns its path.
+/// Writes `trace` into `dir` and returns its path; tells whoever asked with [`on_write`].
 pub fn write(dir: &Path, trace: &TraceFile) -> Result<PathBuf, TraceError> {
     let path = dir.join(format!("{}.json", trace.trace_id));
     let tmp = dir.join(format!(".{}.json.tmp", trace.trace_id));
@@ -47,7 +47,21 @@ pub fn write(dir: &Path, trace: &TraceFile) -> Result<PathBuf, TraceError> {
     w.write_all(b"\n").map_err(err)?;
     w.flush().map_err(err)?;
     fs::rename(&tmp, &path).map_err(err)?;
+    if let Some(publish) = PUBLISH.get() {
+        publish(&path, trace);
+    }
     Ok(path)
+}
+
+/// Who hears of every trace this process writes, with its path.
+pub type Listener = Box<dyn Fn(&Path, &TraceFile) + Send + Sync>;
+
+/// Who hears of every trace this process writes (the live OTLP export, when it runs).
+static PUBLISH: std::sync::OnceLock<Listener> = std::sync::OnceLock::new();
+
+/// Makes `publish` hear of every trace this process writes from now on (once per process).
+pub fn on_write(publish: Listener) {
+    let _ = PUBLISH.set(publish);
 }
 
 /// Reads one trace file.
