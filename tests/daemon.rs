@@ -146,7 +146,7 @@ fn the_stock_docker_cli_runs_containers_through_the_daemon() {
     let d = Daemon::start(&env);
 
     let v = docker(&env, &d, &["version", "--format", "{{.Server.APIVersion}}"]);
-    assert_eq!(v.ok().stdout.trim(), "1.41");
+    assert_eq!(v.ok().stdout.trim(), "1.56");
     let info = docker(
         &env,
         &d,

@@ -18,9 +18,7 @@ use crate::image::{Image, ImageError};
 use crate::state::{StateError, Status};
 use crate::sys::exit;
 
-/// The API version this daemon speaks (Docker 20.10's), and the oldest it accepts.
-pub use crate::api::container::API_VERSION;
-pub const MIN_API_VERSION: &str = "1.24";
+use crate::api::version;
 
 /// A request that failed: docker's `{"message": …}` with its status code.
 #[derive(Debug)]
@@ -252,16 +250,16 @@ pub fn version() -> Value {
             "Name": "Engine",
             "Version": version,
             "Details": {
-                "ApiVersion": API_VERSION,
-                "MinAPIVersion": MIN_API_VERSION,
+                "ApiVersion": version::LATEST.to_string(),
+                "MinAPIVersion": version::MIN.to_string(),
                 "Os": "linux",
                 "Arch": crate::sys::arch::go_arch(),
                 "KernelVersion": kernel,
             }
         }],
         "Version": version,
-        "ApiVersion": API_VERSION,
-        "MinAPIVersion": MIN_API_VERSION,
+        "ApiVersion": version::LATEST.to_string(),
+        "MinAPIVersion": version::MIN.to_string(),
         "GitCommit": "",
         "GoVersion": "",
         "Os": "linux",

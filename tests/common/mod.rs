@@ -4,7 +4,7 @@
 //! containers. Each test has its own bridge and subnet, never a user's `ctrace0`; the harness
 //! prunes it and checks that the bridge, its iptables rules and its leases are gone.
 //!
-//! Beside it: [`containers`] (inspect, state, health and events as a user reads them, and the
+//! Beside it: [`daemon`] (a `ctrace daemon` and raw HTTP to it), [`containers`] (inspect, state, health and events as a user reads them, and the
 //! usual ways to set a container up), [`poll`] (`eventually`: wait for a condition, never for a
 //! guessed time), [`archive`] (tar headers, busybox layers, `docker save` archives) and
 //! [`registry`] (a real registry and a proxy for the pull tests).
@@ -15,6 +15,7 @@
 
 pub mod archive;
 pub mod containers;
+pub mod daemon;
 pub mod poll;
 pub mod registry;
 

@@ -11,6 +11,7 @@ use bytes::Bytes;
 use hyper::StatusCode;
 use serde_json::{json, Value};
 
+use crate::api::version::{self, Answer};
 use crate::engine::start::ShimIo;
 use crate::engine::{self};
 use crate::state::{ContainerConfig, Status};
@@ -29,13 +30,18 @@ pub(super) async fn list(d: Arc<Daemon>, ctx: &Ctx) -> Reply {
         .param("limit")
         .and_then(|l| l.parse().ok())
         .filter(|l: &usize| *l > 0);
+    let version = ctx.version;
     let v = blocking(&d, move |e| {
         let rows: Vec<Value> = e
             .list()?
             .iter()
             .filter(|c| all || limit.is_some() || c.state.status == Status::Running)
             .take(limit.unwrap_or(usize::MAX))
-            .map(api::container_summary)
+            .map(|c| {
+                let mut row = api::container_summary(c);
+                version::shape(Answer::ContainerSummary, version, &mut row);
+                row
+            })
             .collect();
         Ok(Value::Array(rows))
     })
@@ -56,12 +62,13 @@ pub(super) async fn create(d: Arc<Daemon>, ctx: &Ctx, body: Bytes) -> Reply {
     )))
 }
 
-pub(super) async fn inspect(d: Arc<Daemon>, q: String) -> Reply {
+pub(super) async fn inspect(d: Arc<Daemon>, ctx: &Ctx, q: String) -> Reply {
+    let version = ctx.version;
     let v = blocking(&d, move |e| {
         let entry = e.entry(&q)?;
-        Ok(api::container_inspect(engine::query::inspect_json(
-            &entry, &e.paths,
-        )))
+        let mut v = api::container_inspect(engine::query::inspect_json(&entry, &e.paths));
+        version::shape(Answer::ContainerInspect, version, &mut v);
+        Ok(v)
     })
     .await?;
     Ok(http::json(StatusCode::OK, &v))

@@ -48,18 +48,18 @@ pub async fn route(d: Arc<Daemon>, ctx: Ctx, req: Request<Incoming>) -> Reply {
     match (m.clone(), segs.as_slice()) {
         (Method::GET | Method::HEAD, ["_ping"]) => Ok(ping(m)),
         (Method::GET, ["version"]) => Ok(http::json(StatusCode::OK, &api::version())),
-        (Method::GET, ["info"]) => info(d).await,
-        (Method::GET, ["images", "json"]) => images(d).await,
+        (Method::GET, ["info"]) => info(d, &ctx).await,
+        (Method::GET, ["images", "json"]) => images(d, &ctx).await,
         (Method::POST, ["images", "create"]) => pull(d, &ctx).await,
         (Method::GET, ["images", name @ .., "json"]) if !name.is_empty() => {
-            image_inspect(d, name.join("/")).await
+            image_inspect(d, &ctx, name.join("/")).await
         }
         (Method::GET, ["containers", "json"]) => list(d, &ctx).await,
         (Method::POST, ["containers", "create"]) => {
             let body = http::body(req).await?;
             create(d, &ctx, body).await
         }
-        (Method::GET, ["containers", id, "json"]) => inspect(d, check_ref(id)?.into()).await,
+        (Method::GET, ["containers", id, "json"]) => inspect(d, &ctx, check_ref(id)?.into()).await,
         (Method::GET, ["containers", id, "logs"]) => logs(d, &ctx, check_ref(id)?.into()).await,
         (Method::POST, ["containers", id, "start"]) => start(d, &ctx, check_ref(id)?.into()).await,
         (Method::POST, ["containers", id, "stop"]) => stop(d, &ctx, check_ref(id)?.into()).await,

@@ -7,40 +7,39 @@ use std::sync::Arc;
 
 use hyper::{Method, Response, StatusCode};
 
+use crate::api::version::{self, Answer};
 use crate::daemon::api;
 use crate::daemon::http::{self, Body, Ctx};
 use crate::daemon::Daemon;
 
 use super::traced::{blocking, Reply};
 
+/// `GET`/`HEAD /_ping` with moby's headers: not to be cached, BuildKit as the builder a client
+/// should choose, no swarm (the version headers are the server's, on every answer).
 pub(super) fn ping(m: &Method) -> Response<Body> {
-    let mut r = http::full(StatusCode::OK, "text/plain; charset=utf-8", "OK");
-    if m == Method::HEAD {
-        r = http::empty(StatusCode::OK);
-    }
+    let body = if m == Method::HEAD { "" } else { "OK" };
+    let mut r = http::full(StatusCode::OK, "text/plain; charset=utf-8", body);
     let h = r.headers_mut();
-    h.insert("docker-experimental", "false".parse().expect("header"));
-    h.insert(
-        "cache-control",
-        "no-cache, no-store, must-revalidate"
-            .parse()
-            .expect("header"),
-    );
+    for (k, v) in [
+        ("cache-control", "no-cache, no-store, must-revalidate"),
+        ("pragma", "no-cache"),
+        ("builder-version", "2"),
+        ("swarm", "inactive"),
+    ] {
+        h.insert(k, v.parse().expect("header"));
+    }
     r
 }
 
-pub(super) async fn info(d: Arc<Daemon>) -> Reply {
+pub(super) async fn info(d: Arc<Daemon>, ctx: &Ctx) -> Reply {
     let id = d.id.clone();
+    let version = ctx.version;
     let v = blocking(&d, move |e| {
         let entries = e.list()?;
         let images = e.images().and_then(|s| Ok(s.list()?.len())).unwrap_or(0);
-        Ok(api::info(
-            &entries,
-            images,
-            &e.paths.root,
-            &e.bridge.name,
-            &id,
-        ))
+        let mut v = api::info(&entries, images, &e.paths.root, &e.bridge.name, &id);
+        version::shape(Answer::Info, version, &mut v);
+        Ok(v)
     })
     .await?;
     Ok(http::json(StatusCode::OK, &v))
