@@ -107,3 +107,180 @@ fn answers_take_the_shape_of_the_version_asked_for() {
     let rm = d.request("DELETE", &format!("/containers/{name}?force=1"), None);
     assert_eq!(rm.status, 204, "{}", rm.body);
 }
+
+#[test]
+fn inspect_has_every_key_clients_read_without_checking_with_dockers_zero_values() {
+    let env = Env::new("api_inspect_keys");
+    let d = Daemon::start(&env);
+    let name = env.name("keys");
+    let created = d.request(
+        "POST",
+        &format!("/containers/create?name={name}"),
+        Some(r#"{"Image":"busybox","Cmd":["true"]}"#),
+    );
+    assert_eq!(created.status, 201, "{}", created.body);
+    let v = d
+        .request("GET", &format!("/containers/{name}/json"), None)
+        .json();
+    let hc = &v["HostConfig"];
+    assert_eq!(
+        hc["LogConfig"],
+        serde_json::json!({"Type": "json-file", "Config": {}})
+    );
+    for (key, zero) in [
+        ("UTSMode", serde_json::json!("")),
+        ("CgroupnsMode", serde_json::json!("private")),
+        ("CpuShares", serde_json::json!(0)),
+        ("CpusetCpus", serde_json::json!("")),
+        ("PidMode", serde_json::json!("")),
+        ("MemorySwappiness", serde_json::Value::Null),
+        ("VolumeDriver", serde_json::json!("")),
+        ("Isolation", serde_json::json!("")),
+        ("DeviceCgroupRules", serde_json::Value::Null),
+        ("Init", serde_json::Value::Null),
+    ] {
+        assert_eq!(hc.get(key), Some(&zero), "HostConfig.{key} in {hc}");
+    }
+    assert!(v["Config"].get("StopTimeout").is_some(), "{}", v["Config"]);
+    let networks = v["NetworkSettings"]["Networks"].as_object().unwrap();
+    assert!(!networks.is_empty(), "{v}");
+    for (net, ep) in networks {
+        for key in [
+            "DriverOpts",
+            "IPAMConfig",
+            "Aliases",
+            "NetworkID",
+            "MacAddress",
+        ] {
+            assert!(ep.get(key).is_some(), "{net}: {key} missing from {ep}");
+        }
+    }
+    let rows = d.request("GET", "/containers/json?all=1", None).json();
+    let row = rows
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["Names"][0] == format!("/{name}"));
+    assert_eq!(row.unwrap()["Image"], "busybox", "{rows}");
+    assert_eq!(
+        d.request("DELETE", &format!("/containers/{name}"), None)
+            .status,
+        204
+    );
+}
+
+#[test]
+fn create_reads_nulls_and_unknown_keys_as_go_does_and_refuses_what_it_cannot_honour() {
+    let env = Env::new("api_create_bodies");
+    let d = Daemon::start(&env);
+    let name = env.name("lenient");
+    let body = r#"{"Image":"busybox","Cmd":["true"],"Env":["KEPT_AS_GIVEN","A=1"],
+        "Healthcheck":null,"Volumes":null,"SomeFutureKey":{"x":1},
+        "HostConfig":{"Runtime":"runc","Memory":null,"PidsLimit":null,"Binds":null,
+        "LogConfig":{"Type":"json-file","Config":{}},"AnotherFutureKey":true}}"#;
+    let created = d.request(
+        "POST",
+        &format!("/containers/create?name={name}"),
+        Some(body),
+    );
+    assert_eq!(created.status, 201, "{}", created.body);
+    let v = d
+        .request("GET", &format!("/containers/{name}/json"), None)
+        .json();
+    let env_list: Vec<&str> = v["Config"]["Env"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|e| e.as_str())
+        .collect();
+    assert!(env_list.contains(&"KEPT_AS_GIVEN"), "{env_list:?}");
+    assert!(env_list.contains(&"A=1"), "{env_list:?}");
+    assert_eq!(
+        d.request("DELETE", &format!("/containers/{name}"), None)
+            .status,
+        204
+    );
+
+    for (host_config, want) in [
+        (
+            r#"{"LogConfig":{"Type":"bogus"}}"#,
+            "no log driver named 'bogus'",
+        ),
+        (r#"{"GroupAdd":["audio"]}"#, "GroupAdd"),
+    ] {
+        let refused = d.request(
+            "POST",
+            &format!("/containers/create?name={name}"),
+            Some(&format!(
+                r#"{{"Image":"busybox","HostConfig":{host_config}}}"#
+            )),
+        );
+        assert_eq!(refused.status, 400, "{}", refused.body);
+        let message = refused.json()["message"].as_str().unwrap().to_string();
+        assert!(message.contains(want), "{message} !~ {want}");
+    }
+    let all = d.request("GET", "/containers/json?all=1", None).json();
+    assert_eq!(
+        all,
+        serde_json::json!([]),
+        "a refused create left a container"
+    );
+}
+
+#[test]
+fn a_bare_env_name_is_unset_in_the_container_and_kept_in_its_config() {
+    let env = Env::new("api_bare_env");
+    let d = Daemon::start(&env);
+    let name = env.name("bare");
+    let run = d.docker(
+        &[
+            "run",
+            "--name",
+            &name,
+            "-e",
+            "CTRACE_TEST_SURELY_UNSET",
+            "-e",
+            "B=2",
+            "busybox",
+            "env",
+        ],
+        &[],
+    );
+    let out = run.ok().stdout.clone();
+    assert!(out.contains("B=2\n"), "{out}");
+    assert!(!out.contains("CTRACE_TEST_SURELY_UNSET"), "{out}");
+    let given = d.docker(&["inspect", "--format", "{{json .Config.Env}}", &name], &[]);
+    assert!(
+        given.ok().stdout.contains("\"CTRACE_TEST_SURELY_UNSET\""),
+        "{}",
+        given.stdout
+    );
+    d.docker(&["rm", &name], &[]).ok();
+}
+
+#[test]
+fn the_python_sdk_with_its_default_version_runs_a_container_and_reads_its_output() {
+    let env = Env::new("api_python_sdk");
+    let d = Daemon::start(&env);
+    let script = r#"
+import sys, docker
+c = docker.DockerClient(base_url=sys.argv[1])
+print(c.version()["ApiVersion"], c.api.api_version)
+out = c.containers.run("busybox", ["echo", "hi"], remove=True)
+print(out.decode().strip())
+print(len(c.containers.list(all=True)))
+"#;
+    let out = std::process::Command::new("python3")
+        .args(["-c", script, &format!("unix://{}", d.socket.display())])
+        .output()
+        .expect("python3 is not installed: run scripts/deps.sh");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "the Docker SDK for Python failed (scripts/deps.sh installs it):\n{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert!(lines[0].starts_with(LATEST), "{stdout}");
+    assert_eq!(&lines[1..], ["hi", "0"], "{stdout}");
+}

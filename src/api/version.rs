@@ -159,6 +159,16 @@ pub const CHANGES: &[Change] = &[
     // v1.50: the br_netfilter fields of `GET /info` omitted.
     change((1, 50), Info, "/BridgeNfIptables", Removed),
     change((1, 50), Info, "/BridgeNfIp6tables", Removed),
+    // v1.50: image inspect's `Config` loses the container-only fields.
+    change((1, 50), ImageInspect, "/Config/Hostname", Removed),
+    change((1, 50), ImageInspect, "/Config/Domainname", Removed),
+    change((1, 50), ImageInspect, "/Config/AttachStdin", Removed),
+    change((1, 50), ImageInspect, "/Config/AttachStdout", Removed),
+    change((1, 50), ImageInspect, "/Config/AttachStderr", Removed),
+    change((1, 50), ImageInspect, "/Config/Tty", Removed),
+    change((1, 50), ImageInspect, "/Config/OpenStdin", Removed),
+    change((1, 50), ImageInspect, "/Config/StdinOnce", Removed),
+    change((1, 50), ImageInspect, "/Config/Image", Removed),
     // v1.51: an image's `Containers` counts its containers; before, it was always -1.
     change((1, 51), ImageSummary, "/Containers", WasConstant(-1)),
     // v1.52: the deprecated top-level `NetworkSettings` fields, `KernelMemoryTCP` and the
@@ -281,6 +291,7 @@ pub const CHANGES: &[Change] = &[
     change((1, 52), ImageInspect, "/Comment", OmittedWhenEmpty),
     change((1, 52), ImageInspect, "/DockerVersion", OmittedWhenEmpty),
     change((1, 52), ImageInspect, "/Author", OmittedWhenEmpty),
+    change((1, 52), ContainerSummary, "/Health", Added),
     change((1, 52), Event, "/status", Removed),
     change((1, 52), Event, "/id", Removed),
     change((1, 52), Event, "/from", Removed),
