@@ -284,3 +284,181 @@ print(len(c.containers.list(all=True)))
     assert!(lines[0].starts_with(LATEST), "{stdout}");
     assert_eq!(&lines[1..], ["hi", "0"], "{stdout}");
 }
+
+#[test]
+fn create_from_a_missing_image_is_dockers_404_and_the_docker_cli_then_pulls() {
+    let env = Env::new("api_missing_image");
+    let d = Daemon::start(&env);
+    // A registry that refuses at once: nothing here may depend on Docker Hub.
+    let image = "127.0.0.1:1/ctrace-test/nothing:latest";
+    let a = d.request(
+        "POST",
+        "/containers/create",
+        Some(&format!(r#"{{"Image":"{image}"}}"#)),
+    );
+    assert_eq!(a.status, 404, "{}", a.body);
+    assert_eq!(a.json()["message"], format!("No such image: {image}"));
+    let run = d.docker(&["run", "--rm", image, "true"], &[]);
+    assert_ne!(run.code, 0);
+    assert!(
+        run.stderr
+            .contains(&format!("Unable to find image '{image}' locally")),
+        "{}",
+        run.stderr
+    );
+    let all = d.request("GET", "/containers/json?all=1", None).json();
+    assert_eq!(
+        all,
+        serde_json::json!([]),
+        "a failed create left a container"
+    );
+}
+
+#[test]
+fn kill_with_sigkill_answers_once_the_exit_is_recorded() {
+    let env = Env::new("api_kill_waits");
+    let d = Daemon::start(&env);
+    for round in 0..5 {
+        let name = env.name(&format!("killed{round}"));
+        d.docker(
+            &["run", "-d", "--name", &name, "busybox", "sleep", "1000"],
+            &[],
+        )
+        .ok();
+        let killed = d.request("POST", &format!("/containers/{name}/kill"), None);
+        assert_eq!(killed.status, 204, "{}", killed.body);
+        let state = &d
+            .request("GET", &format!("/containers/{name}/json"), None)
+            .json()["State"];
+        assert_eq!(state["Status"], "exited", "round {round}: {state}");
+        assert_eq!(state["ExitCode"], 137, "round {round}: {state}");
+        let rm = d.request("DELETE", &format!("/containers/{name}"), None);
+        assert_eq!(rm.status, 204, "round {round}: {}", rm.body);
+    }
+}
+
+#[test]
+fn wait_returns_on_each_exit_of_a_container_that_restarts_always() {
+    let env = Env::new("api_wait_restarts");
+    let d = Daemon::start(&env);
+    let name = env.name("again");
+    d.docker(
+        &[
+            "run",
+            "-d",
+            "--name",
+            &name,
+            "--restart",
+            "always",
+            "busybox",
+            "sh",
+            "-c",
+            "sleep 0.3; exit 3",
+        ],
+        &[],
+    )
+    .ok();
+    for condition in ["not-running", "next-exit", "not-running"] {
+        let a = d.request(
+            "POST",
+            &format!("/containers/{name}/wait?condition={condition}"),
+            None,
+        );
+        assert_eq!(a.status, 200, "{condition}: {}", a.body);
+        assert_eq!(a.json()["StatusCode"], 3, "{condition}: {}", a.body);
+    }
+    let rm = d.request("DELETE", &format!("/containers/{name}?force=1"), None);
+    assert_eq!(rm.status, 204, "{}", rm.body);
+}
+
+#[test]
+fn logs_keep_to_the_window_since_and_until_ask_for() {
+    let env = Env::new("api_logs_window");
+    let d = Daemon::start(&env);
+    let name = env.name("talker");
+    d.docker(
+        &[
+            "run",
+            "--name",
+            &name,
+            "busybox",
+            "sh",
+            "-c",
+            "echo first; sleep 1; echo second",
+        ],
+        &[],
+    )
+    .ok();
+    let all = d.request(
+        "GET",
+        &format!("/containers/{name}/logs?stdout=1&timestamps=1"),
+        None,
+    );
+    assert_eq!(all.status, 200, "{}", all.body);
+    let text = all.frames();
+    let stamp = |word: &str| {
+        text.lines()
+            .find(|l| l.ends_with(word))
+            .and_then(|l| l.split_whitespace().next())
+            .unwrap_or_else(|| panic!("no {word:?} in {text:?}"))
+            .to_string()
+    };
+    let (first, second) = (stamp("first"), stamp("second"));
+    let until = d.request(
+        "GET",
+        &format!("/containers/{name}/logs?stdout=1&until={first}"),
+        None,
+    );
+    assert_eq!(until.frames(), "first\n");
+    let since = d.request(
+        "GET",
+        &format!("/containers/{name}/logs?stdout=1&since={second}"),
+        None,
+    );
+    assert_eq!(since.frames(), "second\n");
+    let bad = d.request(
+        "GET",
+        &format!("/containers/{name}/logs?stdout=1&until=soon"),
+        None,
+    );
+    assert_eq!(bad.status, 400, "{}", bad.body);
+    d.docker(&["rm", &name], &[]).ok();
+}
+
+#[test]
+fn swarm_and_plugin_endpoints_answer_as_a_dockerd_in_no_swarm_with_no_plugins() {
+    let env = Env::new("api_no_swarm");
+    let d = Daemon::start(&env);
+    let not_manager = "This node is not a swarm manager. Use \"docker swarm init\" or \"docker swarm join\" to connect this node to swarm and try again.";
+    for (method, path) in [
+        ("GET", "/swarm"),
+        ("GET", "/v1.41/nodes"),
+        ("GET", "/services"),
+        ("GET", "/tasks"),
+        ("GET", "/secrets"),
+        ("GET", "/configs"),
+        ("POST", "/services/create"),
+    ] {
+        let a = d.request(method, path, None);
+        assert_eq!(a.status, 503, "{method} {path}: {}", a.body);
+        assert_eq!(a.json()["message"], not_manager, "{method} {path}");
+    }
+    let leave = d.request("POST", "/swarm/leave", None);
+    assert_eq!(
+        (leave.status, leave.json()["message"].clone()),
+        (503, serde_json::json!("This node is not part of a swarm"))
+    );
+    let plugins = d.request("GET", "/plugins", None);
+    assert_eq!(
+        (plugins.status, plugins.json()),
+        (200, serde_json::json!([]))
+    );
+    assert_eq!(d.request("GET", "/plugins/nope/json", None).status, 404);
+    let node_ls = d.docker(&["node", "ls"], &[]);
+    assert!(
+        node_ls.stderr.contains("not a swarm manager"),
+        "{}",
+        node_ls.stderr
+    );
+    d.docker(&["plugin", "ls"], &[]).ok();
+}

@@ -387,7 +387,9 @@ impl CreateBody {
             .collect::<Result<_, _>>()
             .map_err(|e| e.to_string())?;
         Ok(CreateOptions {
-            pull: Pull::Missing,
+            // Docker's create never pulls: a missing image is a 404, and the client pulls it
+            // through `POST /images/create` (the offline busybox is built, not pulled).
+            pull: Pull::Never,
             restart_policy,
             healthcheck: c.healthcheck,
             image: c.image,

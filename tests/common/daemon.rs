@@ -26,10 +26,26 @@ pub struct Answer {
     pub status: u16,
     /// Lower-cased names.
     pub headers: BTreeMap<String, String>,
+    /// The body as text (lossy).
     pub body: String,
+    /// The body's bytes.
+    pub raw: Vec<u8>,
 }
 
 impl Answer {
+    /// The payloads of docker's multiplexed stream frames in the body, as text.
+    pub fn frames(&self) -> String {
+        let mut out = String::new();
+        let b = &self.raw;
+        let mut i = 0;
+        while i + 8 <= b.len() {
+            let n = u32::from_be_bytes([b[i + 4], b[i + 5], b[i + 6], b[i + 7]]) as usize;
+            let end = (i + 8 + n).min(b.len());
+            out.push_str(&String::from_utf8_lossy(&b[i + 8..end]));
+            i = end;
+        }
+        out
+    }
     /// The body as JSON (a failure shows the body).
     #[track_caller]
     pub fn json(&self) -> serde_json::Value {
@@ -107,10 +123,13 @@ pub fn request(socket: &Path, method: &str, path: &str, body: Option<&[u8]>) -> 
         status: 0,
         headers: BTreeMap::new(),
         body: String::new(),
+        raw: Vec::new(),
     };
     let Ok(mut s) = UnixStream::connect(socket) else {
         return answer;
     };
+    // A request that never answers fails the test instead of hanging it.
+    let _ = s.set_read_timeout(Some(std::time::Duration::from_secs(60)));
     let mut req = format!("{method} {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n");
     if let Some(b) = body {
         req += &format!(
@@ -127,8 +146,12 @@ pub fn request(socket: &Path, method: &str, path: &str, body: Option<&[u8]>) -> 
     }
     let mut raw = Vec::new();
     let _ = s.read_to_end(&mut raw);
-    let text = String::from_utf8_lossy(&raw).into_owned();
-    let (head, rest) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    let split = raw.windows(4).position(|w| w == b"\r\n\r\n");
+    let (head, rest) = match split {
+        Some(i) => (&raw[..i], &raw[i + 4..]),
+        None => (&raw[..], &raw[raw.len()..]),
+    };
+    let head = String::from_utf8_lossy(head).into_owned();
     let mut lines = head.lines();
     answer.status = lines
         .next()
@@ -142,20 +165,23 @@ pub fn request(socket: &Path, method: &str, path: &str, body: Option<&[u8]>) -> 
                 .insert(k.trim().to_ascii_lowercase(), v.trim().to_string());
         }
     }
-    answer.body = if answer.header("transfer-encoding") == Some("chunked") {
-        let mut out = String::new();
+    answer.raw = if answer.header("transfer-encoding") == Some("chunked") {
+        let mut out = Vec::new();
         let mut r = rest;
-        while let Some((size, tail)) = r.split_once("\r\n") {
+        while let Some(eol) = r.windows(2).position(|w| w == b"\r\n") {
+            let size = String::from_utf8_lossy(&r[..eol]);
             let n = usize::from_str_radix(size.trim(), 16).unwrap_or(0);
-            if n == 0 || tail.len() < n {
+            let data = &r[eol + 2..];
+            if n == 0 || data.len() < n {
                 break;
             }
-            out.push_str(&tail[..n]);
-            r = tail[n..].trim_start_matches("\r\n");
+            out.extend_from_slice(&data[..n]);
+            r = data[n..].strip_prefix(b"\r\n").unwrap_or(&data[n..]);
         }
         out
     } else {
-        rest.to_string()
+        rest.to_vec()
     };
+    answer.body = String::from_utf8_lossy(&answer.raw).into_owned();
     answer
 }

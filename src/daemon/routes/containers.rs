@@ -23,6 +23,7 @@ use crate::daemon::http::{self, Ctx};
 use crate::daemon::Daemon;
 
 use super::traced::{blocking, traced, Reply};
+use super::wait::{wait_for, Condition};
 
 pub(super) async fn list(d: Arc<Daemon>, ctx: &Ctx) -> Reply {
     let all = ctx.flag("all");
@@ -51,6 +52,8 @@ pub(super) async fn list(d: Arc<Daemon>, ctx: &Ctx) -> Reply {
 
 pub(super) async fn create(d: Arc<Daemon>, ctx: &Ctx, body: Bytes) -> Reply {
     let opts = api::create_options(&body, ctx.param("name").map(str::to_string))?;
+    let image = opts.image.clone();
+    blocking(&d, move |e| image_present(e, &image)).await?;
     let (id, traced) = traced(&d, ctx, "create", move |d| {
         let cfg = engine::create::create(&d.engine, &opts)?;
         Ok((cfg.id.clone(), Some(cfg)))
@@ -60,6 +63,27 @@ pub(super) async fn create(d: Arc<Daemon>, ctx: &Ctx, body: Bytes) -> Reply {
         StatusCode::CREATED,
         &json!({ "Id": id, "Warnings": [] }),
     )))
+}
+
+/// As dockerd's create: an image that is not in the store is a 404 (`No such image: alpine:latest`)
+/// for the client to pull, never pulled here. The busybox ctrace builds from the host's static
+/// binary counts as present.
+fn image_present(e: &engine::Engine, image: &str) -> Result<(), ApiError> {
+    use crate::image::{reference, ImageError};
+    match e.images()?.resolve(image) {
+        Err(ImageError::NotFound { .. }) => {
+            let full = reference::normalize(image).map_err(engine::EngineError::from)?;
+            if full == "docker.io/library/busybox:latest" {
+                return Ok(());
+            }
+            Err(ApiError::not_found(format!(
+                "No such image: {}",
+                reference::familiar(&full)
+            )))
+        }
+        Err(e) => Err(engine::EngineError::from(e).into()),
+        Ok(_) => Ok(()),
+    }
 }
 
 pub(super) async fn inspect(d: Arc<Daemon>, ctx: &Ctx, q: String) -> Reply {
@@ -203,12 +227,31 @@ pub(super) async fn kill(d: Arc<Daemon>, ctx: &Ctx, q: String) -> Reply {
     let name = ctx.param("signal").unwrap_or("KILL").to_string();
     let signal = engine::stop::parse_signal(&name)
         .ok_or_else(|| ApiError::bad_request(format!("invalid signal: {name}")))?;
+    // As moby's Kill: after SIGKILL the answer waits (up to 10 s) for the exit to be recorded,
+    // so an inspect right after shows it exited and a rm right after succeeds. The watch is
+    // taken before the signal, so the exit cannot be missed.
+    let watch = if signal == nix::sys::signal::Signal::SIGKILL {
+        let q = q.clone();
+        blocking(&d, move |e| Ok(e.store.lookup(&q).ok()))
+            .await?
+            .map(|id| {
+                let rx = d.hub.watch(&id);
+                let initial = rx.borrow().clone();
+                (id, rx, initial)
+            })
+    } else {
+        None
+    };
     let ((), traced) = traced(&d, ctx, "kill", move |d| {
         let cfg = config_of(d, &q);
         engine::stop::kill(&d.engine, &q, signal)?;
         Ok(((), cfg))
     })
     .await?;
+    if let Some((id, rx, initial)) = watch {
+        let exit = wait_for(&d, &id, Condition::NextExit, initial, rx);
+        let _ = tokio::time::timeout(Duration::from_secs(10), exit).await;
+    }
     Ok(traced.into_response(http::empty(StatusCode::NO_CONTENT)))
 }
 

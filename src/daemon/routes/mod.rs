@@ -32,7 +32,7 @@ use containers::{create, inspect, kill, list, pause, remove, restart, start, sto
 use exec::{exec_create, exec_start};
 use images::{image_inspect, images, pull};
 use logs::logs;
-use system::{events, info, ping};
+use system::{events, info, no_plugins, no_swarm, ping};
 use traced::Reply;
 use wait::wait;
 
@@ -90,6 +90,10 @@ pub async fn route(d: Arc<Daemon>, ctx: Ctx, req: Request<Incoming>) -> Reply {
             Ok(http::json(StatusCode::OK, &v))
         }
         (Method::GET, ["events"]) => events(d, &ctx),
+        (_, ["swarm", ..] | ["nodes" | "services" | "tasks" | "secrets" | "configs", ..]) => {
+            no_swarm(m, &segs)
+        }
+        (_, ["plugins", ..]) => no_plugins(m, &segs),
         _ => Err(ApiError::not_found(format!(
             "page not found: {} {}",
             ctx.method, ctx.path
