@@ -143,6 +143,12 @@ pub const CHANGES: &[Change] = &[
         "/NetworkSettings/Networks/*/DNSNames",
         Added,
     ),
+    change(
+        (1, 44),
+        ContainerSummary,
+        "/NetworkSettings/Networks/*/DNSNames",
+        Added,
+    ),
     // v1.48: `GwPriority` per network endpoint.
     change(
         (1, 48),

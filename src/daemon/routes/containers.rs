@@ -169,6 +169,20 @@ fn stop_timeout(ctx: &Ctx) -> Result<u64, ApiError> {
 
 pub(super) async fn stop(d: Arc<Daemon>, ctx: &Ctx, q: String) -> Reply {
     let t = stop_timeout(ctx)?;
+    // As moby: stopping a container that is not running is "not modified" (a missing one is the
+    // engine's 404, below).
+    let q2 = q.clone();
+    let stopped = blocking(&d, move |e| {
+        Ok(e.store
+            .lookup(&q2)
+            .ok()
+            .and_then(|id| e.store.load_state(&id).ok()))
+    })
+    .await?
+    .is_some_and(|s| matches!(s.status, Status::Created | Status::Exited | Status::Dead));
+    if stopped {
+        return Ok(http::empty(StatusCode::NOT_MODIFIED));
+    }
     let ((), traced) = traced(&d, ctx, "stop", move |d| {
         let cfg = config_of(d, &q);
         engine::stop::stop(&d.engine, &q, Duration::from_secs(t))?;
