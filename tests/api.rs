@@ -462,3 +462,35 @@ fn swarm_and_plugin_endpoints_answer_as_a_dockerd_in_no_swarm_with_no_plugins() 
     );
     d.docker(&["plugin", "ls"], &[]).ok();
 }
+
+#[test]
+fn docker_run_i_feeds_the_containers_stdin_through_the_attach() {
+    let env = Env::new("api_run_i");
+    let d = Daemon::start(&env);
+    let cat = d.docker_with_input(&["run", "-i", "--rm", "busybox", "cat"], b"hello\nworld\n");
+    assert_eq!(cat.ok().stdout, "hello\nworld\n", "{}", cat.stderr);
+    let read = d.docker_with_input(
+        &[
+            "run",
+            "-i",
+            "--rm",
+            "busybox",
+            "sh",
+            "-c",
+            "read x; echo got $x; exit 4",
+        ],
+        b"abc\n",
+    );
+    assert_eq!(
+        (read.code, read.stdout.as_str()),
+        (4, "got abc\n"),
+        "{}",
+        read.stderr
+    );
+    // Without -i the input is not read: the container sees an empty stdin.
+    let closed = d.docker_with_input(&["run", "--rm", "busybox", "cat"], b"ignored\n");
+    assert_eq!(closed.ok().stdout, "");
+    let tty = d.docker(&["run", "-t", "--rm", "busybox", "true"], &[]);
+    assert_ne!(tty.code, 0);
+    assert!(tty.stderr.contains("-t"), "{}", tty.stderr);
+}

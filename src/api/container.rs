@@ -386,7 +386,15 @@ impl CreateBody {
             .map(|v| mounts::parse_volumes_from(v))
             .collect::<Result<_, _>>()
             .map_err(|e| e.to_string())?;
+        let runtime = Kind::parse(&h.runtime)
+            .ok_or_else(|| format!("unknown runtime {:?}: expected embedded or runc", h.runtime))?;
+        if c.open_stdin && runtime == Kind::Runc {
+            return Err(
+                "-i/-t are not supported with --runtime runc yet: use the embedded runtime".into(),
+            );
+        }
         Ok(CreateOptions {
+            open_stdin: c.open_stdin,
             // Docker's create never pulls: a missing image is a 404, and the client pulls it
             // through `POST /images/create` (the offline busybox is built, not pulled).
             pull: Pull::Never,
@@ -409,9 +417,7 @@ impl CreateBody {
             publish_all: h.publish_all_ports,
             dns: options::dns(&h.dns)?,
             extra_hosts: options::extra_hosts(&h.extra_hosts)?,
-            runtime: Kind::parse(&h.runtime).ok_or_else(|| {
-                format!("unknown runtime {:?}: expected embedded or runc", h.runtime)
-            })?,
+            runtime,
             auto_remove: h.auto_remove,
             read_only: h.readonly_rootfs,
             labels: c.labels,

@@ -51,9 +51,18 @@ impl Lifecycle {
     }
 }
 
+/// What attached clients send to a container's stdin: data, or an empty chunk for the end.
+type StdinChannel = (
+    mpsc::UnboundedSender<Bytes>,
+    Option<mpsc::UnboundedReceiver<Bytes>>,
+);
+
 struct Slot {
     sinks: Vec<Sink>,
     tx: watch::Sender<Lifecycle>,
+    /// Made by whichever comes first, an attach with stdin or the start; the start's writer
+    /// takes the receiver.
+    stdin: Option<StdinChannel>,
 }
 
 impl Slot {
@@ -61,7 +70,15 @@ impl Slot {
         Slot {
             sinks: Vec::new(),
             tx: watch::channel(Lifecycle::default()).0,
+            stdin: None,
         }
+    }
+
+    fn stdin(&mut self) -> &mut StdinChannel {
+        self.stdin.get_or_insert_with(|| {
+            let (tx, rx) = mpsc::unbounded_channel();
+            (tx, Some(rx))
+        })
     }
 }
 
@@ -94,6 +111,22 @@ impl Hub {
         let (tx, rx) = mpsc::unbounded_channel();
         self.with(id, |s| s.sinks.push(Sink { tx, stdout, stderr }));
         rx
+    }
+
+    /// Where an attached client's input for `id`'s stdin goes (an empty chunk ends it, as
+    /// docker's `StdinOnce`).
+    pub fn stdin(&self, id: &str) -> mpsc::UnboundedSender<Bytes> {
+        self.with(id, |s| s.stdin().0.clone())
+    }
+
+    /// The input of `id`'s stdin, for the one writer of a start; `None` when taken already.
+    fn take_stdin(&self, id: &str) -> Option<mpsc::UnboundedReceiver<Bytes>> {
+        self.with(id, |s| s.stdin().1.take())
+    }
+
+    /// A start is over: the next one gets a stdin channel of its own.
+    fn stdin_done(&self, id: &str) {
+        self.with(id, |s| s.stdin = None);
     }
 
     /// Whether a client is attached to `id`'s output.
@@ -177,6 +210,9 @@ pub fn supervise(hub: Arc<Hub>, mut started: Started, trace: ExitTrace) {
     let id = started.config.id.clone();
     let out = started.shim.stdout.take();
     let err = started.shim.stderr.take();
+    if let (Some(stdin), Some(input)) = (started.shim.stdin.take(), hub.take_stdin(&id)) {
+        std::thread::spawn(move || write_stdin(stdin, input));
+    }
     let pump = {
         let hub = hub.clone();
         let id = id.clone();
@@ -210,8 +246,20 @@ pub fn supervise(hub: Arc<Hub>, mut started: Started, trace: ExitTrace) {
         } else if trace.record {
             append_to_trace(&trace, spans);
         }
+        hub.stdin_done(&id);
         hub.exited(&id, code);
     });
+}
+
+/// Copies attached clients' input to the container's stdin (the shim's, which the container
+/// shares) until a client ends it or the container is gone.
+fn write_stdin(mut stdin: std::process::ChildStdin, mut input: mpsc::UnboundedReceiver<Bytes>) {
+    use std::io::Write;
+    while let Some(chunk) = input.blocking_recv() {
+        if chunk.is_empty() || stdin.write_all(&chunk).is_err() {
+            return;
+        }
+    }
 }
 
 /// Adds the exit's spans to the start's trace file, as separate root: the request that

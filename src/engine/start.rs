@@ -594,7 +594,7 @@ fn create_task<'a>(
         |span| {
             let stdio = ShimStdio {
                 io: cx.attach,
-                stdin: cx.attach == ShimIo::Inherit
+                stdin: cx.attach != ShimIo::Detached
                     && cx.cfg.config.open_stdin
                     && !cx.cfg.config.tty,
                 tty: cx.cfg.config.tty,

@@ -108,6 +108,28 @@ impl Daemon {
     }
 }
 
+impl Daemon {
+    /// The stock docker CLI against this daemon, `input` on its stdin.
+    pub fn docker_with_input(&self, args: &[&str], input: &[u8]) -> Run {
+        use std::io::Write as _;
+        let mut child = Command::new("docker")
+            .args(args)
+            .env("DOCKER_HOST", self.host())
+            .env("DOCKER_CONFIG", &self.config)
+            .env_remove("DOCKER_CONTEXT")
+            .env_remove("DOCKER_API_VERSION")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("the docker client is not installed: run scripts/deps.sh (docker.io)");
+        let mut stdin = child.stdin.take().unwrap();
+        stdin.write_all(input).unwrap();
+        drop(stdin);
+        child.wait_with_output().unwrap().into()
+    }
+}
+
 impl Drop for Daemon {
     fn drop(&mut self) {
         if let Some(mut c) = self.child.take() {
