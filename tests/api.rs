@@ -490,7 +490,82 @@ fn docker_run_i_feeds_the_containers_stdin_through_the_attach() {
     // Without -i the input is not read: the container sees an empty stdin.
     let closed = d.docker_with_input(&["run", "--rm", "busybox", "cat"], b"ignored\n");
     assert_eq!(closed.ok().stdout, "");
-    let tty = d.docker(&["run", "-t", "--rm", "busybox", "true"], &[]);
-    assert_ne!(tty.code, 0);
-    assert!(tty.stderr.contains("-t"), "{}", tty.stderr);
+    // With -t alone the output is the terminal's, raw (one stream, CR LF).
+    let tty = d.docker(&["run", "-t", "--rm", "busybox", "echo", "on-a-tty"], &[]);
+    assert_eq!(tty.ok().stdout, "on-a-tty\r\n", "{}", tty.stderr);
+}
+
+#[test]
+fn docker_run_it_is_a_real_terminal_through_the_daemon() {
+    let env = Env::new("api_run_it");
+    let d = Daemon::start(&env);
+    let mut term = common::term::Term::new(30, 100);
+    let name = env.name("shell");
+    let mut cli =
+        term.spawn(&mut d.docker_cmd(&["run", "-it", "--rm", "--name", &name, "busybox", "sh"]));
+    // Typed keys reach the shell, its output comes back; the window size is the terminal's.
+    term.type_("echo hi-$((1+2))\r");
+    term.expect("hi-3\r\n");
+    term.type_("stty size\r");
+    term.expect("30 100\r\n");
+    // A window change reaches the container (the CLI's resize request).
+    term.resize(40, 120);
+    unsafe { libc::kill(cli.id() as i32, libc::SIGWINCH) };
+    let resized = common::within(common::PATIENCE, || {
+        term.type_("stty size; echo =$((1+1))done\r");
+        term.expect("=2done\r\n").contains("40 120").then_some(())
+    });
+    assert!(
+        resized.is_some(),
+        "the container never saw the new window size"
+    );
+    // ^C is a byte to the container's terminal, which interrupts its foreground job (once
+    // `sleep` shows in ps, the shell has made it the terminal's foreground job; as in tests/tty.rs,
+    // ^C is typed until it is gone: the assertion is that it interrupts, not how many it takes).
+    term.type_("sleep 1000\r");
+    let sleeping = || {
+        d.docker(&["exec", &name, "ps", "-o", "args"], &[])
+            .stdout
+            .lines()
+            .any(|l| l.trim() == "sleep 1000")
+    };
+    common::eventually(sleeping, common::PATIENCE);
+    let interrupted = common::within(common::PATIENCE, || {
+        term.type_("\x03");
+        common::within(std::time::Duration::from_millis(200), || {
+            (!sleeping()).then_some(())
+        })
+    });
+    assert!(
+        interrupted.is_some(),
+        "^C did not interrupt the foreground job"
+    );
+    term.type_("exit 5\r");
+    let status = cli.wait().unwrap();
+    assert_eq!(status.code(), Some(5));
+}
+
+#[test]
+fn containers_started_through_the_daemon_block_no_signals() {
+    // The daemon blocks SIGINT and SIGTERM for its signal thread: a container (or an exec) that
+    // inherited that would ignore `docker stop`'s SIGTERM and ^C.
+    let env = Env::new("api_sigmask");
+    let d = Daemon::start(&env);
+    let name = env.name("masked");
+    d.docker(
+        &["run", "-d", "--name", &name, "busybox", "sleep", "1000"],
+        &[],
+    )
+    .ok();
+    for pid in ["1", "self"] {
+        let status = d.docker(&["exec", &name, "cat", &format!("/proc/{pid}/status")], &[]);
+        let blocked = status
+            .ok()
+            .stdout
+            .lines()
+            .find(|l| l.starts_with("SigBlk:"))
+            .map(|l| l.split_whitespace().nth(1).unwrap_or("").to_string());
+        assert_eq!(blocked.as_deref(), Some("0000000000000000"), "/proc/{pid}");
+    }
+    d.docker(&["rm", "-f", &name], &[]).ok();
 }

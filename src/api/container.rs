@@ -388,13 +388,14 @@ impl CreateBody {
             .map_err(|e| e.to_string())?;
         let runtime = Kind::parse(&h.runtime)
             .ok_or_else(|| format!("unknown runtime {:?}: expected embedded or runc", h.runtime))?;
-        if c.open_stdin && runtime == Kind::Runc {
+        if (c.open_stdin || c.tty) && runtime == Kind::Runc {
             return Err(
                 "-i/-t are not supported with --runtime runc yet: use the embedded runtime".into(),
             );
         }
         Ok(CreateOptions {
             open_stdin: c.open_stdin,
+            tty: c.tty,
             // Docker's create never pulls: a missing image is a 404, and the client pulls it
             // through `POST /images/create` (the offline busybox is built, not pulled).
             pull: Pull::Never,

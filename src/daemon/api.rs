@@ -102,11 +102,6 @@ impl From<StateError> for ApiError {
 /// cannot honour are refused, not ignored.
 pub fn create_options(body: &[u8], name: Option<String>) -> Result<CreateOptions, ApiError> {
     let b = container::parse(body).map_err(ApiError::bad_request)?;
-    if b.config.tty {
-        return Err(ApiError::bad_request(
-            "a terminal (-t) through the daemon is not supported yet: run without -t",
-        ));
-    }
     if b.host_config.privileged {
         return Err(ApiError::bad_request(
             "privileged containers are not supported: run without --privileged",
@@ -403,7 +398,6 @@ mod tests {
             (&b"{"[..], "malformed"),
             (b"[]", "expected a JSON object"),
             (br#"{"Cmd":["true"]}"#, "no image"),
-            (br#"{"Image":"busybox","Tty":true}"#, "-t"),
             (br#"{"Image":"busybox","Env":"A"}"#, ""),
             (br#"{"Image":"busybox","Env":[1]}"#, "Env"),
         ] {

@@ -10,8 +10,9 @@
 //! Not here: HTTP (the attach handler turns a [`Sink`] into a hijacked connection).
 
 use std::collections::HashMap;
-use std::io::Read;
+use std::io::{Read, Write};
 use std::os::fd::{AsFd, FromRawFd, OwnedFd};
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
@@ -63,6 +64,8 @@ struct Slot {
     /// Made by whichever comes first, an attach with stdin or the start; the start's writer
     /// takes the receiver.
     stdin: Option<StdinChannel>,
+    /// A container with a terminal: its output goes to clients raw, not in stream frames.
+    tty: bool,
 }
 
 impl Slot {
@@ -71,6 +74,7 @@ impl Slot {
             sinks: Vec::new(),
             tx: watch::channel(Lifecycle::default()).0,
             stdin: None,
+            tty: false,
         }
     }
 
@@ -127,6 +131,11 @@ impl Hub {
     /// A start is over: the next one gets a stdin channel of its own.
     fn stdin_done(&self, id: &str) {
         self.with(id, |s| s.stdin = None);
+    }
+
+    /// Whether `id` has a terminal (its output is one raw stream).
+    pub fn set_tty(&self, id: &str, tty: bool) {
+        self.with(id, |s| s.tty = tty);
     }
 
     /// Whether a client is attached to `id`'s output.
@@ -188,7 +197,11 @@ impl Hub {
         let Some(slot) = slots.get_mut(id) else {
             return;
         };
-        let bytes = Bytes::from(frame(stream, data));
+        let bytes = if slot.tty {
+            Bytes::copy_from_slice(data)
+        } else {
+            Bytes::from(frame(stream, data))
+        };
         slot.sinks.retain(|s| {
             let wanted = if stream == 1 { s.stdout } else { s.stderr };
             !wanted || s.tx.send(bytes.clone()).is_ok()
@@ -206,11 +219,23 @@ impl Hub {
 /// spans and only then counts the exit, which wakes the waiters. Returns at once.
 ///
 /// Called once the start's trace file is written: the exit spans are appended to it.
-pub fn supervise(hub: Arc<Hub>, mut started: Started, trace: ExitTrace) {
+pub fn supervise(hub: Arc<Hub>, mut started: Started, trace: ExitTrace, bundle: PathBuf) {
     let id = started.config.id.clone();
     let out = started.shim.stdout.take();
     let err = started.shim.stderr.take();
-    if let (Some(stdin), Some(input)) = (started.shim.stdin.take(), hub.take_stdin(&id)) {
+    let tty = started.config.config.tty;
+    hub.set_tty(&id, tty);
+    let stdin = started
+        .shim
+        .stdin
+        .take()
+        .map(|s| Box::new(s) as Box<dyn Write + Send>);
+    // With a terminal, input is typed into it: a copy of its master, from the shim's `tty.sock`.
+    let stdin = stdin.or_else(|| {
+        let master = tty.then(|| crate::runtime::console::connect(&bundle).ok())??;
+        Some(Box::new(std::fs::File::from(master)) as Box<dyn Write + Send>)
+    });
+    if let (Some(stdin), Some(input)) = (stdin, hub.take_stdin(&id)) {
         std::thread::spawn(move || write_stdin(stdin, input));
     }
     let pump = {
@@ -253,8 +278,7 @@ pub fn supervise(hub: Arc<Hub>, mut started: Started, trace: ExitTrace) {
 
 /// Copies attached clients' input to the container's stdin (the shim's, which the container
 /// shares) until a client ends it or the container is gone.
-fn write_stdin(mut stdin: std::process::ChildStdin, mut input: mpsc::UnboundedReceiver<Bytes>) {
-    use std::io::Write;
+fn write_stdin(mut stdin: Box<dyn Write + Send>, mut input: mpsc::UnboundedReceiver<Bytes>) {
     while let Some(chunk) = input.blocking_recv() {
         if chunk.is_empty() || stdin.write_all(&chunk).is_err() {
             return;

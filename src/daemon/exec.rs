@@ -236,7 +236,8 @@ pub fn run(
     } else {
         c.stdout(Stdio::piped()).stderr(Stdio::piped());
     }
-    let code = match c.spawn() {
+    // Through the host: the child starts with no signal blocked (ours are, for the signal thread).
+    let code = match crate::host::current().spawn(&mut c, &[], false) {
         Err(e) => {
             let msg = format!("cannot run ctrace exec: {e}\n");
             let _ = frames.send(Bytes::from(api::frame(2, msg.as_bytes())));

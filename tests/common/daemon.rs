@@ -109,6 +109,17 @@ impl Daemon {
 }
 
 impl Daemon {
+    /// The docker CLI's command against this daemon, to start in a terminal.
+    pub fn docker_cmd(&self, args: &[&str]) -> Command {
+        let mut c = Command::new("docker");
+        c.args(args)
+            .env("DOCKER_HOST", self.host())
+            .env("DOCKER_CONFIG", &self.config)
+            .env_remove("DOCKER_CONTEXT")
+            .env_remove("DOCKER_API_VERSION");
+        c
+    }
+
     /// The stock docker CLI against this daemon, `input` on its stdin.
     pub fn docker_with_input(&self, args: &[&str], input: &[u8]) -> Run {
         use std::io::Write as _;

@@ -29,12 +29,14 @@ pub(super) async fn attach(
     mut req: Request<Incoming>,
 ) -> Reply {
     let (out, err) = (ctx.flag("stdout"), ctx.flag("stderr"));
-    let (id, status, open_stdin) = blocking(&d, move |e| {
+    let (id, status, config) = blocking(&d, move |e| {
         let id = e.store.lookup(&q)?;
-        let open_stdin = e.store.load_config(&id)?.config.open_stdin;
-        Ok((id.clone(), e.store.load_state(&id)?.status, open_stdin))
+        let config = e.store.load_config(&id)?.config;
+        Ok((id.clone(), e.store.load_state(&id)?.status, config))
     })
     .await?;
+    let open_stdin = config.open_stdin;
+    d.hub.set_tty(&id, config.tty);
     // As dockerd: stdin is attached only to a container created with `OpenStdin` (`-i`);
     // otherwise the client's input is not read.
     let stdin = (ctx.flag("stdin") && open_stdin).then(|| d.hub.stdin(&id));

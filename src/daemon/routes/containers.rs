@@ -137,7 +137,8 @@ pub(super) async fn start(d: Arc<Daemon>, ctx: &Ctx, q: String) -> Reply {
     })
     .await?;
     // Only now, with the start's trace file written: the exit's spans are appended to it.
-    attach::supervise(d.hub.clone(), started, exit);
+    let bundle = d.engine.paths.bundle(&started.config.id);
+    attach::supervise(d.hub.clone(), started, exit, bundle);
     Ok(traced.into_response(http::empty(StatusCode::NO_CONTENT)))
 }
 
@@ -233,7 +234,8 @@ pub(super) async fn restart(d: Arc<Daemon>, ctx: &Ctx, q: String) -> Reply {
     })
     .await?;
     // Only now, with the restart's trace file written: the exit's spans are appended to it.
-    attach::supervise(d.hub.clone(), started, exit);
+    let bundle = d.engine.paths.bundle(&started.config.id);
+    attach::supervise(d.hub.clone(), started, exit, bundle);
     Ok(traced.into_response(http::empty(StatusCode::NO_CONTENT)))
 }
 
@@ -282,4 +284,44 @@ pub(super) async fn remove(d: Arc<Daemon>, ctx: &Ctx, q: String) -> Reply {
         d.execs.forget_container(&id);
     }
     Ok(traced.into_response(http::empty(StatusCode::NO_CONTENT)))
+}
+
+/// `POST /containers/{id}/resize?h=&w=`: the size of the container's terminal (none: nothing to
+/// resize); docker's 409 for a container that is not running.
+pub(super) async fn resize(d: Arc<Daemon>, ctx: &Ctx, q: String) -> Reply {
+    let dim = |k: &str| -> Result<u16, ApiError> {
+        let v = ctx.param(k).unwrap_or("");
+        v.parse().map_err(|_| {
+            ApiError::bad_request(format!(
+                "invalid {k} {v:?}: expected a number of {}",
+                if k == "h" { "rows" } else { "columns" }
+            ))
+        })
+    };
+    let size = crate::runtime::console::Size {
+        rows: dim("h")?,
+        cols: dim("w")?,
+    };
+    blocking(&d, move |e| {
+        let id = e.store.lookup(&q)?;
+        let state = e.store.load_state(&id)?;
+        if !matches!(state.status, Status::Running | Status::Paused) {
+            return Err(ApiError::new(
+                StatusCode::CONFLICT,
+                format!("container {id} is not running"),
+            ));
+        }
+        if e.store.load_config(&id)?.config.tty {
+            let master = crate::runtime::console::connect(&e.paths.bundle(&id)).map_err(|err| {
+                ApiError::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    format!("cannot reach the terminal of container {id}: {err}"),
+                )
+            })?;
+            crate::runtime::console::resize(std::os::fd::AsRawFd::as_raw_fd(&master), size);
+        }
+        Ok(())
+    })
+    .await?;
+    Ok(http::empty(StatusCode::OK))
 }

@@ -28,7 +28,7 @@ use super::http::{self, Ctx};
 use super::Daemon;
 
 use attach::attach;
-use containers::{create, inspect, kill, list, pause, remove, restart, start, stop};
+use containers::{create, inspect, kill, list, pause, remove, resize, restart, start, stop};
 use exec::{exec_create, exec_start};
 use images::{image_inspect, images, pull};
 use logs::logs;
@@ -72,6 +72,14 @@ pub async fn route(d: Arc<Daemon>, ctx: Ctx, req: Request<Incoming>) -> Reply {
         (Method::DELETE, ["containers", id]) => remove(d, &ctx, check_ref(id)?.into()).await,
         (Method::POST, ["containers", id, op @ ("pause" | "unpause")]) => {
             pause(d, &ctx, check_ref(id)?.into(), *op == "pause").await
+        }
+        (Method::POST, ["containers", id, "resize"]) => {
+            resize(d, &ctx, check_ref(id)?.into()).await
+        }
+        (Method::POST, ["exec", id, "resize"]) => {
+            // Execs have no terminal through the daemon yet: nothing to resize.
+            d.execs.inspect(check_ref(id)?)?;
+            Ok(http::empty(StatusCode::OK))
         }
         (Method::POST, ["containers", id, "restart"]) => {
             restart(d, &ctx, check_ref(id)?.into()).await
