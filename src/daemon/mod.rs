@@ -1,6 +1,5 @@
-//! `ctrace daemon`: the engine behind a Docker Engine API (v1.24 to v1.56, a subset of
-//! the endpoints) on a unix socket, so
-//! the stock docker CLI and the ctrace CLI can both drive it — Docker's client/daemon split
+//! `ctrace daemon`: the engine behind the Docker Engine API (versions 1.24 to 1.56, a subset of
+//! its endpoints) on a unix socket, so the stock docker CLI and the ctrace CLI can both drive it — Docker's client/daemon split
 //! (seeds 002, 003, 004) made real: the client sends `POST /containers/{id}/start`, the daemon
 //! routes it to the engine's `start`, and each request is a trace that continues the client's
 //! W3C `traceparent`.
