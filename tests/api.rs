@@ -490,6 +490,24 @@ fn docker_run_i_feeds_the_containers_stdin_through_the_attach() {
     // Without -i the input is not read: the container sees an empty stdin.
     let closed = d.docker_with_input(&["run", "--rm", "busybox", "cat"], b"ignored\n");
     assert_eq!(closed.ok().stdout, "");
+    // exec -i: the input is the exec'd command's stdin.
+    let name = env.name("target");
+    d.docker(
+        &["run", "-d", "--name", &name, "busybox", "sleep", "1000"],
+        &[],
+    )
+    .ok();
+    let exec = d.docker_with_input(
+        &["exec", "-i", &name, "sh", "-c", "cat; exit 6"],
+        b"via exec\n",
+    );
+    assert_eq!(
+        (exec.code, exec.stdout.as_str()),
+        (6, "via exec\n"),
+        "{}",
+        exec.stderr
+    );
+    d.docker(&["rm", "-f", &name], &[]).ok();
     // With -t alone the output is the terminal's, raw (one stream, CR LF).
     let tty = d.docker(&["run", "-t", "--rm", "busybox", "echo", "on-a-tty"], &[]);
     assert_eq!(tty.ok().stdout, "on-a-tty\r\n", "{}", tty.stderr);

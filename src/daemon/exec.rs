@@ -36,6 +36,8 @@ pub struct Instance {
     pub workdir: Option<String>,
     pub stdout: bool,
     pub stderr: bool,
+    /// `AttachStdin` (`exec -i`): the client's input is the command's stdin.
+    pub stdin: bool,
     pub started: bool,
     pub running: bool,
     pub pid: u32,
@@ -88,11 +90,6 @@ impl Execs {
                 "exec with a terminal (-t) is not supported by the ctrace daemon yet: run it without -t, or use `ctrace exec -t`",
             ));
         }
-        if v["AttachStdin"].as_bool().unwrap_or(false) {
-            return Err(ApiError::bad_request(
-                "exec with stdin (-i) is not supported by the ctrace daemon yet: run it without -i, or use `ctrace exec -i`",
-            ));
-        }
         if v["Privileged"].as_bool().unwrap_or(false) {
             return Err(ApiError::bad_request(
                 "privileged exec is not supported: run it without --privileged",
@@ -124,6 +121,7 @@ impl Execs {
             workdir: opt_string(&v["WorkingDir"]),
             stdout: v["AttachStdout"].as_bool().unwrap_or(true),
             stderr: v["AttachStderr"].as_bool().unwrap_or(true),
+            stdin: v["AttachStdin"].as_bool().unwrap_or(false),
             started: false,
             running: false,
             pid: 0,
@@ -174,7 +172,7 @@ impl Execs {
                 "privileged": false,
                 "user": i.user.clone().unwrap_or_default(),
             },
-            "OpenStdin": false,
+            "OpenStdin": i.stdin,
             "OpenStderr": i.stderr,
             "OpenStdout": i.stdout,
             "CanRemove": false,
@@ -205,6 +203,9 @@ fn command(engine: &Engine, inst: &Instance, detach: bool) -> Command {
     if detach {
         c.arg("-d");
     }
+    if inst.stdin && !detach {
+        c.arg("-i");
+    }
     for e in &inst.env {
         c.arg("-e").arg(e);
     }
@@ -216,19 +217,25 @@ fn command(engine: &Engine, inst: &Instance, detach: bool) -> Command {
     }
     // After `--` a command that starts with `-` is not taken for an option.
     c.arg("--").arg(&inst.container).args(&inst.cmd);
-    c.stdin(Stdio::null());
+    c.stdin(if inst.stdin && !detach {
+        Stdio::piped()
+    } else {
+        Stdio::null()
+    });
     c
 }
 
-/// Runs `inst` to its end on the blocking pool, its output as stream frames into `frames`;
-/// records the pid and the exit code. The frames channel closes after the exit code is
-/// recorded, so a client that inspects the exec when its stream ends sees it.
+/// Runs `inst` to its end on the blocking pool, its output as stream frames into `frames`
+/// (and, with `-i`, what comes from `input` as its stdin, until an empty chunk ends it); records
+/// the pid and the exit code. The frames channel closes after the exit code is recorded, so a
+/// client that inspects the exec when its stream ends sees it.
 pub fn run(
     execs: &Execs,
     engine: &Engine,
     inst: &Instance,
     detach: bool,
     frames: mpsc::UnboundedSender<Bytes>,
+    input: Option<mpsc::UnboundedReceiver<Bytes>>,
 ) -> i32 {
     let mut c = command(engine, inst, detach);
     if detach {
@@ -245,6 +252,16 @@ pub fn run(
         }
         Ok(mut child) => {
             execs.update(&inst.id, |i| i.pid = child.id());
+            if let (Some(mut stdin), Some(mut input)) = (child.stdin.take(), input) {
+                std::thread::spawn(move || {
+                    use std::io::Write;
+                    while let Some(chunk) = input.blocking_recv() {
+                        if chunk.is_empty() || stdin.write_all(&chunk).is_err() {
+                            return;
+                        }
+                    }
+                });
+            }
             let pump = |stream: u8, mut r: Box<dyn Read + Send>, on: bool| {
                 let frames = frames.clone();
                 std::thread::spawn(move || {
