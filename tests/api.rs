@@ -587,3 +587,31 @@ fn containers_started_through_the_daemon_block_no_signals() {
     }
     d.docker(&["rm", "-f", &name], &[]).ok();
 }
+
+#[test]
+fn docker_exec_it_is_a_real_terminal_through_the_daemon() {
+    let env = Env::new("api_exec_it");
+    let d = Daemon::start(&env);
+    let name = env.name("host");
+    d.docker(
+        &["run", "-d", "--name", &name, "busybox", "sleep", "1000"],
+        &[],
+    )
+    .ok();
+    let mut term = common::term::Term::new(25, 90);
+    let mut cli = term.spawn(&mut d.docker_cmd(&["exec", "-it", &name, "sh"]));
+    term.type_("echo x$((2*3))x\r");
+    term.expect("x6x\r\n");
+    term.type_("stty size; tty\r");
+    term.expect("25 90\r\n");
+    term.resize(35, 110);
+    unsafe { libc::kill(cli.id() as i32, libc::SIGWINCH) };
+    let resized = common::within(common::PATIENCE, || {
+        term.type_("stty size; echo =$((1+1))done\r");
+        term.expect("=2done\r\n").contains("35 110").then_some(())
+    });
+    assert!(resized.is_some(), "the exec never saw the new window size");
+    term.type_("exit 3\r");
+    assert_eq!(cli.wait().unwrap().code(), Some(3));
+    d.docker(&["rm", "-f", &name], &[]).ok();
+}

@@ -41,11 +41,6 @@ pub(super) async fn exec_start(
         serde_json::from_slice(&body)
             .map_err(|e| ApiError::bad_request(format!("invalid exec start config: {e}")))?
     };
-    if v["Tty"].as_bool().unwrap_or(false) {
-        return Err(ApiError::bad_request(
-            "exec with a terminal (-t) is not supported by the ctrace daemon yet: run it without -t",
-        ));
-    }
     let detach = v["Detach"].as_bool().unwrap_or(false);
     let inst = d.execs.begin(&id)?;
     let (ftx, frx) = tokio::sync::mpsc::unbounded_channel::<Bytes>();

@@ -77,8 +77,13 @@ pub async fn route(d: Arc<Daemon>, ctx: Ctx, req: Request<Incoming>) -> Reply {
             resize(d, &ctx, check_ref(id)?.into()).await
         }
         (Method::POST, ["exec", id, "resize"]) => {
-            // Execs have no terminal through the daemon yet: nothing to resize.
-            d.execs.inspect(check_ref(id)?)?;
+            let dim = |k: &str| ctx.param(k).and_then(|v| v.parse::<u16>().ok());
+            let (Some(h), Some(w)) = (dim("h"), dim("w")) else {
+                return Err(ApiError::bad_request(
+                    "invalid size: give h and w as numbers of rows and columns",
+                ));
+            };
+            d.execs.resize(check_ref(id)?, h, w)?;
             Ok(http::empty(StatusCode::OK))
         }
         (Method::POST, ["containers", id, "restart"]) => {
