@@ -615,3 +615,38 @@ fn docker_exec_it_is_a_real_terminal_through_the_daemon() {
     assert_eq!(cli.wait().unwrap().code(), Some(3));
     d.docker(&["rm", "-f", &name], &[]).ok();
 }
+
+#[test]
+fn docker_start_ai_and_attach_reach_a_containers_terminal_and_detach_with_ctrl_p_ctrl_q() {
+    let env = Env::new("api_attach_again");
+    let d = Daemon::start(&env);
+    let name = env.name("again");
+    d.docker(&["create", "-it", "--name", &name, "busybox", "sh"], &[])
+        .ok();
+    // `start -ai`: attached before the start, as `run -it`.
+    let mut term = common::term::Term::new(24, 80);
+    let mut cli = term.spawn(&mut d.docker_cmd(&["start", "-ai", &name]));
+    term.type_("echo first$((1+1))\r");
+    term.expect("first2\r\n");
+    // ^P^Q detaches the client; the container keeps running.
+    term.type_("\x10\x11");
+    assert!(cli.wait().unwrap().success());
+    let state = d
+        .request("GET", &format!("/containers/{name}/json"), None)
+        .json();
+    assert_eq!(state["State"]["Status"], "running", "{}", state["State"]);
+    // `attach`: the same terminal again.
+    let mut term = common::term::Term::new(24, 80);
+    let mut cli = term.spawn(&mut d.docker_cmd(&["attach", &name]));
+    let back = common::within(common::PATIENCE, || {
+        term.type_("echo again$((2+2))\r");
+        term.expect("\r\n").contains("again4").then_some(())
+    });
+    assert!(
+        back.is_some(),
+        "attach never reached the container's terminal"
+    );
+    term.type_("exit 2\r");
+    assert_eq!(cli.wait().unwrap().code(), Some(2));
+    d.docker(&["rm", &name], &[]).ok();
+}

@@ -236,7 +236,7 @@ pub fn supervise(hub: Arc<Hub>, mut started: Started, trace: ExitTrace, bundle: 
         Some(Box::new(std::fs::File::from(master)) as Box<dyn Write + Send>)
     });
     if let (Some(stdin), Some(input)) = (stdin, hub.take_stdin(&id)) {
-        std::thread::spawn(move || write_stdin(stdin, input));
+        std::thread::spawn(move || write_stdin(stdin, input, tty));
     }
     let pump = {
         let hub = hub.clone();
@@ -277,10 +277,22 @@ pub fn supervise(hub: Arc<Hub>, mut started: Started, trace: ExitTrace, bundle: 
 }
 
 /// Copies attached clients' input to the container's stdin (the shim's, which the container
-/// shares) until a client ends it or the container is gone.
-fn write_stdin(mut stdin: Box<dyn Write + Send>, mut input: mpsc::UnboundedReceiver<Bytes>) {
+/// shares, or its terminal) until the container is gone. As moby's (`StdinOnce`), a client's
+/// end closes the stdin of a container without a terminal; a terminal stays open for the next
+/// client (`attach` after a detach).
+fn write_stdin(
+    mut stdin: Box<dyn Write + Send>,
+    mut input: mpsc::UnboundedReceiver<Bytes>,
+    tty: bool,
+) {
     while let Some(chunk) = input.blocking_recv() {
-        if chunk.is_empty() || stdin.write_all(&chunk).is_err() {
+        if chunk.is_empty() {
+            if tty {
+                continue;
+            }
+            return;
+        }
+        if stdin.write_all(&chunk).is_err() {
             return;
         }
     }
