@@ -16,6 +16,8 @@
 # from PyPI:
 #   playwright      drives that Chromium (its own browser download is never used: the test
 #                   points it at Debian's chromium)
+#   docker          the Docker SDK for Python: tests/api.rs drives the daemon with it at its
+#                   default API version, as scripts written against a current dockerd do
 # and, from crates.io (not a Debian package):
 #   mdbook          builds the book; tests/book.rs runs `mdbook build` on both books. Without
 #                   default features (no `serve`/`watch`, no search index) there is less to
@@ -43,6 +45,9 @@ if ((${#need[@]})); then
 fi
 if ! python3 -c 'import playwright' >/dev/null 2>&1; then
   python3 -m pip install --quiet --disable-pip-version-check playwright
+fi
+if ! python3 -c 'import docker' >/dev/null 2>&1; then
+  python3 -m pip install --quiet --disable-pip-version-check docker
 fi
 if ! command -v mdbook >/dev/null 2>&1; then
   cargo install mdbook --locked --no-default-features

@@ -4,9 +4,10 @@
 //! the body from its options ([`CreateBody::from_options`]), the daemon turns a body back into
 //! options ([`CreateBody::into_options`]).
 //!
-//! Reading is lenient where docker's clients are (`null` for any field, a lone string for a list)
-//! and strict about keys: a key the API does not define is refused, so a setting is never
-//! silently dropped.
+//! Reading is as lenient as dockerd's Go decoder: `null` anywhere reads as the field's zero value
+//! (as if the key were absent), a lone string for a list, and a key the API does not define is
+//! ignored. A setting ctrace cannot honour is refused, not dropped: a log driver other than
+//! `json-file`, `GroupAdd`.
 //!
 //! Not here: what the daemon refuses to do yet (`-i`/`-t`, `--privileged`: the daemon's `api`
 //! module); HTTP; the checks that need the host or the state (a bind's source, `VolumesFrom`'s
@@ -25,9 +26,6 @@ use crate::runtime::Kind;
 use crate::state::health::HealthConfig;
 use crate::state::RestartPolicy;
 use crate::storage::mounts;
-
-/// The API version whose keys [`parse`] knows.
-pub const API_VERSION: &str = "1.41";
 
 /// The whole create body: the container's `Config`, with `HostConfig` and `NetworkingConfig`.
 #[derive(Debug, Default, Clone, Serialize, Deserialize)]
@@ -117,7 +115,28 @@ pub struct HostConfig {
     pub nano_cpus: i64,
     #[serde(default, deserialize_with = "or_default")]
     pub pids_limit: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub log_config: Option<LogConfig>,
+    #[serde(
+        default,
+        skip_serializing_if = "Vec::is_empty",
+        deserialize_with = "string_list"
+    )]
+    pub group_add: Vec<String>,
 }
+
+/// moby's `container.LogConfig`: the driver and its options.
+#[derive(Debug, Default, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct LogConfig {
+    #[serde(default, deserialize_with = "or_default")]
+    pub r#type: String,
+    #[serde(default, deserialize_with = "or_default")]
+    pub config: BTreeMap<String, String>,
+}
+
+/// The log drivers ctrace has: its log files are docker's `json-file` lines.
+pub const LOG_DRIVERS: &[&str] = &["json-file"];
 
 /// moby's `container.RestartPolicy` as sent (the engine's [`RestartPolicy`] validates it).
 #[derive(Debug, Default, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -196,118 +215,16 @@ fn string_list<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error>
     })
 }
 
-/// Container config keys of API v1.41 (`Config` plus `HostConfig` and `NetworkingConfig`).
-const CONFIG_KEYS: &[&str] = &[
-    "Hostname",
-    "Domainname",
-    "User",
-    "AttachStdin",
-    "AttachStdout",
-    "AttachStderr",
-    "ExposedPorts",
-    "Tty",
-    "OpenStdin",
-    "StdinOnce",
-    "Env",
-    "Cmd",
-    "Healthcheck",
-    "ArgsEscaped",
-    "Image",
-    "Volumes",
-    "WorkingDir",
-    "Entrypoint",
-    "NetworkDisabled",
-    "MacAddress",
-    "OnBuild",
-    "Labels",
-    "StopSignal",
-    "StopTimeout",
-    "Shell",
-    "HostConfig",
-    "NetworkingConfig",
-];
-
-/// `HostConfig` keys of API v1.41 (and the few newer ones today's docker CLI sends).
-const HOST_CONFIG_KEYS: &[&str] = &[
-    "Binds",
-    "ContainerIDFile",
-    "LogConfig",
-    "NetworkMode",
-    "PortBindings",
-    "RestartPolicy",
-    "AutoRemove",
-    "VolumeDriver",
-    "VolumesFrom",
-    "ConsoleSize",
-    "Annotations",
-    "CapAdd",
-    "CapDrop",
-    "CgroupnsMode",
-    "Dns",
-    "DnsOptions",
-    "DnsSearch",
-    "ExtraHosts",
-    "GroupAdd",
-    "IpcMode",
-    "Cgroup",
-    "Links",
-    "OomScoreAdj",
-    "PidMode",
-    "Privileged",
-    "PublishAllPorts",
-    "ReadonlyRootfs",
-    "SecurityOpt",
-    "StorageOpt",
-    "Tmpfs",
-    "UTSMode",
-    "UsernsMode",
-    "ShmSize",
-    "Sysctls",
-    "Runtime",
-    "Isolation",
-    "CpuShares",
-    "Memory",
-    "NanoCpus",
-    "CgroupParent",
-    "BlkioWeight",
-    "BlkioWeightDevice",
-    "BlkioDeviceReadBps",
-    "BlkioDeviceWriteBps",
-    "BlkioDeviceReadIOps",
-    "BlkioDeviceWriteIOps",
-    "CpuPeriod",
-    "CpuQuota",
-    "CpuRealtimePeriod",
-    "CpuRealtimeRuntime",
-    "CpusetCpus",
-    "CpusetMems",
-    "Devices",
-    "DeviceCgroupRules",
-    "DeviceRequests",
-    "KernelMemory",
-    "KernelMemoryTCP",
-    "MemoryReservation",
-    "MemorySwap",
-    "MemorySwappiness",
-    "OomKillDisable",
-    "PidsLimit",
-    "Ulimits",
-    "CpuCount",
-    "CpuPercent",
-    "IOMaximumIOps",
-    "IOMaximumBandwidth",
-    "MaskedPaths",
-    "ReadonlyPaths",
-    "Mounts",
-    "Init",
-];
-
-fn refuse_unknown(obj: &Map<String, Value>, known: &[&str], what: &str) -> Result<(), String> {
-    match obj.keys().find(|k| !known.contains(&k.as_str())) {
-        Some(k) => Err(format!(
-            "unknown field {k:?} in {what}: check the Docker Engine API v{API_VERSION} reference"
-        )),
-        None => Ok(()),
+/// `null` members removed, all the way down: Go's decoder leaves a field it reads `null` for at
+/// its zero value, exactly as if the key were absent.
+fn without_nulls(v: &mut Value) {
+    match v {
+        Value::Object(obj) => {
+            obj.retain(|_, m| !m.is_null());
+            obj.values_mut().for_each(without_nulls);
+        }
+        Value::Array(items) => items.iter_mut().for_each(without_nulls),
+        _ => {}
     }
 }
 
@@ -328,16 +245,15 @@ fn typed<T: DeserializeOwned>(obj: &Map<String, Value>) -> Result<T, String> {
 
 /// Reads a create body. Errors are the words of a 400 answer.
 pub fn parse(body: &[u8]) -> Result<CreateBody, String> {
-    let v: Value =
+    let mut v: Value =
         serde_json::from_slice(body).map_err(|e| format!("malformed container config: {e}"))?;
+    without_nulls(&mut v);
     let Value::Object(cfg) = &v else {
         return Err("malformed container config: expected a JSON object".into());
     };
-    refuse_unknown(cfg, CONFIG_KEYS, "the container config")?;
     match cfg.get("HostConfig") {
-        None | Some(Value::Null) => {}
+        None => {}
         Some(Value::Object(h)) => {
-            refuse_unknown(h, HOST_CONFIG_KEYS, "HostConfig")?;
             typed::<HostConfig>(h).map_err(|e| format!("HostConfig: {e}"))?;
         }
         Some(_) => return Err("HostConfig: expected an object".into()),
@@ -348,18 +264,9 @@ pub fn parse(body: &[u8]) -> Result<CreateBody, String> {
 impl CreateBody {
     /// The body a ctrace client sends for its options.
     pub fn from_options(o: &CreateOptions) -> CreateBody {
-        let env = o
-            .env
-            .iter()
-            .filter_map(|e| {
-                if e.contains('=') {
-                    Some(e.clone())
-                } else {
-                    // `-e NAME` copies the value from the client's environment, as docker does.
-                    std::env::var(e).ok().map(|v| format!("{e}={v}"))
-                }
-            })
-            .collect();
+        // `-e NAME` was resolved from the client's environment when the options were read; a
+        // bare `NAME` left is sent as is, as the docker CLI does.
+        let env = o.env.clone();
         let given = |origin: &'static str| {
             o.mounts
                 .iter()
@@ -417,6 +324,8 @@ impl CreateBody {
                 memory_swap: o.memory_swap,
                 nano_cpus: o.nano_cpus,
                 pids_limit: o.pids_limit,
+                log_config: None,
+                group_add: Vec::new(),
             },
             networking_config: None,
         }
@@ -427,6 +336,19 @@ impl CreateBody {
         let (c, h) = (self.config, self.host_config);
         if c.image.is_empty() {
             return Err("no image given: set Image in the config".into());
+        }
+        if let Some(driver) = h.log_config.as_ref().map(|l| l.r#type.as_str()) {
+            if !driver.is_empty() && !LOG_DRIVERS.contains(&driver) {
+                return Err(format!(
+                    "logger: no log driver named '{driver}' is registered: ctrace logs with json-file"
+                ));
+            }
+        }
+        if !h.group_add.is_empty() {
+            return Err(format!(
+                "GroupAdd {:?} is not supported by ctrace yet: run without --group-add",
+                h.group_add
+            ));
         }
         // The engine takes one entrypoint program (docker's --entrypoint); the rest of a JSON
         // Entrypoint goes before the command, which gives the same argv.
@@ -464,8 +386,19 @@ impl CreateBody {
             .map(|v| mounts::parse_volumes_from(v))
             .collect::<Result<_, _>>()
             .map_err(|e| e.to_string())?;
+        let runtime = Kind::parse(&h.runtime)
+            .ok_or_else(|| format!("unknown runtime {:?}: expected embedded or runc", h.runtime))?;
+        if (c.open_stdin || c.tty) && runtime == Kind::Runc {
+            return Err(
+                "-i/-t are not supported with --runtime runc yet: use the embedded runtime".into(),
+            );
+        }
         Ok(CreateOptions {
-            pull: Pull::Missing,
+            open_stdin: c.open_stdin,
+            tty: c.tty,
+            // Docker's create never pulls: a missing image is a 404, and the client pulls it
+            // through `POST /images/create` (the offline busybox is built, not pulled).
+            pull: Pull::Never,
             restart_policy,
             healthcheck: c.healthcheck,
             image: c.image,
@@ -485,9 +418,7 @@ impl CreateBody {
             publish_all: h.publish_all_ports,
             dns: options::dns(&h.dns)?,
             extra_hosts: options::extra_hosts(&h.extra_hosts)?,
-            runtime: Kind::parse(&h.runtime).ok_or_else(|| {
-                format!("unknown runtime {:?}: expected embedded or runc", h.runtime)
-            })?,
+            runtime,
             auto_remove: h.auto_remove,
             read_only: h.readonly_rootfs,
             labels: c.labels,
@@ -659,14 +590,6 @@ mod tests {
         for (body, want) in [
             (&b"{"[..], "malformed"),
             (b"[]", "expected a JSON object"),
-            (
-                br#"{"Image":"busybox","Bogus":1}"#,
-                "unknown field \"Bogus\"",
-            ),
-            (
-                br#"{"Image":"busybox","HostConfig":{"Nope":1}}"#,
-                "in HostConfig",
-            ),
             (br#"{"Image":"busybox","HostConfig":[]}"#, "HostConfig"),
             (
                 br#"{"Image":"busybox","HostConfig":{"Memory":"x"}}"#,
@@ -685,6 +608,42 @@ mod tests {
             .contains("no image"));
         let one_env = parse(br#"{"Image":"busybox","Env":"A=1"}"#).unwrap();
         assert_eq!(one_env.config.env, ["A=1"]);
+    }
+
+    #[test]
+    fn nulls_and_unknown_keys_read_as_gos_decoder_reads_them() {
+        let body = br#"{"Image":"busybox","Cmd":null,"Env":null,"Bogus":{"x":1},
+            "Healthcheck":{"Test":["CMD","true"],"Interval":null,"Retries":null},
+            "HostConfig":{"Runtime":"runc","Memory":null,"RestartPolicy":{"Name":null},
+            "LogConfig":{"Type":"json-file","Config":null},"Nope":[1],"Mounts":null}}"#;
+        let b = parse(body).unwrap();
+        assert!(b.config.cmd.is_empty() && b.config.env.is_empty());
+        let hc = b.config.healthcheck.clone().unwrap();
+        assert_eq!(hc.test, ["CMD", "true"]);
+        let o = b.into_options(None).unwrap();
+        assert_eq!(o.runtime, Kind::Runc);
+        assert_eq!(o.memory, 0);
+        let runtime_only = br#"{"Image":"busybox","HostConfig":{"Runtime":null}}"#;
+        assert!(parse(runtime_only).unwrap().into_options(None).is_ok());
+    }
+
+    #[test]
+    fn settings_ctrace_cannot_honour_are_refused_not_dropped() {
+        for (host_config, want) in [
+            (
+                r#"{"LogConfig":{"Type":"syslog"}}"#,
+                "no log driver named 'syslog'",
+            ),
+            (r#"{"LogConfig":{"Type":"bogus"}}"#, "'bogus'"),
+            (r#"{"GroupAdd":["audio"]}"#, "GroupAdd"),
+        ] {
+            let body = format!(r#"{{"Image":"busybox","HostConfig":{host_config}}}"#);
+            let e = parse(body.as_bytes())
+                .unwrap()
+                .into_options(None)
+                .unwrap_err();
+            assert!(e.contains(want), "{e} !~ {want}");
+        }
     }
 
     #[test]

@@ -1,10 +1,14 @@
 //! The Docker Engine API's shapes (moby's `api/types`), shared by the daemon that serves them and
 //! the CLI that speaks them: the container create body and its conversion to and from the engine's
-//! options, event filters and messages, the STATUS words of `ps`.
+//! options, event filters and messages, the STATUS words of `ps`, the complete answers with
+//! dockerd's zero values, the API versions and what
+//! changed between them.
 //!
 //! Not here: HTTP (the daemon's `http` and `client` modules, above this layer); the engine's own
 //! options and state ([`crate::engine`], [`crate::state`]).
 
 pub mod container;
 pub mod events;
+pub mod shapes;
 pub mod status;
+pub mod version;

@@ -152,7 +152,7 @@ pub enum Command {
     Sim(SimCommand),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
     Completion { shell: clap_complete::Shell },
-    /// Run the engine as a daemon serving the Docker Engine API (v1.41 subset) on a unix socket.
+    /// Run the engine as a daemon serving the Docker Engine API (1.24 to 1.56) on a unix socket.
     Daemon(DaemonArgs),
     /// (internal) The per-container shim; started by the engine, not by users.
     #[command(hide = true)]

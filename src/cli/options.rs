@@ -85,7 +85,7 @@ pub fn options(f: &CreateFlags, auto_remove: bool) -> Result<CreateOptions, Fail
         name: f.name.clone(),
         cmd: f.command.clone(),
         entrypoint: f.entrypoint.clone(),
-        env: crate::engine::options::env(&f.env).map_err(bad)?,
+        env: crate::engine::options::env(&resolve_env(&f.env)).map_err(bad)?,
         workdir: f.workdir.clone(),
         user: f.user.clone(),
         hostname: f.hostname.clone(),
@@ -162,6 +162,18 @@ fn health_flags(f: &CreateFlags) -> Result<Option<crate::state::health::HealthCo
         start_period: duration("--health-start-period", &f.health_start_period)?,
         retries,
     }))
+}
+
+/// `-e` values as the docker CLI sends them: `NAME=value` as is; a bare `NAME` takes this
+/// process's value, and stays bare when there is none (the engine then unsets it).
+pub fn resolve_env(values: &[String]) -> Vec<String> {
+    values
+        .iter()
+        .map(|e| match std::env::var(e) {
+            Ok(v) if !e.contains('=') => format!("{e}={v}"),
+            _ => e.clone(),
+        })
+        .collect()
 }
 
 #[cfg(test)]

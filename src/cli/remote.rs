@@ -15,7 +15,7 @@ use serde_json::Value;
 
 use crate::api::container::CreateBody;
 use crate::daemon::client;
-use crate::engine::options::CreateOptions;
+use crate::engine::options::{CreateOptions, Pull};
 use crate::engine::EngineError;
 use crate::state::ContainerConfig;
 use crate::sys::exit;
@@ -134,12 +134,29 @@ fn query_escape(s: &str) -> String {
         .collect()
 }
 
+/// As the docker CLI: `--pull always` pulls first; the daemon's create never pulls, so an image
+/// it does not have (a 404) is pulled through `POST /images/create` and the create sent again.
 fn create_remote(ctx: &Context, opts: &CreateOptions) -> Result<String, EngineError> {
     let path = match &opts.name {
         Some(n) => format!("/v1.41/containers/create?name={}", query_escape(n)),
         None => "/v1.41/containers/create".into(),
     };
-    let r = call(ctx, "POST", &path, Some(&create_body(opts)))?;
+    if opts.pull == Pull::Always {
+        pull_remote(ctx, opts)?;
+    }
+    let body = create_body(opts);
+    let mut r = call(ctx, "POST", &path, Some(&body))?;
+    if r.status == 404 && r.message().starts_with("No such image") {
+        if opts.pull == Pull::Never {
+            return Err(EngineError::Invalid(format!(
+                "unable to find image '{}' locally and --pull is never: pull it with `ctrace pull`",
+                opts.image
+            )));
+        }
+        eprintln!("Unable to find image '{}' locally", opts.image);
+        pull_remote(ctx, opts)?;
+        r = call(ctx, "POST", &path, Some(&body))?;
+    }
     if r.status != 201 {
         return Err(EngineError::Invalid(r.message()));
     }
@@ -147,6 +164,34 @@ fn create_remote(ctx: &Context, opts: &CreateOptions) -> Result<String, EngineEr
         .as_str()
         .map(str::to_string)
         .ok_or_else(|| EngineError::Invalid("the daemon's create answer has no Id".into()))
+}
+
+/// `POST /images/create` for `opts.image`: the progress lines on stderr, an error message in the
+/// stream as the error.
+fn pull_remote(ctx: &Context, opts: &CreateOptions) -> Result<(), EngineError> {
+    let mut path = format!(
+        "/v1.41/images/create?fromImage={}",
+        query_escape(&opts.image)
+    );
+    if let Some(p) = &opts.platform {
+        path += &format!("&platform={}", query_escape(p));
+    }
+    let r = call(ctx, "POST", &path, None)?;
+    if r.status != 200 {
+        return Err(EngineError::Invalid(r.message()));
+    }
+    for line in String::from_utf8_lossy(&r.body).lines() {
+        let m: Value = serde_json::from_str(line).unwrap_or_default();
+        if let Some(e) = m["errorDetail"]["message"].as_str().or(m["error"].as_str()) {
+            return Err(EngineError::Invalid(e.to_string()));
+        }
+        match (m["id"].as_str(), m["status"].as_str()) {
+            (Some(id), Some(status)) => eprintln!("{id}: {status}"),
+            (None, Some(status)) => eprintln!("{status}"),
+            _ => {}
+        }
+    }
+    Ok(())
 }
 
 fn start_remote(ctx: &Context, id: &str) -> Result<(), EngineError> {

@@ -10,8 +10,9 @@
 //! Not here: HTTP (the attach handler turns a [`Sink`] into a hijacked connection).
 
 use std::collections::HashMap;
-use std::io::Read;
+use std::io::{Read, Write};
 use std::os::fd::{AsFd, OwnedFd};
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
@@ -51,9 +52,20 @@ impl Lifecycle {
     }
 }
 
+/// What attached clients send to a container's stdin: data, or an empty chunk for the end.
+type StdinChannel = (
+    mpsc::UnboundedSender<Bytes>,
+    Option<mpsc::UnboundedReceiver<Bytes>>,
+);
+
 struct Slot {
     sinks: Vec<Sink>,
     tx: watch::Sender<Lifecycle>,
+    /// Made by whichever comes first, an attach with stdin or the start; the start's writer
+    /// takes the receiver.
+    stdin: Option<StdinChannel>,
+    /// A container with a terminal: its output goes to clients raw, not in stream frames.
+    tty: bool,
 }
 
 impl Slot {
@@ -61,7 +73,16 @@ impl Slot {
         Slot {
             sinks: Vec::new(),
             tx: watch::channel(Lifecycle::default()).0,
+            stdin: None,
+            tty: false,
         }
+    }
+
+    fn stdin(&mut self) -> &mut StdinChannel {
+        self.stdin.get_or_insert_with(|| {
+            let (tx, rx) = mpsc::unbounded_channel();
+            (tx, Some(rx))
+        })
     }
 }
 
@@ -94,6 +115,27 @@ impl Hub {
         let (tx, rx) = mpsc::unbounded_channel();
         self.with(id, |s| s.sinks.push(Sink { tx, stdout, stderr }));
         rx
+    }
+
+    /// Where an attached client's input for `id`'s stdin goes (an empty chunk ends it, as
+    /// docker's `StdinOnce`).
+    pub fn stdin(&self, id: &str) -> mpsc::UnboundedSender<Bytes> {
+        self.with(id, |s| s.stdin().0.clone())
+    }
+
+    /// The input of `id`'s stdin, for the one writer of a start; `None` when taken already.
+    fn take_stdin(&self, id: &str) -> Option<mpsc::UnboundedReceiver<Bytes>> {
+        self.with(id, |s| s.stdin().1.take())
+    }
+
+    /// A start is over: the next one gets a stdin channel of its own.
+    fn stdin_done(&self, id: &str) {
+        self.with(id, |s| s.stdin = None);
+    }
+
+    /// Whether `id` has a terminal (its output is one raw stream).
+    pub fn set_tty(&self, id: &str, tty: bool) {
+        self.with(id, |s| s.tty = tty);
     }
 
     /// Whether a client is attached to `id`'s output.
@@ -155,7 +197,11 @@ impl Hub {
         let Some(slot) = slots.get_mut(id) else {
             return;
         };
-        let bytes = Bytes::from(frame(stream, data));
+        let bytes = if slot.tty {
+            Bytes::copy_from_slice(data)
+        } else {
+            Bytes::from(frame(stream, data))
+        };
         slot.sinks.retain(|s| {
             let wanted = if stream == 1 { s.stdout } else { s.stderr };
             !wanted || s.tx.send(bytes.clone()).is_ok()
@@ -173,10 +219,25 @@ impl Hub {
 /// spans and only then counts the exit, which wakes the waiters. Returns at once.
 ///
 /// Called once the start's trace file is written: the exit spans are appended to it.
-pub fn supervise(hub: Arc<Hub>, mut started: Started, trace: ExitTrace) {
+pub fn supervise(hub: Arc<Hub>, mut started: Started, trace: ExitTrace, bundle: PathBuf) {
     let id = started.config.id.clone();
     let out = started.shim.stdout.take();
     let err = started.shim.stderr.take();
+    let tty = started.config.config.tty;
+    hub.set_tty(&id, tty);
+    let stdin = started
+        .shim
+        .stdin
+        .take()
+        .map(|s| Box::new(s) as Box<dyn Write + Send>);
+    // With a terminal, input is typed into it: a copy of its master, from the shim's `tty.sock`.
+    let stdin = stdin.or_else(|| {
+        let master = tty.then(|| crate::runtime::console::connect(&bundle).ok())??;
+        Some(Box::new(std::fs::File::from(master)) as Box<dyn Write + Send>)
+    });
+    if let (Some(stdin), Some(input)) = (stdin, hub.take_stdin(&id)) {
+        std::thread::spawn(move || write_stdin(stdin, input, tty));
+    }
     let pump = {
         let hub = hub.clone();
         let id = id.clone();
@@ -210,8 +271,31 @@ pub fn supervise(hub: Arc<Hub>, mut started: Started, trace: ExitTrace) {
         } else if trace.record {
             append_to_trace(&trace, spans);
         }
+        hub.stdin_done(&id);
         hub.exited(&id, code);
     });
+}
+
+/// Copies attached clients' input to the container's stdin (the shim's, which the container
+/// shares, or its terminal) until the container is gone. As moby's (`StdinOnce`), a client's
+/// end closes the stdin of a container without a terminal; a terminal stays open for the next
+/// client (`attach` after a detach).
+fn write_stdin(
+    mut stdin: Box<dyn Write + Send>,
+    mut input: mpsc::UnboundedReceiver<Bytes>,
+    tty: bool,
+) {
+    while let Some(chunk) = input.blocking_recv() {
+        if chunk.is_empty() {
+            if tty {
+                continue;
+            }
+            return;
+        }
+        if stdin.write_all(&chunk).is_err() {
+            return;
+        }
+    }
 }
 
 /// Adds the exit's spans to the start's trace file, as separate root: the request that

@@ -17,6 +17,7 @@ use serde_json::Value;
 use tokio::sync::mpsc;
 
 use crate::api::events::{json_line, Filters};
+use crate::api::version::{self, Answer, Version};
 use crate::state::events::Event;
 use crate::sys::time::{parse_timestamp, unix_nanos};
 
@@ -31,6 +32,8 @@ pub struct Query {
     since: u64,
     until: Option<u64>,
     filters: Filters,
+    /// The API version asked for: the messages take its shape.
+    version: Version,
 }
 
 fn now_ns() -> u64 {
@@ -100,6 +103,7 @@ impl Query {
             since,
             until,
             filters,
+            version: ctx.version,
         })
     }
 }
@@ -156,7 +160,9 @@ pub async fn stream(log: &Path, q: Query, tx: mpsc::Sender<Bytes>) {
             if q.until.is_some_and(|u| ev.time_nano > u) {
                 return;
             }
-            if tx.send(Bytes::from(json_line(&ev) + "\n")).await.is_err() {
+            let mut msg: Value = serde_json::from_str(&json_line(&ev)).unwrap_or_default();
+            version::shape(Answer::Event, q.version, &mut msg);
+            if tx.send(Bytes::from(msg.to_string() + "\n")).await.is_err() {
                 return;
             }
         }

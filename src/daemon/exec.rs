@@ -21,6 +21,7 @@ use serde_json::{json, Value};
 use tokio::sync::mpsc;
 
 use crate::engine::Engine;
+use crate::runtime::console;
 use crate::state::Status;
 
 use super::api::{self, ApiError};
@@ -36,15 +37,26 @@ pub struct Instance {
     pub workdir: Option<String>,
     pub stdout: bool,
     pub stderr: bool,
+    /// `AttachStdin` (`exec -i`): the client's input is the command's stdin.
+    pub stdin: bool,
+    /// `Tty` (`exec -t`): the command runs on a terminal the daemon holds the master of; its
+    /// output is one raw stream.
+    pub tty: bool,
+    /// `ConsoleSize`: the terminal's size at start (rows, columns).
+    pub size: Option<(u16, u16)>,
     pub started: bool,
     pub running: bool,
     pub pid: u32,
     pub exit_code: Option<i32>,
 }
 
-/// The daemon's exec instances, by id.
+/// The daemon's exec instances, by id, and the terminals of those running with `-t`.
 #[derive(Default)]
-pub struct Execs(Mutex<HashMap<String, Instance>>);
+pub struct Execs(
+    Mutex<HashMap<String, Instance>>,
+    /// Exec id → the master of its terminal and the pid of its `ctrace exec`.
+    Mutex<HashMap<String, (std::fs::File, u32)>>,
+);
 
 fn new_id() -> String {
     let mut b = [0u8; 32];
@@ -83,16 +95,6 @@ impl Execs {
         if cmd.is_empty() {
             return Err(ApiError::bad_request("No exec command specified"));
         }
-        if v["Tty"].as_bool().unwrap_or(false) {
-            return Err(ApiError::bad_request(
-                "exec with a terminal (-t) is not supported by the ctrace daemon yet: run it without -t, or use `ctrace exec -t`",
-            ));
-        }
-        if v["AttachStdin"].as_bool().unwrap_or(false) {
-            return Err(ApiError::bad_request(
-                "exec with stdin (-i) is not supported by the ctrace daemon yet: run it without -i, or use `ctrace exec -i`",
-            ));
-        }
         if v["Privileged"].as_bool().unwrap_or(false) {
             return Err(ApiError::bad_request(
                 "privileged exec is not supported: run it without --privileged",
@@ -124,6 +126,15 @@ impl Execs {
             workdir: opt_string(&v["WorkingDir"]),
             stdout: v["AttachStdout"].as_bool().unwrap_or(true),
             stderr: v["AttachStderr"].as_bool().unwrap_or(true),
+            stdin: v["AttachStdin"].as_bool().unwrap_or(false),
+            tty: v["Tty"].as_bool().unwrap_or(false),
+            size: match v["ConsoleSize"].as_array().map(Vec::as_slice) {
+                Some([h, w]) => h
+                    .as_u64()
+                    .zip(w.as_u64())
+                    .map(|(h, w)| (h as u16, w as u16)),
+                _ => None,
+            },
             started: false,
             running: false,
             pid: 0,
@@ -168,13 +179,13 @@ impl Execs {
             "Running": i.running,
             "ExitCode": i.exit_code,
             "ProcessConfig": {
-                "tty": false,
+                "tty": i.tty,
                 "entrypoint": i.cmd[0],
                 "arguments": &i.cmd[1..],
                 "privileged": false,
                 "user": i.user.clone().unwrap_or_default(),
             },
-            "OpenStdin": false,
+            "OpenStdin": i.stdin,
             "OpenStderr": i.stderr,
             "OpenStdout": i.stdout,
             "CanRemove": false,
@@ -182,6 +193,23 @@ impl Execs {
             "DetachKeys": "",
             "Pid": i.pid,
         }))
+    }
+
+    /// `POST /exec/{id}/resize`: the size of a running `-t` exec's terminal; its `ctrace exec`
+    /// is told (SIGWINCH) and passes it on to the container's. Nothing to do for the others.
+    pub fn resize(&self, id: &str, rows: u16, cols: u16) -> Result<(), ApiError> {
+        if !self.0.lock().unwrap().contains_key(id) {
+            return Err(Execs::missing(id));
+        }
+        if let Some((master, pid)) = self.1.lock().unwrap().get(id) {
+            console::resize(
+                std::os::fd::AsRawFd::as_raw_fd(master),
+                console::Size { rows, cols },
+            );
+            // SAFETY: a signal to our own child.
+            unsafe { libc::kill(*pid as i32, libc::SIGWINCH) };
+        }
+        Ok(())
     }
 
     /// Forgets the instances of a removed container.
@@ -205,6 +233,12 @@ fn command(engine: &Engine, inst: &Instance, detach: bool) -> Command {
     if detach {
         c.arg("-d");
     }
+    if inst.stdin && !detach {
+        c.arg("-i");
+    }
+    if inst.tty && !detach {
+        c.arg("-t");
+    }
     for e in &inst.env {
         c.arg("-e").arg(e);
     }
@@ -216,27 +250,62 @@ fn command(engine: &Engine, inst: &Instance, detach: bool) -> Command {
     }
     // After `--` a command that starts with `-` is not taken for an option.
     c.arg("--").arg(&inst.container).args(&inst.cmd);
-    c.stdin(Stdio::null());
+    c.stdin(if inst.stdin && !detach {
+        Stdio::piped()
+    } else {
+        Stdio::null()
+    });
     c
 }
 
-/// Runs `inst` to its end on the blocking pool, its output as stream frames into `frames`;
-/// records the pid and the exit code. The frames channel closes after the exit code is
-/// recorded, so a client that inspects the exec when its stream ends sees it.
+/// Runs `inst` to its end on the blocking pool, its output as stream frames into `frames`
+/// (and, with `-i`, what comes from `input` as its stdin, until an empty chunk ends it); records
+/// the pid and the exit code. The frames channel closes after the exit code is recorded, so a
+/// client that inspects the exec when its stream ends sees it.
 pub fn run(
     execs: &Execs,
     engine: &Engine,
     inst: &Instance,
     detach: bool,
     frames: mpsc::UnboundedSender<Bytes>,
+    input: Option<mpsc::UnboundedReceiver<Bytes>>,
 ) -> i32 {
     let mut c = command(engine, inst, detach);
+    // `-t`: `ctrace exec -t` runs on the slave of a pty whose master is ours (its output is
+    // read raw from it, the client's input typed into it, and `resize` sets its size).
+    let mut master: Option<std::fs::File> = None;
     if detach {
         c.stdout(Stdio::null()).stderr(Stdio::null());
+    } else if inst.tty {
+        let size = inst.size.map(|(rows, cols)| console::Size { rows, cols });
+        match console::open_pty(size) {
+            Ok((m, slave)) => {
+                // Raw: a transport only; the line discipline is the container's terminal's.
+                if let Ok(mut t) = nix::sys::termios::tcgetattr(&slave) {
+                    nix::sys::termios::cfmakeraw(&mut t);
+                    let _ = nix::sys::termios::tcsetattr(
+                        &slave,
+                        nix::sys::termios::SetArg::TCSANOW,
+                        &t,
+                    );
+                }
+                let stdio = || slave.try_clone().map(Stdio::from);
+                if let (Ok(i), Ok(o), Ok(e)) = (stdio(), stdio(), stdio()) {
+                    c.stdin(i).stdout(o).stderr(e);
+                }
+                master = Some(std::fs::File::from(m));
+            }
+            Err(e) => {
+                let msg = format!("cannot open a terminal for the exec: {e}\n");
+                let _ = frames.send(Bytes::copy_from_slice(msg.as_bytes()));
+                return crate::sys::exit::CANNOT_EXEC;
+            }
+        }
     } else {
         c.stdout(Stdio::piped()).stderr(Stdio::piped());
     }
-    let code = match c.spawn() {
+    // Through the host: the child starts with no signal blocked (ours are, for the signal thread).
+    let code = match crate::host::current().spawn(&mut c, &[], false) {
         Err(e) => {
             let msg = format!("cannot run ctrace exec: {e}\n");
             let _ = frames.send(Bytes::from(api::frame(2, msg.as_bytes())));
@@ -244,6 +313,37 @@ pub fn run(
         }
         Ok(mut child) => {
             execs.update(&inst.id, |i| i.pid = child.id());
+            // Only the child keeps the slave: the master reads end-of-file when it is gone.
+            drop(c);
+            let stdin: Option<Box<dyn std::io::Write + Send>> = match &master {
+                Some(m) => m
+                    .try_clone()
+                    .ok()
+                    .map(|m| Box::new(m) as Box<dyn std::io::Write + Send>),
+                None => child
+                    .stdin
+                    .take()
+                    .map(|s| Box::new(s) as Box<dyn std::io::Write + Send>),
+            };
+            if let Some(m) = &master {
+                if let Ok(m) = m.try_clone() {
+                    execs
+                        .1
+                        .lock()
+                        .unwrap()
+                        .insert(inst.id.clone(), (m, child.id()));
+                }
+            }
+            if let (Some(mut stdin), Some(mut input)) = (stdin, input) {
+                std::thread::spawn(move || {
+                    use std::io::Write;
+                    while let Some(chunk) = input.blocking_recv() {
+                        if chunk.is_empty() || stdin.write_all(&chunk).is_err() {
+                            return;
+                        }
+                    }
+                });
+            }
             let pump = |stream: u8, mut r: Box<dyn Read + Send>, on: bool| {
                 let frames = frames.clone();
                 std::thread::spawn(move || {
@@ -260,6 +360,20 @@ pub fn run(
                 })
             };
             let mut pumps = Vec::new();
+            if let Some(m) = master.take() {
+                // The terminal's output: one raw stream, no frames.
+                let frames = frames.clone();
+                pumps.push(std::thread::spawn(move || {
+                    let mut m = m;
+                    let mut buf = [0u8; 8192];
+                    while let Ok(n) = m.read(&mut buf) {
+                        if n == 0 {
+                            return;
+                        }
+                        let _ = frames.send(Bytes::copy_from_slice(&buf[..n]));
+                    }
+                }));
+            }
             if let Some(o) = child.stdout.take() {
                 pumps.push(pump(1, Box::new(o), inst.stdout));
             }
@@ -275,6 +389,7 @@ pub fn run(
             }
         }
     };
+    execs.1.lock().unwrap().remove(&inst.id);
     execs.update(&inst.id, |i| {
         i.running = false;
         i.exit_code = Some(code);

@@ -15,7 +15,9 @@ use hyper::body::{Frame, Incoming};
 use hyper::{Request, Response, StatusCode};
 use tokio::sync::mpsc;
 
-use super::api::{ApiError, API_VERSION};
+use crate::api::version::{self, Version};
+
+use super::api::ApiError;
 
 /// The largest request body accepted (a container config is a few KiB).
 pub const MAX_BODY: usize = 1 << 20;
@@ -45,7 +47,9 @@ impl hyper::body::Body for Body {
 #[derive(Clone)]
 pub struct Ctx {
     pub method: hyper::Method,
-    /// Without the `/v1.41` prefix; still percent-encoded (segments are decoded one by one, so an
+    /// The API version asked for (the path's `/v1.44` prefix; the latest when there is none).
+    pub version: Version,
+    /// Without the `/v1.44` prefix; still percent-encoded (segments are decoded one by one, so an
     /// encoded `/` never splits a segment).
     pub path: String,
     pub query: HashMap<String, String>,
@@ -153,24 +157,24 @@ pub fn parse_query(q: Option<&str>) -> HashMap<String, String> {
         .collect()
 }
 
-/// `/v1.41/containers/json` → `/containers/json`; an API version above ours is refused.
-pub fn strip_version(path: &str) -> Result<String, ApiError> {
+/// `/v1.41/containers/json` → (1.41, `/containers/json`); no prefix is the latest version; a
+/// version outside the range served is refused with docker's words (a 400). As in moby's router,
+/// a prefix that is not `v` and a number is no prefix.
+pub fn strip_version(path: &str) -> Result<(Version, String), ApiError> {
     if let Some(rest) = path.strip_prefix("/v") {
         let (ver, tail) = rest.split_once('/').unwrap_or((rest, ""));
         if !ver.is_empty() && ver.chars().all(|c| c.is_ascii_digit() || c == '.') {
-            let num = |v: &str| -> (u32, u32) {
-                let (a, b) = v.split_once('.').unwrap_or((v, "0"));
-                (a.parse().unwrap_or(0), b.parse().unwrap_or(0))
-            };
-            if num(ver) > num(API_VERSION) {
-                return Err(ApiError::bad_request(format!(
-                    "client version {ver} is too new. Maximum supported API version is {API_VERSION}"
-                )));
-            }
-            return Ok(format!("/{tail}"));
+            let v = Version::parse(ver).ok_or_else(|| {
+                ApiError::bad_request(format!(
+                    "invalid API version {ver:?}: expected a version like {}",
+                    version::LATEST
+                ))
+            })?;
+            let v = version::check(v).map_err(ApiError::bad_request)?;
+            return Ok((v, format!("/{tail}")));
         }
     }
-    Ok(path.to_string())
+    Ok((version::LATEST, path.to_string()))
 }
 
 #[cfg(test)]
@@ -181,11 +185,18 @@ mod tests {
     fn version_prefix_is_stripped_and_checked() {
         assert_eq!(
             strip_version("/v1.41/containers/json").unwrap(),
-            "/containers/json"
+            (Version::new(1, 41), "/containers/json".to_string())
         );
-        assert_eq!(strip_version("/v1.24/_ping").unwrap(), "/_ping");
-        assert_eq!(strip_version("/_ping").unwrap(), "/_ping");
-        assert!(strip_version("/v1.99/info").is_err());
+        assert_eq!(strip_version("/v1.24/_ping").unwrap().1, "/_ping");
+        assert_eq!(strip_version("/v1.56/_ping").unwrap().0, version::LATEST);
+        assert_eq!(
+            strip_version("/_ping").unwrap(),
+            (version::LATEST, "/_ping".to_string())
+        );
+        for refused in ["/v1.99/info", "/v1.23/info", "/v1.2.3/info"] {
+            let e = strip_version(refused).unwrap_err();
+            assert_eq!(e.status, hyper::StatusCode::BAD_REQUEST, "{refused}");
+        }
     }
 
     #[test]

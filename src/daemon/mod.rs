@@ -1,5 +1,5 @@
-//! `ctrace daemon`: the engine behind a Docker Engine API (v1.41 subset) on a unix socket, so
-//! the stock docker CLI and the ctrace CLI can both drive it — Docker's client/daemon split
+//! `ctrace daemon`: the engine behind the Docker Engine API (versions 1.24 to 1.56, a subset of
+//! its endpoints) on a unix socket, so the stock docker CLI and the ctrace CLI can both drive it — Docker's client/daemon split
 //! (seeds 002, 003, 004) made real: the client sends `POST /containers/{id}/start`, the daemon
 //! routes it to the engine's `start`, and each request is a trace that continues the client's
 //! W3C `traceparent`.
@@ -96,8 +96,9 @@ pub fn run(engine: Engine, opts: Options) -> Result<(), DaemonError> {
     }
     let ((listener, activated), restored) = started?;
     eprintln!(
-        "ctrace daemon: API v{} listening on {} ({} running containers reattached, {} found exited)",
-        api::API_VERSION,
+        "ctrace daemon: API v{} (from v{}) listening on {} ({} running containers reattached, {} found exited)",
+        crate::api::version::LATEST,
+        crate::api::version::MIN,
         opts.socket.display(),
         restored.running,
         restored.exited + restored.interrupted

@@ -11,7 +11,8 @@ use hyper::body::Incoming;
 use hyper::{Request, Response};
 use hyper_util::rt::TokioIo;
 
-use super::api::API_VERSION;
+use crate::api::version;
+
 use super::http::{error, parse_query, strip_version, Body, Ctx};
 use super::Daemon;
 
@@ -22,24 +23,32 @@ async fn handle(d: Arc<Daemon>, req: Request<Incoming>) -> Result<Response<Body>
             .and_then(|v| v.to_str().ok())
             .map(str::to_string)
     };
-    let path = match strip_version(req.uri().path()) {
-        Ok(p) => p,
-        Err(e) => return Ok(error(&e)),
-    };
-    let ctx = Ctx {
-        method: req.method().clone(),
-        path,
-        query: parse_query(req.uri().query()),
-        traceparent: header("traceparent"),
-        want_spans: header("x-ctrace-spans").is_some(),
-        upgrade: header("upgrade").is_some(),
-    };
-    let mut resp = match super::routes::route(d, ctx, req).await {
-        Ok(r) => r,
+    let mut resp = match strip_version(req.uri().path()) {
+        Ok((version, path)) => {
+            let ctx = Ctx {
+                method: req.method().clone(),
+                version,
+                path,
+                query: parse_query(req.uri().query()),
+                traceparent: header("traceparent"),
+                want_spans: header("x-ctrace-spans").is_some(),
+                upgrade: header("upgrade").is_some(),
+            };
+            match super::routes::route(d, ctx, req).await {
+                Ok(r) => r,
+                Err(e) => error(&e),
+            }
+        }
         Err(e) => error(&e),
     };
+    // As moby's version middleware, on every answer (a refused version too): the daemon's own
+    // API version, whatever the request asked for.
     let h = resp.headers_mut();
-    h.insert("api-version", API_VERSION.parse().expect("header"));
+    h.insert(
+        "api-version",
+        version::LATEST.to_string().parse().expect("header"),
+    );
+    h.insert("docker-experimental", "false".parse().expect("header"));
     h.insert("ostype", "linux".parse().expect("header"));
     h.insert(
         "server",

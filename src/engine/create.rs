@@ -511,18 +511,14 @@ fn merge_config(opts: &CreateOptions, image: &Image) -> Result<Config, EngineErr
                 .into(),
         ));
     }
+    // As dockerd: `NAME=value` replaces the image's NAME; a bare `NAME` (a `-e NAME` the client
+    // had no value for) removes it from the process's environment, and is kept as given in the
+    // config (the start leaves it out of the process's environment).
     let mut env: Vec<String> = ic.env.clone();
     for e in &opts.env {
-        let (key, value) = match e.split_once('=') {
-            Some((k, v)) => (k.to_string(), v.to_string()),
-            // `-e NAME` takes the value from the caller's environment, or drops it.
-            None => match std::env::var(e) {
-                Ok(v) => (e.clone(), v),
-                Err(_) => continue,
-            },
-        };
-        env.retain(|x| x.split('=').next() != Some(key.as_str()));
-        env.push(format!("{key}={value}"));
+        let key = e.split_once('=').map_or(e.as_str(), |(k, _)| k);
+        env.retain(|x| x.split('=').next() != Some(key));
+        env.push(e.clone());
     }
     if !env.iter().any(|e| e.starts_with("PATH=")) {
         env.insert(

@@ -481,7 +481,14 @@ fn write_spec(cx: &Ctx, net: &Net, mounts: Mounts) -> Result<(), EngineError> {
             args: std::iter::once(cfg.path.clone())
                 .chain(cfg.args.iter().cloned())
                 .collect(),
-            env: cfg.config.env.clone(),
+            // A bare `NAME` in the config stands for "unset" (docker's `-e NAME` with no value).
+            env: cfg
+                .config
+                .env
+                .iter()
+                .filter(|e| e.contains('='))
+                .cloned()
+                .collect(),
             cwd: cfg.config.working_dir.clone(),
             user,
             hostname: mounts.hostname.clone(),
@@ -587,7 +594,7 @@ fn create_task<'a>(
         |span| {
             let stdio = ShimStdio {
                 io: cx.attach,
-                stdin: cx.attach == ShimIo::Inherit
+                stdin: cx.attach != ShimIo::Detached
                     && cx.cfg.config.open_stdin
                     && !cx.cfg.config.tty,
                 tty: cx.cfg.config.tty,

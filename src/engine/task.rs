@@ -32,7 +32,7 @@ pub enum ShimIo {
     /// To our own stdout/stderr (an attached CLI).
     Inherit,
     /// To pipes in `Started::shim`'s `stdout`/`stderr` (the daemon, which streams them to
-    /// attached API clients).
+    /// attached API clients); with `-i`, the container's stdin is a pipe from `stdin` too.
     Piped,
 }
 
@@ -40,7 +40,8 @@ pub enum ShimIo {
 pub(super) struct ShimStdio {
     /// Where the container's output goes.
     pub io: ShimIo,
-    /// Our stdin, for the container's (attached `-i` without `-t`).
+    /// Our stdin (or, piped, the daemon's pipe), for the container's (attached `-i` without
+    /// `-t`).
     pub stdin: bool,
     /// `-t`: our window size, so the container's terminal starts with it.
     pub tty: bool,
@@ -128,10 +129,11 @@ fn shim_command(engine: &Engine, id: &str, stdio: &ShimStdio) -> Result<Command,
         .arg(&engine.paths.exec_root)
         .arg("--id")
         .arg(id)
-        .stdin(if stdio.stdin {
-            Stdio::inherit()
-        } else {
-            Stdio::null()
+        .stdin(match (stdio.stdin, stdio.io) {
+            (false, _) => Stdio::null(),
+            // The daemon writes what attached clients send (`Started::shim`'s `stdin`).
+            (true, ShimIo::Piped) => Stdio::piped(),
+            (true, _) => Stdio::inherit(),
         });
     if let (true, Some(size)) = (stdio.tty, console::size_of(0)) {
         cmd.env(console::SIZE_ENV, console::size_env(size));

@@ -34,6 +34,13 @@ pub fn spawn(cmd: &mut Command, fds: &[(RawFd, RawFd)], setsid: bool) -> io::Res
             if setsid && libc::setsid() < 0 {
                 return Err(io::Error::last_os_error());
             }
+            // No signal blocked: a daemon blocks its stop signals in every thread (one thread
+            // waits for them), and a shim, or a container, must not inherit that mask.
+            let mut none: libc::sigset_t = std::mem::zeroed();
+            libc::sigemptyset(&mut none);
+            if libc::sigprocmask(libc::SIG_SETMASK, &none, std::ptr::null_mut()) < 0 {
+                return Err(io::Error::last_os_error());
+            }
             Ok(())
         });
     }

@@ -4,10 +4,11 @@
 //! containers. Each test has its own bridge and subnet, never a user's `ctrace0`; the harness
 //! prunes it and checks that the bridge, its iptables rules and its leases are gone.
 //!
-//! Beside it: [`containers`] (inspect, state, health and events as a user reads them, and the
+//! Beside it: [`daemon`] (a `ctrace daemon` and raw HTTP to it), [`containers`] (inspect, state, health and events as a user reads them, and the
 //! usual ways to set a container up), [`poll`] (`eventually`: wait for a condition, never for a
 //! guessed time), [`archive`] (tar headers, busybox layers, `docker save` archives) and
-//! [`registry`] (a real registry and a proxy for the pull tests).
+//! [`registry`] (a real registry and a proxy for the pull tests), [`term`] (a pseudo-terminal a
+//! test types into).
 //!
 //! Not here: a tool the tests need being absent is never a reason to skip: the helpers fail with
 //! the install hint (`scripts/deps.sh`).
@@ -15,8 +16,10 @@
 
 pub mod archive;
 pub mod containers;
+pub mod daemon;
 pub mod poll;
 pub mod registry;
+pub mod term;
 
 // Not every test file uses every helper.
 #[allow(unused_imports)]

@@ -1,5 +1,6 @@
-//! `POST /containers/{id}/attach`: the container's output on a hijacked connection, and the raw
-//! stream responder attach and exec start share.
+//! `POST /containers/{id}/attach`: the container's output on a hijacked connection (and, for a
+//! container created with `OpenStdin`, the client's input to its stdin), and the raw stream
+//! responder attach and exec start share.
 //!
 //! Not here: the hub that fans a container's output out ([`crate::daemon::attach`]).
 
@@ -9,7 +10,7 @@ use bytes::Bytes;
 use hyper::body::Incoming;
 use hyper::{Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
-use tokio::io::AsyncWriteExt;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::state::Status;
 
@@ -27,17 +28,18 @@ pub(super) async fn attach(
     q: String,
     mut req: Request<Incoming>,
 ) -> Reply {
-    if ctx.flag("stdin") {
-        return Err(ApiError::bad_request(
-            "attaching stdin is not supported yet: attach stdout and stderr only",
-        ));
-    }
     let (out, err) = (ctx.flag("stdout"), ctx.flag("stderr"));
-    let (id, status) = blocking(&d, move |e| {
+    let (id, status, config) = blocking(&d, move |e| {
         let id = e.store.lookup(&q)?;
-        Ok((id.clone(), e.store.load_state(&id)?.status))
+        let config = e.store.load_config(&id)?.config;
+        Ok((id.clone(), e.store.load_state(&id)?.status, config))
     })
     .await?;
+    let open_stdin = config.open_stdin;
+    d.hub.set_tty(&id, config.tty);
+    // As dockerd: stdin is attached only to a container created with `OpenStdin` (`-i`);
+    // otherwise the client's input is not read.
+    let stdin = (ctx.flag("stdin") && open_stdin).then(|| d.hub.stdin(&id));
     if status == Status::Exited || status == Status::Dead {
         return Err(ApiError::new(
             StatusCode::CONFLICT,
@@ -46,15 +48,17 @@ pub(super) async fn attach(
     }
     let rx = d.hub.attach(&id, out, err);
     let on_upgrade = ctx.upgrade.then(|| hyper::upgrade::on(&mut req));
-    Ok(raw_stream(on_upgrade, rx))
+    Ok(raw_stream(on_upgrade, rx, stdin))
 }
 
 /// docker's raw stream (attach, exec start) from `rx` until it closes: on the hijacked
 /// connection (101 Switching Protocols) when the client asked to upgrade, else as a plain
-/// streaming response.
+/// streaming response. With `stdin`, what the client sends on the hijacked connection goes
+/// there, and its end (the client's half-close) as an empty chunk.
 pub(super) fn raw_stream(
     on_upgrade: Option<hyper::upgrade::OnUpgrade>,
     mut rx: tokio::sync::mpsc::UnboundedReceiver<Bytes>,
+    stdin: Option<tokio::sync::mpsc::UnboundedSender<Bytes>>,
 ) -> Response<Body> {
     let content_type = "application/vnd.docker.raw-stream";
     let Some(on_upgrade) = on_upgrade else {
@@ -72,7 +76,25 @@ pub(super) fn raw_stream(
         let Ok(upgraded) = on_upgrade.await else {
             return;
         };
-        let mut io = TokioIo::new(upgraded);
+        let (mut reader, mut io) = tokio::io::split(TokioIo::new(upgraded));
+        if let Some(stdin) = stdin {
+            tokio::spawn(async move {
+                let mut buf = vec![0u8; 32 * 1024];
+                loop {
+                    match reader.read(&mut buf).await {
+                        Ok(0) | Err(_) => {
+                            let _ = stdin.send(Bytes::new());
+                            return;
+                        }
+                        Ok(n) => {
+                            if stdin.send(Bytes::copy_from_slice(&buf[..n])).is_err() {
+                                return;
+                            }
+                        }
+                    }
+                }
+            });
+        }
         while let Some(b) = rx.recv().await {
             if io.write_all(&b).await.is_err() {
                 return;

@@ -11,6 +11,7 @@ use bytes::Bytes;
 use hyper::StatusCode;
 use serde_json::{json, Value};
 
+use crate::api::version::{self, Answer};
 use crate::engine::start::ShimIo;
 use crate::engine::{self};
 use crate::state::{ContainerConfig, Status};
@@ -22,6 +23,7 @@ use crate::daemon::http::{self, Ctx};
 use crate::daemon::Daemon;
 
 use super::traced::{blocking, traced, Reply};
+use super::wait::{wait_for, Condition};
 
 pub(super) async fn list(d: Arc<Daemon>, ctx: &Ctx) -> Reply {
     let all = ctx.flag("all");
@@ -29,13 +31,18 @@ pub(super) async fn list(d: Arc<Daemon>, ctx: &Ctx) -> Reply {
         .param("limit")
         .and_then(|l| l.parse().ok())
         .filter(|l: &usize| *l > 0);
+    let version = ctx.version;
     let v = blocking(&d, move |e| {
         let rows: Vec<Value> = e
             .list()?
             .iter()
             .filter(|c| all || limit.is_some() || c.state.status == Status::Running)
             .take(limit.unwrap_or(usize::MAX))
-            .map(api::container_summary)
+            .map(|c| {
+                let mut row = api::container_summary(c);
+                version::shape(Answer::ContainerSummary, version, &mut row);
+                row
+            })
             .collect();
         Ok(Value::Array(rows))
     })
@@ -45,6 +52,8 @@ pub(super) async fn list(d: Arc<Daemon>, ctx: &Ctx) -> Reply {
 
 pub(super) async fn create(d: Arc<Daemon>, ctx: &Ctx, body: Bytes) -> Reply {
     let opts = api::create_options(&body, ctx.param("name").map(str::to_string))?;
+    let image = opts.image.clone();
+    blocking(&d, move |e| image_present(e, &image)).await?;
     let (id, traced) = traced(&d, ctx, "create", move |d| {
         let cfg = engine::create::create(&d.engine, &opts)?;
         Ok((cfg.id.clone(), Some(cfg)))
@@ -56,12 +65,34 @@ pub(super) async fn create(d: Arc<Daemon>, ctx: &Ctx, body: Bytes) -> Reply {
     )))
 }
 
-pub(super) async fn inspect(d: Arc<Daemon>, q: String) -> Reply {
+/// As dockerd's create: an image that is not in the store is a 404 (`No such image: alpine:latest`)
+/// for the client to pull, never pulled here. The busybox ctrace builds from the host's static
+/// binary counts as present.
+fn image_present(e: &engine::Engine, image: &str) -> Result<(), ApiError> {
+    use crate::image::{reference, ImageError};
+    match e.images()?.resolve(image) {
+        Err(ImageError::NotFound { .. }) => {
+            let full = reference::normalize(image).map_err(engine::EngineError::from)?;
+            if full == "docker.io/library/busybox:latest" {
+                return Ok(());
+            }
+            Err(ApiError::not_found(format!(
+                "No such image: {}",
+                reference::familiar(&full)
+            )))
+        }
+        Err(e) => Err(engine::EngineError::from(e).into()),
+        Ok(_) => Ok(()),
+    }
+}
+
+pub(super) async fn inspect(d: Arc<Daemon>, ctx: &Ctx, q: String) -> Reply {
+    let version = ctx.version;
     let v = blocking(&d, move |e| {
         let entry = e.entry(&q)?;
-        Ok(api::container_inspect(engine::query::inspect_json(
-            &entry, &e.paths,
-        )))
+        let mut v = api::container_inspect(engine::query::inspect_json(&entry, &e.paths));
+        version::shape(Answer::ContainerInspect, version, &mut v);
+        Ok(v)
     })
     .await?;
     Ok(http::json(StatusCode::OK, &v))
@@ -106,7 +137,8 @@ pub(super) async fn start(d: Arc<Daemon>, ctx: &Ctx, q: String) -> Reply {
     })
     .await?;
     // Only now, with the start's trace file written: the exit's spans are appended to it.
-    attach::supervise(d.hub.clone(), started, exit);
+    let bundle = d.engine.paths.bundle(&started.config.id);
+    attach::supervise(d.hub.clone(), started, exit, bundle);
     Ok(traced.into_response(http::empty(StatusCode::NO_CONTENT)))
 }
 
@@ -138,6 +170,20 @@ fn stop_timeout(ctx: &Ctx) -> Result<u64, ApiError> {
 
 pub(super) async fn stop(d: Arc<Daemon>, ctx: &Ctx, q: String) -> Reply {
     let t = stop_timeout(ctx)?;
+    // As moby: stopping a container that is not running is "not modified" (a missing one is the
+    // engine's 404, below).
+    let q2 = q.clone();
+    let stopped = blocking(&d, move |e| {
+        Ok(e.store
+            .lookup(&q2)
+            .ok()
+            .and_then(|id| e.store.load_state(&id).ok()))
+    })
+    .await?
+    .is_some_and(|s| matches!(s.status, Status::Created | Status::Exited | Status::Dead));
+    if stopped {
+        return Ok(http::empty(StatusCode::NOT_MODIFIED));
+    }
     let ((), traced) = traced(&d, ctx, "stop", move |d| {
         let cfg = config_of(d, &q);
         engine::stop::stop(&d.engine, &q, Duration::from_secs(t))?;
@@ -188,7 +234,8 @@ pub(super) async fn restart(d: Arc<Daemon>, ctx: &Ctx, q: String) -> Reply {
     })
     .await?;
     // Only now, with the restart's trace file written: the exit's spans are appended to it.
-    attach::supervise(d.hub.clone(), started, exit);
+    let bundle = d.engine.paths.bundle(&started.config.id);
+    attach::supervise(d.hub.clone(), started, exit, bundle);
     Ok(traced.into_response(http::empty(StatusCode::NO_CONTENT)))
 }
 
@@ -196,12 +243,31 @@ pub(super) async fn kill(d: Arc<Daemon>, ctx: &Ctx, q: String) -> Reply {
     let name = ctx.param("signal").unwrap_or("KILL").to_string();
     let signal = engine::stop::parse_signal(&name)
         .ok_or_else(|| ApiError::bad_request(format!("invalid signal: {name}")))?;
+    // As moby's Kill: after SIGKILL the answer waits (up to 10 s) for the exit to be recorded,
+    // so an inspect right after shows it exited and a rm right after succeeds. The watch is
+    // taken before the signal, so the exit cannot be missed.
+    let watch = if signal == nix::sys::signal::Signal::SIGKILL {
+        let q = q.clone();
+        blocking(&d, move |e| Ok(e.store.lookup(&q).ok()))
+            .await?
+            .map(|id| {
+                let rx = d.hub.watch(&id);
+                let initial = rx.borrow().clone();
+                (id, rx, initial)
+            })
+    } else {
+        None
+    };
     let ((), traced) = traced(&d, ctx, "kill", move |d| {
         let cfg = config_of(d, &q);
         engine::stop::kill(&d.engine, &q, signal)?;
         Ok(((), cfg))
     })
     .await?;
+    if let Some((id, rx, initial)) = watch {
+        let exit = wait_for(&d, &id, Condition::NextExit, initial, rx);
+        let _ = tokio::time::timeout(Duration::from_secs(10), exit).await;
+    }
     Ok(traced.into_response(http::empty(StatusCode::NO_CONTENT)))
 }
 
@@ -218,4 +284,44 @@ pub(super) async fn remove(d: Arc<Daemon>, ctx: &Ctx, q: String) -> Reply {
         d.execs.forget_container(&id);
     }
     Ok(traced.into_response(http::empty(StatusCode::NO_CONTENT)))
+}
+
+/// `POST /containers/{id}/resize?h=&w=`: the size of the container's terminal (none: nothing to
+/// resize); docker's 409 for a container that is not running.
+pub(super) async fn resize(d: Arc<Daemon>, ctx: &Ctx, q: String) -> Reply {
+    let dim = |k: &str| -> Result<u16, ApiError> {
+        let v = ctx.param(k).unwrap_or("");
+        v.parse().map_err(|_| {
+            ApiError::bad_request(format!(
+                "invalid {k} {v:?}: expected a number of {}",
+                if k == "h" { "rows" } else { "columns" }
+            ))
+        })
+    };
+    let size = crate::runtime::console::Size {
+        rows: dim("h")?,
+        cols: dim("w")?,
+    };
+    blocking(&d, move |e| {
+        let id = e.store.lookup(&q)?;
+        let state = e.store.load_state(&id)?;
+        if !matches!(state.status, Status::Running | Status::Paused) {
+            return Err(ApiError::new(
+                StatusCode::CONFLICT,
+                format!("container {id} is not running"),
+            ));
+        }
+        if e.store.load_config(&id)?.config.tty {
+            let master = crate::runtime::console::connect(&e.paths.bundle(&id)).map_err(|err| {
+                ApiError::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    format!("cannot reach the terminal of container {id}: {err}"),
+                )
+            })?;
+            crate::runtime::console::resize(std::os::fd::AsRawFd::as_raw_fd(&master), size);
+        }
+        Ok(())
+    })
+    .await?;
+    Ok(http::empty(StatusCode::OK))
 }

@@ -41,22 +41,24 @@ pub(super) async fn exec_start(
         serde_json::from_slice(&body)
             .map_err(|e| ApiError::bad_request(format!("invalid exec start config: {e}")))?
     };
-    if v["Tty"].as_bool().unwrap_or(false) {
-        return Err(ApiError::bad_request(
-            "exec with a terminal (-t) is not supported by the ctrace daemon yet: run it without -t",
-        ));
-    }
     let detach = v["Detach"].as_bool().unwrap_or(false);
     let inst = d.execs.begin(&id)?;
     let (ftx, frx) = tokio::sync::mpsc::unbounded_channel::<Bytes>();
+    // `exec -i`: what the client sends on the hijacked connection is the command's stdin.
+    let (stdin, input) = if inst.stdin && !detach {
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel::<Bytes>();
+        (Some(tx), Some(rx))
+    } else {
+        (None, None)
+    };
     let d2 = d.clone();
     let job = tokio::task::spawn_blocking(move || {
-        crate::daemon::exec::run(&d2.execs, &d2.engine, &inst, detach, ftx)
+        crate::daemon::exec::run(&d2.execs, &d2.engine, &inst, detach, ftx, input)
     });
     if detach {
         let _ = job.await;
         return Ok(http::empty(StatusCode::OK));
     }
     // The channel closes once the exit code is recorded (see `exec::run`).
-    Ok(raw_stream(on_upgrade, frx))
+    Ok(raw_stream(on_upgrade, frx, stdin))
 }

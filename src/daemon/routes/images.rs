@@ -8,6 +8,7 @@ use std::sync::Arc;
 use hyper::StatusCode;
 use serde_json::Value;
 
+use crate::api::version::{self, Answer};
 use crate::engine::EngineError;
 use crate::phase_span;
 use crate::trace::{self};
@@ -18,19 +19,28 @@ use crate::daemon::Daemon;
 
 use super::traced::{blocking, traced, Reply};
 
-pub(super) async fn images(d: Arc<Daemon>) -> Reply {
-    let v = blocking(&d, |e| {
+pub(super) async fn images(d: Arc<Daemon>, ctx: &Ctx) -> Reply {
+    let version = ctx.version;
+    let v = blocking(&d, move |e| {
         let list = e.images()?.list().map_err(EngineError::from)?;
-        Ok(Value::Array(list.iter().map(api::image_summary).collect()))
+        let rows = list.iter().map(|i| {
+            let mut row = api::image_summary(i);
+            version::shape(Answer::ImageSummary, version, &mut row);
+            row
+        });
+        Ok(Value::Array(rows.collect()))
     })
     .await?;
     Ok(http::json(StatusCode::OK, &v))
 }
 
-pub(super) async fn image_inspect(d: Arc<Daemon>, name: String) -> Reply {
+pub(super) async fn image_inspect(d: Arc<Daemon>, ctx: &Ctx, name: String) -> Reply {
+    let version = ctx.version;
     let v = blocking(&d, move |e| {
         let img = e.images()?.resolve(&name).map_err(EngineError::from)?;
-        Ok(api::image_inspect(&img))
+        let mut v = api::image_inspect(&img);
+        version::shape(Answer::ImageInspect, version, &mut v);
+        Ok(v)
     })
     .await?;
     Ok(http::json(StatusCode::OK, &v))

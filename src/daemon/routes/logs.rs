@@ -1,15 +1,17 @@
-//! `GET /containers/{id}/logs`: the json-file log as docker's stream frames, followed when asked.
+//! `GET /containers/{id}/logs`: the json-file log as docker's stream frames, the lines of a time
+//! window (`since`, `until`), the last few (`tail`), followed when asked.
 //!
 //! Not here: the log file's writer (the shim); `ctrace logs` (the CLI).
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
 use hyper::StatusCode;
 use serde_json::Value;
 
 use crate::state::Status;
+use crate::sys::time::{parse_rfc3339, parse_timestamp, unix_nanos};
 
 use crate::daemon::api::{self, ApiError};
 use crate::daemon::http::{self, Ctx};
@@ -17,14 +19,58 @@ use crate::daemon::Daemon;
 
 use super::traced::{blocking, Reply};
 
-/// The json-file log lines of `text` as stream frames (the streams asked for, with their
-/// timestamps when asked).
-fn log_frames(lines: &[&str], out: bool, err: bool, ts: bool) -> Vec<u8> {
+/// What a logs request asks for besides the container.
+#[derive(Clone, Copy)]
+struct Want {
+    out: bool,
+    err: bool,
+    timestamps: bool,
+    /// Unix nanoseconds: lines written before `since` or after `until` are left out.
+    since: Option<u64>,
+    until: Option<u64>,
+}
+
+impl Want {
+    fn parse(ctx: &Ctx) -> Result<Want, ApiError> {
+        let now = SystemTime::now();
+        // As moby: `0` (what the docker CLI sends without the flag) is no bound.
+        let bound = |k: &str| -> Result<Option<u64>, ApiError> {
+            match ctx.param(k).filter(|v| !v.is_empty() && *v != "0") {
+                None => Ok(None),
+                Some(v) => parse_timestamp(k, v, now)
+                    .map(|t| Some(unix_nanos(t)))
+                    .map_err(ApiError::bad_request),
+            }
+        };
+        Ok(Want {
+            out: ctx.flag("stdout"),
+            err: ctx.flag("stderr"),
+            timestamps: ctx.flag("timestamps"),
+            since: bound("since")?,
+            until: bound("until")?,
+        })
+    }
+
+    fn in_window(&self, time: &str) -> bool {
+        let Some(t) = parse_rfc3339(time).map(unix_nanos) else {
+            return true;
+        };
+        self.since.is_none_or(|s| t >= s) && self.until.is_none_or(|u| t <= u)
+    }
+}
+
+/// The json-file log lines of `text` as stream frames (the streams and the time window asked
+/// for, with their timestamps when asked).
+fn log_frames(lines: &[&str], want: Want) -> Vec<u8> {
+    let (out, err, ts) = (want.out, want.err, want.timestamps);
     let mut body = Vec::new();
     for line in lines {
         let Ok(v) = serde_json::from_str::<Value>(line) else {
             continue;
         };
+        if !want.in_window(v["time"].as_str().unwrap_or("")) {
+            continue;
+        }
         let stream = if v["stream"] == "stderr" { 2 } else { 1 };
         if (stream == 1 && !out) || (stream == 2 && !err) {
             continue;
@@ -46,12 +92,8 @@ const LOG_POLL: Duration = Duration::from_millis(100);
 /// `GET /containers/{id}/logs`: the json-file log as stream frames; with `follow`, what the
 /// container writes next too, until it exits or the client hangs up.
 pub(super) async fn logs(d: Arc<Daemon>, ctx: &Ctx, q: String) -> Reply {
-    let (out, err, ts) = (
-        ctx.flag("stdout"),
-        ctx.flag("stderr"),
-        ctx.flag("timestamps"),
-    );
-    if !out && !err {
+    let want = Want::parse(ctx)?;
+    if !want.out && !want.err {
         return Err(ApiError::bad_request(
             "you must choose at least one stream: stdout=1 or stderr=1",
         ));
@@ -70,7 +112,7 @@ pub(super) async fn logs(d: Arc<Daemon>, ctx: &Ctx, q: String) -> Reply {
     let head = String::from_utf8_lossy(&text[..whole]);
     let lines: Vec<&str> = head.lines().collect();
     let skip = tail.map_or(0, |t| lines.len().saturating_sub(t));
-    let first = log_frames(&lines[skip..], out, err, ts);
+    let first = log_frames(&lines[skip..], want);
     let content_type = "application/vnd.docker.raw-stream";
     if !follow {
         return Ok(http::full(StatusCode::OK, content_type, first));
@@ -96,12 +138,16 @@ pub(super) async fn logs(d: Arc<Daemon>, ctx: &Ctx, q: String) -> Reply {
                 let chunk: Vec<u8> = partial.drain(..=i).collect();
                 let text = String::from_utf8_lossy(&chunk);
                 let lines: Vec<&str> = text.lines().collect();
-                let frames = log_frames(&lines, out, err, ts);
+                let frames = log_frames(&lines, want);
                 if !frames.is_empty() && tx.send(Bytes::from(frames)).await.is_err() {
                     return;
                 }
             }
-            if !running {
+            // Followed up to `until` at most, as moby does.
+            let past_until = want
+                .until
+                .is_some_and(|u| unix_nanos(SystemTime::now()) > u);
+            if !running || past_until {
                 return;
             }
             tokio::select! {

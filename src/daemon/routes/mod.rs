@@ -28,11 +28,11 @@ use super::http::{self, Ctx};
 use super::Daemon;
 
 use attach::attach;
-use containers::{create, inspect, kill, list, pause, remove, restart, start, stop};
+use containers::{create, inspect, kill, list, pause, remove, resize, restart, start, stop};
 use exec::{exec_create, exec_start};
 use images::{image_inspect, images, pull};
 use logs::logs;
-use system::{events, info, ping};
+use system::{events, info, no_plugins, no_swarm, ping};
 use traced::Reply;
 use wait::wait;
 
@@ -48,18 +48,18 @@ pub async fn route(d: Arc<Daemon>, ctx: Ctx, req: Request<Incoming>) -> Reply {
     match (m.clone(), segs.as_slice()) {
         (Method::GET | Method::HEAD, ["_ping"]) => Ok(ping(m)),
         (Method::GET, ["version"]) => Ok(http::json(StatusCode::OK, &api::version())),
-        (Method::GET, ["info"]) => info(d).await,
-        (Method::GET, ["images", "json"]) => images(d).await,
+        (Method::GET, ["info"]) => info(d, &ctx).await,
+        (Method::GET, ["images", "json"]) => images(d, &ctx).await,
         (Method::POST, ["images", "create"]) => pull(d, &ctx).await,
         (Method::GET, ["images", name @ .., "json"]) if !name.is_empty() => {
-            image_inspect(d, name.join("/")).await
+            image_inspect(d, &ctx, name.join("/")).await
         }
         (Method::GET, ["containers", "json"]) => list(d, &ctx).await,
         (Method::POST, ["containers", "create"]) => {
             let body = http::body(req).await?;
             create(d, &ctx, body).await
         }
-        (Method::GET, ["containers", id, "json"]) => inspect(d, check_ref(id)?.into()).await,
+        (Method::GET, ["containers", id, "json"]) => inspect(d, &ctx, check_ref(id)?.into()).await,
         (Method::GET, ["containers", id, "logs"]) => logs(d, &ctx, check_ref(id)?.into()).await,
         (Method::POST, ["containers", id, "start"]) => start(d, &ctx, check_ref(id)?.into()).await,
         (Method::POST, ["containers", id, "stop"]) => stop(d, &ctx, check_ref(id)?.into()).await,
@@ -72,6 +72,19 @@ pub async fn route(d: Arc<Daemon>, ctx: Ctx, req: Request<Incoming>) -> Reply {
         (Method::DELETE, ["containers", id]) => remove(d, &ctx, check_ref(id)?.into()).await,
         (Method::POST, ["containers", id, op @ ("pause" | "unpause")]) => {
             pause(d, &ctx, check_ref(id)?.into(), *op == "pause").await
+        }
+        (Method::POST, ["containers", id, "resize"]) => {
+            resize(d, &ctx, check_ref(id)?.into()).await
+        }
+        (Method::POST, ["exec", id, "resize"]) => {
+            let dim = |k: &str| ctx.param(k).and_then(|v| v.parse::<u16>().ok());
+            let (Some(h), Some(w)) = (dim("h"), dim("w")) else {
+                return Err(ApiError::bad_request(
+                    "invalid size: give h and w as numbers of rows and columns",
+                ));
+            };
+            d.execs.resize(check_ref(id)?, h, w)?;
+            Ok(http::empty(StatusCode::OK))
         }
         (Method::POST, ["containers", id, "restart"]) => {
             restart(d, &ctx, check_ref(id)?.into()).await
@@ -90,6 +103,10 @@ pub async fn route(d: Arc<Daemon>, ctx: Ctx, req: Request<Incoming>) -> Reply {
             Ok(http::json(StatusCode::OK, &v))
         }
         (Method::GET, ["events"]) => events(d, &ctx),
+        (_, ["swarm", ..] | ["nodes" | "services" | "tasks" | "secrets" | "configs", ..]) => {
+            no_swarm(m, &segs)
+        }
+        (_, ["plugins", ..]) => no_plugins(m, &segs),
         _ => Err(ApiError::not_found(format!(
             "page not found: {} {}",
             ctx.method, ctx.path

@@ -20,7 +20,7 @@ use super::traced::{blocking, Reply};
 
 /// What a wait waits for (`condition=`).
 #[derive(Clone, Copy, PartialEq)]
-enum Condition {
+pub(super) enum Condition {
     NotRunning,
     NextExit,
     Removed,
@@ -59,8 +59,10 @@ pub(super) async fn wait(d: Arc<Daemon>, ctx: &Ctx, q: String) -> Reply {
 }
 
 /// Blocks until `cond` holds for `id`; its exit code. `initial`: the hub's counts when the wait
-/// was asked for, so only a later exit is new.
-async fn wait_for(
+/// was asked for, so only a later exit is new. As moby's, every exit ends a `not-running` or
+/// `next-exit` wait, also one a restart policy follows at once (the shim's restarts are counted
+/// in the state's `RestartCount`, each one an exit).
+pub(super) async fn wait_for(
     d: &Arc<Daemon>,
     id: &str,
     cond: Condition,
@@ -68,6 +70,7 @@ async fn wait_for(
     mut rx: tokio::sync::watch::Receiver<attach::Lifecycle>,
 ) -> i64 {
     let mut saw_running = false;
+    let mut restarts_before: Option<u64> = None;
     loop {
         let now = rx.borrow_and_update().clone();
         if now.supervised() && now.exits == initial.exits {
@@ -87,16 +90,29 @@ async fn wait_for(
                 Status::Running | Status::Paused | Status::Restarting
             )
         });
-        let exited = now.exits > initial.exits || (saw_running && !running);
+        let restarts = state.as_ref().map(|s| u64::from(s.restart_count));
+        let restarted = matches!((restarts_before, restarts), (Some(b), Some(n)) if n > b);
+        restarts_before = restarts_before.or(restarts);
+        let exited = now.exits > initial.exits || (saw_running && !running) || restarted;
         let code = if now.exits > initial.exits {
             i64::from(now.code)
+        } else if restarted {
+            // Restarted already: the state's exit code is the new run's; the exit's is in its
+            // `die` event.
+            let events = d.engine.paths.events();
+            let id = id.to_string();
+            tokio::task::spawn_blocking(move || last_exit_code(&events, &id))
+                .await
+                .ok()
+                .flatten()
+                .unwrap_or(0)
         } else {
             state
                 .as_ref()
                 .map_or(i64::from(now.code), |s| i64::from(s.exit_code))
         };
         match cond {
-            Condition::NotRunning if !running => return code,
+            Condition::NotRunning if !running || exited => return code,
             Condition::NextExit if exited => return code,
             Condition::Removed if state.is_none() => return code,
             _ => {}
@@ -116,4 +132,15 @@ async fn wait_for(
             _ = tokio::time::sleep(Duration::from_millis(500)) => {}
         }
     }
+}
+
+/// The exit code of `id`'s last `die` event in the events log.
+fn last_exit_code(events: &std::path::Path, id: &str) -> Option<i64> {
+    let text = std::fs::read_to_string(events).ok()?;
+    text.lines().rev().find_map(|l| {
+        let ev: crate::state::events::Event = serde_json::from_str(l).ok()?;
+        (ev.action == "die" && ev.actor.id == id)
+            .then(|| ev.actor.attributes.get("exitCode")?.parse().ok())
+            .flatten()
+    })
 }
