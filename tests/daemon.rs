@@ -26,9 +26,16 @@ impl Daemon {
 
     /// A daemon with these environment variables set.
     fn start_with(env: &Env, vars: &[(&str, &str)]) -> Daemon {
+        Daemon::start_with_args(env, &[], vars)
+    }
+
+    /// A daemon with these flags and environment variables.
+    fn start_with_args(env: &Env, flags: &[&str], vars: &[(&str, &str)]) -> Daemon {
         let socket = env.exec_root.join("ctrace.sock");
         // Pulls from the loopback test registry must not go through the caller's proxy.
-        let mut cmd = env.direct_cmd(&["daemon", "--group", "no-such-group-ctrace"]);
+        let mut args = vec!["daemon", "--group", "no-such-group-ctrace"];
+        args.extend(flags);
+        let mut cmd = env.direct_cmd(&args);
         for (k, v) in vars {
             cmd.env(k, v);
         }
@@ -1277,4 +1284,47 @@ fn a_daemon_exports_every_trace_live_and_counts_what_a_full_queue_drops() {
     let export = &json(&body)["OtlpExport"];
     assert!(export["DroppedSpans"].as_u64().unwrap() > 0, "{export}");
     assert_eq!(export["SentSpans"], 0, "{export}");
+}
+
+#[test]
+fn a_daemon_asked_to_propagate_hands_each_create_requests_trace_to_its_container() {
+    let env = Env::new("dmn_propagate");
+    let tp_of = |out: &str| {
+        out.lines()
+            .find_map(|l| l.strip_prefix("TRACEPARENT="))
+            .map(str::to_string)
+    };
+    {
+        let d = Daemon::start(&env);
+        let r = docker(
+            &env,
+            &d,
+            &["run", "--rm", "--network", "none", "busybox", "env"],
+        );
+        assert_eq!(
+            tp_of(&r.ok().stdout),
+            None,
+            "not asked: nothing handed over"
+        );
+    }
+    let d = Daemon::start_with_args(&env, &["--trace-propagate"], &[]);
+    let r = docker(
+        &env,
+        &d,
+        &["run", "--rm", "--network", "none", "busybox", "env"],
+    );
+    let tp = tp_of(&r.ok().stdout).expect("TRACEPARENT in the container");
+    let parts: Vec<&str> = tp.split('-').collect();
+    assert_eq!((parts.len(), parts[0], parts[3]), (4, "00", "01"), "{tp}");
+    // The create request's trace, written by the daemon, holds the span it names.
+    let traces = env.traces();
+    let holder = traces
+        .iter()
+        .find(|t| t["trace_id"] == parts[1])
+        .unwrap_or_else(|| panic!("{tp}: no trace of the daemon's has that id"));
+    assert!(holder["spans"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|s| s["span_id"] == parts[2] && s["name"].as_str().unwrap().starts_with("create")));
 }

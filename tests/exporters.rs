@@ -1187,3 +1187,43 @@ fn the_opentelemetry_variables_turn_the_export_on_and_off() {
     );
     assert_eq!(rx.received().len(), 3);
 }
+
+#[test]
+fn trace_propagate_hands_the_create_span_to_the_containers_process() {
+    let env = Env::new("otlp_propagate");
+    let r = env.run(&[
+        "run",
+        "--rm",
+        "--network",
+        "none",
+        "--trace-propagate",
+        "busybox",
+        "env",
+    ]);
+    let out = r.ok().stdout.clone();
+    let tp = out
+        .lines()
+        .find_map(|l| l.strip_prefix("TRACEPARENT="))
+        .unwrap_or_else(|| panic!("no TRACEPARENT in the container: {out}"));
+    let traces = env.traces();
+    assert_eq!(traces.len(), 1);
+    let trace_id = traces[0]["trace_id"].as_str().unwrap();
+    let parts: Vec<&str> = tp.split('-').collect();
+    assert_eq!(parts.len(), 4, "{tp}");
+    assert_eq!(parts[1], trace_id, "the container continues this trace");
+    // Under the create phase that wrote its configuration.
+    let parent = traces[0]["spans"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["span_id"] == parts[2])
+        .unwrap_or_else(|| panic!("{tp}: its parent span is not in the trace"));
+    assert!(
+        parent["name"].as_str().unwrap().starts_with("create"),
+        "{}",
+        parent["name"]
+    );
+    // Not asked: nothing handed over.
+    let r = env.run(&["run", "--rm", "--network", "none", "busybox", "env"]);
+    assert!(!r.ok().stdout.contains("TRACEPARENT="), "{}", r.stdout);
+}

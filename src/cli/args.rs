@@ -168,6 +168,10 @@ pub struct DaemonArgs {
     /// The group allowed to use the socket (mode 0660), when it exists.
     #[arg(long, default_value = "ctrace")]
     pub group: String,
+    /// Hand each request's trace to the containers it creates: their processes get TRACEPARENT
+    /// (the Engine API has no field for it, so it is the daemon's choice for all of them).
+    #[arg(long)]
+    pub trace_propagate: bool,
 }
 
 /// Flags shared by `create` and `run`.
@@ -288,6 +292,10 @@ pub struct CreateFlags {
     /// Pause after each phase with its lesson: Enter goes on, s shows the live state, q rolls back.
     #[arg(long)]
     pub step: bool,
+    /// Hand this trace to the container: its process gets TRACEPARENT, so a traced program in it
+    /// continues the same trace.
+    #[arg(long)]
+    pub trace_propagate: bool,
     /// The image to run.
     pub image: String,
     /// The command and its arguments (default: the image's).

@@ -160,6 +160,7 @@ pub fn main() -> i32 {
                 socket,
                 group: a.group,
                 record: recording_enabled(),
+                trace_propagate: a.trace_propagate,
             };
             crate::daemon::run(ctx.engine, opts)
                 .map(|()| 0)

@@ -117,6 +117,7 @@ pub fn options(f: &CreateFlags, auto_remove: bool) -> Result<CreateOptions, Fail
             .map_err(|e| bad(e.to_string()))?,
         tty: f.tty,
         open_stdin: f.interactive,
+        trace_propagate: f.trace_propagate,
         healthcheck: health_flags(f).map_err(bad)?,
         no_healthcheck: f.no_healthcheck,
     })

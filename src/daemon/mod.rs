@@ -37,6 +37,8 @@ pub struct Options {
     pub group: String,
     /// Whether trace files are written.
     pub record: bool,
+    /// `--trace-propagate`: containers get `TRACEPARENT` (their create request's span).
+    pub trace_propagate: bool,
 }
 
 /// Why the daemon could not run.
@@ -57,6 +59,8 @@ pub struct Daemon {
     /// `docker exec` instances.
     pub execs: exec::Execs,
     pub record: bool,
+    /// Containers get `TRACEPARENT` (`--trace-propagate`).
+    pub trace_propagate: bool,
     /// This daemon's id (`docker info`'s `ID`).
     pub id: String,
 }
@@ -108,6 +112,7 @@ pub fn run(engine: Engine, opts: Options) -> Result<(), DaemonError> {
         hub: Arc::default(),
         execs: exec::Execs::default(),
         record: opts.record,
+        trace_propagate: opts.trace_propagate,
         id: recorder::new_trace_id(),
     });
     // Blocked before any thread exists, so every thread inherits the mask and only the

@@ -520,6 +520,13 @@ fn merge_config(opts: &CreateOptions, image: &Image) -> Result<Config, EngineErr
         env.retain(|x| x.split('=').next() != Some(key));
         env.push(e.clone());
     }
+    if opts.trace_propagate {
+        // The create's own span is the parent a program in the container continues from.
+        if let Some(tp) = crate::trace::recorder::traceparent() {
+            env.retain(|x| x.split('=').next() != Some("TRACEPARENT"));
+            env.push(format!("TRACEPARENT={tp}"));
+        }
+    }
     if !env.iter().any(|e| e.starts_with("PATH=")) {
         env.insert(
             0,

@@ -58,6 +58,9 @@ pub struct CreateOptions {
     pub tty: bool,
     /// `-i`: keep the container's stdin open.
     pub open_stdin: bool,
+    /// `--trace-propagate`: the container's process gets `TRACEPARENT`, this create's span as
+    /// its parent, so a program inside continues the same trace.
+    pub trace_propagate: bool,
     /// `--health-*`: what overrides the image's `HEALTHCHECK` (empty test: the image's command;
     /// 0 durations: the image's).
     pub healthcheck: Option<crate::state::health::HealthConfig>,

@@ -51,7 +51,8 @@ pub(super) async fn list(d: Arc<Daemon>, ctx: &Ctx) -> Reply {
 }
 
 pub(super) async fn create(d: Arc<Daemon>, ctx: &Ctx, body: Bytes) -> Reply {
-    let opts = api::create_options(&body, ctx.param("name").map(str::to_string))?;
+    let mut opts = api::create_options(&body, ctx.param("name").map(str::to_string))?;
+    opts.trace_propagate = d.trace_propagate;
     let image = opts.image.clone();
     blocking(&d, move |e| image_present(e, &image)).await?;
     let (id, traced) = traced(&d, ctx, "create", move |d| {
