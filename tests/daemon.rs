@@ -1284,6 +1284,22 @@ fn a_daemon_exports_every_trace_live_and_counts_what_a_full_queue_drops() {
     let export = &json(&body)["OtlpExport"];
     assert!(export["DroppedSpans"].as_u64().unwrap() > 0, "{export}");
     assert_eq!(export["SentSpans"], 0, "{export}");
+    // `ctrace info` shows the counters (which only grow meanwhile).
+    let shown = env.run(&["-H", &d.host(), "info"]);
+    let prefix = format!(" OTLP Export: live to {silent_endpoint}/v1/traces — 0 spans sent, ");
+    let line = shown
+        .ok()
+        .stdout
+        .lines()
+        .find_map(|l| l.strip_prefix(&prefix))
+        .unwrap_or_else(|| panic!("{}", shown.stdout))
+        .to_string();
+    let dropped: u64 = line.split(' ').next().unwrap().parse().unwrap();
+    assert!(
+        dropped >= export["DroppedSpans"].as_u64().unwrap(),
+        "{line}"
+    );
+    assert!(line.contains(" dropped (queue full)"), "{line}");
 }
 
 #[test]

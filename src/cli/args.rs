@@ -152,6 +152,12 @@ pub enum Command {
     Sim(SimCommand),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
     Completion { shell: clap_complete::Shell },
+    /// Display system-wide information (docker info), the live OTLP export's counters included.
+    Info {
+        /// `json`: the daemon's /info document as is.
+        #[arg(long, value_parser = ["json"])]
+        format: Option<String>,
+    },
     /// Run the engine as a daemon serving the Docker Engine API (1.24 to 1.56) on a unix socket.
     Daemon(DaemonArgs),
     /// (internal) The per-container shim; started by the engine, not by users.

@@ -11,6 +11,7 @@ mod container;
 pub mod events;
 mod exec;
 mod images;
+mod info;
 mod logs;
 mod options;
 mod ps;
@@ -152,6 +153,7 @@ pub fn main() -> i32 {
         Command::Unpause { containers } => container::unpause(&ctx, &containers),
         Command::Restart(a) => container::restart(&ctx, a),
         Command::Events(a) => events::events(&ctx.engine, a),
+        Command::Info { format } => info::info(&ctx, cli.host.as_deref(), format.is_some()),
         Command::Daemon(a) => {
             let socket = a
                 .socket
