@@ -117,6 +117,8 @@ pub struct HostConfig {
     pub nano_cpus: i64,
     #[serde(default, deserialize_with = "or_default")]
     pub pids_limit: i64,
+    #[serde(default, deserialize_with = "string_list")]
+    pub security_opt: Vec<String>,
 }
 
 /// moby's `container.RestartPolicy` as sent (the engine's [`RestartPolicy`] validates it).
@@ -417,6 +419,7 @@ impl CreateBody {
                 memory_swap: o.memory_swap,
                 nano_cpus: o.nano_cpus,
                 pids_limit: o.pids_limit,
+                security_opt: o.security_opt.clone(),
             },
             networking_config: None,
         }
@@ -493,6 +496,10 @@ impl CreateBody {
             labels: c.labels,
             mounts,
             volumes_from,
+            security_opt: {
+                crate::runtime::seccomp::parse_security_opt(&h.security_opt)?;
+                h.security_opt
+            },
             ..CreateOptions::default()
         })
     }

@@ -230,6 +230,9 @@ pub struct CreateFlags {
     /// Mount the container's root filesystem read-only.
     #[arg(long)]
     pub read_only: bool,
+    /// Security options: seccomp=unconfined, seccomp=PROFILE.json, no-new-privileges.
+    #[arg(long, value_name = "OPT")]
+    pub security_opt: Vec<String>,
     /// Restart policy when the container exits: no, on-failure[:max-retries], always, unless-stopped.
     #[arg(long, value_name = "POLICY")]
     pub restart: Option<String>,

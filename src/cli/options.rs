@@ -119,7 +119,32 @@ pub fn options(f: &CreateFlags, auto_remove: bool) -> Result<CreateOptions, Fail
         open_stdin: f.interactive,
         healthcheck: health_flags(f).map_err(bad)?,
         no_healthcheck: f.no_healthcheck,
+        security_opt: security_opt(&f.security_opt).map_err(bad)?,
     })
+}
+
+/// `--security-opt`: a `seccomp=FILE` is replaced by the file's JSON, as docker's CLI does, so
+/// the daemon (or the engine) receives the profile itself; then every value is checked.
+fn security_opt(values: &[String]) -> Result<Vec<String>, String> {
+    let mut out = Vec::new();
+    for v in values {
+        let file = v
+            .strip_prefix("seccomp=")
+            .or_else(|| v.strip_prefix("seccomp:"))
+            .filter(|f| !matches!(*f, "unconfined" | "builtin" | "") && !f.starts_with('{'));
+        match file {
+            Some(path) => {
+                let text = std::fs::read_to_string(path)
+                    .map_err(|e| format!("opening seccomp profile ({path}) failed: {e}"))?;
+                let json: serde_json::Value = serde_json::from_str(&text)
+                    .map_err(|e| format!("invalid seccomp profile {path}: {e}"))?;
+                out.push(format!("seccomp={json}"));
+            }
+            None => out.push(v.clone()),
+        }
+    }
+    crate::runtime::seccomp::parse_security_opt(&out)?;
+    Ok(out)
 }
 
 /// The `--health-*` flags, checked as docker checks them.

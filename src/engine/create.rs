@@ -113,6 +113,7 @@ fn create_phases<'a>(
                 .collect(),
             volumes_from: opts.volumes_from.iter().map(|v| v.given()).collect(),
             restart_policy: opts.restart_policy.clone(),
+            security_opt: opts.security_opt.clone(),
         },
         mount_points,
     };

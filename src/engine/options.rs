@@ -63,6 +63,9 @@ pub struct CreateOptions {
     pub healthcheck: Option<crate::state::health::HealthConfig>,
     /// `--no-healthcheck`.
     pub no_healthcheck: bool,
+    /// `--security-opt`, checked ([`crate::runtime::seccomp::parse_security_opt`]); a seccomp
+    /// profile is inline JSON, as the API carries it.
+    pub security_opt: Vec<String>,
 }
 
 /// `--pull`, as docker's.

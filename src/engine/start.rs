@@ -496,6 +496,9 @@ fn write_spec(cx: &Ctx, net: &Net, mounts: Mounts) -> Result<(), EngineError> {
             etc_binds: mounts.etc_binds,
             mounts: mounts.user,
             annotations: Default::default(),
+            seccomp: crate::runtime::seccomp::parse_security_opt(&cfg.host_config.security_opt)
+                .map_err(EngineError::Invalid)?
+                .seccomp,
         };
         let mut spec = spec::build(&input)?;
         if cfg.config.tty {

@@ -122,6 +122,9 @@ pub struct HostConfig {
     /// `--restart`: what the shim does when the container exits.
     #[serde(default)]
     pub restart_policy: RestartPolicy,
+    /// `--security-opt`, in docker's words (a seccomp profile inline as JSON, as docker keeps it).
+    #[serde(default)]
+    pub security_opt: Vec<String>,
 }
 
 /// Which runtime runs a container: plain data, stored as `embedded` or `runc` (`crate::runtime`
