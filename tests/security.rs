@@ -177,3 +177,167 @@ fn an_exec_and_runc_get_the_same_filter() {
     ]);
     assert_eq!(r.ok().stdout.split_whitespace().nth(1), Some("2"));
 }
+
+#[test]
+fn cap_drop_all_leaves_no_capability_and_ulimit_sets_the_open_file_limit() {
+    let env = Env::new("caps_ulimit");
+    let r = env.run(&[
+        "run",
+        "--rm",
+        "--cap-drop",
+        "ALL",
+        "--ulimit",
+        "nofile=64:64",
+        "busybox",
+        "sh",
+        "-c",
+        "grep CapEff /proc/self/status; ulimit -n",
+    ]);
+    let out = r.ok().stdout.clone();
+    assert!(out.contains("CapEff:\t0000000000000000"), "{out}");
+    assert_eq!(out.lines().last(), Some("64"), "{out}");
+}
+
+#[test]
+fn cap_add_and_cap_drop_change_the_set_and_the_filter_follows() {
+    let env = Env::new("caps_tweak");
+    let eff = |args: &[&str]| {
+        let mut a = vec!["run", "--rm"];
+        a.extend_from_slice(args);
+        a.extend_from_slice(&["busybox", "grep", "CapEff", "/proc/self/status"]);
+        let r = env.run(&a);
+        let hex = r.ok().stdout.split_whitespace().nth(1).unwrap().to_string();
+        u64::from_str_radix(&hex, 16).unwrap()
+    };
+    assert_eq!(eff(&[]), 0xa804_25fb);
+    // CAP_CHOWN is bit 0, CAP_NET_ADMIN bit 12; with or without the CAP_ prefix, any case.
+    assert_eq!(
+        eff(&["--cap-drop", "chown", "--cap-add", "CAP_NET_ADMIN"]),
+        0xa804_35fa
+    );
+    // With CAP_SYS_ADMIN the profile's rules for it apply: mount is allowed again.
+    let r = env.run(&[
+        "run",
+        "--rm",
+        "--cap-add",
+        "SYS_ADMIN",
+        "busybox",
+        "sh",
+        "-c",
+        "mkdir -p /mnt && mount -t tmpfs x /mnt && echo mounted",
+    ]);
+    assert_eq!(r.ok().stdout.trim(), "mounted");
+    let r = env.run(&["run", "--rm", "--cap-add", "bogus", "busybox", "true"]);
+    assert_eq!(r.code, 125);
+    assert!(
+        r.stderr.contains("unknown capability: \"CAP_BOGUS\""),
+        "{}",
+        r.stderr
+    );
+}
+
+#[test]
+fn cpu_shares_quota_and_period_reach_the_cgroup() {
+    let env = Env::new("cpu_settings");
+    let c = env.name("c");
+    let id = env.out(&[
+        "run",
+        "-d",
+        "--name",
+        &c,
+        "--cpu-shares",
+        "512",
+        "--cpu-quota",
+        "50000",
+        "--cpu-period",
+        "100000",
+        "busybox",
+        "sleep",
+        "1000",
+    ]);
+    let id = id.trim();
+    let read = |name: &str| {
+        common::cgroups_of(id)
+            .iter()
+            .map(|d| d.join(name))
+            .find(|f| f.exists())
+            .map(|f| std::fs::read_to_string(f).unwrap().trim().to_string())
+    };
+    match read("cpu.max") {
+        // v2: the weight docker derives from 512 shares.
+        Some(max) => {
+            assert_eq!(max, "50000 100000");
+            assert_eq!(read("cpu.weight").as_deref(), Some("20"));
+        }
+        None => {
+            assert_eq!(read("cpu.shares").as_deref(), Some("512"));
+            assert_eq!(read("cpu.cfs_quota_us").as_deref(), Some("50000"));
+            assert_eq!(read("cpu.cfs_period_us").as_deref(), Some("100000"));
+        }
+    }
+    let r = env.run(&[
+        "run",
+        "--rm",
+        "--cpus",
+        "1",
+        "--cpu-quota",
+        "50000",
+        "busybox",
+        "true",
+    ]);
+    assert_eq!(r.code, 125);
+    assert!(r.stderr.contains("Conflicting options"), "{}", r.stderr);
+}
+
+#[test]
+fn stop_without_a_timeout_uses_the_containers_stop_timeout() {
+    let env = Env::new("stop_timeout_flag");
+    let c = env.name("c");
+    // pid 1 ignores SIGTERM: the grace runs out and SIGKILL follows.
+    env.out(&[
+        "run",
+        "-d",
+        "--name",
+        &c,
+        "--stop-timeout",
+        "1",
+        "busybox",
+        "sleep",
+        "1000",
+    ]);
+    let t0 = std::time::Instant::now();
+    env.run(&["stop", &c]).ok();
+    let took = t0.elapsed();
+    assert!(
+        took >= std::time::Duration::from_secs(1) && took < std::time::Duration::from_secs(8),
+        "{took:?}"
+    );
+    assert_eq!(env.state(&c)["ExitCode"], 137);
+    let r = env.run(&["create", "--stop-timeout", "-1", "busybox", "true"]);
+    assert_eq!(r.code, 125, "{}", r.stderr);
+}
+
+#[test]
+fn settings_ctrace_cannot_honour_are_refused_with_the_reason() {
+    let env = Env::new("refused_flags");
+    for (flags, want) in [
+        (&["--privileged"][..], "--privileged is not supported"),
+        (&["--device", "/dev/kvm"][..], "--device is not supported"),
+        (&["--pid", "host"][..], "--pid host is not supported"),
+        (
+            &["--cgroup-parent", "/mine"][..],
+            "--cgroup-parent is not supported",
+        ),
+        (&["--ulimit", "nofile=128:64"][..], "soft limit"),
+        (&["--ulimit", "bogus=1"][..], "invalid ulimit type"),
+    ] {
+        let mut args = vec!["run", "--rm"];
+        args.extend_from_slice(flags);
+        args.extend_from_slice(&["busybox", "true"]);
+        let r = env.run(&args);
+        assert_eq!(r.code, 125, "{flags:?}: {}", r.stderr);
+        assert!(r.stderr.contains(want), "{flags:?}: {}", r.stderr);
+        assert_eq!(r.stderr.lines().count(), 1, "{flags:?}: {}", r.stderr);
+    }
+    assert!(env.ids().is_empty(), "a refused run left a container");
+}

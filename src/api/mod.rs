@@ -8,3 +8,4 @@
 pub mod container;
 pub mod events;
 pub mod status;
+pub mod unsupported;

@@ -114,6 +114,12 @@ fn create_phases<'a>(
             volumes_from: opts.volumes_from.iter().map(|v| v.given()).collect(),
             restart_policy: opts.restart_policy.clone(),
             security_opt: opts.security_opt.clone(),
+            cap_add: opts.cap_add.clone(),
+            cap_drop: opts.cap_drop.clone(),
+            ulimits: opts.ulimits.clone(),
+            cpu_shares: opts.cpu_shares,
+            cpu_quota: opts.cpu_quota,
+            cpu_period: opts.cpu_period,
         },
         mount_points,
     };
@@ -562,6 +568,7 @@ fn merge_config(opts: &CreateOptions, image: &Image) -> Result<Config, EngineErr
         tty: opts.tty,
         open_stdin: opts.open_stdin,
         healthcheck: merge_healthcheck(ic.healthcheck.as_ref(), opts),
+        stop_timeout: opts.stop_timeout,
     })
 }
 

@@ -75,6 +75,16 @@ pub struct SpecInput {
     pub annotations: BTreeMap<String, String>,
     /// `--security-opt seccomp=…`.
     pub seccomp: super::seccomp::Choice,
+    /// `--cap-add` / `--cap-drop`: `CAP_` names or `ALL`, normalized.
+    pub cap_add: Vec<String>,
+    pub cap_drop: Vec<String>,
+    /// `--ulimit`: (name as docker spells it, soft, hard), -1 unlimited; `nofile` replaces the
+    /// default one.
+    pub ulimits: Vec<(String, i64, i64)>,
+    /// `--cpu-shares`, `--cpu-quota`, `--cpu-period` (0: unset).
+    pub cpu_shares: i64,
+    pub cpu_quota: i64,
+    pub cpu_period: i64,
 }
 
 /// A user as the kernel sees it: ids only.
@@ -122,6 +132,8 @@ pub enum SpecError {
     Oci(#[from] oci_spec::OciSpecError),
     #[error(transparent)]
     Seccomp(#[from] super::seccomp::SeccompError),
+    #[error("invalid ulimit type: {0}")]
+    Ulimit(String),
 }
 
 /// The OCI version ctrace writes; runc 1.1 writes the same.
@@ -274,6 +286,12 @@ mod tests {
             mounts: Vec::new(),
             annotations: BTreeMap::new(),
             seccomp: Default::default(),
+            cap_add: Vec::new(),
+            cap_drop: Vec::new(),
+            ulimits: Vec::new(),
+            cpu_shares: 0,
+            cpu_quota: 0,
+            cpu_period: 0,
         }
     }
 
