@@ -141,3 +141,27 @@ fn settings_the_daemon_cannot_honour_get_a_400_and_no_container() {
     }
     assert!(env.ids().is_empty(), "a refused create left a container");
 }
+
+#[test]
+fn twenty_parallel_creates_of_one_name_through_the_daemon_make_one_container() {
+    let env = Env::new("daemon_name_race");
+    let d = Daemon::start(&env);
+    let name = env.name("dup");
+    let results: Vec<Run> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..20)
+            .map(|_| s.spawn(|| d.docker(&env, &["create", "--name", &name, "busybox", "true"])))
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    let won: Vec<_> = results.iter().filter(|r| r.code == 0).collect();
+    assert_eq!(won.len(), 1, "{} creates succeeded", won.len());
+    for r in results.iter().filter(|r| r.code != 0) {
+        assert!(
+            r.stderr.contains("Conflict. The container name")
+                && r.stderr.contains("is already in use by container"),
+            "{}",
+            r.stderr
+        );
+    }
+    assert_eq!(env.ids().len(), 1);
+}

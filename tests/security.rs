@@ -341,3 +341,79 @@ fn settings_ctrace_cannot_honour_are_refused_with_the_reason() {
     }
     assert!(env.ids().is_empty(), "a refused run left a container");
 }
+
+#[test]
+fn twenty_parallel_creates_of_one_name_make_exactly_one_container() {
+    let env = Env::new("name_race");
+    let name = env.name("dup");
+    let results: Vec<common::Run> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..20)
+            .map(|_| {
+                s.spawn(|| {
+                    env.run(&[
+                        "create",
+                        "--name",
+                        &name,
+                        "--network",
+                        "none",
+                        "busybox",
+                        "true",
+                    ])
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    let won: Vec<_> = results.iter().filter(|r| r.code == 0).collect();
+    assert_eq!(won.len(), 1, "{} creates succeeded", won.len());
+    let id = won[0].stdout.trim();
+    for r in results.iter().filter(|r| r.code != 0) {
+        assert_eq!(r.code, 125, "{}", r.stderr);
+        assert!(
+            r.stderr.contains(&format!(
+                "Conflict. The container name \"/{name}\" is already in use by container \"{id}\""
+            )),
+            "{}",
+            r.stderr
+        );
+    }
+    assert_eq!(env.ids(), [id.to_string()]);
+    // Released by its owner's rm, and only then.
+    env.run(&["rm", &name]).ok();
+    env.run(&[
+        "create",
+        "--name",
+        &name,
+        "--network",
+        "none",
+        "busybox",
+        "true",
+    ])
+    .ok();
+}
+
+#[test]
+fn a_failed_create_gives_its_name_back() {
+    let env = Env::new("name_rollback");
+    let name = env.name("web");
+    let r = env.run(&[
+        "create",
+        "--name",
+        &name,
+        "--fail-at",
+        "create.register",
+        "busybox",
+        "true",
+    ]);
+    assert_ne!(r.code, 0);
+    env.run(&[
+        "create",
+        "--name",
+        &name,
+        "--network",
+        "none",
+        "busybox",
+        "true",
+    ])
+    .ok();
+}

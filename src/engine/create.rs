@@ -251,21 +251,19 @@ fn reserve_id<'a>(
 ) -> Result<(String, String), EngineError> {
     phase(phase_span!("create.id"), |span| {
         let id = new_id();
-        let name = match &opts.name {
-            Some(n) => {
-                engine.store.reserve_name(n, &id)?;
-                n.clone()
-            }
+        let (name, reservation) = match &opts.name {
+            Some(n) => (n.clone(), engine.store.reserve_name(n, &id)?),
             None => loop {
                 let n = names::generate();
-                if engine.store.reserve_name(&n, &id).is_ok() {
-                    break n;
+                if let Ok(r) = engine.store.reserve_name(&n, &id) {
+                    break (n, r);
                 }
             },
         };
-        let (store, id2, name2) = (&engine.store, id.clone(), name.clone());
+        // Held until the create ends: registered, the name is taken for good (the closure is
+        // dropped); failed, the rollback gives it up while still holding it.
         rollback.push("release the name", move || {
-            store.release_name(&name2, &id2);
+            reservation.release();
             Ok(())
         });
         root.record("container.id", id.as_str());
