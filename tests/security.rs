@@ -417,3 +417,47 @@ fn a_failed_create_gives_its_name_back() {
     ])
     .ok();
 }
+
+/// Every entry below `dir`: path, type, mode, link target and content.
+fn snapshot(dir: &std::path::Path) -> Vec<String> {
+    use std::os::unix::fs::PermissionsExt;
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap().flatten() {
+            let p = e.path();
+            let md = std::fs::symlink_metadata(&p).unwrap();
+            let what = if md.is_dir() {
+                stack.push(p.clone());
+                "dir".to_string()
+            } else if md.file_type().is_symlink() {
+                format!("link {:?}", std::fs::read_link(&p).unwrap())
+            } else if md.is_file() {
+                format!("file {:?}", std::fs::read(&p).unwrap())
+            } else {
+                "special".to_string()
+            };
+            out.push(format!(
+                "{} {:o} {what}",
+                p.display(),
+                md.permissions().mode()
+            ));
+        }
+    }
+    out.sort();
+    out
+}
+
+#[test]
+fn a_host_directory_bound_on_dev_is_left_as_it_was() {
+    let env = Env::new("dev_bind");
+    let dir = env.dir.join("hostdev");
+    std::fs::create_dir_all(dir.join("sub")).unwrap();
+    std::fs::write(dir.join("ptmx"), b"not a device").unwrap();
+    std::fs::write(dir.join("sub/keep"), b"data").unwrap();
+    let before = snapshot(&dir);
+    let bind = format!("{}:/dev", dir.display());
+    env.run(&["run", "--rm", "-v", &bind, "busybox", "true"])
+        .ok();
+    assert_eq!(snapshot(&dir), before);
+}
