@@ -11,6 +11,8 @@
 #   docker.io       only for its `docker` client: the daemon tests drive `ctrace daemon` with the
 #                   stock docker CLI (Debian 12 ships the client only inside docker.io; the tests
 #                   never start dockerd)
+#   libseccomp-dev  libseccomp, which compiles the containers' seccomp profiles (the build links
+#                   it: the `libseccomp` crate)
 #   chromium        the headless browser in which tests/player.rs clicks through the book's
 #                   step-through player (offline, from file://)
 # from PyPI:
@@ -38,6 +40,7 @@ command -v skopeo >/dev/null 2>&1 || need+=(skopeo)
 command -v htpasswd >/dev/null 2>&1 || need+=(apache2-utils)
 command -v docker >/dev/null 2>&1 || need+=(docker.io)
 command -v chromium >/dev/null 2>&1 || need+=(chromium)
+dpkg-query -W -f='${Status}' libseccomp-dev 2>/dev/null | grep -q 'ok installed' || need+=(libseccomp-dev)
 if ((${#need[@]})); then
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq >/dev/null

@@ -374,6 +374,14 @@ fn a_simulated_run_records_the_span_tree_of_a_real_run() {
             "busybox",
             "true",
         ][..],
+        &[
+            "run",
+            "--rm",
+            "--security-opt",
+            "seccomp=unconfined",
+            "busybox",
+            "true",
+        ][..],
     ] {
         let real = env.run(args);
         assert_eq!(real.code, 0, "{}", real.stderr);
@@ -396,7 +404,24 @@ fn a_simulated_run_records_the_span_tree_of_a_real_run() {
             Vec::<&(String, String)>::new(),
             "kernel events differ for {args:?}"
         );
+        let confined = !args.contains(&"seccomp=unconfined");
+        assert_eq!(
+            rt.iter().any(|(name, _, _)| name == "init.seccomp"),
+            confined,
+            "{args:?}"
+        );
     }
+    // The simulated process records the filter it loaded, as the kernel's status shows it.
+    let status = |extra: &[&str]| {
+        let mut args = vec!["run", "--rm"];
+        args.extend_from_slice(extra);
+        args.extend_from_slice(&["busybox", "cat", "/proc/self/status"]);
+        let r = simulated(&env, &args);
+        assert_eq!(r.code, 0, "{}", r.stderr);
+        r.stdout
+    };
+    assert!(status(&[]).contains("Seccomp:\t2"));
+    assert!(status(&["--security-opt", "seccomp=unconfined"]).contains("Seccomp:\t0"));
 }
 
 #[test]

@@ -71,6 +71,8 @@ pub struct Config {
     pub open_stdin: bool,
     #[serde(default)]
     pub healthcheck: Option<HealthConfig>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stop_timeout: Option<i64>,
 }
 
 /// moby's `container.HostConfig`, as far as ctrace honours it.
@@ -123,6 +125,20 @@ pub struct HostConfig {
         deserialize_with = "string_list"
     )]
     pub group_add: Vec<String>,
+    #[serde(default, deserialize_with = "string_list")]
+    pub security_opt: Vec<String>,
+    #[serde(default, deserialize_with = "string_list")]
+    pub cap_add: Vec<String>,
+    #[serde(default, deserialize_with = "string_list")]
+    pub cap_drop: Vec<String>,
+    #[serde(default, deserialize_with = "or_default")]
+    pub ulimits: Vec<options::Ulimit>,
+    #[serde(default, deserialize_with = "or_default")]
+    pub cpu_shares: i64,
+    #[serde(default, deserialize_with = "or_default")]
+    pub cpu_quota: i64,
+    #[serde(default, deserialize_with = "or_default")]
+    pub cpu_period: i64,
 }
 
 /// moby's `container.LogConfig`: the driver and its options.
@@ -251,9 +267,11 @@ pub fn parse(body: &[u8]) -> Result<CreateBody, String> {
     let Value::Object(cfg) = &v else {
         return Err("malformed container config: expected a JSON object".into());
     };
+    super::unsupported::refuse(cfg, super::unsupported::CONFIG)?;
     match cfg.get("HostConfig") {
         None => {}
         Some(Value::Object(h)) => {
+            super::unsupported::refuse(h, super::unsupported::HOST_CONFIG)?;
             typed::<HostConfig>(h).map_err(|e| format!("HostConfig: {e}"))?;
         }
         Some(_) => return Err("HostConfig: expected an object".into()),
@@ -300,6 +318,7 @@ impl CreateBody {
                 attach_stdout: true,
                 attach_stderr: true,
                 healthcheck,
+                stop_timeout: o.stop_timeout,
                 ..Config::default()
             },
             host_config: HostConfig {
@@ -326,6 +345,13 @@ impl CreateBody {
                 pids_limit: o.pids_limit,
                 log_config: None,
                 group_add: Vec::new(),
+                security_opt: o.security_opt.clone(),
+                cap_add: o.cap_add.clone(),
+                cap_drop: o.cap_drop.clone(),
+                ulimits: o.ulimits.clone(),
+                cpu_shares: o.cpu_shares,
+                cpu_quota: o.cpu_quota,
+                cpu_period: o.cpu_period,
             },
             networking_config: None,
         }
@@ -334,6 +360,7 @@ impl CreateBody {
     /// The engine's options for this body (and `?name=`).
     pub fn into_options(self, name: Option<String>) -> Result<CreateOptions, String> {
         let (c, h) = (self.config, self.host_config);
+        options::cpu(h.cpu_shares, h.cpu_quota, h.cpu_period, h.nano_cpus)?;
         if c.image.is_empty() {
             return Err("no image given: set Image in the config".into());
         }
@@ -424,6 +451,20 @@ impl CreateBody {
             labels: c.labels,
             mounts,
             volumes_from,
+            security_opt: {
+                crate::runtime::seccomp::parse_security_opt(&h.security_opt)?;
+                h.security_opt
+            },
+            cap_add: options::capabilities(&h.cap_add)?,
+            cap_drop: options::capabilities(&h.cap_drop)?,
+            ulimits: {
+                h.ulimits.iter().try_for_each(options::check_ulimit)?;
+                h.ulimits
+            },
+            cpu_shares: h.cpu_shares,
+            cpu_quota: h.cpu_quota,
+            cpu_period: h.cpu_period,
+            stop_timeout: options::stop_timeout(c.stop_timeout)?,
             ..CreateOptions::default()
         })
     }

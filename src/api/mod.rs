@@ -11,4 +11,5 @@ pub mod container;
 pub mod events;
 pub mod shapes;
 pub mod status;
+pub mod unsupported;
 pub mod version;

@@ -240,6 +240,42 @@ pub struct CreateFlags {
     /// Mount the container's root filesystem read-only.
     #[arg(long)]
     pub read_only: bool,
+    /// Security options: seccomp=unconfined, seccomp=PROFILE.json, no-new-privileges.
+    #[arg(long, value_name = "OPT")]
+    pub security_opt: Vec<String>,
+    /// Add Linux capabilities (NET_ADMIN or CAP_NET_ADMIN, or ALL).
+    #[arg(long, value_name = "CAP")]
+    pub cap_add: Vec<String>,
+    /// Drop Linux capabilities (or ALL).
+    #[arg(long, value_name = "CAP")]
+    pub cap_drop: Vec<String>,
+    /// Ulimit options (NAME=SOFT[:HARD], e.g. nofile=1024:2048).
+    #[arg(long, value_name = "NAME=SOFT[:HARD]")]
+    pub ulimit: Vec<String>,
+    /// CPU shares (relative weight).
+    #[arg(short = 'c', long)]
+    pub cpu_shares: Option<i64>,
+    /// Limit the CPU CFS quota (µs per period).
+    #[arg(long, allow_hyphen_values = true)]
+    pub cpu_quota: Option<i64>,
+    /// Limit the CPU CFS period (µs).
+    #[arg(long)]
+    pub cpu_period: Option<i64>,
+    /// Seconds `stop` waits before SIGKILL (default 10).
+    #[arg(long, value_name = "SECONDS", allow_hyphen_values = true)]
+    pub stop_timeout: Option<i64>,
+    /// Give extended privileges to this container (refused by ctrace).
+    #[arg(long)]
+    pub privileged: bool,
+    /// Add a host device to the container (refused by ctrace).
+    #[arg(long, value_name = "DEVICE")]
+    pub device: Vec<String>,
+    /// PID namespace to use (refused by ctrace: containers get their own).
+    #[arg(long, value_name = "MODE")]
+    pub pid: Option<String>,
+    /// Parent cgroup for the container (refused by ctrace).
+    #[arg(long, value_name = "CGROUP")]
+    pub cgroup_parent: Option<String>,
     /// Restart policy when the container exits: no, on-failure[:max-retries], always, unless-stopped.
     #[arg(long, value_name = "POLICY")]
     pub restart: Option<String>,
@@ -401,14 +437,10 @@ pub struct EventsArgs {
 
 #[derive(Debug, Args)]
 pub struct StopArgs {
-    /// Seconds to wait for the container to exit before killing it.
-    #[arg(
-        short = 't',
-        long = "time",
-        visible_alias = "timeout",
-        default_value_t = 10
-    )]
-    pub time: u64,
+    /// Seconds to wait for the container to exit before killing it (default: the container's
+    /// --stop-timeout, or 10).
+    #[arg(short = 't', long = "time", visible_alias = "timeout")]
+    pub time: Option<u64>,
     #[arg(required = true)]
     pub containers: Vec<String>,
 }

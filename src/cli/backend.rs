@@ -23,7 +23,8 @@ use super::{start_tracing, Context, Failure};
 pub trait Backend {
     /// Checks made once, before any container is touched (root, for the embedded engine).
     fn ready(&self) -> Result<(), Failure>;
-    fn stop(&self, name: &str, timeout: Duration) -> Result<(), EngineError>;
+    /// `timeout`: the grace asked for (`None`: the container's `--stop-timeout`, or 10 s).
+    fn stop(&self, name: &str, timeout: Option<Duration>) -> Result<(), EngineError>;
     fn kill(&self, name: &str, signal: Signal) -> Result<(), EngineError>;
     fn rm(&self, name: &str, force: bool, volumes: bool) -> Result<(), EngineError>;
     /// The runtime the `--explain` banner names: the backend's own (`daemon`), or `None` for
@@ -99,8 +100,13 @@ pub fn exit_code(failed: bool) -> i32 {
 }
 
 /// `stop`.
-pub fn stop(ctx: &Context, b: &dyn Backend, names: &[String], secs: u64) -> Result<i32, Failure> {
-    let timeout = Duration::from_secs(secs);
+pub fn stop(
+    ctx: &Context,
+    b: &dyn Backend,
+    names: &[String],
+    secs: Option<u64>,
+) -> Result<i32, Failure> {
+    let timeout = secs.map(Duration::from_secs);
     each(ctx, b, names, "stop", |b, n| b.stop(n, timeout)).map(exit_code)
 }
 

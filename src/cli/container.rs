@@ -275,8 +275,9 @@ impl Backend for Embedded<'_> {
     fn ready(&self) -> Result<(), Failure> {
         Engine::require_root().map_err(fail1)
     }
-    fn stop(&self, name: &str, timeout: Duration) -> Result<(), EngineError> {
-        engine::stop::stop(self.engine, name, timeout)
+    fn stop(&self, name: &str, timeout: Option<Duration>) -> Result<(), EngineError> {
+        let grace = engine::stop::grace(self.engine, name, timeout);
+        engine::stop::stop(self.engine, name, grace)
     }
     fn kill(&self, name: &str, signal: Signal) -> Result<(), EngineError> {
         engine::stop::kill(self.engine, name, signal)
@@ -380,12 +381,13 @@ pub fn unpause(ctx: &Context, containers: &[String]) -> Result<i32, Failure> {
 }
 
 pub fn restart(ctx: &Context, a: StopArgs) -> Result<i32, Failure> {
-    let timeout = Duration::from_secs(a.time);
+    let timeout = a.time.map(Duration::from_secs);
     let b = Embedded {
         engine: &ctx.engine,
     };
     each(ctx, &b, &a.containers, "restart", |_, name| {
-        engine::restart::restart(&ctx.engine, name, timeout)
+        let grace = engine::stop::grace(&ctx.engine, name, timeout);
+        engine::restart::restart(&ctx.engine, name, grace)
     })
     .map(exit_code)
 }

@@ -10,7 +10,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::engine::options::{CreateOptions, Pull};
+use crate::engine::options::{self, CreateOptions, Pull};
 use crate::network::{self, Mode};
 use crate::runtime::Kind;
 use crate::storage::mounts;
@@ -72,6 +72,13 @@ pub fn options(f: &CreateFlags, auto_remove: bool) -> Result<CreateOptions, Fail
             )));
         }
     }
+    refuse_unsupported(f).map_err(bad)?;
+    let (cpu_shares, cpu_quota, cpu_period) = (
+        f.cpu_shares.unwrap_or(0),
+        f.cpu_quota.unwrap_or(0),
+        f.cpu_period.unwrap_or(0),
+    );
+    options::cpu(cpu_shares, cpu_quota, cpu_period, nano_cpus.unwrap_or(0)).map_err(bad)?;
     let restart_policy =
         crate::state::RestartPolicy::parse(f.restart.as_deref().unwrap_or("")).map_err(bad)?;
     if auto_remove && restart_policy.restarts() {
@@ -120,7 +127,62 @@ pub fn options(f: &CreateFlags, auto_remove: bool) -> Result<CreateOptions, Fail
         trace_propagate: f.trace_propagate,
         healthcheck: health_flags(f).map_err(bad)?,
         no_healthcheck: f.no_healthcheck,
+        security_opt: security_opt(&f.security_opt).map_err(bad)?,
+        cap_add: options::capabilities(&f.cap_add).map_err(bad)?,
+        cap_drop: options::capabilities(&f.cap_drop).map_err(bad)?,
+        ulimits: f
+            .ulimit
+            .iter()
+            .map(|u| options::ulimit(u))
+            .collect::<Result<_, _>>()
+            .map_err(bad)?,
+        cpu_shares,
+        cpu_quota,
+        cpu_period,
+        stop_timeout: options::stop_timeout(f.stop_timeout).map_err(bad)?,
     })
+}
+
+/// The flags ctrace accepts only to refuse them, with why, rather than run without them.
+fn refuse_unsupported(f: &CreateFlags) -> Result<(), String> {
+    if f.privileged {
+        return Err(options::PRIVILEGED_REFUSED.into());
+    }
+    if !f.device.is_empty() {
+        return Err(options::DEVICES_REFUSED.into());
+    }
+    match f.pid.as_deref() {
+        None | Some("" | "private") => {}
+        Some(other) => return Err(options::pid_mode_refused(other)),
+    }
+    if f.cgroup_parent.as_deref().is_some_and(|p| !p.is_empty()) {
+        return Err(options::CGROUP_PARENT_REFUSED.into());
+    }
+    Ok(())
+}
+
+/// `--security-opt`: a `seccomp=FILE` is replaced by the file's JSON, as docker's CLI does, so
+/// the daemon (or the engine) receives the profile itself; then every value is checked.
+fn security_opt(values: &[String]) -> Result<Vec<String>, String> {
+    let mut out = Vec::new();
+    for v in values {
+        let file = v
+            .strip_prefix("seccomp=")
+            .or_else(|| v.strip_prefix("seccomp:"))
+            .filter(|f| !matches!(*f, "unconfined" | "builtin" | "") && !f.starts_with('{'));
+        match file {
+            Some(path) => {
+                let text = std::fs::read_to_string(path)
+                    .map_err(|e| format!("opening seccomp profile ({path}) failed: {e}"))?;
+                let json: serde_json::Value = serde_json::from_str(&text)
+                    .map_err(|e| format!("invalid seccomp profile {path}: {e}"))?;
+                out.push(format!("seccomp={json}"));
+            }
+            None => out.push(v.clone()),
+        }
+    }
+    crate::runtime::seccomp::parse_security_opt(&out)?;
+    Ok(out)
 }
 
 /// The `--health-*` flags, checked as docker checks them.

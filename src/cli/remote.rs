@@ -346,9 +346,10 @@ impl Backend for Daemon<'_> {
     fn ready(&self) -> Result<(), Failure> {
         Ok(())
     }
-    fn stop(&self, name: &str, timeout: Duration) -> Result<(), EngineError> {
-        let (id, t) = (query_escape(name), timeout.as_secs());
-        self.request("POST", &format!("/v1.41/containers/{id}/stop?t={t}"))
+    fn stop(&self, name: &str, timeout: Option<Duration>) -> Result<(), EngineError> {
+        let id = query_escape(name);
+        let t = timeout.map_or(String::new(), |t| format!("?t={}", t.as_secs()));
+        self.request("POST", &format!("/v1.41/containers/{id}/stop{t}"))
     }
     fn kill(&self, name: &str, signal: Signal) -> Result<(), EngineError> {
         let (id, sig) = (query_escape(name), signal as i32);

@@ -113,6 +113,13 @@ fn create_phases<'a>(
                 .collect(),
             volumes_from: opts.volumes_from.iter().map(|v| v.given()).collect(),
             restart_policy: opts.restart_policy.clone(),
+            security_opt: opts.security_opt.clone(),
+            cap_add: opts.cap_add.clone(),
+            cap_drop: opts.cap_drop.clone(),
+            ulimits: opts.ulimits.clone(),
+            cpu_shares: opts.cpu_shares,
+            cpu_quota: opts.cpu_quota,
+            cpu_period: opts.cpu_period,
         },
         mount_points,
     };
@@ -244,21 +251,19 @@ fn reserve_id<'a>(
 ) -> Result<(String, String), EngineError> {
     phase(phase_span!("create.id"), |span| {
         let id = new_id();
-        let name = match &opts.name {
-            Some(n) => {
-                engine.store.reserve_name(n, &id)?;
-                n.clone()
-            }
+        let (name, reservation) = match &opts.name {
+            Some(n) => (n.clone(), engine.store.reserve_name(n, &id)?),
             None => loop {
                 let n = names::generate();
-                if engine.store.reserve_name(&n, &id).is_ok() {
-                    break n;
+                if let Ok(r) = engine.store.reserve_name(&n, &id) {
+                    break (n, r);
                 }
             },
         };
-        let (store, id2, name2) = (&engine.store, id.clone(), name.clone());
+        // Held until the create ends: registered, the name is taken for good (the closure is
+        // dropped); failed, the rollback gives it up while still holding it.
         rollback.push("release the name", move || {
-            store.release_name(&name2, &id2);
+            reservation.release();
             Ok(())
         });
         root.record("container.id", id.as_str());
@@ -564,6 +569,7 @@ fn merge_config(opts: &CreateOptions, image: &Image) -> Result<Config, EngineErr
         tty: opts.tty,
         open_stdin: opts.open_stdin,
         healthcheck: merge_healthcheck(ic.healthcheck.as_ref(), opts),
+        stop_timeout: opts.stop_timeout,
     })
 }
 

@@ -18,6 +18,7 @@ use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::path::Path;
 use std::sync::atomic::{AtomicI32, Ordering};
 
+use crate::runtime::seccomp::Filter;
 use oci_spec::runtime::{Process, Spec, User};
 
 use crate::runtime::console as tty;
@@ -99,17 +100,19 @@ fn exec_phases(
             span,
             format!(
                 "{command} as uid {} in {}, the container's env, caps and limits",
-                p.user().uid(),
-                p.cwd().display()
+                p.0.user().uid(),
+                p.0.cwd().display()
             ),
         );
         Ok(p)
     })?;
+    let (process, seccomp) = process;
 
     let (pty, stdio) = exec_stdio(opts, st.pid)?;
 
     let joined = phase(phase_span!("exec.join", init_pid = st.pid), |span| {
-        let j = rexec::join(st.pid, &st.cgroup, &process, &stdio).map_err(runtime)?;
+        let j =
+            rexec::join(st.pid, &st.cgroup, &process, seccomp.as_ref(), &stdio).map_err(runtime)?;
         for ns in &j.namespaces {
             kernel_event!(ns = %ns, "setns");
         }
@@ -275,7 +278,7 @@ fn build_process(
     cfg: &ContainerConfig,
     init_pid: i32,
     opts: &ExecOptions,
-) -> Result<Process, EngineError> {
+) -> Result<(Process, Option<Filter>), EngineError> {
     let path = engine.paths.bundle(&cfg.id).join("config.json");
     let spec = Spec::load(&path).map_err(|e| EngineError::Runtime {
         code: crate::sys::exit::CANNOT_EXEC,
@@ -313,7 +316,15 @@ fn build_process(
         user.set_additional_gids((!r.additional_gids.is_empty()).then_some(r.additional_gids));
         p.set_user(user);
     }
-    Ok(p)
+    // An exec'd process gets the container's seccomp filter, as under runc.
+    let seccomp = spec
+        .linux()
+        .as_ref()
+        .and_then(|l| l.seccomp().as_ref())
+        .map(|s| crate::runtime::seccomp::compile_cached(s, &engine.paths.seccomp_cache()))
+        .transpose()
+        .map_err(|e| EngineError::Invalid(e.to_string()))?;
+    Ok((p, seccomp))
 }
 
 static FORWARD_TO: AtomicI32 = AtomicI32::new(0);

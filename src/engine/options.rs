@@ -8,6 +8,7 @@ use std::net::IpAddr;
 
 use crate::network::{self, Mode, PortBinding};
 use crate::runtime::Kind;
+pub use crate::state::container::Ulimit;
 use crate::storage::mounts::{MountRequest, VolumesFrom};
 
 /// What the user asked for (the flags of `create`/`run`), already parsed into numbers.
@@ -66,6 +67,23 @@ pub struct CreateOptions {
     pub healthcheck: Option<crate::state::health::HealthConfig>,
     /// `--no-healthcheck`.
     pub no_healthcheck: bool,
+    /// `--cap-add`, normalized (`CAP_` names, or `ALL`) ([`capabilities`]).
+    pub cap_add: Vec<String>,
+    /// `--cap-drop`, normalized likewise.
+    pub cap_drop: Vec<String>,
+    /// `--ulimit`, parsed ([`ulimit`]).
+    pub ulimits: Vec<Ulimit>,
+    /// `--cpu-shares` (0: the kernel's default weight).
+    pub cpu_shares: i64,
+    /// `--cpu-quota` in µs per period (0: none).
+    pub cpu_quota: i64,
+    /// `--cpu-period` in µs (0: the kernel's 100 ms).
+    pub cpu_period: i64,
+    /// `--stop-timeout` in seconds (`None`: docker's 10).
+    pub stop_timeout: Option<i64>,
+    /// `--security-opt`, checked ([`crate::runtime::seccomp::parse_security_opt`]); a seccomp
+    /// profile is inline JSON, as the API carries it.
+    pub security_opt: Vec<String>,
 }
 
 /// `--pull`, as docker's.
@@ -123,6 +141,150 @@ pub fn env(values: &[String]) -> Result<Vec<String>, String> {
     Ok(values.to_vec())
 }
 
+/// Why `--privileged` is refused (the CLI's flag and the API's `Privileged`).
+pub const PRIVILEGED_REFUSED: &str = "--privileged is not supported: ctrace does not give a container every capability, the host's devices and a writable /sys; add only the capabilities it needs with --cap-add";
+/// Why `--device` is refused.
+pub const DEVICES_REFUSED: &str =
+    "--device is not supported yet: ctrace gives containers only the standard /dev nodes";
+/// Why `--cgroup-parent` is refused.
+pub const CGROUP_PARENT_REFUSED: &str =
+    "--cgroup-parent is not supported yet: ctrace puts every container under its own /ctrace cgroup";
+
+/// Why a `--pid` mode other than a private namespace is refused.
+pub fn pid_mode_refused(mode: &str) -> String {
+    format!("--pid {mode} is not supported: ctrace gives every container its own pid namespace")
+}
+
+/// `--stop-timeout` (the API's `StopTimeout`): seconds, 0 or more.
+pub fn stop_timeout(t: Option<i64>) -> Result<Option<i64>, String> {
+    match t {
+        Some(s) if s < 0 => Err(format!(
+            "invalid --stop-timeout {s}: give a number of seconds, 0 or more (ctrace does not wait forever)"
+        )),
+        other => Ok(other),
+    }
+}
+
+/// `--cap-add` / `--cap-drop` values (the API's `CapAdd`/`CapDrop`) as docker normalizes them:
+/// upper case, `CAP_` added when missing, `ALL` kept; a capability the kernel interface does not
+/// know is refused.
+pub fn capabilities(values: &[String]) -> Result<Vec<String>, String> {
+    values
+        .iter()
+        .map(|v| {
+            let up = v.trim().to_ascii_uppercase();
+            if up == "ALL" {
+                return Ok(up);
+            }
+            let name = if up.starts_with("CAP_") {
+                up
+            } else {
+                format!("CAP_{up}")
+            };
+            match name.parse::<caps::Capability>() {
+                Ok(_) => Ok(name),
+                Err(_) => Err(format!(
+                    "unknown capability: {name:?}: see capabilities(7) for the names"
+                )),
+            }
+        })
+        .collect()
+}
+
+/// The rlimit names `--ulimit` takes (docker's `go-units`).
+const ULIMITS: [&str; 16] = [
+    "as",
+    "core",
+    "cpu",
+    "data",
+    "fsize",
+    "locks",
+    "memlock",
+    "msgqueue",
+    "nice",
+    "nofile",
+    "nproc",
+    "rss",
+    "rtprio",
+    "rttime",
+    "sigpending",
+    "stack",
+];
+
+/// `--ulimit NAME=SOFT[:HARD]` (a missing hard limit is the soft one), checked as docker does.
+pub fn ulimit(value: &str) -> Result<Ulimit, String> {
+    let bad = || {
+        format!(
+            "invalid ulimit argument: {value}: expected NAME=SOFT[:HARD], e.g. nofile=1024:2048"
+        )
+    };
+    let (name, limits) = value.split_once('=').ok_or_else(bad)?;
+    let (soft, hard) = match limits.split_once(':') {
+        Some((s, h)) => (s, h),
+        None => (limits, limits),
+    };
+    let (soft, hard): (i64, i64) = (
+        soft.trim().parse().map_err(|_| bad())?,
+        hard.trim().parse().map_err(|_| bad())?,
+    );
+    let u = Ulimit {
+        name: name.to_string(),
+        soft,
+        hard,
+    };
+    check_ulimit(&u)?;
+    Ok(u)
+}
+
+/// The API's `Ulimits` entries, checked as [`ulimit`] checks a flag.
+pub fn check_ulimit(u: &Ulimit) -> Result<(), String> {
+    if !ULIMITS.contains(&u.name.as_str()) {
+        return Err(format!(
+            "invalid ulimit type: {}: expected one of {}",
+            u.name,
+            ULIMITS.join(", ")
+        ));
+    }
+    if u.soft < -1 || u.hard < -1 {
+        return Err(format!(
+            "invalid ulimit {}: limits are numbers, or -1 for unlimited",
+            u.name
+        ));
+    }
+    // -1 is unlimited, above any number.
+    let (soft, hard) = (u.soft as u64, u.hard as u64);
+    if soft > hard {
+        return Err(format!(
+            "ulimit soft limit must be less than or equal to hard limit: {} > {}",
+            u.soft, u.hard
+        ));
+    }
+    Ok(())
+}
+
+/// `--cpu-shares`, `--cpu-quota`, `--cpu-period` checked as docker's
+/// `verifyPlatformContainerResources` checks them (`--cpus` excludes the other two).
+pub fn cpu(shares: i64, quota: i64, period: i64, nano_cpus: i64) -> Result<(), String> {
+    if shares < 0 {
+        return Err(format!(
+            "invalid --cpu-shares {shares}: must not be negative"
+        ));
+    }
+    if nano_cpus != 0 && (quota != 0 || period != 0) {
+        return Err("Conflicting options: Nano CPUs and CPU Period (or Quota) cannot both be set: use --cpus or --cpu-quota/--cpu-period".into());
+    }
+    if period != 0 && !(1000..=1_000_000).contains(&period) {
+        return Err(
+            "CPU cfs period can not be less than 1ms (i.e. 1000) or larger than 1s (i.e. 1000000)"
+                .into(),
+        );
+    }
+    if quota != 0 && quota != -1 && quota < 1000 {
+        return Err("CPU cfs quota can not be less than 1ms (i.e. 1000)".into());
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -142,5 +304,39 @@ mod tests {
         assert!(env(&["=x".into()])
             .unwrap_err()
             .contains("invalid environment variable"));
+    }
+
+    #[test]
+    fn capabilities_are_normalized_as_docker_does_and_unknown_ones_refused() {
+        let v = |s: &[&str]| s.iter().map(|x| x.to_string()).collect::<Vec<_>>();
+        assert_eq!(
+            capabilities(&v(&["net_admin", "CAP_SYS_PTRACE", "all"])).unwrap(),
+            ["CAP_NET_ADMIN", "CAP_SYS_PTRACE", "ALL"]
+        );
+        assert!(capabilities(&v(&["bogus"]))
+            .unwrap_err()
+            .contains("unknown capability: \"CAP_BOGUS\""));
+    }
+
+    #[test]
+    fn ulimits_and_cpu_settings_are_checked_with_dockers_words() {
+        let u = ulimit("nofile=64:128").unwrap();
+        assert_eq!((u.name.as_str(), u.soft, u.hard), ("nofile", 64, 128));
+        assert_eq!(ulimit("nproc=10").unwrap().hard, 10);
+        assert!(ulimit("core=-1").is_ok());
+        assert!(ulimit("nofile=128:64").unwrap_err().contains("soft limit"));
+        assert!(ulimit("bogus=1")
+            .unwrap_err()
+            .contains("invalid ulimit type"));
+        assert!(ulimit("nofile")
+            .unwrap_err()
+            .contains("invalid ulimit argument"));
+        assert!(cpu(512, 50_000, 100_000, 0).is_ok());
+        assert!(cpu(0, 50_000, 0, 1_000_000_000)
+            .unwrap_err()
+            .contains("Conflicting options"));
+        assert!(cpu(0, 10, 0, 0).unwrap_err().contains("quota"));
+        assert!(cpu(0, 0, 10, 0).unwrap_err().contains("period"));
+        assert!(cpu(-1, 0, 0, 0).is_err());
     }
 }

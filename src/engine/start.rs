@@ -503,6 +503,15 @@ fn write_spec(cx: &Ctx, net: &Net, mounts: Mounts) -> Result<(), EngineError> {
             etc_binds: mounts.etc_binds,
             mounts: mounts.user,
             annotations: Default::default(),
+            seccomp: crate::runtime::seccomp::parse_security_opt(&cfg.host_config.security_opt)
+                .map_err(EngineError::Invalid)?
+                .seccomp,
+            cap_add: cfg.host_config.cap_add.clone(),
+            cap_drop: cfg.host_config.cap_drop.clone(),
+            ulimits: ulimits(cfg),
+            cpu_shares: cfg.host_config.cpu_shares,
+            cpu_quota: cfg.host_config.cpu_quota,
+            cpu_period: cfg.host_config.cpu_period,
         };
         let mut spec = spec::build(&input)?;
         if cfg.config.tty {
@@ -528,6 +537,15 @@ fn write_spec(cx: &Ctx, net: &Net, mounts: Mounts) -> Result<(), EngineError> {
         );
         Ok(())
     })
+}
+
+/// `--ulimit` as the spec takes them.
+fn ulimits(cfg: &ContainerConfig) -> Vec<(String, i64, i64)> {
+    cfg.host_config
+        .ulimits
+        .iter()
+        .map(|u| (u.name.clone(), u.soft, u.hard))
+        .collect()
 }
 
 /// The exec fifo (embedded runtime): the init blocks opening it until `start.runtime.start`.

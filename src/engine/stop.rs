@@ -18,6 +18,20 @@ use super::operation::{find, operation};
 use super::phase;
 use super::{Engine, EngineError};
 
+/// The grace `stop` gives `query`'s container: what was asked, else its `--stop-timeout`, else
+/// docker's 10 s (also when the container cannot be found: `stop` reports that).
+pub fn grace(engine: &Engine, query: &str, asked: Option<Duration>) -> Duration {
+    asked.unwrap_or_else(|| {
+        let own = engine
+            .store
+            .lookup(query)
+            .and_then(|id| engine.store.load_config(&id))
+            .ok()
+            .and_then(|c| c.config.stop_timeout);
+        Duration::from_secs(own.map_or(10, |s| s.max(0) as u64))
+    })
+}
+
 /// Stops the container `query` names: its StopSignal, up to `timeout` of grace, then SIGKILL.
 /// A container that is not running is left as it is, as `docker stop` does.
 pub fn stop(engine: &Engine, query: &str, timeout: Duration) -> Result<(), EngineError> {

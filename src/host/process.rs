@@ -68,4 +68,8 @@ pub trait Processes {
     fn ambient_clear(&self) -> io::Result<()>;
     /// `prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, cap)`.
     fn ambient_raise(&self, cap: u32) -> io::Result<()>;
+    /// `seccomp(SECCOMP_SET_MODE_FILTER, 0, prog)`: installs `bpf` (an array of
+    /// `struct sock_filter`) as this thread's seccomp filter; needs `no_new_privs` or
+    /// `CAP_SYS_ADMIN`.
+    fn seccomp_load(&self, bpf: &[u8]) -> io::Result<()>;
 }

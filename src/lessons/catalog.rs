@@ -108,6 +108,7 @@ pub const PHASES: &[Phase] = &[
     ph("init.mounts", Init),
     ph("init.pivot_root", Init),
     ph("init.process", Init),
+    ph("init.seccomp", Init),
     ph("start.network.attach", Start),
     ph("start.runtime.start", Start),
     ph("start.set_running", Start),

@@ -77,6 +77,7 @@ pub fn join(
     init_pid: i32,
     cgroup: &str,
     process: &Process,
+    filter: Option<&super::seccomp::Filter>,
     stdio: &Stdio,
 ) -> Result<Joined, InitError> {
     let mut ns_files = Vec::new();
@@ -120,7 +121,13 @@ pub fn join(
             let mut out = File::from(wr);
             let mut go = File::from(go_rd);
             let code = helper_main(
-                &mut out, &mut go, &cg_dirs, ns_files, process, stdio, &devnull,
+                &mut out,
+                &mut go,
+                &cg_dirs,
+                ns_files,
+                (process, filter),
+                stdio,
+                &devnull,
             );
             unsafe { libc::_exit(code) }
         }
@@ -193,7 +200,7 @@ fn helper_main(
     go: &mut File,
     cg_dirs: &[std::path::PathBuf],
     ns_files: Vec<(String, CloneFlags, crate::host::ns::NsHandle)>,
-    process: &Process,
+    (process, filter): (&Process, Option<&super::seccomp::Filter>),
     stdio: &Stdio,
     devnull: &File,
 ) -> i32 {
@@ -236,7 +243,7 @@ fn helper_main(
             if !matches!(std::io::Read::read(go, &mut b), Ok(1)) {
                 return exit::ENGINE;
             }
-            let err = exec_main(process, stdio, devnull);
+            let err = exec_main(process, filter, stdio, devnull);
             let code = err.code;
             fail(out, err);
             code
@@ -256,7 +263,12 @@ fn helper_main(
 
 /// The grandchild, in the container's pid namespace: stdio, then the process. Returns only on
 /// failure.
-fn exec_main(process: &Process, stdio: &Stdio, devnull: &File) -> InitError {
+fn exec_main(
+    process: &Process,
+    filter: Option<&super::seccomp::Filter>,
+    stdio: &Stdio,
+    devnull: &File,
+) -> InitError {
     let null = devnull.as_raw_fd();
     let pick = |fd: RawFd| if fd < 0 { null } else { fd };
     // SAFETY: plain syscalls on fds this process owns.
@@ -275,8 +287,14 @@ fn exec_main(process: &Process, stdio: &Stdio, devnull: &File) -> InitError {
             return InitError::runtime("cannot set up stdio", std::io::Error::last_os_error());
         }
     }
-    match process::prepare_exec(process) {
-        Ok(p) => process::exec(&p),
-        Err(e) => e,
+    let prepared = match process::prepare_exec(process) {
+        Ok(p) => p,
+        Err(e) => return e,
+    };
+    if let Some(f) = filter {
+        if let Err(e) = host::current().seccomp_load(&f.bpf) {
+            return InitError::runtime("cannot load the seccomp filter", e);
+        }
     }
+    process::exec(&prepared)
 }

@@ -12,9 +12,12 @@
 //! 4. `init.pivot_root` — swap the root and drop the host's ([`rootfs::pivot`], [`rootfs::finish`]);
 //! 5. `init.process` — hostname, rlimits, user, capabilities, no_new_privs, workdir, and check
 //!    that the command exists ([`process::prepare`]);
-//! 6. tell the shim we are ready; with a terminal (`-t`), receive the pty slave the shim
+//! 6. `init.seccomp` — load the spec's seccomp filter (compiled by the shim before the clone),
+//!    the last thing before the exec fifo, as runc does once `no_new_privs` is set
+//!    ([`load_seccomp`]); skipped when the container runs unconfined;
+//! 7. tell the shim we are ready; with a terminal (`-t`), receive the pty slave the shim
 //!    allocated in our devpts and make it our stdio and controlling terminal;
-//! 7. block on the exec fifo until `start`, then `execve`.
+//! 8. block on the exec fifo until `start`, then `execve`.
 
 use std::fs::File;
 use std::io::{Read, Write};
@@ -33,6 +36,8 @@ use crate::{phase_span, trace};
 pub struct InitArgs<'a> {
     pub spec: &'a Spec,
     pub rootfs: &'a Path,
+    /// The spec's seccomp filter, compiled by the shim (`None`: unconfined).
+    pub seccomp: Option<&'a super::seccomp::Filter>,
     /// The init's end of the socketpair with the shim (close-on-exec).
     pub sync: UnixStream,
     /// The exec fifo, opened `O_PATH` by the shim before the clone (it lies outside the rootfs);
@@ -195,7 +200,46 @@ fn setup(args: &InitArgs<'_>) -> Result<process::Prepared, InitError> {
         p
     };
     step_pause("init.process")?;
+    if let Some(filter) = args.seccomp {
+        {
+            let span = phase_span!("init.seccomp");
+            let _e = span.enter();
+            injected(&span, "init.seccomp")?;
+            let allowed = load_seccomp(filter).inspect_err(|e| trace::fail(&span, e))?;
+            trace::note(
+                &span,
+                format!(
+                    "seccomp filter loaded: {allowed} syscalls allowed, the rest fail with EPERM"
+                ),
+            );
+        }
+        step_pause("init.seccomp")?;
+    }
     Ok(p)
+}
+
+/// Loads a compiled seccomp filter into this process through the host; the number of system
+/// calls it allows. Loading needs `no_new_privs` (set by `init.process`) or
+/// `CAP_SYS_ADMIN`, which the container has given up by now: runc, too, loads the filter last
+/// only when `no_new_privs` is set.
+pub fn load_seccomp(filter: &super::seccomp::Filter) -> Result<usize, InitError> {
+    crate::host::current()
+        .seccomp_load(&filter.bpf)
+        .map_err(|e| {
+            InitError::runtime(
+                "cannot load the seccomp filter",
+                format!(
+                    "{}: the kernel needs no_new_privs or CAP_SYS_ADMIN for it",
+                    super::init_error::errno_of(&e).desc()
+                ),
+            )
+        })?;
+    crate::kernel_event!(
+        instructions = filter.bpf.len() / 8,
+        allowed = filter.allowed,
+        "seccomp(SECCOMP_SET_MODE_FILTER)"
+    );
+    Ok(filter.allowed)
 }
 
 /// Receives the pty slave from the shim (`SCM_RIGHTS`), makes it fds 0-2 and the controlling

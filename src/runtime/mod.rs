@@ -28,6 +28,7 @@ pub mod process;
 pub mod protocol;
 pub mod rootfs;
 pub mod runc;
+pub mod seccomp;
 pub mod spec;
 
 pub use init_error::InitError;

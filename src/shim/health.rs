@@ -121,6 +121,15 @@ impl Monitor {
     ) -> Result<(i32, String), crate::runtime::InitError> {
         let spec = Spec::load(engine.paths.bundle(&c.id).join("config.json"))
             .map_err(|e| crate::runtime::InitError::runtime("cannot load config.json", e))?;
+        let filter = spec
+            .linux()
+            .as_ref()
+            .and_then(|l| l.seccomp().as_ref())
+            .map(|s| crate::runtime::seccomp::compile_cached(s, &engine.paths.seccomp_cache()))
+            .transpose()
+            .map_err(|e| {
+                crate::runtime::InitError::runtime("cannot prepare the seccomp filter", e)
+            })?;
         let mut process = spec.process().clone().unwrap_or_default();
         process.set_args(Some(self.cmd.clone()));
         process.set_terminal(Some(false));
@@ -132,7 +141,7 @@ impl Monitor {
             stderr: w.as_raw_fd(),
             tty: false,
         };
-        let joined = rexec::join(init_pid, cgroup, &process, &stdio)?;
+        let joined = rexec::join(init_pid, cgroup, &process, filter.as_ref(), &stdio)?;
         let joined_pid = joined.pid;
         let pid = joined.start().inspect_err(|_| rexec::abandon(joined_pid))?;
         drop(w);

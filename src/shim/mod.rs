@@ -35,7 +35,7 @@ use crate::phase::gate as step_gate;
 use crate::phase::{fault, fds::REPORT_FD};
 use crate::runtime::cgroups::{Cgroup, Hierarchy};
 use crate::runtime::protocol::{recv, send, InitMsg, Report};
-use crate::runtime::{console, init, runc, Kind};
+use crate::runtime::{console, init, runc, seccomp, Kind};
 use crate::state::{ContainerConfig, Paths};
 use crate::sys::exit::ABORTED as EXIT_ABORTED;
 use crate::trace::{self, recorder};
@@ -369,6 +369,16 @@ fn clone_init(
         .map_err(|e| runtime_err("cannot open /dev/null", e))
         .map_err(undo_cgroup)?;
 
+    // Compiled (or read from the cache) here, before the clone: the init only loads it.
+    let seccomp = spec
+        .linux()
+        .as_ref()
+        .and_then(|l| l.seccomp().as_ref())
+        .map(|s| seccomp::compile_cached(s, &engine.paths.seccomp_cache()))
+        .transpose()
+        .map_err(|e| runtime_err("cannot prepare the seccomp filter", e))
+        .map_err(undo_cgroup)?;
+
     let flags = clone_flags(spec);
     let span = phase_span!("runtime.clone", flags = %flag_names(flags));
     if let Err(m) = fault::check("runtime.clone") {
@@ -395,6 +405,7 @@ fn clone_init(
         let args = init::InitArgs {
             spec,
             rootfs: &rootfs,
+            seccomp: seccomp.as_ref(),
             sync: unsafe { UnixStream::from_raw_fd(init_fd) },
             fifo: unsafe { init::owned(fifo_fd) },
         };

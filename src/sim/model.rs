@@ -53,6 +53,9 @@ pub struct Process {
     /// Its root after `pivot_root` (empty: the host's).
     #[serde(default)]
     pub root: String,
+    /// Instructions of the seccomp filter it loaded (0: none, `Seccomp: 0` in its status).
+    #[serde(default)]
+    pub seccomp: usize,
 }
 
 /// A network interface.
@@ -259,6 +262,8 @@ impl HostModel {
                 .get(&ppid)
                 .map(|p| p.root.clone())
                 .unwrap_or_default();
+            // A filter is inherited across fork and exec, as the kernel's.
+            let seccomp = self.processes.get(&ppid).map_or(0, |p| p.seccomp);
             self.processes.insert(
                 pid,
                 Process {
@@ -268,6 +273,7 @@ impl HostModel {
                     ns,
                     cgroup,
                     root,
+                    seccomp,
                 },
             );
         }

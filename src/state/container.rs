@@ -73,6 +73,9 @@ pub struct Config {
     pub tty: bool,
     #[serde(default)]
     pub open_stdin: bool,
+    /// `--stop-timeout`: seconds of grace `stop` gives when none is asked (`None`: 10).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stop_timeout: Option<i64>,
     /// `--health-*` or the image's `HEALTHCHECK`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub healthcheck: Option<super::health::HealthConfig>,
@@ -122,6 +125,36 @@ pub struct HostConfig {
     /// `--restart`: what the shim does when the container exits.
     #[serde(default)]
     pub restart_policy: RestartPolicy,
+    /// `--cap-add` (`CAP_` names or `ALL`).
+    #[serde(default)]
+    pub cap_add: Vec<String>,
+    /// `--cap-drop`.
+    #[serde(default)]
+    pub cap_drop: Vec<String>,
+    /// `--ulimit`.
+    #[serde(default)]
+    pub ulimits: Vec<Ulimit>,
+    /// `--cpu-shares` (0: unset).
+    #[serde(default)]
+    pub cpu_shares: i64,
+    /// `--cpu-quota` µs (0: unset).
+    #[serde(default)]
+    pub cpu_quota: i64,
+    /// `--cpu-period` µs (0: unset).
+    #[serde(default)]
+    pub cpu_period: i64,
+    /// `--security-opt`, in docker's words (a seccomp profile inline as JSON, as docker keeps it).
+    #[serde(default)]
+    pub security_opt: Vec<String>,
+}
+
+/// One `--ulimit` (docker's `units.Ulimit`); -1 is unlimited.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Ulimit {
+    pub name: String,
+    pub soft: i64,
+    pub hard: i64,
 }
 
 /// Which runtime runs a container: plain data, stored as `embedded` or `runc` (`crate::runtime`

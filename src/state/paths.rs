@@ -60,6 +60,10 @@ impl Paths {
     pub fn rootfs(&self, id: &str) -> PathBuf {
         self.bundle(id).join("rootfs")
     }
+    /// Compiled seccomp filters, by digest (`runtime::seccomp::compile_cached`).
+    pub fn seccomp_cache(&self) -> PathBuf {
+        self.exec_root.join("seccomp")
+    }
     pub fn exec_fifo(&self, id: &str) -> PathBuf {
         self.bundle(id).join("exec.fifo")
     }

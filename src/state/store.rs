@@ -16,7 +16,7 @@ pub enum StateError {
     NoSuchContainer(String),
     #[error("multiple IDs found with provided prefix: {prefix} (matches {matches}): use more characters or the name")]
     Ambiguous { prefix: String, matches: String },
-    #[error("the container name {name:?} is already in use by container {holder}: remove that container or choose another name")]
+    #[error("Conflict. The container name \"/{name}\" is already in use by container \"{holder}\". You have to remove (or rename) that container to be able to reuse that name.")]
     NameInUse { name: String, holder: String },
     #[error("invalid container name {0:?}: only [a-zA-Z0-9][a-zA-Z0-9_.-]+ are allowed")]
     InvalidName(String),
@@ -137,32 +137,27 @@ impl Store {
         })
     }
 
-    /// Reserves `name` for `id`, or explains who holds it.
-    pub fn reserve_name(&self, name: &str, id: &str) -> Result<(), StateError> {
+    /// Reserves `name` for `id`, or explains who holds it; the reservation is held (and the
+    /// name can be taken by nobody else) until it is dropped, and given up by
+    /// [`names::Reservation::release`].
+    pub fn reserve_name(&self, name: &str, id: &str) -> Result<names::Reservation, StateError> {
         if !names::valid(name) {
             return Err(StateError::InvalidName(name.to_string()));
         }
         let dir = self.paths.names();
-        if names::reserve(&dir, name, id).map_err(io_err("cannot reserve name in", dir.clone()))? {
-            return Ok(());
-        }
-        let holder = names::holder(&dir, name).unwrap_or_default();
-        // A reservation whose container is gone (a crash between reserve and register) is stale.
-        if !holder.is_empty()
-            && !self.paths.config(&holder).exists()
-            && !self.paths.container(&holder).exists()
+        let registered = |holder: &str| {
+            names::valid_id(holder)
+                && (self.paths.config(holder).exists() || self.paths.container(holder).exists())
+        };
+        match names::reserve(&dir, name, id, &registered)
+            .map_err(io_err("cannot reserve name in", dir.clone()))?
         {
-            names::release(&dir, name, &holder);
-            if names::reserve(&dir, name, id)
-                .map_err(io_err("cannot reserve name in", dir.clone()))?
-            {
-                return Ok(());
-            }
+            Ok(r) => Ok(r),
+            Err(holder) => Err(StateError::NameInUse {
+                name: name.to_string(),
+                holder,
+            }),
         }
-        Err(StateError::NameInUse {
-            name: name.to_string(),
-            holder: holder.chars().take(12).collect(),
-        })
     }
 
     pub fn release_name(&self, name: &str, id: &str) {

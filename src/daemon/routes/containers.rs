@@ -158,14 +158,16 @@ fn config_of(d: &Daemon, q: &str) -> Option<ContainerConfig> {
     d.engine.store.load_config(&id).ok()
 }
 
-/// The `t` parameter of stop and restart: seconds of grace before SIGKILL (10 when absent).
-fn stop_timeout(ctx: &Ctx) -> Result<u64, ApiError> {
+/// The `t` parameter of stop and restart: seconds of grace before SIGKILL (absent: the
+/// container's `StopTimeout`, or 10).
+fn stop_timeout(ctx: &Ctx) -> Result<Option<Duration>, ApiError> {
     match ctx.param("t") {
-        None => Ok(10),
-        Some(t) => Ok(t
-            .parse::<i64>()
-            .map_err(|_| ApiError::bad_request(format!("invalid stop timeout {t:?}")))?
-            .max(0) as u64),
+        None => Ok(None),
+        Some(t) => Ok(Some(Duration::from_secs(
+            t.parse::<i64>()
+                .map_err(|_| ApiError::bad_request(format!("invalid stop timeout {t:?}")))?
+                .max(0) as u64,
+        ))),
     }
 }
 
@@ -187,7 +189,7 @@ pub(super) async fn stop(d: Arc<Daemon>, ctx: &Ctx, q: String) -> Reply {
     }
     let ((), traced) = traced(&d, ctx, "stop", move |d| {
         let cfg = config_of(d, &q);
-        engine::stop::stop(&d.engine, &q, Duration::from_secs(t))?;
+        engine::stop::stop(&d.engine, &q, engine::stop::grace(&d.engine, &q, t))?;
         Ok(((), cfg))
     })
     .await?;
@@ -222,13 +224,17 @@ pub(super) async fn restart(d: Arc<Daemon>, ctx: &Ctx, q: String) -> Reply {
         if let Some(id) = &id {
             d.hub.supervising(id);
         }
-        let started =
-            engine::restart::restart_with(&d.engine, &q, Duration::from_secs(t), ShimIo::Piped)
-                .inspect_err(|_| {
-                    if let Some(id) = &id {
-                        d.hub.not_supervising(id);
-                    }
-                })?;
+        let started = engine::restart::restart_with(
+            &d.engine,
+            &q,
+            engine::stop::grace(&d.engine, &q, t),
+            ShimIo::Piped,
+        )
+        .inspect_err(|_| {
+            if let Some(id) = &id {
+                d.hub.not_supervising(id);
+            }
+        })?;
         let cfg = started.config.clone();
         d.hub.started(&cfg.id);
         Ok(((started, exit_trace(d, false)), Some(cfg)))

@@ -101,6 +101,27 @@ impl Processes for LinuxHost {
     fn ambient_raise(&self, cap: u32) -> io::Result<()> {
         caps::ambient(libc::PR_CAP_AMBIENT_RAISE, cap).map_err(io)
     }
+
+    fn seccomp_load(&self, bpf: &[u8]) -> io::Result<()> {
+        if bpf.is_empty() || bpf.len() % std::mem::size_of::<libc::sock_filter>() != 0 {
+            return Err(io::Error::from_raw_os_error(libc::EINVAL));
+        }
+        let prog = libc::sock_fprog {
+            len: (bpf.len() / std::mem::size_of::<libc::sock_filter>()) as u16,
+            filter: bpf.as_ptr() as *mut libc::sock_filter,
+        };
+        // SAFETY: `prog` points at `len` whole instructions that outlive the call; the kernel
+        // copies them.
+        let rc = unsafe {
+            libc::syscall(
+                libc::SYS_seccomp,
+                libc::SECCOMP_SET_MODE_FILTER,
+                0,
+                &prog as *const libc::sock_fprog,
+            )
+        };
+        Errno::result(rc).map(drop).map_err(io)
+    }
 }
 
 /// The capability syscalls nix does not offer.

@@ -203,9 +203,21 @@ pub fn prepare(spec: &Spec, rootfs: &Path) -> Result<(), InitError> {
         mount_entry(m, &rootfs, cgroup_ns)?;
     }
 
-    // Like runc: only a /dev the spec mounts (a fresh tmpfs) is ours to fill; an image's own
-    // /dev is left as the image has it.
-    if mounts.iter().any(|m| m.destination() == Path::new("/dev")) {
+    // Like runc (`needsSetupDev`): only a /dev the spec mounts fresh (a tmpfs) is ours to fill;
+    // an image's own /dev is left as the image has it, and a /dev bound from the host
+    // (`-v DIR:/dev`) is the user's directory, never written into.
+    let dev = mounts
+        .iter()
+        .rev()
+        .find(|m| m.destination() == Path::new("/dev"));
+    let bound = |m: &&Mount| {
+        m.typ().as_deref() == Some("bind")
+            || m.options()
+                .iter()
+                .flatten()
+                .any(|o| o == "bind" || o == "rbind")
+    };
+    if dev.is_some_and(|m| !bound(&m)) {
         devices::create_devices(spec, &rootfs)?;
         devices::create_dev_symlinks(&rootfs)?;
     }

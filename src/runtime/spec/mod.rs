@@ -15,7 +15,10 @@
 //! Also here: [`resolve_user`], docker's `-u` resolution against the image's `/etc/passwd` and
 //! `/etc/group`, because the spec carries numeric ids only.
 //!
-//! Not here: seccomp and AppArmor profiles (ctrace has neither), deciding what the user's
+//! The seccomp profile (Docker's default, another one, or none) is turned into `linux.seccomp`
+//! for the container's bounding set by [`super::seccomp`].
+//!
+//! Not here: AppArmor profiles (ctrace has none), deciding what the user's
 //! mounts are (that is `crate::storage::mounts`; they arrive here as OCI mounts), devices from `--device`, and deciding the cgroup driver or whether a limit can be
 //! enforced (that is `start.verify`, with the cgroups module). The host facts this module does
 //! depend on (CPU count, cgroup namespaces, swap accounting, the open-file ceiling) are probed
@@ -70,6 +73,18 @@ pub struct SpecInput {
     /// destination replaces it, as in docker.
     pub mounts: Vec<Mount>,
     pub annotations: BTreeMap<String, String>,
+    /// `--security-opt seccomp=…`.
+    pub seccomp: super::seccomp::Choice,
+    /// `--cap-add` / `--cap-drop`: `CAP_` names or `ALL`, normalized.
+    pub cap_add: Vec<String>,
+    pub cap_drop: Vec<String>,
+    /// `--ulimit`: (name as docker spells it, soft, hard), -1 unlimited; `nofile` replaces the
+    /// default one.
+    pub ulimits: Vec<(String, i64, i64)>,
+    /// `--cpu-shares`, `--cpu-quota`, `--cpu-period` (0: unset).
+    pub cpu_shares: i64,
+    pub cpu_quota: i64,
+    pub cpu_period: i64,
 }
 
 /// A user as the kernel sees it: ids only.
@@ -115,6 +130,10 @@ pub enum SpecError {
     },
     #[error("cannot build the OCI spec: {0}")]
     Oci(#[from] oci_spec::OciSpecError),
+    #[error(transparent)]
+    Seccomp(#[from] super::seccomp::SeccompError),
+    #[error("invalid ulimit type: {0}")]
+    Ulimit(String),
 }
 
 /// The OCI version ctrace writes; runc 1.1 writes the same.
@@ -211,14 +230,24 @@ pub fn build_on(input: &SpecInput, host: &HostFacts) -> Result<Spec, SpecError> 
     linux.set_readonly_paths(Some(READONLY_PATHS.iter().map(|p| p.to_string()).collect()));
     linux.set_sysctl(sysctls(&input.network));
     linux.set_devices(None);
-    linux.set_seccomp(None);
     linux.set_rootfs_propagation(rootfs_propagation(&input.mounts));
 
     let mut spec = Spec::default();
     spec.set_version(OCI_VERSION.into());
     spec.set_root(Some(root));
     spec.set_mounts(Some(mounts(input)?));
-    spec.set_process(Some(process(input, cwd, host)?));
+    let process = process(input, cwd, host)?;
+    // moby: the profile's `includes.caps` are checked against the bounding set.
+    let bounding: Vec<String> = process
+        .capabilities()
+        .as_ref()
+        .and_then(|c| c.bounding().clone())
+        .into_iter()
+        .flatten()
+        .filter_map(|c| serde_json::to_value(c).ok()?.as_str().map(String::from))
+        .collect();
+    linux.set_seccomp(super::seccomp::for_spec(&input.seccomp, &bounding)?);
+    spec.set_process(Some(process));
     spec.set_hostname(Some(input.hostname.clone()));
     spec.set_domainname(None);
     spec.set_hooks(None);
@@ -256,6 +285,13 @@ mod tests {
             etc_binds: vec![("/var/lib/ctrace/c/hosts".into(), "/etc/hosts".into())],
             mounts: Vec::new(),
             annotations: BTreeMap::new(),
+            seccomp: Default::default(),
+            cap_add: Vec::new(),
+            cap_drop: Vec::new(),
+            ulimits: Vec::new(),
+            cpu_shares: 0,
+            cpu_quota: 0,
+            cpu_period: 0,
         }
     }
 
@@ -289,6 +325,8 @@ mod tests {
         let p = &j["process"];
         assert_eq!(p["terminal"], false);
         assert_eq!(p["noNewPrivileges"], true);
+        assert_eq!(j["linux"]["seccomp"]["defaultAction"], "SCMP_ACT_ERRNO");
+        assert_eq!(j["linux"]["seccomp"]["defaultErrnoRet"], 1);
         assert_eq!(p["cwd"], "/");
         assert_eq!(
             p["env"],

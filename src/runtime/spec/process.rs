@@ -19,7 +19,7 @@ pub(super) fn process(
         (!input.user.additional_gids.is_empty()).then(|| input.user.additional_gids.clone()),
     );
 
-    let all: HashSet<Capability> = DEFAULT_CAPABILITIES.into_iter().collect();
+    let all = capabilities(&input.cap_add, &input.cap_drop);
     let mut caps = LinuxCapabilities::default();
     caps.set_bounding(Some(all.clone()));
     // moby `oci.SetCapabilities`: a non-root user gets the bounding set only, "to match what
@@ -30,11 +30,29 @@ pub(super) fn process(
     caps.set_inheritable(None);
     caps.set_ambient(None);
 
-    let nofile = PosixRlimitBuilder::default()
-        .typ(PosixRlimitType::RlimitNofile)
-        .hard(host.nofile)
-        .soft(host.nofile)
-        .build()?;
+    let mut rlimits = Vec::new();
+    if !input.ulimits.iter().any(|(name, _, _)| name == "nofile") {
+        rlimits.push(
+            PosixRlimitBuilder::default()
+                .typ(PosixRlimitType::RlimitNofile)
+                .hard(host.nofile)
+                .soft(host.nofile)
+                .build()?,
+        );
+    }
+    for (name, soft, hard) in &input.ulimits {
+        let typ: PosixRlimitType =
+            serde_json::from_value(serde_json::json!(format!("RLIMIT_{}", name.to_uppercase())))
+                .map_err(|_| SpecError::Ulimit(name.clone()))?;
+        // -1 is RLIM_INFINITY.
+        rlimits.push(
+            PosixRlimitBuilder::default()
+                .typ(typ)
+                .soft(*soft as u64)
+                .hard(*hard as u64)
+                .build()?,
+        );
+    }
 
     let mut p = Process::default();
     p.set_terminal(Some(false));
@@ -44,12 +62,38 @@ pub(super) fn process(
     p.set_env(Some(daemon_environment(&input.hostname, &input.env)));
     p.set_cwd(cwd.into());
     p.set_capabilities(Some(caps));
-    p.set_rlimits(Some(vec![nofile]));
+    p.set_rlimits(Some(rlimits));
     p.set_no_new_privileges(Some(true));
     p.set_apparmor_profile(None);
     p.set_selinux_label(None);
     p.set_oom_score_adj(Some(0));
     Ok(p)
+}
+
+/// The bounding set: docker's default 14, tweaked by `--cap-add`/`--cap-drop` as moby's
+/// `caps.TweakCapabilities` does (`--cap-add ALL`: every capability but the dropped ones;
+/// `--cap-drop ALL`: only the added ones).
+fn capabilities(add: &[String], drop: &[String]) -> HashSet<Capability> {
+    let parse = |name: &str| serde_json::from_value::<Capability>(serde_json::json!(name)).ok();
+    let every = || {
+        let mut all: Vec<String> = caps::all().iter().map(|c| c.to_string()).collect();
+        all.sort();
+        all
+    };
+    let all_named = |v: &[String]| v.iter().any(|c| c == "ALL");
+    let names: Vec<String> = if all_named(add) {
+        every().into_iter().filter(|c| !drop.contains(c)).collect()
+    } else if all_named(drop) {
+        add.to_vec()
+    } else {
+        DEFAULT_CAPABILITIES
+            .iter()
+            .filter_map(|c| serde_json::to_value(c).ok()?.as_str().map(String::from))
+            .filter(|c| !drop.contains(c))
+            .chain(add.iter().cloned())
+            .collect()
+    };
+    names.iter().filter_map(|n| parse(n)).collect()
 }
 
 /// moby `Container.CreateDaemonEnvironment`: `PATH` and `HOSTNAME` first, then the container's

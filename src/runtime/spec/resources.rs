@@ -54,6 +54,13 @@ pub(super) fn resources(input: &SpecInput, host: &HostFacts) -> Result<LinuxReso
         Some(p) => return Err(SpecError::PidsLimit(p)),
     }
 
+    if input.cpu_shares > 0 || input.cpu_quota != 0 || input.cpu_period > 0 {
+        let mut cpu = LinuxCpu::default();
+        cpu.set_shares((input.cpu_shares > 0).then_some(input.cpu_shares as u64));
+        cpu.set_quota((input.cpu_quota != 0).then_some(input.cpu_quota));
+        cpu.set_period((input.cpu_period > 0).then_some(input.cpu_period as u64));
+        r.set_cpu(Some(cpu));
+    }
     if let Some(cpus) = input.cpus {
         let nano = cpus * 1e9;
         let max = host.cpus as f64 * 1e9;

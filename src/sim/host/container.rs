@@ -45,6 +45,14 @@ impl Container for SimContainer<'_> {
             "/proc/self/cgroup" | "/proc/1/cgroup" => {
                 return Some("0::/\n".into());
             }
+            "/proc/self/status" | "/proc/1/status" => {
+                let filtered = m.processes.get(&self.pid).is_some_and(|p| p.seccomp > 0);
+                let mode = if filtered { 2 } else { 0 };
+                return Some(format!(
+                    "Name:\tsh\nState:\tR (running)\nPid:\t1\nNoNewPrivs:\t1\nSeccomp:\t{mode}\nSeccomp_filters:\t{}\n",
+                    u8::from(filtered)
+                ));
+            }
             "/etc/hostname" => {
                 if let Some(t) = vfs::read(&m, self.pid, path) {
                     return Some(t);
