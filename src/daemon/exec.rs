@@ -236,14 +236,15 @@ pub fn run(
     } else {
         c.stdout(Stdio::piped()).stderr(Stdio::piped());
     }
-    let code = match c.spawn() {
+    let code = match crate::host::current().spawn(&mut c, &[], false) {
         Err(e) => {
             let msg = format!("cannot run ctrace exec: {e}\n");
             let _ = frames.send(Bytes::from(api::frame(2, msg.as_bytes())));
             crate::sys::exit::CANNOT_EXEC
         }
         Ok(mut child) => {
-            execs.update(&inst.id, |i| i.pid = child.id());
+            let pid = crate::host::current().child_pid(&child);
+            execs.update(&inst.id, |i| i.pid = u32::try_from(pid).unwrap_or(0));
             let pump = |stream: u8, mut r: Box<dyn Read + Send>, on: bool| {
                 let frames = frames.clone();
                 std::thread::spawn(move || {

@@ -12,7 +12,6 @@ use std::path::Path;
 
 use crate::engine::{phase, Engine, EngineError};
 use crate::state::{StateError, Status};
-use crate::sys::process::alive;
 use crate::{kernel_event, phase_span, trace};
 
 use super::{socket, DaemonError, Options};
@@ -188,12 +187,12 @@ pub fn restore(engine: &Engine) -> Result<Restored, EngineError> {
         let kind = cfg.host_config.runtime;
         match st.status {
             Status::Running | Status::Paused | Status::Restarting => {
-                if alive(st.shim_pid) {
+                if crate::host::current().alive(st.shim_pid) {
                     r.running += 1;
                     continue;
                 }
                 // The shim is gone: nobody will reap the init or run the exit phases.
-                let code = if alive(st.pid) {
+                let code = if crate::host::current().alive(st.pid) {
                     unsafe { libc::kill(st.pid, libc::SIGKILL) };
                     while !super::attach::exited_within(st.pid, 1000) {}
                     crate::sys::exit::KILLED

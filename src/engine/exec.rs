@@ -24,7 +24,6 @@ use crate::runtime::console as tty;
 use crate::runtime::exec::{self as rexec, Stdio};
 use crate::runtime::spec::resolve_user;
 use crate::state::{events, ContainerConfig, ContainerState, Status};
-use crate::sys::process::alive;
 use crate::{kernel_event, phase_span, trace};
 
 use super::operation::find;
@@ -157,7 +156,7 @@ fn lookup(
     phase(phase_span!("exec.lookup", query = query), |span| {
         let cfg = find(engine, query, root)?;
         let st = engine.store.load_state(&cfg.id)?;
-        let alive = alive(st.pid);
+        let alive = crate::host::current().alive(st.pid);
         match st.status {
             Status::Paused => {
                 return Err(EngineError::Conflict(format!(
@@ -340,7 +339,7 @@ fn set_forwarding(handler: libc::sighandler_t) {
 
 /// Waits for `pid`, forwarding our signals to it; docker's exit code (128 + signal).
 fn wait_plain(pid: i32) -> i32 {
-    FORWARD_TO.store(pid, Ordering::Relaxed);
+    FORWARD_TO.store(crate::host::current().os_pid(pid), Ordering::Relaxed);
     set_forwarding(forward as *const () as libc::sighandler_t);
     let code = reap(pid);
     set_forwarding(libc::SIG_DFL);

@@ -12,7 +12,7 @@ use super::{Created, ShimArgs};
 use crate::engine::Engine;
 use crate::runtime::protocol::{recv, send, InitMsg, Report};
 use crate::state::ContainerConfig;
-use crate::sys::time::now_rfc3339;
+use crate::trace::clock::now_rfc3339;
 use crate::trace::recorder;
 
 /// How the container's process ended.

@@ -41,6 +41,11 @@ const MODEL_ENV: &str = "CTRACE_SIM_MODEL";
 const REALTIME_ENV: &str = "CTRACE_SIM_REALTIME";
 const DIR_ENV: &str = "CTRACE_SIM_DIR";
 
+/// Where a seeded session's modelled time starts: 2026-01-01T00:00:00Z.
+const SEEDED_EPOCH_NS: u64 = 1_767_225_600_000_000_000;
+/// The modelled time between one command of a seeded session and the next (the student types).
+const NEXT_COMMAND_NS: u64 = 1_000_000_000;
+
 /// A simulated session, once chosen: where its state lives and why it was chosen.
 #[derive(Debug, Clone)]
 pub struct Session {
@@ -86,18 +91,34 @@ pub fn activate(role: &str, opts: &Options) -> Result<Option<Session>, String> {
         None => latency::Model::embedded(),
     };
     let realtime = opts.realtime || env(REALTIME_ENV).as_deref() == Some("1");
-    // Children continue from the modelled time they were handed; a seeded run starts at a fixed
-    // time, so its trace is the same byte for byte.
-    let start = match env(clock::CLOCK_ENV).and_then(|c| c.parse().ok()) {
-        Some(t) => t,
-        None if seed.is_some() => 1_767_225_600_000_000_000, // 2026-01-01T00:00:00Z
-        None => crate::sys::time::unix_nanos(std::time::SystemTime::now()),
-    };
     if let Some(s) = seed {
         crate::sys::random::seed(s, role);
     }
+    // The host first: this process takes its modelled pid (a new host draws the first one).
+    let ours = vec![dirs.base.clone(), std::env::temp_dir()];
+    let sim_host = host::SimHost::new(&dirs.host(), ours);
+    // Children continue from the modelled time they were handed; a seeded command from where
+    // the host's last command left it (the first one at a fixed time), so a seeded session's
+    // traces are the same byte for byte.
+    let start = match env(clock::CLOCK_ENV).and_then(|c| c.parse().ok()) {
+        Some(t) => t,
+        None if seed.is_some() => {
+            let last = sim_host.snapshot().map(|m| m.clock_ns).unwrap_or(0);
+            if last == 0 {
+                SEEDED_EPOCH_NS
+            } else {
+                last + NEXT_COMMAND_NS
+            }
+        }
+        None => crate::sys::time::unix_nanos(std::time::SystemTime::now()),
+    };
+    // Every process of a seeded session draws its ids from a stream of its own: keyed by the
+    // seed, its role and its modelled pid (which the same session numbers the same way).
+    if let Some(s) = seed {
+        crate::sys::random::seed(s, &format!("{role}{}", sim_host.pid()));
+    }
     // Each process draws its own durations: a seeded run keys them by the seed and the modelled
-    // time the process starts at (different for every shim, the same in every replay); an
+    // time the process starts at (different for every process, the same in every replay); an
     // unseeded one at random.
     let draws = match seed {
         Some(s) => s ^ start,
@@ -105,8 +126,8 @@ pub fn activate(role: &str, opts: &Options) -> Result<Option<Session>, String> {
     };
     let clock = clock::SimClock::new(model, start, draws, role, realtime);
     crate::trace::clock::install(Box::new(clock))?;
-    let ours = vec![dirs.base.clone(), std::env::temp_dir()];
-    crate::host::install(Box::new(host::SimHost::new(&dirs.host(), ours)))?;
+    crate::host::install(Box::new(sim_host))?;
+    host::clock_installed();
     // What the children inherit. Set before any thread starts (the CLI is single-threaded here).
     std::env::set_var(mode::SIM_ENV, "1");
     std::env::set_var(DIR_ENV, &dirs.base);

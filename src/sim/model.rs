@@ -23,6 +23,10 @@ use crate::sys::{atomic, flock::Flock};
 /// The inode of the first namespace the model hands out (the kernel's start at 0xF0000000).
 const FIRST_NS_INODE: u64 = 4_026_531_840;
 
+/// The range of modelled pids (the kernel's defaults: `RESERVED_PIDS` and `pid_max`).
+const PID_MIN: i32 = 300;
+const PID_MAX: i32 = 32_768;
+
 /// The kinds of namespace, by their `/proc/<pid>/ns/` names.
 pub const NS_KINDS: [&str; 7] = ["mnt", "uts", "ipc", "pid", "net", "cgroup", "user"];
 
@@ -38,11 +42,15 @@ pub struct Mount {
     pub options: String,
 }
 
-/// One process the simulator knows about.
+/// One process the simulator knows about. The simulated host has its own pid space: `pid` and
+/// `ppid` are the modelled numbers every output shows; `real` is the operating system's process
+/// that plays it (0 while it is being born: registered before the fork that makes it).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Process {
     pub pid: i32,
     pub ppid: i32,
+    #[serde(default)]
+    pub real: i32,
     /// What it is: `shim`, `init`, or the command it runs.
     pub command: String,
     /// Namespace kind → inode.
@@ -92,6 +100,13 @@ pub struct Route {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct HostModel {
     next_inode: u64,
+    /// The next modelled pid to hand out (0: none handed out yet).
+    #[serde(default)]
+    next_pid: i32,
+    /// The latest modelled time a process of this host has reached (ns since the epoch): a
+    /// seeded command continues from it, as the next command a student types does.
+    #[serde(default)]
+    pub clock_ns: u64,
     next_index: i32,
     /// The host's own namespaces (what pid 1 has).
     pub host_ns: BTreeMap<String, u64>,
@@ -118,6 +133,8 @@ impl Default for HostModel {
     fn default() -> HostModel {
         let mut m = HostModel {
             next_inode: FIRST_NS_INODE,
+            next_pid: 0,
+            clock_ns: 0,
             next_index: 1,
             host_ns: BTreeMap::new(),
             processes: BTreeMap::new(),
@@ -238,6 +255,38 @@ impl HostModel {
         i
     }
 
+    /// A fresh modelled pid, as the kernel hands them out: one after the last, skipping those in
+    /// use, wrapping at `pid_max`. The first one of a host is drawn from `first` (a seeded
+    /// session's draw, so the same session numbers its processes the same way).
+    pub fn new_pid(&mut self, first: impl FnOnce() -> u64) -> i32 {
+        if self.next_pid < PID_MIN {
+            self.next_pid = PID_MIN + (first() % (PID_MAX - PID_MIN) as u64) as i32;
+        }
+        loop {
+            let pid = self.next_pid;
+            self.next_pid = if pid + 1 >= PID_MAX { PID_MIN } else { pid + 1 };
+            if !self.processes.contains_key(&pid) {
+                return pid;
+            }
+        }
+    }
+
+    /// Registers a process about to be born to `ppid` (before the fork or spawn that makes it,
+    /// so the child finds itself in the model from its first instruction); its pid.
+    pub fn birth(&mut self, ppid: i32, command: &str, first: impl FnOnce() -> u64) -> i32 {
+        let pid = self.new_pid(first);
+        self.process(pid, ppid, command);
+        pid
+    }
+
+    /// The modelled pid the operating system's process `real` plays.
+    pub fn pid_of_real(&self, real: i32) -> Option<i32> {
+        self.processes
+            .values()
+            .find(|p| p.real == real && real > 0)
+            .map(|p| p.pid)
+    }
+
     /// The namespaces of `pid` (a process the model does not know is in the host's).
     pub fn ns_of(&self, pid: i32) -> BTreeMap<String, u64> {
         self.processes
@@ -264,6 +313,7 @@ impl HostModel {
                 Process {
                     pid,
                     ppid,
+                    real: 0,
                     command: command.into(),
                     ns,
                     cgroup,
@@ -433,10 +483,19 @@ impl HostModel {
             .is_some()
     }
 
-    /// Forgets what no live process holds: dead processes, then namespaces nobody is in (or, for
-    /// a network namespace, that is not bind-mounted), with their mounts, links and routes.
+    /// Forgets what no live process holds: dead processes (`alive` is asked about the operating
+    /// system's pid; one being born lives while its parent does), then namespaces nobody is in
+    /// (or, for a network namespace, that is not bind-mounted), with their mounts, links and
+    /// routes.
     pub fn collect(&mut self, alive: impl Fn(i32) -> bool) {
-        self.processes.retain(|pid, _| alive(*pid));
+        let live: std::collections::BTreeSet<i32> = self
+            .processes
+            .values()
+            .filter(|p| p.real > 0 && alive(p.real))
+            .map(|p| p.pid)
+            .collect();
+        self.processes
+            .retain(|pid, p| live.contains(pid) || (p.real == 0 && live.contains(&p.ppid)));
         let mut held: std::collections::BTreeSet<u64> = self.host_ns.values().copied().collect();
         for p in self.processes.values() {
             held.extend(p.ns.values().copied());
@@ -570,16 +629,38 @@ mod tests {
     #[test]
     fn namespaces_and_their_mounts_and_links_go_when_their_last_process_dies() {
         let mut m = HostModel::default();
-        m.process(100, 1, "init");
+        m.process(100, 1, "init").real = 4242;
         m.unshare(100, &["mnt", "net"]);
         m.mount(100, mount("/x", "tmpfs"));
         let net = m.ns_of(100)["net"];
         let before = m.links.len();
         assert!(m.links.iter().any(|l| l.netns == net));
-        m.collect(|pid| pid != 100);
+        m.collect(|real| real != 4242);
         assert!(m.processes.is_empty());
         assert!(!m.mounts.iter().any(|e| e.target == "/x"));
         assert!(m.links.len() < before);
+    }
+
+    #[test]
+    fn modelled_pids_follow_one_another_from_a_drawn_start_and_a_child_being_born_lives_with_its_parent(
+    ) {
+        let mut m = HostModel::default();
+        let shim = m.birth(0, "ctrace shim", || 1234);
+        assert_eq!(shim, PID_MIN + 1234);
+        m.processes.get_mut(&shim).unwrap().real = 4242;
+        let init = m.birth(shim, "init", || unreachable!("drawn once per host"));
+        assert_eq!((init, m.processes[&init].ppid), (shim + 1, shim));
+        assert_eq!(m.pid_of_real(4242), Some(shim));
+        m.collect(|real| real == 4242);
+        assert!(
+            m.processes.contains_key(&init),
+            "born while its parent lives"
+        );
+        m.collect(|_| false);
+        assert!(m.processes.is_empty());
+        m.next_pid = PID_MAX - 1;
+        assert_eq!(m.new_pid(|| 0), PID_MAX - 1);
+        assert_eq!(m.new_pid(|| 0), PID_MIN, "wraps at pid_max");
     }
 
     #[test]
