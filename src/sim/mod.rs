@@ -128,6 +128,7 @@ pub fn activate(role: &str, opts: &Options) -> Result<Option<Session>, String> {
     crate::trace::clock::install(Box::new(clock))?;
     crate::host::install(Box::new(sim_host))?;
     host::clock_installed();
+    crate::sys::atomic::set_durable(false);
     // What the children inherit. Set before any thread starts (the CLI is single-threaded here).
     std::env::set_var(mode::SIM_ENV, "1");
     std::env::set_var(DIR_ENV, &dirs.base);

@@ -18,8 +18,6 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::sys::{atomic, flock::Flock};
-
 /// The inode of the first namespace the model hands out (the kernel's start at 0xF0000000).
 const FIRST_NS_INODE: u64 = 4_026_531_840;
 
@@ -488,14 +486,27 @@ impl HostModel {
     /// (or, for a network namespace, that is not bind-mounted), with their mounts, links and
     /// routes.
     pub fn collect(&mut self, alive: impl Fn(i32) -> bool) {
-        let live: std::collections::BTreeSet<i32> = self
+        let mut live: std::collections::BTreeSet<i32> = self
             .processes
             .values()
             .filter(|p| p.real > 0 && alive(p.real))
             .map(|p| p.pid)
             .collect();
-        self.processes
-            .retain(|pid, p| live.contains(pid) || (p.real == 0 && live.contains(&p.ppid)));
+        // A child being born lives with its parent, who may be being born too (a shim that
+        // forks its init before its own parent has recorded which process it is).
+        loop {
+            let born: Vec<i32> = self
+                .processes
+                .values()
+                .filter(|p| p.real == 0 && !live.contains(&p.pid) && live.contains(&p.ppid))
+                .map(|p| p.pid)
+                .collect();
+            if born.is_empty() {
+                break;
+            }
+            live.extend(born);
+        }
+        self.processes.retain(|pid, _| live.contains(pid));
         let mut held: std::collections::BTreeSet<u64> = self.host_ns.values().copied().collect();
         for p in self.processes.values() {
             held.extend(p.ns.values().copied());
@@ -535,42 +546,132 @@ fn clean(path: &str) -> String {
     }
 }
 
-/// The model on disk: `<dir>/host.json`, changed under `<dir>/host.lock`.
+/// The model on disk: `<dir>/host.json`, changed under an exclusive `flock` of `<dir>/host.lock`.
+///
+/// Every host call of every process of a session is a change, so a change is kept cheap: the
+/// lock file also holds a generation number that each write increments, and a process that
+/// still holds the model of the current generation does not read or parse the file again; the
+/// file is rewritten in place (no new inode per change) and only when the model changed. Not
+/// fsynced: the model is a teaching aid, and one torn by a crash is started afresh.
 #[derive(Debug, Clone)]
 pub struct Store {
     dir: PathBuf,
+    cache: std::sync::Arc<std::sync::Mutex<Cache>>,
+}
+
+/// What a process remembers of the store between changes.
+#[derive(Debug, Default)]
+struct Cache {
+    /// The lock file, opened by this process (`pid`): a forked child opens its own, since a
+    /// `flock` is held by an open file, which a child shares with its parent.
+    lock: Option<(u32, std::fs::File)>,
+    /// The generation and the model (and its bytes) this process last read or wrote.
+    generation: u64,
+    model: Option<(HostModel, Vec<u8>)>,
 }
 
 impl Store {
     pub fn new(dir: &Path) -> Store {
         Store {
             dir: dir.to_path_buf(),
+            cache: Default::default(),
         }
     }
 
     /// Reads the model (a fresh host when there is none yet).
     pub fn load(&self) -> io::Result<HostModel> {
-        match atomic::read_json(&self.dir.join("host.json")) {
-            Ok(m) => Ok(m),
-            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(HostModel::default()),
-            Err(e) => Err(e),
-        }
+        self.change(|m| Ok(m.clone()))
     }
 
     /// Changes the model under its lock; what `f` returns is handed back.
     pub fn change<T>(&self, f: impl FnOnce(&mut HostModel) -> io::Result<T>) -> io::Result<T> {
-        std::fs::create_dir_all(&self.dir)?;
-        let _lock = Flock::exclusive(&self.dir.join("host.lock"))?;
-        let mut m = self.load()?;
-        let out = f(&mut m)?;
+        use std::io::{Read, Seek, SeekFrom, Write};
+        use std::os::fd::AsRawFd;
+        let mut cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
+        let me = std::process::id();
+        if cache.lock.as_ref().is_none_or(|(pid, _)| *pid != me) {
+            std::fs::create_dir_all(&self.dir)?;
+            let file = std::fs::OpenOptions::new()
+                .create(true)
+                .truncate(false)
+                .read(true)
+                .write(true)
+                .open(self.dir.join("host.lock"))?;
+            cache.lock = Some((me, file));
+            cache.model = None;
+        }
+        let fd = cache
+            .lock
+            .as_ref()
+            .map(|(_, f)| f.as_raw_fd())
+            .unwrap_or(-1);
+        let _held = Held::exclusive(fd)?;
+        let mut gen = [0u8; 8];
+        let generation = {
+            let lock = &mut cache.lock.as_mut().expect("opened above").1;
+            lock.seek(SeekFrom::Start(0))?;
+            match lock.read_exact(&mut gen) {
+                Ok(()) => u64::from_le_bytes(gen),
+                Err(_) => 0,
+            }
+        };
+        let path = self.dir.join("host.json");
+        let (mut m, old) = match cache.model.take() {
+            Some(held) if generation != 0 && generation == cache.generation => held,
+            _ => match std::fs::read(&path) {
+                Ok(bytes) => (serde_json::from_slice(&bytes).unwrap_or_default(), bytes),
+                Err(e) if e.kind() == io::ErrorKind::NotFound => (HostModel::default(), Vec::new()),
+                Err(e) => return Err(e),
+            },
+        };
+        let out = match f(&mut m) {
+            Ok(out) => out,
+            // Nothing of a failed change is kept.
+            Err(e) => return Err(e),
+        };
         let bytes = serde_json::to_vec(&m).map_err(io::Error::other)?;
-        // Not fsynced: the model is a teaching aid, rebuilt from nothing if lost.
-        let tmp = self
-            .dir
-            .join(format!(".host.json.{}.tmp", std::process::id()));
-        std::fs::write(&tmp, bytes)?;
-        std::fs::rename(&tmp, self.dir.join("host.json"))?;
+        let mut generation = generation;
+        if bytes != old {
+            let mut file = std::fs::OpenOptions::new()
+                .create(true)
+                .truncate(false)
+                .write(true)
+                .open(&path)?;
+            file.write_all(&bytes)?;
+            file.set_len(bytes.len() as u64)?;
+            generation = generation.wrapping_add(1).max(1);
+            let lock = &mut cache.lock.as_mut().expect("opened above").1;
+            lock.seek(SeekFrom::Start(0))?;
+            lock.write_all(&generation.to_le_bytes())?;
+        }
+        cache.generation = generation;
+        cache.model = Some((m, bytes));
         Ok(out)
+    }
+}
+
+/// An `flock` held on a descriptor that stays open, released on drop.
+struct Held(i32);
+
+impl Held {
+    fn exclusive(fd: i32) -> io::Result<Held> {
+        loop {
+            // SAFETY: flock on a descriptor the cache keeps open while this value lives.
+            if unsafe { libc::flock(fd, libc::LOCK_EX) } == 0 {
+                return Ok(Held(fd));
+            }
+            let err = io::Error::last_os_error();
+            if err.kind() != io::ErrorKind::Interrupted {
+                return Err(err);
+            }
+        }
+    }
+}
+
+impl Drop for Held {
+    fn drop(&mut self) {
+        // SAFETY: unlocking the descriptor locked in `exclusive`.
+        unsafe { libc::flock(self.0, libc::LOCK_UN) };
     }
 }
 
