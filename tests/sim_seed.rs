@@ -6,7 +6,7 @@
 //!   the one thing that differs, and is substituted before comparing. Another seed differs.
 //! - `bench --sim` reproduces the latency model: with a fixed seed and enough runs, each phase's
 //!   median over the runs is within 10% of the model's median for that phase (as `ctrace sim
-//!   model` reports it, the same code the simulator draws from).
+//!   model` reports it, from the model the simulator draws from).
 
 mod common;
 
@@ -150,5 +150,53 @@ fn a_seeded_session_leaves_the_same_traces_and_prints_the_same_in_any_fresh_dire
     assert!(
         traces[0].keys().all(|k| !traces[2].contains_key(k)),
         "another seed gives other trace ids"
+    );
+}
+
+#[test]
+fn a_simulated_bench_reproduces_the_models_median_of_every_phase_within_ten_percent() {
+    let s = Session::new("bench", 11);
+    let model: serde_json::Value =
+        serde_json::from_str(&s.run(&["sim", "model", "--format", "json"]).ok().stdout).unwrap();
+    let medians: BTreeMap<String, f64> = model["phases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| {
+            (
+                p["phase"].as_str().unwrap().to_string(),
+                p["median_ms"].as_f64().unwrap(),
+            )
+        })
+        .collect();
+    let bench = s.run(&["bench", "-n", "300", "--format", "json", "busybox", "true"]);
+    let bench: serde_json::Value = serde_json::from_str(&bench.ok().stdout).unwrap();
+    assert_eq!(bench["failed"], 0);
+    let mut compared = 0;
+    let mut misses = Vec::new();
+    for p in bench["phases"].as_array().unwrap() {
+        let phase = p["phase"].as_str().unwrap();
+        let Some(want) = medians.get(phase) else {
+            continue;
+        };
+        compared += 1;
+        let got = p["p50_ms"].as_f64().unwrap();
+        let off = got / want - 1.0;
+        if off.abs() > 0.10 {
+            misses.push(format!(
+                "{phase}: {got:.4} ms, the model's {want:.4} ms ({:+.1}%)",
+                off * 100.0
+            ));
+        }
+    }
+    assert!(
+        compared >= 30,
+        "only {compared} phases of the bench are in the model"
+    );
+    assert!(
+        misses.is_empty(),
+        "{} of {compared} phases off the model's median by more than 10%:\n{}",
+        misses.len(),
+        misses.join("\n")
     );
 }

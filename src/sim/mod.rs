@@ -23,6 +23,13 @@ pub mod view;
 
 use std::path::PathBuf;
 
+static MODEL: std::sync::OnceLock<latency::Model> = std::sync::OnceLock::new();
+
+/// The latency model this simulated process draws from (`None`: not simulated).
+pub fn latency_model() -> Option<&'static latency::Model> {
+    MODEL.get()
+}
+
 /// How a command asked to be run, from its flags and environment.
 #[derive(Debug, Clone, Default)]
 pub struct Options {
@@ -40,6 +47,8 @@ const SEED_ENV: &str = "CTRACE_SIM_SEED";
 const MODEL_ENV: &str = "CTRACE_SIM_MODEL";
 const REALTIME_ENV: &str = "CTRACE_SIM_REALTIME";
 const DIR_ENV: &str = "CTRACE_SIM_DIR";
+/// The fitted latency model, handed down so that a child does not fit it again.
+const FITTED_ENV: &str = "CTRACE_SIM_FITTED";
 
 /// Where a seeded session's modelled time starts: 2026-01-01T00:00:00Z.
 const SEEDED_EPOCH_NS: u64 = 1_767_225_600_000_000_000;
@@ -86,10 +95,14 @@ pub fn activate(role: &str, opts: &Options) -> Result<Option<Session>, String> {
         .model
         .clone()
         .or_else(|| env(MODEL_ENV).map(PathBuf::from));
-    let model = match &model_dir {
-        Some(d) => latency::Model::from_dir(d)?,
-        None => latency::Model::embedded(),
+    // A child takes over the model its parent fitted (fitting reads every reference trace).
+    let model = match (&opts.model, env(FITTED_ENV), &model_dir) {
+        (None, Some(text), _) => latency::Model::decode(&text)?,
+        (_, _, Some(d)) => latency::Model::from_dir(d)?,
+        (_, _, None) => latency::Model::embedded(),
     };
+    let fitted = model.encode();
+    let _ = MODEL.set(model.clone());
     let realtime = opts.realtime || env(REALTIME_ENV).as_deref() == Some("1");
     if let Some(s) = seed {
         crate::sys::random::seed(s, role);
@@ -138,6 +151,7 @@ pub fn activate(role: &str, opts: &Options) -> Result<Option<Session>, String> {
     if let Some(d) = &model_dir {
         std::env::set_var(MODEL_ENV, d);
     }
+    std::env::set_var(FITTED_ENV, fitted);
     if realtime {
         std::env::set_var(REALTIME_ENV, "1");
     }

@@ -624,11 +624,9 @@ impl Store {
                 Err(e) => return Err(e),
             },
         };
-        let out = match f(&mut m) {
-            Ok(out) => out,
-            // Nothing of a failed change is kept.
-            Err(e) => return Err(e),
-        };
+        // Nothing of a failed change is kept (the cached model was taken: the next change reads
+        // the file again).
+        let out = f(&mut m)?;
         let bytes = serde_json::to_vec(&m).map_err(io::Error::other)?;
         let mut generation = generation;
         if bytes != old {
