@@ -77,7 +77,16 @@ pub fn activate(role: &str, opts: &Options) -> Result<Option<Session>, String> {
     if role != "ctrace" && ask == mode::Ask::Auto {
         return Ok(None);
     }
-    let facts = mode::Facts::probe();
+    // Asked to simulate, the host's facts do not matter: no need to probe (every shim of a
+    // simulated session starts here).
+    let facts = if ask == mode::Ask::Sim {
+        mode::Facts {
+            root: false,
+            missing: None,
+        }
+    } else {
+        mode::Facts::probe()
+    };
     let why = match mode::choose(ask, &facts)? {
         mode::Choice::Real => return Ok(None),
         mode::Choice::Sim { why } => why,
