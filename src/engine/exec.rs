@@ -363,7 +363,7 @@ pub(crate) fn reap(pid: i32) -> i32 {
 
 /// Relays our terminal to the pty until the process exits; our terminal is raw meanwhile.
 fn wait_tty(pid: i32, master: std::os::fd::OwnedFd, interactive: bool) -> i32 {
-    let pidfd = pidfd_open(pid);
+    let pidfd = pidfd_open(crate::host::current().os_pid(pid));
     let raw = if interactive && tty::is_terminal(0) {
         tty::RawMode::enter(0).ok()
     } else {

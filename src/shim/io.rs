@@ -93,7 +93,7 @@ pub fn pump(
         },
     ];
     let mut sync = created.sync.map(std::io::BufReader::new);
-    let pidfd = pidfd_open(pid);
+    let pidfd = pidfd_open(crate::host::current().os_pid(pid));
     let mut exited = pidfd.is_none();
     let mut buf = vec![0u8; 64 * 1024];
     let mut health = super::health::Monitor::new(cfg);
