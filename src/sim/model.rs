@@ -578,6 +578,14 @@ impl Store {
         }
     }
 
+    /// Closes what this process keeps open of the store (the lock file): before an `execve`
+    /// closes its close-on-exec descriptors, so the cache never holds a closed one.
+    pub fn forget(&self) {
+        let mut cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
+        cache.lock = None;
+        cache.model = None;
+    }
+
     /// Reads the model (a fresh host when there is none yet).
     pub fn load(&self) -> io::Result<HostModel> {
         self.change(|m| Ok(m.clone()))

@@ -126,6 +126,8 @@ impl Processes for SimHost {
             // SAFETY: setting a signal's disposition to ignore.
             unsafe { libc::signal(sig, libc::SIG_IGN) };
         }
+        // The store's lock file is one of them: closed through the store, which reopens it.
+        self.store.forget();
         close_on_exec();
         let c = SimContainer { host: self, pid };
         let (mut out, mut err) = (io::stdout().lock(), io::stderr().lock());
