@@ -489,7 +489,7 @@ impl HostModel {
         let mut live: std::collections::BTreeSet<i32> = self
             .processes
             .values()
-            .filter(|p| p.real > 0 && alive(p.real))
+            .filter(|p| p.real != 0 && alive(p.real))
             .map(|p| p.pid)
             .collect();
         // A child being born lives with its parent, who may be being born too (a shim that
