@@ -3,8 +3,6 @@
 //!
 //! Not here: the state itself ([`crate::state::container`]); the table `ctrace ps` prints.
 
-use std::time::SystemTime;
-
 use crate::engine::query::Entry;
 use crate::state::Status;
 use crate::sys::time::parse_rfc3339;
@@ -28,7 +26,7 @@ pub fn human_duration(secs: u64) -> String {
 
 pub fn since(ts: &str) -> u64 {
     parse_rfc3339(ts)
-        .and_then(|t| SystemTime::now().duration_since(t).ok())
+        .and_then(|t| crate::trace::clock::now().duration_since(t).ok())
         .map_or(0, |d| d.as_secs())
 }
 

@@ -774,6 +774,14 @@ pub enum SimCommand {
         #[arg(default_value = "all")]
         part: String,
     },
+    /// Print the latency model the simulator draws from: per phase, how many recorded spans it
+    /// was fitted on, its median duration (what `bench --sim` reproduces) and its median own
+    /// time (its duration less its children's).
+    Model {
+        /// table or json.
+        #[arg(long, default_value = "table")]
+        format: String,
+    },
     /// Fetch a URL from the simulated host, as `curl` would from the real one: a published port
     /// (`http://localhost:8080/`) goes through its DNAT rule to the container listening there.
     Curl { url: String },

@@ -205,10 +205,11 @@ fn still_running(engine: &Engine, id: &str) -> bool {
     let Ok(st) = engine.store.load_state(id) else {
         return false;
     };
-    matches!(st.status, Status::Running | Status::Paused | Status::Restarting)
-        && st.shim_pid > 0
-        // SAFETY: signal 0 only checks that the process exists.
-        && unsafe { libc::kill(st.shim_pid, 0) } == 0
+    matches!(
+        st.status,
+        Status::Running | Status::Paused | Status::Restarting
+    ) && st.shim_pid > 0
+        && crate::host::current().alive(st.shim_pid)
 }
 
 #[cfg(test)]

@@ -72,6 +72,7 @@ pub fn command(ctx: &Context, c: SimCommand) -> Result<i32, Failure> {
             Ok(0)
         }
         SimCommand::Curl { url } => curl(session, &url),
+        SimCommand::Model { format } => model_table(&format),
         SimCommand::Scenarios { lang } => {
             for s in scenario::all(&lang) {
                 println!("{:<18} {}", s.name, s.summary);
@@ -86,6 +87,56 @@ pub fn command(ctx: &Context, c: SimCommand) -> Result<i32, Failure> {
             Ok(if surprises == 0 { 0 } else { 1 })
         }
     }
+}
+
+/// `ctrace sim model`: the latency model this session draws from.
+fn model_table(format: &str) -> Result<i32, Failure> {
+    let m = sim::latency_model()
+        .ok_or_else(|| Failure::new(1, "the simulator has no latency model: add --sim"))?;
+    let ms = |ns: f64| ns / 1e6;
+    match format {
+        "json" => {
+            let phases: Vec<serde_json::Value> = m
+                .phases
+                .iter()
+                .map(|(name, f)| {
+                    serde_json::json!({
+                        "phase": name,
+                        "samples": f.samples,
+                        "median_ms": ms(f.total_median_ns()),
+                        "own_median_ms": ms(f.median_ns()),
+                    })
+                })
+                .collect();
+            println!(
+                "{}",
+                serde_json::json!({ "source": m.source, "phases": phases })
+            );
+        }
+        "table" => {
+            println!("latency model: {}", m.source);
+            println!(
+                "{:<28} {:>7} {:>11} {:>11}",
+                "PHASE", "SAMPLES", "MEDIAN ms", "OWN ms"
+            );
+            for (name, f) in &m.phases {
+                println!(
+                    "{:<28} {:>7} {:>11.3} {:>11.3}",
+                    name,
+                    f.samples,
+                    ms(f.total_median_ns()),
+                    ms(f.median_ns())
+                );
+            }
+        }
+        other => {
+            return Err(Failure::new(
+                1,
+                format!("unknown format {other:?}: use table or json"),
+            ))
+        }
+    }
+    Ok(0)
 }
 
 /// `ctrace sim curl URL`: curl's answers and exit codes (7: could not connect).

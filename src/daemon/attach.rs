@@ -359,8 +359,10 @@ fn copy_output(hub: &Hub, id: &str, out: Option<OwnedFd>, err: Option<OwnedFd>) 
     }
 }
 
-/// Whether process `pid` has exited (or does not exist), waiting at most `ms` milliseconds.
+/// Whether process `pid` (the host's numbering) has exited (or does not exist), waiting at most
+/// `ms` milliseconds.
 pub fn exited_within(pid: i32, ms: u16) -> bool {
+    let pid = crate::host::current().os_pid(pid);
     if pid <= 0 {
         return true;
     }

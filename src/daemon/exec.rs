@@ -312,7 +312,8 @@ pub fn run(
             crate::sys::exit::CANNOT_EXEC
         }
         Ok(mut child) => {
-            execs.update(&inst.id, |i| i.pid = child.id());
+            let pid = crate::host::current().child_pid(&child);
+            execs.update(&inst.id, |i| i.pid = u32::try_from(pid).unwrap_or(0));
             // Only the child keeps the slave: the master reads end-of-file when it is gone.
             drop(c);
             let stdin: Option<Box<dyn std::io::Write + Send>> = match &master {
@@ -331,7 +332,7 @@ pub fn run(
                         .1
                         .lock()
                         .unwrap()
-                        .insert(inst.id.clone(), (m, child.id()));
+                        .insert(inst.id.clone(), (m, u32::try_from(pid).unwrap_or(0)));
                 }
             }
             if let (Some(mut stdin), Some(mut input)) = (stdin, input) {

@@ -80,7 +80,7 @@ pub fn run(engine: Engine, opts: Options) -> Result<(), DaemonError> {
         let _e = span.enter();
         let r = startup::start(&engine, &opts);
         match &r {
-            Ok(_) => trace::note(&span, format!("pid {} ready", std::process::id())),
+            Ok(_) => trace::note(&span, format!("pid {} ready", crate::host::current().pid())),
             Err(e) => trace::fail(&span, e),
         }
         r

@@ -12,7 +12,6 @@ use std::path::Path;
 
 use crate::engine::{phase, Engine, EngineError};
 use crate::state::{StateError, Status};
-use crate::sys::process::alive;
 use crate::{kernel_event, phase_span, trace};
 
 use super::{socket, DaemonError, Options};
@@ -161,6 +160,13 @@ fn leases_of(engine: &Engine, id: &str) -> Vec<std::path::PathBuf> {
 
 /// Kills a shim and everything in its process group (the container's init with it).
 fn kill_shim(shim: i32) {
+    // The operating system's processes: their children are listed, and waited for, by the pids
+    // the operating system gives them.
+    let host = crate::host::current();
+    let shim = host.os_pid(shim);
+    if shim <= 0 {
+        return;
+    }
     let children =
         std::fs::read_to_string(format!("/proc/{shim}/task/{shim}/children")).unwrap_or_default();
     // SAFETY: signals to processes we identified as this container's.
@@ -173,9 +179,24 @@ fn kill_shim(shim: i32) {
         .filter_map(|c| c.parse::<i32>().ok())
     {
         unsafe { libc::kill(c, libc::SIGKILL) };
-        while !super::attach::exited_within(c, 1000) {}
+        while !os_exited_within(c, 1000) {}
     }
-    while !super::attach::exited_within(shim, 1000) {}
+    while !os_exited_within(shim, 1000) {}
+}
+
+/// [`super::attach::exited_within`] for a pid the operating system gave.
+fn os_exited_within(pid: i32, ms: u16) -> bool {
+    use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+    use std::os::fd::{AsFd, FromRawFd, OwnedFd};
+    // SAFETY: a plain syscall; the fd it returns is owned below.
+    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
+    if pid <= 0 || fd < 0 {
+        return true;
+    }
+    // SAFETY: pidfd_open returned a new fd that nothing else owns.
+    let fd = unsafe { OwnedFd::from_raw_fd(fd as i32) };
+    let mut fds = [PollFd::new(fd.as_fd(), PollFlags::POLLIN)];
+    matches!(poll(&mut fds, PollTimeout::from(ms)), Ok(n) if n > 0)
 }
 
 /// Reconciles every container with what really runs (see the module docs).
@@ -192,13 +213,14 @@ pub fn restore(engine: &Engine) -> Result<Restored, EngineError> {
         let kind = cfg.host_config.runtime;
         match st.status {
             Status::Running | Status::Paused | Status::Restarting => {
-                if alive(st.shim_pid) {
+                if crate::host::current().alive(st.shim_pid) {
                     r.running += 1;
                     continue;
                 }
                 // The shim is gone: nobody will reap the init or run the exit phases.
-                let code = if alive(st.pid) {
-                    unsafe { libc::kill(st.pid, libc::SIGKILL) };
+                let code = if crate::host::current().alive(st.pid) {
+                    let _ =
+                        crate::host::current().kill(st.pid, crate::host::process::Signal::SIGKILL);
                     while !super::attach::exited_within(st.pid, 1000) {}
                     crate::sys::exit::KILLED
                 } else {

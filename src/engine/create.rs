@@ -5,7 +5,7 @@ use crate::image::{reference, Image, ImageError};
 use crate::network::{self, Mode, PortBinding};
 use crate::state::container::{Config, ContainerConfig, ContainerState, HostConfig};
 use crate::state::{events, names};
-use crate::sys::time::now_rfc3339;
+use crate::trace::clock::now_rfc3339;
 use crate::{kernel_event, phase_span, trace};
 
 use super::options::{CreateOptions, Pull};

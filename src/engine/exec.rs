@@ -25,7 +25,6 @@ use crate::runtime::console as tty;
 use crate::runtime::exec::{self as rexec, Stdio};
 use crate::runtime::spec::resolve_user;
 use crate::state::{events, ContainerConfig, ContainerState, Status};
-use crate::sys::process::alive;
 use crate::{kernel_event, phase_span, trace};
 
 use super::operation::find;
@@ -160,7 +159,7 @@ fn lookup(
     phase(phase_span!("exec.lookup", query = query), |span| {
         let cfg = find(engine, query, root)?;
         let st = engine.store.load_state(&cfg.id)?;
-        let alive = alive(st.pid);
+        let alive = crate::host::current().alive(st.pid);
         match st.status {
             Status::Paused => {
                 return Err(EngineError::Conflict(format!(
@@ -351,7 +350,7 @@ fn set_forwarding(handler: libc::sighandler_t) {
 
 /// Waits for `pid`, forwarding our signals to it; docker's exit code (128 + signal).
 fn wait_plain(pid: i32) -> i32 {
-    FORWARD_TO.store(pid, Ordering::Relaxed);
+    FORWARD_TO.store(crate::host::current().os_pid(pid), Ordering::Relaxed);
     set_forwarding(forward as *const () as libc::sighandler_t);
     let code = reap(pid);
     set_forwarding(libc::SIG_DFL);
@@ -375,7 +374,7 @@ pub(crate) fn reap(pid: i32) -> i32 {
 
 /// Relays our terminal to the pty until the process exits; our terminal is raw meanwhile.
 fn wait_tty(pid: i32, master: std::os::fd::OwnedFd, interactive: bool) -> i32 {
-    let pidfd = crate::sys::process::exit_fd(pid);
+    let pidfd = crate::sys::process::exit_fd(crate::host::current().os_pid(pid));
     let raw = if interactive && tty::is_terminal(0) {
         tty::RawMode::enter(0).ok()
     } else {

@@ -7,7 +7,7 @@ use crate::runtime::{runc, Kind};
 use crate::state::restart::Decision;
 use crate::state::{events, ContainerConfig, Status};
 use crate::storage::overlay;
-use crate::sys::time::now_rfc3339;
+use crate::trace::clock::now_rfc3339;
 use crate::{kernel_event, phase_span, trace};
 
 use super::Engine;
@@ -186,7 +186,7 @@ fn record_state(x: &Exit) -> Option<Decision> {
             // docker's SetRestarting: the exit code and finish time stay visible while it waits.
             st.status = Status::Restarting;
             st.restart_count += 1;
-            st.shim_pid = std::process::id() as i32;
+            st.shim_pid = crate::host::current().pid();
         } else {
             st.status = Status::Exited;
             st.shim_pid = 0;

@@ -11,7 +11,6 @@
 
 use crate::runtime::cgroups::{Cgroup, Hierarchy};
 use crate::state::{events, ContainerConfig, Status};
-use crate::sys::process::alive;
 use crate::{kernel_event, phase_span, trace};
 
 use super::operation::{find, operation};
@@ -61,7 +60,7 @@ fn validate(cfg: &ContainerConfig, status: Status, pid: i32, op: Op) -> Result<(
         )))
     };
     match (op, status) {
-        (Op::Pause, Status::Running) if alive(pid) => Ok(()),
+        (Op::Pause, Status::Running) if crate::host::current().alive(pid) => Ok(()),
         (Op::Pause, Status::Paused) => conflict(format!("Container {id} is already paused")),
         (Op::Pause, Status::Restarting) => conflict(format!(
             "Container {id} is restarting, wait until the container is running"

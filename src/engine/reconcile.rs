@@ -11,7 +11,6 @@
 
 use crate::runtime::cgroups::{Cgroup, Hierarchy};
 use crate::state::Status;
-use crate::sys::process::alive;
 
 use super::{Engine, EngineError};
 
@@ -22,8 +21,8 @@ impl Engine {
         if !matches!(
             st.status,
             Status::Running | Status::Paused | Status::Restarting
-        ) || alive(st.shim_pid)
-            || alive(st.pid)
+        ) || crate::host::current().alive(st.shim_pid)
+            || crate::host::current().alive(st.pid)
         {
             return Ok(false);
         }
@@ -41,7 +40,7 @@ impl Engine {
             // Its exit phases ran already; only the shim waiting for the backoff is gone.
             let _lock = self.store.lock(id)?;
             let mut st = self.store.load_state(id)?;
-            if st.status == Status::Restarting && !alive(st.shim_pid) {
+            if st.status == Status::Restarting && !crate::host::current().alive(st.shim_pid) {
                 st.status = Status::Exited;
                 st.shim_pid = 0;
                 self.store.save_state(id, &st)?;

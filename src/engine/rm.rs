@@ -10,7 +10,6 @@ use crate::runtime::cgroups::{Cgroup, Hierarchy};
 use crate::runtime::{runc, Kind};
 use crate::state::{events, ContainerConfig, Status};
 use crate::storage::overlay;
-use crate::sys::process::{alive, wait_gone};
 use crate::{kernel_event, phase_span, trace};
 
 use super::operation::{asked, find, operation};
@@ -115,12 +114,13 @@ fn kill(engine: &Engine, cfg: &ContainerConfig, force: bool) -> Result<(), Engin
         let running = matches!(
             st.status,
             Status::Running | Status::Paused | Status::Restarting
-        ) && (alive(st.pid) || alive(st.shim_pid));
+        ) && (crate::host::current().alive(st.pid)
+            || crate::host::current().alive(st.shim_pid));
         if !running {
             trace::note(span, format!("{}: nothing to kill", st.status));
             return Ok(());
         }
-        if st.status == Status::Restarting && !alive(st.pid) {
+        if st.status == Status::Restarting && !crate::host::current().alive(st.pid) {
             if !force {
                 return Err(EngineError::Conflict(format!(
                     "cannot remove container {}: container is restarting: stop the container before removing or force remove (rm -f)",
@@ -158,7 +158,7 @@ fn kill(engine: &Engine, cfg: &ContainerConfig, force: bool) -> Result<(), Engin
             kernel_event!(pid = st.pid, "kill(SIGKILL)");
         }
         // Let the shim see the exit and run the exit phases; it needs the lock, so we do not hold it.
-        wait_gone(st.shim_pid, Duration::from_secs(10));
+        crate::host::current().wait_gone(st.shim_pid, Duration::from_secs(10));
         trace::note(
             span,
             format!("SIGKILL pid {}; shim {} finished", st.pid, st.shim_pid),

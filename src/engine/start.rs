@@ -16,7 +16,7 @@ use crate::runtime::spec::{self, SpecInput};
 use crate::runtime::{console, runc, Kind};
 use crate::state::{events, ContainerConfig, ContainerState, Status};
 use crate::storage::overlay;
-use crate::sys::time::now_rfc3339;
+use crate::trace::clock::now_rfc3339;
 use crate::trace::recorder;
 use crate::{kernel_event, phase_span, trace};
 
@@ -618,7 +618,7 @@ fn create_task<'a>(
                 tty: cx.cfg.config.tty,
             };
             let (shim, reports, pid) = spawn_shim(cx.engine, &cx.id, stdio)?;
-            let shim_pid = shim.id() as i32;
+            let shim_pid = crate::host::current().child_pid(&shim);
             // Registered inside the phase: a `--step` abort right after it must undo it too.
             let (paths, cg, h) = (cx.engine.paths.clone(), cx.cgroups_path.clone(), hierarchy);
             let id = cx.id.clone();
@@ -693,7 +693,7 @@ fn mark_running(cx: &Ctx, task: &Task) -> Result<ContainerState, EngineError> {
         let running = ContainerState {
             status: Status::Running,
             pid,
-            shim_pid: task.shim.id() as i32,
+            shim_pid: crate::host::current().child_pid(&task.shim),
             exit_code: 0,
             oom_killed: false,
             error: String::new(),

@@ -11,7 +11,6 @@ use nix::sys::signal::Signal;
 
 use crate::runtime::cgroups::{Cgroup, Hierarchy};
 use crate::state::{events, ContainerConfig, ContainerState, Status};
-use crate::sys::process::{alive, wait_gone};
 use crate::{kernel_event, phase_span, trace};
 
 use super::operation::{find, operation};
@@ -109,7 +108,7 @@ fn signal(engine: &Engine, cfg: &ContainerConfig) -> Result<Option<ContainerStat
         let running = matches!(
             st.status,
             Status::Running | Status::Paused | Status::Restarting
-        ) && alive(st.pid);
+        ) && crate::host::current().alive(st.pid);
         if !running {
             trace::note(span, format!("{}: not running, nothing to stop", st.status));
             return Ok(None);
@@ -188,8 +187,8 @@ pub(crate) fn mark_manually_stopped(
     let mut st = engine.store.load_state(id)?;
     st.manually_stopped = true;
     let mut note = None;
-    if st.status == Status::Restarting && !alive(st.pid) {
-        if alive(st.shim_pid) {
+    if st.status == Status::Restarting && !crate::host::current().alive(st.pid) {
+        if crate::host::current().alive(st.shim_pid) {
             // The shim only sleeps before its next start and holds nothing.
             let _ = crate::host::current().kill(st.shim_pid, Signal::SIGKILL);
             kernel_event!(pid = st.shim_pid, "kill(SIGKILL) the waiting shim");
@@ -223,10 +222,10 @@ pub fn parse_signal(s: &str) -> Option<Signal> {
 /// true when it did. Without a shim, waits for the init itself.
 fn wait_for_exit(shim: i32, init: i32, timeout: Duration) -> bool {
     // A shim that is gone already (killed) cannot tell us anything: watch the init instead.
-    if alive(shim) {
-        wait_gone(shim, timeout)
+    if crate::host::current().alive(shim) {
+        crate::host::current().wait_gone(shim, timeout)
     } else {
-        wait_gone(init, timeout)
+        crate::host::current().wait_gone(init, timeout)
     }
 }
 
@@ -255,7 +254,7 @@ fn kill_phases(
     })?;
     phase(phase_span!("kill.signal"), |span| {
         let st = engine.store.load_state(&cfg.id)?;
-        if st.status == Status::Restarting && !alive(st.pid) {
+        if st.status == Status::Restarting && !crate::host::current().alive(st.pid) {
             mark_manually_stopped(engine, &cfg.id)?;
             trace::note(span, "restarting: the pending restart is cancelled");
             return Ok(());
@@ -263,7 +262,7 @@ fn kill_phases(
         let running = matches!(
             st.status,
             Status::Running | Status::Paused | Status::Restarting
-        ) && alive(st.pid);
+        ) && crate::host::current().alive(st.pid);
         if !running {
             return Err(EngineError::Conflict(format!(
                 "cannot kill container: {}: container {} is not running",

@@ -81,8 +81,9 @@ pub(super) fn spawn_shim(
         .spawn(&mut cmd, &fds, true)
         .map_err(EngineError::io("cannot start the shim", "ctrace shim"))?;
     drop(write_end);
-    span.record("shim_pid", child.id());
-    kernel_event!(pid = child.id(), "fork+exec ctrace shim, setsid");
+    let shim_pid = crate::host::current().child_pid(&child);
+    span.record("shim_pid", shim_pid);
+    kernel_event!(pid = shim_pid, "fork+exec ctrace shim, setsid");
     let mut reports = BufReader::new(File::from(read_end));
     let (report, quit_at) = relay_pauses(&child, &mut reports, gate.map(|(_, w)| w));
     match report {
@@ -90,7 +91,7 @@ pub(super) fn spawn_shim(
             recorder::import(spans);
             trace::note(
                 &span,
-                format!("shim pid {} reported init pid {pid}", child.id()),
+                format!("shim pid {shim_pid} reported init pid {pid}"),
             );
             Ok((child, reports, pid))
         }
@@ -176,7 +177,10 @@ fn relay_pauses(
             Ok(Some(Report::Paused { phase, pid, spans })) => {
                 recorder::import(spans);
                 if pid > 0 {
-                    crate::phase::step::learn_processes(child.id() as i32, pid);
+                    crate::phase::step::learn_processes(
+                        crate::host::current().child_pid(child),
+                        pid,
+                    );
                 }
                 let phase = crate::lessons::catalog::find(&phase).map_or("runtime.shim", |p| p.id);
                 let key = match crate::phase::step::pause(phase) {

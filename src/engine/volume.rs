@@ -255,7 +255,7 @@ pub fn release(engine: &Engine, cfg: &ContainerConfig) -> Result<Vec<String>, En
         let running = users(engine, &m.name).into_iter().any(|id| {
             id != cfg.id
                 && engine.store.load_state(&id).is_ok_and(|s| {
-                    s.status == crate::state::Status::Running && crate::sys::process::alive(s.pid)
+                    s.status == crate::state::Status::Running && crate::host::current().alive(s.pid)
                 })
         });
         if !running && store.unmount(&m.name, &lock)? {

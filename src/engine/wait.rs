@@ -65,7 +65,11 @@ pub fn wait(mut started: Started, bundle: &std::path::Path) -> Result<i32, Engin
     } else {
         None
     };
-    FORWARD_TO.store(started.pid, Ordering::Relaxed);
+    // The handler signals the operating system's process: it cannot ask the host.
+    FORWARD_TO.store(
+        crate::host::current().os_pid(started.pid),
+        Ordering::Relaxed,
+    );
     set_handlers(forward as *const () as libc::sighandler_t);
     let here = recorder::current_span_id();
     // An injected failure here is a client that stops waiting: the container must not be left

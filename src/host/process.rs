@@ -5,6 +5,7 @@ use std::ffi::{CStr, CString};
 use std::io;
 use std::os::fd::RawFd;
 use std::process::{Child, Command};
+use std::time::Duration;
 
 pub use nix::sys::signal::Signal;
 pub use nix::sys::wait::WaitStatus;
@@ -13,6 +14,22 @@ pub use nix::sys::wait::WaitStatus;
 pub trait Processes {
     /// `kill(pid, signal)`.
     fn kill(&self, pid: i32, signal: Signal) -> io::Result<()>;
+
+    // ---- Pids: every pid above this seam is the host's numbering (a simulated host has its
+    // own pid space), so these are asked here, never of the operating system directly. ----
+
+    /// `getpid()`: this process's pid on this host.
+    fn pid(&self) -> i32;
+    /// The pid of a child that [`Processes::spawn`] started.
+    fn child_pid(&self, child: &Child) -> i32;
+    /// True when `pid` exists and is not a zombie (see [`crate::sys::process::alive`]).
+    fn alive(&self, pid: i32) -> bool;
+    /// Waits until `pid` (not necessarily our child) has ended, at most `timeout`; true when it
+    /// has.
+    fn wait_gone(&self, pid: i32, timeout: Duration) -> bool;
+    /// The operating system's pid of this host's `pid`: for a signal handler, which must only
+    /// make async-signal-safe calls and so cannot ask the host.
+    fn os_pid(&self, pid: i32) -> i32;
 
     // The engine's and the shim's side: the shim is spawned, signalled and reaped.
 

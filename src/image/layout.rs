@@ -286,17 +286,8 @@ pub(crate) fn read_small(mut r: impl Read, what: &str) -> Result<Vec<u8>, ImageE
 /// A random lower-case hex string, for temp names that must not collide across processes.
 pub(crate) fn random_hex(bytes: usize) -> String {
     let mut buf = vec![0u8; bytes];
-    // getrandom only fails without a kernel RNG; fall back to time + pid so a name still exists.
-    if getrandom::fill(&mut buf).is_err() {
-        let t = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_nanos())
-            .unwrap_or(0)
-            ^ u128::from(std::process::id());
-        for (i, b) in buf.iter_mut().enumerate() {
-            *b = (t >> ((i % 16) * 8)) as u8;
-        }
-    }
+    // The process's id stream: the operating system's, or a seeded simulation's.
+    crate::sys::random::fill(&mut buf);
     hex(&buf)
 }
 
@@ -330,7 +321,7 @@ impl TempDir {
     pub fn new(tmp_root: &Path) -> Result<TempDir, ImageError> {
         let path = tmp_root.join(format!(
             "{TEMP_PREFIX}{}-{}",
-            std::process::id(),
+            crate::host::current().pid(),
             random_hex(8)
         ));
         fs::DirBuilder::new()

@@ -615,7 +615,7 @@ impl ImageStore {
             else {
                 continue;
             };
-            if Path::new("/proc").join(pid.to_string()).exists() {
+            if i32::try_from(pid).is_ok_and(|p| crate::host::current().alive(p)) {
                 continue;
             }
             tracing::debug!(path = ?e.path(), pid, "removing staging directory of a dead process");

@@ -214,8 +214,7 @@ fn helper_main(
         );
         e.code
     };
-    // SAFETY: getpid cannot fail.
-    let me = unsafe { libc::getpid() };
+    let me = host::current().pid();
     for dir in cg_dirs {
         if let Err(e) = host::current().kfs_write(&dir.join("cgroup.procs"), &me.to_string()) {
             return fail(

@@ -22,7 +22,7 @@ use crate::engine::Engine;
 use crate::runtime::exec::{self as rexec, Stdio};
 use crate::state::health::{Health, HealthConfig, HealthLog, MAX_OUTPUT};
 use crate::state::{events, ContainerConfig, Status};
-use crate::sys::time::now_rfc3339;
+use crate::trace::clock::now_rfc3339;
 
 /// While the engine has not yet marked the container running, look again this soon.
 const NOT_YET: Duration = Duration::from_millis(50);

@@ -12,7 +12,7 @@ use super::{Created, ShimArgs};
 use crate::engine::Engine;
 use crate::runtime::protocol::{recv, send, InitMsg, Report};
 use crate::state::ContainerConfig;
-use crate::sys::time::now_rfc3339;
+use crate::trace::clock::now_rfc3339;
 use crate::trace::recorder;
 
 /// How the container's process ended.
@@ -87,7 +87,7 @@ pub fn pump(
         },
     ];
     let mut sync = created.sync.map(std::io::BufReader::new);
-    let pidfd = crate::sys::process::exit_fd(pid);
+    let pidfd = crate::sys::process::exit_fd(crate::host::current().os_pid(pid));
     let mut exited = pidfd.is_none();
     let mut buf = vec![0u8; 64 * 1024];
     let mut health = super::health::Monitor::new(cfg);

@@ -84,7 +84,7 @@ fn detach(engine: &Engine, id: &str) -> bool {
             if let Ok(_lock) = engine.store.lock(id) {
                 if let Ok(mut st) = engine.store.load_state(id) {
                     if st.status == Status::Restarting {
-                        st.shim_pid = std::process::id() as i32;
+                        st.shim_pid = crate::host::current().pid();
                         let _ = engine.store.save_state(id, &st);
                     }
                 }

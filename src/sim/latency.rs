@@ -2,18 +2,20 @@
 //! covered by its children), fitted on recorded traces — the repository's `traces/` (embedded in
 //! the binary) or the user's (`--model DIR`, e.g. recorded on the teacher's Linux machine).
 //!
-//! Each phase's own times are fitted with a log-normal distribution (the usual shape of latencies:
-//! positive, skewed right): `mu` and `sigma` are the mean and standard deviation of the logarithms
-//! of the samples, so the model's median is their geometric mean. A phase seen once gets a default
-//! spread; a phase never recorded (added to the engine after the traces were made) gets a small
-//! default, so a new phase appears in a simulated run without extra code.
+//! Each phase's own times, and its whole durations, are fitted with a log-normal distribution (the
+//! usual shape of latencies: positive, skewed right): `mu` and `sigma` are the median and the
+//! (scaled) median absolute deviation of the logarithms of the samples, so a fitted median is the
+//! recorded one. The
+//! duration's is *the model's median for the phase* ([`Model::median_ns`]), what `bench --sim`
+//! reproduces; the own time's is what a phase without children takes (the two are one then). A
+//! phase seen once gets a default spread; a phase never recorded (added to the engine after the
+//! traces were made) gets a small default, so a new phase appears in a simulated run without
+//! extra code.
 //!
 //! Not here: drawing times while a run is recorded ([`super::clock`]).
 
 use std::collections::BTreeMap;
 use std::path::Path;
-
-use rand_distr::{Distribution, LogNormal};
 
 use crate::trace::format::{SpanRecord, TraceFile};
 
@@ -26,18 +28,26 @@ const DEFAULT_SIGMA: f64 = 0.25;
 /// The own time of a phase no trace recorded: 20 µs.
 const UNSEEN_NS: f64 = 20_000.0;
 
-/// One phase's fitted distribution.
+/// One phase's fitted distributions: its own time (`mu`, `sigma`) and its whole duration
+/// (`total_mu`, `total_sigma`), both log-normal.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Fit {
     pub mu: f64,
     pub sigma: f64,
+    pub total_mu: f64,
+    pub total_sigma: f64,
     pub samples: usize,
 }
 
 impl Fit {
-    /// The distribution's median, in nanoseconds.
+    /// The own time's median, in nanoseconds.
     pub fn median_ns(&self) -> f64 {
         self.mu.exp()
+    }
+
+    /// The whole duration's median, in nanoseconds.
+    pub fn total_median_ns(&self) -> f64 {
+        self.total_mu.exp()
     }
 }
 
@@ -85,22 +95,78 @@ impl Model {
         Ok(m)
     }
 
+    /// The model as one line per phase (`name mu sigma samples`, the source first), for a
+    /// child process to take over instead of fitting it again.
+    pub fn encode(&self) -> String {
+        let mut out = format!("{}\n", self.source.replace('\n', " "));
+        for (name, f) in &self.phases {
+            out += &format!(
+                "{name} {:e} {:e} {:e} {:e} {}\n",
+                f.mu, f.sigma, f.total_mu, f.total_sigma, f.samples
+            );
+        }
+        out
+    }
+
+    /// The model [`Model::encode`] wrote.
+    pub fn decode(text: &str) -> Result<Model, String> {
+        let bad = |l: &str| {
+            format!("invalid latency model line {l:?}: expected `phase mu sigma total_mu total_sigma samples`")
+        };
+        let mut lines = text.lines();
+        let source = lines.next().unwrap_or_default().to_string();
+        let mut phases = BTreeMap::new();
+        for l in lines.filter(|l| !l.is_empty()) {
+            let f: Vec<&str> = l.split(' ').collect();
+            let [name, mu, sigma, total_mu, total_sigma, n] = f[..] else {
+                return Err(bad(l));
+            };
+            let num = |x: &str| x.parse::<f64>().map_err(|_| bad(l));
+            let fit = Fit {
+                mu: num(mu)?,
+                sigma: num(sigma)?,
+                total_mu: num(total_mu)?,
+                total_sigma: num(total_sigma)?,
+                samples: n.parse().map_err(|_| bad(l))?,
+            };
+            phases.insert(name.to_string(), fit);
+        }
+        Ok(Model { phases, source })
+    }
+
     /// Fits every phase's own time over `traces` (simulated traces are left out: a model is
     /// fitted on real measurements only).
     pub fn fit(traces: &[TraceFile]) -> Model {
-        let mut samples: BTreeMap<String, Vec<f64>> = BTreeMap::new();
+        let mut samples: BTreeMap<String, (Vec<f64>, Vec<f64>)> = BTreeMap::new();
         for t in traces.iter().filter(|t| t.mode != "sim") {
+            let mut kids: std::collections::HashMap<&str, Vec<&SpanRecord>> =
+                std::collections::HashMap::new();
             for s in &t.spans {
-                let own = own_time(s, &t.spans);
-                samples
-                    .entry(s.name.clone())
-                    .or_default()
-                    .push(own.max(1_000) as f64);
+                if let Some(p) = &s.parent_id {
+                    kids.entry(p.as_str()).or_default().push(s);
+                }
+            }
+            for s in &t.spans {
+                let children = kids.get(s.span_id.as_str()).map_or(&[][..], |v| &v[..]);
+                let own = own_time_among(s, children.iter().copied());
+                let (owns, totals) = samples.entry(s.name.clone()).or_default();
+                owns.push(own.max(1_000) as f64);
+                totals.push(s.duration_ns.max(1_000) as f64);
             }
         }
         let phases = samples
             .into_iter()
-            .map(|(name, xs)| (name, fit(&xs)))
+            .map(|(name, (owns, totals))| {
+                let (own, total) = (fit(&owns), fit(&totals));
+                let f = Fit {
+                    mu: own.0,
+                    sigma: own.1,
+                    total_mu: total.0,
+                    total_sigma: total.1,
+                    samples: owns.len(),
+                };
+                (name, f)
+            })
             .collect();
         Model {
             phases,
@@ -108,41 +174,60 @@ impl Model {
         }
     }
 
-    /// Draws the own time of `phase` in nanoseconds with `rng`.
-    pub fn sample(&self, phase: &str, rng: &mut impl rand::Rng) -> u64 {
+    /// The duration of `phase` at `z` standard deviations from its median (a standard normal
+    /// draw gives the fitted distribution), in nanoseconds.
+    pub fn total_at(&self, phase: &str, z: f64) -> u64 {
         match self.phases.get(phase) {
-            Some(f) => LogNormal::new(f.mu, f.sigma)
-                .map(|d| d.sample(rng))
-                .unwrap_or(f.median_ns()) as u64,
+            Some(f) => (f.total_mu + f.total_sigma * z).exp() as u64,
             None => UNSEEN_NS as u64,
         }
     }
 }
 
-fn fit(xs: &[f64]) -> Fit {
+/// The log-normal `(mu, sigma)` of samples `xs`, fitted robustly: `mu` is the median of the
+/// logarithms (so the fitted median is the recorded one) and `sigma` their median absolute
+/// deviation scaled to a standard deviation. A rare outlier (one 9 ms `exit.runtime` among
+/// microseconds) then widens neither the spread nor the draws.
+fn fit(xs: &[f64]) -> (f64, f64) {
     let logs: Vec<f64> = xs.iter().map(|x| x.ln()).collect();
-    let n = logs.len() as f64;
-    let mu = logs.iter().sum::<f64>() / n;
+    let mu = median(logs.clone());
     let sigma = if logs.len() < 2 {
         DEFAULT_SIGMA
     } else {
-        (logs.iter().map(|l| (l - mu).powi(2)).sum::<f64>() / (n - 1.0))
-            .sqrt()
-            .clamp(0.05, 1.5)
+        let dev: Vec<f64> = logs.iter().map(|l| (l - mu).abs()).collect();
+        (median(dev) * MAD_TO_SIGMA).clamp(0.05, 1.5)
     };
-    Fit {
-        mu,
-        sigma,
-        samples: xs.len(),
+    (mu, sigma)
+}
+
+/// A normal distribution's standard deviation over its median absolute deviation.
+const MAD_TO_SIGMA: f64 = 1.4826;
+
+/// The median of `v` (the mean of the middle two when their number is even).
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    let n = v.len();
+    match n {
+        0 => 0.0,
+        _ if n % 2 == 1 => v[n / 2],
+        _ => (v[n / 2 - 1] + v[n / 2]) / 2.0,
     }
 }
 
 /// `span`'s duration less the union of its children's intervals (clipped to it).
+#[cfg(test)]
 pub fn own_time(span: &SpanRecord, all: &[SpanRecord]) -> u64 {
+    own_time_among(
+        span,
+        all.iter()
+            .filter(|c| c.parent_id.as_deref() == Some(span.span_id.as_str())),
+    )
+}
+
+/// [`own_time`] given the span's children.
+fn own_time_among<'a>(span: &SpanRecord, children: impl Iterator<Item = &'a SpanRecord>) -> u64 {
     let (s0, s1) = (span.start_unix_ns, span.start_unix_ns + span.duration_ns);
-    let mut kids: Vec<(u64, u64)> = all
-        .iter()
-        .filter(|c| c.parent_id.as_deref() == Some(span.span_id.as_str()))
+    let mut kids: Vec<(u64, u64)> = children
         .map(|c| {
             (
                 c.start_unix_ns.clamp(s0, s1),
@@ -172,7 +257,6 @@ pub fn own_time(span: &SpanRecord, all: &[SpanRecord]) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use rand::SeedableRng;
 
     fn span(id: &str, parent: Option<&str>, name: &str, start: u64, dur: u64) -> SpanRecord {
         SpanRecord {
@@ -208,23 +292,31 @@ mod tests {
         ] {
             assert!(m.phases.contains_key(p), "{p} missing from the model");
         }
-        let f = fit(&[1e6, 4e6]);
-        assert!((f.median_ns() - 2e6).abs() < 1.0);
+        let (mu, _) = fit(&[1e6, 4e6]);
+        assert!((mu.exp() - 2e6).abs() < 1.0);
+        let (mu, sigma) = fit(&[2e3, 2e3, 3e3, 2e3, 9e6]);
+        assert_eq!(mu.exp().round(), 2e3, "the recorded median");
+        assert!(sigma < 0.5, "an outlier does not widen the spread: {sigma}");
         assert!(!m.phases.contains_key("no.such.phase"));
     }
 
     #[test]
-    fn draws_are_reproducible_with_a_seed_and_spread_around_the_median() {
+    fn a_model_survives_its_encoding_for_a_child_process() {
         let m = Model::embedded();
-        let mut a = rand_chacha::ChaCha8Rng::seed_from_u64(1);
-        let mut b = rand_chacha::ChaCha8Rng::seed_from_u64(1);
-        let xa: Vec<u64> = (0..5).map(|_| m.sample("start.mount", &mut a)).collect();
-        let xb: Vec<u64> = (0..5).map(|_| m.sample("start.mount", &mut b)).collect();
-        assert_eq!(xa, xb);
-        let mut xs: Vec<u64> = (0..2001).map(|_| m.sample("start.mount", &mut a)).collect();
-        xs.sort();
-        let med = xs[1000] as f64;
-        let want = m.phases["start.mount"].median_ns();
-        assert!((med / want - 1.0).abs() < 0.1, "median {med} vs {want}");
+        let back = Model::decode(&m.encode()).unwrap();
+        assert_eq!(back.phases, m.phases);
+        assert_eq!(back.source, m.source);
+        assert!(Model::decode("src\nstart.mount 1 x 3\n").is_err());
+    }
+
+    #[test]
+    fn a_draw_at_the_median_score_is_the_median_and_a_leaf_lasts_its_own_time() {
+        let m = Model::embedded();
+        let f = &m.phases["start.mount"];
+        assert_eq!(m.total_at("start.mount", 0.0), f.total_median_ns() as u64);
+        assert!(m.total_at("start.mount", 1.0) > m.total_at("start.mount", 0.0));
+        // start.mount has no children: its duration is its own time.
+        assert!((f.total_mu - f.mu).abs() < 1e-9);
+        assert_eq!(m.total_at("no.such.phase", 3.0), UNSEEN_NS as u64);
     }
 }

@@ -25,6 +25,13 @@ pub mod view;
 
 use std::path::PathBuf;
 
+static MODEL: std::sync::OnceLock<latency::Model> = std::sync::OnceLock::new();
+
+/// The latency model this simulated process draws from (`None`: not simulated).
+pub fn latency_model() -> Option<&'static latency::Model> {
+    MODEL.get()
+}
+
 /// How a command asked to be run, from its flags and environment.
 #[derive(Debug, Clone, Default)]
 pub struct Options {
@@ -42,6 +49,13 @@ const SEED_ENV: &str = "CTRACE_SIM_SEED";
 const MODEL_ENV: &str = "CTRACE_SIM_MODEL";
 const REALTIME_ENV: &str = "CTRACE_SIM_REALTIME";
 const DIR_ENV: &str = "CTRACE_SIM_DIR";
+/// The fitted latency model, handed down so that a child does not fit it again.
+const FITTED_ENV: &str = "CTRACE_SIM_FITTED";
+
+/// Where a seeded session's modelled time starts: 2026-01-01T00:00:00Z.
+const SEEDED_EPOCH_NS: u64 = 1_767_225_600_000_000_000;
+/// The modelled time between one command of a seeded session and the next (the student types).
+const NEXT_COMMAND_NS: u64 = 1_000_000_000;
 
 /// A simulated session, once chosen: where its state lives and why it was chosen.
 #[derive(Debug, Clone)]
@@ -65,7 +79,16 @@ pub fn activate(role: &str, opts: &Options) -> Result<Option<Session>, String> {
     if role != "ctrace" && ask == mode::Ask::Auto {
         return Ok(None);
     }
-    let facts = mode::Facts::probe();
+    // Asked to simulate, the host's facts do not matter: no need to probe (every shim of a
+    // simulated session starts here).
+    let facts = if ask == mode::Ask::Sim {
+        mode::Facts {
+            root: false,
+            missing: None,
+        }
+    } else {
+        mode::Facts::probe()
+    };
     let why = match mode::choose(ask, &facts)? {
         mode::Choice::Real => return Ok(None),
         mode::Choice::Sim { why } => why,
@@ -83,23 +106,43 @@ pub fn activate(role: &str, opts: &Options) -> Result<Option<Session>, String> {
         .model
         .clone()
         .or_else(|| env(MODEL_ENV).map(PathBuf::from));
-    let model = match &model_dir {
-        Some(d) => latency::Model::from_dir(d)?,
-        None => latency::Model::embedded(),
+    // A child takes over the model its parent fitted (fitting reads every reference trace).
+    let model = match (&opts.model, env(FITTED_ENV), &model_dir) {
+        (None, Some(text), _) => latency::Model::decode(&text)?,
+        (_, _, Some(d)) => latency::Model::from_dir(d)?,
+        (_, _, None) => latency::Model::embedded(),
     };
+    let fitted = model.encode();
+    let _ = MODEL.set(model.clone());
     let realtime = opts.realtime || env(REALTIME_ENV).as_deref() == Some("1");
-    // Children continue from the modelled time they were handed; a seeded run starts at a fixed
-    // time, so its trace is the same byte for byte.
-    let start = match env(clock::CLOCK_ENV).and_then(|c| c.parse().ok()) {
-        Some(t) => t,
-        None if seed.is_some() => 1_767_225_600_000_000_000, // 2026-01-01T00:00:00Z
-        None => crate::sys::time::unix_nanos(std::time::SystemTime::now()),
-    };
     if let Some(s) = seed {
         crate::sys::random::seed(s, role);
     }
+    // The host first: this process takes its modelled pid (a new host draws the first one).
+    let ours = vec![dirs.base.clone(), std::env::temp_dir()];
+    let sim_host = host::SimHost::new(&dirs.host(), ours);
+    // Children continue from the modelled time they were handed; a seeded command from where
+    // the host's last command left it (the first one at a fixed time), so a seeded session's
+    // traces are the same byte for byte.
+    let start = match env(clock::CLOCK_ENV).and_then(|c| c.parse().ok()) {
+        Some(t) => t,
+        None if seed.is_some() => {
+            let last = sim_host.snapshot().map(|m| m.clock_ns).unwrap_or(0);
+            if last == 0 {
+                SEEDED_EPOCH_NS
+            } else {
+                last + NEXT_COMMAND_NS
+            }
+        }
+        None => crate::sys::time::unix_nanos(std::time::SystemTime::now()),
+    };
+    // Every process of a seeded session draws its ids from a stream of its own: keyed by the
+    // seed, its role and its modelled pid (which the same session numbers the same way).
+    if let Some(s) = seed {
+        crate::sys::random::seed(s, &format!("{role}{}", sim_host.pid()));
+    }
     // Each process draws its own durations: a seeded run keys them by the seed and the modelled
-    // time the process starts at (different for every shim, the same in every replay); an
+    // time the process starts at (different for every process, the same in every replay); an
     // unseeded one at random.
     let draws = match seed {
         Some(s) => s ^ start,
@@ -107,9 +150,10 @@ pub fn activate(role: &str, opts: &Options) -> Result<Option<Session>, String> {
     };
     let clock = clock::SimClock::new(model, start, draws, role, realtime);
     crate::trace::clock::install(Box::new(clock))?;
-    let ours = vec![dirs.base.clone(), std::env::temp_dir()];
-    crate::host::install(Box::new(host::SimHost::new(&dirs.host(), ours)))?;
+    crate::host::install(Box::new(sim_host))?;
     crate::image::pull::transport::install(Box::new(registry::SimRegistry::default()))?;
+    host::clock_installed();
+    crate::sys::atomic::set_durable(false);
     // What the children inherit. Set before any thread starts (the CLI is single-threaded here).
     std::env::set_var(mode::SIM_ENV, "1");
     std::env::set_var(DIR_ENV, &dirs.base);
@@ -119,6 +163,7 @@ pub fn activate(role: &str, opts: &Options) -> Result<Option<Session>, String> {
     if let Some(d) = &model_dir {
         std::env::set_var(MODEL_ENV, d);
     }
+    std::env::set_var(FITTED_ENV, fitted);
     if realtime {
         std::env::set_var(REALTIME_ENV, "1");
     }

@@ -18,10 +18,12 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::sys::{atomic, flock::Flock};
-
 /// The inode of the first namespace the model hands out (the kernel's start at 0xF0000000).
 const FIRST_NS_INODE: u64 = 4_026_531_840;
+
+/// The range of modelled pids (the kernel's defaults: `RESERVED_PIDS` and `pid_max`).
+const PID_MIN: i32 = 300;
+const PID_MAX: i32 = 32_768;
 
 /// The kinds of namespace, by their `/proc/<pid>/ns/` names.
 pub const NS_KINDS: [&str; 7] = ["mnt", "uts", "ipc", "pid", "net", "cgroup", "user"];
@@ -38,11 +40,15 @@ pub struct Mount {
     pub options: String,
 }
 
-/// One process the simulator knows about.
+/// One process the simulator knows about. The simulated host has its own pid space: `pid` and
+/// `ppid` are the modelled numbers every output shows; `real` is the operating system's process
+/// that plays it (0 while it is being born: registered before the fork that makes it).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Process {
     pub pid: i32,
     pub ppid: i32,
+    #[serde(default)]
+    pub real: i32,
     /// What it is: `shim`, `init`, or the command it runs.
     pub command: String,
     /// Namespace kind → inode.
@@ -95,6 +101,13 @@ pub struct Route {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct HostModel {
     next_inode: u64,
+    /// The next modelled pid to hand out (0: none handed out yet).
+    #[serde(default)]
+    next_pid: i32,
+    /// The latest modelled time a process of this host has reached (ns since the epoch): a
+    /// seeded command continues from it, as the next command a student types does.
+    #[serde(default)]
+    pub clock_ns: u64,
     next_index: i32,
     /// The host's own namespaces (what pid 1 has).
     pub host_ns: BTreeMap<String, u64>,
@@ -121,6 +134,8 @@ impl Default for HostModel {
     fn default() -> HostModel {
         let mut m = HostModel {
             next_inode: FIRST_NS_INODE,
+            next_pid: 0,
+            clock_ns: 0,
             next_index: 1,
             host_ns: BTreeMap::new(),
             processes: BTreeMap::new(),
@@ -241,6 +256,38 @@ impl HostModel {
         i
     }
 
+    /// A fresh modelled pid, as the kernel hands them out: one after the last, skipping those in
+    /// use, wrapping at `pid_max`. The first one of a host is drawn from `first` (a seeded
+    /// session's draw, so the same session numbers its processes the same way).
+    pub fn new_pid(&mut self, first: impl FnOnce() -> u64) -> i32 {
+        if self.next_pid < PID_MIN {
+            self.next_pid = PID_MIN + (first() % (PID_MAX - PID_MIN) as u64) as i32;
+        }
+        loop {
+            let pid = self.next_pid;
+            self.next_pid = if pid + 1 >= PID_MAX { PID_MIN } else { pid + 1 };
+            if !self.processes.contains_key(&pid) {
+                return pid;
+            }
+        }
+    }
+
+    /// Registers a process about to be born to `ppid` (before the fork or spawn that makes it,
+    /// so the child finds itself in the model from its first instruction); its pid.
+    pub fn birth(&mut self, ppid: i32, command: &str, first: impl FnOnce() -> u64) -> i32 {
+        let pid = self.new_pid(first);
+        self.process(pid, ppid, command);
+        pid
+    }
+
+    /// The modelled pid the operating system's process `real` plays.
+    pub fn pid_of_real(&self, real: i32) -> Option<i32> {
+        self.processes
+            .values()
+            .find(|p| p.real == real && real > 0)
+            .map(|p| p.pid)
+    }
+
     /// The namespaces of `pid` (a process the model does not know is in the host's).
     pub fn ns_of(&self, pid: i32) -> BTreeMap<String, u64> {
         self.processes
@@ -269,6 +316,7 @@ impl HostModel {
                 Process {
                     pid,
                     ppid,
+                    real: 0,
                     command: command.into(),
                     ns,
                     cgroup,
@@ -439,10 +487,32 @@ impl HostModel {
             .is_some()
     }
 
-    /// Forgets what no live process holds: dead processes, then namespaces nobody is in (or, for
-    /// a network namespace, that is not bind-mounted), with their mounts, links and routes.
+    /// Forgets what no live process holds: dead processes (`alive` is asked about the operating
+    /// system's pid; one being born lives while its parent does), then namespaces nobody is in
+    /// (or, for a network namespace, that is not bind-mounted), with their mounts, links and
+    /// routes.
     pub fn collect(&mut self, alive: impl Fn(i32) -> bool) {
-        self.processes.retain(|pid, _| alive(*pid));
+        let mut live: std::collections::BTreeSet<i32> = self
+            .processes
+            .values()
+            .filter(|p| p.real != 0 && alive(p.real))
+            .map(|p| p.pid)
+            .collect();
+        // A child being born lives with its parent, who may be being born too (a shim that
+        // forks its init before its own parent has recorded which process it is).
+        loop {
+            let born: Vec<i32> = self
+                .processes
+                .values()
+                .filter(|p| p.real == 0 && !live.contains(&p.pid) && live.contains(&p.ppid))
+                .map(|p| p.pid)
+                .collect();
+            if born.is_empty() {
+                break;
+            }
+            live.extend(born);
+        }
+        self.processes.retain(|pid, _| live.contains(pid));
         let mut held: std::collections::BTreeSet<u64> = self.host_ns.values().copied().collect();
         for p in self.processes.values() {
             held.extend(p.ns.values().copied());
@@ -482,42 +552,138 @@ fn clean(path: &str) -> String {
     }
 }
 
-/// The model on disk: `<dir>/host.json`, changed under `<dir>/host.lock`.
+/// The model on disk: `<dir>/host.json`, changed under an exclusive `flock` of `<dir>/host.lock`.
+///
+/// Every host call of every process of a session is a change, so a change is kept cheap: the
+/// lock file also holds a generation number that each write increments, and a process that
+/// still holds the model of the current generation does not read or parse the file again; the
+/// file is rewritten in place (no new inode per change) and only when the model changed. Not
+/// fsynced: the model is a teaching aid, and one torn by a crash is started afresh.
 #[derive(Debug, Clone)]
 pub struct Store {
     dir: PathBuf,
+    cache: std::sync::Arc<std::sync::Mutex<Cache>>,
+}
+
+/// What a process remembers of the store between changes.
+#[derive(Debug, Default)]
+struct Cache {
+    /// The lock file, opened by this process (`pid`): a forked child opens its own, since a
+    /// `flock` is held by an open file, which a child shares with its parent.
+    lock: Option<(u32, std::fs::File)>,
+    /// The generation and the model (and its bytes) this process last read or wrote.
+    generation: u64,
+    model: Option<(HostModel, Vec<u8>)>,
 }
 
 impl Store {
     pub fn new(dir: &Path) -> Store {
         Store {
             dir: dir.to_path_buf(),
+            cache: Default::default(),
         }
+    }
+
+    /// Closes what this process keeps open of the store (the lock file): before an `execve`
+    /// closes its close-on-exec descriptors, so the cache never holds a closed one.
+    pub fn forget(&self) {
+        let mut cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
+        cache.lock = None;
+        cache.model = None;
     }
 
     /// Reads the model (a fresh host when there is none yet).
     pub fn load(&self) -> io::Result<HostModel> {
-        match atomic::read_json(&self.dir.join("host.json")) {
-            Ok(m) => Ok(m),
-            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(HostModel::default()),
-            Err(e) => Err(e),
-        }
+        self.change(|m| Ok(m.clone()))
     }
 
     /// Changes the model under its lock; what `f` returns is handed back.
     pub fn change<T>(&self, f: impl FnOnce(&mut HostModel) -> io::Result<T>) -> io::Result<T> {
-        std::fs::create_dir_all(&self.dir)?;
-        let _lock = Flock::exclusive(&self.dir.join("host.lock"))?;
-        let mut m = self.load()?;
+        use std::io::{Read, Seek, SeekFrom, Write};
+        use std::os::fd::AsRawFd;
+        let mut cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
+        let me = std::process::id();
+        if cache.lock.as_ref().is_none_or(|(pid, _)| *pid != me) {
+            std::fs::create_dir_all(&self.dir)?;
+            let file = std::fs::OpenOptions::new()
+                .create(true)
+                .truncate(false)
+                .read(true)
+                .write(true)
+                .open(self.dir.join("host.lock"))?;
+            cache.lock = Some((me, file));
+            cache.model = None;
+        }
+        let fd = cache
+            .lock
+            .as_ref()
+            .map(|(_, f)| f.as_raw_fd())
+            .unwrap_or(-1);
+        let _held = Held::exclusive(fd)?;
+        let mut gen = [0u8; 8];
+        let generation = {
+            let lock = &mut cache.lock.as_mut().expect("opened above").1;
+            lock.seek(SeekFrom::Start(0))?;
+            match lock.read_exact(&mut gen) {
+                Ok(()) => u64::from_le_bytes(gen),
+                Err(_) => 0,
+            }
+        };
+        let path = self.dir.join("host.json");
+        let (mut m, old) = match cache.model.take() {
+            Some(held) if generation != 0 && generation == cache.generation => held,
+            _ => match std::fs::read(&path) {
+                Ok(bytes) => (serde_json::from_slice(&bytes).unwrap_or_default(), bytes),
+                Err(e) if e.kind() == io::ErrorKind::NotFound => (HostModel::default(), Vec::new()),
+                Err(e) => return Err(e),
+            },
+        };
+        // Nothing of a failed change is kept (the cached model was taken: the next change reads
+        // the file again).
         let out = f(&mut m)?;
         let bytes = serde_json::to_vec(&m).map_err(io::Error::other)?;
-        // Not fsynced: the model is a teaching aid, rebuilt from nothing if lost.
-        let tmp = self
-            .dir
-            .join(format!(".host.json.{}.tmp", std::process::id()));
-        std::fs::write(&tmp, bytes)?;
-        std::fs::rename(&tmp, self.dir.join("host.json"))?;
+        let mut generation = generation;
+        if bytes != old {
+            let mut file = std::fs::OpenOptions::new()
+                .create(true)
+                .truncate(false)
+                .write(true)
+                .open(&path)?;
+            file.write_all(&bytes)?;
+            file.set_len(bytes.len() as u64)?;
+            generation = generation.wrapping_add(1).max(1);
+            let lock = &mut cache.lock.as_mut().expect("opened above").1;
+            lock.seek(SeekFrom::Start(0))?;
+            lock.write_all(&generation.to_le_bytes())?;
+        }
+        cache.generation = generation;
+        cache.model = Some((m, bytes));
         Ok(out)
+    }
+}
+
+/// An `flock` held on a descriptor that stays open, released on drop.
+struct Held(i32);
+
+impl Held {
+    fn exclusive(fd: i32) -> io::Result<Held> {
+        loop {
+            // SAFETY: flock on a descriptor the cache keeps open while this value lives.
+            if unsafe { libc::flock(fd, libc::LOCK_EX) } == 0 {
+                return Ok(Held(fd));
+            }
+            let err = io::Error::last_os_error();
+            if err.kind() != io::ErrorKind::Interrupted {
+                return Err(err);
+            }
+        }
+    }
+}
+
+impl Drop for Held {
+    fn drop(&mut self) {
+        // SAFETY: unlocking the descriptor locked in `exclusive`.
+        unsafe { libc::flock(self.0, libc::LOCK_UN) };
     }
 }
 
@@ -576,16 +742,38 @@ mod tests {
     #[test]
     fn namespaces_and_their_mounts_and_links_go_when_their_last_process_dies() {
         let mut m = HostModel::default();
-        m.process(100, 1, "init");
+        m.process(100, 1, "init").real = 4242;
         m.unshare(100, &["mnt", "net"]);
         m.mount(100, mount("/x", "tmpfs"));
         let net = m.ns_of(100)["net"];
         let before = m.links.len();
         assert!(m.links.iter().any(|l| l.netns == net));
-        m.collect(|pid| pid != 100);
+        m.collect(|real| real != 4242);
         assert!(m.processes.is_empty());
         assert!(!m.mounts.iter().any(|e| e.target == "/x"));
         assert!(m.links.len() < before);
+    }
+
+    #[test]
+    fn modelled_pids_follow_one_another_from_a_drawn_start_and_a_child_being_born_lives_with_its_parent(
+    ) {
+        let mut m = HostModel::default();
+        let shim = m.birth(0, "ctrace shim", || 1234);
+        assert_eq!(shim, PID_MIN + 1234);
+        m.processes.get_mut(&shim).unwrap().real = 4242;
+        let init = m.birth(shim, "init", || unreachable!("drawn once per host"));
+        assert_eq!((init, m.processes[&init].ppid), (shim + 1, shim));
+        assert_eq!(m.pid_of_real(4242), Some(shim));
+        m.collect(|real| real == 4242);
+        assert!(
+            m.processes.contains_key(&init),
+            "born while its parent lives"
+        );
+        m.collect(|_| false);
+        assert!(m.processes.is_empty());
+        m.next_pid = PID_MAX - 1;
+        assert_eq!(m.new_pid(|| 0), PID_MAX - 1);
+        assert_eq!(m.new_pid(|| 0), PID_MIN, "wraps at pid_max");
     }
 
     #[test]

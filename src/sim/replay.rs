@@ -50,6 +50,10 @@ pub fn replay(trace: &TraceFile) -> Vec<Step> {
         for e in &span.events {
             r.apply(span, e);
         }
+        // A replayed process plays itself: its pid is the trace's.
+        for p in r.m.processes.values_mut() {
+            p.real = p.pid;
+        }
         r.m.collect(|pid| r.live.contains(&pid));
         let after = sections(&r.m);
         let (added, removed) = diff(&before, &after);

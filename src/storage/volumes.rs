@@ -187,7 +187,7 @@ impl VolumeStore {
         fs::create_dir_all(&data).map_err(io_err("cannot create", &data))?;
         kernel_event!(path = %data.display(), "mkdir");
         let v = Volume {
-            created_at: humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string(),
+            created_at: humantime::format_rfc3339_seconds(crate::trace::clock::now()).to_string(),
             driver: LOCAL.into(),
             labels: labels.clone(),
             mountpoint: data,

@@ -6,9 +6,23 @@ use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use serde::Serialize;
+
+static DURABLE: AtomicBool = AtomicBool::new(true);
+
+/// Whether this process's writes survive a crash (fsync of the file and of its directory): yes,
+/// unless [`set_durable`] said otherwise. Readers see the old file or the new one either way.
+pub fn durable() -> bool {
+    DURABLE.load(Ordering::Relaxed)
+}
+
+/// A simulated session's files are a teaching aid: losing the last ones in a power cut costs
+/// nothing, and the fsyncs would be most of what a simulated start waits for.
+pub fn set_durable(on: bool) {
+    DURABLE.store(on, Ordering::Relaxed);
+}
 
 /// Atomically replaces `path` with `bytes`, the temp file beside it.
 pub fn write(path: &Path, bytes: &[u8]) -> io::Result<()> {
@@ -33,7 +47,9 @@ pub fn write_via(tmp_dir: &Path, path: &Path, bytes: &[u8]) -> io::Result<()> {
             .mode(0o644)
             .open(&tmp)?;
         f.write_all(bytes)?;
-        f.sync_data()?;
+        if durable() {
+            f.sync_data()?;
+        }
         fs::rename(&tmp, path)?;
         sync_dir(path.parent().unwrap_or(Path::new(".")))
     })();
@@ -45,6 +61,9 @@ pub fn write_via(tmp_dir: &Path, path: &Path, bytes: &[u8]) -> io::Result<()> {
 
 /// fsyncs a directory so a rename into it survives a crash.
 pub fn sync_dir(dir: &Path) -> io::Result<()> {
+    if !durable() {
+        return Ok(());
+    }
     File::open(dir)?.sync_all()
 }
 

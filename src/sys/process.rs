@@ -26,7 +26,13 @@ pub const FD_DIR: &str = "/dev/fd";
 /// The one-letter state of `pid` from `/proc/<pid>/stat` (`R`, `S`, `D`, `T`, `Z`, …).
 #[cfg(target_os = "linux")]
 pub fn state(pid: i32) -> Option<char> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    use std::io::Read;
+    // One read: the line is short, and /proc reports no size to size a buffer by.
+    let mut buf = [0u8; 1024];
+    let n = std::fs::File::open(format!("/proc/{pid}/stat"))
+        .and_then(|mut f| f.read(&mut buf))
+        .ok()?;
+    let stat = String::from_utf8_lossy(&buf[..n]);
     // The state follows the command name, which is in parentheses and may contain spaces.
     let (_, rest) = stat.rsplit_once(')')?;
     rest.trim_start().chars().next()

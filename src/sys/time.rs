@@ -3,12 +3,9 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-/// Now as RFC 3339 with nanoseconds (`2026-11-29T18:00:00.123456789Z`), the form state files use.
-pub fn now_rfc3339() -> String {
-    rfc3339_nanos(SystemTime::now())
-}
-
-/// `t` as RFC 3339 with nanoseconds, UTC.
+/// `t` as RFC 3339 with nanoseconds, UTC (`2026-11-29T18:00:00.123456789Z`), the form state
+/// files use. Now is the recorder's clock's (`trace::clock::now_rfc3339`), modelled in a
+/// simulation.
 pub fn rfc3339_nanos(t: SystemTime) -> String {
     humantime::format_rfc3339_nanos(t).to_string()
 }

@@ -63,3 +63,14 @@ pub fn install(clock: Box<dyn Clock>) -> Result<(), &'static str> {
 pub fn current() -> &'static dyn Clock {
     CLOCK.get_or_init(|| Box::new(WallClock)).as_ref()
 }
+
+/// Now by this process's clock (the modelled time in a simulation): what the engine stamps on
+/// what it records (created, started, finished, log lines) and measures ages against.
+pub fn now() -> SystemTime {
+    UNIX_EPOCH + std::time::Duration::from_nanos(current().now_unix_ns())
+}
+
+/// [`now`] as RFC 3339 with nanoseconds.
+pub fn now_rfc3339() -> String {
+    crate::sys::time::rfc3339_nanos(now())
+}

@@ -15,6 +15,26 @@ impl Processes for LinuxHost {
         posix::kill(pid, signal)
     }
 
+    fn pid(&self) -> i32 {
+        std::process::id() as i32
+    }
+
+    fn child_pid(&self, child: &Child) -> i32 {
+        child.id() as i32
+    }
+
+    fn alive(&self, pid: i32) -> bool {
+        crate::sys::process::alive(pid)
+    }
+
+    fn wait_gone(&self, pid: i32, timeout: std::time::Duration) -> bool {
+        crate::sys::process::wait_gone(pid, timeout)
+    }
+
+    fn os_pid(&self, pid: i32) -> i32 {
+        pid
+    }
+
     // The engine's and the shim's side.
 
     fn spawn(&self, cmd: &mut Command, fds: &[(RawFd, RawFd)], setsid: bool) -> io::Result<Child> {

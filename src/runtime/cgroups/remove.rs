@@ -99,7 +99,7 @@ impl Cgroup {
     /// SIGKILL to every pid listed now. `killed` keeps the trace to one event per process: a
     /// task that is still exiting stays listed and is signalled again, silently.
     fn signal_all(&self, killed: &mut BTreeSet<i32>) -> Result<(), CgroupError> {
-        let me = std::process::id() as i32;
+        let me = host::current().pid();
         for dir in self.dirs.iter().chain(&self.others) {
             for d in files::subtree(&dir.path) {
                 for pid in files::procs(&d)? {

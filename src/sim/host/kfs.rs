@@ -70,8 +70,8 @@ impl KernelFs for SimHost {
                     let pids: Vec<i32> = m
                         .processes
                         .values()
-                        .filter(|p| p.cgroup == dir)
-                        .map(|p| p.pid)
+                        .filter(|p| p.cgroup == dir && p.real > 0)
+                        .map(|p| p.real)
                         .collect();
                     Ok(Some((frozen, pids)))
                 }

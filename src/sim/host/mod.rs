@@ -20,9 +20,11 @@
 //! and sysctls), [`net`], [`process`] (processes, credentials, and `execve` into the
 //! interpreter) and [`container`] (what the interpreter sees).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::io::{self};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex, OnceLock};
 
 use crate::host::flags::CloneFlags;
 use crate::host::flags::MsFlags;
@@ -41,10 +43,69 @@ pub struct SimHost {
     store: Store,
     /// Where this simulated session may write real files.
     ours: Vec<PathBuf>,
+    /// The children this process made: modelled pid → the operating system's.
+    kids: Mutex<HashMap<i32, i32>>,
 }
 
+/// The environment variable that tells a spawned process which modelled pid it is:
+/// `<pid>:<the parent's operating-system pid>` (a grandchild that inherits it is not fooled).
+const PID_ENV: &str = "CTRACE_SIM_PID";
+
+/// This process's modelled pid (low half) and the operating system's pid it was set for (high
+/// half): a forked child still holds its parent's until it sets its own.
+static ME: AtomicU64 = AtomicU64::new(0);
+
+/// The store of this process's simulated host, for [`me`] to find a process the host did not
+/// make.
+static STORE: OnceLock<Store> = OnceLock::new();
+
+/// Set once this process's modelled clock is installed: from then on every change of the model
+/// records how far the clock has come.
+static CLOCK_READY: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// This process's modelled clock is installed; the model may ask it the time.
+pub fn clock_installed() {
+    CLOCK_READY.store(true, Ordering::SeqCst);
+}
+
+fn os_pid() -> u32 {
+    std::process::id()
+}
+
+/// From now on this process is `pid` on the simulated host. Async-signal-safe (a forked child
+/// calls it first thing).
+fn set_me(pid: i32) {
+    ME.store(
+        (u64::from(os_pid()) << 32) | u64::from(pid as u32),
+        Ordering::SeqCst,
+    );
+}
+
+/// This process's modelled pid. A process the simulated host did not start (the CLI a user
+/// typed) is registered on first sight, its parent being whoever plays its real parent.
 fn me() -> i32 {
-    std::process::id() as i32
+    let v = ME.load(Ordering::SeqCst);
+    if (v >> 32) as u32 == os_pid() {
+        return v as u32 as i32;
+    }
+    let Some(store) = STORE.get() else {
+        return os_pid() as i32;
+    };
+    let real = os_pid() as i32;
+    let parent = nix::unistd::getppid().as_raw();
+    let pid = store
+        .change(|m| {
+            if let Some(p) = m.pid_of_real(real) {
+                return Ok(p);
+            }
+            let ppid = m.pid_of_real(parent).unwrap_or(0);
+            let pid = m.birth(ppid, "ctrace", crate::sys::random::u64);
+            m.processes.get_mut(&pid).expect("just born").real = real;
+            Ok(pid)
+        })
+        .unwrap_or(real);
+    set_me(pid);
+    pid
 }
 
 fn einval() -> io::Error {
@@ -163,11 +224,97 @@ fn bind_of(
 
 impl SimHost {
     /// A simulated host kept in `dir`, allowed to write real files only below `ours`.
+    ///
+    /// This process takes its modelled pid now: the one its parent registered for it (handed
+    /// down in the environment) or, for a process the host did not start, a new one.
     pub fn new(dir: &Path, ours: Vec<PathBuf>) -> SimHost {
-        SimHost {
-            store: Store::new(dir),
-            ours,
+        let store = Store::new(dir);
+        let _ = STORE.set(store.clone());
+        let handed = std::env::var(PID_ENV).ok().and_then(|v| {
+            let (pid, parent) = v.split_once(':')?;
+            (parent.parse::<i32>().ok()? == nix::unistd::getppid().as_raw())
+                .then(|| pid.parse::<i32>().ok())
+                .flatten()
+        });
+        // Read once: the variable is for this process only (set before any thread starts).
+        std::env::remove_var(PID_ENV);
+        match handed {
+            Some(pid) => set_me(pid),
+            None => {
+                me();
+            }
         }
+        SimHost {
+            store,
+            ours,
+            kids: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// This process's modelled pid.
+    pub fn pid(&self) -> i32 {
+        me()
+    }
+
+    /// The operating system's pid of modelled `pid` (ESRCH: no such process).
+    fn real_of(&self, pid: i32) -> io::Result<i32> {
+        let esrch = || io::Error::from_raw_os_error(libc::ESRCH);
+        if pid <= 0 {
+            return Err(esrch());
+        }
+        if pid == me() {
+            return Ok(os_pid() as i32);
+        }
+        if let Some(r) = self
+            .kids
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&pid)
+        {
+            return Ok(*r);
+        }
+        self.store
+            .load()?
+            .processes
+            .get(&pid)
+            .map(|p| p.real)
+            .filter(|r| *r > 0)
+            .ok_or_else(esrch)
+    }
+
+    /// Registers the birth of a child of ours (before the fork or spawn makes it).
+    fn birth(&self, command: &str, kinds: &[&str]) -> io::Result<i32> {
+        let parent = me();
+        self.change(|m| {
+            let pid = m.birth(parent, command, crate::sys::random::u64);
+            if !kinds.is_empty() {
+                m.unshare(pid, kinds);
+            }
+            Ok(pid)
+        })
+    }
+
+    /// The child registered as `pid` is the operating system's `real` (`None`: it was not made).
+    fn born(&self, pid: i32, real: Option<i32>) -> io::Result<()> {
+        if let Some(r) = real {
+            self.kids
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .insert(pid, r);
+        }
+        self.change(|m| {
+            match real {
+                Some(r) => {
+                    if let Some(p) = m.processes.get_mut(&pid) {
+                        p.real = r;
+                    }
+                }
+                None => {
+                    m.processes.remove(&pid);
+                }
+            }
+            Ok(())
+        })
     }
 
     /// The model, as it is now (dead processes and what only they held collected).
@@ -178,6 +325,9 @@ impl SimHost {
 
     fn change<T>(&self, f: impl FnOnce(&mut HostModel) -> io::Result<T>) -> io::Result<T> {
         self.store.change(|m| {
+            if CLOCK_READY.load(Ordering::Relaxed) {
+                m.clock_ns = m.clock_ns.max(crate::trace::clock::current().now_unix_ns());
+            }
             m.collect(crate::sys::process::alive);
             f(m)
         })

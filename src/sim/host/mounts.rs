@@ -7,7 +7,7 @@ use crate::host::flags::CloneFlags;
 use crate::host::flags::{MntFlags, MsFlags};
 use nix::sys::stat::SFlag;
 
-use super::{absolute, bind_of, enoent, kinds, me, options, text, SimHost};
+use super::{absolute, bind_of, enoent, kinds, me, options, set_me, text, SimHost};
 use crate::host::ns::NsHandle;
 use crate::host::{Mounts, Namespaces};
 use crate::sim::model::HostModel;
@@ -293,23 +293,25 @@ impl Namespaces for SimHost {
         flags: CloneFlags,
         child: &mut dyn FnMut() -> isize,
     ) -> io::Result<i32> {
+        // Registered first, with its namespaces, so the child finds itself from its start.
+        let pid = self.birth("init", &kinds(flags))?;
         // SAFETY: the caller upholds clone(2)'s rules (see the trait); a fork is a clone with
         // no namespace flags.
-        match unsafe { nix::unistd::fork() }.map_err(io::Error::from)? {
-            nix::unistd::ForkResult::Child => {
+        let forked = unsafe { nix::unistd::fork() }.map_err(io::Error::from);
+        match forked {
+            Ok(nix::unistd::ForkResult::Child) => {
+                set_me(pid);
                 let code = child();
                 // SAFETY: leaving the child without running the parent's exit handlers.
                 unsafe { libc::_exit(code as i32) }
             }
-            nix::unistd::ForkResult::Parent { child } => {
-                let pid = child.as_raw();
-                let parent = me();
-                self.change(|m| {
-                    m.process(pid, parent, "init");
-                    m.unshare(pid, &kinds(flags));
-                    Ok(())
-                })?;
+            Ok(nix::unistd::ForkResult::Parent { child }) => {
+                self.born(pid, Some(child.as_raw()))?;
                 Ok(pid)
+            }
+            Err(e) => {
+                let _ = self.born(pid, None);
+                Err(e)
             }
         }
     }
