@@ -187,14 +187,10 @@ fn kill_shim(shim: i32) {
 /// [`super::attach::exited_within`] for a pid the operating system gave.
 fn os_exited_within(pid: i32, ms: u16) -> bool {
     use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
-    use std::os::fd::{AsFd, FromRawFd, OwnedFd};
-    // SAFETY: a plain syscall; the fd it returns is owned below.
-    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
-    if pid <= 0 || fd < 0 {
+    use std::os::fd::AsFd;
+    let Some(fd) = crate::sys::process::exit_fd(pid) else {
         return true;
-    }
-    // SAFETY: pidfd_open returned a new fd that nothing else owns.
-    let fd = unsafe { OwnedFd::from_raw_fd(fd as i32) };
+    };
     let mut fds = [PollFd::new(fd.as_fd(), PollFlags::POLLIN)];
     matches!(poll(&mut fds, PollTimeout::from(ms)), Ok(n) if n > 0)
 }

@@ -181,9 +181,9 @@ pub fn capabilities(values: &[String]) -> Result<Vec<String>, String> {
             } else {
                 format!("CAP_{up}")
             };
-            match name.parse::<caps::Capability>() {
-                Ok(_) => Ok(name),
-                Err(_) => Err(format!(
+            match crate::sys::capability::number(&name) {
+                Some(_) => Ok(name),
+                None => Err(format!(
                     "unknown capability: {name:?}: see capabilities(7) for the names"
                 )),
             }

@@ -21,10 +21,13 @@
 //! Not here: loading the program (the `Host` seam's `seccomp_load`), or AppArmor (ctrace loads
 //! no AppArmor profile).
 
+#[cfg(target_os = "linux")]
 use std::io::{Read, Seek};
 use std::path::Path;
+#[cfg(target_os = "linux")]
 use std::str::FromStr;
 
+#[cfg(target_os = "linux")]
 use libseccomp::{
     ScmpAction, ScmpArch, ScmpArgCompare, ScmpCompareOp, ScmpFilterContext, ScmpSyscall,
 };
@@ -40,6 +43,7 @@ pub const DEFAULT_PROFILE: &str = include_str!("default.json");
 
 /// Why a profile could not be used.
 #[derive(Debug, thiserror::Error)]
+#[cfg_attr(not(target_os = "linux"), allow(dead_code))]
 pub enum SeccompError {
     #[error("invalid seccomp profile: {0}")]
     Profile(String),
@@ -163,6 +167,7 @@ pub struct Filter {
 /// The OCI section as plain strings, read back through serde.
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[cfg_attr(not(target_os = "linux"), allow(dead_code))]
 struct Section {
     default_action: String,
     #[serde(default)]
@@ -175,6 +180,7 @@ struct Section {
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[cfg_attr(not(target_os = "linux"), allow(dead_code))]
 struct Syscall {
     names: Vec<String>,
     action: String,
@@ -186,6 +192,7 @@ struct Syscall {
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[cfg_attr(not(target_os = "linux"), allow(dead_code))]
 struct Arg {
     index: u32,
     value: u64,
@@ -194,12 +201,14 @@ struct Arg {
     op: String,
 }
 
+#[cfg(target_os = "linux")]
 fn action(name: &str, errno: Option<u32>) -> Result<ScmpAction, SeccompError> {
     let errno = errno.map_or(libc::EPERM, |e| e as i32);
     ScmpAction::from_str(name, Some(errno))
         .map_err(|e| SeccompError::Profile(format!("unknown action {name:?}: {e}")))
 }
 
+#[cfg(target_os = "linux")]
 /// Compiles an OCI `linux.seccomp` into BPF, as runc's `InitSeccomp` does: rules whose action
 /// is the default one are skipped, names this architecture does not have are skipped, several
 /// conditions on one argument become one rule each. libseccomp is told not to set
@@ -250,6 +259,7 @@ pub fn compile(seccomp: &LinuxSeccomp) -> Result<Filter, SeccompError> {
     })
 }
 
+#[cfg(target_os = "linux")]
 /// [`compile`], once per distinct section: the program is kept in `cache` (a directory of the
 /// engine's exec root) under the digest of the section and of libseccomp's version, so a start
 /// reads a few kilobytes instead of compiling again (libseccomp takes tens of milliseconds for
@@ -281,6 +291,7 @@ pub fn compile_cached(seccomp: &LinuxSeccomp, cache: &Path) -> Result<Filter, Se
     Ok(filter)
 }
 
+#[cfg(target_os = "linux")]
 /// The conditions of one rule as libseccomp rules: one rule (all must hold) when each argument
 /// is named once; when one argument is named several times, one rule per condition (runc's
 /// reading: any of them).
@@ -311,6 +322,7 @@ fn conditions(args: &[Arg]) -> Result<Vec<Vec<ScmpArgCompare>>, SeccompError> {
     }
 }
 
+#[cfg(target_os = "linux")]
 /// The filter's BPF, through a memory file (libseccomp 2.5 exports to a descriptor only).
 fn export(ctx: &ScmpFilterContext) -> Result<Vec<u8>, SeccompError> {
     let io = |e: std::io::Error| SeccompError::Compile(format!("cannot export the filter: {e}"));
@@ -329,7 +341,7 @@ fn export(ctx: &ScmpFilterContext) -> Result<Vec<u8>, SeccompError> {
     Ok(bpf)
 }
 
-#[cfg(test)]
+#[cfg(all(test, target_os = "linux"))]
 mod tests {
     use super::*;
 
@@ -384,4 +396,34 @@ mod tests {
             .unwrap_err()
             .contains("not supported"));
     }
+}
+
+/// Where there is no Linux only the simulator runs, and no kernel loads a filter: the profile is
+/// read as on Linux (what it allows is counted by name, without an architecture's table) and the
+/// program is the one instruction `SECCOMP_RET_ALLOW`, which the simulated host records.
+#[cfg(not(target_os = "linux"))]
+pub fn compile(seccomp: &LinuxSeccomp) -> Result<Filter, SeccompError> {
+    let section: Section = serde_json::to_value(seccomp)
+        .and_then(serde_json::from_value)
+        .map_err(|e| SeccompError::Profile(e.to_string()))?;
+    let allowed: std::collections::BTreeSet<&String> = section
+        .syscalls
+        .iter()
+        .flatten()
+        .filter(|r| r.action == "SCMP_ACT_ALLOW" && r.action != section.default_action)
+        .flat_map(|r| &r.names)
+        .collect();
+    // BPF_RET | BPF_K, SECCOMP_RET_ALLOW: struct sock_filter { code, jt, jf, k }.
+    let mut bpf = vec![0x06, 0x00, 0x00, 0x00];
+    bpf.extend_from_slice(&0x7fff_0000u32.to_le_bytes());
+    Ok(Filter {
+        bpf,
+        allowed: allowed.len(),
+    })
+}
+
+/// [`compile`]: nothing to cache where nothing is compiled.
+#[cfg(not(target_os = "linux"))]
+pub fn compile_cached(seccomp: &LinuxSeccomp, _cache: &Path) -> Result<Filter, SeccompError> {
+    compile(seccomp)
 }

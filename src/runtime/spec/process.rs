@@ -76,7 +76,10 @@ pub(super) fn process(
 fn capabilities(add: &[String], drop: &[String]) -> HashSet<Capability> {
     let parse = |name: &str| serde_json::from_value::<Capability>(serde_json::json!(name)).ok();
     let every = || {
-        let mut all: Vec<String> = caps::all().iter().map(|c| c.to_string()).collect();
+        let mut all: Vec<String> = crate::sys::capability::NAMES
+            .iter()
+            .map(|c| c.to_string())
+            .collect();
         all.sort();
         all
     };

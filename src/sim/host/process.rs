@@ -17,7 +17,7 @@ use crate::sim::shell::{self, Outcome};
 impl Processes for SimHost {
     fn kill(&self, pid: i32, signal: Signal) -> io::Result<()> {
         let real = self.real_of(pid)?;
-        nix::sys::signal::kill(nix::unistd::Pid::from_raw(real), signal).map_err(io::Error::from)
+        crate::host::posix::kill(real, signal)
     }
 
     fn pid(&self) -> i32 {
