@@ -86,8 +86,15 @@ mod tests {
         assert_eq!(mode, 0o660);
         assert!(matches!(bind(&path, "x"), Err(SocketError::InUse(_))));
         drop(first);
-        // The file is still there, but nobody listens: stale.
+        // The file is still there, but nobody listens: stale. (Another test of this binary may
+        // be forking at this moment; its child holds a copy of the listener until it execs, so
+        // wait until the socket refuses, as it does once the last copy is gone.)
         assert!(path.exists());
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while UnixStream::connect(&path).is_ok() {
+            assert!(std::time::Instant::now() < deadline, "the listener never went away");
+            std::thread::yield_now();
+        }
         bind(&path, "x").unwrap();
         let _ = std::fs::remove_dir_all(&dir);
     }
