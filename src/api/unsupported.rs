@@ -59,11 +59,7 @@ pub const HOST_CONFIG: &[Setting] = &[
         "only a private pid namespace is supported (--pid)",
     ),
     s("CgroupParent", options::CGROUP_PARENT_REFUSED),
-    or(
-        "LogConfig",
-        &["json-file"],
-        "only the json-file log driver is supported (--log-driver)",
-    ),
+    // LogConfig and GroupAdd: refused by `api::container` with Docker's own words.
     or(
         "VolumeDriver",
         &["local"],
@@ -77,7 +73,6 @@ pub const HOST_CONFIG: &[Setting] = &[
     ),
     s("DnsOptions", "--dns-option is not supported yet"),
     s("DnsSearch", "--dns-search is not supported yet"),
-    s("GroupAdd", "--group-add is not supported yet"),
     or(
         "IpcMode",
         &["private", "shareable"],
@@ -250,7 +245,6 @@ mod tests {
             ),
             (json!({"CgroupParent": "/mine"}), "CgroupParent"),
             (json!({"Sysctls": {"net.ipv4.ip_forward": "1"}}), "Sysctls"),
-            (json!({"LogConfig": {"Type": "syslog"}}), "LogConfig"),
             (json!({"ShmSize": 1024}), "ShmSize"),
         ] {
             let e = check(body.clone()).unwrap_err();
