@@ -1227,3 +1227,182 @@ fn trace_propagate_hands_the_create_span_to_the_containers_process() {
     let r = env.run(&["run", "--rm", "--network", "none", "busybox", "env"]);
     assert!(!r.ok().stdout.contains("TRACEPARENT="), "{}", r.stdout);
 }
+
+#[test]
+fn grpc_collectors_over_tls_get_the_spans_gzip_compressed_and_with_a_client_certificate() {
+    let env = Env::new("otlp_grpcs");
+    let rx = Receiver::start();
+    let endpoint = format!("https://localhost:{}", rx.grpcs.port());
+    let ca = rx.pki.ca.to_str().unwrap().to_string();
+    let cert = rx.pki.client_cert.to_str().unwrap().to_string();
+    let key = rx.pki.client_key.to_str().unwrap().to_string();
+    let mut vars = vec![
+        ("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint.as_str()),
+        ("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc"),
+        ("OTEL_EXPORTER_OTLP_TIMEOUT", "3000"),
+    ];
+
+    // The test's CA is nobody's root: one warning, nothing delivered.
+    let r = run_with_env(&env, true, &vars);
+    r.ok();
+    let lines = complaints(&r);
+    assert_eq!(lines.len(), 1, "{}", r.stderr);
+    assert!(
+        lines[0].starts_with("ctrace: warning: OTLP export to https://"),
+        "{}",
+        lines[0]
+    );
+    assert!(rx.received().is_empty());
+
+    // Trusted through the CA variable, gzip on: delivered compressed, no client certificate.
+    vars.push(("OTEL_EXPORTER_OTLP_CERTIFICATE", &ca));
+    vars.push(("OTEL_EXPORTER_OTLP_COMPRESSION", "gzip"));
+    let r = run_with_env(&env, true, &vars);
+    r.ok();
+    assert!(complaints(&r).is_empty(), "{}", r.stderr);
+    let got = rx.received();
+    assert_eq!(got.len(), 3, "one request per recording process");
+    for g in &got {
+        assert_eq!(g.protocol, "grpc");
+        assert_eq!(g.tls_client_cert, Some(false));
+        assert!(
+            g.headers
+                .contains(&("grpc-encoding".to_string(), "gzip".to_string())),
+            "{:?}",
+            g.headers
+        );
+    }
+    assert_span_tree(&got, &env.traces()[1]);
+
+    // Mutual TLS, gzip off: the certificate presented, the messages plain.
+    vars.retain(|(k, _)| *k != "OTEL_EXPORTER_OTLP_COMPRESSION");
+    vars.push(("OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE", &cert));
+    vars.push(("OTEL_EXPORTER_OTLP_CLIENT_KEY", &key));
+    let r = run_with_env(&env, true, &vars);
+    r.ok();
+    assert!(complaints(&r).is_empty(), "{}", r.stderr);
+    let got = rx.received();
+    assert_eq!(got.len(), 6);
+    for g in &got[3..] {
+        assert_eq!(g.tls_client_cert, Some(true));
+        assert!(!g.headers.iter().any(|(k, _)| k == "grpc-encoding"));
+    }
+}
+
+/// The spans of every request received, by span id, counting repeats.
+fn span_counts(got: &[Received]) -> HashMap<String, usize> {
+    let mut n = HashMap::new();
+    for s in got
+        .iter()
+        .flat_map(|g| &g.request.resource_spans)
+        .flat_map(|rs| &rs.scope_spans)
+        .flat_map(|ss| &ss.spans)
+    {
+        *n.entry(hex(&s.span_id)).or_insert(0) += 1;
+    }
+    n
+}
+
+#[test]
+fn a_collector_that_says_retry_later_gets_every_span_exactly_once() {
+    let env = Env::new("otlp_retry");
+    let rx = Receiver::start();
+    let http = format!("http://{}", rx.http);
+    let grpc = format!("http://{}", rx.grpc);
+    for (protocol, endpoint) in [("http/protobuf", &http), ("grpc", &grpc)] {
+        let before = rx.received().len();
+        let turned_away = rx.turned_away();
+        // 503 with Retry-After: 1 (HTTP), UNAVAILABLE with a 1 s RetryInfo (gRPC), once.
+        rx.busy_for(1);
+        let t0 = Instant::now();
+        let r = run_with_env(
+            &env,
+            true,
+            &[
+                ("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint),
+                ("OTEL_EXPORTER_OTLP_PROTOCOL", protocol),
+            ],
+        );
+        r.ok();
+        assert!(complaints(&r).is_empty(), "{protocol}: {}", r.stderr);
+        assert_eq!(rx.turned_away(), turned_away + 1, "{protocol}");
+        assert!(
+            t0.elapsed() >= Duration::from_secs(1),
+            "{protocol}: the retry waited as told"
+        );
+        let got = rx.received()[before..].to_vec();
+        assert_eq!(got.len(), 3, "{protocol}: one request per process");
+        let counts = span_counts(&got);
+        let trace = env.traces().pop().unwrap();
+        let spans = trace["spans"].as_array().unwrap();
+        assert_eq!(counts.len(), spans.len(), "{protocol}: every span arrived");
+        assert!(
+            counts.values().all(|&n| n == 1),
+            "{protocol}: no span twice: {counts:?}"
+        );
+    }
+}
+
+#[test]
+fn bad_opentelemetry_settings_are_one_line_and_the_container_still_runs() {
+    let env = Env::new("otlp_bad");
+    let rx = Receiver::start();
+    let http = format!("http://{}", rx.http);
+    let cases: &[(&str, &[(&str, &str)])] = &[
+        (
+            "invalid OTLP endpoint \"localhost:4318",
+            &[("OTEL_EXPORTER_OTLP_ENDPOINT", "localhost:4318")],
+        ),
+        (
+            "http://local host:4318",
+            &[("OTEL_EXPORTER_OTLP_ENDPOINT", "http://local host:4318")],
+        ),
+        (
+            "unknown OTLP protocol \"thrift\"",
+            &[
+                ("OTEL_EXPORTER_OTLP_ENDPOINT", &http),
+                ("OTEL_EXPORTER_OTLP_PROTOCOL", "thrift"),
+            ],
+        ),
+        (
+            "/no/such/ca.pem",
+            &[
+                ("OTEL_EXPORTER_OTLP_ENDPOINT", "https://127.0.0.1:9"),
+                ("OTEL_EXPORTER_OTLP_CERTIFICATE", "/no/such/ca.pem"),
+            ],
+        ),
+        (
+            "TRACEPARENT",
+            &[("TRACEPARENT", "01-zz-00f067aa0ba902b7-01")],
+        ),
+    ];
+    for (names, vars) in cases {
+        let r = run_with_env(&env, false, vars);
+        r.ok();
+        let lines = complaints(&r);
+        assert_eq!(lines.len(), 1, "{vars:?}: {}", r.stderr);
+        assert!(lines[0].starts_with("ctrace: "), "{}", lines[0]);
+        assert!(lines[0].contains(names), "{vars:?}: {}", lines[0]);
+        assert!(!r.stderr.contains("panicked"), "{}", r.stderr);
+    }
+    // A header string the exporter cannot parse: the good pairs go, the bad one is dropped
+    // (the specification's "ignore what cannot be parsed").
+    let r = run_with_env(
+        &env,
+        false,
+        &[
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", &http),
+            ("OTEL_EXPORTER_OTLP_HEADERS", "x-ok=1,no-equals-sign,=empty"),
+        ],
+    );
+    r.ok();
+    assert!(!r.stderr.contains("panicked"), "{}", r.stderr);
+    assert!(complaints(&r).len() <= 1, "{}", r.stderr);
+    let got = rx.received();
+    assert_eq!(got.len(), 3, "{}", r.stderr);
+    assert!(got
+        .iter()
+        .all(|g| g.headers.contains(&("x-ok".to_string(), "1".to_string()))));
+    assert!(env.ids().is_empty(), "every container ran and was removed");
+    assert_eq!(env.traces().len(), cases.len() + 1);
+}
