@@ -41,6 +41,22 @@ fn assert_span_tree(got: &[Received], file: &Value) {
         let res = rs.resource.as_ref().expect("resource");
         let service = attr_str(&res.attributes, "service.name").expect("service.name");
         assert_eq!(attr_str(&res.attributes, "os.type"), Some("linux"));
+        // The semantic conventions' resource attributes, from what the trace file holds.
+        assert!(attr_str(&res.attributes, "host.arch").is_some_and(|a| !a.is_empty()));
+        assert_eq!(
+            attr_str(&res.attributes, "container.runtime"),
+            Some("ctrace")
+        );
+        assert!(attr_str(&res.attributes, "container.image.id")
+            .is_some_and(|i| i.starts_with("sha256:")));
+        assert!(attr_str(&res.attributes, "service.instance.id").is_some());
+        if service == "ctrace" || service == "classroom" {
+            assert!(matches!(
+                attr(&res.attributes, "process.pid"),
+                Some(any_value::Value::IntValue(p)) if *p > 0
+            ));
+            assert!(attr(&res.attributes, "process.command_args").is_some());
+        }
         for ss in &rs.scope_spans {
             assert_eq!(ss.scope.as_ref().unwrap().name, "ctrace");
             spans.extend(ss.spans.iter().map(|s| (service.to_string(), s)));
