@@ -1422,3 +1422,141 @@ fn bad_opentelemetry_settings_are_one_line_and_the_container_still_runs() {
     assert!(env.ids().is_empty(), "every container ran and was removed");
     assert_eq!(env.traces().len(), cases.len() + 1);
 }
+
+/// Checks `v` against the JSON Schema `schema` (the draft-07 keywords speedscope's schema uses:
+/// `$ref`, `type`, `properties`, `required`, `items`, `anyOf`, `const`, `enum`); the errors.
+fn schema_errors(root: &Value, schema: &Value, v: &Value, at: &str) -> Vec<String> {
+    let mut errs = Vec::new();
+    if let Some(r) = schema["$ref"].as_str() {
+        let name = r.trim_start_matches("#/definitions/");
+        errs.extend(schema_errors(root, &root["definitions"][name], v, at));
+    }
+    if let Some(t) = schema["type"].as_str() {
+        let ok = match t {
+            "object" => v.is_object(),
+            "array" => v.is_array(),
+            "string" => v.is_string(),
+            "number" => v.is_number(),
+            other => panic!("schema type {other} not handled"),
+        };
+        if !ok {
+            errs.push(format!("{at}: not a {t}: {v}"));
+            return errs;
+        }
+    }
+    if let Some(c) = schema.get("const") {
+        if v != c {
+            errs.push(format!("{at}: {v} is not {c}"));
+        }
+    }
+    if let Some(e) = schema["enum"].as_array() {
+        if !e.contains(v) {
+            errs.push(format!("{at}: {v} not one of {e:?}"));
+        }
+    }
+    for r in schema["required"].as_array().into_iter().flatten() {
+        if v.get(r.as_str().unwrap()).is_none() {
+            errs.push(format!("{at}: no {r}"));
+        }
+    }
+    if let Some(props) = schema["properties"].as_object() {
+        for (k, s) in props {
+            if let Some(x) = v.get(k) {
+                errs.extend(schema_errors(root, s, x, &format!("{at}.{k}")));
+            }
+        }
+    }
+    if let (Some(items), Some(xs)) = (schema.get("items"), v.as_array()) {
+        for (i, x) in xs.iter().enumerate() {
+            errs.extend(schema_errors(root, items, x, &format!("{at}[{i}]")));
+        }
+    }
+    if let Some(any) = schema["anyOf"].as_array() {
+        if !any.iter().any(|s| schema_errors(root, s, v, at).is_empty()) {
+            errs.push(format!("{at}: matches none of anyOf: {v}"));
+        }
+    }
+    errs
+}
+
+#[test]
+fn speedscope_export_is_valid_against_speedscopes_schema_one_profile_per_process() {
+    let env = Env::new("speedscope");
+    let trace = one_trace(&env);
+    let doc = export(&env, "speedscope");
+    let schema: Value =
+        serde_json::from_str(include_str!("fixtures/speedscope/file-format-schema.json")).unwrap();
+    let errs = schema_errors(&schema, &schema, &doc, "$");
+    assert!(errs.is_empty(), "{errs:#?}");
+    // Deliberately broken, it fails: the check checks.
+    let mut bad = doc.clone();
+    bad["profiles"][0]["events"][0]["type"] = "X".into();
+    assert!(!schema_errors(&schema, &schema, &bad, "$").is_empty());
+
+    let spans = trace["spans"].as_array().unwrap();
+    let profiles = doc["profiles"].as_array().unwrap();
+    let names: Vec<&str> = profiles
+        .iter()
+        .map(|p| p["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["ctrace", "ctrace-shim", "ctrace-init"]);
+    let frames = doc["shared"]["frames"].as_array().unwrap();
+    let mut opened = 0;
+    for p in profiles {
+        // Every frame opened is closed, in stack order, and time never runs backwards.
+        let mut stack = Vec::new();
+        let mut last = 0.0;
+        for e in p["events"].as_array().unwrap() {
+            let at = e["at"].as_f64().unwrap();
+            assert!(at >= last, "{e} before {last}");
+            last = at;
+            let f = e["frame"].as_u64().unwrap();
+            assert!((f as usize) < frames.len());
+            if e["type"] == "O" {
+                stack.push(f);
+                opened += 1;
+            } else {
+                assert_eq!(stack.pop(), Some(f), "{e} closes another frame");
+            }
+        }
+        assert!(stack.is_empty());
+        assert!(last <= p["endValue"].as_f64().unwrap());
+    }
+    assert_eq!(opened, spans.len(), "one frame opened per span");
+}
+
+#[test]
+fn zipkin_export_is_one_v2_span_per_span_with_its_service() {
+    let env = Env::new("zipkin");
+    let trace = one_trace(&env);
+    let doc = export(&env, "zipkin");
+    let spans = trace["spans"].as_array().unwrap();
+    let got = doc.as_array().unwrap();
+    assert_eq!(got.len(), spans.len());
+    let ids: HashSet<&str> = got.iter().map(|s| s["id"].as_str().unwrap()).collect();
+    for (z, s) in got.iter().zip(spans) {
+        assert_eq!(z["traceId"], trace["trace_id"]);
+        assert_eq!(z["id"], s["span_id"]);
+        assert_eq!(z["name"], s["name"]);
+        assert_eq!(z["timestamp"], s["start_unix_ns"].as_u64().unwrap() / 1000);
+        assert!(z["duration"].as_u64().unwrap() >= 1);
+        if let Some(p) = z["parentId"].as_str() {
+            assert!(ids.contains(p), "{z}: parent not in the trace");
+        }
+        let service = z["localEndpoint"]["serviceName"].as_str().unwrap();
+        let want = match s["process"].as_str().unwrap() {
+            "" | "ctrace" => "ctrace".to_string(),
+            p => format!("ctrace-{p}"),
+        };
+        assert_eq!(service, want);
+        assert!(z["tags"]
+            .as_object()
+            .unwrap()
+            .values()
+            .all(Value::is_string));
+    }
+    let mount = got.iter().find(|z| z["name"] == "start.mount").unwrap();
+    assert!(mount["tags"]["docker.fn"]
+        .as_str()
+        .is_some_and(|d| d.contains("conditionalMountOnStart")));
+}
