@@ -24,6 +24,7 @@ mod sequence;
 const CHAPTER: &str = include_str!("book/chapter.md.tera");
 const SUMMARY: &str = include_str!("book/SUMMARY.md.tera");
 const APPENDIX: &str = include_str!("book/appendix.md.tera");
+const EXPORTERS: &str = include_str!("book/exporters.md.tera");
 const BOOK_TOML: &str = include_str!("book/book.toml.tera");
 
 #[derive(Debug, Error)]
@@ -352,6 +353,7 @@ pub fn build(traces: &Path, out: &Path, lang: &str) -> Result<Vec<PathBuf>, Book
     for (name, tpl, rel) in [
         ("SUMMARY", SUMMARY, "src/SUMMARY.md"),
         ("appendix", APPENDIX, "src/appendix-seeds.md"),
+        ("exporters", EXPORTERS, "src/appendix-exporters.md"),
         ("book.toml", BOOK_TOML, "book.toml"),
     ] {
         let path = out.join(rel);

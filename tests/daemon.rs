@@ -1344,3 +1344,145 @@ fn a_daemon_asked_to_propagate_hands_each_create_requests_trace_to_its_container
         .iter()
         .any(|s| s["span_id"] == parts[2] && s["name"].as_str().unwrap().starts_with("create")));
 }
+
+#[test]
+fn fifty_concurrent_starts_with_live_export_arrive_as_complete_traces() {
+    use std::collections::{BTreeMap, BTreeSet};
+    let env = Env::new("dmn_otlp_rush");
+    let rx = otlp_receiver::Receiver::start();
+    let endpoint = format!("http://{}", rx.http);
+    let d = Daemon::start_with(
+        &env,
+        &[
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", &endpoint),
+            ("OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf"),
+            // 50 starts at once are some 2300 spans: more than the default queue holds
+            // (what overflows is dropped and counted, as the test above shows).
+            ("OTEL_BSP_MAX_QUEUE_SIZE", "16384"),
+        ],
+    );
+    let body = br#"{"Image":"busybox","Cmd":["true"],"HostConfig":{"NetworkMode":"none"}}"#;
+    let socket = d.socket.clone();
+    let workers: Vec<_> = (0..50)
+        .map(|_| {
+            let socket = socket.clone();
+            std::thread::spawn(move || {
+                let (s, b) = http(&socket, "POST", "/containers/create", Some(body));
+                assert_eq!(s, 201, "create: {b}");
+                let id = json(&b)["Id"].as_str().unwrap().to_string();
+                let (s, b) = http(&socket, "POST", &format!("/containers/{id}/start"), None);
+                assert_eq!(s, 204, "start: {b}");
+                id
+            })
+        })
+        .collect();
+    let ids: Vec<String> = workers.into_iter().map(|w| w.join().unwrap()).collect();
+    for id in &ids {
+        let exited = within(PATIENCE, || {
+            let (_, b) = http(&d.socket, "GET", &format!("/containers/{id}/json"), None);
+            (json(&b)["State"]["Status"] == "exited").then_some(())
+        });
+        assert!(exited.is_some(), "{id} did not exit");
+    }
+
+    // Every span of every operation's trace file arrives once, under its trace's id, and its
+    // parent is a span that arrived in the same trace.
+    let file_spans = || -> Vec<(String, serde_json::Value)> {
+        env.traces()
+            .into_iter()
+            .filter(|t| t["operation"] != "daemon")
+            .flat_map(|t| {
+                let id = t["trace_id"].as_str().unwrap().to_string();
+                let spans = t["spans"].as_array().cloned().unwrap_or_default();
+                spans.into_iter().map(move |s| (id.clone(), s))
+            })
+            .collect()
+    };
+    let hex = |b: &[u8]| b.iter().map(|x| format!("{x:02x}")).collect::<String>();
+    let received = || -> BTreeMap<String, Vec<(String, String)>> {
+        let mut by_span: BTreeMap<String, Vec<(String, String)>> = BTreeMap::new();
+        for s in rx
+            .received()
+            .iter()
+            .flat_map(|g| g.request.resource_spans.clone())
+            .flat_map(|rs| rs.scope_spans)
+            .flat_map(|ss| ss.spans)
+        {
+            by_span
+                .entry(hex(&s.span_id))
+                .or_default()
+                .push((hex(&s.trace_id), hex(&s.parent_span_id)));
+        }
+        by_span
+    };
+    let all_arrived = within(PATIENCE, || {
+        let got = received();
+        file_spans()
+            .iter()
+            .all(|(_, s)| got.contains_key(s["span_id"].as_str().unwrap()))
+            .then_some(())
+    });
+    let spans = file_spans();
+    let got = received();
+    let (_, info) = http(&d.socket, "GET", "/info", None);
+    let missing: BTreeSet<String> = spans
+        .iter()
+        .filter(|(_, s)| !got.contains_key(s["span_id"].as_str().unwrap()))
+        .map(|(_, s)| format!("{}/{}", s["process"], s["name"]))
+        .collect();
+    assert!(
+        all_arrived.is_some(),
+        "{} of {} spans arrived; missing {missing:?}; {}",
+        spans
+            .iter()
+            .filter(|(_, s)| got.contains_key(s["span_id"].as_str().unwrap()))
+            .count(),
+        spans.len(),
+        json(&info)["OtlpExport"]
+    );
+    assert_eq!(json(&info)["OtlpExport"]["DroppedSpans"], 0);
+    for (trace_id, s) in &spans {
+        let span_id = s["span_id"].as_str().unwrap();
+        let arrivals = &got[span_id];
+        assert_eq!(arrivals.len(), 1, "{s} arrived {} times", arrivals.len());
+        assert_eq!(&arrivals[0].0, trace_id, "{s} under another trace");
+        if let Some(parent) = s["parent_id"].as_str() {
+            assert_eq!(arrivals[0].1, parent);
+            assert!(
+                got.get(parent)
+                    .is_some_and(|p| p.iter().any(|(t, _)| t == trace_id)),
+                "{s}: its parent {parent} did not arrive in its trace"
+            );
+        }
+    }
+    // One trace per operation: 50 creates, 50 starts, each start with the daemon's, the
+    // shim's and the init's phases down to the exit.
+    let mut by_trace: BTreeMap<&str, Vec<&serde_json::Value>> = BTreeMap::new();
+    for (t, s) in &spans {
+        by_trace.entry(t).or_default().push(s);
+    }
+    let with = |name: &str| {
+        by_trace
+            .values()
+            .filter(|ss| ss.iter().any(|s| s["name"] == name))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(by_trace.len(), 100);
+    assert_eq!(with("create").len(), 50);
+    let starts = with("start");
+    assert_eq!(starts.len(), 50);
+    for ss in starts {
+        let names: BTreeSet<&str> = ss.iter().filter_map(|s| s["name"].as_str()).collect();
+        let processes: BTreeSet<&str> = ss.iter().filter_map(|s| s["process"].as_str()).collect();
+        for p in ["daemon", "shim", "init"] {
+            assert!(processes.contains(p), "no {p} spans: {processes:?}");
+        }
+        for phase in ["runtime.clone", "init.pivot_root", "exit", "exit.reap"] {
+            assert!(names.contains(phase), "{phase} missing: {names:?}");
+        }
+    }
+    for id in &ids {
+        let (s, b) = http(&d.socket, "DELETE", &format!("/containers/{id}"), None);
+        assert_eq!(s, 204, "{b}");
+    }
+}

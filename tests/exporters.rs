@@ -41,6 +41,22 @@ fn assert_span_tree(got: &[Received], file: &Value) {
         let res = rs.resource.as_ref().expect("resource");
         let service = attr_str(&res.attributes, "service.name").expect("service.name");
         assert_eq!(attr_str(&res.attributes, "os.type"), Some("linux"));
+        // The semantic conventions' resource attributes, from what the trace file holds.
+        assert!(attr_str(&res.attributes, "host.arch").is_some_and(|a| !a.is_empty()));
+        assert_eq!(
+            attr_str(&res.attributes, "container.runtime"),
+            Some("ctrace")
+        );
+        assert!(attr_str(&res.attributes, "container.image.id")
+            .is_some_and(|i| i.starts_with("sha256:")));
+        assert!(attr_str(&res.attributes, "service.instance.id").is_some());
+        if service == "ctrace" || service == "classroom" {
+            assert!(matches!(
+                attr(&res.attributes, "process.pid"),
+                Some(any_value::Value::IntValue(p)) if *p > 0
+            ));
+            assert!(attr(&res.attributes, "process.command_args").is_some());
+        }
         for ss in &rs.scope_spans {
             assert_eq!(ss.scope.as_ref().unwrap().name, "ctrace");
             spans.extend(ss.spans.iter().map(|s| (service.to_string(), s)));
@@ -1226,4 +1242,321 @@ fn trace_propagate_hands_the_create_span_to_the_containers_process() {
     // Not asked: nothing handed over.
     let r = env.run(&["run", "--rm", "--network", "none", "busybox", "env"]);
     assert!(!r.ok().stdout.contains("TRACEPARENT="), "{}", r.stdout);
+}
+
+#[test]
+fn grpc_collectors_over_tls_get_the_spans_gzip_compressed_and_with_a_client_certificate() {
+    let env = Env::new("otlp_grpcs");
+    let rx = Receiver::start();
+    let endpoint = format!("https://localhost:{}", rx.grpcs.port());
+    let ca = rx.pki.ca.to_str().unwrap().to_string();
+    let cert = rx.pki.client_cert.to_str().unwrap().to_string();
+    let key = rx.pki.client_key.to_str().unwrap().to_string();
+    let mut vars = vec![
+        ("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint.as_str()),
+        ("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc"),
+        ("OTEL_EXPORTER_OTLP_TIMEOUT", "3000"),
+    ];
+
+    // The test's CA is nobody's root: one warning, nothing delivered.
+    let r = run_with_env(&env, true, &vars);
+    r.ok();
+    let lines = complaints(&r);
+    assert_eq!(lines.len(), 1, "{}", r.stderr);
+    assert!(
+        lines[0].starts_with("ctrace: warning: OTLP export to https://"),
+        "{}",
+        lines[0]
+    );
+    assert!(rx.received().is_empty());
+
+    // Trusted through the CA variable, gzip on: delivered compressed, no client certificate.
+    vars.push(("OTEL_EXPORTER_OTLP_CERTIFICATE", &ca));
+    vars.push(("OTEL_EXPORTER_OTLP_COMPRESSION", "gzip"));
+    let r = run_with_env(&env, true, &vars);
+    r.ok();
+    assert!(complaints(&r).is_empty(), "{}", r.stderr);
+    let got = rx.received();
+    assert_eq!(got.len(), 3, "one request per recording process");
+    for g in &got {
+        assert_eq!(g.protocol, "grpc");
+        assert_eq!(g.tls_client_cert, Some(false));
+        assert!(
+            g.headers
+                .contains(&("grpc-encoding".to_string(), "gzip".to_string())),
+            "{:?}",
+            g.headers
+        );
+    }
+    assert_span_tree(&got, &env.traces()[1]);
+
+    // Mutual TLS, gzip off: the certificate presented, the messages plain.
+    vars.retain(|(k, _)| *k != "OTEL_EXPORTER_OTLP_COMPRESSION");
+    vars.push(("OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE", &cert));
+    vars.push(("OTEL_EXPORTER_OTLP_CLIENT_KEY", &key));
+    let r = run_with_env(&env, true, &vars);
+    r.ok();
+    assert!(complaints(&r).is_empty(), "{}", r.stderr);
+    let got = rx.received();
+    assert_eq!(got.len(), 6);
+    for g in &got[3..] {
+        assert_eq!(g.tls_client_cert, Some(true));
+        assert!(!g.headers.iter().any(|(k, _)| k == "grpc-encoding"));
+    }
+}
+
+/// The spans of every request received, by span id, counting repeats.
+fn span_counts(got: &[Received]) -> HashMap<String, usize> {
+    let mut n = HashMap::new();
+    for s in got
+        .iter()
+        .flat_map(|g| &g.request.resource_spans)
+        .flat_map(|rs| &rs.scope_spans)
+        .flat_map(|ss| &ss.spans)
+    {
+        *n.entry(hex(&s.span_id)).or_insert(0) += 1;
+    }
+    n
+}
+
+#[test]
+fn a_collector_that_says_retry_later_gets_every_span_exactly_once() {
+    let env = Env::new("otlp_retry");
+    let rx = Receiver::start();
+    let http = format!("http://{}", rx.http);
+    let grpc = format!("http://{}", rx.grpc);
+    for (protocol, endpoint) in [("http/protobuf", &http), ("grpc", &grpc)] {
+        let before = rx.received().len();
+        let turned_away = rx.turned_away();
+        // 503 with Retry-After: 1 (HTTP), UNAVAILABLE with a 1 s RetryInfo (gRPC), once.
+        rx.busy_for(1);
+        let t0 = Instant::now();
+        let r = run_with_env(
+            &env,
+            true,
+            &[
+                ("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint),
+                ("OTEL_EXPORTER_OTLP_PROTOCOL", protocol),
+            ],
+        );
+        r.ok();
+        assert!(complaints(&r).is_empty(), "{protocol}: {}", r.stderr);
+        assert_eq!(rx.turned_away(), turned_away + 1, "{protocol}");
+        assert!(
+            t0.elapsed() >= Duration::from_secs(1),
+            "{protocol}: the retry waited as told"
+        );
+        let got = rx.received()[before..].to_vec();
+        assert_eq!(got.len(), 3, "{protocol}: one request per process");
+        let counts = span_counts(&got);
+        let trace = env.traces().pop().unwrap();
+        let spans = trace["spans"].as_array().unwrap();
+        assert_eq!(counts.len(), spans.len(), "{protocol}: every span arrived");
+        assert!(
+            counts.values().all(|&n| n == 1),
+            "{protocol}: no span twice: {counts:?}"
+        );
+    }
+}
+
+#[test]
+fn bad_opentelemetry_settings_are_one_line_and_the_container_still_runs() {
+    let env = Env::new("otlp_bad");
+    let rx = Receiver::start();
+    let http = format!("http://{}", rx.http);
+    let cases: &[(&str, &[(&str, &str)])] = &[
+        (
+            "invalid OTLP endpoint \"localhost:4318",
+            &[("OTEL_EXPORTER_OTLP_ENDPOINT", "localhost:4318")],
+        ),
+        (
+            "http://local host:4318",
+            &[("OTEL_EXPORTER_OTLP_ENDPOINT", "http://local host:4318")],
+        ),
+        (
+            "unknown OTLP protocol \"thrift\"",
+            &[
+                ("OTEL_EXPORTER_OTLP_ENDPOINT", &http),
+                ("OTEL_EXPORTER_OTLP_PROTOCOL", "thrift"),
+            ],
+        ),
+        (
+            "/no/such/ca.pem",
+            &[
+                ("OTEL_EXPORTER_OTLP_ENDPOINT", "https://127.0.0.1:9"),
+                ("OTEL_EXPORTER_OTLP_CERTIFICATE", "/no/such/ca.pem"),
+            ],
+        ),
+        (
+            "TRACEPARENT",
+            &[("TRACEPARENT", "01-zz-00f067aa0ba902b7-01")],
+        ),
+    ];
+    for (names, vars) in cases {
+        let r = run_with_env(&env, false, vars);
+        r.ok();
+        let lines = complaints(&r);
+        assert_eq!(lines.len(), 1, "{vars:?}: {}", r.stderr);
+        assert!(lines[0].starts_with("ctrace: "), "{}", lines[0]);
+        assert!(lines[0].contains(names), "{vars:?}: {}", lines[0]);
+        assert!(!r.stderr.contains("panicked"), "{}", r.stderr);
+    }
+    // A header string the exporter cannot parse: the good pairs go, the bad one is dropped
+    // (the specification's "ignore what cannot be parsed").
+    let r = run_with_env(
+        &env,
+        false,
+        &[
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", &http),
+            ("OTEL_EXPORTER_OTLP_HEADERS", "x-ok=1,no-equals-sign,=empty"),
+        ],
+    );
+    r.ok();
+    assert!(!r.stderr.contains("panicked"), "{}", r.stderr);
+    assert!(complaints(&r).len() <= 1, "{}", r.stderr);
+    let got = rx.received();
+    assert_eq!(got.len(), 3, "{}", r.stderr);
+    assert!(got
+        .iter()
+        .all(|g| g.headers.contains(&("x-ok".to_string(), "1".to_string()))));
+    assert!(env.ids().is_empty(), "every container ran and was removed");
+    assert_eq!(env.traces().len(), cases.len() + 1);
+}
+
+/// Checks `v` against the JSON Schema `schema` (the draft-07 keywords speedscope's schema uses:
+/// `$ref`, `type`, `properties`, `required`, `items`, `anyOf`, `const`, `enum`); the errors.
+fn schema_errors(root: &Value, schema: &Value, v: &Value, at: &str) -> Vec<String> {
+    let mut errs = Vec::new();
+    if let Some(r) = schema["$ref"].as_str() {
+        let name = r.trim_start_matches("#/definitions/");
+        errs.extend(schema_errors(root, &root["definitions"][name], v, at));
+    }
+    if let Some(t) = schema["type"].as_str() {
+        let ok = match t {
+            "object" => v.is_object(),
+            "array" => v.is_array(),
+            "string" => v.is_string(),
+            "number" => v.is_number(),
+            other => panic!("schema type {other} not handled"),
+        };
+        if !ok {
+            errs.push(format!("{at}: not a {t}: {v}"));
+            return errs;
+        }
+    }
+    if let Some(c) = schema.get("const") {
+        if v != c {
+            errs.push(format!("{at}: {v} is not {c}"));
+        }
+    }
+    if let Some(e) = schema["enum"].as_array() {
+        if !e.contains(v) {
+            errs.push(format!("{at}: {v} not one of {e:?}"));
+        }
+    }
+    for r in schema["required"].as_array().into_iter().flatten() {
+        if v.get(r.as_str().unwrap()).is_none() {
+            errs.push(format!("{at}: no {r}"));
+        }
+    }
+    if let Some(props) = schema["properties"].as_object() {
+        for (k, s) in props {
+            if let Some(x) = v.get(k) {
+                errs.extend(schema_errors(root, s, x, &format!("{at}.{k}")));
+            }
+        }
+    }
+    if let (Some(items), Some(xs)) = (schema.get("items"), v.as_array()) {
+        for (i, x) in xs.iter().enumerate() {
+            errs.extend(schema_errors(root, items, x, &format!("{at}[{i}]")));
+        }
+    }
+    if let Some(any) = schema["anyOf"].as_array() {
+        if !any.iter().any(|s| schema_errors(root, s, v, at).is_empty()) {
+            errs.push(format!("{at}: matches none of anyOf: {v}"));
+        }
+    }
+    errs
+}
+
+#[test]
+fn speedscope_export_is_valid_against_speedscopes_schema_one_profile_per_process() {
+    let env = Env::new("speedscope");
+    let trace = one_trace(&env);
+    let doc = export(&env, "speedscope");
+    let schema: Value =
+        serde_json::from_str(include_str!("fixtures/speedscope/file-format-schema.json")).unwrap();
+    let errs = schema_errors(&schema, &schema, &doc, "$");
+    assert!(errs.is_empty(), "{errs:#?}");
+    // Deliberately broken, it fails: the check checks.
+    let mut bad = doc.clone();
+    bad["profiles"][0]["events"][0]["type"] = "X".into();
+    assert!(!schema_errors(&schema, &schema, &bad, "$").is_empty());
+
+    let spans = trace["spans"].as_array().unwrap();
+    let profiles = doc["profiles"].as_array().unwrap();
+    let names: Vec<&str> = profiles
+        .iter()
+        .map(|p| p["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["ctrace", "ctrace-shim", "ctrace-init"]);
+    let frames = doc["shared"]["frames"].as_array().unwrap();
+    let mut opened = 0;
+    for p in profiles {
+        // Every frame opened is closed, in stack order, and time never runs backwards.
+        let mut stack = Vec::new();
+        let mut last = 0.0;
+        for e in p["events"].as_array().unwrap() {
+            let at = e["at"].as_f64().unwrap();
+            assert!(at >= last, "{e} before {last}");
+            last = at;
+            let f = e["frame"].as_u64().unwrap();
+            assert!((f as usize) < frames.len());
+            if e["type"] == "O" {
+                stack.push(f);
+                opened += 1;
+            } else {
+                assert_eq!(stack.pop(), Some(f), "{e} closes another frame");
+            }
+        }
+        assert!(stack.is_empty());
+        assert!(last <= p["endValue"].as_f64().unwrap());
+    }
+    assert_eq!(opened, spans.len(), "one frame opened per span");
+}
+
+#[test]
+fn zipkin_export_is_one_v2_span_per_span_with_its_service() {
+    let env = Env::new("zipkin");
+    let trace = one_trace(&env);
+    let doc = export(&env, "zipkin");
+    let spans = trace["spans"].as_array().unwrap();
+    let got = doc.as_array().unwrap();
+    assert_eq!(got.len(), spans.len());
+    let ids: HashSet<&str> = got.iter().map(|s| s["id"].as_str().unwrap()).collect();
+    for (z, s) in got.iter().zip(spans) {
+        assert_eq!(z["traceId"], trace["trace_id"]);
+        assert_eq!(z["id"], s["span_id"]);
+        assert_eq!(z["name"], s["name"]);
+        assert_eq!(z["timestamp"], s["start_unix_ns"].as_u64().unwrap() / 1000);
+        assert!(z["duration"].as_u64().unwrap() >= 1);
+        if let Some(p) = z["parentId"].as_str() {
+            assert!(ids.contains(p), "{z}: parent not in the trace");
+        }
+        let service = z["localEndpoint"]["serviceName"].as_str().unwrap();
+        let want = match s["process"].as_str().unwrap() {
+            "" | "ctrace" => "ctrace".to_string(),
+            p => format!("ctrace-{p}"),
+        };
+        assert_eq!(service, want);
+        assert!(z["tags"]
+            .as_object()
+            .unwrap()
+            .values()
+            .all(Value::is_string));
+    }
+    let mount = got.iter().find(|z| z["name"] == "start.mount").unwrap();
+    assert!(mount["tags"]["docker.fn"]
+        .as_str()
+        .is_some_and(|d| d.contains("conditionalMountOnStart")));
 }

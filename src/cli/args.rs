@@ -708,12 +708,12 @@ pub enum TraceCommand {
         #[arg(short = 'o', long = "output")]
         output: Option<PathBuf>,
     },
-    /// Export a trace: chrome (Perfetto), jaeger (Jaeger UI JSON), otlp-json, folded; or send it
-    /// to an OTLP collector with --otlp.
+    /// Export a trace: chrome (Perfetto), jaeger (Jaeger UI JSON), speedscope, zipkin (v2 JSON),
+    /// otlp-json, folded; or send it to an OTLP collector with --otlp.
     Export {
         /// A trace id, a unique prefix of one, `last`, or a path.
         trace: String,
-        /// chrome, jaeger, otlp-json or folded.
+        /// chrome, jaeger, speedscope, zipkin, otlp-json or folded.
         #[arg(long, required_unless_present = "otlp")]
         format: Option<String>,
         /// The file to write (default: stdout).

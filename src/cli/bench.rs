@@ -257,6 +257,7 @@ pub fn bench(ctx: &Context, a: BenchArgs) -> Result<i32, Failure> {
         started_unix_ns: root.map_or(0, |r| r.start_unix_ns),
         duration_ns: root.map_or(0, |r| r.duration_ns),
         argv: ctx.argv.clone(),
+        pids: [("ctrace".to_string(), std::process::id())].into(),
         spans,
     };
     store::write(&engine.paths.traces(), &file).map_err(|e| Failure::new(1, e))?;

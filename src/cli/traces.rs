@@ -10,7 +10,7 @@ use crate::engine::Engine;
 use crate::trace::explain::{Explain, Style};
 use crate::trace::export::ExportError;
 use crate::trace::format::TraceFile;
-use crate::trace::{chrome, diff, folded, jaeger, otlp, store};
+use crate::trace::{chrome, diff, folded, jaeger, otlp, speedscope, store, zipkin};
 
 use super::args::TraceCommand;
 use super::{language, Failure};
@@ -179,6 +179,8 @@ pub fn command(engine: &Engine, c: TraceCommand) -> Result<i32, Failure> {
                 "chrome" => json(&chrome::export(&file))?,
                 "jaeger" => json(&jaeger::export(&file))?,
                 "otlp-json" => json(&otlp::to_json(&file))?,
+                "speedscope" => json(&speedscope::export(&file))?,
+                "zipkin" => json(&zipkin::export(&file))?,
                 "folded" => {
                     let text = folded::folded_text(std::slice::from_ref(&file), false);
                     write_out(output.as_ref(), |w| w.write_all(text.as_bytes()))?;

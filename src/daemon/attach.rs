@@ -307,11 +307,7 @@ fn append_to_trace(trace: &ExitTrace, mut spans: Vec<SpanRecord>) {
     for s in spans.iter_mut().filter(|s| s.name == "exit") {
         s.parent_id = None;
     }
-    let path = trace.traces_dir.join(format!("{}.json", trace.trace_id));
-    let written = crate::trace::store::read(&path).and_then(|mut file| {
-        file.spans.extend(spans);
-        crate::trace::store::write(&trace.traces_dir, &file)
-    });
+    let written = crate::trace::store::extend(&trace.traces_dir, &trace.trace_id, spans);
     if let Err(e) = written {
         eprintln!(
             "ctrace daemon: error: the exit spans of trace {} are lost: {e}",

@@ -188,6 +188,7 @@ pub fn host_facts(runtime: &str) -> crate::trace::format::HostFacts {
             .unwrap_or_else(|_| "none".into()),
         runtime: runtime.to_string(),
         cpus: std::thread::available_parallelism().map_or(1, |n| n.get()),
+        arch: std::env::consts::ARCH.to_string(),
     }
 }
 
@@ -217,6 +218,7 @@ pub fn trace_file(
             id: c.id.clone(),
             name: c.name.clone(),
             image: c.config.image.clone(),
+            image_id: c.image.clone(),
         }),
         mode: crate::trace::clock::current().mode().into(),
         latency_model: crate::trace::clock::current().model_source(),
@@ -224,6 +226,9 @@ pub fn trace_file(
         started_unix_ns: started,
         duration_ns: duration,
         argv,
+        pids: crate::trace::recorder::process()
+            .map(|p| [(p.to_string(), std::process::id())].into())
+            .unwrap_or_default(),
         spans,
     }
 }

@@ -1,7 +1,8 @@
 //! What every exporter shares: the service that recorded a span, the lesson attributes
 //! (`docker.fn`, `seed`) every exported span carries, and the export errors.
 //!
-//! Not here: any one output format (see [`super::chrome`], [`super::jaeger`], [`super::otlp`]).
+//! Not here: any one output format (see [`super::chrome`], [`super::jaeger`], [`super::otlp`],
+//! [`super::speedscope`], [`super::zipkin`]).
 
 use serde_json::Value;
 
@@ -18,7 +19,9 @@ pub enum ExportError {
         path: String,
         source: std::io::Error,
     },
-    #[error("unknown export format {0:?}: use chrome, jaeger, otlp-json or folded")]
+    #[error(
+        "unknown export format {0:?}: use chrome, jaeger, speedscope, zipkin, otlp-json or folded"
+    )]
     UnknownFormat(String),
     #[error("unknown OTLP protocol {0:?}: use grpc or http/protobuf")]
     UnknownProtocol(String),

@@ -269,6 +269,7 @@ mod tests {
             started_unix_ns: 0,
             duration_ns: 100,
             argv: vec![],
+            pids: Default::default(),
             spans,
         }
     }

@@ -31,6 +31,10 @@ pub struct TraceFile {
     /// The command line that produced it.
     #[serde(default)]
     pub argv: Vec<String>,
+    /// The pid of each recording process known to the writer (its own), by process name.
+    /// Added later: older files have none.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub pids: std::collections::BTreeMap<String, u32>,
     pub spans: Vec<SpanRecord>,
 }
 
@@ -41,6 +45,9 @@ pub struct ContainerRef {
     pub name: String,
     #[serde(default)]
     pub image: String,
+    /// The image's id (`sha256:…`). Added later: empty in older files.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub image_id: String,
 }
 
 /// Facts about the host that shape the timings.
@@ -53,6 +60,10 @@ pub struct HostFacts {
     /// `embedded` or `runc`.
     pub runtime: String,
     pub cpus: usize,
+    /// The CPU architecture as Rust names it (`x86_64`, `aarch64`). Added later: empty in
+    /// older files.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub arch: String,
 }
 
 /// One finished span.

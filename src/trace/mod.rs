@@ -21,7 +21,9 @@ pub mod format;
 pub mod jaeger;
 pub mod otlp;
 pub mod recorder;
+pub mod speedscope;
 pub mod store;
+pub mod zipkin;
 
 use std::sync::Arc;
 

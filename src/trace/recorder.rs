@@ -131,6 +131,11 @@ pub fn active() -> bool {
     shared().is_some()
 }
 
+/// Which process records here (`ctrace`, `daemon`, `shim`, `init`), when recording.
+pub fn process() -> Option<&'static str> {
+    shared().map(|s| *s.process.lock().unwrap())
+}
+
 /// This process's trace id (empty when not recording).
 pub fn trace_id() -> String {
     if let (Some(_), Some(scope)) = (shared(), current_scope()) {

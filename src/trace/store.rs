@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use super::format::{TraceFile, FORMAT};
+use super::format::{SpanRecord, TraceFile, FORMAT};
 
 #[derive(Debug, thiserror::Error)]
 pub enum TraceError {
@@ -34,6 +34,30 @@ pub enum TraceError {
 
 /// Writes `trace` into `dir` and returns its path; tells whoever asked with [`on_write`].
 pub fn write(dir: &Path, trace: &TraceFile) -> Result<PathBuf, TraceError> {
+    let path = persist(dir, trace)?;
+    if let Some(publish) = PUBLISH.get() {
+        publish(&path, trace);
+    }
+    Ok(path)
+}
+
+/// Adds `spans` to the trace `trace_id` already in `dir` (a detached container's exit, long
+/// after its start's request returned) and returns its path. Whoever listens hears of the added
+/// spans only, under the trace's header: a live export sent the rest when it was first written.
+pub fn extend(dir: &Path, trace_id: &str, spans: Vec<SpanRecord>) -> Result<PathBuf, TraceError> {
+    let mut file = read(&dir.join(format!("{trace_id}.json")))?;
+    let mut added = file.clone();
+    added.spans = spans.clone();
+    file.spans.extend(spans);
+    let path = persist(dir, &file)?;
+    if let Some(publish) = PUBLISH.get() {
+        publish(&path, &added);
+    }
+    Ok(path)
+}
+
+/// Writes `trace` into `dir` atomically, telling nobody.
+fn persist(dir: &Path, trace: &TraceFile) -> Result<PathBuf, TraceError> {
     let path = dir.join(format!("{}.json", trace.trace_id));
     let tmp = dir.join(format!(".{}.json.tmp", trace.trace_id));
     let err = |source| TraceError::Write {
@@ -47,13 +71,11 @@ pub fn write(dir: &Path, trace: &TraceFile) -> Result<PathBuf, TraceError> {
     w.write_all(b"\n").map_err(err)?;
     w.flush().map_err(err)?;
     fs::rename(&tmp, &path).map_err(err)?;
-    if let Some(publish) = PUBLISH.get() {
-        publish(&path, trace);
-    }
     Ok(path)
 }
 
-/// Who hears of every trace this process writes, with its path.
+/// Who hears of every trace this process writes, with its path: the whole trace, or for
+/// [`extend`] the spans added.
 pub type Listener = Box<dyn Fn(&Path, &TraceFile) + Send + Sync>;
 
 /// Who hears of every trace this process writes (the live OTLP export, when it runs).

@@ -4,14 +4,17 @@
 //! request it decoded, and the headers it was sent, as a collector or Jaeger would ingest them.
 //! HTTP/protobuf is also served over TLS (rustls, with a CA and certificates made for the test by
 //! rcgen; client certificates are asked for and recorded, not required), and gzip bodies are
-//! accepted as a collector accepts them.
+//! accepted as a collector accepts them. gRPC is served over TLS too (the same certificate),
+//! and gzip-compressed gRPC messages are accepted. A test can make the receiver answer "retry
+//! later" to its next requests (`busy`): HTTP 503 with `Retry-After: 1`, gRPC `UNAVAILABLE`
+//! with a one-second `RetryInfo`, as a collector under load does.
 
 // Each test binary that includes this module uses a part of it.
 #![allow(dead_code)]
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
@@ -40,6 +43,8 @@ pub struct Pki {
     pub client_cert: std::path::PathBuf,
     pub client_key: std::path::PathBuf,
     server: Arc<rustls::ServerConfig>,
+    server_pem: (String, String),
+    ca_pem: String,
 }
 
 impl Pki {
@@ -96,6 +101,8 @@ impl Pki {
             client_cert,
             client_key: client_key_path,
             server: Arc::new(config),
+            server_pem: (server.pem(), server_key.serialize_pem()),
+            ca_pem: ca.pem(),
         }
     }
 }
@@ -108,19 +115,43 @@ impl Drop for Pki {
 
 type Store = Arc<Mutex<Vec<Received>>>;
 
+/// How many of the next requests to answer "retry later", and how many were so answered.
+#[derive(Default)]
+struct Busy {
+    next: AtomicUsize,
+    answered: AtomicUsize,
+}
+
+impl Busy {
+    /// Whether this request is one to turn away (counting it if so).
+    fn turn_away(&self) -> bool {
+        let took = self
+            .next
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+            .is_ok();
+        if took {
+            self.answered.fetch_add(1, Ordering::SeqCst);
+        }
+        took
+    }
+}
+
 pub struct Receiver {
     pub grpc: SocketAddr,
     pub http: SocketAddr,
     /// HTTP/protobuf over TLS (a certificate for `localhost` and 127.0.0.1 signed by `pki.ca`).
     pub https: SocketAddr,
+    /// gRPC over TLS (the same certificate as `https`).
+    pub grpcs: SocketAddr,
     pub pki: Pki,
     store: Store,
+    busy: Arc<Busy>,
     stop: Arc<AtomicBool>,
-    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    shutdown: Option<tokio::sync::watch::Sender<bool>>,
     threads: Vec<JoinHandle<()>>,
 }
 
-struct Svc(Store);
+struct Svc(Store, Arc<Busy>);
 
 #[tonic::async_trait]
 impl TraceService for Svc {
@@ -128,6 +159,14 @@ impl TraceService for Svc {
         &self,
         request: tonic::Request<ExportTraceServiceRequest>,
     ) -> Result<tonic::Response<ExportTraceServiceResponse>, tonic::Status> {
+        if self.1.turn_away() {
+            use tonic_types::{ErrorDetails, StatusExt};
+            return Err(tonic::Status::with_error_details(
+                tonic::Code::Unavailable,
+                "busy, retry later",
+                ErrorDetails::with_retry_info(Some(std::time::Duration::from_secs(1))),
+            ));
+        }
         let headers = request
             .metadata()
             .clone()
@@ -135,17 +174,21 @@ impl TraceService for Svc {
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_str().unwrap_or("").to_string()))
             .collect();
+        let tls_client_cert = request
+            .extensions()
+            .get::<tonic::transport::server::TlsConnectInfo<tonic::transport::server::TcpConnectInfo>>()
+            .map(|info| info.peer_certs().is_some_and(|c| !c.is_empty()));
         self.0.lock().unwrap().push(Received {
             protocol: "grpc",
             headers,
             request: request.into_inner(),
-            tls_client_cert: None,
+            tls_client_cert,
         });
         Ok(tonic::Response::new(ExportTraceServiceResponse::default()))
     }
 }
 
-fn serve_http(mut s: impl Read + Write, store: &Store, tls_client_cert: Option<bool>) {
+fn serve_http(mut s: impl Read + Write, store: &Store, busy: &Busy, tls_client_cert: Option<bool>) {
     let mut buf = Vec::new();
     let mut chunk = [0u8; 8192];
     let head_end = loop {
@@ -193,6 +236,12 @@ fn serve_http(mut s: impl Read + Write, store: &Store, tls_client_cert: Option<b
         }
         body = plain;
     }
+    if busy.turn_away() {
+        let _ = s.write_all(
+            b"HTTP/1.1 503 Service Unavailable\r\nRetry-After: 1\r\nContent-Length: 0\r\n\r\n",
+        );
+        return;
+    }
     let decoded = ExportTraceServiceRequest::decode(&body[..]);
     let reply = match decoded {
         Ok(request) if ok_type && request_line.starts_with("POST /v1/traces ") => {
@@ -216,21 +265,51 @@ fn serve_http(mut s: impl Read + Write, store: &Store, tls_client_cert: Option<b
     let _ = s.write_all(&reply);
 }
 
+/// Serves the trace service on `listener` (over TLS with `tls`) until `stop` turns true; gzip
+/// messages accepted.
+async fn serve_grpc(
+    listener: TcpListener,
+    tls: Option<tonic::transport::ServerTlsConfig>,
+    store: Store,
+    busy: Arc<Busy>,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) {
+    listener.set_nonblocking(true).unwrap();
+    let listener = tokio::net::TcpListener::from_std(listener).unwrap();
+    let mut builder = tonic::transport::Server::builder();
+    if let Some(tls) = tls {
+        builder = builder.tls_config(tls).unwrap();
+    }
+    let service = TraceServiceServer::new(Svc(store, busy))
+        .accept_compressed(tonic::codec::CompressionEncoding::Gzip);
+    builder
+        .add_service(service)
+        .serve_with_incoming_shutdown(
+            tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true)),
+            async move {
+                let _ = stop.wait_for(|s| *s).await;
+            },
+        )
+        .await
+        .unwrap();
+}
+
 impl Receiver {
     pub fn start() -> Receiver {
         let store: Store = Arc::default();
+        let busy: Arc<Busy> = Arc::default();
         let stop = Arc::new(AtomicBool::new(false));
         // HTTP/protobuf.
         let http_listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let http = http_listener.local_addr().unwrap();
-        let (st, stp) = (store.clone(), stop.clone());
+        let (st, stp, bz) = (store.clone(), stop.clone(), busy.clone());
         let http_thread = std::thread::spawn(move || {
             for conn in http_listener.incoming() {
                 if stp.load(Ordering::SeqCst) {
                     break;
                 }
                 if let Ok(s) = conn {
-                    serve_http(s, &st, None);
+                    serve_http(s, &st, &bz, None);
                 }
             }
         });
@@ -238,7 +317,12 @@ impl Receiver {
         let pki = Pki::make();
         let https_listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let https = https_listener.local_addr().unwrap();
-        let (st, stp, config) = (store.clone(), stop.clone(), pki.server.clone());
+        let (st, stp, config, bz) = (
+            store.clone(),
+            stop.clone(),
+            pki.server.clone(),
+            busy.clone(),
+        );
         let https_thread = std::thread::spawn(move || {
             for conn in https_listener.incoming() {
                 if stp.load(Ordering::SeqCst) {
@@ -259,43 +343,44 @@ impl Receiver {
                     continue;
                 }
                 let client_cert = tls.conn.peer_certificates().is_some_and(|c| !c.is_empty());
-                serve_http(&mut tls, &st, Some(client_cert));
+                serve_http(&mut tls, &st, &bz, Some(client_cert));
                 tls.conn.send_close_notify();
                 let _ = tls.conn.complete_io(&mut tls.sock);
             }
         });
-        // gRPC.
-        let std_listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let grpc = std_listener.local_addr().unwrap();
-        std_listener.set_nonblocking(true).unwrap();
-        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-        let st = store.clone();
+        // gRPC, plain and over TLS, on one runtime.
+        let plain = TcpListener::bind("127.0.0.1:0").unwrap();
+        let grpc = plain.local_addr().unwrap();
+        let tls = TcpListener::bind("127.0.0.1:0").unwrap();
+        let grpcs = tls.local_addr().unwrap();
+        let identity = tonic::transport::Identity::from_pem(&pki.server_pem.0, &pki.server_pem.1);
+        let client_ca = tonic::transport::Certificate::from_pem(&pki.ca_pem);
+        let (tx, rx) = tokio::sync::watch::channel(false);
+        let (st, bz) = (store.clone(), busy.clone());
         let grpc_thread = std::thread::spawn(move || {
             let rt = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
                 .build()
                 .unwrap();
             rt.block_on(async move {
-                let listener = tokio::net::TcpListener::from_std(std_listener).unwrap();
-                tonic::transport::Server::builder()
-                    .add_service(TraceServiceServer::new(Svc(st)))
-                    .serve_with_incoming_shutdown(
-                        tonic::transport::server::TcpIncoming::from(listener)
-                            .with_nodelay(Some(true)),
-                        async {
-                            let _ = rx.await;
-                        },
-                    )
-                    .await
-                    .unwrap();
+                let tls_config = tonic::transport::ServerTlsConfig::new()
+                    .identity(identity)
+                    .client_ca_root(client_ca)
+                    .client_auth_optional(true);
+                tokio::join!(
+                    serve_grpc(plain, None, st.clone(), bz.clone(), rx.clone()),
+                    serve_grpc(tls, Some(tls_config), st, bz, rx),
+                );
             });
         });
         Receiver {
             grpc,
             http,
             https,
+            grpcs,
             pki,
             store,
+            busy,
             stop,
             shutdown: Some(tx),
             threads: vec![http_thread, https_thread, grpc_thread],
@@ -305,6 +390,17 @@ impl Receiver {
     pub fn received(&self) -> Vec<Received> {
         self.store.lock().unwrap().clone()
     }
+
+    /// Answers the next `n` export requests "retry later" (503 with `Retry-After: 1`, or gRPC
+    /// `UNAVAILABLE` with a one-second `RetryInfo`).
+    pub fn busy_for(&self, n: usize) {
+        self.busy.next.store(n, Ordering::SeqCst);
+    }
+
+    /// How many requests were answered "retry later".
+    pub fn turned_away(&self) -> usize {
+        self.busy.answered.load(Ordering::SeqCst)
+    }
 }
 
 impl Drop for Receiver {
@@ -313,7 +409,7 @@ impl Drop for Receiver {
         let _ = TcpStream::connect(self.http);
         let _ = TcpStream::connect(self.https);
         if let Some(tx) = self.shutdown.take() {
-            let _ = tx.send(());
+            let _ = tx.send(true);
         }
         for t in self.threads.drain(..) {
             let _ = t.join();
