@@ -1486,3 +1486,33 @@ fn fifty_concurrent_starts_with_live_export_arrive_as_complete_traces() {
         assert_eq!(s, 204, "{b}");
     }
 }
+
+#[test]
+fn docker_run_v_path_gets_an_anonymous_volume() {
+    let env = Env::new("dmn_anonvol");
+    let d = Daemon::start(&env);
+    // The docker CLI sends `-v /data` as Config.Volumes, not as a bind.
+    let r = docker(
+        &env,
+        &d,
+        &[
+            "run",
+            "--name",
+            "anon",
+            "--network",
+            "none",
+            "-v",
+            "/data",
+            "busybox",
+            "sh",
+            "-c",
+            "echo kept > /data/f && cat /data/f",
+        ],
+    );
+    assert_eq!(r.ok().stdout, "kept\n");
+    let mounts = docker(&env, &d, &["inspect", "-f", "{{json .Mounts}}", "anon"]);
+    let v: serde_json::Value = serde_json::from_str(mounts.ok().stdout.trim()).unwrap();
+    assert_eq!(v[0]["Type"], "volume", "{v}");
+    assert_eq!(v[0]["Destination"], "/data", "{v}");
+    docker(&env, &d, &["rm", "-v", "anon"]).ok();
+}

@@ -73,6 +73,13 @@ pub struct Config {
     pub healthcheck: Option<HealthConfig>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stop_timeout: Option<i64>,
+    /// Anonymous volumes (`docker run -v /path` sends them here, not in `Binds`).
+    #[serde(
+        default,
+        skip_serializing_if = "BTreeMap::is_empty",
+        deserialize_with = "or_default"
+    )]
+    pub volumes: BTreeMap<String, Value>,
 }
 
 /// moby's `container.HostConfig`, as far as ctrace honours it.
@@ -405,7 +412,20 @@ impl CreateBody {
             .into_iter()
             .map(|(k, o)| if o.is_empty() { k } else { format!("{k}:{o}") })
             .collect();
-        let mounts = mounts::parse_requests(&h.binds, &mount_flags, &tmpfs_flags)
+        // `Config.Volumes` targets no bind, mount or tmpfs covers: anonymous volumes, as `-v /path`.
+        let mut binds = h.binds.clone();
+        let given = mounts::parse_requests(&h.binds, &mount_flags, &tmpfs_flags)
+            .map_err(|e| e.to_string())?;
+        for target in c.volumes.keys() {
+            let clean = target.trim_end_matches('/');
+            if !given
+                .iter()
+                .any(|r| r.point.destination.trim_end_matches('/') == clean)
+            {
+                binds.push(target.clone());
+            }
+        }
+        let mounts = mounts::parse_requests(&binds, &mount_flags, &tmpfs_flags)
             .map_err(|e| e.to_string())?;
         let volumes_from = h
             .volumes_from

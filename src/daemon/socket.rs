@@ -92,7 +92,10 @@ mod tests {
         assert!(path.exists());
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
         while UnixStream::connect(&path).is_ok() {
-            assert!(std::time::Instant::now() < deadline, "the listener never went away");
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the listener never went away"
+            );
             std::thread::yield_now();
         }
         bind(&path, "x").unwrap();
