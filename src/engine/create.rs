@@ -186,20 +186,27 @@ fn image(
 
 /// `create.config`: the image's config with the user's flags over it.
 fn config(opts: &CreateOptions, image: &Image) -> Result<Config, EngineError> {
-    phase(phase_span!("create.config"), |span| {
-        let c = merge_config(opts, image)?;
-        trace::note(
-            span,
-            format!(
-                "{:?}, {} env, workdir {}, user {}",
-                c.entrypoint.iter().chain(&c.cmd).collect::<Vec<_>>(),
-                c.env.len(),
-                c.working_dir,
-                if c.user.is_empty() { "root" } else { &c.user }
-            ),
-        );
-        Ok(c)
-    })
+    phase(
+        phase_span!("create.config", manifest_digest = tracing::field::Empty),
+        |span| {
+            // The manifest the image came from (a pulled image; a locally built one has none).
+            if !image.manifest_digest.is_empty() {
+                span.record("manifest_digest", image.manifest_digest.as_str());
+            }
+            let c = merge_config(opts, image)?;
+            trace::note(
+                span,
+                format!(
+                    "{:?}, {} env, workdir {}, user {}",
+                    c.entrypoint.iter().chain(&c.cmd).collect::<Vec<_>>(),
+                    c.env.len(),
+                    c.working_dir,
+                    if c.user.is_empty() { "root" } else { &c.user }
+                ),
+            );
+            Ok(c)
+        },
+    )
 }
 
 /// `create.mounts`: the volumes, bind mounts and tmpfs registered (named volumes created), under

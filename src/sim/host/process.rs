@@ -14,6 +14,9 @@ use super::{einval, me, set_me, SimHost, PID_ENV};
 use crate::host::Processes;
 use crate::sim::shell::{self, Outcome};
 
+/// The host condition under which the engine's process dies as it spawns a container's shim.
+pub const KILLED_MID_START: &str = "killed-mid-start";
+
 impl Processes for SimHost {
     fn kill(&self, pid: i32, signal: Signal) -> io::Result<()> {
         let real = self.real_of(pid)?;
@@ -49,6 +52,20 @@ impl Processes for SimHost {
     }
 
     fn spawn(&self, cmd: &mut Command, fds: &[(RawFd, RawFd)], setsid: bool) -> io::Result<Child> {
+        // The host condition `killed-mid-start`: the process running the engine (a daemon, or
+        // the CLI) is killed — `kill -9`, the OOM killer — the moment it asks for a container's
+        // shim: the start has mounted the rootfs and set up the network, no process of the
+        // container exists yet, and nobody is left to undo it.
+        if cmd.get_args().next().is_some_and(|a| a == "shim")
+            && std::env::var(crate::sim::scenario::HOST_FAULT_ENV).as_deref()
+                == Ok(KILLED_MID_START)
+        {
+            // SAFETY: the process ends itself, as the modelled kernel decided.
+            unsafe { libc::kill(libc::getpid(), libc::SIGKILL) };
+            loop {
+                std::thread::park();
+            }
+        }
         // The child continues from the modelled time of now.
         cmd.env(
             crate::sim::clock::CLOCK_ENV,

@@ -182,6 +182,29 @@ fn span(ids: &HashSet<&str>, trace_id: TraceId, s: &SpanRecord) -> SpanData {
     }
 }
 
+/// The operating system's pid of `process` in this trace: the writer's own, as the file says;
+/// the shim's, as the engine recorded it when it spawned the shim (`shim_pid`); the container's
+/// init, as the shim recorded it at the clone (or at the reap, in an exit trace).
+fn pid_of(trace: &TraceFile, process: &str) -> Option<u32> {
+    if let Some(pid) = trace.pids.get(process) {
+        return Some(*pid);
+    }
+    let attr = |name: Option<&str>, key: &str| {
+        trace
+            .spans
+            .iter()
+            .filter(|s| name.is_none_or(|n| s.name == n))
+            .find_map(|s| s.attrs.get(key)?.as_u64())
+            .and_then(|p| u32::try_from(p).ok())
+            .filter(|&p| p > 0)
+    };
+    match process {
+        "shim" => attr(None, "shim_pid"),
+        "init" => attr(Some("runtime.clone"), "pid").or_else(|| attr(Some("exit.reap"), "pid")),
+        _ => None,
+    }
+}
+
 /// The resource of `process`'s spans: `OTEL_RESOURCE_ATTRIBUTES` first, then what ctrace knows
 /// (which wins: `service.name` is per process, from `OTEL_SERVICE_NAME` for the CLI's).
 fn resource(trace: &TraceFile, process: &str) -> Resource {
@@ -207,7 +230,7 @@ fn resource(trace: &TraceFile, process: &str) -> Resource {
     if !trace.host.arch.is_empty() {
         attrs.push(kv("host.arch", &s(host_arch(&trace.host.arch))));
     }
-    let pid = trace.pids.get(process).copied();
+    let pid = pid_of(trace, process);
     if let Some(pid) = pid {
         attrs.push(KeyValue::new("process.pid", i64::from(pid)));
         // The writer's command line: the CLI's, or the daemon's at its start-up (a request's
@@ -239,6 +262,14 @@ fn resource(trace: &TraceFile, process: &str) -> Resource {
         if !c.image_id.is_empty() {
             attrs.push(kv("container.image.id", &s(&c.image_id)));
         }
+    }
+    // The manifest the image was pulled by, where the create recorded it.
+    if let Some(d) = trace
+        .spans
+        .iter()
+        .find_map(|s| s.attrs.get("manifest_digest")?.as_str())
+    {
+        attrs.push(kv("oci.manifest.digest", &s(d)));
     }
     let from_env = EnvResourceDetector::new().detect();
     Resource::builder_empty()
@@ -398,6 +429,39 @@ mod tests {
         assert_eq!(res(daemon, "process.pid"), None);
         assert_eq!(res(daemon, "process.command_args"), None);
         assert_eq!(res(daemon, "service.instance.id"), None);
+    }
+
+    #[test]
+    fn the_shim_and_the_init_get_the_pids_their_spans_recorded_and_a_pull_its_manifest() {
+        let mut t = trace();
+        let mut spawn = record("0000000000000011", None, "runtime.shim", "ctrace");
+        spawn.attrs.insert("shim_pid".into(), 4121.into());
+        let mut clone = record("0000000000000012", None, "runtime.clone", "shim");
+        clone.attrs.insert("pid".into(), 4123.into());
+        let reap = record("0000000000000013", None, "exit.reap", "init");
+        let mut config = record("0000000000000014", None, "create.config", "ctrace");
+        config
+            .attrs
+            .insert("manifest_digest".into(), "sha256:feed".into());
+        t.spans.extend([spawn, clone, reap, config]);
+        let b = batches(&t);
+        let of = |p: &str| {
+            b.iter()
+                .find(|b| res(b, "ctrace.process").unwrap().as_str() == p)
+                .unwrap()
+        };
+        assert_eq!(res(of("shim"), "process.pid"), Some(&OtelValue::I64(4121)));
+        assert_eq!(res(of("init"), "process.pid"), Some(&OtelValue::I64(4123)));
+        assert_eq!(
+            res(of("shim"), "service.instance.id").unwrap().as_str(),
+            "lab/shim/4121"
+        );
+        assert_eq!(
+            res(of("ctrace"), "oci.manifest.digest").unwrap().as_str(),
+            "sha256:feed"
+        );
+        // Without those spans, nothing is made up.
+        assert_eq!(res(&batches(&trace())[0], "oci.manifest.digest"), None);
     }
 
     #[test]
