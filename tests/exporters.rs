@@ -1000,6 +1000,7 @@ fn run_with_env(env: &Env, flag: bool, vars: &[(&str, &str)]) -> common::Run {
         "OTEL_TRACES_EXPORTER",
         "OTEL_SERVICE_NAME",
         "TRACEPARENT",
+        "TRACESTATE",
     ] {
         cmd.env_remove(v);
     }
@@ -1100,7 +1101,11 @@ fn a_callers_traceparent_makes_the_run_a_child_of_the_callers_span() {
     let r = run_with_env(
         &env,
         true,
-        &[("TRACEPARENT", &tp), ("OTEL_EXPORTER_OTLP_ENDPOINT", &http)],
+        &[
+            ("TRACEPARENT", &tp),
+            ("TRACESTATE", "congo=t61rcWkgMzE,rojo=00f067aa0ba902b7"),
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", &http),
+        ],
     );
     r.ok();
     assert!(complaints(&r).is_empty(), "{}", r.stderr);
@@ -1128,6 +1133,14 @@ fn a_callers_traceparent_makes_the_run_a_child_of_the_callers_span() {
     assert_eq!(hex(&run.trace_id), trace_id);
     assert_eq!(hex(&run.parent_span_id), parent);
     assert_eq!(run.flags & 0x300, 0x300, "the parent is marked remote");
+    assert_eq!(
+        run.trace_state, "congo=t61rcWkgMzE,rojo=00f067aa0ba902b7",
+        "the caller's tracestate goes along"
+    );
+    assert_eq!(
+        traces[0]["trace_state"],
+        "congo=t61rcWkgMzE,rojo=00f067aa0ba902b7"
+    );
 
     // Not a traceparent: one warning, a trace of its own.
     let r = run_with_env(&env, false, &[("TRACEPARENT", "00-nope-01")]);

@@ -258,6 +258,7 @@ pub fn bench(ctx: &Context, a: BenchArgs) -> Result<i32, Failure> {
         duration_ns: root.map_or(0, |r| r.duration_ns),
         argv: ctx.argv.clone(),
         pids: [("ctrace".to_string(), std::process::id())].into(),
+        trace_state: None,
         spans,
     };
     store::write(&engine.paths.traces(), &file).map_err(|e| Failure::new(1, e))?;

@@ -192,6 +192,20 @@ pub fn host_facts(runtime: &str) -> crate::trace::format::HostFacts {
     }
 }
 
+/// The caller's `TRACESTATE`, kept with a trace that continues the caller's `TRACEPARENT` (the
+/// shim inherits both from the CLI, so its traces carry it too).
+fn caller_trace_state(trace_id: &str) -> Option<String> {
+    let tp = std::env::var("TRACEPARENT").ok()?;
+    let (continued, _) = crate::trace::recorder::parse_traceparent(tp.trim())?;
+    if continued != trace_id {
+        return None;
+    }
+    std::env::var("TRACESTATE")
+        .ok()
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty())
+}
+
 /// Wraps finished spans into a trace file for `operation`. Its start and duration are the
 /// operation's root span's (the earliest span when there is no such root).
 pub fn trace_file(
@@ -210,6 +224,7 @@ pub fn trace_file(
         |r| r.start_unix_ns,
     );
     let duration = root.map_or(0, |r| r.duration_ns);
+    let trace_state = caller_trace_state(&trace_id);
     TraceFile {
         format: FORMAT.into(),
         trace_id,
@@ -226,6 +241,7 @@ pub fn trace_file(
         started_unix_ns: started,
         duration_ns: duration,
         argv,
+        trace_state,
         pids: crate::trace::recorder::process()
             .map(|p| [(p.to_string(), std::process::id())].into())
             .unwrap_or_default(),

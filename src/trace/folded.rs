@@ -270,6 +270,7 @@ mod tests {
             duration_ns: 100,
             argv: vec![],
             pids: Default::default(),
+            trace_state: None,
             spans,
         }
     }

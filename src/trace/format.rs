@@ -35,6 +35,10 @@ pub struct TraceFile {
     /// Added later: older files have none.
     #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
     pub pids: std::collections::BTreeMap<String, u32>,
+    /// The W3C `tracestate` of the caller whose trace this one continues (`TRACESTATE` beside a
+    /// `TRACEPARENT`), carried on every exported span. Added later: older files have none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trace_state: Option<String>,
     pub spans: Vec<SpanRecord>,
 }
 

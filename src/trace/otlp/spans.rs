@@ -118,7 +118,12 @@ fn exception_type(s: &SpanRecord) -> String {
     format!("ctrace.{}", s.name)
 }
 
-fn span(ids: &HashSet<&str>, trace_id: TraceId, s: &SpanRecord) -> SpanData {
+fn span(
+    ids: &HashSet<&str>,
+    trace_id: TraceId,
+    trace_state: &TraceState,
+    s: &SpanRecord,
+) -> SpanData {
     let failed = s.status == "error";
     let span_id = SpanId::from_hex(&s.span_id).unwrap_or(SpanId::INVALID);
     // A parent that is not in the file is the caller's (`TRACEPARENT`, a client's
@@ -157,7 +162,7 @@ fn span(ids: &HashSet<&str>, trace_id: TraceId, s: &SpanRecord) -> SpanData {
             span_id,
             TraceFlags::SAMPLED,
             false,
-            TraceState::default(),
+            trace_state.clone(),
         ),
         parent_span_id: s
             .parent_id
@@ -299,6 +304,12 @@ fn host_arch(rust: &str) -> &str {
 /// The trace as SDK span data, one batch per recording process (the CLI's first).
 pub fn batches(trace: &TraceFile) -> Vec<Batch> {
     let trace_id = TraceId::from_hex(&trace.trace_id).unwrap_or(TraceId::INVALID);
+    // The caller's tracestate; one that is not valid W3C is dropped, as the specification says.
+    let trace_state = trace
+        .trace_state
+        .as_deref()
+        .and_then(|t| t.parse::<TraceState>().ok())
+        .unwrap_or_default();
     let ids: HashSet<&str> = trace.spans.iter().map(|s| s.span_id.as_str()).collect();
     processes(&trace.spans)
         .into_iter()
@@ -307,7 +318,7 @@ pub fn batches(trace: &TraceFile) -> Vec<Batch> {
                 .spans
                 .iter()
                 .filter(|s| s.process == p || (s.process.is_empty() && p == "ctrace"))
-                .map(|s| span(&ids, trace_id, s))
+                .map(|s| span(&ids, trace_id, &trace_state, s))
                 .collect();
             Batch {
                 resource: resource(trace, &p),
