@@ -169,6 +169,9 @@ fn a_simulated_bench_reproduces_the_models_median_of_every_phase_within_ten_perc
             )
         })
         .collect();
+    // The image first (from the host's busybox, `CTRACE_PULL=never`): a bench that pulled it
+    // would time one pull among its runs, a phase of one sample.
+    s.run(&["run", "--rm", "busybox", "true"]).ok();
     let bench = s.run(&["bench", "-n", "300", "--format", "json", "busybox", "true"]);
     let bench: serde_json::Value = serde_json::from_str(&bench.ok().stdout).unwrap();
     assert_eq!(bench["failed"], 0);

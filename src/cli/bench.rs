@@ -257,7 +257,9 @@ pub fn bench(ctx: &Context, a: BenchArgs) -> Result<i32, Failure> {
         started_unix_ns: root.map_or(0, |r| r.start_unix_ns),
         duration_ns: root.map_or(0, |r| r.duration_ns),
         argv: ctx.argv.clone(),
-        pids: [("ctrace".to_string(), std::process::id())].into(),
+        pids: u32::try_from(crate::host::current().pid())
+            .map(|p| [("ctrace".to_string(), p)].into())
+            .unwrap_or_default(),
         trace_state: None,
         spans,
     };

@@ -242,8 +242,16 @@ pub fn trace_file(
         duration_ns: duration,
         argv,
         trace_state,
+        // The writer's pid as the host numbers it: the simulator's own pid space in a simulated
+        // run (so a seeded session stays reproducible byte for byte).
         pids: crate::trace::recorder::process()
-            .map(|p| [(p.to_string(), std::process::id())].into())
+            .and_then(|p| {
+                Some((
+                    p.to_string(),
+                    u32::try_from(crate::host::current().pid()).ok()?,
+                ))
+            })
+            .map(|kv| [kv].into())
             .unwrap_or_default(),
         spans,
     }
