@@ -354,17 +354,3 @@ fn copy_output(hub: &Hub, id: &str, out: Option<OwnedFd>, err: Option<OwnedFd>) 
         }
     }
 }
-
-/// Whether process `pid` (the host's numbering) has exited (or does not exist), waiting at most
-/// `ms` milliseconds.
-pub fn exited_within(pid: i32, ms: u16) -> bool {
-    let pid = crate::host::current().os_pid(pid);
-    if pid <= 0 {
-        return true;
-    }
-    let Some(fd) = crate::sys::process::exit_fd(pid) else {
-        return !crate::sys::process::alive(pid);
-    };
-    let mut fds = [PollFd::new(fd.as_fd(), PollFlags::POLLIN)];
-    matches!(poll(&mut fds, PollTimeout::from(ms)), Ok(n) if n > 0)
-}

@@ -179,20 +179,9 @@ fn kill_shim(shim: i32) {
         .filter_map(|c| c.parse::<i32>().ok())
     {
         unsafe { libc::kill(c, libc::SIGKILL) };
-        while !os_exited_within(c, 1000) {}
+        while !crate::sys::process::wait_gone(c, std::time::Duration::from_secs(1)) {}
     }
-    while !os_exited_within(shim, 1000) {}
-}
-
-/// [`super::attach::exited_within`] for a pid the operating system gave.
-fn os_exited_within(pid: i32, ms: u16) -> bool {
-    use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
-    use std::os::fd::AsFd;
-    let Some(fd) = crate::sys::process::exit_fd(pid) else {
-        return true;
-    };
-    let mut fds = [PollFd::new(fd.as_fd(), PollFlags::POLLIN)];
-    matches!(poll(&mut fds, PollTimeout::from(ms)), Ok(n) if n > 0)
+    while !crate::sys::process::wait_gone(shim, std::time::Duration::from_secs(1)) {}
 }
 
 /// Reconciles every container with what really runs (see the module docs).
@@ -217,7 +206,9 @@ pub fn restore(engine: &Engine) -> Result<Restored, EngineError> {
                 let code = if crate::host::current().alive(st.pid) {
                     let _ =
                         crate::host::current().kill(st.pid, crate::host::process::Signal::SIGKILL);
-                    while !super::attach::exited_within(st.pid, 1000) {}
+                    while !crate::host::current()
+                        .wait_gone(st.pid, std::time::Duration::from_secs(1))
+                    {}
                     crate::sys::exit::KILLED
                 } else {
                     crate::sys::exit::LOST

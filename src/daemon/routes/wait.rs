@@ -121,7 +121,10 @@ pub(super) async fn wait_for(
         let shim = state.as_ref().map_or(0, |s| s.shim_pid);
         if running && !now.supervised() {
             // Started by another process (an embedded ctrace, a previous daemon): watch its shim.
-            let _ = tokio::task::spawn_blocking(move || attach::exited_within(shim, 1000)).await;
+            let _ = tokio::task::spawn_blocking(move || {
+                crate::host::current().wait_gone(shim, std::time::Duration::from_secs(1))
+            })
+            .await;
             continue;
         }
         tokio::select! {
