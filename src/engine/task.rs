@@ -77,6 +77,11 @@ pub(super) fn spawn_shim(
     };
     let mut fds = vec![(write_end.as_raw_fd(), REPORT_FD)];
     fds.extend(gate.as_ref().map(|(r, _)| (r.as_raw_fd(), GATE_FD)));
+    // The shim's first span (`runtime.shim.start`) starts here, where its process does.
+    cmd.env(
+        crate::runtime::protocol::SHIM_SPAWNED_ENV,
+        recorder::now_unix_ns().to_string(),
+    );
     let mut child = crate::host::current()
         .spawn(&mut cmd, &fds, true)
         .map_err(EngineError::io("cannot start the shim", "ctrace shim"))?;
@@ -88,7 +93,7 @@ pub(super) fn spawn_shim(
     let (report, quit_at) = relay_pauses(&child, &mut reports, gate.map(|(_, w)| w));
     match report {
         Ok(Some(Report::Created { pid, spans })) => {
-            recorder::import(spans);
+            received_report(spans);
             trace::note(
                 &span,
                 format!("shim pid {shim_pid} reported init pid {pid}"),
@@ -116,6 +121,25 @@ pub(super) fn spawn_shim(
             })
         }
     }
+}
+
+/// Takes in the spans of the shim's `Created` report under a `runtime.report` span that starts
+/// where the last of them ended (the init's last step): the report's way back — the init's spans
+/// to the shim, the shim's and the init's to us, each serialised and parsed once — is time of
+/// the start too, and without this span it would be a gap no span explains.
+fn received_report(spans: Vec<crate::trace::format::SpanRecord>) {
+    let last = spans.iter().map(|s| s.start_unix_ns + s.duration_ns).max();
+    let span = phase_span!("runtime.report", spans = spans.len());
+    let _e = span.enter();
+    if let (Some(t), "real") = (last, crate::trace::clock::current().mode()) {
+        recorder::backdate_current(t);
+    }
+    let n = spans.len();
+    recorder::import(spans);
+    trace::note(
+        &span,
+        format!("{n} spans of the shim and the init received"),
+    );
 }
 
 /// `ctrace shim --root … --exec-root … --id …`, with the stdio and the environment the shim

@@ -214,9 +214,8 @@ fn helper_main(
         );
         e.code
     };
-    let me = host::current().pid();
     for dir in cg_dirs {
-        if let Err(e) = host::current().kfs_write(&dir.join("cgroup.procs"), &me.to_string()) {
+        if let Err(e) = super::cgroups::join_self(dir) {
             return fail(
                 out,
                 InitError::runtime(

@@ -3,21 +3,23 @@
 //! Runs in the child the shim cloned: pid 1 of a new pid namespace, in new mount, uts, ipc and
 //! (unless `--network host`) net namespaces. Its steps, each a span shipped back to the shim:
 //!
-//! 1. wait for the shim's go-ahead (the shim first moves us into the cgroup, so nothing we do
-//!    escapes the limits);
-//! 2. `init.namespaces` — join the namespaces the spec names by path (a bridge container's
+//! 1. wait for the shim's go-ahead (with `--step`, the shim pauses before giving it);
+//! 2. `init.cgroup` — move ourselves into the container's cgroup first, so nothing we do
+//!    escapes its limits ([`super::cgroups::join_self`]: a thread moving itself costs
+//!    microseconds where the shim moving our pid waited for an RCU grace period);
+//! 3. `init.namespaces` — join the namespaces the spec names by path (a bridge container's
 //!    netns, another container's for `--network container:`), before anything else so every
 //!    later step happens inside them ([`join_namespaces`]); skipped when there are none;
-//! 3. `init.mounts` — the rootfs and the standard mounts ([`rootfs::prepare`]);
-//! 4. `init.pivot_root` — swap the root and drop the host's ([`rootfs::pivot`], [`rootfs::finish`]);
-//! 5. `init.process` — hostname, rlimits, user, capabilities, no_new_privs, workdir, and check
+//! 4. `init.mounts` — the rootfs and the standard mounts ([`rootfs::prepare`]);
+//! 5. `init.pivot_root` — swap the root and drop the host's ([`rootfs::pivot`], [`rootfs::finish`]);
+//! 6. `init.process` — hostname, rlimits, user, capabilities, no_new_privs, workdir, and check
 //!    that the command exists ([`process::prepare`]);
-//! 6. `init.seccomp` — load the spec's seccomp filter (compiled by the shim before the clone),
+//! 7. `init.seccomp` — load the spec's seccomp filter (compiled by the shim before the clone),
 //!    the last thing before the exec fifo, as runc does once `no_new_privs` is set
 //!    ([`load_seccomp`]); skipped when the container runs unconfined;
-//! 7. tell the shim we are ready; with a terminal (`-t`), receive the pty slave the shim
+//! 8. tell the shim we are ready; with a terminal (`-t`), receive the pty slave the shim
 //!    allocated in our devpts and make it our stdio and controlling terminal;
-//! 8. block on the exec fifo until `start`, then `execve`.
+//! 9. block on the exec fifo until `start`, then `execve`.
 
 use std::fs::File;
 use std::io::{Read, Write};
@@ -36,6 +38,8 @@ use crate::{phase_span, trace};
 pub struct InitArgs<'a> {
     pub spec: &'a Spec,
     pub rootfs: &'a Path,
+    /// The container's cgroup, made by the shim (`runtime.cgroup`); the init joins it.
+    pub cgroup: &'a super::cgroups::Cgroup,
     /// The spec's seccomp filter, compiled by the shim (`None`: unconfined).
     pub seccomp: Option<&'a super::seccomp::Filter>,
     /// The init's end of the socketpair with the shim (close-on-exec).
@@ -62,6 +66,18 @@ pub fn fifo_handle(fifo: &Path) -> nix::Result<OwnedFd> {
     );
 }
 
+/// The length of the shim's go-ahead: `g` and the moment it was sent.
+const GO_LEN: usize = 9;
+
+/// The shim's go-ahead to the init: `g`, then the moment it is sent (the trace clock's
+/// nanoseconds, little-endian), where the init's first span starts — so the init's wake-up is
+/// inside a span, not a gap between the shim's and the init's.
+pub fn go_message(now_unix_ns: u64) -> [u8; GO_LEN] {
+    let mut m = [b'g'; GO_LEN];
+    m[1..].copy_from_slice(&now_unix_ns.to_le_bytes());
+    m
+}
+
 /// Opens the exec fifo for writing through the shim's [`fifo_handle`]: blocks until `start`
 /// opens it for reading.
 fn open_fifo_for_write(handle: &OwnedFd) -> std::io::Result<File> {
@@ -84,12 +100,13 @@ fn open_fifo_for_write(handle: &OwnedFd) -> std::io::Result<File> {
 
 /// The init's whole life. Never returns: it becomes the user's command or exits.
 pub fn run(mut args: InitArgs<'_>) -> ! {
-    let mut go = [0u8; 1];
-    if args.sync.read_exact(&mut go).is_err() {
+    let mut go = [0u8; GO_LEN];
+    if args.sync.read_exact(&mut go).is_err() || go[0] != b'g' {
         // The shim is gone; nobody would release or reap us.
         unsafe { libc::_exit(exit::ENGINE) };
     }
-    let prepared = setup(&args);
+    let released = u64::from_le_bytes(go[1..].try_into().unwrap_or_default());
+    let prepared = setup(&args, released);
     let spans = trace::recorder::take();
     let prepared = match prepared {
         Ok(p) => {
@@ -150,7 +167,7 @@ pub fn run(mut args: InitArgs<'_>) -> ! {
     unsafe { libc::_exit(err.code) }
 }
 
-fn setup(args: &InitArgs<'_>) -> Result<process::Prepared, InitError> {
+fn setup(args: &InitArgs<'_>, released: u64) -> Result<process::Prepared, InitError> {
     let injected = |span: &tracing::Span, phase: &str| {
         crate::phase::fault::check(phase)
             .map_err(|m| InitError {
@@ -159,6 +176,22 @@ fn setup(args: &InitArgs<'_>) -> Result<process::Prepared, InitError> {
             })
             .inspect_err(|e| trace::fail(span, e))
     };
+    {
+        let span = phase_span!("init.cgroup");
+        let _e = span.enter();
+        // From the shim's go-ahead (a simulated clock models the span's time instead).
+        if released > 0 && trace::clock::current().mode() == "real" {
+            trace::recorder::backdate_current(released);
+        }
+        injected(&span, "init.cgroup")?;
+        let how = args
+            .cgroup
+            .join_self()
+            .map_err(|e| InitError::runtime("cannot join the container's cgroup", e))
+            .inspect_err(|e| trace::fail(&span, e))?;
+        trace::note(&span, format!("moved itself in: {how}"));
+    }
+    step_pause("init.cgroup")?;
     if join_namespaces(args.spec)? {
         step_pause("init.namespaces")?;
     }

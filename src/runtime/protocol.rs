@@ -10,6 +10,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::trace::format::SpanRecord;
 
+/// Tells the shim when the engine spawned it (nanoseconds since the epoch, by the trace's clock),
+/// so the shim's first span, `runtime.shim.start`, covers its exec too.
+pub const SHIM_SPAWNED_ENV: &str = "CTRACE_SHIM_SPAWNED_NS";
+
 /// Shim → engine.
 #[derive(Debug, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]

@@ -77,6 +77,17 @@ pub fn main(args: ShimArgs) -> i32 {
     step_gate::arm_from_env();
     let traceparent = std::env::var("TRACEPARENT").ok();
     trace::install("shim", traceparent.as_deref(), None);
+    let started = phase_span!("runtime.shim.start");
+    let entered = started.enter();
+    // From the engine's spawn: the fork, the exec, the loader, this process's start-up. (A
+    // simulated clock models the span's time instead.)
+    let spawned = std::env::var(crate::runtime::protocol::SHIM_SPAWNED_ENV).ok();
+    if let (Some(t), "real") = (
+        spawned.and_then(|v| v.parse::<u64>().ok()),
+        trace::clock::current().mode(),
+    ) {
+        recorder::backdate_current(t);
+    }
     // The daemon's (or the CLI's) OTLP settings: the exit and restart traces go out live, each
     // by an exporter process of its own (the shim stays single-threaded: it clones).
     trace::otlp::live::start_in_children_from_env();
@@ -100,7 +111,24 @@ pub fn main(args: ShimArgs) -> i32 {
     };
     let kind = cfg.host_config.runtime;
     let bundle = engine.paths.bundle(&cfg.id);
-    let created = match create(&engine, &cfg, kind, &bundle, args.attach) {
+    let spec = match Spec::load(bundle.join("config.json")) {
+        Ok(s) => s,
+        Err(e) => {
+            let message = format!("cannot load the bundle's config.json: {e}");
+            let _ = send(&mut report, &fail(crate::sys::exit::ENGINE, message));
+            return 1;
+        }
+    };
+    trace::note(
+        &started,
+        format!(
+            "ctrace shim pid {} up, the container's config and spec read",
+            host::current().pid()
+        ),
+    );
+    drop(entered);
+    drop(started);
+    let created = match create(&engine, &cfg, &spec, kind, &bundle, args.attach) {
         Ok(c) => c,
         Err(e) => {
             let _ = send(&mut report, &fail(e.code, e.message));
@@ -199,16 +227,15 @@ fn runtime_err(ctx: &str, e: impl std::fmt::Display) -> CreateError {
 fn create(
     engine: &Engine,
     cfg: &ContainerConfig,
+    spec: &Spec,
     kind: Kind,
     bundle: &std::path::Path,
     attach: bool,
 ) -> Result<Created, CreateError> {
-    let spec = Spec::load(bundle.join("config.json"))
-        .map_err(|e| runtime_err("cannot load the bundle's config.json", e))?;
     let (out_r, out_w) = pipe().map_err(|e| runtime_err("cannot create stdout pipe", e))?;
     let (err_r, err_w) = pipe().map_err(|e| runtime_err("cannot create stderr pipe", e))?;
     if kind == Kind::Embedded && (cfg.config.tty || cfg.config.open_stdin) {
-        return create_interactive(engine, cfg, &spec, bundle, attach);
+        return create_interactive(engine, cfg, spec, bundle, attach);
     }
     match kind {
         Kind::Runc => {
@@ -228,7 +255,7 @@ fn create(
             })
         }
         Kind::Embedded => {
-            let (pid, sync) = clone_init(engine, &cfg.id, &spec, bundle, None, out_w, err_w)?;
+            let (pid, sync) = clone_init(engine, &cfg.id, spec, bundle, None, out_w, err_w)?;
             Ok(Created {
                 pid,
                 sync: Some(sync),
@@ -354,6 +381,13 @@ fn clone_init(
         })
         .map_err(undo_cgroup)?;
 
+    // The clone's preparations (the sync socket, the fifo, the filter) are part of its span.
+    let flags = clone_flags(spec);
+    let span = phase_span!("runtime.clone", flags = %flag_names(flags));
+    if let Err(m) = fault::check("runtime.clone") {
+        span.in_scope(|| trace::fail(&span, &m));
+        return Err(undo_cgroup(runtime_err("clone failed", m)));
+    }
     let rootfs = bundle.join(
         spec.root()
             .as_ref()
@@ -379,12 +413,6 @@ fn clone_init(
         .map_err(|e| runtime_err("cannot prepare the seccomp filter", e))
         .map_err(undo_cgroup)?;
 
-    let flags = clone_flags(spec);
-    let span = phase_span!("runtime.clone", flags = %flag_names(flags));
-    if let Err(m) = fault::check("runtime.clone") {
-        span.in_scope(|| trace::fail(&span, &m));
-        return Err(undo_cgroup(runtime_err("clone failed", m)));
-    }
     let (init_fd, out_fd, err_fd, fifo_fd) = (
         init_sync.as_raw_fd(),
         out_w.as_raw_fd(),
@@ -405,6 +433,7 @@ fn clone_init(
         let args = init::InitArgs {
             spec,
             rootfs: &rootfs,
+            cgroup: &cgroup,
             seccomp: seccomp.as_ref(),
             sync: unsafe { UnixStream::from_raw_fd(init_fd) },
             fifo: unsafe { init::owned(fifo_fd) },
@@ -430,11 +459,8 @@ fn clone_init(
         kill_and_reap(pid);
         undo_cgroup(e)
     };
-    cgroup
-        .add_pid(pid)
-        .map_err(|e| runtime_err("cannot move the init into its cgroup", e))
-        .map_err(kill_init)?;
-    // Paused here, the init exists in its namespaces and cgroup and waits for our go-ahead.
+    // Paused here, the init exists in its namespaces and waits for our go-ahead; its first step
+    // then is to move itself into its cgroup (`init.cgroup`).
     step_gate::pause("runtime.clone", pid)
         .map_err(|m| CreateError {
             code: EXIT_ABORTED,
@@ -442,7 +468,7 @@ fn clone_init(
         })
         .map_err(kill_init)?;
     shim_sync
-        .write_all(b"g")
+        .write_all(&init::go_message(recorder::now_unix_ns()))
         .map_err(|e| runtime_err("cannot release the init", e))
         .map_err(kill_init)?;
     let mut reader = BufReader::new(

@@ -277,6 +277,18 @@ impl Replayer {
                 };
                 let _ = self.m.umount(pid, &target, true);
             }
+            // The init moving itself in (`init.cgroup`): `0` means the writer.
+            "write tasks" | "write cgroup.procs" if attr(e, "value") == "0" => {
+                if let Some(rel) = Self::cgroup_rel(&attr(e, "path")) {
+                    let dir = rel.rsplit_once('/').map_or("", |(d, _)| d).to_string();
+                    self.m.process(pid, 0, "").cgroup = dir.clone();
+                    self.m
+                        .cgroups
+                        .entry(dir)
+                        .or_default()
+                        .insert("cgroup.procs".into(), pid.to_string());
+                }
+            }
             "mkdir" | "rmdir" | "write cgroup.procs" => self.cgroup_dir(e),
             n if n.starts_with("write ") => self.cgroup_write(e),
             "sethostname" => {

@@ -47,11 +47,17 @@ impl KernelFs for SimHost {
         };
         let (dir, file) = rel.rsplit_once('/').unwrap_or(("", rel.as_str()));
         let (dir, file, value) = (dir.to_string(), file.to_string(), value.trim().to_string());
+        let writer = me();
         let stop = self.change(|m| {
             let files = m.cgroups.get_mut(&dir).ok_or_else(enoent)?;
             match file.as_str() {
                 "cgroup.procs" | "tasks" => {
-                    let pid: i32 = value.parse().map_err(|_| einval())?;
+                    // `0` is the writer itself (the init moving itself in, `init.cgroup`).
+                    let pid = match value.parse::<i32>().map_err(|_| einval())? {
+                        0 => writer,
+                        p => p,
+                    };
+                    let value = pid.to_string();
                     let procs = files.entry(file.clone()).or_default();
                     if !procs.lines().any(|l| l == value) {
                         procs.push_str(&format!("{value}\n"));
