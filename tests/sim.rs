@@ -327,7 +327,12 @@ fn shape(trace: &Value) -> (Tree, Events) {
             // The offline image is made on first use, in whichever root asks first.
             // Events about cgroups depend on the cgroup version (a v1 host also unshares the
             // cgroup namespace a second time: its other hierarchies do not show `/`).
-            if !ev.is_empty() && !ev.starts_with("image ") && !ev.to_lowercase().contains("cgroup")
+            // cgroup files differ by version (the model is v2): `write tasks` is v1's
+            // `write cgroup.procs`.
+            if !ev.is_empty()
+                && !ev.starts_with("image ")
+                && !ev.to_lowercase().contains("cgroup")
+                && ev != "write tasks"
             {
                 events.insert((name.clone(), ev.to_string()));
             }
