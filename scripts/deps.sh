@@ -8,11 +8,13 @@
 #   docker-registry a real OCI registry on 127.0.0.1 that the pull tests and bench/pull.sh use
 #   skopeo          pushes the test images into it (and is what bench/pull.sh compares with)
 #   apache2-utils   htpasswd, for the registry with basic auth
-#   docker.io       only for its `docker` client: the daemon tests drive `ctrace daemon` with the
-#                   stock docker CLI (Debian 12 ships the client only inside docker.io; the tests
-#                   never start dockerd)
+#   docker.io       its `docker` client: the daemon tests drive `ctrace daemon` with the stock
+#                   docker CLI (Debian 12 ships the client only inside docker.io); and dockerd,
+#                   the peer bench/report.py measures against (started only if none runs)
 #   libseccomp-dev  libseccomp, which compiles the containers' seccomp profiles (the build links
 #                   it: the `libseccomp` crate)
+#   hyperfine, time the benchmarks' timers (bench/report.py, whose smoke mode tests/bench.rs
+#                   runs: hyperfine for medians, /usr/bin/time for an exporter's peak memory)
 #   chromium        the headless browser in which tests/player.rs clicks through the book's
 #                   step-through player (offline, from file://)
 # from PyPI:
@@ -40,6 +42,8 @@ command -v skopeo >/dev/null 2>&1 || need+=(skopeo)
 command -v htpasswd >/dev/null 2>&1 || need+=(apache2-utils)
 command -v docker >/dev/null 2>&1 || need+=(docker.io)
 command -v chromium >/dev/null 2>&1 || need+=(chromium)
+command -v hyperfine >/dev/null 2>&1 || need+=(hyperfine)
+[ -x /usr/bin/time ] || need+=(time)
 dpkg-query -W -f='${Status}' libseccomp-dev 2>/dev/null | grep -q 'ok installed' || need+=(libseccomp-dev)
 if ((${#need[@]})); then
   export DEBIAN_FRONTEND=noninteractive

@@ -52,6 +52,10 @@ impl JsonLog {
 }
 
 /// Runs until the container's process has exited and its output is drained; reaps it.
+/// How long a running container's shim waits, with nothing to do, before it gives back the
+/// memory its start-up touched.
+const RELEASE_AFTER: std::time::Duration = std::time::Duration::from_secs(1);
+
 pub fn pump(
     args: &ShimArgs,
     engine: &Engine,
@@ -91,6 +95,10 @@ pub fn pump(
     let mut exited = pidfd.is_none();
     let mut buf = vec![0u8; 64 * 1024];
     let mut health = super::health::Monitor::new(cfg);
+    // Once the container runs and nothing happened for a while, the shim gives back the pages
+    // its start-up touched (`sys::memory::release_idle`): a hundred idle shims then cost a
+    // hundred small heaps, not a hundred copies of the binary's working set.
+    let mut release_at: Option<std::time::Instant> = None;
 
     loop {
         let open_streams = streams.iter().filter(|s| s.pipe.is_some()).count();
@@ -118,12 +126,18 @@ pub fn pump(
             which.push(30);
         }
         // After the exit, give writers that outlived the init a moment, not forever.
+        let release_in = release_at.map(|t| t.saturating_duration_since(std::time::Instant::now()));
         let timeout = if exited {
             PollTimeout::from(2000u16)
-        } else if let Some(h) = &health {
-            PollTimeout::from(h.due_in().as_millis().min(60_000) as u16)
         } else {
-            PollTimeout::NONE
+            let due = [health.as_ref().map(|h| h.due_in()), release_in]
+                .into_iter()
+                .flatten()
+                .min();
+            due.map_or(PollTimeout::NONE, |d| {
+                // Rounded up: a timeout rounded down to 0 would spin until it is due.
+                PollTimeout::from(d.as_micros().div_ceil(1000).min(60_000) as u16)
+            })
         };
         match poll(&mut fds, timeout) {
             Ok(0) if exited => break,
@@ -131,6 +145,10 @@ pub fn pump(
                 drop(fds);
                 if let Some(h) = health.as_mut() {
                     h.run_if_due(engine, cfg, pid);
+                }
+                if release_at.is_some_and(|t| t <= std::time::Instant::now()) {
+                    release_at = None;
+                    crate::sys::memory::release_idle();
                 }
                 continue;
             }
@@ -187,6 +205,7 @@ pub fn pump(
                                 },
                             );
                             sync = None;
+                            release_at = Some(std::time::Instant::now() + RELEASE_AFTER);
                         }
                     }
                 }

@@ -14,6 +14,7 @@ pub mod atomic;
 pub mod capability;
 pub mod exit;
 pub mod flock;
+pub mod memory;
 pub mod mountinfo;
 pub mod pipe;
 pub mod process;
