@@ -293,11 +293,12 @@ fn mount_rootfs<'a>(cx: &Ctx<'a>, rollback: &mut Rollback<'a>) -> Result<(), Eng
         phase_span!("start.mount", rootfs = %rootfs.display()),
         |span| {
             std::fs::create_dir_all(bundle).map_err(EngineError::io("cannot create", bundle))?;
-            overlay::mount_rootfs(
+            let volatile = overlay::mount_rootfs(
                 &cx.cfg.layers,
                 &cx.engine.paths.upper(&cx.id),
                 &cx.engine.paths.work(&cx.id),
                 rootfs,
+                cx.cfg.host_config.auto_remove,
             )?;
             let (r, b) = (rootfs.clone(), bundle.clone());
             rollback.push("unmount the rootfs", move || {
@@ -308,8 +309,9 @@ fn mount_rootfs<'a>(cx: &Ctx<'a>, rollback: &mut Rollback<'a>) -> Result<(), Eng
             trace::note(
                 span,
                 format!(
-                    "overlay {} lower + upper → {}",
+                    "overlay {} lower + upper{} → {}",
                     cx.cfg.layers.len(),
+                    if volatile { " (volatile: --rm)" } else { "" },
                     rootfs.display()
                 ),
             );

@@ -46,13 +46,18 @@ pub fn options(layers: &[PathBuf], upper: &Path, work: &Path) -> String {
     )
 }
 
-/// Mounts the overlay at `target` (created if missing).
+/// Mounts the overlay at `target` (created if missing). `volatile`: the upper layer is thrown
+/// away when the container exits (`--rm`), so overlayfs may skip every sync of it — above all
+/// the `syncfs` of the whole upper filesystem at unmount, which waits for everything any process
+/// has written there. Returns whether the mount is volatile (a kernel before 5.10 refuses the
+/// option: then it is an ordinary mount).
 pub fn mount_rootfs(
     layers: &[PathBuf],
     upper: &Path,
     work: &Path,
     target: &Path,
-) -> Result<(), OverlayError> {
+    volatile: bool,
+) -> Result<bool, OverlayError> {
     if layers.is_empty() {
         return Err(OverlayError::NoLayers);
     }
@@ -61,18 +66,34 @@ pub fn mount_rootfs(
         source,
     };
     std::fs::create_dir_all(target).map_err(err)?;
-    let opts = options(layers, upper, work);
-    host::current()
-        .mount(
+    let mount = |opts: &str| {
+        host::current().mount(
             Some(Path::new("overlay")),
             target,
             Some("overlay"),
             MsFlags::empty(),
-            Some(opts.as_str()),
+            Some(opts),
         )
-        .map_err(err)?;
-    kernel_event!(target = %target.display(), lowers = layers.len(), options = %opts, "mount(overlay)");
-    Ok(())
+    };
+    let plain = options(layers, upper, work);
+    if volatile {
+        // A volatile mount leaves `work/incompat/volatile` behind, and overlayfs refuses to mount
+        // over it again (the upper may be torn after a crash). This container's upper is
+        // disposable, so an earlier run's marker (`restart` of an `--rm` container) goes.
+        let _ = std::fs::remove_dir_all(work.join("work").join("incompat"));
+        let opts = format!("{plain},volatile");
+        match mount(&opts) {
+            Ok(()) => {
+                kernel_event!(target = %target.display(), lowers = layers.len(), options = %opts, "mount(overlay)");
+                return Ok(true);
+            }
+            Err(e) if e.raw_os_error() != Some(libc::EINVAL) => return Err(err(e)),
+            Err(_) => {}
+        }
+    }
+    mount(&plain).map_err(err)?;
+    kernel_event!(target = %target.display(), lowers = layers.len(), options = %plain, "mount(overlay)");
+    Ok(false)
 }
 
 /// Unmounts `target`; not mounted is fine (cleanup is idempotent).
