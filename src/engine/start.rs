@@ -619,7 +619,7 @@ fn create_task<'a>(
                     && !cx.cfg.config.tty,
                 tty: cx.cfg.config.tty,
             };
-            let (shim, reports, pid) = spawn_shim(cx.engine, &cx.id, stdio)?;
+            let (shim, reports, pid, report) = spawn_shim(cx.engine, &cx.id, stdio)?;
             let shim_pid = crate::host::current().child_pid(&shim);
             // Registered inside the phase: a `--step` abort right after it must undo it too.
             let (paths, cg, h) = (cx.engine.paths.clone(), cx.cgroups_path.clone(), hierarchy);
@@ -628,6 +628,7 @@ fn create_task<'a>(
                 undo_task(&paths, &id, kind, pid, shim_pid);
                 Cgroup::open(&h, &cg).remove().map_err(|e| e.to_string())
             });
+            report?;
             crate::phase::step::learn_processes(shim_pid, pid);
             span.record("pid", pid);
             trace::note(

@@ -47,13 +47,18 @@ pub(super) struct ShimStdio {
     pub tty: bool,
 }
 
+/// What [`spawn_shim`] hands back once the shim reported `Created`: the shim, the line to it,
+/// the init's pid, and how taking in the report went (`runtime.report`: a failure there comes
+/// after the shim and the init exist, so the caller undoes them with the rest of the start).
+pub(super) type Spawned = (Child, BufReader<File>, i32, Result<(), EngineError>);
+
 /// Spawns `ctrace shim` for `id` and waits for its `Created` report (relaying its `--step`
-/// pauses meanwhile): the shim, the line to it and the init's pid.
+/// pauses meanwhile).
 pub(super) fn spawn_shim(
     engine: &Engine,
     id: &str,
     stdio: ShimStdio,
-) -> Result<(Child, BufReader<File>, i32), EngineError> {
+) -> Result<Spawned, EngineError> {
     let span = phase_span!(
         "runtime.shim",
         attach = stdio.io != ShimIo::Detached,
@@ -93,12 +98,12 @@ pub(super) fn spawn_shim(
     let (report, quit_at) = relay_pauses(&child, &mut reports, gate.map(|(_, w)| w));
     match report {
         Ok(Some(Report::Created { pid, spans })) => {
-            received_report(spans);
+            let report = received_report(spans);
             trace::note(
                 &span,
                 format!("shim pid {shim_pid} reported init pid {pid}"),
             );
-            Ok((child, reports, pid))
+            Ok((child, reports, pid, report))
         }
         Ok(Some(Report::Failed {
             code,
@@ -127,7 +132,7 @@ pub(super) fn spawn_shim(
 /// where the last of them ended (the init's last step): the report's way back — the init's spans
 /// to the shim, the shim's and the init's to us, each serialised and parsed once — is time of
 /// the start too, and without this span it would be a gap no span explains.
-fn received_report(spans: Vec<crate::trace::format::SpanRecord>) {
+fn received_report(spans: Vec<crate::trace::format::SpanRecord>) -> Result<(), EngineError> {
     let last = spans.iter().map(|s| s.start_unix_ns + s.duration_ns).max();
     let span = phase_span!("runtime.report", spans = spans.len());
     let _e = span.enter();
@@ -136,10 +141,14 @@ fn received_report(spans: Vec<crate::trace::format::SpanRecord>) {
     }
     let n = spans.len();
     recorder::import(spans);
+    crate::phase::fault::check("runtime.report")
+        .map_err(EngineError::Injected)
+        .inspect_err(|e| trace::fail(&span, e))?;
     trace::note(
         &span,
         format!("{n} spans of the shim and the init received"),
     );
+    Ok(())
 }
 
 /// `ctrace shim --root … --exec-root … --id …`, with the stdio and the environment the shim

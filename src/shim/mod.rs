@@ -88,6 +88,13 @@ pub fn main(args: ShimArgs) -> i32 {
     ) {
         recorder::backdate_current(t);
     }
+    if let Err(m) = fault::check("runtime.shim.start") {
+        trace::fail(&started, &m);
+        drop(entered);
+        drop(started);
+        let _ = send(&mut report, &fail(crate::sys::exit::ENGINE, m));
+        return 1;
+    }
     // The daemon's (or the CLI's) OTLP settings: the exit and restart traces go out live, each
     // by an exporter process of its own (the shim stays single-threaded: it clones).
     trace::otlp::live::start_in_children_from_env();
