@@ -448,7 +448,8 @@ fn a_simulated_read_only_bind_is_read_only_below_and_an_old_kernel_says_how_to_d
     let r = old_kernel(&args);
     assert_ne!(r.code, 0);
     assert!(
-        r.stderr.contains("this kernel has no mount_setattr(2) (Linux 5.12 or later)")
+        r.stderr
+            .contains("this kernel has no mount_setattr(2) (Linux 5.12 or later)")
             && r.stderr.contains("readonly,bind-recursive=writable"),
         "{}",
         r.stderr

@@ -142,8 +142,18 @@ fn a_read_only_bind_is_read_only_in_its_submounts_too() {
     assert!(src.join("sub/below").exists());
 
     // -v /:/host:ro: /host/proc, /host/sys, /host/dev and every other submount read-only.
-    let list = "awk '$5 ~ \"^/host/\" { split($6, o, \",\"); print $5, o[1] }' /proc/self/mountinfo";
-    let r = env.run(&["run", "--rm", "-v", "/:/host:ro", "busybox", "sh", "-c", list]);
+    let list =
+        "awk '$5 ~ \"^/host/\" { split($6, o, \",\"); print $5, o[1] }' /proc/self/mountinfo";
+    let r = env.run(&[
+        "run",
+        "--rm",
+        "-v",
+        "/:/host:ro",
+        "busybox",
+        "sh",
+        "-c",
+        list,
+    ]);
     let out = &r.ok().stdout;
     for sub in ["/host/proc ", "/host/sys ", "/host/dev "] {
         assert!(out.contains(sub), "{sub} is not mounted in:\n{out}");
