@@ -135,6 +135,12 @@ pub fn main() -> i32 {
         daemon,
         sim: session,
     };
+    // Every trace this process writes applies the retention the settings file asks for.
+    match &cli.command {
+        Command::Daemon(a) => traces::retain_from_settings(&ctx.engine, a.max_traces),
+        Command::Trace(_) | Command::Completion { .. } => {}
+        _ => traces::retain_from_settings(&ctx.engine, None),
+    }
     let result = match cli.command {
         Command::Run(a) => container::run(&ctx, ctx.backend().as_ref(), a),
         Command::Create(a) => container::create(&ctx, ctx.backend().as_ref(), a),
