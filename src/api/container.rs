@@ -404,6 +404,10 @@ impl CreateBody {
     pub fn into_options(self, name: Option<String>) -> Result<CreateOptions, String> {
         let (c, h) = (self.config, self.host_config);
         options::cpu(h.cpu_shares, h.cpu_quota, h.cpu_period, h.nano_cpus)?;
+        // 0 and -1 are unlimited (as the docker CLI sends them); below that is a mistake.
+        if h.pids_limit < -1 {
+            options::resources(0, 0, h.pids_limit, 0, 1)?;
+        }
         if c.image.is_empty() {
             return Err("no image given: set Image in the config".into());
         }

@@ -661,7 +661,11 @@ pub enum VolumeCommand {
 #[derive(Debug, Subcommand)]
 pub enum NetworkCommand {
     /// Remove the bridge (--bridge), its address and rules, if no container uses it.
-    Prune,
+    Prune {
+        /// Remove it even if this root did not make it (a bridge left by a deleted --root).
+        #[arg(short = 'f', long)]
+        force: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]

@@ -777,3 +777,22 @@ fn a_bad_settings_file_is_an_error_naming_the_key() {
     assert!(msg.contains("max-layer-size"), "{msg}");
     assert_pristine(dir.path(), &s);
 }
+
+#[test]
+fn a_docker_save_tag_with_a_digest_is_refused_and_nothing_is_imported() {
+    let (dir, s) = store();
+    let (lower, _) = two_layers();
+    let digest = format!("busybox@sha256:{}", "a".repeat(64));
+    for tag in [digest.as_str(), "busybox:1@sha256:0000000000000000000000000000000000000000000000000000000000000000"] {
+        let archive = docker_save_tar(&[SaveImage {
+            config: config_json(&[&lower], &["sh"]),
+            layers: vec![("l1", &lower)],
+            repo_tags: vec![tag],
+        }]);
+        let path = write(dir.path(), "save.tar", &archive);
+        let msg = s.import_archive(&path, None).unwrap_err().to_string();
+        assert!(msg.contains("has a tag with a digest"), "{msg}");
+        assert!(msg.contains("a RepoTags entry is NAME:TAG"), "{msg}");
+        assert_pristine(dir.path(), &s);
+    }
+}

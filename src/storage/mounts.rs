@@ -46,6 +46,12 @@ pub enum MountError {
     NotShared { src: String, mount: String },
     #[error("path {src} is mounted on {mount} but it is not a shared or slave mount: make it one (mount --make-shared {mount}) or drop bind-propagation")]
     NotSharedOrSlave { src: String, mount: String },
+    #[error("invalid mount config for type \"{typ}\": {path} is reserved for the container's own {what}: mount elsewhere (for example on /host{path})")]
+    Reserved {
+        typ: &'static str,
+        path: &'static str,
+        what: &'static str,
+    },
     #[error("Duplicate mount point: {0}")]
     Duplicate(String),
     #[error(transparent)]
@@ -63,8 +69,16 @@ pub fn oci(mp: &MountPoint) -> Mount {
         Kind::Tmpfs => {
             m.set_typ(Some("tmpfs".into()));
             m.set_source(Some("tmpfs".into()));
-            let mut o: Vec<String> = ["noexec", "nosuid", "nodev", rw]
+            // A tmpfs on /dev holds the container's device nodes: nodev would make /dev/null
+            // unusable (docker's default does; here it is left out unless asked for).
+            let defaults: &[&str] = if mp.destination == "/dev" {
+                &["noexec", "nosuid"]
+            } else {
+                &["noexec", "nosuid", "nodev"]
+            };
+            let mut o: Vec<String> = defaults
                 .iter()
+                .chain([&rw])
                 .map(|s| s.to_string())
                 .collect();
             o.extend(mp.tmpfs_options.iter().cloned());
@@ -119,6 +133,11 @@ fn check_target(typ: &'static str, dst: &str) -> Result<String, MountError> {
     let clean = clean(dst);
     if clean == "/" {
         return Err(MountError::RootTarget { typ });
+    }
+    for (path, what) in [("/proc", "procfs"), ("/sys", "sysfs")] {
+        if clean == path {
+            return Err(MountError::Reserved { typ, path, what });
+        }
     }
     Ok(clean)
 }
@@ -688,6 +707,26 @@ mod tests {
             parse_mount("type=bind,source=/etc,target=/e,foo=1"),
             Err(MountError::MountFlag { .. })
         ));
+    }
+
+    #[test]
+    fn proc_and_sys_are_reserved_for_the_containers_own() {
+        for spec in ["/tmp:/proc", "/tmp:/sys/", "v:/proc:ro"] {
+            let e = parse_volume(spec).unwrap_err().to_string();
+            assert!(e.contains("is reserved for the container's own"), "{e}");
+        }
+        assert!(parse_mount("type=bind,src=/tmp,dst=/sys").is_err());
+        assert!(parse_tmpfs("/proc").is_err());
+        assert!(parse_volume("/tmp:/proc/x").is_ok());
+        assert!(parse_volume("/tmp:/system").is_ok());
+    }
+
+    #[test]
+    fn a_tmpfs_on_dev_keeps_device_nodes_usable() {
+        let dev = oci(&parse_tmpfs("/dev").unwrap());
+        assert!(!dev.options().as_ref().unwrap().contains(&"nodev".to_string()));
+        let run = oci(&parse_tmpfs("/run").unwrap());
+        assert!(run.options().as_ref().unwrap().contains(&"nodev".to_string()));
     }
 
     #[test]
