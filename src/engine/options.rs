@@ -268,7 +268,8 @@ pub fn hostname(h: &str) -> Result<(), String> {
     let ok = !h.is_empty()
         && h.len() <= 64
         && h.as_bytes()[0].is_ascii_alphanumeric()
-        && h.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.');
+        && h.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.');
     if ok {
         Ok(())
     } else {
@@ -411,14 +412,18 @@ mod tests {
             assert!(e.contains(want), "{e}");
             assert!(!e.contains('\n'));
         }
-        assert!(cpu(0, MAX_CPU_QUOTA + 1, 0, 0).unwrap_err().contains("larger than"));
+        assert!(cpu(0, MAX_CPU_QUOTA + 1, 0, 0)
+            .unwrap_err()
+            .contains("larger than"));
     }
 
     #[test]
     fn a_hostname_is_letters_digits_dashes_and_dots() {
         assert!(hostname("web-1.example").is_ok());
         for bad in ["a\nb", "a b", "-a", "", &"a".repeat(65), "a/b"] {
-            assert!(hostname(bad).unwrap_err().starts_with("invalid hostname format: "));
+            assert!(hostname(bad)
+                .unwrap_err()
+                .starts_with("invalid hostname format: "));
         }
     }
 

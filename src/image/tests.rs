@@ -783,7 +783,10 @@ fn a_docker_save_tag_with_a_digest_is_refused_and_nothing_is_imported() {
     let (dir, s) = store();
     let (lower, _) = two_layers();
     let digest = format!("busybox@sha256:{}", "a".repeat(64));
-    for tag in [digest.as_str(), "busybox:1@sha256:0000000000000000000000000000000000000000000000000000000000000000"] {
+    for tag in [
+        digest.as_str(),
+        "busybox:1@sha256:0000000000000000000000000000000000000000000000000000000000000000",
+    ] {
         let archive = docker_save_tar(&[SaveImage {
             config: config_json(&[&lower], &["sh"]),
             layers: vec![("l1", &lower)],

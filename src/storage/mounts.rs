@@ -724,9 +724,17 @@ mod tests {
     #[test]
     fn a_tmpfs_on_dev_keeps_device_nodes_usable() {
         let dev = oci(&parse_tmpfs("/dev").unwrap());
-        assert!(!dev.options().as_ref().unwrap().contains(&"nodev".to_string()));
+        assert!(!dev
+            .options()
+            .as_ref()
+            .unwrap()
+            .contains(&"nodev".to_string()));
         let run = oci(&parse_tmpfs("/run").unwrap());
-        assert!(run.options().as_ref().unwrap().contains(&"nodev".to_string()));
+        assert!(run
+            .options()
+            .as_ref()
+            .unwrap()
+            .contains(&"nodev".to_string()));
     }
 
     #[test]
