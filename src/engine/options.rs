@@ -318,7 +318,7 @@ pub fn resources(
             );
         }
     }
-    if pids_limit < -1 || pids_limit > MAX_PIDS {
+    if !(-1..=MAX_PIDS).contains(&pids_limit) {
         return Err(format!(
             "invalid pids limit {pids_limit}: give a number from 1 to {MAX_PIDS}, or -1 for unlimited"
         ));
