@@ -130,6 +130,21 @@ fn a_read_only_bind_is_read_only_in_its_submounts_too() {
     assert_eq!(out.matches("Read-only file system").count(), 2, "{out}");
     assert!(!src.join("sub/below").exists());
 
+    // runc (≥ 1.1) reads the same `rro` from config.json.
+    let r = env.run(&[
+        "run",
+        "--rm",
+        "--runtime",
+        "runc",
+        "-v",
+        &spec,
+        "busybox",
+        "sh",
+        "-c",
+        write,
+    ]);
+    assert_eq!(r.ok().stdout.matches("Read-only file system").count(), 2);
+
     // --mount …,readonly does the same.
     let m = format!("type=bind,source={},target=/r,readonly", src.display());
     let r = env.run(&["run", "--rm", "--mount", &m, "busybox", "sh", "-c", write]);
