@@ -262,19 +262,19 @@ pub fn check_ulimit(u: &Ulimit) -> Result<(), String> {
     Ok(())
 }
 
-/// `-h`/`Hostname`: letters, digits, `-` and `.`, starting with a letter or digit, at most the
+/// `-h`/`Hostname`: letters, digits, `-`, `_` and `.`, starting with a letter or digit, at most the
 /// kernel's 64 bytes — never a newline that would add lines to the container's `/etc/hosts`.
 pub fn hostname(h: &str) -> Result<(), String> {
     let ok = !h.is_empty()
         && h.len() <= 64
         && h.as_bytes()[0].is_ascii_alphanumeric()
         && h.bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.');
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'));
     if ok {
         Ok(())
     } else {
         Err(format!(
-            "invalid hostname format: {h:?}: use letters, digits, '-' and '.' (at most 64 characters)"
+            "invalid hostname format: {h:?}: use letters, digits, '-', '_' and '.' (at most 64 characters)"
         ))
     }
 }
@@ -420,6 +420,7 @@ mod tests {
     #[test]
     fn a_hostname_is_letters_digits_dashes_and_dots() {
         assert!(hostname("web-1.example").is_ok());
+        assert!(hostname("my_host").is_ok());
         for bad in ["a\nb", "a b", "-a", "", &"a".repeat(65), "a/b"] {
             assert!(hostname(bad)
                 .unwrap_err()
