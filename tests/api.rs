@@ -650,3 +650,78 @@ fn docker_start_ai_and_attach_reach_a_containers_terminal_and_detach_with_ctrl_p
     assert_eq!(cli.wait().unwrap().code(), Some(2));
     d.docker(&["rm", &name], &[]).ok();
 }
+
+#[test]
+fn bad_limits_names_hostnames_and_reserved_mounts_get_a_400_at_create_and_make_nothing() {
+    let env = Env::new("api-rough-edges");
+    let d = Daemon::start(&env);
+    let long = "a".repeat(300);
+    for (query, body, want) in [
+        (
+            "",
+            r#"{"HostConfig":{"Memory":-5}}"#,
+            "minimum memory limit allowed is 6MB",
+        ),
+        (
+            "",
+            r#"{"HostConfig":{"NanoCpus":-5}}"#,
+            "range of CPUs is from 0.01",
+        ),
+        (
+            "",
+            r#"{"HostConfig":{"NanoCpus":100000000000000}}"#,
+            "CPUs available",
+        ),
+        (
+            "",
+            r#"{"HostConfig":{"CpuShares":-5}}"#,
+            "must not be negative",
+        ),
+        (
+            "",
+            r#"{"HostConfig":{"PidsLimit":-5}}"#,
+            "invalid pids limit -5",
+        ),
+        (
+            "",
+            r#"{"HostConfig":{"PidsLimit":99999999999999}}"#,
+            "invalid pids limit",
+        ),
+        (
+            "",
+            r#"{"HostConfig":{"Memory":67108864,"MemorySwap":-5}}"#,
+            "invalid memory swap",
+        ),
+        ("", r#"{"Hostname":"a\nb"}"#, "invalid hostname format"),
+        (
+            "",
+            r#"{"HostConfig":{"Binds":["/tmp:/proc"]}}"#,
+            "/proc is reserved",
+        ),
+        (
+            "",
+            r#"{"HostConfig":{"Binds":["/tmp:/sys"]}}"#,
+            "/sys is reserved",
+        ),
+        (long.as_str(), "{}", "invalid container name"),
+    ] {
+        let mut doc: serde_json::Value = serde_json::from_str(body).unwrap();
+        doc["Image"] = "busybox".into();
+        let path = if query.is_empty() {
+            "/containers/create".to_string()
+        } else {
+            format!("/containers/create?name={query}")
+        };
+        let a = d.request("POST", &path, Some(&doc.to_string()));
+        assert_eq!(a.status, 400, "{body}: {}", a.body);
+        let message = a.json()["message"].as_str().unwrap().to_string();
+        assert!(message.contains(want), "{message} !~ {want}");
+        assert!(!message.contains('\n') && !message.contains(env.dir.to_str().unwrap()));
+    }
+    let all = d.request("GET", "/containers/json?all=1", None).json();
+    assert_eq!(
+        all,
+        serde_json::json!([]),
+        "a refused create left a container"
+    );
+}

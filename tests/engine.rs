@@ -777,3 +777,108 @@ fn explain_narrates_in_chinese_with_lang_zh_or_ctrace_lang() {
     ]);
     assert_eq!(chinese(&r.stderr), 0, "{}", r.stderr);
 }
+
+/// The traces in the test's root, oldest first, by id.
+fn trace_ids(env: &Env) -> Vec<String> {
+    env.traces()
+        .iter()
+        .map(|t| t["trace_id"].as_str().unwrap().to_string())
+        .collect()
+}
+
+#[test]
+fn traces_past_the_settings_limit_go_oldest_first_and_trace_prune_says_what_it_removed() {
+    let env = Env::new("trace-retention");
+    let run = ["run", "--rm", "--network", "none", "busybox", "true"];
+    for _ in 0..3 {
+        env.run(&run).ok();
+    }
+    let first = trace_ids(&env);
+    assert_eq!(first.len(), 3);
+
+    // max-traces in the settings file: each recorded command leaves the newest 3.
+    std::fs::write(env.root.join("settings.json"), r#"{"max-traces": 3}"#).unwrap();
+    env.run(&run).ok();
+    env.run(&run).ok();
+    let now = trace_ids(&env);
+    assert_eq!(now.len(), 3, "{now:?}");
+    assert_eq!(
+        now[0], first[2],
+        "the newest kept, the two oldest gone: {now:?}"
+    );
+    std::fs::remove_file(env.root.join("settings.json")).unwrap();
+
+    // trace prune --keep 1 prints what it removed, oldest first, as docker's prunes do.
+    let r = env.run(&["trace", "prune", "--keep", "1"]);
+    let out = &r.ok().stdout;
+    let want = format!(
+        "Deleted Traces:\n{}\n{}\n\nTotal reclaimed space: ",
+        now[0], now[1]
+    );
+    assert!(out.starts_with(&want), "{out}");
+    assert_eq!(trace_ids(&env), [now[2].clone()]);
+
+    // --all never takes the trace of a container still running.
+    let c = env.name("kept");
+    env.run(&[
+        "run",
+        "-d",
+        "--name",
+        &c,
+        "--network",
+        "none",
+        "busybox",
+        "sleep",
+        "60",
+    ])
+    .ok();
+    let r = env.run(&["trace", "prune", "--all"]);
+    assert!(r.ok().stdout.contains(&now[2]), "{}", r.stdout);
+    let left = env.traces();
+    assert_eq!(left.len(), 1, "{left:?}");
+    assert_eq!(left[0]["operation"], "run");
+    env.run(&["rm", "-f", &c]).ok();
+
+    let r = env.run(&["trace", "prune"]);
+    assert_eq!(r.code, 1);
+    assert!(
+        r.stderr
+            .contains("--keep N, --older-than DURATION or --all"),
+        "{}",
+        r.stderr
+    );
+}
+
+#[test]
+fn the_daemon_keeps_at_most_max_traces() {
+    let env = Env::new("daemon-max-traces");
+    let socket = env.exec_root.join("ctrace.sock");
+    let mut daemon = env
+        .direct_cmd(&[
+            "daemon",
+            "--group",
+            "no-such-group-ctrace",
+            "--max-traces",
+            "2",
+        ])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let ready = common::within(PATIENCE, || {
+        (common::daemon::request(&socket, "GET", "/_ping", None).status == 200).then_some(())
+    });
+    assert!(ready.is_some(), "the daemon did not listen");
+    let body = br#"{"Image":"busybox","Cmd":["true"],"HostConfig":{"NetworkMode":"none"}}"#;
+    for _ in 0..4 {
+        let a = common::daemon::request(&socket, "POST", "/containers/create", Some(body));
+        assert_eq!(a.status, 201, "{}", a.body);
+    }
+    let ids = trace_ids(&env);
+    assert_eq!(ids.len(), 2, "{ids:?}");
+    let _ = nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(daemon.id() as i32),
+        nix::sys::signal::Signal::SIGTERM,
+    );
+    let _ = daemon.wait();
+}

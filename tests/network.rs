@@ -428,13 +428,20 @@ fn the_bridge_is_checked_before_use_and_prune_refuses_while_in_use() {
     let r = env.run(&["--bridge", &foreign, "run", "--rm", "busybox", "true"]);
     let r2 = env.run(&["--bridge", &foreign, "network", "prune"]);
     let still_there = link_exists(&foreign);
+    // The error says the command that removes it (a bridge left by a deleted --root).
+    let r3 = env.run(&["--bridge", &foreign, "network", "prune", "--force"]);
+    let removed = !link_exists(&foreign);
     let _ = std::process::Command::new("ip")
         .args(["link", "del", &foreign])
         .status();
     assert_eq!(r.code, 125);
     assert!(r.stderr.contains("not made by ctrace"), "{}", r.stderr);
+    let how = format!("remove it with `ctrace --bridge {foreign} network prune --force`");
+    assert!(r.stderr.contains(&how), "{}", r.stderr);
     assert_eq!(r2.code, 1, "{}", r2.stderr);
     assert!(still_there, "prune left the foreign bridge alone");
+    assert_eq!(r3.code, 0, "{}", r3.stderr);
+    assert!(removed, "prune --force removed it");
 }
 
 /// A docker-save archive of busybox whose config exposes 80/tcp, for `-P`.

@@ -461,3 +461,57 @@ fn a_host_directory_bound_on_dev_is_left_as_it_was() {
         .ok();
     assert_eq!(snapshot(&dir), before);
 }
+
+#[test]
+fn bad_limits_hostnames_names_and_reserved_mounts_are_one_line_at_create_and_tmpfs_dev_works() {
+    let env = Env::new("rough-edges");
+    let long = format!("--name={}", "a".repeat(300));
+    for (flags, want) in [
+        (&["-m", "1"][..], "minimum memory limit allowed is 6MB"),
+        (&["--cpus=1000000"][..], "range of CPUs is from 0.01"),
+        (&["--pids-limit=99999999999999"][..], "invalid pids limit"),
+        (
+            &["--cpu-quota=999999999999999"][..],
+            "can not be larger than",
+        ),
+        (&["-h", "a\nb"][..], "invalid hostname format"),
+        (&[long.as_str()][..], "invalid container name"),
+        (
+            &["-v", "/tmp:/proc"][..],
+            "/proc is reserved for the container's own procfs",
+        ),
+        (
+            &["-v", "/tmp:/sys"][..],
+            "/sys is reserved for the container's own sysfs",
+        ),
+    ] {
+        let mut args = vec!["create", "--network", "none"];
+        args.extend(flags);
+        args.extend(["busybox", "true"]);
+        let r = env.run(&args);
+        assert_eq!(r.code, 125, "{flags:?}: {}", r.stderr);
+        assert_eq!(r.stderr.lines().count(), 1, "{}", r.stderr);
+        assert!(r.stderr.contains(want), "{flags:?}: {}", r.stderr);
+        assert!(
+            !r.stderr.contains(env.dir.to_str().unwrap()),
+            "{}",
+            r.stderr
+        );
+    }
+    assert!(env.ids().is_empty(), "a refused create left a container");
+
+    // A tmpfs on /dev still has usable device nodes.
+    let r = env.run(&[
+        "run",
+        "--rm",
+        "--network",
+        "none",
+        "--tmpfs",
+        "/dev",
+        "busybox",
+        "sh",
+        "-c",
+        "echo hi > /dev/null && head -c 4 /dev/zero | wc -c",
+    ]);
+    assert_eq!(r.ok().stdout.trim(), "4");
+}

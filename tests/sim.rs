@@ -430,6 +430,44 @@ fn a_simulated_run_records_the_span_tree_of_a_real_run() {
 }
 
 #[test]
+fn a_simulated_read_only_bind_is_read_only_below_and_an_old_kernel_says_how_to_do_without() {
+    let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let env = Env::new("sim-rro");
+    let src = env.dir.join("src");
+    std::fs::create_dir_all(&src).unwrap();
+    let spec = format!("{}:/r:ro", src.display());
+    let args = ["run", "--rm", "-v", &spec, "busybox", "true"];
+    let r = simulated(&env, &args);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+
+    // A kernel older than 5.12 has no mount_setattr(2): one line, and the way without it.
+    let old_kernel = |args: &[&str]| -> Run {
+        let mut c = env.cmd(args);
+        c.env("CTRACE_SIM", "1")
+            .env("CTRACE_SIM_DIR", env.dir.join("sim"))
+            .env("CTRACE_ROOT", env.dir.join("sim-root"))
+            .env("CTRACE_EXEC_ROOT", env.dir.join("sim-run"))
+            .env("CTRACE_SIM_HOST", "old-kernel");
+        c.output().unwrap().into()
+    };
+    let r = old_kernel(&args);
+    assert_ne!(r.code, 0);
+    assert!(
+        r.stderr
+            .contains("this kernel has no mount_setattr(2) (Linux 5.12 or later)")
+            && r.stderr.contains("readonly,bind-recursive=writable"),
+        "{}",
+        r.stderr
+    );
+    let m = format!(
+        "type=bind,source={},target=/r,readonly,bind-recursive=writable",
+        src.display()
+    );
+    let r = old_kernel(&["run", "--rm", "--mount", &m, "busybox", "true"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+}
+
+#[test]
 fn the_stock_docker_cli_runs_simulated_containers_through_a_simulated_daemon() {
     let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     let env = Env::new("sim-daemon");

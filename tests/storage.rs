@@ -94,6 +94,89 @@ fn a_bind_mount_shows_host_files_and_ro_is_enforced() {
     assert!(mounts_under(&env.dir).is_empty());
 }
 
+/// A tmpfs mounted on a directory for one test, unmounted when the test ends (before its `Env`).
+struct Mounted(std::path::PathBuf);
+
+impl Mounted {
+    fn tmpfs(dir: &Path) -> Mounted {
+        std::fs::create_dir_all(dir).unwrap();
+        let r = std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "tmpfs"])
+            .arg(dir)
+            .status()
+            .unwrap();
+        assert!(r.success(), "mount -t tmpfs on {}", dir.display());
+        Mounted(dir.to_path_buf())
+    }
+}
+
+impl Drop for Mounted {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount").arg(&self.0).status();
+    }
+}
+
+#[test]
+fn a_read_only_bind_is_read_only_in_its_submounts_too() {
+    let env = Env::new("rro");
+    let src = env.dir.join("src");
+    let _sub = Mounted::tmpfs(&src.join("sub"));
+    let write = "touch /r/top 2>&1; touch /r/sub/below 2>&1; true";
+
+    // -v SRC:/r:ro: both the bind and the tmpfs below it are read-only (EROFS).
+    let spec = format!("{}:/r:ro", src.display());
+    let r = env.run(&["run", "--rm", "-v", &spec, "busybox", "sh", "-c", write]);
+    let out = &r.ok().stdout;
+    assert_eq!(out.matches("Read-only file system").count(), 2, "{out}");
+    assert!(!src.join("sub/below").exists());
+
+    // runc (≥ 1.1) reads the same `rro` from config.json.
+    let r = env.run(&[
+        "run",
+        "--rm",
+        "--runtime",
+        "runc",
+        "-v",
+        &spec,
+        "busybox",
+        "sh",
+        "-c",
+        write,
+    ]);
+    assert_eq!(r.ok().stdout.matches("Read-only file system").count(), 2);
+
+    // --mount …,readonly does the same.
+    let m = format!("type=bind,source={},target=/r,readonly", src.display());
+    let r = env.run(&["run", "--rm", "--mount", &m, "busybox", "sh", "-c", write]);
+    assert_eq!(r.ok().stdout.matches("Read-only file system").count(), 2);
+
+    // bind-recursive=writable (docker's readonly-non-recursive): read-only at the top only.
+    let m = format!("{m},bind-recursive=writable");
+    let r = env.run(&["run", "--rm", "--mount", &m, "busybox", "sh", "-c", write]);
+    assert_eq!(r.ok().stdout.matches("Read-only file system").count(), 1);
+    assert!(src.join("sub/below").exists());
+
+    // -v /:/host:ro: /host/proc, /host/sys, /host/dev and every other submount read-only.
+    let list =
+        "awk '$5 ~ \"^/host/\" { split($6, o, \",\"); print $5, o[1] }' /proc/self/mountinfo";
+    let r = env.run(&[
+        "run",
+        "--rm",
+        "-v",
+        "/:/host:ro",
+        "busybox",
+        "sh",
+        "-c",
+        list,
+    ]);
+    let out = &r.ok().stdout;
+    for sub in ["/host/proc ", "/host/sys ", "/host/dev "] {
+        assert!(out.contains(sub), "{sub} is not mounted in:\n{out}");
+    }
+    let writable: Vec<&str> = out.lines().filter(|l| !l.ends_with(" ro")).collect();
+    assert!(writable.is_empty(), "writable below /host: {writable:?}");
+}
+
 #[test]
 fn a_named_volume_outlives_its_containers_and_is_refused_for_rm_while_in_use() {
     let env = Env::new("named");

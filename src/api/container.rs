@@ -209,6 +209,42 @@ pub struct Mount {
         skip_serializing_if = "is_false"
     )]
     pub read_only: bool,
+    #[serde(
+        default,
+        deserialize_with = "or_default",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub bind_options: Option<BindOptions>,
+}
+
+/// moby's `mount.BindOptions`: propagation and how far the bind reaches below its source.
+#[derive(Debug, Default, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct BindOptions {
+    #[serde(
+        default,
+        deserialize_with = "or_default",
+        skip_serializing_if = "String::is_empty"
+    )]
+    pub propagation: String,
+    #[serde(
+        default,
+        deserialize_with = "or_default",
+        skip_serializing_if = "is_false"
+    )]
+    pub non_recursive: bool,
+    #[serde(
+        default,
+        deserialize_with = "or_default",
+        skip_serializing_if = "is_false"
+    )]
+    pub read_only_non_recursive: bool,
+    #[serde(
+        default,
+        deserialize_with = "or_default",
+        skip_serializing_if = "is_false"
+    )]
+    pub read_only_force_recursive: bool,
 }
 
 fn is_false(b: &bool) -> bool {
@@ -368,6 +404,10 @@ impl CreateBody {
     pub fn into_options(self, name: Option<String>) -> Result<CreateOptions, String> {
         let (c, h) = (self.config, self.host_config);
         options::cpu(h.cpu_shares, h.cpu_quota, h.cpu_period, h.nano_cpus)?;
+        // 0 and -1 are unlimited (as the docker CLI sends them); below that is a mistake.
+        if h.pids_limit < -1 {
+            options::resources(0, 0, h.pids_limit, 0, 1)?;
+        }
         if c.image.is_empty() {
             return Err("no image given: set Image in the config".into());
         }
@@ -541,10 +581,28 @@ fn mount_of_flag(flag: &str) -> Mount {
             "source" | "src" => m.source = val.into(),
             "target" | "destination" | "dst" => m.target = val.into(),
             "readonly" | "ro" => m.read_only = val != "false" && val != "0",
+            "bind-propagation" => bind(&mut m).propagation = val.into(),
+            "bind-recursive" => {
+                let b = bind(&mut m);
+                b.non_recursive = val == "disabled";
+                b.read_only_non_recursive = val == "writable";
+                b.read_only_force_recursive = val == "readonly";
+            }
+            "bind-nonrecursive" => bind(&mut m).non_recursive = val != "false" && val != "0",
+            "readonly-non-recursive" => {
+                bind(&mut m).read_only_non_recursive = val != "false" && val != "0"
+            }
+            "readonly-force-recursive" => {
+                bind(&mut m).read_only_force_recursive = val != "false" && val != "0"
+            }
             _ => {}
         }
     }
     m
+}
+
+fn bind(m: &mut Mount) -> &mut BindOptions {
+    m.bind_options.get_or_insert_with(BindOptions::default)
 }
 
 /// A `Mount` as the `--mount` value the engine parses.
@@ -561,6 +619,22 @@ fn mount_flag(m: &Mount) -> Result<String, String> {
     }
     if m.read_only {
         parts.push("readonly".into());
+    }
+    if let Some(b) = &m.bind_options {
+        if !b.propagation.is_empty() {
+            parts.push(format!("bind-propagation={}", b.propagation));
+        }
+        let recursive = [
+            (b.non_recursive, "disabled"),
+            (b.read_only_non_recursive, "writable"),
+            (b.read_only_force_recursive, "readonly"),
+        ];
+        let asked: Vec<&str> = recursive.iter().filter(|r| r.0).map(|r| r.1).collect();
+        match asked.as_slice() {
+            [] => {}
+            [one] => parts.push(format!("bind-recursive={one}")),
+            _ => return Err("Mounts: BindOptions: give at most one of NonRecursive, ReadOnlyNonRecursive and ReadOnlyForceRecursive".into()),
+        }
     }
     if parts.is_empty() {
         return Err("Mounts: a mount needs Type and Target".into());

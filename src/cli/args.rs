@@ -178,6 +178,10 @@ pub struct DaemonArgs {
     /// (the Engine API has no field for it, so it is the daemon's choice for all of them).
     #[arg(long)]
     pub trace_propagate: bool,
+    /// Keep at most N traces: the oldest go after each trace the daemon writes (default: the
+    /// settings file's max-traces, else all).
+    #[arg(long, value_name = "N")]
+    pub max_traces: Option<usize>,
 }
 
 /// Flags shared by `create` and `run`.
@@ -657,11 +661,28 @@ pub enum VolumeCommand {
 #[derive(Debug, Subcommand)]
 pub enum NetworkCommand {
     /// Remove the bridge (--bridge), its address and rules, if no container uses it.
-    Prune,
+    Prune {
+        /// Remove it even if this root did not make it (a bridge left by a deleted --root).
+        #[arg(short = 'f', long)]
+        force: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]
 pub enum TraceCommand {
+    /// Remove recorded traces: the oldest past --keep, those older than --older-than, or --all
+    /// (never the trace of a running container).
+    Prune {
+        /// Keep the newest N.
+        #[arg(long, value_name = "N")]
+        keep: Option<usize>,
+        /// Remove those written longer ago than this (10m, 12h, 7d).
+        #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
+        older_than: Option<std::time::Duration>,
+        /// Remove them all.
+        #[arg(long, conflicts_with_all = ["keep", "older_than"])]
+        all: bool,
+    },
     /// List recorded traces.
     Ls {
         /// Output: table (default) or json.

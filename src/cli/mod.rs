@@ -135,6 +135,12 @@ pub fn main() -> i32 {
         daemon,
         sim: session,
     };
+    // Every trace this process writes applies the retention the settings file asks for.
+    match &cli.command {
+        Command::Daemon(a) => traces::retain_from_settings(&ctx.engine, a.max_traces),
+        Command::Trace(_) | Command::Completion { .. } => {}
+        _ => traces::retain_from_settings(&ctx.engine, None),
+    }
     let result = match cli.command {
         Command::Run(a) => container::run(&ctx, ctx.backend().as_ref(), a),
         Command::Create(a) => container::create(&ctx, ctx.backend().as_ref(), a),
@@ -189,7 +195,9 @@ pub fn main() -> i32 {
                 })
                 .map_err(|e| Failure::new(1, e))
         }
-        Command::Network(args::NetworkCommand::Prune) => network_prune(&ctx.engine),
+        Command::Network(args::NetworkCommand::Prune { force }) => {
+            network_prune(&ctx.engine, force)
+        }
         Command::Sim(c) => sim::command(&ctx, c),
         Command::Completion { shell } => {
             clap_complete::generate(shell, &mut Cli::command(), "ctrace", &mut std::io::stdout());
@@ -321,9 +329,9 @@ pub fn fail1(e: EngineError) -> Failure {
 
 /// `ctrace network prune`: removes the bridge when no container holds a lease on it; prints its
 /// name when it was removed.
-fn network_prune(engine: &Engine) -> Result<i32, Failure> {
+fn network_prune(engine: &Engine, force: bool) -> Result<i32, Failure> {
     Engine::require_root().map_err(|e| Failure::new(1, e))?;
-    if crate::network::bridge::prune(&engine.bridge, &engine.paths.root)
+    if crate::network::bridge::prune(&engine.bridge, &engine.paths.root, force)
         .map_err(|e| Failure::new(1, e))?
     {
         println!("{}", engine.bridge.name);

@@ -1,7 +1,8 @@
-//! `trace ls`, `show`, `flamegraph`, `folded`, `diff`, `export`: the recorded traces.
+//! `trace ls`, `show`, `flamegraph`, `folded`, `diff`, `export`, `prune`: the recorded traces;
+//! and the retention every command (and the daemon) applies after writing one.
 //!
 //! Every command here reads trace files (by id, unique prefix, `last`, or path); none touches a
-//! container.
+//! container (`prune` only asks which are running, to keep their traces).
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -76,9 +77,80 @@ mod erased {
     }
 }
 
+/// Whether a container is running (or paused, or restarting): its traces stay.
+fn running(engine: &Engine) -> store::Running {
+    let states = crate::state::store::Store::new(engine.paths.clone());
+    Box::new(move |id: &str| {
+        use crate::state::container::Status;
+        !id.is_empty()
+            && states.load_state(id).is_ok_and(|s| {
+                matches!(
+                    s.status,
+                    Status::Running | Status::Paused | Status::Restarting
+                )
+            })
+    })
+}
+
+/// Makes every trace this process writes apply the settings file's retention (`max_traces`
+/// overrides its `max-traces`: the daemon's `--max-traces`). A bad settings file is a warning
+/// here: the command itself goes on.
+pub fn retain_from_settings(engine: &Engine, max_traces: Option<usize>) {
+    let settings = match crate::state::settings::load(&engine.paths.root) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("ctrace: warning: {e}");
+            return;
+        }
+    };
+    if !settings.prunes_traces() && max_traces.is_none() {
+        return;
+    }
+    let retention = store::Retention {
+        all: false,
+        keep: max_traces.or(settings.max_traces),
+        older_than: settings.max_trace_age,
+        max_bytes: settings.max_traces_size,
+    };
+    store::retain(retention, running(engine));
+}
+
 pub fn command(engine: &Engine, c: TraceCommand) -> Result<i32, Failure> {
     let dir = engine.paths.traces();
     match c {
+        TraceCommand::Prune {
+            keep,
+            older_than,
+            all,
+        } => {
+            if keep.is_none() && older_than.is_none() && !all {
+                return Err(Failure::new(
+                    1,
+                    "say which traces to remove: --keep N, --older-than DURATION or --all",
+                ));
+            }
+            let retention = store::Retention {
+                all,
+                keep,
+                older_than,
+                max_bytes: None,
+            };
+            let pruned = store::prune(&dir, &retention, &running(engine));
+            let out = &mut std::io::stdout().lock();
+            if !pruned.ids.is_empty() {
+                let _ = writeln!(out, "Deleted Traces:");
+                for id in &pruned.ids {
+                    let _ = writeln!(out, "{id}");
+                }
+                let _ = writeln!(out);
+            }
+            let _ = writeln!(
+                out,
+                "Total reclaimed space: {}",
+                crate::sys::size::human_size(pruned.bytes, 4)
+            );
+            Ok(0)
+        }
         TraceCommand::Ls { format } => {
             let list = store::list(&dir);
             let out = &mut std::io::stdout().lock();

@@ -50,6 +50,7 @@ fn create_phases<'a>(
     check_joined_conflicts(opts, &mode)?;
     let runtime = opts.runtime;
     check_name(opts)?;
+    check_settings(opts)?;
     let requested_mounts: Vec<_> = opts.mounts.iter().map(|r| r.point.clone()).collect();
     let mount_requests = volume::host_config_mounts(&requested_mounts);
 
@@ -163,6 +164,23 @@ fn check_name(opts: &CreateOptions) -> Result<(), EngineError> {
         if !names::valid(name) {
             return Err(crate::state::StateError::InvalidName(name.clone()).into());
         }
+    }
+    Ok(())
+}
+
+/// The limits and the hostname, refused with docker's words before anything is made.
+fn check_settings(opts: &CreateOptions) -> Result<(), EngineError> {
+    let cpus = crate::runtime::spec::HostFacts::probe().cpus;
+    super::options::resources(
+        opts.memory,
+        opts.memory_swap,
+        opts.pids_limit,
+        opts.nano_cpus,
+        cpus,
+    )
+    .map_err(EngineError::Invalid)?;
+    if let Some(h) = &opts.hostname {
+        super::options::hostname(h).map_err(EngineError::Invalid)?;
     }
     Ok(())
 }

@@ -262,6 +262,75 @@ pub fn check_ulimit(u: &Ulimit) -> Result<(), String> {
     Ok(())
 }
 
+/// `-h`/`Hostname`: letters, digits, `-`, `_` and `.`, starting with a letter or digit, at most the
+/// kernel's 64 bytes — never a newline that would add lines to the container's `/etc/hosts`.
+pub fn hostname(h: &str) -> Result<(), String> {
+    let ok = !h.is_empty()
+        && h.len() <= 64
+        && h.as_bytes()[0].is_ascii_alphanumeric()
+        && h.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'));
+    if ok {
+        Ok(())
+    } else {
+        Err(format!(
+            "invalid hostname format: {h:?}: use letters, digits, '-', '_' and '.' (at most 64 characters)"
+        ))
+    }
+}
+
+/// The most `pids.max` takes (the kernel's `PID_MAX_LIMIT` on 64-bit).
+pub const MAX_PIDS: i64 = 4 << 20;
+/// The largest CFS quota the kernel takes, in µs (`max_cfs_runtime`: 2^44 - 1).
+pub const MAX_CPU_QUOTA: i64 = (1 << 44) - 1;
+
+/// `-m`, `--memory-swap`, `--pids-limit` and `--cpus` (`Memory`, `MemorySwap`, `PidsLimit`,
+/// `NanoCpus`) checked at create as docker's `verifyPlatformContainerResources` checks them, in
+/// its words where it has them: a bad value is refused before anything is made, never run
+/// unlimited or left to fail at start. `host_cpus`: the CPUs a container may be given.
+pub fn resources(
+    memory: i64,
+    memory_swap: i64,
+    pids_limit: i64,
+    nano_cpus: i64,
+    host_cpus: usize,
+) -> Result<(), String> {
+    if memory != 0 && memory < 6 << 20 {
+        return Err(format!(
+            "invalid memory limit {memory}: minimum memory limit allowed is 6MB"
+        ));
+    }
+    if memory_swap != 0 && memory_swap != -1 {
+        if memory_swap < -1 {
+            return Err(format!(
+                "invalid memory swap limit {memory_swap}: give a size, or -1 for unlimited swap"
+            ));
+        }
+        if memory == 0 {
+            return Err(
+                "you should always set the memory limit when using memoryswap limit, see usage"
+                    .into(),
+            );
+        }
+        if memory_swap < memory {
+            return Err(
+                "minimum memoryswap limit should be larger than memory limit, see usage".into(),
+            );
+        }
+    }
+    if !(-1..=MAX_PIDS).contains(&pids_limit) {
+        return Err(format!(
+            "invalid pids limit {pids_limit}: give a number from 1 to {MAX_PIDS}, or -1 for unlimited"
+        ));
+    }
+    if nano_cpus < 0 || nano_cpus > host_cpus as i64 * 1_000_000_000 {
+        return Err(format!(
+            "range of CPUs is from 0.01 to {host_cpus}.00, as there are only {host_cpus} CPUs available"
+        ));
+    }
+    Ok(())
+}
+
 /// `--cpu-shares`, `--cpu-quota`, `--cpu-period` checked as docker's
 /// `verifyPlatformContainerResources` checks them (`--cpus` excludes the other two).
 pub fn cpu(shares: i64, quota: i64, period: i64, nano_cpus: i64) -> Result<(), String> {
@@ -281,6 +350,11 @@ pub fn cpu(shares: i64, quota: i64, period: i64, nano_cpus: i64) -> Result<(), S
     }
     if quota != 0 && quota != -1 && quota < 1000 {
         return Err("CPU cfs quota can not be less than 1ms (i.e. 1000)".into());
+    }
+    if quota > MAX_CPU_QUOTA {
+        return Err(format!(
+            "CPU cfs quota can not be larger than {MAX_CPU_QUOTA} (the kernel's maximum, in µs)"
+        ));
     }
     Ok(())
 }
@@ -316,6 +390,42 @@ mod tests {
         assert!(capabilities(&v(&["bogus"]))
             .unwrap_err()
             .contains("unknown capability: \"CAP_BOGUS\""));
+    }
+
+    #[test]
+    fn negative_or_absurd_limits_are_refused_at_create_in_dockers_words() {
+        assert!(resources(0, 0, 0, 0, 2).is_ok());
+        assert!(resources(64 << 20, -1, -1, 1_500_000_000, 2).is_ok());
+        assert!(resources(64 << 20, 128 << 20, 100, 0, 2).is_ok());
+        for (m, s, p, n, want) in [
+            (-5, 0, 0, 0, "minimum memory limit allowed is 6MB"),
+            (1, 0, 0, 0, "minimum memory limit allowed is 6MB"),
+            (0, 64 << 20, 0, 0, "always set the memory limit"),
+            (64 << 20, 1 << 20, 0, 0, "larger than memory limit"),
+            (64 << 20, -5, 0, 0, "invalid memory swap limit -5"),
+            (0, 0, -5, 0, "invalid pids limit -5"),
+            (0, 0, MAX_PIDS + 1, 0, "give a number from 1 to 4194304"),
+            (0, 0, 0, -5, "range of CPUs is from 0.01 to 2.00"),
+            (0, 0, 0, 3_000_000_000, "only 2 CPUs available"),
+        ] {
+            let e = resources(m, s, p, n, 2).unwrap_err();
+            assert!(e.contains(want), "{e}");
+            assert!(!e.contains('\n'));
+        }
+        assert!(cpu(0, MAX_CPU_QUOTA + 1, 0, 0)
+            .unwrap_err()
+            .contains("larger than"));
+    }
+
+    #[test]
+    fn a_hostname_is_letters_digits_dashes_and_dots() {
+        assert!(hostname("web-1.example").is_ok());
+        assert!(hostname("my_host").is_ok());
+        for bad in ["a\nb", "a b", "-a", "", &"a".repeat(65), "a/b"] {
+            assert!(hostname(bad)
+                .unwrap_err()
+                .starts_with("invalid hostname format: "));
+        }
     }
 
     #[test]

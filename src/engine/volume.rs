@@ -369,6 +369,15 @@ pub fn host_config_mounts(requested: &[MountPoint]) -> Vec<serde_json::Value> {
             match m.kind {
                 Kind::Bind => {
                     o["BindOptions"] = serde_json::json!({"Propagation": m.propagation});
+                    let key = match m.bind_recursive.as_str() {
+                        "disabled" => "NonRecursive",
+                        "writable" => "ReadOnlyNonRecursive",
+                        "readonly" => "ReadOnlyForceRecursive",
+                        _ => "",
+                    };
+                    if !key.is_empty() {
+                        o["BindOptions"][key] = true.into();
+                    }
                 }
                 Kind::Volume => {
                     let mut v = serde_json::json!({});

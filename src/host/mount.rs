@@ -1,6 +1,7 @@
 //! Mounts: `mount(2)`, `umount2(2)`, `pivot_root(2)` — overlay rootfs, proc, sysfs, devpts,
 //! binds, tmpfs, the netns bind mount —, `mknod(2)` of the container's device nodes, and the
-//! one parser of mount option strings into the flags and data `mount(2)` takes.
+//! one parser of mount option strings into the flags and data `mount(2)` takes, and
+//! `mount_setattr(2)` for a read-only bind whose submounts are read-only too.
 
 use std::io;
 use std::path::{Path, PathBuf};
@@ -22,6 +23,10 @@ pub trait Mounts {
 
     /// `umount2(target, flags)`.
     fn umount(&self, target: &Path, flags: MntFlags) -> io::Result<()>;
+
+    /// `mount_setattr(target, AT_RECURSIVE, {attr_set: MOUNT_ATTR_RDONLY})` (Linux 5.12): the
+    /// mount at `target` and every mount below it read-only. `ENOSYS` on an older kernel.
+    fn set_read_only_recursive(&self, target: &Path) -> io::Result<()>;
 
     /// `pivot_root(new_root, put_old)`.
     fn pivot_root(&self, new_root: &Path, put_old: &Path) -> io::Result<()>;
@@ -52,6 +57,8 @@ pub struct MountOptions {
     pub propagation: Vec<MsFlags>,
     /// Everything else, for the filesystem (`mode=755`, `size=65536k`, `gid=5`…).
     pub data: Vec<String>,
+    /// `rro` (runc ≥ 1.1): read-only down to every submount, with `mount_setattr(2)`.
+    pub recursive_read_only: bool,
 }
 
 impl Default for MountOptions {
@@ -60,6 +67,7 @@ impl Default for MountOptions {
             flags: MsFlags::empty(),
             propagation: Vec::new(),
             data: Vec::new(),
+            recursive_read_only: false,
         }
     }
 }
@@ -84,6 +92,10 @@ pub fn parse_options(options: &[String]) -> MountOptions {
     for o in options {
         let (set, flag) = match o.as_str() {
             "defaults" => continue,
+            "rro" => {
+                out.recursive_read_only = true;
+                continue;
+            }
             "ro" => (true, MsFlags::MS_RDONLY),
             "rw" => (false, MsFlags::MS_RDONLY),
             "nosuid" => (true, MsFlags::MS_NOSUID),

@@ -277,6 +277,15 @@ fn stage_docker_save(
             .repo_tags
             .iter()
             .map(|t| {
+                if t.contains('@') {
+                    return Err(ImageError::bad_archive(
+                        origin,
+                        format!(
+                            "image {} has a tag with a digest {t:?}: a RepoTags entry is NAME:TAG (a digest is what the image is, not a name for it); nothing was imported",
+                            e.config
+                        ),
+                    ));
+                }
                 reference::normalize(t).map_err(|err| {
                     ImageError::bad_archive(
                         origin,

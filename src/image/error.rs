@@ -62,6 +62,19 @@ pub enum ImageError {
         reason: String,
     },
 
+    /// A layer (or all the layers of one import) expanding past the limit: a decompression
+    /// bomb, or a limit set lower than a genuine image needs.
+    #[error("refusing layer {layer}: it expands past {limit}, {what}; nothing was imported")]
+    TooLarge {
+        layer: String,
+        limit: String,
+        what: String,
+    },
+
+    /// The settings file cannot be read or has a bad key.
+    #[error("{0}")]
+    Settings(String),
+
     /// An input that is not what the importer expects (bad tar, missing manifest, ...).
     #[error("{path}: {reason}")]
     BadArchive { path: PathBuf, reason: String },

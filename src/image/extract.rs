@@ -6,6 +6,10 @@
 //! layer or smuggle a device node onto the host. Also the hash-only pass used when a layer is
 //! already extracted.
 //!
+//! A layer may expand to a limit ([`Cap`], chosen by the importer from the settings file): the
+//! uncompressed stream and the bytes written are both counted, and extraction stops with
+//! [`ImageError::TooLarge`] the moment either passes it (a gzip bomb writes no more than that).
+//!
 //! Not for: deciding where the directory ends up (the importer renames it into `<root>/layers`
 //! after every check passed) or verifying the compressed blob (done before we get here).
 //!
@@ -50,6 +54,57 @@ pub(crate) struct LayerStats {
     pub diff_id: String,
     /// Bytes of regular-file content written (0 for the hash-only pass).
     pub size: u64,
+}
+
+/// How far one layer may expand, and the words that say where the limit comes from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Cap {
+    pub bytes: u64,
+    /// `the limit for one layer (max-layer-size in …)`.
+    pub what: String,
+}
+
+impl Cap {
+    fn error(&self, layer: &str) -> ImageError {
+        ImageError::TooLarge {
+            layer: layer.to_string(),
+            limit: format!(
+                "{} ({} bytes)",
+                crate::sys::size::human_size(self.bytes, 4),
+                self.bytes
+            ),
+            what: self.what.clone(),
+        }
+    }
+}
+
+/// A layer's uncompressed stream that ends in an error past `left` bytes, noting that it did.
+struct Capped<R> {
+    inner: R,
+    left: u64,
+    over: std::rc::Rc<std::cell::Cell<bool>>,
+}
+
+impl<R: Read> Read for Capped<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if buf.is_empty() {
+            return Ok(0);
+        }
+        if self.left == 0 {
+            let mut one = [0u8; 1];
+            if self.inner.read(&mut one)? == 0 {
+                return Ok(0);
+            }
+            self.over.set(true);
+            return Err(io::Error::other("the layer expands past its limit"));
+        }
+        let want = buf
+            .len()
+            .min(usize::try_from(self.left).unwrap_or(usize::MAX));
+        let n = self.inner.read(&mut buf[..want])?;
+        self.left -= n as u64;
+        Ok(n)
+    }
 }
 
 /// How a layer blob is compressed, from its magic bytes (media types lie too often).
@@ -157,8 +212,31 @@ pub(crate) fn extract_layer(
     blob: &Path,
     dest: &Path,
     layer: &str,
+    cap: &Cap,
 ) -> Result<LayerStats, ImageError> {
     let (reader, _) = open_uncompressed(blob, layer)?;
+    let over = std::rc::Rc::new(std::cell::Cell::new(false));
+    let reader = Capped {
+        inner: reader,
+        left: cap.bytes,
+        over: over.clone(),
+    };
+    extract_capped(blob, dest, layer, reader, cap.bytes).map_err(|e| {
+        if over.get() || matches!(e, ImageError::TooLarge { .. }) {
+            cap.error(layer)
+        } else {
+            e
+        }
+    })
+}
+
+fn extract_capped(
+    blob: &Path,
+    dest: &Path,
+    layer: &str,
+    reader: impl Read,
+    cap: u64,
+) -> Result<LayerStats, ImageError> {
     fs::DirBuilder::new()
         .mode(0o755)
         .create(dest)
@@ -168,6 +246,7 @@ pub(crate) fn extract_layer(
         layer: layer.to_string(),
         dir_times: Vec::new(),
         size: 0,
+        cap,
         is_root: nix::unistd::geteuid().is_root(),
     };
     let mut archive = tar::Archive::new(HashingReader::new(reader));
@@ -238,6 +317,8 @@ struct Extractor {
     /// Directory mtimes are applied last: creating entries inside a directory bumps its mtime.
     dir_times: Vec<(PathBuf, TimeSpec)>,
     size: u64,
+    /// Bytes of file content this layer may write (sparse files expand without stream bytes).
+    cap: u64,
     /// Ownership is only restored as root; elsewhere (the simulator's dev loop) files stay ours.
     is_root: bool,
 }
@@ -400,8 +481,17 @@ impl Extractor {
                     .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
                     .open(&path)
                     .ctx("create", &path)?;
-                let n = io::copy(entry, &mut f).ctx("write", &path)?;
+                let left = self.cap.saturating_sub(self.size);
+                let n = io::copy(&mut entry.take(left.saturating_add(1)), &mut f)
+                    .ctx("write", &path)?;
                 self.size += n;
+                if n > left {
+                    return Err(EntryError::Image(ImageError::TooLarge {
+                        layer: self.layer.clone(),
+                        limit: String::new(),
+                        what: String::new(),
+                    }));
+                }
                 drop(f);
                 self.apply_meta(&path, &meta, false)?;
                 self.set_times(&path, meta.mtime)?;
@@ -693,11 +783,42 @@ mod tests {
     use crate::image::testutil::*;
     use std::os::unix::fs::{FileTypeExt, MetadataExt};
 
+    const NO_CAP: Cap = Cap {
+        bytes: u64::MAX,
+        what: String::new(),
+    };
+
+    #[test]
+    fn a_gzip_bomb_stops_at_the_cap_and_a_sparse_file_counts_what_it_writes() {
+        let dir = tempdir();
+        let mut t = TarBuilder::new();
+        t.file("zeros", &vec![0u8; 8 << 20]);
+        let blob = dir.path().join("blob");
+        fs::write(&blob, gzip(&t.finish())).unwrap();
+        let cap = Cap {
+            bytes: 1 << 20,
+            what: "the test's limit".into(),
+        };
+        let err = extract_layer(&blob, &dir.path().join("out"), "sha256:bomb", &cap).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "refusing layer sha256:bomb: it expands past 1.049MB (1048576 bytes), the test's limit; nothing was imported"
+        );
+        let written = fs::metadata(dir.path().join("out/zeros")).map_or(0, |m| m.len());
+        assert!(written <= 1 << 20, "{written} bytes written");
+        // Stream and content both under the cap: extracted.
+        let ok = Cap {
+            bytes: 9 << 20,
+            what: String::new(),
+        };
+        extract_layer(&blob, &dir.path().join("ok"), "sha256:bomb", &ok).unwrap();
+    }
+
     fn extract(tar: Vec<u8>) -> (TestDir, Result<LayerStats, ImageError>) {
         let dir = tempdir();
         let blob = dir.path().join("blob");
         fs::write(&blob, &tar).unwrap();
-        let r = extract_layer(&blob, &dir.path().join("out"), "sha256:test");
+        let r = extract_layer(&blob, &dir.path().join("out"), "sha256:test", &NO_CAP);
         (dir, r)
     }
 
@@ -864,7 +985,7 @@ mod tests {
         t.file("f", b"new");
         let blob = dir.path().join("blob");
         fs::write(&blob, t.finish()).unwrap();
-        extract_layer(&blob, &dir.path().join("out"), "sha256:test").unwrap();
+        extract_layer(&blob, &dir.path().join("out"), "sha256:test", &NO_CAP).unwrap();
         assert_eq!(fs::read(&outside).unwrap(), b"keep");
         assert_eq!(fs::read(dir.path().join("out/f")).unwrap(), b"new");
     }

@@ -67,10 +67,15 @@ pub(crate) struct Staging<'s> {
     layers: BTreeMap<String, Option<u64>>,
     images: Vec<PendingImage>,
     counter: u64,
+    /// The limits on what the layers may expand to (`<root>/settings.json`).
+    settings: crate::state::settings::Settings,
+    /// Bytes the layers of this import have expanded to so far.
+    expanded: u64,
 }
 
 impl<'s> Staging<'s> {
     pub fn new(store: &'s ImageStore) -> Result<Staging<'s>, ImageError> {
+        let settings = crate::state::settings::load(store.root()).map_err(ImageError::Settings)?;
         let tmp = TempDir::new(store.tmp_dir())?;
         for sub in ["blobs", "layers", "src"] {
             let p = tmp.path().join(sub);
@@ -83,6 +88,8 @@ impl<'s> Staging<'s> {
             layers: BTreeMap::new(),
             images: Vec::new(),
             counter: 0,
+            settings,
+            expanded: 0,
         })
     }
 
@@ -186,6 +193,7 @@ impl<'s> Staging<'s> {
             actual: format!("sha256:{got}"),
         };
         let known = |s: &Self, d: &str| s.layers.contains_key(d) || s.store.layer_dir(d).is_dir();
+        let cap = self.cap(&blob)?;
         match expected {
             Some(want) if known(self, want) => {
                 let stats = extract::hash_layer(&blob, label)?;
@@ -202,11 +210,12 @@ impl<'s> Staging<'s> {
             }
             Some(want) => {
                 let dest = self.tmp.path().join("layers").join(want);
-                let stats = extract::extract_layer(&blob, &dest, label)?;
+                let stats = extract::extract_layer(&blob, &dest, label, &cap)?;
                 if stats.diff_id != want {
                     return Err(mismatch(want, &stats.diff_id));
                 }
                 self.layers.insert(want.to_string(), Some(stats.size));
+                self.expanded += stats.size;
                 Ok(want.to_string())
             }
             None => {
@@ -215,7 +224,7 @@ impl<'s> Staging<'s> {
                     .path()
                     .join("layers")
                     .join(self.next_name("incoming"));
-                let stats = extract::extract_layer(&blob, &dest, label)?;
+                let stats = extract::extract_layer(&blob, &dest, label, &cap)?;
                 let d = stats.diff_id;
                 if known(self, &d) {
                     fs::remove_dir_all(&dest).map_err(|e| ImageError::io("remove", &dest, e))?;
@@ -226,9 +235,43 @@ impl<'s> Staging<'s> {
                         .map_err(|e| ImageError::io("rename", &final_dest, e))?;
                     self.layers.insert(d.clone(), Some(stats.size));
                 }
+                self.expanded += stats.size;
                 Ok(d)
             }
         }
+    }
+
+    /// How far the next layer (of `blob`) may expand: its own limit, or what is left of the
+    /// import's, whichever is less.
+    fn cap(&self, blob: &Path) -> Result<extract::Cap, ImageError> {
+        let compressed = fs::metadata(blob)
+            .map_err(|e| ImageError::io("stat layer blob", blob, e))?
+            .len();
+        let file = crate::state::settings::path(self.store.root());
+        let file = file.display();
+        let layer = self.settings.layer_limit(compressed);
+        let image_left = self.settings.image_limit().saturating_sub(self.expanded);
+        Ok(if layer <= image_left {
+            let default = match self.settings.max_layer_size {
+                Some(_) => String::new(),
+                None => format!(
+                    "; by default {}× its compressed size, at least {}",
+                    crate::state::settings::LAYER_RATIO,
+                    crate::sys::size::human_size(crate::state::settings::LAYER_FLOOR, 4)
+                ),
+            };
+            extract::Cap {
+                bytes: layer,
+                what: format!("the limit for one layer (max-layer-size in {file}{default})"),
+            }
+        } else {
+            extract::Cap {
+                bytes: image_left,
+                what: format!(
+                    "what is left of the limit for one image's layers together (max-image-size in {file})"
+                ),
+            }
+        })
     }
 
     pub fn add_image(&mut self, img: PendingImage) {

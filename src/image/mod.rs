@@ -388,6 +388,11 @@ impl ImageStore {
         self.blobs_dir().join(hex)
     }
 
+    /// The state root the store lives under.
+    pub(crate) fn root(&self) -> &Path {
+        &self.root
+    }
+
     pub(crate) fn tmp_dir(&self) -> &Path {
         &self.tmp
     }

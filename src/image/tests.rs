@@ -698,3 +698,104 @@ fn bootstrap_busybox_builds_a_working_layout() {
     assert_eq!(s.list().unwrap().len(), 1);
     assert_eq!(count(&dir.path().join("tmp")), 0);
 }
+
+/// A layer of one file of `bytes` zeros: gzipped, a thousandth of its size.
+fn zeros_layer(bytes: usize) -> Vec<u8> {
+    let mut t = TarBuilder::new();
+    t.file("zeros", &vec![0u8; bytes]);
+    t.finish()
+}
+
+#[test]
+fn a_layer_expanding_past_max_layer_size_is_refused_and_nothing_is_left() {
+    let (dir, s) = store();
+    fs::write(
+        dir.path().join("settings.json"),
+        r#"{"max-layer-size":"1m"}"#,
+    )
+    .unwrap();
+    let bomb = zeros_layer(16 << 20);
+    assert!(gzip(&bomb).len() < 256 << 10, "a bomb: small compressed");
+    let layout = dir.path().join("layout");
+    write_oci_layout(&layout, &[&bomb], Some("docker.io/library/bomb:1"), false);
+    let err = s.import_archive(&layout, None).unwrap_err();
+    let msg = err.to_string();
+    assert!(matches!(err, ImageError::TooLarge { .. }), "{msg}");
+    assert!(msg.starts_with("refusing layer sha256:"), "{msg}");
+    assert!(
+        msg.contains(
+            "it expands past 1.049MB (1048576 bytes), the limit for one layer (max-layer-size in"
+        ),
+        "{msg}"
+    );
+    assert!(
+        msg.ends_with("nothing was imported") && !msg.contains('\n'),
+        "{msg}"
+    );
+    assert_pristine(dir.path(), &s);
+
+    // The same layer under the default limit (100× compressed, at least 2 GiB) imports.
+    fs::remove_file(dir.path().join("settings.json")).unwrap();
+    let images = s.import_archive(&layout, None).unwrap();
+    assert_eq!(images[0].size, 16 << 20);
+}
+
+#[test]
+fn the_layers_of_one_import_together_stop_at_max_image_size() {
+    let (dir, s) = store();
+    fs::write(
+        dir.path().join("settings.json"),
+        r#"{"max-image-size":1048576}"#,
+    )
+    .unwrap();
+    let mut other = TarBuilder::new();
+    other.file("more", &vec![0u8; 700 << 10]);
+    let (a, b) = (zeros_layer(700 << 10), other.finish());
+    let layout = dir.path().join("layout");
+    write_oci_layout(&layout, &[&a, &b], Some("docker.io/library/big:1"), false);
+    let msg = s.import_archive(&layout, None).unwrap_err().to_string();
+    assert!(
+        msg.contains(
+            "what is left of the limit for one image's layers together (max-image-size in"
+        ),
+        "{msg}"
+    );
+    assert_pristine(dir.path(), &s);
+}
+
+#[test]
+fn a_bad_settings_file_is_an_error_naming_the_key() {
+    let (dir, s) = store();
+    fs::write(
+        dir.path().join("settings.json"),
+        r#"{"max-layer-size":"huge"}"#,
+    )
+    .unwrap();
+    let layout = dir.path().join("layout");
+    write_oci_layout(&layout, &[&simple_rootfs()], None, false);
+    let msg = s.import_archive(&layout, None).unwrap_err().to_string();
+    assert!(msg.contains("max-layer-size"), "{msg}");
+    assert_pristine(dir.path(), &s);
+}
+
+#[test]
+fn a_docker_save_tag_with_a_digest_is_refused_and_nothing_is_imported() {
+    let (dir, s) = store();
+    let (lower, _) = two_layers();
+    let digest = format!("busybox@sha256:{}", "a".repeat(64));
+    for tag in [
+        digest.as_str(),
+        "busybox:1@sha256:0000000000000000000000000000000000000000000000000000000000000000",
+    ] {
+        let archive = docker_save_tar(&[SaveImage {
+            config: config_json(&[&lower], &["sh"]),
+            layers: vec![("l1", &lower)],
+            repo_tags: vec![tag],
+        }]);
+        let path = write(dir.path(), "save.tar", &archive);
+        let msg = s.import_archive(&path, None).unwrap_err().to_string();
+        assert!(msg.contains("has a tag with a digest"), "{msg}");
+        assert!(msg.contains("a RepoTags entry is NAME:TAG"), "{msg}");
+        assert_pristine(dir.path(), &s);
+    }
+}

@@ -170,8 +170,9 @@ fn sysctl(path: &str, value: &str) -> Result<(), NetworkError> {
 }
 
 /// Removes the bridge, its rules and its state, unless a container still holds a lease on it.
+/// A bridge this root did not make is removed only with `force` (one left by a deleted root).
 /// Returns false when there was no bridge.
-pub fn prune(cfg: &BridgeConfig, root: &Path) -> Result<bool, NetworkError> {
+pub fn prune(cfg: &BridgeConfig, root: &Path, force: bool) -> Result<bool, NetworkError> {
     let dir = cfg.dir(root);
     let held = ipam::count(&dir.join("leases"));
     if held > 0 {
@@ -180,7 +181,7 @@ pub fn prune(cfg: &BridgeConfig, root: &Path) -> Result<bool, NetworkError> {
     let host = host::current();
     let existed = match host.link_index(&cfg.name, None) {
         Ok(i) => {
-            if !dir.join("subnet").exists() && !dir.join("creating").exists() {
+            if !force && !dir.join("subnet").exists() && !dir.join("creating").exists() {
                 return Err(NetworkError::ForeignBridge {
                     bridge: cfg.name.clone(),
                     root: root.to_path_buf(),

@@ -80,7 +80,7 @@ pub enum NetworkError {
         "no free address left in subnet {0}: remove containers or use a larger --bridge-subnet"
     )]
     Exhausted(String),
-    #[error("bridge {bridge} exists but was not made by ctrace with root {}: choose another --bridge", root.display())]
+    #[error("bridge {bridge} exists but was not made by ctrace with root {} (another root made it, or one since deleted): choose another --bridge, or if no container uses it any more remove it with `ctrace --bridge {bridge} network prune --force`", root.display())]
     ForeignBridge { bridge: String, root: PathBuf },
     #[error("bridge {bridge} was made with subnet {subnet}: use --bridge-subnet {subnet}, or remove its containers and run `ctrace network prune` first")]
     SubnetMismatch { bridge: String, subnet: String },

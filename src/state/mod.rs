@@ -16,6 +16,7 @@
 //! <root>/volumes/.lock                 flock for volume create/remove and mount registration
 //! <root>/traces/<trace_id>.json        one trace per operation
 //! <root>/events.jsonl                  the events log
+//! <root>/settings.json                 limits: layer expansion, trace retention ([`settings`])
 //! <exec-root>/<id>/                    the OCI bundle: config.json, rootfs/ (overlay mount point), exec.fifo
 //! ```
 //!
@@ -39,6 +40,7 @@ pub mod netns;
 pub mod paths;
 pub mod ports;
 pub mod restart;
+pub mod settings;
 pub mod store;
 
 pub use container::{ContainerConfig, ContainerState, RestartPolicy, Status};

@@ -68,6 +68,11 @@ pub struct MountPoint {
     /// tmpfs options for the kernel (`size=8m`, `mode=1777`…).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub tmpfs_options: Vec<String>,
+    /// How far a bind reaches below its source (`--mount bind-recursive=`): empty for docker's
+    /// default (submounts bound too, and read-only with the bind), `disabled` (no submounts),
+    /// `writable` (read-only at the top only), `readonly` (read-only down to every submount).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub bind_recursive: String,
     /// Where it came from: `-v`, `--mount`, `--tmpfs`, `--volumes-from <name>`, `image VOLUME`.
     #[serde(default)]
     pub origin: String,

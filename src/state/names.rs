@@ -160,10 +160,14 @@ pub fn generate() -> String {
     format!("{}_{}", ADJECTIVES[a], SURNAMES[s])
 }
 
-/// Docker's rule for names: `[a-zA-Z0-9][a-zA-Z0-9_.-]+`.
+/// The longest name: one file name under `<root>/names/`.
+pub const MAX_NAME: usize = 255;
+
+/// Docker's rule for names: `[a-zA-Z0-9][a-zA-Z0-9_.-]+`, at most [`MAX_NAME`] long.
 pub fn valid(name: &str) -> bool {
     let b = name.as_bytes();
     b.len() >= 2
+        && b.len() <= MAX_NAME
         && b[0].is_ascii_alphanumeric()
         && b[1..]
             .iter()
@@ -359,6 +363,8 @@ mod tests {
         assert!(!valid("-web"));
         assert!(!valid("we b"));
         assert!(!valid("../x"));
+        assert!(valid(&"a".repeat(MAX_NAME)));
+        assert!(!valid(&"a".repeat(300)), "longer than a file name");
         for _ in 0..50 {
             assert!(valid(&generate()));
         }

@@ -18,7 +18,7 @@ pub enum StateError {
     Ambiguous { prefix: String, matches: String },
     #[error("Conflict. The container name \"/{name}\" is already in use by container \"{holder}\". You have to remove (or rename) that container to be able to reuse that name.")]
     NameInUse { name: String, holder: String },
-    #[error("invalid container name {0:?}: only [a-zA-Z0-9][a-zA-Z0-9_.-]+ are allowed")]
+    #[error("invalid container name {0:?}: only [a-zA-Z0-9][a-zA-Z0-9_.-]+ are allowed, at most {max} characters", max = crate::state::names::MAX_NAME)]
     InvalidName(String),
     #[error("{what} {path}: {source}")]
     Io {

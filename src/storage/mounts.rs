@@ -46,6 +46,12 @@ pub enum MountError {
     NotShared { src: String, mount: String },
     #[error("path {src} is mounted on {mount} but it is not a shared or slave mount: make it one (mount --make-shared {mount}) or drop bind-propagation")]
     NotSharedOrSlave { src: String, mount: String },
+    #[error("invalid mount config for type \"{typ}\": {path} is reserved for the container's own {what}: mount elsewhere (for example on /host{path})")]
+    Reserved {
+        typ: &'static str,
+        path: &'static str,
+        what: &'static str,
+    },
     #[error("Duplicate mount point: {0}")]
     Duplicate(String),
     #[error(transparent)]
@@ -63,8 +69,16 @@ pub fn oci(mp: &MountPoint) -> Mount {
         Kind::Tmpfs => {
             m.set_typ(Some("tmpfs".into()));
             m.set_source(Some("tmpfs".into()));
-            let mut o: Vec<String> = ["noexec", "nosuid", "nodev", rw]
+            // A tmpfs on /dev holds the container's device nodes: nodev would make /dev/null
+            // unusable (docker's default does; here it is left out unless asked for).
+            let defaults: &[&str] = if mp.destination == "/dev" {
+                &["noexec", "nosuid"]
+            } else {
+                &["noexec", "nosuid", "nodev"]
+            };
+            let mut o: Vec<String> = defaults
                 .iter()
+                .chain([&rw])
                 .map(|s| s.to_string())
                 .collect();
             o.extend(mp.tmpfs_options.iter().cloned());
@@ -78,10 +92,25 @@ pub fn oci(mp: &MountPoint) -> Mount {
             } else {
                 &mp.propagation
             };
-            m.set_options(Some(vec!["rbind".into(), rw.into(), prop.into()]));
+            let bind = if mp.bind_recursive == "disabled" {
+                "bind"
+            } else {
+                "rbind"
+            };
+            let mut o: Vec<String> = vec![bind.into(), rw.into(), prop.into()];
+            if recursive_read_only(mp) {
+                o.push("rro".into());
+            }
+            m.set_options(Some(o));
         }
     }
     m
+}
+
+/// A read-only bind whose submounts are read-only too (`rro`, runc ≥ 1.1): docker 25's default
+/// for read-only binds, unless `bind-recursive` says otherwise.
+fn recursive_read_only(mp: &MountPoint) -> bool {
+    mp.kind == Kind::Bind && !mp.rw && matches!(mp.bind_recursive.as_str(), "" | "readonly")
 }
 
 const PROPAGATIONS: [&str; 6] = [
@@ -104,6 +133,11 @@ fn check_target(typ: &'static str, dst: &str) -> Result<String, MountError> {
     let clean = clean(dst);
     if clean == "/" {
         return Err(MountError::RootTarget { typ });
+    }
+    for (path, what) in [("/proc", "procfs"), ("/sys", "sysfs")] {
+        if clean == path {
+            return Err(MountError::Reserved { typ, path, what });
+        }
     }
     Ok(clean)
 }
@@ -202,6 +236,7 @@ pub fn parse_mount(spec: &str) -> Result<MountPoint, MountError> {
     let (mut src, mut dst) = (String::new(), String::new());
     let mut ro = false;
     let mut propagation = String::new();
+    let mut recursive = String::new();
     let mut driver = String::new();
     let mut vopts = BTreeMap::new();
     let mut nocopy = false;
@@ -229,6 +264,27 @@ pub fn parse_mount(spec: &str) -> Result<MountPoint, MountError> {
                     return Err(bad(format!("invalid propagation mode: {p}")));
                 }
                 propagation = p;
+            }
+            "bind-recursive" => {
+                has_bind_opt = true;
+                let r = need(v)?;
+                if !["enabled", "disabled", "writable", "readonly"].contains(&r.as_str()) {
+                    return Err(bad(format!(
+                        "invalid value for bind-recursive: {r}: use enabled, disabled, writable or readonly"
+                    )));
+                }
+                recursive = if r == "enabled" { String::new() } else { r };
+            }
+            "bind-nonrecursive" | "readonly-non-recursive" | "readonly-force-recursive" => {
+                has_bind_opt = true;
+                if parse_bool(spec, &k, v)? {
+                    recursive = match k.as_str() {
+                        "bind-nonrecursive" => "disabled",
+                        "readonly-non-recursive" => "writable",
+                        _ => "readonly",
+                    }
+                    .into();
+                }
             }
             "volume-driver" => {
                 has_vol_opt = true;
@@ -300,7 +356,13 @@ pub fn parse_mount(spec: &str) -> Result<MountPoint, MountError> {
             if !src.starts_with('/') {
                 return Err(MountError::NotAbsolute { typ: t, path: src });
             }
+            if !ro && (recursive == "writable" || recursive == "readonly") {
+                return Err(bad(format!(
+                    "bind-recursive={recursive} is for a read-only bind: add readonly"
+                )));
+            }
             mp.source = clean(&src);
+            mp.bind_recursive = recursive;
             mp.propagation = if propagation.is_empty() {
                 "rprivate".into()
             } else {
@@ -556,8 +618,53 @@ mod tests {
         let oci = oci(&b);
         assert_eq!(
             oci.options().as_ref().unwrap(),
-            &["rbind", "ro", "rprivate"]
+            &["rbind", "ro", "rprivate", "rro"]
         );
+    }
+
+    #[test]
+    fn a_read_only_bind_is_read_only_in_its_submounts_unless_bind_recursive_says_otherwise() {
+        let options = |spec: &str| {
+            let mp = if spec.contains("type=") {
+                parse_mount(spec).unwrap()
+            } else {
+                parse_volume(spec).unwrap()
+            };
+            oci(&mp).options().clone().unwrap()
+        };
+        assert_eq!(options("/:/host:ro"), ["rbind", "ro", "rprivate", "rro"]);
+        assert_eq!(options("/:/host"), ["rbind", "rw", "rprivate"]);
+        assert_eq!(
+            options("type=bind,src=/,dst=/h,readonly"),
+            ["rbind", "ro", "rprivate", "rro"]
+        );
+        assert_eq!(
+            options("type=bind,src=/,dst=/h,readonly,bind-recursive=readonly"),
+            ["rbind", "ro", "rprivate", "rro"]
+        );
+        assert_eq!(
+            options("type=bind,src=/,dst=/h,readonly,bind-recursive=writable"),
+            ["rbind", "ro", "rprivate"]
+        );
+        assert_eq!(
+            options("type=bind,src=/,dst=/h,readonly,readonly-non-recursive"),
+            ["rbind", "ro", "rprivate"]
+        );
+        assert_eq!(
+            options("type=bind,src=/,dst=/h,readonly,bind-recursive=disabled"),
+            ["bind", "ro", "rprivate"]
+        );
+        assert_eq!(
+            options("type=bind,src=/,dst=/h,bind-nonrecursive"),
+            ["bind", "rw", "rprivate"]
+        );
+        for bad in [
+            "type=bind,src=/,dst=/h,bind-recursive=writable",
+            "type=bind,src=/,dst=/h,bind-recursive=sometimes",
+            "type=volume,src=v,dst=/h,readonly,bind-recursive=writable",
+        ] {
+            assert!(parse_mount(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]
@@ -600,6 +707,34 @@ mod tests {
             parse_mount("type=bind,source=/etc,target=/e,foo=1"),
             Err(MountError::MountFlag { .. })
         ));
+    }
+
+    #[test]
+    fn proc_and_sys_are_reserved_for_the_containers_own() {
+        for spec in ["/tmp:/proc", "/tmp:/sys/", "v:/proc:ro"] {
+            let e = parse_volume(spec).unwrap_err().to_string();
+            assert!(e.contains("is reserved for the container's own"), "{e}");
+        }
+        assert!(parse_mount("type=bind,src=/tmp,dst=/sys").is_err());
+        assert!(parse_tmpfs("/proc").is_err());
+        assert!(parse_volume("/tmp:/proc/x").is_ok());
+        assert!(parse_volume("/tmp:/system").is_ok());
+    }
+
+    #[test]
+    fn a_tmpfs_on_dev_keeps_device_nodes_usable() {
+        let dev = oci(&parse_tmpfs("/dev").unwrap());
+        assert!(!dev
+            .options()
+            .as_ref()
+            .unwrap()
+            .contains(&"nodev".to_string()));
+        let run = oci(&parse_tmpfs("/run").unwrap());
+        assert!(run
+            .options()
+            .as_ref()
+            .unwrap()
+            .contains(&"nodev".to_string()));
     }
 
     #[test]

@@ -20,6 +20,43 @@ impl Mounts for LinuxHost {
         nix::mount::umount2(target, flags).map_err(io)
     }
 
+    fn set_read_only_recursive(&self, target: &Path) -> io::Result<()> {
+        use std::os::unix::ffi::OsStrExt;
+        let path = std::ffi::CString::new(target.as_os_str().as_bytes())
+            .map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))?;
+        const MOUNT_ATTR_RDONLY: u64 = 0x1;
+        // `struct mount_attr` of <linux/mount.h> (MOUNT_ATTR_SIZE_VER0: 32 bytes).
+        #[repr(C)]
+        struct MountAttr {
+            attr_set: u64,
+            attr_clr: u64,
+            propagation: u64,
+            userns_fd: u64,
+        }
+        let attr = MountAttr {
+            attr_set: MOUNT_ATTR_RDONLY,
+            attr_clr: 0,
+            propagation: 0,
+            userns_fd: 0,
+        };
+        // SAFETY: a NUL-terminated path and a live `mount_attr` of the size passed.
+        let rc = unsafe {
+            libc::syscall(
+                libc::SYS_mount_setattr,
+                libc::AT_FDCWD,
+                path.as_ptr(),
+                libc::AT_RECURSIVE as libc::c_uint,
+                &attr as *const MountAttr,
+                std::mem::size_of::<MountAttr>(),
+            )
+        };
+        if rc == 0 {
+            Ok(())
+        } else {
+            Err(io::Error::last_os_error())
+        }
+    }
+
     fn pivot_root(&self, new_root: &Path, put_old: &Path) -> io::Result<()> {
         nix::unistd::pivot_root(new_root, put_old).map_err(io)
     }

@@ -73,6 +73,8 @@ pub enum RootfsError {
         #[source]
         source: Errno,
     },
+    #[error("cannot make the read-only bind of {src} on {dst} read-only in its submounts: this kernel has no mount_setattr(2) (Linux 5.12 or later); for a read-only bind whose submounts stay writable use --mount type=bind,source={src},target={dst},readonly,bind-recursive=writable")]
+    NoRecursiveReadOnly { src: PathBuf, dst: PathBuf },
     #[error("cannot read the host's cgroup mounts from {path}: {}", io_text(.source))]
     CgroupMounts {
         path: &'static str,
@@ -305,6 +307,12 @@ mod sys {
     ) -> Result<(), Errno> {
         crate::host::current()
             .mount(src, dst, fstype, flags, data)
+            .map_err(|e| crate::runtime::init_error::errno_of(&e))
+    }
+
+    pub fn set_read_only_recursive(dst: &Path) -> Result<(), Errno> {
+        crate::host::current()
+            .set_read_only_recursive(dst)
             .map_err(|e| crate::runtime::init_error::errno_of(&e))
     }
 

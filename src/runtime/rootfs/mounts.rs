@@ -34,6 +34,9 @@ pub(super) fn mount_entry(m: &Mount, dst: &Path, opts: &MountOptions) -> Result<
         if !extra.is_empty() {
             remount_bind(&dst, extra)?;
         }
+        if opts.recursive_read_only {
+            read_only_below(&src, m.destination(), &dst)?;
+        }
     } else {
         create_target(&dst, true)?;
         let src = m.source().clone().unwrap_or_else(|| PathBuf::from(typ));
@@ -50,6 +53,21 @@ pub(super) fn mount_entry(m: &Mount, dst: &Path, opts: &MountOptions) -> Result<
         tracing::info!(dst = ?dst, flags = ?p, "mount(propagation)");
     }
     Ok(())
+}
+
+/// `rro`: the submounts of a read-only bind read-only too (`mount_setattr(2)`, as runc does).
+fn read_only_below(src: &Path, destination: &Path, dst: &Path) -> Result<(), RootfsError> {
+    match sys::set_read_only_recursive(dst) {
+        Ok(()) => {
+            tracing::info!(dst = ?dst, "mount_setattr(MOUNT_ATTR_RDONLY, AT_RECURSIVE)");
+            Ok(())
+        }
+        Err(nix::errno::Errno::ENOSYS) => Err(RootfsError::NoRecursiveReadOnly {
+            src: src.to_path_buf(),
+            dst: destination.to_path_buf(),
+        }),
+        Err(source) => Err(mount_err("read-only (recursive)", dst, source)),
+    }
 }
 
 /// The per-mount flags `MS_REMOUNT|MS_BIND` may change; the rest is ignored by a bind remount.
@@ -113,6 +131,14 @@ mod tests {
 
     fn opts(o: &[&str]) -> MountOptions {
         parse_options(&o.iter().map(|s| s.to_string()).collect::<Vec<_>>())
+    }
+
+    #[test]
+    fn rro_asks_for_a_recursive_read_only_bind_and_is_no_filesystem_data() {
+        let o = opts(&["rbind", "ro", "rprivate", "rro"]);
+        assert!(o.recursive_read_only);
+        assert!(o.data.is_empty());
+        assert!(!opts(&["rbind", "ro"]).recursive_read_only);
     }
 
     #[test]

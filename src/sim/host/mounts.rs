@@ -132,6 +132,35 @@ impl Mounts for SimHost {
         })
     }
 
+    fn set_read_only_recursive(&self, target: &Path) -> io::Result<()> {
+        // A condition a scenario set on the simulated host: a kernel older than 5.12.
+        if std::env::var(crate::sim::scenario::HOST_FAULT_ENV).as_deref() == Ok("old-kernel") {
+            return Err(io::Error::from_raw_os_error(libc::ENOSYS));
+        }
+        let (pid, target) = (me(), text(&absolute(target)));
+        self.change(|m| {
+            let ns = m.ns_of(pid)["mnt"];
+            let below = format!("{}/", target.trim_end_matches('/'));
+            let mut found = false;
+            for e in m.mounts.iter_mut().filter(|e| e.ns == ns) {
+                if e.target == target || e.target.starts_with(&below) {
+                    found |= e.target == target;
+                    let rest = e.options.split_once(',').map_or("", |(_, r)| r);
+                    e.options = if rest.is_empty() {
+                        "ro".into()
+                    } else {
+                        format!("ro,{rest}")
+                    };
+                }
+            }
+            if found {
+                Ok(())
+            } else {
+                Err(io::Error::from_raw_os_error(libc::EINVAL))
+            }
+        })
+    }
+
     fn pivot_root(&self, new_root: &Path, put_old: &Path) -> io::Result<()> {
         let (new, old) = (absolute(new_root), absolute(put_old));
         let old = if old == new {
