@@ -376,7 +376,7 @@ fn register(engine: &Engine, container: &ContainerConfig) -> Result<(), EngineEr
         engine.store.save_config(container)?;
         engine
             .store
-            .save_state(&container.id, &ContainerState::default())?;
+            .save_state_of(container, &ContainerState::default())?;
         let _ = events::container(
             &engine.paths.events(),
             "create",
@@ -386,7 +386,14 @@ fn register(engine: &Engine, container: &ContainerConfig) -> Result<(), EngineEr
                 ("image", &container.config.image),
             ],
         );
-        trace::note(span, "config.json + state.json written (status created)");
+        trace::note(
+            span,
+            if container.host_config.auto_remove {
+                "config.json + state.json written (status created; --rm: not fsynced)"
+            } else {
+                "config.json + state.json written (status created)"
+            },
+        );
         Ok(())
     })
 }

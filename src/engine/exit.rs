@@ -197,7 +197,7 @@ fn record_state(x: &Exit) -> Option<Decision> {
         st.pid = 0;
         st.finished_at = now_rfc3339();
         st.rootfs_mounted = false;
-        engine.store.save_state(id, &st)?;
+        engine.store.save_state_of(cfg, &st)?;
         Ok((st.status, d))
     });
     match result {

@@ -756,8 +756,15 @@ fn start_health(cx: &Ctx, state: &mut ContainerState) -> Result<(), EngineError>
 /// `start.checkpoint`: `state.json` says running.
 fn checkpoint(cx: &Ctx, state: &ContainerState) -> Result<(), EngineError> {
     phase(phase_span!("start.checkpoint"), |span| {
-        cx.engine.store.save_state(&cx.id, state)?;
-        trace::note(span, "state.json written (status running)");
+        cx.engine.store.save_state_of(&cx.cfg, state)?;
+        trace::note(
+            span,
+            if cx.cfg.host_config.auto_remove {
+                "state.json written (status running; --rm: not fsynced)"
+            } else {
+                "state.json written (status running)"
+            },
+        );
         Ok(())
     })
 }

@@ -33,6 +33,19 @@ pub fn write(path: &Path, bytes: &[u8]) -> io::Result<()> {
 /// Atomically replaces `path` with `bytes`, the temp file in `tmp_dir` (which must be on the same
 /// filesystem as `path`).
 pub fn write_via(tmp_dir: &Path, path: &Path, bytes: &[u8]) -> io::Result<()> {
+    write_with(tmp_dir, path, bytes, durable())
+}
+
+/// [`write_json`], fsynced only when `durable` (and this process's writes are, [`durable`]):
+/// a file whose loss in a power cut costs nothing — an `--rm` container's, deleted when it
+/// exits — is still never torn for a reader, but does not wait for the disk.
+pub fn write_json_with<T: Serialize>(path: &Path, value: &T, durable: bool) -> io::Result<()> {
+    let bytes = serde_json::to_vec_pretty(value).map_err(io::Error::other)?;
+    let dir = path.parent().unwrap_or(Path::new("."));
+    write_with(dir, path, &bytes, durable && self::durable())
+}
+
+fn write_with(tmp_dir: &Path, path: &Path, bytes: &[u8], durable: bool) -> io::Result<()> {
     static SEQ: AtomicU64 = AtomicU64::new(0);
     let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("file");
     let tmp = tmp_dir.join(format!(
@@ -47,11 +60,14 @@ pub fn write_via(tmp_dir: &Path, path: &Path, bytes: &[u8]) -> io::Result<()> {
             .mode(0o644)
             .open(&tmp)?;
         f.write_all(bytes)?;
-        if durable() {
+        if durable {
             f.sync_data()?;
         }
         fs::rename(&tmp, path)?;
-        sync_dir(path.parent().unwrap_or(Path::new(".")))
+        if durable {
+            sync_dir(path.parent().unwrap_or(Path::new(".")))?;
+        }
+        Ok(())
     })();
     if result.is_err() {
         let _ = fs::remove_file(&tmp);
