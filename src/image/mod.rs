@@ -42,6 +42,8 @@ mod extract;
 mod import;
 mod layout;
 pub mod pull;
+#[cfg(test)]
+mod props;
 pub mod reference;
 #[cfg(test)]
 mod testutil;
