@@ -17,6 +17,8 @@ pub mod flock;
 pub mod mountinfo;
 pub mod pipe;
 pub mod process;
+#[cfg(test)]
+mod props;
 pub mod random;
 pub mod size;
 pub mod time;
