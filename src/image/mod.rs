@@ -41,9 +41,9 @@ mod error;
 mod extract;
 mod import;
 mod layout;
-pub mod pull;
 #[cfg(test)]
 mod props;
+pub mod pull;
 pub mod reference;
 #[cfg(test)]
 mod testutil;

@@ -87,7 +87,12 @@ proptest! {
 
 #[test]
 fn an_extra_host_name_with_a_blank_or_a_line_break_is_refused() {
-    for s in ["a\n1.2.3.4 evil:1.1.1.1", "a b:1.1.1.1", "a#x:1.1.1.1", "a\t:1.1.1.1"] {
+    for s in [
+        "a\n1.2.3.4 evil:1.1.1.1",
+        "a b:1.1.1.1",
+        "a#x:1.1.1.1",
+        "a\t:1.1.1.1",
+    ] {
         assert!(parse_extra_host(s).is_err(), "{s:?}");
     }
     assert_eq!(parse_extra_host("db:10.0.0.2").unwrap(), ("db", "10.0.0.2"));

@@ -22,7 +22,11 @@ fn check(
 ) -> Result<(), TestCaseError> {
     match outcome {
         Ok(mp) => {
-            prop_assert!(clean_target(&mp.destination), "{spec:?} → {:?}", mp.destination);
+            prop_assert!(
+                clean_target(&mp.destination),
+                "{spec:?} → {:?}",
+                mp.destination
+            );
             if mp.kind == Kind::Bind {
                 prop_assert!(mp.source.starts_with('/'), "{spec:?} → {:?}", mp.source);
             }
@@ -42,7 +46,11 @@ fn path() -> impl Strategy<Value = String> {
 
 fn spec() -> impl Strategy<Value = String> {
     prop_oneof![
-        (path(), path(), "(ro|rw|z|Z|nocopy|rshared|rslave|private|x|,){0,3}")
+        (
+            path(),
+            path(),
+            "(ro|rw|z|Z|nocopy|rshared|rslave|private|x|,){0,3}"
+        )
             .prop_map(|(s, d, m)| format!("{s}:{d}:{m}")),
         (path(), path()).prop_map(|(s, d)| format!("{s}:{d}")),
         "[a-z0-9/.:,=-]{0,40}",

@@ -33,9 +33,9 @@ fn sample() -> Vec<u8> {
 
 fn temp() -> std::path::PathBuf {
     let d = std::env::temp_dir().join(format!(
-        "ctrace-trace-props-{}-{}",
+        "ctrace-trace-props-{}-{:016x}",
         std::process::id(),
-        format!("{:016x}", crate::sys::random::u64())
+        crate::sys::random::u64()
     ));
     std::fs::create_dir_all(&d).unwrap();
     d

@@ -434,7 +434,12 @@ mod tests {
             .chunks_exact(8)
             .map(|i| {
                 let code = u16::from_ne_bytes([i[0], i[1]]);
-                (code, i[2], i[3], u32::from_ne_bytes([i[4], i[5], i[6], i[7]]))
+                (
+                    code,
+                    i[2],
+                    i[3],
+                    u32::from_ne_bytes([i[4], i[5], i[6], i[7]]),
+                )
             })
             .collect();
         let (mut a, mut x, mut mem, mut pc) = (0u32, 0u32, [0u32; 16], 0usize);
@@ -534,8 +539,14 @@ mod tests {
         let tree = compile(&s).unwrap();
         let x86_64 = 0xc000_003e;
         let (allow, eperm) = (0x7fff_0000, 0x0005_0000 | libc::EPERM as u32);
-        assert_eq!(run(&tree.bpf, libc::SYS_read as u32, x86_64, 0, [0; 6]), allow);
-        assert_eq!(run(&tree.bpf, libc::SYS_add_key as u32, x86_64, 0, [0; 6]), eperm);
+        assert_eq!(
+            run(&tree.bpf, libc::SYS_read as u32, x86_64, 0, [0; 6]),
+            allow
+        );
+        assert_eq!(
+            run(&tree.bpf, libc::SYS_add_key as u32, x86_64, 0, [0; 6]),
+            eperm
+        );
         let unshare = libc::SYS_unshare as u32;
         assert_eq!(
             run(&tree.bpf, unshare, x86_64, 0, [0x1000_0000, 0, 0, 0, 0, 0]),
@@ -573,4 +584,3 @@ pub fn compile(seccomp: &LinuxSeccomp) -> Result<Filter, SeccompError> {
 pub fn compile_cached(seccomp: &LinuxSeccomp, _cache: &Path) -> Result<Filter, SeccompError> {
     compile(seccomp)
 }
-
