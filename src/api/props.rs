@@ -18,7 +18,9 @@ fn value() -> impl Strategy<Value = Value> {
         Just(Value::Null),
         any::<bool>().prop_map(Value::from),
         any::<i64>().prop_map(Value::from),
-        any::<f64>().prop_map(|f| json!(f)),
+        // Short fractions: serde_json (without `float_roundtrip`) may read a long mantissa back
+        // one bit off, which is serde's rounding, not the parser's doing.
+        any::<i32>().prop_map(|i| json!(f64::from(i) / 8.0)),
         "(busybox|/a:/b:ro|80/tcp|[a-zA-Z0-9:/=_.-]{0,12})".prop_map(Value::from),
     ];
     leaf.prop_recursive(3, 24, 4, |inner| {
