@@ -1,6 +1,7 @@
 //! Property tests of what the trace module reads from outside: `traceparent` values (the
 //! daemon's request header, a client's `TRACEPARENT`) and trace files (`ctrace trace show FILE`
-//! on a file from anywhere).
+//! on a file from anywhere), and the replay of the committed hostile trace files
+//! (`tests/fixtures/hostile/traces/`).
 //!
 //! The properties: nothing panics; what parses prints back to itself; a refusal is one line; a
 //! trace id that is accepted is hex, so the file it names stays in the traces directory.
@@ -135,4 +136,19 @@ fn every_reference_trace_reads_and_writes_back_the_same() {
     }
     let _ = std::fs::remove_dir_all(&dir);
     assert!(seen >= 10, "{seen} reference traces");
+}
+
+/// The committed corpus's trace files (`tests/fixtures/hostile/traces/`): each is refused in
+/// one line.
+#[test]
+fn every_hostile_trace_file_in_the_corpus_is_refused_in_one_line() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/hostile/traces");
+    let mut seen = 0;
+    for e in std::fs::read_dir(&dir).unwrap() {
+        let p = e.unwrap().path();
+        let err = store::read(&p).expect_err(&p.display().to_string());
+        assert!(!err.to_string().contains('\n'), "{err}");
+        seen += 1;
+    }
+    assert!(seen >= 5, "{seen} hostile trace files");
 }
