@@ -20,8 +20,10 @@ impl Filters {
                 .split_once('=')
                 .ok_or_else(|| format!("bad format of filter {r:?}: expected name=value"))?;
             if !matches!(k, "container" | "event" | "type" | "image") {
+                // Escaped: the name comes from a client's JSON and may hold a line break.
                 return Err(format!(
-                    "invalid filter '{k}': ctrace events filters by container, event, type or image"
+                    "invalid filter '{}': ctrace events filters by container, event, type or image",
+                    k.escape_debug()
                 ));
             }
             match f.0.iter_mut().find(|(key, _)| key == k) {

@@ -9,6 +9,8 @@
 
 pub mod container;
 pub mod events;
+#[cfg(test)]
+mod props;
 pub mod shapes;
 pub mod status;
 pub mod unsupported;

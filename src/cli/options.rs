@@ -208,7 +208,9 @@ fn health_flags(f: &CreateFlags) -> Result<Option<crate::state::health::HealthCo
         if d < std::time::Duration::from_millis(1) {
             return Err(format!("{flag} cannot be less than 1ms"));
         }
-        Ok(d.as_nanos() as i64)
+        // Nanoseconds in an i64, as docker keeps them: ~292 years at most, not a wrapped sign.
+        i64::try_from(d.as_nanos())
+            .map_err(|_| format!("invalid value {v:?} for {flag}: longer than 292 years"))
     };
     let retries = f.health_retries.unwrap_or(0);
     if retries < 0 {
@@ -262,6 +264,48 @@ mod tests {
         let l = labels(&["a=1".into(), "b".into(), "a=2=x".into()]);
         assert_eq!(l["a"], "2=x");
         assert_eq!(l["b"], "");
+    }
+
+    /// `create --health-interval V busybox`'s flags.
+    fn flags(v: &str) -> crate::cli::args::CreateFlags {
+        use clap::Parser;
+        #[derive(Parser)]
+        #[command(disable_help_flag = true)]
+        struct Cli {
+            #[command(flatten)]
+            f: crate::cli::args::CreateFlags,
+        }
+        Cli::try_parse_from(["t", "--health-interval", v, "busybox"])
+            .unwrap()
+            .f
+    }
+
+    #[test]
+    fn a_health_interval_of_three_centuries_is_refused_not_wrapped_negative() {
+        let e = health_flags(&flags("300y")).unwrap_err();
+        assert!(e.contains("longer than 292 years"), "{e}");
+        assert!(health_flags(&flags("200y")).unwrap().unwrap().interval > 0);
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig {
+            cases: 500,
+            failure_persistence: None,
+            ..Default::default()
+        })]
+
+        #[test]
+        fn an_accepted_health_duration_is_positive_and_a_refusal_one_line(
+            v in proptest::prelude::prop_oneof![
+                "[0-9]{1,22}(ns|us|ms|s|m|h|d|w|y)",
+                "[0-9a-z .]{0,12}",
+            ]
+        ) {
+            match health_flags(&flags(&v)) {
+                Ok(h) => proptest::prop_assert!(h.unwrap().interval > 0, "{v:?}"),
+                Err(e) => proptest::prop_assert!(!e.contains('\n'), "{e:?}"),
+            }
+        }
     }
 
     #[test]

@@ -16,6 +16,8 @@ pub mod client;
 pub mod events;
 pub mod exec;
 pub mod http;
+#[cfg(test)]
+mod props;
 pub mod pull;
 pub mod routes;
 pub mod server;

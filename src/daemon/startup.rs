@@ -5,7 +5,8 @@
 //! Restoring is a reconciliation with what is really running: a container whose shim lives on
 //! is running (the daemon watches it again); one whose shim is gone is exited and its resources
 //! are released; a start cut short by a daemon that died mid-way is undone and the container
-//! left `created`.
+//! left `created`; a create cut short before it registered its container leaves a directory
+//! nothing can see, removed ([`crate::state::store::Store::sweep_abandoned`]).
 
 use std::os::unix::net::UnixListener;
 use std::path::Path;
@@ -187,6 +188,12 @@ fn kill_shim(shim: i32) {
 /// Reconciles every container with what really runs (see the module docs).
 pub fn restore(engine: &Engine) -> Result<Restored, EngineError> {
     let mut r = Restored::default();
+    // Creates that died before registering their container (a daemon killed mid-request) left
+    // a directory no API call can see or remove: gone, and their names free again.
+    let swept = engine.store.sweep_abandoned();
+    if swept > 0 {
+        tracing::info!(swept, "removed the directories of creates that died");
+    }
     for id in engine.store.ids()? {
         let (cfg, st) = match (engine.store.load_config(&id), engine.store.load_state(&id)) {
             (Ok(c), Ok(s)) => (c, s),

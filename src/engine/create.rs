@@ -5,6 +5,7 @@ use crate::image::{reference, Image, ImageError};
 use crate::network::{self, Mode, PortBinding};
 use crate::state::container::{Config, ContainerConfig, ContainerState, HostConfig};
 use crate::state::{events, names};
+use crate::sys::flock::Flock;
 use crate::trace::clock::now_rfc3339;
 use crate::{kernel_event, phase_span, trace};
 
@@ -68,7 +69,8 @@ fn create_phases<'a>(
     let (mount_points, _volume_lock) =
         register_mounts(engine, opts, requested_mounts, &image, rollback)?;
 
-    make_rwlayer(engine, &id, rollback)?;
+    // Held until the config is on disk: the directory is a create in progress, not abandoned.
+    let creating = make_rwlayer(engine, &id, rollback)?;
 
     let container = ContainerConfig {
         id: id.clone(),
@@ -126,6 +128,8 @@ fn create_phases<'a>(
     };
 
     register(engine, &container)?;
+    let _ = std::fs::remove_file(engine.paths.creating(&id));
+    drop(creating);
     Ok(container)
 }
 
@@ -350,15 +354,29 @@ fn network_ports(
 }
 
 /// `create.rwlayer`: the container's directory with the overlay's `upper/` and `work/`.
+///
+/// The directory is made whole under a staging name, its `creating` lock taken, and renamed
+/// into place: a container directory is either registered (`config.json`) or locked by the live
+/// create making it, and one that is neither was abandoned by a create that died (the store
+/// sweeps those). The lock is returned, to be held until `create.register` is done.
 fn make_rwlayer<'a>(
     engine: &'a Engine,
     id: &str,
     rollback: &mut Rollback<'a>,
-) -> Result<(), EngineError> {
+) -> Result<Flock, EngineError> {
     phase(phase_span!("create.rwlayer"), |span| {
         let dir = engine.paths.container(id);
-        for d in [engine.paths.upper(id), engine.paths.work(id)] {
+        let staging = engine.store.staging(id);
+        for d in ["upper", "work"].map(|d| staging.join(d)) {
             std::fs::create_dir_all(&d).map_err(EngineError::io("cannot create", &d))?;
+        }
+        let lock = staging.join("creating");
+        let creating = Flock::exclusive(&lock).map_err(EngineError::io("cannot lock", &lock))?;
+        if let Err(e) = std::fs::rename(&staging, &dir) {
+            let _ = std::fs::remove_dir_all(&staging);
+            return Err(EngineError::io("cannot create", &dir)(e));
+        }
+        for d in [engine.paths.upper(id), engine.paths.work(id)] {
             kernel_event!(path = %d.display(), "mkdir");
         }
         let d2 = dir.clone();
@@ -366,17 +384,18 @@ fn make_rwlayer<'a>(
             std::fs::remove_dir_all(&d2).map_err(|e| e.to_string())
         });
         trace::note(span, format!("upper/ and work/ in {}", dir.display()));
-        Ok(())
+        Ok(creating)
     })
 }
 
-/// `create.register`: `config.json` and `state.json` written, the `create` event logged.
+/// `create.register`: `state.json` and then `config.json` written (the config is what makes
+/// the container exist), the `create` event logged.
 fn register(engine: &Engine, container: &ContainerConfig) -> Result<(), EngineError> {
     phase(phase_span!("create.register"), |span| {
-        engine.store.save_config(container)?;
         engine
             .store
             .save_state_of(container, &ContainerState::default())?;
+        engine.store.save_config(container)?;
         let _ = events::container(
             &engine.paths.events(),
             "create",

@@ -129,10 +129,29 @@ impl ImageError {
         }
     }
 
+    /// The reason is kept on one line: the tar reader's own messages quote the header bytes
+    /// they could not read, newlines and all, and a hostile archive chooses those bytes.
     pub(crate) fn bad_archive(path: impl Into<PathBuf>, reason: impl Into<String>) -> Self {
         ImageError::BadArchive {
             path: path.into(),
-            reason: reason.into(),
+            reason: one_line(&reason.into()),
         }
     }
+}
+
+/// `s` with its control characters escaped (`\n`, `\u{1b}`), so an error quoting bytes it
+/// was given prints as one line.
+pub(crate) fn one_line(s: &str) -> String {
+    if !s.chars().any(char::is_control) {
+        return s.to_string();
+    }
+    s.chars()
+        .map(|c| {
+            if c.is_control() {
+                c.escape_default().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
 }

@@ -41,6 +41,8 @@ mod error;
 mod extract;
 mod import;
 mod layout;
+#[cfg(test)]
+mod props;
 pub mod pull;
 pub mod reference;
 #[cfg(test)]

@@ -25,6 +25,8 @@ pub mod firewall;
 pub mod ipam;
 pub mod netns;
 pub mod ports;
+#[cfg(test)]
+mod props;
 
 use std::fs;
 use std::net::Ipv4Addr;
@@ -545,7 +547,13 @@ pub fn parse_extra_host(s: &str) -> Result<(&str, &str), NetworkError> {
         .split_once(':')
         .or_else(|| s.split_once('='))
         .ok_or_else(|| NetworkError::InvalidHost(s.into()))?;
-    if h.is_empty() || (ip != "host-gateway" && ip.parse::<std::net::IpAddr>().is_err()) {
+    // The name becomes one line of the container's /etc/hosts: a blank, a `#` or a line break
+    // in it would add names or lines of the caller's choosing.
+    let bad_name = |c: char| c.is_whitespace() || c.is_control() || c == '#';
+    if h.is_empty()
+        || h.contains(bad_name)
+        || (ip != "host-gateway" && ip.parse::<std::net::IpAddr>().is_err())
+    {
         return Err(NetworkError::InvalidHost(s.into()));
     }
     Ok((h, ip))

@@ -29,6 +29,10 @@ impl Paths {
     pub fn state(&self, id: &str) -> PathBuf {
         self.container(id).join("state.json")
     }
+    /// Locked by the create making the container, until `config.json` is written.
+    pub fn creating(&self, id: &str) -> PathBuf {
+        self.container(id).join("creating")
+    }
     pub fn lock(&self, id: &str) -> PathBuf {
         self.container(id).join("lock")
     }

@@ -10,6 +10,9 @@ use super::paths::Paths;
 use crate::sys::atomic;
 use crate::sys::flock::Flock;
 
+/// The prefix of a container directory still being made ([`Store::staging`]).
+const CREATING: &str = ".creating-";
+
 #[derive(Debug, thiserror::Error)]
 pub enum StateError {
     #[error("no such container: {0}")]
@@ -159,7 +162,8 @@ impl Store {
         let dir = self.paths.names();
         let registered = |holder: &str| {
             names::valid_id(holder)
-                && (self.paths.config(holder).exists() || self.paths.container(holder).exists())
+                && (self.paths.config(holder).exists()
+                    || (self.paths.container(holder).exists() && !self.abandoned(holder)))
         };
         match names::reserve(&dir, name, id, &registered)
             .map_err(io_err("cannot reserve name in", dir.clone()))?
@@ -170,6 +174,45 @@ impl Store {
                 holder,
             }),
         }
+    }
+
+    /// Whether the directory of `id` was left by a create that died before registering the
+    /// container (or a removal that died half-way): it has no `config.json`, and no live create
+    /// holds its `creating` lock. A create makes the directory whole, lock held, and renames it
+    /// into place, so a directory without both is never one still being made.
+    pub fn abandoned(&self, id: &str) -> bool {
+        let dir = self.paths.container(id);
+        dir.is_dir()
+            && !self.paths.config(id).exists()
+            && !Flock::held(&self.paths.creating(id)).unwrap_or(true)
+    }
+
+    /// Removes the directories of containers whose create died before registering them
+    /// ([`Store::abandoned`]) and the staging directories such creates left; how many.
+    pub fn sweep_abandoned(&self) -> usize {
+        let Ok(entries) = fs::read_dir(self.paths.containers()) else {
+            return 0;
+        };
+        let mut swept = 0;
+        for e in entries.flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            let gone = if let Some(id) = name.strip_prefix(CREATING) {
+                names::valid_id(id)
+                    && !Flock::held(&e.path().join("creating")).unwrap_or(true)
+                    && fs::remove_dir_all(e.path()).is_ok()
+            } else {
+                names::valid_id(&name)
+                    && self.abandoned(&name)
+                    && fs::remove_dir_all(e.path()).is_ok()
+            };
+            swept += usize::from(gone);
+        }
+        swept
+    }
+
+    /// Where a create makes the directory of `id` before renaming it into place.
+    pub fn staging(&self, id: &str) -> PathBuf {
+        self.paths.containers().join(format!("{CREATING}{id}"))
     }
 
     pub fn release_name(&self, name: &str, id: &str) {
@@ -187,5 +230,44 @@ impl Store {
         let _ = fs::remove_dir_all(self.paths.bundle(&c.id));
         self.release_name(&c.name, &c.id);
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn store() -> (PathBuf, Store) {
+        let dir = std::env::temp_dir().join(format!(
+            "ctrace-store-test-{}-{:016x}",
+            std::process::id(),
+            crate::sys::random::u64()
+        ));
+        let s = Store::new(Paths::new(dir.join("root"), dir.join("run")));
+        (dir, s)
+    }
+
+    #[test]
+    fn a_directory_a_dead_create_left_is_swept_and_its_name_is_free_again() {
+        let (dir, s) = store();
+        let (dead, live) = ("a".repeat(64), "b".repeat(64));
+        // The dead create: its directory and its name, no config, nobody holding `creating`.
+        fs::create_dir_all(s.paths.upper(&dead)).unwrap();
+        fs::write(s.paths.creating(&dead), b"").unwrap();
+        drop(s.reserve_name("dup", &dead).unwrap());
+        // A live create, still making its directory under the staging name.
+        fs::create_dir_all(s.staging(&live)).unwrap();
+        let held = Flock::exclusive(&s.staging(&live).join("creating")).unwrap();
+        assert!(s.abandoned(&dead));
+        assert!(s.reserve_name("dup", &"c".repeat(64)).is_ok());
+        assert_eq!(s.sweep_abandoned(), 1);
+        assert!(!s.paths.container(&dead).exists());
+        assert!(
+            s.staging(&live).exists(),
+            "a live create's directory was swept"
+        );
+        drop(held);
+        assert_eq!(s.sweep_abandoned(), 1);
+        let _ = fs::remove_dir_all(dir);
     }
 }

@@ -3,4 +3,6 @@
 
 pub mod mounts;
 pub mod overlay;
+#[cfg(test)]
+mod props;
 pub mod volumes;

@@ -19,6 +19,25 @@ impl Flock {
         Self::take(path, libc::LOCK_EX)
     }
 
+    /// Whether some open file holds a lock on `path` now (false when there is no such file).
+    pub fn held(path: &Path) -> io::Result<bool> {
+        let file = match File::open(path) {
+            Ok(f) => f,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(false),
+            Err(e) => return Err(e),
+        };
+        // SAFETY: flock on an fd we own; a lock we get is released when `file` closes.
+        if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } == 0 {
+            return Ok(false);
+        }
+        let err = io::Error::last_os_error();
+        if err.raw_os_error() == Some(libc::EWOULDBLOCK) {
+            Ok(true)
+        } else {
+            Err(err)
+        }
+    }
+
     fn take(path: &Path, op: libc::c_int) -> io::Result<Flock> {
         // O_CLOEXEC (Rust's default) matters: a shim spawned while we hold the lock must not
         // inherit it, or the lock would outlive this operation.

@@ -18,6 +18,8 @@ pub mod memory;
 pub mod mountinfo;
 pub mod pipe;
 pub mod process;
+#[cfg(test)]
+mod props;
 pub mod random;
 pub mod size;
 pub mod time;

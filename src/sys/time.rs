@@ -51,7 +51,11 @@ pub fn parse_timestamp(flag: &str, s: &str, now: SystemTime) -> Result<SystemTim
             .ok_or_else(err);
     }
     if let Ok(d) = humantime::parse_duration(s) {
-        return Ok(now.checked_sub(d).unwrap_or(UNIX_EPOCH));
+        // A duration longer than the time since the epoch means the epoch, not a time before it.
+        return Ok(now
+            .checked_sub(d)
+            .filter(|t| *t >= UNIX_EPOCH)
+            .unwrap_or(UNIX_EPOCH));
     }
     if let Ok(t) = humantime::parse_rfc3339_weak(s) {
         return Ok(t);

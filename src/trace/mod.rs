@@ -20,6 +20,8 @@ pub mod folded;
 pub mod format;
 pub mod jaeger;
 pub mod otlp;
+#[cfg(test)]
+mod props;
 pub mod recorder;
 pub mod speedscope;
 pub mod store;

@@ -115,11 +115,25 @@ impl Recorder {
     }
 }
 
-/// Parses `00-<32 hex>-<16 hex>-<2 hex>`.
+/// Parses a W3C `traceparent`, `<version>-<trace id>-<parent id>-<flags>` (`00-<32 hex>-<16
+/// hex>-<2 hex>`; a later version may add fields after the flags): the ids lower-case hex and not
+/// all zeros, as the W3C spec says. The trace id names the trace file, and a caller chooses it
+/// (the daemon's `traceparent` header, the client's environment): nothing but hex gets through.
 pub fn parse_traceparent(s: &str) -> Option<(String, String)> {
+    let hex = |x: &str, len: usize| {
+        x.len() == len && x.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+    };
     let mut parts = s.split('-');
-    let (_v, t, p) = (parts.next()?, parts.next()?, parts.next()?);
-    (t.len() == 32 && p.len() == 16).then(|| (t.to_string(), p.to_string()))
+    let (v, t, p, flags) = (parts.next()?, parts.next()?, parts.next()?, parts.next()?);
+    let ok = hex(v, 2)
+        && v != "ff"
+        && (v != "00" || parts.next().is_none())
+        && hex(t, 32)
+        && hex(p, 16)
+        && hex(flags, 2)
+        && t.bytes().any(|b| b != b'0')
+        && p.bytes().any(|b| b != b'0');
+    ok.then(|| (t.to_string(), p.to_string()))
 }
 
 fn shared() -> Option<&'static Arc<Shared>> {

@@ -211,6 +211,14 @@ pub fn read(path: &Path) -> Result<TraceFile, TraceError> {
             reason: format!("format {:?}, expected {FORMAT:?}", trace.format),
         });
     }
+    // The id names the file the trace is written back to (`extend`): nothing but hex.
+    let id = &trace.trace_id;
+    if id.len() != 32 || !id.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) {
+        return Err(TraceError::Format {
+            path: path.to_path_buf(),
+            reason: format!("trace id {id:?} is not 32 lower-case hex digits"),
+        });
+    }
     Ok(trace)
 }
 

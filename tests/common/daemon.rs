@@ -83,6 +83,20 @@ impl Daemon {
         }
     }
 
+    /// Kills the daemon with SIGKILL, as a crash would: nothing of its own shutdown runs. The
+    /// containers' shims live on; [`Daemon::start`] on the same `Env` is the restart.
+    /// Returns once the daemon no longer answers (its process is reaped when dropped).
+    pub fn kill(&self) {
+        if let Some(c) = &self.child {
+            // SAFETY: a plain signal to our own child, not yet reaped, so its pid is still its.
+            unsafe { libc::kill(c.id() as i32, libc::SIGKILL) };
+        }
+        let gone = within(PATIENCE, || {
+            (request(&self.socket, "GET", "/_ping", None).status == 0).then_some(())
+        });
+        assert!(gone.is_some(), "the killed daemon still answers");
+    }
+
     pub fn host(&self) -> String {
         format!("unix://{}", self.socket.display())
     }

@@ -99,4 +99,54 @@ mod tests {
         let e = secure_join(root, Path::new("/loop/x")).unwrap_err();
         assert_eq!(e.raw_os_error(), Some(libc::ELOOP));
     }
+
+    /// A path a hostile image or `-v` target might hold: `..`, `.`, absolute, names the
+    /// rootfs's symlinks use.
+    fn hostile() -> impl proptest::strategy::Strategy<Value = String> {
+        use proptest::prelude::*;
+        let part = prop_oneof![
+            Just(".."),
+            Just("."),
+            Just("a"),
+            Just("b"),
+            Just("l"),
+            Just("m")
+        ];
+        (any::<bool>(), prop::collection::vec(part, 0..6))
+            .prop_map(|(abs, p)| format!("{}{}", if abs { "/" } else { "" }, p.join("/")))
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig {
+            cases: 300,
+            failure_persistence: None,
+            ..Default::default()
+        })]
+
+        #[test]
+        fn a_joined_path_never_leaves_the_root_whatever_the_symlinks(
+            dirs in proptest::collection::vec(hostile(), 0..4),
+            links in proptest::collection::vec((hostile(), hostile()), 0..4),
+            path in hostile(),
+        ) {
+            let scratch = Scratch::new("prop");
+            let root = scratch.0.join("root");
+            fs::create_dir_all(&root).unwrap();
+            for d in &dirs {
+                let _ = fs::create_dir_all(secure_join(&root, Path::new(d)).unwrap());
+            }
+            for (at, target) in &links {
+                if let Ok(p) = secure_join(&root, Path::new(at)) {
+                    let _ = std::os::unix::fs::symlink(target, p);
+                }
+            }
+            if let Ok(joined) = secure_join(&root, Path::new(&path)) {
+                proptest::prop_assert!(joined.starts_with(&root), "{path:?} → {joined:?}");
+                // The part that exists resolves inside the root: a mkdir or mount there stays in.
+                let existing = joined.ancestors().find(|a| a.exists()).unwrap();
+                let real = fs::canonicalize(existing).unwrap();
+                proptest::prop_assert!(real.starts_with(&root), "{path:?} → {real:?}");
+            }
+        }
+    }
 }
