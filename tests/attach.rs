@@ -308,3 +308,42 @@ fn an_exec_with_a_terminal_detaches_on_its_keys_and_keeps_running() {
     assert_eq!(inspect["DetachKeys"], "BQ==", "{inspect}");
     d.docker(&["rm", "-f", &name], &[]).ok();
 }
+
+#[test]
+fn logs_replays_what_a_container_wrote_and_without_stream_only_that() {
+    let env = Env::new("attach_logs");
+    let d = Daemon::start(&env);
+    let name = env.name("past");
+    d.docker(
+        &[
+            "run",
+            "--name",
+            &name,
+            "busybox",
+            "sh",
+            "-c",
+            "echo one; echo two >&2",
+        ],
+        &[],
+    )
+    .ok();
+    // Stopped: only the past can be read (`stream=1` is docker's 409).
+    let path = format!("/containers/{name}/attach?logs=1&stdout=1&stderr=1");
+    let past = d.request("POST", &path, None);
+    assert_eq!(past.status, 200, "{}", past.body);
+    let mut got: Vec<&str> = Vec::new();
+    let frames = past.frames();
+    got.extend(frames.lines());
+    got.sort_unstable();
+    assert_eq!(got, ["one", "two"], "{:?}", past.raw);
+    let only_out = d.request("POST", &format!("{path}&stderr=0"), None);
+    assert_eq!(only_out.frames(), "one\n");
+    let streaming = d.request("POST", &format!("{path}&stream=1"), None);
+    assert_eq!(streaming.status, 409, "{}", streaming.body);
+    // The websocket: the same past, raw, then the close.
+    let mut ws = websocket(&d, &format!("/containers/{name}/attach/ws?logs=1&stdout=1")).unwrap();
+    let mut seen = Vec::new();
+    assert!(ws_read(&mut ws, &mut seen, None).is_none());
+    assert_eq!(String::from_utf8_lossy(&seen), "one\n");
+    d.docker(&["rm", &name], &[]).ok();
+}

@@ -1,8 +1,9 @@
 //! `POST /containers/{id}/attach`: the container's output on a hijacked connection (and, for a
 //! container created with `OpenStdin`, the client's input to its stdin), and the raw stream
-//! responder attach and exec start share. A terminal's input is watched for the detach keys
-//! (`detachKeys`, docker's `ctrl-p,ctrl-q` by default): once they go by, the attach ends and the
-//! container keeps running.
+//! responder attach and exec start share. With `logs=1` what the container wrote so far comes
+//! first (from its log); with `stream=1` the live output follows. A terminal's input is watched
+//! for the detach keys (`detachKeys`, docker's `ctrl-p,ctrl-q` by default): once they go by, the
+//! attach ends and the container keeps running.
 //!
 //! Not here: the hub that fans a container's output out ([`crate::daemon::attach`]); the
 //! websocket attach ([`super::ws`]); the keys themselves ([`crate::daemon::detach`]).
@@ -18,7 +19,7 @@ use tokio::sync::{mpsc, Notify};
 
 use crate::state::Status;
 
-use crate::daemon::api::ApiError;
+use crate::daemon::api::{self, ApiError};
 use crate::daemon::detach::{self, Watch};
 use crate::daemon::http::{self, Body, Ctx};
 use crate::daemon::Daemon;
@@ -65,12 +66,21 @@ impl Input {
     }
 }
 
-/// What an attach to `q` needs to know of the container: its id, whether it can take input
-/// (`OpenStdin`) and has a terminal. A stopped one is docker's 409.
+/// What an attach needs to know of its container.
+pub(super) struct Target {
+    pub id: String,
+    /// `OpenStdin`: the client's input is read.
+    pub open_stdin: bool,
+    pub tty: bool,
+}
+
+/// The container `q` names, to attach to. A stopped one is docker's 409 when the attach is to
+/// stream (`stream=1`); its past output (`logs=1`) can still be read.
 pub(super) async fn attachable(
     d: &Arc<Daemon>,
     q: String,
-) -> Result<(String, bool, bool), ApiError> {
+    stream: bool,
+) -> Result<Target, ApiError> {
     let (id, status, config) = blocking(d, move |e| {
         let id = e.store.lookup(&q)?;
         let config = e.store.load_config(&id)?.config;
@@ -78,13 +88,59 @@ pub(super) async fn attachable(
     })
     .await?;
     d.hub.set_tty(&id, config.tty);
-    if status == Status::Exited || status == Status::Dead {
+    if stream && (status == Status::Exited || status == Status::Dead) {
         return Err(ApiError::new(
             StatusCode::CONFLICT,
             "you cannot attach to a stopped container, start it first",
         ));
     }
-    Ok((id, config.open_stdin, config.tty))
+    Ok(Target {
+        id,
+        open_stdin: config.open_stdin,
+        tty: config.tty,
+    })
+}
+
+/// What an attach sends before the live output: with `logs=1`, what the container wrote so far
+/// (of the streams asked for), raw when `raw`, else in stream frames, as moby replays its log.
+pub(super) async fn replay(
+    d: &Arc<Daemon>,
+    ctx: &Ctx,
+    id: &str,
+    (out, err): (bool, bool),
+    raw: bool,
+) -> Result<Vec<Bytes>, ApiError> {
+    if !ctx.flag("logs") {
+        return Ok(Vec::new());
+    }
+    let id = id.to_string();
+    let lines = blocking(d, move |e| Ok(super::logs::written(&e.paths.log(&id)))).await?;
+    Ok(lines
+        .into_iter()
+        .filter(|(stream, _)| if *stream == 1 { out } else { err })
+        .map(|(stream, data)| {
+            if raw {
+                Bytes::from(data)
+            } else {
+                Bytes::from(api::frame(stream, &data))
+            }
+        })
+        .collect())
+}
+
+/// The live output of `id` from now on (`stream=1`), or nothing (the channel closed at once).
+pub(super) fn live(
+    d: &Daemon,
+    ctx: &Ctx,
+    id: &str,
+    (out, err): (bool, bool),
+    raw: bool,
+) -> mpsc::UnboundedReceiver<Bytes> {
+    if ctx.flag("stream") {
+        d.hub.attach(id, out, err, raw)
+    } else {
+        mpsc::unbounded_channel().1
+    }
 }
 
 /// `POST /containers/{id}/attach`: the connection is hijacked (101, then docker's multiplexed
@@ -95,19 +151,21 @@ pub(super) async fn attach(
     q: String,
     mut req: Request<Incoming>,
 ) -> Reply {
-    let (out, err) = (ctx.flag("stdout"), ctx.flag("stderr"));
+    let streams = (ctx.flag("stdout"), ctx.flag("stderr"));
     // As moby: a bad spec is refused before the container is looked at.
     let keys = detach::for_attach(ctx.param("detachKeys")).map_err(ApiError::bad_request)?;
-    let (id, open_stdin, tty) = attachable(&d, q).await?;
+    let stream = ctx.flag("stream");
+    let t = attachable(&d, q, stream).await?;
     // As dockerd: stdin is attached only to a container created with `OpenStdin` (`-i`);
     // otherwise the client's input is not read.
-    let stdin = (ctx.flag("stdin") && open_stdin).then(|| Input {
-        tx: d.hub.stdin(&id),
-        detach: tty.then(|| Watch::new(keys)),
+    let stdin = (stream && ctx.flag("stdin") && t.open_stdin).then(|| Input {
+        tx: d.hub.stdin(&t.id),
+        detach: t.tty.then(|| Watch::new(keys)),
     });
-    let rx = d.hub.attach(&id, out, err, false);
+    let past = replay(&d, ctx, &t.id, streams, t.tty).await?;
+    let rx = live(&d, ctx, &t.id, streams, false);
     let on_upgrade = ctx.upgrade.then(|| hyper::upgrade::on(&mut req));
-    Ok(raw_stream(on_upgrade, rx, stdin))
+    Ok(raw_stream(on_upgrade, past, rx, stdin))
 }
 
 /// docker's raw stream (attach, exec start) from `rx` until it closes: on the hijacked
@@ -117,6 +175,7 @@ pub(super) async fn attach(
 /// the stream at once.
 pub(super) fn raw_stream(
     on_upgrade: Option<hyper::upgrade::OnUpgrade>,
+    past: Vec<Bytes>,
     mut rx: mpsc::UnboundedReceiver<Bytes>,
     stdin: Option<Input>,
 ) -> Response<Body> {
@@ -124,6 +183,11 @@ pub(super) fn raw_stream(
     let Some(on_upgrade) = on_upgrade else {
         let (tx, resp) = http::streaming(StatusCode::OK, content_type);
         tokio::spawn(async move {
+            for b in past {
+                if tx.send(b).await.is_err() {
+                    return;
+                }
+            }
             while let Some(b) = rx.recv().await {
                 if tx.send(b).await.is_err() {
                     break;
@@ -137,6 +201,11 @@ pub(super) fn raw_stream(
             return;
         };
         let (mut reader, mut io) = tokio::io::split(TokioIo::new(upgraded));
+        for b in past {
+            if io.write_all(&b).await.is_err() {
+                return;
+            }
+        }
         let detached = Arc::new(Notify::new());
         if let Some(mut stdin) = stdin {
             let detached = detached.clone();

@@ -72,5 +72,5 @@ pub(super) async fn exec_start(
         return Ok(http::empty(StatusCode::OK));
     }
     // The channel closes once the exit code is recorded (see `exec::run`).
-    Ok(raw_stream(on_upgrade, frx, stdin))
+    Ok(raw_stream(on_upgrade, Vec::new(), frx, stdin))
 }

@@ -6,8 +6,8 @@
 //! has a terminal.
 //!
 //! Query: `stdin`, `stdout`, `stderr` (from API 1.42; below it every stream is attached, as
-//! moby), `detachKeys`; `logs` and `stream` are read as moby's attach reads them only in part:
-//! the output is always streamed from now on, past output is not replayed.
+//! moby), `detachKeys`, `logs` (what the container wrote so far first, from its log), `stream`
+//! (the live output and the input; without it only the past is sent).
 //!
 //! Not here: the hijacked attach and what both share ([`super::attach`]).
 
@@ -32,7 +32,7 @@ use crate::daemon::detach::{self, Watch};
 use crate::daemon::http::{self, Ctx};
 use crate::daemon::Daemon;
 
-use super::attach::{attachable, Input, Passed};
+use super::attach::{attachable, live, replay, Input, Passed};
 use super::traced::Reply;
 
 /// From this version the output goes in binary messages (moby #28176).
@@ -60,6 +60,16 @@ fn accept_key(req: &Request<Incoming>) -> Result<String, ApiError> {
     Ok(derive_accept_key(key.as_bytes()))
 }
 
+/// One chunk of output as a message: binary, or text below API 1.28 (moby sends the bytes as
+/// they are, UTF-8 or not).
+fn message(b: Bytes, binary: bool) -> Message {
+    if binary {
+        Message::Binary(b)
+    } else {
+        Message::Frame(Frame::message(b, OpCode::Data(Data::Text), true))
+    }
+}
+
 /// `GET /containers/{id}/attach/ws`.
 pub(super) async fn attach_ws(
     d: Arc<Daemon>,
@@ -69,18 +79,20 @@ pub(super) async fn attach_ws(
 ) -> Reply {
     let keys = detach::for_attach(ctx.param("detachKeys")).map_err(ApiError::bad_request)?;
     let accept = accept_key(&req)?;
-    let (id, open_stdin, tty) = attachable(&d, q).await?;
+    let stream = ctx.flag("stream");
+    let t = attachable(&d, q, stream).await?;
     let all = ctx.version < STREAMS_FROM;
     let (stdin, out, err) = (
         all || ctx.flag("stdin"),
         all || ctx.flag("stdout"),
         all || ctx.flag("stderr"),
     );
-    let input = (stdin && open_stdin).then(|| Input {
-        tx: d.hub.stdin(&id),
-        detach: tty.then(|| Watch::new(keys)),
+    let input = (stream && stdin && t.open_stdin).then(|| Input {
+        tx: d.hub.stdin(&t.id),
+        detach: t.tty.then(|| Watch::new(keys)),
     });
-    let mut rx = d.hub.attach(&id, out, err, true);
+    let past = replay(&d, ctx, &t.id, (out, err), true).await?;
+    let mut rx = live(&d, ctx, &t.id, (out, err), true);
     let binary = ctx.version >= BINARY_FROM;
     let on_upgrade = hyper::upgrade::on(&mut req);
     tokio::spawn(async move {
@@ -89,6 +101,11 @@ pub(super) async fn attach_ws(
         };
         let ws = WebSocketStream::from_raw_socket(TokioIo::new(upgraded), Role::Server, None).await;
         let (mut sink, mut stream) = ws.split();
+        for b in past {
+            if sink.send(message(b, binary)).await.is_err() {
+                return;
+            }
+        }
         let over = Arc::new(Notify::new());
         {
             let over = over.clone();
@@ -119,12 +136,7 @@ pub(super) async fn attach_ws(
             tokio::select! {
                 b = rx.recv() => match b {
                     Some(b) => {
-                        let msg = if binary {
-                            Message::Binary(b)
-                        } else {
-                            Message::Frame(Frame::message(b, OpCode::Data(Data::Text), true))
-                        };
-                        if sink.send(msg).await.is_err() {
+                        if sink.send(message(b, binary)).await.is_err() {
                             return;
                         }
                     }
