@@ -16,6 +16,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 use futures_util::{SinkExt, StreamExt};
 use hyper::body::Incoming;
+use hyper::header::HeaderValue;
 use hyper::{Request, StatusCode};
 use hyper_util::rt::TokioIo;
 use tokio::sync::Notify;
@@ -41,7 +42,7 @@ const BINARY_FROM: Version = Version::new(1, 28);
 const STREAMS_FROM: Version = Version::new(1, 42);
 
 /// The `Sec-WebSocket-Accept` of a websocket handshake, or why the request is not one.
-fn accept_key(req: &Request<Incoming>) -> Result<String, ApiError> {
+fn accept_key(req: &Request<Incoming>) -> Result<HeaderValue, ApiError> {
     let header = |k: &str| req.headers().get(k).and_then(|v| v.to_str().ok());
     let upgrade = header("upgrade").unwrap_or("");
     if !upgrade.eq_ignore_ascii_case("websocket") {
@@ -57,7 +58,11 @@ fn accept_key(req: &Request<Incoming>) -> Result<String, ApiError> {
     let key = header("sec-websocket-key").ok_or_else(|| {
         ApiError::bad_request("not a websocket handshake: the Sec-WebSocket-Key header is missing")
     })?;
-    Ok(derive_accept_key(key.as_bytes()))
+    // Base64: always a valid header value.
+    Ok(
+        HeaderValue::from_str(&derive_accept_key(key.as_bytes()))
+            .expect("base64 is a header value"),
+    )
 }
 
 /// One chunk of output as a message: binary, or text below API 1.28 (moby sends the bytes as
@@ -152,11 +157,6 @@ pub(super) async fn attach_ws(
     let h = r.headers_mut();
     h.insert("connection", "Upgrade".parse().expect("header"));
     h.insert("upgrade", "websocket".parse().expect("header"));
-    h.insert(
-        "sec-websocket-accept",
-        accept.parse().map_err(|_| {
-            ApiError::bad_request("not a websocket handshake: the Sec-WebSocket-Key is not text")
-        })?,
-    );
+    h.insert("sec-websocket-accept", accept);
     Ok(r)
 }
