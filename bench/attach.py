@@ -1,26 +1,51 @@
 """Keystroke -> echo round trips through `ctrace daemon`'s attach, as a raw client sees them.
 
-    python3 bench/attach.py SOCKET CONTAINER SAMPLES [BLOCK]
+    python3 bench/attach.py SOCKET SAMPLES [BLOCK]
 
-CONTAINER runs `sh` on a terminal with an open stdin (`run -dit ... sh`). In blocks of BLOCK
+Creates and starts its container through the API (`busybox sh` on a terminal with an open stdin,
+as `docker run -dit busybox sh`), so the daemon supervises it. In blocks of BLOCK
 keystrokes (default 50), alternately over the hijacked attach (`POST /containers/{id}/attach`,
 `Upgrade: tcp`) and the websocket attach (`GET /containers/{id}/attach/ws`), a key is sent and
 the time until its echo comes back is taken: `x` (the shell echoes `x`), then DEL (it echoes a
 backspace), so the line never grows. Each block is its own attach, ended by the daemon on ^P^Q.
-Prints one JSON object: the samples in microseconds, by path.
+Interleaved with them, the floor: the same keys typed into a `busybox sh` on a pty of this host,
+no container and no daemon (what the machine's scheduling alone costs, in the same run).
+Prints one JSON object: the samples in microseconds, by path. The container is removed at the
+end.
 """
 
 import base64
 import json
 import os
+import shutil
+import subprocess
 import socket
 import struct
 import sys
 import time
 
-SOCK, NAME, SAMPLES = sys.argv[1], sys.argv[2], int(sys.argv[3])
-BLOCK = int(sys.argv[4]) if len(sys.argv) > 4 else 50
+SOCK, SAMPLES = sys.argv[1], int(sys.argv[2])
+BLOCK = int(sys.argv[3]) if len(sys.argv) > 3 else 50
 QUERY = "stdin=1&stdout=1&stderr=1&stream=1"
+
+
+def call(method, path, body=None):
+    """One request (`Connection: close`): the status and the body."""
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.connect(SOCK)
+    data = json.dumps(body).encode() if body is not None else b""
+    s.sendall(
+        f"{method} {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
+        f"Content-Type: application/json\r\nContent-Length: {len(data)}\r\n\r\n".encode() + data
+    )
+    answer = b""
+    while chunk := s.recv(65536):
+        answer += chunk
+    head, _, rest = answer.partition(b"\r\n\r\n")
+    status = int(head.split()[1])
+    if status >= 300:
+        raise SystemExit(f"{method} {path}: {head.decode()} {rest!r}")
+    return rest
 
 
 def connect(request):
@@ -38,7 +63,47 @@ def connect(request):
     return s
 
 
-class Hijacked:
+class Direct:
+    """`busybox sh` on a pty of the host, typed into through its master: the floor."""
+
+    name = "direct"
+
+    def __init__(self):
+        self.master, slave = os.openpty()
+        self.shell = subprocess.Popen(
+            [shutil.which("busybox") or "busybox", "sh"],
+            stdin=slave,
+            stdout=slave,
+            stderr=slave,
+            start_new_session=True,
+            env={"TERM": "xterm", "PATH": "/bin:/usr/bin", "PS1": "/ # "},
+        )
+        os.close(slave)
+
+    def send(self, data):
+        os.write(self.master, data)
+
+    def recv(self):
+        return os.read(self.master, 65536)
+
+    def detach(self):
+        pass
+
+    def stop(self):
+        self.shell.kill()
+        self.shell.wait()
+        os.close(self.master)
+
+
+class Attach:
+    def detach(self):
+        """^P^Q: the daemon ends the attach (the container runs on)."""
+        self.send(b"\x10\x11")
+        while self.recv():
+            pass
+
+
+class Hijacked(Attach):
     name = "hijacked"
 
     def __init__(self):
@@ -54,7 +119,7 @@ class Hijacked:
         return self.s.recv(65536)
 
 
-class WebSocket:
+class WebSocket(Attach):
     name = "websocket"
 
     def __init__(self):
@@ -119,19 +184,29 @@ def block(conn, n, out):
         conn.send(key)
         until(conn, echo)
         out.append((time.perf_counter_ns() - t0) / 1000)
-    conn.send(b"\x10\x11")
-    while conn.recv():
-        pass
+    conn.detach()
 
 
-samples = {"hijacked": [], "websocket": []}
-# A first untimed block each: the connections and the shell warm up.
-for kind in (Hijacked, WebSocket):
-    block(kind(), 10, [])
+created = call(
+    "POST",
+    "/containers/create",
+    {"Image": "busybox", "Cmd": ["sh"], "Tty": True, "OpenStdin": True},
+)
+NAME = json.loads(created[created.index(b"{") : created.rindex(b"}") + 1])["Id"]
+call("POST", f"/containers/{NAME}/start")
+samples = {"direct": [], "hijacked": [], "websocket": []}
+direct = Direct()
+paths = (lambda: direct, Hijacked, WebSocket)
+# A first untimed block each: the connections and the shells warm up.
+for path in paths:
+    block(path(), 10, [])
 done = 0
 while done < SAMPLES:
     n = min(BLOCK, SAMPLES - done)
-    for kind in (Hijacked, WebSocket):
-        block(kind(), n, samples[kind.name])
+    for path in paths:
+        conn = path()
+        block(conn, n, samples[conn.name])
     done += n
+direct.stop()
+call("DELETE", f"/containers/{NAME}?force=1")
 print(json.dumps(samples))
