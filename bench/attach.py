@@ -7,7 +7,8 @@ as `docker run -dit busybox sh`), so the daemon supervises it. In blocks of BLOC
 keystrokes (default 50), alternately over the hijacked attach (`POST /containers/{id}/attach`,
 `Upgrade: tcp`) and the websocket attach (`GET /containers/{id}/attach/ws`), a key is sent and
 the time until its echo comes back is taken: `x` (the shell echoes `x`), then DEL (it echoes a
-backspace), so the line never grows. Each block is its own attach, ended by the daemon on ^P^Q.
+backspace), so the line never grows; a command typed at the end of each block proves the shell
+read them. Each block is its own attach, ended by the daemon on ^P^Q.
 Interleaved with them, the floor: the same keys typed into a `busybox sh` on a pty of this host,
 no container and no daemon (what the machine's scheduling alone costs, in the same run).
 Prints one JSON object: the samples in microseconds, by path. The container is removed at the
@@ -184,6 +185,9 @@ def block(conn, n, out):
         conn.send(key)
         until(conn, echo)
         out.append((time.perf_counter_ns() - t0) / 1000)
+    # The keys reached the shell itself: it runs a command typed after them.
+    conn.send(b"echo ok-$((20+22))\n")
+    until(conn, b"ok-42")
     conn.detach()
 
 

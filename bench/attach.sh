@@ -33,24 +33,31 @@ DPID=$!
 until out=$("$BIN" -H "unix://$SOCK" rm no-such-container 2>&1); [[ $out == *"no such container"* ]]; do
   sleep 0.05
 done
+LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
 python3 bench/attach.py "$SOCK" "$SAMPLES" >"$WORK/samples.json"
 
-python3 - "$WORK/samples.json" "$SAMPLES" <<'PY'
+python3 - "$WORK/samples.json" "$SAMPLES" "$LOAD_BEFORE" <<'PY'
 import json, os, platform, statistics, sys
 samples = json.load(open(sys.argv[1]))
+rows = {
+    "direct": "floor: a host pty, no container, no daemon",
+    "hijacked": "hijacked attach (`POST /containers/{id}/attach`, `Upgrade: tcp`)",
+    "websocket": "websocket attach (`GET /containers/{id}/attach/ws`)",
+}
 def cpu():
     for line in open("/proc/cpuinfo"):
         if line.startswith("model name"):
             return line.split(":", 1)[1].strip()
     return platform.processor() or "unknown"
-load = open("/proc/loadavg").read().split()[:3]
+load = " ".join(open("/proc/loadavg").read().split()[:3])
 print(f"## Keystroke → echo through `ctrace daemon` ({sys.argv[2]} keys per path, interleaved blocks)\n")
-print(f"machine: {cpu()}, {os.cpu_count()} cores, Linux {platform.release()}, load average {' '.join(load)} at the end;")
-print("release build; a busybox `sh` on a terminal (`run -dit`), the client a Python script on the daemon's unix socket.\n")
+print(f"machine: {cpu()}, {os.cpu_count()} cores, Linux {platform.release()};")
+print(f"load average {sys.argv[3]} before, {load} after; release build; `busybox sh` on a terminal")
+print("(as `docker run -dit`), typed into by a Python client on the daemon's unix socket.\n")
 print("| path | keys | median ms | p99 ms | max ms |")
 print("|---|---|---|---|---|")
 for name, xs in samples.items():
     xs = sorted(x / 1000 for x in xs)
     p99 = xs[max(0, int(len(xs) * 0.99) - 1)]
-    print(f"| {name} | {len(xs)} | {statistics.median(xs):.3f} | {p99:.3f} | {xs[-1]:.3f} |")
+    print(f"| {rows.get(name, name)} | {len(xs)} | {statistics.median(xs):.3f} | {p99:.3f} | {xs[-1]:.3f} |")
 PY
