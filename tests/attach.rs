@@ -1,7 +1,7 @@
 //! Attaching to containers through `ctrace daemon` with raw clients (no docker CLI, which
 //! watches for the detach keys on its own side): the websocket endpoint with a real websocket
-//! client (tungstenite's), the hijacked attach and exec start, and the detach keys the daemon
-//! applies to a terminal's input.
+//! client (tungstenite's), the hijacked attach and exec start, the detach keys the daemon
+//! applies to a terminal's input, and the past output `logs=1` replays.
 
 mod common;
 
