@@ -4,9 +4,9 @@ returned.
 
     python3 tests/sdk/readme.py unix:///path/to/ctrace.sock PREFIX SCRATCH
 
-Container and volume names start with PREFIX (the test's own); host files go under SCRATCH. Every scenario runs, each
-failure is printed with its traceback; the exit status is the number of failures. Driven by
-tests/sdk.rs.
+Container and volume names start with PREFIX (the test's own); host files go under SCRATCH.
+Every scenario runs, each failure is printed with its traceback; the exit status is the number
+of failures. Driven by tests/sdk.rs.
 """
 
 import os
@@ -84,14 +84,20 @@ def resource_limits():
     out = run(
         "sh",
         "-c",
-        "cat /sys/fs/cgroup/memory.max 2>/dev/null || cat /sys/fs/cgroup/memory/memory.limit_in_bytes",
+        "cat /sys/fs/cgroup/memory.max 2>/dev/null"
+        " || cat /sys/fs/cgroup/memory/memory.limit_in_bytes",
         mem_limit="64m",
         pids_limit=20,
         nano_cpus=500_000_000,
     )
     eq(out.strip(), str(64 << 20), "memory limit")
     c = client.containers.create(
-        "busybox", ["true"], name=name("limits"), mem_limit="64m", pids_limit=20, nano_cpus=500_000_000
+        "busybox",
+        ["true"],
+        name=name("limits"),
+        mem_limit="64m",
+        pids_limit=20,
+        nano_cpus=500_000_000,
     )
     try:
         h = c.attrs["HostConfig"]
@@ -159,7 +165,10 @@ def detached_stop_wait_kill():
     c = client.containers.run("busybox", ["sh", "-c", trap], name=name("kill"), detach=True)
     try:
         # The trap is set once the loop runs (its `sleep` shows).
-        eventually(lambda: "sleep 0.1" in c.exec_run(["ps", "-o", "args"]).output.decode(), "looping")
+        def looping():
+            return "sleep 0.1" in c.exec_run(["ps", "-o", "args"]).output.decode()
+
+        eventually(looping, "looping")
         c.kill(signal="TERM")
         eq(c.wait()["StatusCode"], 7, "the trap's exit code")
     finally:
@@ -173,7 +182,8 @@ def pause_unpause_restart():
         c.pause()
         c.reload()
         eq(c.status, "paused", "after pause")
-        eq([x.name for x in client.containers.list(filters={"status": "paused"})], [c.name], "ps -f")
+        paused = client.containers.list(filters={"status": "paused"})
+        eq([x.name for x in paused], [c.name], "ps -f status=paused")
         c.unpause()
         c.reload()
         eq(c.status, "running", "after unpause")
@@ -245,7 +255,12 @@ def logs_follow_tail_timestamps():
 def exec_runs_in_the_container():
     c = client.containers.run("busybox", ["sleep", "1000"], name=name("exec"), detach=True)
     try:
-        r = c.exec_run(["sh", "-c", "echo $X in $(pwd) as $(id -u); exit 4"], environment={"X": "x1"}, workdir="/tmp", user="65534")
+        r = c.exec_run(
+            ["sh", "-c", "echo $X in $(pwd) as $(id -u); exit 4"],
+            environment={"X": "x1"},
+            workdir="/tmp",
+            user="65534",
+        )
         eq((r.exit_code, r.output.decode()), (4, "x1 in /tmp as 65534\n"), "exec")
         r = c.exec_run(["ps", "-o", "args"])
         has(r.output.decode(), "sleep 1000", "ps")
@@ -274,7 +289,9 @@ def interactive_attach_and_stdin():
         c.remove(force=True)
     # `docker run -it`: a terminal, typed into through the attach, detached with ^P^Q by the
     # daemon (the SDK has no detach logic of its own).
-    c = client.containers.run("busybox", ["sh"], name=name("tty"), stdin_open=True, tty=True, detach=True)
+    c = client.containers.run(
+        "busybox", ["sh"], name=name("tty"), stdin_open=True, tty=True, detach=True
+    )
     try:
         c.resize(height=30, width=100)
         s = c.attach_socket(params={"stdin": 1, "stdout": 1, "stderr": 1, "stream": 1})
@@ -303,7 +320,11 @@ def health_check():
         ["sleep", "100"],
         name=name("hc"),
         detach=True,
-        healthcheck={"test": ["CMD-SHELL", "test -f /tmp/ok"], "interval": 200_000_000, "retries": 2},
+        healthcheck={
+            "test": ["CMD-SHELL", "test -f /tmp/ok"],
+            "interval": 200_000_000,
+            "retries": 2,
+        },
     )
     try:
         def health():
@@ -329,16 +350,20 @@ def volumes_binds_tmpfs_read_only():
 def binds_volumes_tmpfs(src):
     with open(os.path.join(src, "hello.txt"), "w") as f:
         f.write("from the host\n")
-    eq(run("cat", "hello.txt", volumes={src: {"bind": "/src", "mode": "ro"}}, working_dir="/src"), "from the host\n", "bind")
+    ro = {src: {"bind": "/src", "mode": "ro"}}
+    eq(run("cat", "hello.txt", volumes=ro, working_dir="/src"), "from the host\n", "bind")
     try:
-        run("touch", "/src/x", volumes={src: {"bind": "/src", "mode": "ro"}})
+        run("touch", "/src/x", volumes=ro)
         raise AssertionError("a read-only bind was written")
     except ContainerError as e:
         assert e.exit_status != 0
     vol = name("data")
-    run("sh", "-c", "echo 1 > /data/x", volumes={vol: {"bind": "/data", "mode": "rw"}})
-    eq(run("cat", "/data/x", volumes={vol: {"bind": "/data", "mode": "rw"}}), "1\n", "named volume kept")
-    db = client.containers.run("busybox", ["sleep", "1000"], name=name("db"), detach=True, volumes=["/var/lib/db"])
+    rw = {vol: {"bind": "/data", "mode": "rw"}}
+    run("sh", "-c", "echo 1 > /data/x", volumes=rw)
+    eq(run("cat", "/data/x", volumes=rw), "1\n", "named volume kept")
+    db = client.containers.run(
+        "busybox", ["sleep", "1000"], name=name("db"), detach=True, volumes=["/var/lib/db"]
+    )
     try:
         db.exec_run(["sh", "-c", "echo kept > /var/lib/db/f"])
         eq(run("cat", "/var/lib/db/f", volumes_from=[db.name]), "kept\n", "volumes-from")
@@ -392,12 +417,17 @@ def free_port():
 def published_port():
     port = free_port()
     c = client.containers.run(
-        "busybox", ["httpd", "-f", "-p", "80", "-h", "/etc"], name=name("httpd"), detach=True, ports={"80/tcp": port}
+        "busybox",
+        ["httpd", "-f", "-p", "80", "-h", "/etc"],
+        name=name("httpd"),
+        detach=True,
+        ports={"80/tcp": port},
     )
     try:
         def fetch():
             try:
-                return urllib.request.urlopen(f"http://127.0.0.1:{port}/passwd", timeout=2).read().decode()
+                url = f"http://127.0.0.1:{port}/passwd"
+                return urllib.request.urlopen(url, timeout=2).read().decode()
             except OSError:
                 return None
 
@@ -421,7 +451,14 @@ def networks_dns_and_hosts():
         has(run("ip", "addr", network_mode=f"container:{web.name}"), ip, "--network container:")
     finally:
         web.remove(force=True)
-    out = run("cat", "/etc/hosts", "/etc/resolv.conf", dns=["1.1.1.1"], extra_hosts={"db": "10.0.0.5"}, hostname="box")
+    out = run(
+        "cat",
+        "/etc/hosts",
+        "/etc/resolv.conf",
+        dns=["1.1.1.1"],
+        extra_hosts={"db": "10.0.0.5"},
+        hostname="box",
+    )
     has(out, "10.0.0.5\tdb", "--add-host")
     has(out, "nameserver 1.1.1.1", "--dns")
     has(out, "box", "-h")
