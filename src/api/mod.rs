@@ -1,6 +1,6 @@
 //! The Docker Engine API's shapes (moby's `api/types`), shared by the daemon that serves them and
 //! the CLI that speaks them: the container create body and its conversion to and from the engine's
-//! options, event filters and messages, the STATUS words of `ps`, the complete answers with
+//! options, event and container filters, event messages, the STATUS words of `ps`, the complete answers with
 //! dockerd's zero values, the API versions and what
 //! changed between them.
 //!
@@ -9,6 +9,7 @@
 
 pub mod container;
 pub mod events;
+pub mod filters;
 #[cfg(test)]
 mod props;
 pub mod shapes;

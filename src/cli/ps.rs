@@ -9,6 +9,7 @@ use crate::engine::Engine;
 use crate::state::Status;
 use crate::sys::time::parse_rfc3339;
 
+use crate::api::filters::Filters;
 use crate::api::status::{human_duration, since, status_text};
 
 use super::args::{InspectArgs, PsArgs};
@@ -27,84 +28,6 @@ fn command_text(e: &Entry, trunc: bool) -> String {
     format!("\"{shown}\"")
 }
 
-/// `-f key=value` filters: the same key ORs, different keys AND (docker's `filters.Args`).
-#[derive(Debug, Default)]
-struct Filters(Vec<(String, Vec<String>)>);
-
-impl Filters {
-    fn parse(raw: &[String]) -> Result<Filters, Failure> {
-        let mut f = Filters::default();
-        for r in raw {
-            let (k, v) = r.split_once('=').ok_or_else(|| {
-                Failure::new(
-                    1,
-                    format!("bad format of filter {r:?}: expected name=value"),
-                )
-            })?;
-            match k {
-                "status" if Status::parse(v).is_none() => {
-                    return Err(Failure::new(1, format!(
-                        "invalid filter 'status={v}': expected created, restarting, running, removing, paused, exited or dead"
-                    )))
-                }
-                "exited" if v.parse::<i32>().is_err() => {
-                    return Err(Failure::new(1, format!(
-                        "invalid filter 'exited={v}': expected an exit code (an integer)"
-                    )))
-                }
-                "status" | "name" | "id" | "ancestor" | "exited" => {}
-                _ => {
-                    return Err(Failure::new(
-                        1,
-                        format!("invalid filter '{k}': ctrace ps filters by status, name, id, ancestor or exited"),
-                    ))
-                }
-            }
-            match f.0.iter_mut().find(|(key, _)| key == k) {
-                Some((_, vs)) => vs.push(v.to_string()),
-                None => f.0.push((k.to_string(), vec![v.to_string()])),
-            }
-        }
-        Ok(f)
-    }
-
-    /// docker shows stopped containers without `-a` when asked for them by status or exit code.
-    fn implies_all(&self) -> bool {
-        self.0.iter().any(|(k, _)| k == "status" || k == "exited")
-    }
-
-    fn matches(&self, e: &Entry) -> bool {
-        self.0.iter().all(|(k, vs)| {
-            vs.iter().any(|v| match k.as_str() {
-                "status" => e.state.status.as_str() == v,
-                "name" => e.config.name.contains(v.as_str()),
-                "id" => e.config.id.starts_with(v.as_str()),
-                "ancestor" => ancestor_matches(e, v),
-                "exited" => {
-                    e.state.status == Status::Exited
-                        && v.parse::<i32>().ok() == Some(e.state.exit_code)
-                }
-                _ => false,
-            })
-        })
-    }
-}
-
-/// `ancestor=` names the image as given (`busybox`, `busybox:latest`), its full reference, or
-/// its id (with or without `sha256:`, a prefix of at least one character).
-fn ancestor_matches(e: &Entry, v: &str) -> bool {
-    let c = &e.config;
-    if c.config.image == v || c.image_ref == v {
-        return true;
-    }
-    if crate::image::reference::normalize(v).is_ok_and(|n| n == c.image_ref) {
-        return true;
-    }
-    let hex = c.image.strip_prefix("sha256:").unwrap_or(&c.image);
-    let want = v.strip_prefix("sha256:").unwrap_or(v);
-    !want.is_empty() && want.len() >= 4 && hex.starts_with(want)
-}
-
 /// docker's `CreatedAt` in `ps --format json`: `2026-11-29 18:00:00 +0000 UTC`.
 fn created_at(rfc3339: &str) -> String {
     let Some(t) = parse_rfc3339(rfc3339) else {
@@ -118,7 +41,7 @@ fn created_at(rfc3339: &str) -> String {
 }
 
 pub fn ps(engine: &Engine, a: PsArgs) -> Result<i32, Failure> {
-    let filters = Filters::parse(&a.filters)?;
+    let filters = Filters::parse(&a.filters).map_err(|e| Failure::new(1, e))?;
     let last = if a.latest { Some(1) } else { a.last };
     // -n and -l show containers in any state, as docker does.
     let show_all = a.all || filters.implies_all() || last.is_some();

@@ -30,6 +30,9 @@ pub struct Sink {
     pub tx: mpsc::UnboundedSender<Bytes>,
     pub stdout: bool,
     pub stderr: bool,
+    /// The output as it comes, never in stream frames (the websocket attach: moby never
+    /// multiplexes there, the streams are told apart by the client's choice of them).
+    pub raw: bool,
 }
 
 /// Starts and exits of one container, as counters `wait` compares.
@@ -110,10 +113,24 @@ impl Hub {
         f(slots.entry(id.to_string()).or_insert_with(Slot::new))
     }
 
-    /// Attaches a client to `id`'s output from now on.
-    pub fn attach(&self, id: &str, stdout: bool, stderr: bool) -> mpsc::UnboundedReceiver<Bytes> {
+    /// Attaches a client to `id`'s output from now on: raw with a terminal (or when `raw`),
+    /// else in docker's stream frames.
+    pub fn attach(
+        &self,
+        id: &str,
+        stdout: bool,
+        stderr: bool,
+        raw: bool,
+    ) -> mpsc::UnboundedReceiver<Bytes> {
         let (tx, rx) = mpsc::unbounded_channel();
-        self.with(id, |s| s.sinks.push(Sink { tx, stdout, stderr }));
+        self.with(id, |s| {
+            s.sinks.push(Sink {
+                tx,
+                stdout,
+                stderr,
+                raw,
+            })
+        });
         rx
     }
 
@@ -197,13 +214,15 @@ impl Hub {
         let Some(slot) = slots.get_mut(id) else {
             return;
         };
-        let bytes = if slot.tty {
-            Bytes::copy_from_slice(data)
+        let raw = Bytes::copy_from_slice(data);
+        let framed = if slot.tty {
+            raw.clone()
         } else {
             Bytes::from(frame(stream, data))
         };
         slot.sinks.retain(|s| {
             let wanted = if stream == 1 { s.stdout } else { s.stderr };
+            let bytes = if s.raw { &raw } else { &framed };
             !wanted || s.tx.send(bytes.clone()).is_ok()
         });
     }

@@ -42,7 +42,7 @@ fn now_ns() -> u64 {
 
 /// docker's `filters` parameter: `{"event":["start"]}` or, as the docker CLI sends it,
 /// `{"event":{"start":true}}`; turned into `key=value` pairs.
-pub(super) fn filter_pairs(raw: &str) -> Result<Vec<String>, ApiError> {
+pub fn filter_pairs(raw: &str) -> Result<Vec<String>, ApiError> {
     let bad = || {
         ApiError::bad_request(format!(
             "invalid filters {raw:?}: expected a JSON object like {{\"event\":[\"start\"]}}"

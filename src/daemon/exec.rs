@@ -8,7 +8,8 @@
 //! ([`crate::runtime::exec::join`]), none of which is safe in a multi-threaded daemon. The
 //! child is the same engine operation the CLI runs, with its own `exec` trace.
 //!
-//! Not here: a terminal (`Tty`) or stdin for the exec'd process; both are refused with a 400.
+//! Not here: the hijacked connection and the detach keys watched for in a `-t` exec's input
+//! ([`super::routes`], [`super::detach`]).
 
 use std::collections::HashMap;
 use std::io::Read;
@@ -44,6 +45,9 @@ pub struct Instance {
     pub tty: bool,
     /// `ConsoleSize`: the terminal's size at start (rows, columns).
     pub size: Option<(u16, u16)>,
+    /// `DetachKeys` as the create gave them (empty: the daemon's default); they end an attach
+    /// to a `-t` exec's input (see [`super::detach`]).
+    pub detach_keys: String,
     pub started: bool,
     pub running: bool,
     pub pid: u32,
@@ -81,6 +85,17 @@ fn strings(v: &Value, what: &str) -> Result<Vec<String>, ApiError> {
     }
 }
 
+/// An exec's `DetachKeys` as moby's inspect shows them: the bytes the create gave (none when it
+/// gave none), a Go `[]byte` in JSON (base64).
+fn inspected_keys(spec: &str) -> String {
+    use base64::Engine as _;
+    let keys = match spec {
+        "" => Vec::new(),
+        spec => super::detach::parse(spec).unwrap_or_default(),
+    };
+    base64::engine::general_purpose::STANDARD.encode(keys)
+}
+
 fn opt_string(v: &Value) -> Option<String> {
     v.as_str().filter(|s| !s.is_empty()).map(str::to_string)
 }
@@ -100,6 +115,8 @@ impl Execs {
                 "privileged exec is not supported: run it without --privileged",
             ));
         }
+        let detach_keys = v["DetachKeys"].as_str().unwrap_or("").to_string();
+        super::detach::for_exec(Some(&detach_keys)).map_err(ApiError::bad_request)?;
         let id = engine.store.lookup(query)?;
         let st = engine.store.load_state(&id)?;
         match st.status {
@@ -135,6 +152,7 @@ impl Execs {
                     .map(|(h, w)| (h as u16, w as u16)),
                 _ => None,
             },
+            detach_keys,
             started: false,
             running: false,
             pid: 0,
@@ -190,7 +208,7 @@ impl Execs {
             "OpenStdout": i.stdout,
             "CanRemove": false,
             "ContainerID": i.container,
-            "DetachKeys": "",
+            "DetachKeys": inspected_keys(&i.detach_keys),
             "Pid": i.pid,
         }))
     }

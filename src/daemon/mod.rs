@@ -13,6 +13,7 @@
 pub mod api;
 pub mod attach;
 pub mod client;
+pub mod detach;
 pub mod events;
 pub mod exec;
 pub mod http;

@@ -11,6 +11,7 @@ use bytes::Bytes;
 use hyper::StatusCode;
 use serde_json::{json, Value};
 
+use crate::api::filters::Filters;
 use crate::api::version::{self, Answer};
 use crate::engine::start::ShimIo;
 use crate::engine::{self};
@@ -32,11 +33,22 @@ pub(super) async fn list(d: Arc<Daemon>, ctx: &Ctx) -> Reply {
         .and_then(|l| l.parse().ok())
         .filter(|l: &usize| *l > 0);
     let version = ctx.version;
+    let pairs = crate::daemon::events::filter_pairs(ctx.param("filters").unwrap_or(""))?;
+    let filters = Filters::parse(&pairs).map_err(ApiError::bad_request)?;
+    // As moby: without `all`, the running ones (paused and restarting count as running), unless
+    // the filters ask for a status or an exit code.
+    let all = all || limit.is_some() || filters.implies_all();
     let v = blocking(&d, move |e| {
         let rows: Vec<Value> = e
             .list()?
             .iter()
-            .filter(|c| all || limit.is_some() || c.state.status == Status::Running)
+            .filter(|c| {
+                all || matches!(
+                    c.state.status,
+                    Status::Running | Status::Paused | Status::Restarting
+                )
+            })
+            .filter(|c| filters.matches(c))
             .take(limit.unwrap_or(usize::MAX))
             .map(|c| {
                 let mut row = api::container_summary(c);

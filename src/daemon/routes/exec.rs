@@ -1,4 +1,5 @@
-//! `POST /containers/{id}/exec`, `POST /exec/{id}/start`: exec instances and their output.
+//! `POST /containers/{id}/exec`, `POST /exec/{id}/start`: exec instances and their output (a
+//! `-t` exec's input watched for the detach keys, as an attach's).
 //!
 //! Not here: the instances themselves ([`crate::daemon::exec`]); the raw stream
 //! ([`super::attach`]).
@@ -16,7 +17,9 @@ use crate::daemon::Daemon;
 
 use super::traced::{blocking, Reply};
 
-use super::attach::raw_stream;
+use crate::daemon::detach::{self, Watch};
+
+use super::attach::{raw_stream, Input};
 
 /// `POST /containers/{id}/exec`: an exec instance (see [`crate::daemon::exec`]).
 pub(super) async fn exec_create(d: Arc<Daemon>, q: String, body: Bytes) -> Reply {
@@ -42,12 +45,21 @@ pub(super) async fn exec_start(
             .map_err(|e| ApiError::bad_request(format!("invalid exec start config: {e}")))?
     };
     let detach = v["Detach"].as_bool().unwrap_or(false);
+    // The start's `DetachKeys` (moby's exec start reads them too), else the create's, else the
+    // daemon's default; checked before the instance is marked started.
+    let spec = v["DetachKeys"].as_str().filter(|k| !k.is_empty());
+    let start_keys = detach::for_exec(spec).map_err(ApiError::bad_request)?;
     let inst = d.execs.begin(&id)?;
+    let keys = match spec {
+        Some(_) => start_keys,
+        None => detach::for_exec(Some(&inst.detach_keys)).map_err(ApiError::bad_request)?,
+    };
     let (ftx, frx) = tokio::sync::mpsc::unbounded_channel::<Bytes>();
     // `exec -i`: what the client sends on the hijacked connection is the command's stdin.
     let (stdin, input) = if inst.stdin && !detach {
         let (tx, rx) = tokio::sync::mpsc::unbounded_channel::<Bytes>();
-        (Some(tx), Some(rx))
+        let detach = inst.tty.then(|| Watch::new(keys));
+        (Some(Input { tx, detach }), Some(rx))
     } else {
         (None, None)
     };
@@ -60,5 +72,5 @@ pub(super) async fn exec_start(
         return Ok(http::empty(StatusCode::OK));
     }
     // The channel closes once the exit code is recorded (see `exec::run`).
-    Ok(raw_stream(on_upgrade, frx, stdin))
+    Ok(raw_stream(on_upgrade, Vec::new(), frx, stdin))
 }

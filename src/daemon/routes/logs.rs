@@ -86,6 +86,20 @@ fn log_frames(lines: &[&str], want: Want) -> Vec<u8> {
     body
 }
 
+/// What a container wrote so far (its json-file log: whole lines), for an attach's `logs=1`:
+/// each line's stream (1 stdout, 2 stderr) and bytes, in order.
+pub(super) fn written(path: &std::path::Path) -> Vec<(u8, Vec<u8>)> {
+    let text = std::fs::read(path).unwrap_or_default();
+    String::from_utf8_lossy(&text)
+        .lines()
+        .filter_map(|line| {
+            let v: Value = serde_json::from_str(line).ok()?;
+            let stream = if v["stream"] == "stderr" { 2 } else { 1 };
+            Some((stream, v["log"].as_str()?.as_bytes().to_vec()))
+        })
+        .collect()
+}
+
 /// How often a followed log is read again.
 const LOG_POLL: Duration = Duration::from_millis(100);
 

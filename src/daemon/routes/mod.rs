@@ -7,7 +7,8 @@
 
 //!
 //! Here is only the router; the endpoints live by resource: [`containers`], [`logs`], [`wait`],
-//! [`attach`], [`exec`], [`images`], [`system`], and what they share in [`traced`].
+//! [`attach`] (and its websocket, [`ws`]), [`exec`], [`images`], [`system`], and what they share
+//! in [`traced`].
 
 mod attach;
 mod containers;
@@ -17,6 +18,7 @@ mod logs;
 mod system;
 mod traced;
 mod wait;
+mod ws;
 
 use std::sync::Arc;
 
@@ -35,6 +37,7 @@ use logs::logs;
 use system::{events, info, no_plugins, no_swarm, ping};
 use traced::Reply;
 use wait::wait;
+use ws::attach_ws;
 
 pub async fn route(d: Arc<Daemon>, ctx: Ctx, req: Request<Incoming>) -> Reply {
     let path = ctx.path.clone();
@@ -68,6 +71,10 @@ pub async fn route(d: Arc<Daemon>, ctx: Ctx, req: Request<Incoming>) -> Reply {
         (Method::POST, ["containers", id, "attach"]) => {
             let id = check_ref(id)?.to_string();
             attach(d, &ctx, id, req).await
+        }
+        (Method::GET, ["containers", id, "attach", "ws"]) => {
+            let id = check_ref(id)?.to_string();
+            attach_ws(d, &ctx, id, req).await
         }
         (Method::DELETE, ["containers", id]) => remove(d, &ctx, check_ref(id)?.into()).await,
         (Method::POST, ["containers", id, op @ ("pause" | "unpause")]) => {
