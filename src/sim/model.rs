@@ -599,11 +599,26 @@ impl Store {
 
     /// Reads the model (a fresh host when there is none yet).
     pub fn load(&self) -> io::Result<HostModel> {
-        self.change(|m| Ok(m.clone()))
+        self.read(HostModel::clone)
+    }
+
+    /// Answers `f` from the model under its lock, changing nothing (nothing is serialized or
+    /// written).
+    pub fn read<T>(&self, f: impl FnOnce(&HostModel) -> T) -> io::Result<T> {
+        self.locked(false, |m| Ok(f(m)))
     }
 
     /// Changes the model under its lock; what `f` returns is handed back.
     pub fn change<T>(&self, f: impl FnOnce(&mut HostModel) -> io::Result<T>) -> io::Result<T> {
+        self.locked(true, f)
+    }
+
+    /// `f` over the model under its lock; unless `changes`, `f` leaves it as it was.
+    fn locked<T>(
+        &self,
+        changes: bool,
+        f: impl FnOnce(&mut HostModel) -> io::Result<T>,
+    ) -> io::Result<T> {
         use std::os::fd::AsRawFd;
         use std::os::unix::fs::FileExt;
         let mut cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
@@ -651,6 +666,11 @@ impl Store {
         // Nothing of a failed change is kept (the cached model was taken: the next change reads
         // the file again).
         let out = f(&mut m)?;
+        if !changes {
+            *held_generation = generation;
+            *held_model = Some((m, old));
+            return Ok(out);
+        }
         let bytes = serde_json::to_vec(&m).map_err(io::Error::other)?;
         let mut generation = generation;
         if bytes != old {

@@ -274,10 +274,7 @@ impl SimHost {
             return Ok(*r);
         }
         self.store
-            .load()?
-            .processes
-            .get(&pid)
-            .map(|p| p.real)
+            .read(|m| m.processes.get(&pid).map(|p| p.real))?
             .filter(|r| *r > 0)
             .ok_or_else(esrch)
     }
@@ -319,8 +316,7 @@ impl SimHost {
 
     /// The model, as it is now (dead processes and what only they held collected).
     pub fn snapshot(&self) -> io::Result<HostModel> {
-        self.change(|_| Ok(()))?;
-        self.store.load()
+        self.change(|m| Ok(m.clone()))
     }
 
     fn change<T>(&self, f: impl FnOnce(&mut HostModel) -> io::Result<T>) -> io::Result<T> {
