@@ -324,9 +324,10 @@ impl SimHost {
             if CLOCK_READY.load(Ordering::Relaxed) {
                 m.clock_ns = m.clock_ns.max(crate::trace::clock::current().now_unix_ns());
             }
-            // This process is alive: only the others are asked about.
-            let me = os_pid() as i32;
-            m.collect(|real| real == me || crate::sys::process::alive(real));
+            // This process is alive, and so is its parent while it is still our parent (an
+            // orphan is handed to another at once): only the others are asked about.
+            let (me, parent) = (os_pid() as i32, nix::unistd::getppid().as_raw());
+            m.collect(|real| real == me || real == parent || crate::sys::process::alive(real));
             f(m)
         })
     }
