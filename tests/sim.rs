@@ -85,6 +85,61 @@ impl Drop for Student {
     }
 }
 
+/// The directories below `dir`, relative to it.
+fn dirs_below(dir: &Path) -> Vec<String> {
+    let mut found = Vec::new();
+    let mut todo = vec![dir.to_path_buf()];
+    while let Some(d) = todo.pop() {
+        for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+            if e.file_type().is_ok_and(|t| t.is_dir()) {
+                found.push(e.path().strip_prefix(dir).unwrap().display().to_string());
+                todo.push(e.path());
+            }
+        }
+    }
+    found
+}
+
+#[test]
+fn a_students_bundles_live_in_the_runtime_directory_and_go_with_their_container() {
+    let s = Student::new("xdg");
+    // A login session's runtime directory: the student's own, mode 0700.
+    let runtime = s.home.join("xdg-runtime");
+    std::fs::create_dir(&runtime).unwrap();
+    std::os::unix::fs::chown(&runtime, Some(65534), Some(65534)).unwrap();
+    std::fs::set_permissions(&runtime, std::fs::Permissions::from_mode(0o700)).unwrap();
+    let run = |args: &[&str]| -> Run {
+        s.cmd(args)
+            .env("XDG_RUNTIME_DIR", &runtime)
+            .output()
+            .expect("setpriv (util-linux)")
+            .into()
+    };
+    let r = run(&["run", "-d", "--name", "sleeper", "busybox", "sleep", "1000"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let id = r.stdout.trim().to_string();
+    let bundles: Vec<String> = dirs_below(&runtime)
+        .into_iter()
+        .filter(|d| d.ends_with(&format!("{id}/rootfs")))
+        .collect();
+    assert_eq!(bundles.len(), 1, "{:?}", dirs_below(&runtime));
+    assert!(
+        !s.home
+            .join(".local/share/ctrace/sim/run")
+            .join(&id)
+            .exists(),
+        "the bundle is in the runtime directory only"
+    );
+    let ps = run(&["ps"]);
+    assert!(ps.stdout.contains("sleeper"), "{}", ps.stdout);
+    assert_eq!(run(&["rm", "-f", "sleeper"]).code, 0);
+    assert!(
+        !dirs_below(&runtime).iter().any(|d| d.contains(&id)),
+        "the bundle goes with its container: {:?}",
+        dirs_below(&runtime)
+    );
+}
+
 /// What the real host has that a simulated session must not change.
 /// What of the real host a simulated session could have touched, for the containers `ids`:
 /// mounts, links, cgroups and iptables rules that name one of them.

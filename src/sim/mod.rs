@@ -119,7 +119,7 @@ pub fn activate(role: &str, opts: &Options) -> Result<Option<Session>, String> {
         crate::sys::random::seed(s, role);
     }
     // The host first: this process takes its modelled pid (a new host draws the first one).
-    let ours = vec![dirs.base.clone(), std::env::temp_dir()];
+    let ours = vec![dirs.base.clone(), dirs.exec_root(), std::env::temp_dir()];
     let sim_host = host::SimHost::new(&dirs.host(), ours);
     // Children continue from the modelled time they were handed; a seeded command from where
     // the host's last command left it (the first one at a fixed time), so a seeded session's

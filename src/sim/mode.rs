@@ -8,8 +8,13 @@
 //!
 //! Simulated state lives in its own directory — `$XDG_DATA_HOME/ctrace/sim` (or
 //! `~/.local/share/ctrace/sim`, for root too) — never in a real engine's root:
-//! containers, images and traces under `root/`, bundles and sockets under `run/`, the modelled
-//! host under `host/`.
+//! containers, images and traces under `root/`, the modelled host under `host/`. The volatile
+//! part — bundles (each container's rootfs with its mount points and device files), fifos,
+//! sockets — goes where the real engine's `/run/ctrace` is: in the user's runtime directory
+//! (`$XDG_RUNTIME_DIR/ctrace-sim/<key>`, a tmpfs of the login session, the key naming the
+//! simulator's directory), else under `run/`. A simulated run makes and removes a dozen
+//! directories per container; on a disk filesystem removing a directory costs milliseconds
+//! (ext4 frees and journals its block), on a tmpfs microseconds.
 //!
 //! Not here: the simulated host itself ([`super::host`]).
 
@@ -116,26 +121,37 @@ pub fn choose(ask: Ask, facts: &Facts) -> Result<Choice, String> {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Dirs {
     pub base: PathBuf,
+    /// The engine's volatile directory (see [`Dirs::exec_root`]).
+    run: PathBuf,
 }
 
 impl Dirs {
     /// From the environment: `CTRACE_SIM_DIR`, else the XDG data directory, else
     /// `~/.local/share/ctrace/sim` (for root too: never a real engine's root).
+    ///
+    /// The volatile directory is `$XDG_RUNTIME_DIR/ctrace-sim/<key>` when the runtime directory
+    /// is set (the key is a hash of the simulator's directory, so two of them never share one),
+    /// else `run/` in the simulator's directory.
     pub fn from_env(get: impl Fn(&str) -> Option<String>) -> Result<Dirs, String> {
-        if let Some(d) = get("CTRACE_SIM_DIR").filter(|d| !d.is_empty()) {
-            return Ok(Dirs { base: d.into() });
-        }
-        if let Some(x) = get("XDG_DATA_HOME").filter(|d| d.starts_with('/')) {
-            return Ok(Dirs {
-                base: Path::new(&x).join("ctrace/sim"),
-            });
-        }
-        if let Some(h) = get("HOME").filter(|d| d.starts_with('/') && d != "/") {
-            return Ok(Dirs {
-                base: Path::new(&h).join(".local/share/ctrace/sim"),
-            });
-        }
-        Err("no place for the simulator's state: set HOME, XDG_DATA_HOME or CTRACE_SIM_DIR".into())
+        let base = if let Some(d) = get("CTRACE_SIM_DIR").filter(|d| !d.is_empty()) {
+            PathBuf::from(d)
+        } else if let Some(x) = get("XDG_DATA_HOME").filter(|d| d.starts_with('/')) {
+            Path::new(&x).join("ctrace/sim")
+        } else if let Some(h) = get("HOME").filter(|d| d.starts_with('/') && d != "/") {
+            Path::new(&h).join(".local/share/ctrace/sim")
+        } else {
+            return Err(
+                "no place for the simulator's state: set HOME, XDG_DATA_HOME or CTRACE_SIM_DIR"
+                    .into(),
+            );
+        };
+        let run = match get("XDG_RUNTIME_DIR").filter(|d| d.starts_with('/')) {
+            Some(r) => Path::new(&r)
+                .join("ctrace-sim")
+                .join(format!("{:016x}", key(&base))),
+            None => base.join("run"),
+        };
+        Ok(Dirs { base, run })
     }
 
     /// The engine root (containers, images, volumes, traces).
@@ -144,12 +160,22 @@ impl Dirs {
     }
     /// The engine's volatile directory (bundles, sockets, fifos, netns files).
     pub fn exec_root(&self) -> PathBuf {
-        self.base.join("run")
+        self.run.clone()
     }
     /// The modelled host.
     pub fn host(&self) -> PathBuf {
         self.base.join("host")
     }
+}
+
+/// FNV-1a of `dir`'s bytes: a stable name for it (the same in every process and every release).
+fn key(dir: &Path) -> u64 {
+    dir.as_os_str()
+        .as_encoded_bytes()
+        .iter()
+        .fold(0xcbf2_9ce4_8422_2325, |h, b| {
+            (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3)
+        })
 }
 
 #[cfg(test)]
@@ -213,5 +239,31 @@ mod tests {
             Path::new("/x/ctrace/sim")
         );
         assert!(Dirs::from_env(|_| None).is_err());
+    }
+
+    #[test]
+    fn volatile_files_go_to_the_runtime_directory_one_per_simulator_directory() {
+        let env = |dir: &'static str, runtime: Option<&'static str>| {
+            move |k: &str| match k {
+                "CTRACE_SIM_DIR" => Some(dir.to_string()),
+                "XDG_RUNTIME_DIR" => runtime.map(str::to_string),
+                _ => None,
+            }
+        };
+        let a = Dirs::from_env(env("/home/ada/sim", Some("/run/user/1000"))).unwrap();
+        let b = Dirs::from_env(env("/home/ada/other", Some("/run/user/1000"))).unwrap();
+        assert!(a.exec_root().starts_with("/run/user/1000/ctrace-sim"));
+        assert_ne!(a.exec_root(), b.exec_root());
+        assert_eq!(
+            a,
+            Dirs::from_env(env("/home/ada/sim", Some("/run/user/1000"))).unwrap(),
+            "the same directory, the same volatile directory"
+        );
+        assert_eq!(
+            Dirs::from_env(env("/home/ada/sim", None))
+                .unwrap()
+                .exec_root(),
+            Path::new("/home/ada/sim/run")
+        );
     }
 }

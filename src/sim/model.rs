@@ -557,8 +557,9 @@ fn clean(path: &str) -> String {
 /// Every host call of every process of a session is a change, so a change is kept cheap: the
 /// lock file also holds a generation number that each write increments, and a process that
 /// still holds the model of the current generation does not read or parse the file again; the
-/// file is rewritten in place (no new inode per change) and only when the model changed. Not
-/// fsynced: the model is a teaching aid, and one torn by a crash is started afresh.
+/// file is rewritten in place (no new inode per change, no truncation: a shorter model is padded
+/// with spaces, which JSON ignores, to the length the lock file records) and only when the model
+/// changed. Not fsynced: the model is a teaching aid, and one torn by a crash is started afresh.
 #[derive(Debug, Clone)]
 pub struct Store {
     dir: PathBuf,
@@ -568,13 +569,16 @@ pub struct Store {
 /// What a process remembers of the store between changes.
 #[derive(Debug, Default)]
 struct Cache {
-    /// The lock file, opened by this process (`pid`): a forked child opens its own, since a
-    /// `flock` is held by an open file, which a child shares with its parent.
-    lock: Option<(u32, std::fs::File)>,
+    /// The lock file and `host.json`, opened by this process (`pid`): a forked child opens its
+    /// own, since a `flock` is held by an open file, which a child shares with its parent.
+    files: Option<(u32, std::fs::File, std::fs::File)>,
     /// The generation and the model (and its bytes) this process last read or wrote.
     generation: u64,
     model: Option<(HostModel, Vec<u8>)>,
 }
+
+/// The lock file's header: the generation, then the length of `host.json` (both little-endian).
+const HEADER: usize = 16;
 
 impl Store {
     pub fn new(dir: &Path) -> Store {
@@ -584,80 +588,113 @@ impl Store {
         }
     }
 
-    /// Closes what this process keeps open of the store (the lock file): before an `execve`
-    /// closes its close-on-exec descriptors, so the cache never holds a closed one.
+    /// Closes what this process keeps open of the store (the lock file and the model's file):
+    /// before an `execve` closes its close-on-exec descriptors, so the cache never holds a closed
+    /// one.
     pub fn forget(&self) {
         let mut cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
-        cache.lock = None;
+        cache.files = None;
         cache.model = None;
     }
 
     /// Reads the model (a fresh host when there is none yet).
     pub fn load(&self) -> io::Result<HostModel> {
-        self.change(|m| Ok(m.clone()))
+        self.read(HostModel::clone)
+    }
+
+    /// Answers `f` from the model under its lock, changing nothing (nothing is serialized or
+    /// written).
+    pub fn read<T>(&self, f: impl FnOnce(&HostModel) -> T) -> io::Result<T> {
+        self.locked(false, |m| Ok(f(m)))
     }
 
     /// Changes the model under its lock; what `f` returns is handed back.
     pub fn change<T>(&self, f: impl FnOnce(&mut HostModel) -> io::Result<T>) -> io::Result<T> {
-        use std::io::{Read, Seek, SeekFrom, Write};
+        self.locked(true, f)
+    }
+
+    /// `f` over the model under its lock; unless `changes`, `f` leaves it as it was.
+    fn locked<T>(
+        &self,
+        changes: bool,
+        f: impl FnOnce(&mut HostModel) -> io::Result<T>,
+    ) -> io::Result<T> {
         use std::os::fd::AsRawFd;
+        use std::os::unix::fs::FileExt;
         let mut cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
         let me = std::process::id();
-        if cache.lock.as_ref().is_none_or(|(pid, _)| *pid != me) {
+        if cache.files.as_ref().is_none_or(|(pid, _, _)| *pid != me) {
             std::fs::create_dir_all(&self.dir)?;
-            let file = std::fs::OpenOptions::new()
-                .create(true)
-                .truncate(false)
-                .read(true)
-                .write(true)
-                .open(self.dir.join("host.lock"))?;
-            cache.lock = Some((me, file));
+            let open = |name: &str| {
+                std::fs::OpenOptions::new()
+                    .create(true)
+                    .truncate(false)
+                    .read(true)
+                    .write(true)
+                    .open(self.dir.join(name))
+            };
+            cache.files = Some((me, open("host.lock")?, open("host.json")?));
             cache.model = None;
         }
-        let fd = cache
-            .lock
-            .as_ref()
-            .map(|(_, f)| f.as_raw_fd())
-            .unwrap_or(-1);
-        let _held = Held::exclusive(fd)?;
-        let mut gen = [0u8; 8];
-        let generation = {
-            let lock = &mut cache.lock.as_mut().expect("opened above").1;
-            lock.seek(SeekFrom::Start(0))?;
-            match lock.read_exact(&mut gen) {
-                Ok(()) => u64::from_le_bytes(gen),
-                Err(_) => 0,
+        let Cache {
+            files,
+            generation: held_generation,
+            model: held_model,
+        } = &mut *cache;
+        let (_, lock, file) = files.as_ref().expect("opened above");
+        let _held = Held::exclusive(lock.as_raw_fd())?;
+        let mut header = [0u8; HEADER];
+        let got = lock.read_at(&mut header, 0)?;
+        let word = |i: usize| u64::from_le_bytes(header[i..i + 8].try_into().expect("8 bytes"));
+        let generation = if got >= 8 { word(0) } else { 0 };
+        // The file's length as the last writer left it (unknown from a lock file without it).
+        let length = (got >= HEADER).then(|| word(8));
+        let (mut m, old) = match held_model.take() {
+            Some(held) if generation != 0 && generation == *held_generation => held,
+            _ => {
+                let mut bytes = std::fs::read(self.dir.join("host.json"))?;
+                let trimmed = bytes.trim_ascii_end().len();
+                bytes.truncate(trimmed);
+                let m = if bytes.is_empty() {
+                    HostModel::default()
+                } else {
+                    serde_json::from_slice(&bytes).unwrap_or_default()
+                };
+                (m, bytes)
             }
-        };
-        let path = self.dir.join("host.json");
-        let (mut m, old) = match cache.model.take() {
-            Some(held) if generation != 0 && generation == cache.generation => held,
-            _ => match std::fs::read(&path) {
-                Ok(bytes) => (serde_json::from_slice(&bytes).unwrap_or_default(), bytes),
-                Err(e) if e.kind() == io::ErrorKind::NotFound => (HostModel::default(), Vec::new()),
-                Err(e) => return Err(e),
-            },
         };
         // Nothing of a failed change is kept (the cached model was taken: the next change reads
         // the file again).
         let out = f(&mut m)?;
+        if !changes {
+            *held_generation = generation;
+            *held_model = Some((m, old));
+            return Ok(out);
+        }
         let bytes = serde_json::to_vec(&m).map_err(io::Error::other)?;
         let mut generation = generation;
         if bytes != old {
-            let mut file = std::fs::OpenOptions::new()
-                .create(true)
-                .truncate(false)
-                .write(true)
-                .open(&path)?;
-            file.write_all(&bytes)?;
-            file.set_len(bytes.len() as u64)?;
+            let mut written = bytes.len() as u64;
+            match length {
+                Some(len) if len > written => {
+                    let pad = vec![b' '; (len - written) as usize];
+                    file.write_all_at(&bytes, 0)?;
+                    file.write_all_at(&pad, written)?;
+                    written = len;
+                }
+                Some(_) => file.write_all_at(&bytes, 0)?,
+                None => {
+                    file.write_all_at(&bytes, 0)?;
+                    file.set_len(written)?;
+                }
+            }
             generation = generation.wrapping_add(1).max(1);
-            let lock = &mut cache.lock.as_mut().expect("opened above").1;
-            lock.seek(SeekFrom::Start(0))?;
-            lock.write_all(&generation.to_le_bytes())?;
+            header[..8].copy_from_slice(&generation.to_le_bytes());
+            header[8..].copy_from_slice(&written.to_le_bytes());
+            lock.write_all_at(&header, 0)?;
         }
-        cache.generation = generation;
-        cache.model = Some((m, bytes));
+        *held_generation = generation;
+        *held_model = Some((m, bytes));
         Ok(out)
     }
 }

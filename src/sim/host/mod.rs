@@ -274,10 +274,7 @@ impl SimHost {
             return Ok(*r);
         }
         self.store
-            .load()?
-            .processes
-            .get(&pid)
-            .map(|p| p.real)
+            .read(|m| m.processes.get(&pid).map(|p| p.real))?
             .filter(|r| *r > 0)
             .ok_or_else(esrch)
     }
@@ -319,8 +316,7 @@ impl SimHost {
 
     /// The model, as it is now (dead processes and what only they held collected).
     pub fn snapshot(&self) -> io::Result<HostModel> {
-        self.change(|_| Ok(()))?;
-        self.store.load()
+        self.change(|m| Ok(m.clone()))
     }
 
     fn change<T>(&self, f: impl FnOnce(&mut HostModel) -> io::Result<T>) -> io::Result<T> {
@@ -328,7 +324,10 @@ impl SimHost {
             if CLOCK_READY.load(Ordering::Relaxed) {
                 m.clock_ns = m.clock_ns.max(crate::trace::clock::current().now_unix_ns());
             }
-            m.collect(crate::sys::process::alive);
+            // This process is alive, and so is its parent while it is still our parent (an
+            // orphan is handed to another at once): only the others are asked about.
+            let (me, parent) = (os_pid() as i32, nix::unistd::getppid().as_raw());
+            m.collect(|real| real == me || real == parent || crate::sys::process::alive(real));
             f(m)
         })
     }
