@@ -318,6 +318,42 @@ fn one_trace_runs_through_client_daemon_shim_and_init() {
     drop(d);
 }
 
+/// The stress variant of the test above: the client's trace through the daemon once lost its
+/// exit spans (`exit.reap` missing) in one run of two on a fresh machine. Fifty runs in a row,
+/// each trace complete with the shim's exit spans, or the race is back.
+#[test]
+fn fifty_runs_in_a_row_through_the_daemon_each_keep_their_exit_spans() {
+    let env = Env::new("daemon_fifty_traces");
+    let d = Daemon::start(&env);
+    for round in 0..50 {
+        let run = env.run(&["run", "--rm", "--network", "none", "busybox", "echo", "hi"]);
+        assert_eq!(run.ok().stdout, "hi\n", "round {round}");
+        let traces: Vec<serde_json::Value> = env
+            .traces()
+            .into_iter()
+            .filter(|t| t["operation"] == "run")
+            .collect();
+        assert_eq!(traces.len(), round + 1, "round {round}: one trace per run");
+        let last = traces
+            .iter()
+            .max_by_key(|t| t["started_unix_ns"].as_u64().unwrap_or(0))
+            .unwrap();
+        let names: Vec<&str> = last["spans"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|s| s["name"].as_str())
+            .collect();
+        for phase in ["init.pivot_root", "exit.reap", "exit.autoremove"] {
+            assert!(
+                names.contains(&phase),
+                "round {round}: {phase} missing: {names:?}"
+            );
+        }
+    }
+    drop(d);
+}
+
 /// The running container's id and init pid, from its `state.json`.
 fn running_container(env: &Env) -> Option<(String, i32)> {
     env.ids().into_iter().find_map(|id| {

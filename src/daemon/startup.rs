@@ -151,7 +151,13 @@ fn leases_of(engine: &Engine, id: &str) -> Vec<std::path::PathBuf> {
             .flatten()
             .flatten()
         {
-            if std::fs::read_to_string(lease.path()).is_ok_and(|owner| owner == id) {
+            // A staging file (`.<id>.lease`, `.<id>.<port>`) is the owner's by its name too: a
+            // daemon killed between creating it and writing the id into it left it empty.
+            let staged = lease
+                .file_name()
+                .to_string_lossy()
+                .starts_with(&format!(".{id}."));
+            if staged || std::fs::read_to_string(lease.path()).is_ok_and(|owner| owner == id) {
                 out.push(lease.path());
             }
         }
@@ -247,7 +253,14 @@ pub fn restore(engine: &Engine) -> Result<Restored, EngineError> {
                 // cannot know of the netns and the lease: release them by name and by owner.
                 crate::network::netns::remove(&engine.paths.netns(&id));
                 for lease in leases {
-                    crate::network::ipam::release(&lease, &id);
+                    let staged = lease
+                        .file_name()
+                        .is_some_and(|n| n.to_string_lossy().starts_with('.'));
+                    if staged {
+                        let _ = std::fs::remove_file(&lease);
+                    } else {
+                        crate::network::ipam::release(&lease, &id);
+                    }
                 }
                 // The container never ran: it stays what it was, with the reason.
                 let _ = engine.store.lock(&id).and_then(|_l| {

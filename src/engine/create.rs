@@ -48,10 +48,14 @@ fn create_phases<'a>(
     // Validate what does not depend on the image first, so bad input changes nothing.
     let mode = opts.network.clone();
     let mut port_bindings = opts.publish.clone();
-    check_joined_conflicts(opts, &mode)?;
+    phase(phase_span!("create.validate"), |span| {
+        check_joined_conflicts(opts, &mode)?;
+        check_name(opts)?;
+        check_settings(opts)?;
+        trace::note(span, "name, limits, hostname and network conflicts checked");
+        Ok(())
+    })?;
     let runtime = opts.runtime;
-    check_name(opts)?;
-    check_settings(opts)?;
     let requested_mounts: Vec<_> = opts.mounts.iter().map(|r| r.point.clone()).collect();
     let mount_requests = volume::host_config_mounts(&requested_mounts);
 

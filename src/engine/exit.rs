@@ -25,6 +25,20 @@ pub fn finish(
     code: i32,
     may_restart: bool,
 ) -> bool {
+    let found = find_cgroup(engine, cfg);
+    finish_found(engine, cfg, kind, code, may_restart, found)
+}
+
+/// The exited container's cgroup and whether the kernel OOM-killed in it: what the shim
+/// reads while it reaps (`exit.reap`), before the cleanup phases of [`finish_found`].
+pub struct Found {
+    cg_path: String,
+    cgroup: Option<Cgroup>,
+    pub oom: bool,
+}
+
+/// Finds `cfg`'s cgroup (the one its state recorded) and reads its OOM counter.
+pub fn find_cgroup(engine: &Engine, cfg: &ContainerConfig) -> Found {
     let id = &cfg.id;
     let hierarchy = Hierarchy::detect().ok();
     let state_cg = engine
@@ -39,6 +53,27 @@ pub fn finish(
     };
     let cgroup = hierarchy.as_ref().map(|h| Cgroup::open(h, &cg_path));
     let oom = cgroup.as_ref().is_some_and(|c| c.oom_killed());
+    Found {
+        cg_path,
+        cgroup,
+        oom,
+    }
+}
+
+/// [`finish`] with the cgroup already found.
+pub fn finish_found(
+    engine: &Engine,
+    cfg: &ContainerConfig,
+    kind: Kind,
+    code: i32,
+    may_restart: bool,
+    found: Found,
+) -> bool {
+    let Found {
+        cg_path,
+        cgroup,
+        oom,
+    } = found;
     let x = Exit {
         engine,
         cfg,
@@ -60,7 +95,6 @@ pub fn finish(
     oom
 }
 
-/// What the exit phases share.
 struct Exit<'a> {
     engine: &'a Engine,
     cfg: &'a ContainerConfig,

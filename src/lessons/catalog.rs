@@ -82,6 +82,7 @@ pub const PHASES: &[Phase] = &[
     ph("daemon.listen", Daemon),
     ph("api.request", Daemon),
     op("create", Create),
+    ph("create.validate", Create),
     ph("create.image.lookup", Create),
     ph("create.image.pull", Create),
     ph("create.config", Create),

@@ -158,13 +158,24 @@ pub fn main(args: ShimArgs) -> i32 {
         let root = phase_span!("exit", container.id = %cfg.id, exit_code = outcome.code);
         let _e = root.enter();
         trace::note(&root, format!("exit code {}", outcome.code));
-        {
+        let found = {
             let span = phase_span!("exit.reap", pid = outcome.pid);
             let _e = span.enter();
             kernel_event!(pid = outcome.pid, status = %outcome.how, "waitpid");
-            trace::note(&span, format!("pid {} {}", outcome.pid, outcome.how));
-        }
-        let oom = crate::engine::exit::finish(&engine, &cfg, kind, outcome.code, true);
+            // An exit by SIGKILL may be the kernel's OOM killer: its cgroup's counter says.
+            let found = crate::engine::exit::find_cgroup(&engine, &cfg);
+            trace::note(
+                &span,
+                format!(
+                    "pid {} {}{}",
+                    outcome.pid,
+                    outcome.how,
+                    if found.oom { " (OOM-killed)" } else { "" }
+                ),
+            );
+            found
+        };
+        let oom = crate::engine::exit::finish_found(&engine, &cfg, kind, outcome.code, true, found);
         drop(_e);
         drop(root);
         exit_spans = (recorder::take(), oom);
