@@ -134,13 +134,20 @@ pub(super) fn spawn_shim(
 /// the start too, and without this span it would be a gap no span explains.
 fn received_report(spans: Vec<crate::trace::format::SpanRecord>) -> Result<(), EngineError> {
     let last = spans.iter().map(|s| s.start_unix_ns + s.duration_ns).max();
-    let span = phase_span!("runtime.report", spans = spans.len());
-    let _e = span.enter();
-    if let (Some(t), "real") = (last, crate::trace::clock::current().mode()) {
-        recorder::backdate_current(t);
-    }
     let n = spans.len();
-    recorder::import(spans);
+    let real = crate::trace::clock::current().mode() == "real";
+    let mut spans = Some(spans);
+    if !real {
+        // A modelled clock moves to the end of what it takes in; the span then starts there and
+        // lasts what the model says.
+        recorder::import(spans.take().unwrap_or_default());
+    }
+    let span = phase_span!("runtime.report", spans = n);
+    let _e = span.enter();
+    if let (Some(t), Some(spans)) = (last.filter(|_| real), spans.take()) {
+        recorder::backdate_current(t);
+        recorder::import(spans);
+    }
     crate::phase::fault::check("runtime.report")
         .map_err(EngineError::Injected)
         .inspect_err(|e| trace::fail(&span, e))?;
