@@ -165,10 +165,10 @@ fn run_it_is_a_real_terminal() {
     // ^C once.
     term.type_("sleep 1000\r");
     let init = env.state(&name)["Pid"].as_i64().expect("the shell's pid") as i32;
-    let foreground_sleep = || foreground_child(init, "sleep\01000\0");
+    let foreground_sleep = || foreground_child(init, "sleep\x001000\x00");
     eventually(foreground_sleep, PATIENCE);
     term.type_("\x03");
-    eventually(|| !child_running(init, "sleep\01000\0"), PATIENCE);
+    eventually(|| !child_running(init, "sleep\x001000\x00"), PATIENCE);
     term.type_("echo $((40+2))x\r");
     term.expect("42x\r\n");
     // The container's exit code is the CLI's, and our terminal is back in cooked mode.
