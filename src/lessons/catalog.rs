@@ -245,7 +245,8 @@ mod tests {
     #[test]
     fn create_and_start_follow_the_design_order() {
         let create: Vec<_> = create_phases().map(|p| p.id).collect();
-        assert_eq!(create.first(), Some(&"create.image.lookup"));
+        assert_eq!(create.first(), Some(&"create.validate"));
+        assert_eq!(create.get(1), Some(&"create.image.lookup"));
         assert_eq!(create.last(), Some(&"create.register"));
         let start: Vec<_> = start_phases().map(|p| p.id).collect();
         let pos = |id| start.iter().position(|p| *p == id).unwrap();
