@@ -509,6 +509,7 @@ fn the_trace_file_has_every_phase_in_order_with_parent_links() {
     assert_eq!(
         create,
         [
+            "create.validate",
             "create.image.lookup",
             "create.image.pull",
             "create.config",

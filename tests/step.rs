@@ -400,7 +400,7 @@ fn lang_zh_steps_in_chinese() {
     });
     assert!(asked.is_some(), "{}", s.screen());
     let screen = s.screen();
-    assert!(screen.contains("━━ create.image.lookup"), "{screen}");
+    assert!(screen.contains("━━ create.validate"), "{screen}");
     assert!(screen.contains("在另一个终端里试试"), "{screen}");
     s.master.write_all(b"q").unwrap();
     let (code, _, screen) = s.finish();
