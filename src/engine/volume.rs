@@ -338,11 +338,20 @@ pub fn remove(engine: &Engine, name: &str, force: bool) -> Result<(), EngineErro
 /// `volume prune`: removes unused volumes — anonymous ones only, unless `all` (docker ≥ 23).
 /// Returns the names removed and the bytes their data took.
 pub fn prune(engine: &Engine, all: bool) -> Result<(Vec<String>, u64), EngineError> {
+    prune_matching(engine, all, |_| true)
+}
+
+/// [`prune`] of the unused volumes `wanted` also accepts (the API's `label` filters).
+pub fn prune_matching(
+    engine: &Engine,
+    all: bool,
+    wanted: impl Fn(&Volume) -> bool,
+) -> Result<(Vec<String>, u64), EngineError> {
     let store = engine.volumes();
     let lock = store.lock()?;
     let (mut names, mut bytes) = (Vec::new(), 0);
     for v in store.list()? {
-        if (all || v.anonymous()) && users(engine, &v.name).is_empty() {
+        if (all || v.anonymous()) && wanted(&v) && users(engine, &v.name).is_empty() {
             let size = store.size(&v.name);
             store.remove(&v.name, &lock)?;
             bytes += size;

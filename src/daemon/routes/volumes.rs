@@ -1,0 +1,187 @@
+//! `GET /volumes`, `POST /volumes/create`, `GET /volumes/{name}`, `DELETE /volumes/{name}`,
+//! `POST /volumes/prune`: the engine's volume commands in moby's shapes (`volume.Volume`,
+//! `volume.ListResponse`, `volume.PruneReport`). Like `ctrace volume`, they record no trace.
+//!
+//! Not here: the volume operations themselves ([`crate::engine::volume`]); the volume
+//! directories ([`crate::storage::volumes`]).
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use hyper::StatusCode;
+use serde_json::{json, Value};
+
+use crate::engine::{volume, Engine, EngineError};
+use crate::storage::volumes::Volume;
+
+use crate::daemon::api::ApiError;
+use crate::daemon::events::filter_pairs;
+use crate::daemon::http::{self, Ctx};
+use crate::daemon::Daemon;
+
+use super::traced::{blocking, Reply};
+
+/// moby's `volume.Volume`, every key present (`UsageData` is null: sizes are only computed by
+/// `GET /system/df`).
+fn shape(v: &Volume) -> Value {
+    json!({
+        "CreatedAt": v.created_at,
+        "Driver": v.driver,
+        "Labels": v.labels,
+        "Mountpoint": v.mountpoint,
+        "Name": v.name,
+        "Options": v.options,
+        "Scope": v.scope,
+        "UsageData": null,
+    })
+}
+
+/// The `filters` of a listing or a prune, as `(key, values)`: the same key ORs, different keys
+/// AND (docker's `filters.Args`). `allowed` are the keys the endpoint takes.
+fn parse_filters(ctx: &Ctx, allowed: &[&str]) -> Result<BTreeMap<String, Vec<String>>, ApiError> {
+    let mut out: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for pair in filter_pairs(ctx.param("filters").unwrap_or(""))? {
+        let (k, v) = pair.split_once('=').unwrap_or((&pair, ""));
+        if !allowed.contains(&k) {
+            return Err(ApiError::bad_request(format!("invalid filter '{k}'")));
+        }
+        if matches!(k, "dangling" | "all") && !is_bool(v) {
+            return Err(ApiError::bad_request(format!(
+                "invalid filter '{k}={v}': use true or false"
+            )));
+        }
+        out.entry(k.to_string()).or_default().push(v.to_string());
+    }
+    Ok(out)
+}
+
+fn is_bool(v: &str) -> bool {
+    matches!(
+        v.to_ascii_lowercase().as_str(),
+        "true" | "false" | "1" | "0"
+    )
+}
+
+fn truthy(v: &str) -> bool {
+    matches!(v.to_ascii_lowercase().as_str(), "true" | "1")
+}
+
+/// `label=KEY` or `label=KEY=VALUE` against the volume's labels.
+fn has_label(v: &Volume, want: &str) -> bool {
+    match want.split_once('=') {
+        Some((k, val)) => v.labels.get(k).is_some_and(|x| x == val),
+        None => v.labels.contains_key(want),
+    }
+}
+
+/// Whether `v` passes every filter key (any of the values of one key).
+fn matches(e: &Engine, v: &Volume, filters: &BTreeMap<String, Vec<String>>) -> bool {
+    filters.iter().all(|(k, wants)| match k.as_str() {
+        "dangling" => wants
+            .iter()
+            .any(|w| volume::users(e, &v.name).is_empty() == truthy(w)),
+        "name" => wants.iter().any(|w| v.name.contains(w.as_str())),
+        "driver" => wants.contains(&v.driver),
+        "label" => wants.iter().all(|w| has_label(v, w)),
+        "label!" => !wants.iter().any(|w| has_label(v, w)),
+        _ => true,
+    })
+}
+
+pub(super) async fn list(d: Arc<Daemon>, ctx: &Ctx) -> Reply {
+    let filters = parse_filters(ctx, &["dangling", "name", "driver", "label"])?;
+    let v = blocking(&d, move |e| {
+        let rows: Vec<Value> = e
+            .volumes()
+            .list()
+            .map_err(EngineError::from)?
+            .iter()
+            .filter(|v| matches(e, v, &filters))
+            .map(shape)
+            .collect();
+        Ok(json!({ "Volumes": rows, "Warnings": [] }))
+    })
+    .await?;
+    Ok(http::json(StatusCode::OK, &v))
+}
+
+/// A string map of the create body (`DriverOpts`, `Labels`); null or missing is empty.
+fn string_map(body: &Value, key: &str) -> Result<BTreeMap<String, String>, ApiError> {
+    match body.get(key) {
+        None | Some(Value::Null) => Ok(BTreeMap::new()),
+        Some(Value::Object(m)) => m
+            .iter()
+            .map(|(k, v)| match v {
+                Value::String(s) => Ok((k.clone(), s.clone())),
+                _ => Err(ApiError::bad_request(format!(
+                    "invalid {key}: the value of {k:?} must be a string"
+                ))),
+            })
+            .collect(),
+        Some(_) => Err(ApiError::bad_request(format!(
+            "invalid {key}: expected an object of strings"
+        ))),
+    }
+}
+
+/// A string of the create body; null or missing is empty.
+fn string_of(body: &Value, key: &str) -> Result<String, ApiError> {
+    match body.get(key) {
+        None | Some(Value::Null) => Ok(String::new()),
+        Some(Value::String(s)) => Ok(s.clone()),
+        Some(_) => Err(ApiError::bad_request(format!(
+            "invalid {key}: expected a string"
+        ))),
+    }
+}
+
+pub(super) async fn create(d: Arc<Daemon>, body: Bytes) -> Reply {
+    let body: Value = if body.iter().all(u8::is_ascii_whitespace) {
+        json!({})
+    } else {
+        serde_json::from_slice(&body)
+            .map_err(|e| ApiError::bad_request(format!("invalid volume create body: {e}")))?
+    };
+    let name = string_of(&body, "Name")?;
+    let driver = string_of(&body, "Driver")?;
+    let opts = string_map(&body, "DriverOpts")?;
+    let labels = string_map(&body, "Labels")?;
+    let v = blocking(&d, move |e| {
+        let name = Some(name.as_str()).filter(|n| !n.is_empty());
+        let v = volume::create(e, name, &driver, &opts, &labels)?;
+        Ok(shape(&v))
+    })
+    .await?;
+    Ok(http::json(StatusCode::CREATED, &v))
+}
+
+pub(super) async fn inspect(d: Arc<Daemon>, name: String) -> Reply {
+    let v = blocking(&d, move |e| {
+        let v = e.volumes().get(&name).map_err(EngineError::from)?;
+        Ok(shape(&v))
+    })
+    .await?;
+    Ok(http::json(StatusCode::OK, &v))
+}
+
+pub(super) async fn remove(d: Arc<Daemon>, ctx: &Ctx, name: String) -> Reply {
+    let force = ctx.flag("force");
+    blocking(&d, move |e| Ok(volume::remove(e, &name, force)?)).await?;
+    Ok(http::empty(StatusCode::NO_CONTENT))
+}
+
+/// `POST /volumes/prune`: unused anonymous volumes, or every unused one with `all=true` (API
+/// 1.42 and later), narrowed by `label`/`label!`.
+pub(super) async fn prune(d: Arc<Daemon>, ctx: &Ctx) -> Reply {
+    let mut filters = parse_filters(ctx, &["all", "label", "label!"])?;
+    let all = filters
+        .remove("all")
+        .is_some_and(|vs| vs.iter().any(|v| truthy(v)));
+    let v = blocking(&d, move |e| {
+        let (names, bytes) = volume::prune_matching(e, all, |v| matches(e, v, &filters))?;
+        Ok(json!({ "VolumesDeleted": names, "SpaceReclaimed": bytes }))
+    })
+    .await?;
+    Ok(http::json(StatusCode::OK, &v))
+}
