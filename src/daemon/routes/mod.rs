@@ -7,8 +7,8 @@
 
 //!
 //! Here is only the router; the endpoints live by resource: [`containers`], [`logs`], [`wait`],
-//! [`attach`] (and its websocket, [`ws`]), [`exec`], [`images`], [`volumes`], [`system`], and
-//! what they share in [`traced`].
+//! [`attach`] (and its websocket, [`ws`]), [`exec`], [`top`], [`images`], [`volumes`],
+//! [`system`], and what they share in [`traced`].
 
 mod attach;
 mod containers;
@@ -16,6 +16,7 @@ mod exec;
 mod images;
 mod logs;
 mod system;
+mod top;
 mod traced;
 mod volumes;
 mod wait;
@@ -72,6 +73,7 @@ pub async fn route(d: Arc<Daemon>, ctx: Ctx, req: Request<Incoming>) -> Reply {
             create(d, &ctx, body).await
         }
         (Method::GET, ["containers", id, "json"]) => inspect(d, &ctx, check_ref(id)?.into()).await,
+        (Method::GET, ["containers", id, "top"]) => top::top(d, &ctx, check_ref(id)?.into()).await,
         (Method::GET, ["containers", id, "logs"]) => logs(d, &ctx, check_ref(id)?.into()).await,
         (Method::POST, ["containers", id, "start"]) => start(d, &ctx, check_ref(id)?.into()).await,
         (Method::POST, ["containers", id, "stop"]) => stop(d, &ctx, check_ref(id)?.into()).await,
