@@ -165,7 +165,10 @@ fn volume_errors_answer_with_mobys_status_codes_and_words() {
         None,
     );
     assert_eq!(filter.status, 400);
-    assert_eq!(filter.json()["message"], "invalid filter 'color'");
+    assert_eq!(
+        filter.json()["message"],
+        "invalid filter 'color': use dangling, name, driver, label"
+    );
     let dangling = d.request(
         "GET",
         "/volumes?filters=%7B%22dangling%22%3A%5B%22maybe%22%5D%7D",
@@ -178,7 +181,10 @@ fn volume_errors_answer_with_mobys_status_codes_and_words() {
         None,
     );
     assert_eq!(prune.status, 400);
-    assert_eq!(prune.json()["message"], "invalid filter 'name'");
+    assert_eq!(
+        prune.json()["message"],
+        "invalid filter 'name': use all, label, label!"
+    );
     assert!(listed(&d, "").is_empty());
 }
 

@@ -12,7 +12,8 @@ use bytes::Bytes;
 use hyper::StatusCode;
 use serde_json::{json, Value};
 
-use crate::engine::{volume, Engine, EngineError};
+use crate::engine::volume::{self, VolumeFilters};
+use crate::engine::EngineError;
 use crate::storage::volumes::Volume;
 
 use crate::daemon::api::ApiError;
@@ -37,56 +38,10 @@ fn shape(v: &Volume) -> Value {
     })
 }
 
-/// The `filters` of a listing or a prune, as `(key, values)`: the same key ORs, different keys
-/// AND (docker's `filters.Args`). `allowed` are the keys the endpoint takes.
-fn parse_filters(ctx: &Ctx, allowed: &[&str]) -> Result<BTreeMap<String, Vec<String>>, ApiError> {
-    let mut out: BTreeMap<String, Vec<String>> = BTreeMap::new();
-    for pair in filter_pairs(ctx.param("filters").unwrap_or(""))? {
-        let (k, v) = pair.split_once('=').unwrap_or((&pair, ""));
-        if !allowed.contains(&k) {
-            return Err(ApiError::bad_request(format!("invalid filter '{k}'")));
-        }
-        if matches!(k, "dangling" | "all") && !is_bool(v) {
-            return Err(ApiError::bad_request(format!(
-                "invalid filter '{k}={v}': use true or false"
-            )));
-        }
-        out.entry(k.to_string()).or_default().push(v.to_string());
-    }
-    Ok(out)
-}
-
-fn is_bool(v: &str) -> bool {
-    matches!(
-        v.to_ascii_lowercase().as_str(),
-        "true" | "false" | "1" | "0"
-    )
-}
-
-fn truthy(v: &str) -> bool {
-    matches!(v.to_ascii_lowercase().as_str(), "true" | "1")
-}
-
-/// `label=KEY` or `label=KEY=VALUE` against the volume's labels.
-fn has_label(v: &Volume, want: &str) -> bool {
-    match want.split_once('=') {
-        Some((k, val)) => v.labels.get(k).is_some_and(|x| x == val),
-        None => v.labels.contains_key(want),
-    }
-}
-
-/// Whether `v` passes every filter key (any of the values of one key).
-fn matches(e: &Engine, v: &Volume, filters: &BTreeMap<String, Vec<String>>) -> bool {
-    filters.iter().all(|(k, wants)| match k.as_str() {
-        "dangling" => wants
-            .iter()
-            .any(|w| volume::users(e, &v.name).is_empty() == truthy(w)),
-        "name" => wants.iter().any(|w| v.name.contains(w.as_str())),
-        "driver" => wants.contains(&v.driver),
-        "label" => wants.iter().all(|w| has_label(v, w)),
-        "label!" => !wants.iter().any(|w| has_label(v, w)),
-        _ => true,
-    })
+/// The `filters` of a listing or a prune (docker's JSON form), each key one of `allowed`.
+fn parse_filters(ctx: &Ctx, allowed: &[&str]) -> Result<VolumeFilters, ApiError> {
+    let pairs = filter_pairs(ctx.param("filters").unwrap_or(""))?;
+    VolumeFilters::parse(&pairs, allowed).map_err(ApiError::bad_request)
 }
 
 pub(super) async fn list(d: Arc<Daemon>, ctx: &Ctx) -> Reply {
@@ -97,7 +52,7 @@ pub(super) async fn list(d: Arc<Daemon>, ctx: &Ctx) -> Reply {
             .list()
             .map_err(EngineError::from)?
             .iter()
-            .filter(|v| matches(e, v, &filters))
+            .filter(|v| filters.matches(e, v))
             .map(shape)
             .collect();
         Ok(json!({ "Volumes": rows, "Warnings": [] }))
@@ -175,11 +130,9 @@ pub(super) async fn remove(d: Arc<Daemon>, ctx: &Ctx, name: String) -> Reply {
 /// 1.42 and later), narrowed by `label`/`label!`.
 pub(super) async fn prune(d: Arc<Daemon>, ctx: &Ctx) -> Reply {
     let mut filters = parse_filters(ctx, &["all", "label", "label!"])?;
-    let all = filters
-        .remove("all")
-        .is_some_and(|vs| vs.iter().any(|v| truthy(v)));
+    let all = filters.take_all();
     let v = blocking(&d, move |e| {
-        let (names, bytes) = volume::prune_matching(e, all, |v| matches(e, v, &filters))?;
+        let (names, bytes) = volume::prune_matching(e, all, |v| filters.matches(e, v))?;
         Ok(json!({ "VolumesDeleted": names, "SpaceReclaimed": bytes }))
     })
     .await?;
