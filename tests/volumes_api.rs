@@ -238,6 +238,17 @@ fn a_volume_in_use_is_refused_with_409_and_prune_removes_only_unused_matching_on
     assert!(report["SpaceReclaimed"].as_u64().unwrap() >= 5, "{report}");
     assert_eq!(listed(&d, ""), ["kept", "used"]);
 
+    // Before API 1.42 a prune takes named volumes too.
+    let old = d.request(
+        "POST",
+        "/v1.41/volumes/prune?filters=%7B%22label%22%3A%5B%22keep%22%5D%7D",
+        None,
+    );
+    assert_eq!(old.status, 200, "{}", old.body);
+    assert_eq!(old.json()["VolumesDeleted"], serde_json::json!(["kept"]));
+    let again = d.request("POST", "/volumes/create", Some(r#"{"Name":"kept"}"#));
+    assert_eq!(again.status, 201, "{}", again.body);
+
     let rm_ctr = d.request("DELETE", &format!("/containers/{id}"), None);
     assert_eq!(rm_ctr.status, 204, "{}", rm_ctr.body);
     let all = d.request(

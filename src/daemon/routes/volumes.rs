@@ -12,6 +12,7 @@ use bytes::Bytes;
 use hyper::StatusCode;
 use serde_json::{json, Value};
 
+use crate::api::version::Version;
 use crate::engine::volume::{self, VolumeFilters};
 use crate::engine::EngineError;
 use crate::storage::volumes::Volume;
@@ -22,6 +23,9 @@ use crate::daemon::http::{self, Ctx};
 use crate::daemon::Daemon;
 
 use super::traced::{blocking, Reply};
+
+/// The first API version whose prune keeps named volumes unless asked for `all`.
+const ANONYMOUS_ONLY_FROM: Version = Version::new(1, 42);
 
 /// moby's `volume.Volume`, every key present (`UsageData` is null: sizes are only computed by
 /// `GET /system/df`).
@@ -126,11 +130,13 @@ pub(super) async fn remove(d: Arc<Daemon>, ctx: &Ctx, name: String) -> Reply {
     Ok(http::empty(StatusCode::NO_CONTENT))
 }
 
-/// `POST /volumes/prune`: unused anonymous volumes, or every unused one with `all=true` (API
-/// 1.42 and later), narrowed by `label`/`label!`.
+/// `POST /volumes/prune`: unused anonymous volumes, or every unused one with `all=true` (or an
+/// API version before 1.42), narrowed by `label`/`label!`.
 pub(super) async fn prune(d: Arc<Daemon>, ctx: &Ctx) -> Reply {
     let mut filters = parse_filters(ctx, &["all", "label", "label!"])?;
-    let all = filters.take_all();
+    // Before API 1.42 a prune removed every unused volume, named ones too (moby keeps that
+    // for the clients that ask for an older version).
+    let all = filters.take_all() || ctx.version < ANONYMOUS_ONLY_FROM;
     let v = blocking(&d, move |e| {
         let (names, bytes) = volume::prune_matching(e, all, |v| filters.matches(e, v))?;
         Ok(json!({ "VolumesDeleted": names, "SpaceReclaimed": bytes }))
