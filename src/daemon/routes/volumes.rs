@@ -27,8 +27,8 @@ use super::traced::{blocking, Reply};
 /// The first API version whose prune keeps named volumes unless asked for `all`.
 const ANONYMOUS_ONLY_FROM: Version = Version::new(1, 42);
 
-/// moby's `volume.Volume`, every key present (`UsageData` is null: sizes are only computed by
-/// `GET /system/df`).
+/// moby's `volume.Volume`, every key present (`UsageData` null, as moby answers it everywhere
+/// but in `GET /system/df`).
 fn shape(v: &Volume) -> Value {
     json!({
         "CreatedAt": v.created_at,
