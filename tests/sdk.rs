@@ -1,8 +1,9 @@
 //! The Docker SDK for Python, with its default settings, runs the README's container scenarios
 //! against `ctrace daemon` (tests/sdk/readme.py: run and rm, exit codes, limits, runc, seccomp
 //! and capabilities, create/start/stop/kill/wait, pause and restart, restart policies, events,
-//! logs, exec, interactive attach with the daemon's detach keys, health, volumes and binds, env
-//! and inspect, images, published ports, networks) and checks what came of each.
+//! logs, exec, interactive attach with the daemon's detach keys, health, volumes (create, ls,
+//! inspect, rm, prune), binds and top, env and inspect, images, published ports, networks) and
+//! checks what came of each.
 
 mod common;
 

@@ -5,8 +5,8 @@
 use std::collections::BTreeMap;
 use std::io::{BufRead, Write};
 
-use crate::engine::{volume, Engine};
-use crate::storage::volumes::Volume;
+use crate::engine::volume::{self, VolumeFilters};
+use crate::engine::Engine;
 
 use super::args::VolumeCommand;
 use super::{fail1, Failure};
@@ -20,42 +20,6 @@ fn key_values(flag: &str, items: &[String]) -> Result<BTreeMap<String, String>, 
         out.insert(k.to_string(), v.to_string());
     }
     Ok(out)
-}
-
-/// `volume ls -f KEY=VALUE`: docker's keys for volumes.
-fn parse_filters(items: &[String]) -> Result<Vec<(String, String)>, Failure> {
-    items
-        .iter()
-        .map(|f| {
-            let (k, v) = f.split_once('=').unwrap_or((f, ""));
-            match k {
-                "dangling" if matches!(v, "true" | "false" | "1" | "0") => Ok((k.into(), v.into())),
-                "dangling" => Err(Failure::new(
-                    1,
-                    format!("invalid filter 'dangling={v}': use true or false"),
-                )),
-                "name" | "driver" | "label" => Ok((k.into(), v.into())),
-                _ => Err(Failure::new(
-                    1,
-                    format!("invalid filter '{k}': use dangling, name, driver or label"),
-                )),
-            }
-        })
-        .collect()
-}
-
-fn matches(engine: &Engine, v: &Volume, filters: &[(String, String)]) -> bool {
-    filters.iter().all(|(k, want)| match k.as_str() {
-        "dangling" => {
-            volume::users(engine, &v.name).is_empty() == matches!(want.as_str(), "true" | "1")
-        }
-        "name" => v.name.contains(want.as_str()),
-        "driver" => v.driver == *want,
-        _ => match want.split_once('=') {
-            Some((lk, lv)) => v.labels.get(lk).is_some_and(|x| x == lv),
-            None => v.labels.contains_key(want.as_str()),
-        },
-    })
 }
 
 pub fn command(engine: &Engine, c: VolumeCommand) -> Result<i32, Failure> {
@@ -75,9 +39,10 @@ pub fn command(engine: &Engine, c: VolumeCommand) -> Result<i32, Failure> {
             Ok(0)
         }
         VolumeCommand::Ls { quiet, filters } => {
-            let filters = parse_filters(&filters)?;
+            let filters = VolumeFilters::parse(&filters, &["dangling", "name", "driver", "label"])
+                .map_err(|e| Failure::new(1, e))?;
             let mut list = engine.volumes().list().map_err(|e| fail1(e.into()))?;
-            list.retain(|v| matches(engine, v, &filters));
+            list.retain(|v| filters.matches(engine, v));
             let mut out = std::io::stdout().lock();
             if !quiet {
                 let _ = writeln!(out, "{:<10}VOLUME NAME", "DRIVER");

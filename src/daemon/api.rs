@@ -16,6 +16,7 @@ use crate::engine::EngineError;
 use crate::image::pull::PullError;
 use crate::image::{Image, ImageError};
 use crate::state::{StateError, Status};
+use crate::storage::volumes::VolumeError;
 use crate::sys::exit;
 
 use crate::api::version;
@@ -73,6 +74,9 @@ impl From<EngineError> for ApiError {
             EngineError::Image(ImageError::InvalidReference { .. }) => StatusCode::BAD_REQUEST,
             EngineError::Image(ImageError::Conflict { .. }) => StatusCode::CONFLICT,
             EngineError::Conflict(_) => StatusCode::CONFLICT,
+            EngineError::Volume(VolumeError::NotFound(_)) => StatusCode::NOT_FOUND,
+            EngineError::Volume(VolumeError::InUse { .. }) => StatusCode::CONFLICT,
+            EngineError::Volume(VolumeError::Io { .. }) => StatusCode::INTERNAL_SERVER_ERROR,
             EngineError::Invalid(_) | EngineError::Volume(_) => StatusCode::BAD_REQUEST,
             // The docker CLI turns these into its exit codes 126 and 127 by their wording.
             EngineError::Runtime { code, .. }

@@ -1,7 +1,8 @@
 //! Volumes and mounts as operations: registering a container's mount points at create (docker's
 //! `registerMountPoints`), preparing them at start (docker's `setupMounts`: bind sources, volume
 //! directories, the copy of the image's files into a new volume), removing anonymous volumes with
-//! their container (`rm -v`, `--rm`), and the `volume` commands (create, ls, inspect, rm, prune).
+//! their container (`rm -v`, `--rm`), and the `volume` commands (create, ls and its filters,
+//! inspect, rm, prune).
 //!
 //! It also decides when a volume with the local driver's options has its filesystem mounted on
 //! the host (first running user, [`prepare`]) and unmounted (last running user, [`release`]).
@@ -338,11 +339,20 @@ pub fn remove(engine: &Engine, name: &str, force: bool) -> Result<(), EngineErro
 /// `volume prune`: removes unused volumes — anonymous ones only, unless `all` (docker ≥ 23).
 /// Returns the names removed and the bytes their data took.
 pub fn prune(engine: &Engine, all: bool) -> Result<(Vec<String>, u64), EngineError> {
+    prune_matching(engine, all, |_| true)
+}
+
+/// [`prune`] of the unused volumes `wanted` also accepts (the API's `label` filters).
+pub fn prune_matching(
+    engine: &Engine,
+    all: bool,
+    wanted: impl Fn(&Volume) -> bool,
+) -> Result<(Vec<String>, u64), EngineError> {
     let store = engine.volumes();
     let lock = store.lock()?;
     let (mut names, mut bytes) = (Vec::new(), 0);
     for v in store.list()? {
-        if (all || v.anonymous()) && users(engine, &v.name).is_empty() {
+        if (all || v.anonymous()) && wanted(&v) && users(engine, &v.name).is_empty() {
             let size = store.size(&v.name);
             store.remove(&v.name, &lock)?;
             bytes += size;
@@ -350,6 +360,70 @@ pub fn prune(engine: &Engine, all: bool) -> Result<(Vec<String>, u64), EngineErr
         }
     }
     Ok((names, bytes))
+}
+
+/// The filters of `volume ls` (`dangling`, `name`, `driver`, `label`) and `volume prune`
+/// (`all`, `label`, `label!`), as docker's `filters.Args` match them: the values of one key OR
+/// (`label`s AND, as moby's `MatchKVList`), different keys AND.
+#[derive(Debug, Default)]
+pub struct VolumeFilters(BTreeMap<String, Vec<String>>);
+
+impl VolumeFilters {
+    /// `KEY=VALUE` pairs, each key one of `allowed`.
+    pub fn parse(pairs: &[String], allowed: &[&str]) -> Result<VolumeFilters, String> {
+        let mut out = VolumeFilters::default();
+        for pair in pairs {
+            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+            if !allowed.contains(&k) {
+                return Err(format!("invalid filter '{k}': use {}", allowed.join(", ")));
+            }
+            if matches!(k, "dangling" | "all") && !is_bool(v) {
+                return Err(format!("invalid filter '{k}={v}': use true or false"));
+            }
+            out.0.entry(k.to_string()).or_default().push(v.to_string());
+        }
+        Ok(out)
+    }
+
+    /// Takes the prune's `all` out of the filters: true when one of its values is.
+    pub fn take_all(&mut self) -> bool {
+        self.0
+            .remove("all")
+            .is_some_and(|vs| vs.iter().any(|v| truthy(v)))
+    }
+
+    /// Whether `v` passes every filter.
+    pub fn matches(&self, engine: &Engine, v: &Volume) -> bool {
+        self.0.iter().all(|(k, wants)| match k.as_str() {
+            "dangling" => wants
+                .iter()
+                .any(|w| users(engine, &v.name).is_empty() == truthy(w)),
+            "name" => wants.iter().any(|w| v.name.contains(w.as_str())),
+            "driver" => wants.contains(&v.driver),
+            "label" => wants.iter().all(|w| has_label(v, w)),
+            "label!" => !wants.iter().any(|w| has_label(v, w)),
+            _ => true,
+        })
+    }
+}
+
+fn is_bool(v: &str) -> bool {
+    matches!(
+        v.to_ascii_lowercase().as_str(),
+        "true" | "false" | "1" | "0"
+    )
+}
+
+fn truthy(v: &str) -> bool {
+    matches!(v.to_ascii_lowercase().as_str(), "true" | "1")
+}
+
+/// `label=KEY` or `label=KEY=VALUE` against the volume's labels.
+fn has_label(v: &Volume, want: &str) -> bool {
+    match want.split_once('=') {
+        Some((k, val)) => v.labels.get(k).is_some_and(|x| x == val),
+        None => v.labels.contains_key(want),
+    }
 }
 
 /// The `--mount` requests as docker's `HostConfig.Mounts` shows them.
@@ -429,4 +503,42 @@ pub fn inspect_mounts(cfg: &ContainerConfig) -> serde_json::Value {
             o
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pairs(items: &[&str]) -> Vec<String> {
+        items.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn a_filter_key_the_command_does_not_take_is_refused_naming_those_it_does() {
+        let e = VolumeFilters::parse(&pairs(&["color=red"]), &["name", "label"]).unwrap_err();
+        assert_eq!(e, "invalid filter 'color': use name, label");
+        let e = VolumeFilters::parse(&pairs(&["dangling=maybe"]), &["dangling"]).unwrap_err();
+        assert_eq!(e, "invalid filter 'dangling=maybe': use true or false");
+    }
+
+    #[test]
+    fn prunes_all_is_taken_out_of_the_filters() {
+        let mut f = VolumeFilters::parse(&pairs(&["all=1", "label=a"]), &["all", "label"]).unwrap();
+        assert!(f.take_all());
+        assert!(!f.take_all());
+        let mut f = VolumeFilters::parse(&pairs(&["all=false"]), &["all"]).unwrap();
+        assert!(!f.take_all());
+    }
+
+    #[test]
+    fn labels_match_by_key_or_by_key_and_value() {
+        let v = Volume {
+            labels: [("class".to_string(), "a".to_string())].into(),
+            ..Volume::default()
+        };
+        assert!(has_label(&v, "class"));
+        assert!(has_label(&v, "class=a"));
+        assert!(!has_label(&v, "class=b"));
+        assert!(!has_label(&v, "other"));
+    }
 }

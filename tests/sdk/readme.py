@@ -358,9 +358,35 @@ def binds_volumes_tmpfs(src):
     except ContainerError as e:
         assert e.exit_status != 0
     vol = name("data")
+    created = client.volumes.create(vol, labels={"course": "ctrace"})
+    eq((created.name, created.attrs["Driver"]), (vol, "local"), "volume create")
+    try:
+        named_volume_and_top(vol, created.attrs["Mountpoint"])
+    finally:
+        client.volumes.get(vol).remove()
+    try:
+        client.volumes.get(vol)
+        raise AssertionError("a removed volume is still there")
+    except docker.errors.NotFound:
+        pass
+    spare = client.volumes.create(name("spare"), labels={"prune": PREFIX})
+    report = client.volumes.prune(filters={"all": True, "label": f"prune={PREFIX}"})
+    eq(report["VolumesDeleted"], [spare.name], "volume prune -a -f label=")
+    has(run("df", "/run", tmpfs={"/run": "size=8m,mode=1777"}), "tmpfs", "tmpfs")
+    try:
+        run("touch", "/x", read_only=True)
+        raise AssertionError("a read-only rootfs was written")
+    except ContainerError as e:
+        assert e.exit_status != 0
+
+
+def named_volume_and_top(vol, mountpoint):
     rw = {vol: {"bind": "/data", "mode": "rw"}}
     run("sh", "-c", "echo 1 > /data/x", volumes=rw)
     eq(run("cat", "/data/x", volumes=rw), "1\n", "named volume kept")
+    eq(client.volumes.get(vol).attrs["Mountpoint"], mountpoint, "volume inspect")
+    listed = client.volumes.list(filters={"label": "course=ctrace"})
+    eq([v.name for v in listed], [vol], "volume ls -f label=")
     db = client.containers.run(
         "busybox", ["sleep", "1000"], name=name("db"), detach=True, volumes=["/var/lib/db"]
     )
@@ -369,14 +395,11 @@ def binds_volumes_tmpfs(src):
         eq(run("cat", "/var/lib/db/f", volumes_from=[db.name]), "kept\n", "volumes-from")
         mounts = db.attrs["Mounts"]
         eq([(m["Type"], m["Destination"]) for m in mounts], [("volume", "/var/lib/db")], "Mounts")
+        top = db.top()
+        assert "PID" in top["Titles"], top
+        eq([p[-1] for p in top["Processes"]], ["sleep 1000"], "top")
     finally:
         db.remove(force=True, v=True)
-    has(run("df", "/run", tmpfs={"/run": "size=8m,mode=1777"}), "tmpfs", "tmpfs")
-    try:
-        run("touch", "/x", read_only=True)
-        raise AssertionError("a read-only rootfs was written")
-    except ContainerError as e:
-        assert e.exit_status != 0
 
 
 @scenario

@@ -7,8 +7,8 @@
 
 //!
 //! Here is only the router; the endpoints live by resource: [`containers`], [`logs`], [`wait`],
-//! [`attach`] (and its websocket, [`ws`]), [`exec`], [`images`], [`system`], and what they share
-//! in [`traced`].
+//! [`attach`] (and its websocket, [`ws`]), [`exec`], [`top`], [`images`], [`volumes`],
+//! [`system`], and what they share in [`traced`].
 
 mod attach;
 mod containers;
@@ -16,7 +16,9 @@ mod exec;
 mod images;
 mod logs;
 mod system;
+mod top;
 mod traced;
+mod volumes;
 mod wait;
 mod ws;
 
@@ -57,12 +59,21 @@ pub async fn route(d: Arc<Daemon>, ctx: Ctx, req: Request<Incoming>) -> Reply {
         (Method::GET, ["images", name @ .., "json"]) if !name.is_empty() => {
             image_inspect(d, &ctx, name.join("/")).await
         }
+        (Method::GET, ["volumes"]) => volumes::list(d, &ctx).await,
+        (Method::POST, ["volumes", "create"]) => {
+            let body = http::body(req).await?;
+            volumes::create(d, body).await
+        }
+        (Method::POST, ["volumes", "prune"]) => volumes::prune(d, &ctx).await,
+        (Method::GET, ["volumes", name]) => volumes::inspect(d, name.to_string()).await,
+        (Method::DELETE, ["volumes", name]) => volumes::remove(d, &ctx, name.to_string()).await,
         (Method::GET, ["containers", "json"]) => list(d, &ctx).await,
         (Method::POST, ["containers", "create"]) => {
             let body = http::body(req).await?;
             create(d, &ctx, body).await
         }
         (Method::GET, ["containers", id, "json"]) => inspect(d, &ctx, check_ref(id)?.into()).await,
+        (Method::GET, ["containers", id, "top"]) => top::top(d, &ctx, check_ref(id)?.into()).await,
         (Method::GET, ["containers", id, "logs"]) => logs(d, &ctx, check_ref(id)?.into()).await,
         (Method::POST, ["containers", id, "start"]) => start(d, &ctx, check_ref(id)?.into()).await,
         (Method::POST, ["containers", id, "stop"]) => stop(d, &ctx, check_ref(id)?.into()).await,
