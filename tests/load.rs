@@ -73,6 +73,14 @@ fn seen(env: &Env) -> HashMap<String, Seen> {
 /// held one address at the same time.
 #[track_caller]
 fn assert_recorded(env: &Env, want: &BTreeMap<String, i64>) {
+    assert_recorded_but(env, want, &BTreeSet::new())
+}
+
+/// [`assert_recorded`], except that the containers in `start_lost` may have no recorded start:
+/// a start in flight when its daemon was SIGKILLed had its spans in that daemon's memory. Their
+/// exits (recorded by their shims) are still checked, and any address they are seen with.
+#[track_caller]
+fn assert_recorded_but(env: &Env, want: &BTreeMap<String, i64>, start_lost: &BTreeSet<String>) {
     let all = within(PATIENCE, || {
         let s = seen(env);
         want.keys()
@@ -96,6 +104,9 @@ fn assert_recorded(env: &Env, want: &BTreeMap<String, i64>) {
     let mut by_ip: BTreeMap<&str, Vec<(u64, u64, &str)>> = BTreeMap::new();
     for id in want.keys() {
         let s = &all[id];
+        if s.ip.is_none() && start_lost.contains(id) {
+            continue;
+        }
         let ip =
             s.ip.as_deref()
                 .unwrap_or_else(|| panic!("{id} had no address"));
@@ -362,10 +373,16 @@ fn a_daemon_killed_mid_way_loses_no_run() {
     }
     // Those never started are started now; every one of them ends with its own exit code.
     let mut want = BTreeMap::new();
+    // The containers whose first start was under way when the daemon died: running now (the
+    // shim outlived the daemon), but the start's spans died with the daemon.
+    let mut start_lost = BTreeSet::new();
     for id in &ids {
         let state = d
             .request("GET", &format!("/containers/{id}/json"), None)
             .json();
+        if state["State"]["Status"] != "created" {
+            start_lost.insert(id.clone());
+        }
         if state["State"]["Status"] == "created" {
             let s = d.request("POST", &format!("/containers/{id}/start"), None);
             assert_eq!(s.status, 204, "{}", s.body);
@@ -375,7 +392,7 @@ fn a_daemon_killed_mid_way_loses_no_run() {
         assert_eq!(w.json()["StatusCode"], 3, "{id}");
         want.insert(id.clone(), 3);
     }
-    assert_recorded(&env, &want);
+    assert_recorded_but(&env, &want, &start_lost);
     for id in &ids {
         let r = d.request("DELETE", &format!("/containers/{id}"), None);
         assert_eq!(r.status, 204, "{}", r.body);
