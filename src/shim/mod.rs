@@ -257,7 +257,20 @@ fn create(
     }
     match kind {
         Kind::Runc => {
+            // The cgroup's directories first (runc writes the limits): see `Cgroup::make_dirs`.
+            let cg_path = spec
+                .linux()
+                .as_ref()
+                .and_then(|l| l.cgroups_path().clone())
+                .unwrap_or_default();
+            let hierarchy =
+                Hierarchy::detect().map_err(|e| runtime_err("cannot find cgroups", e))?;
+            let cgroup = Cgroup::open(&hierarchy, &cg_path.to_string_lossy());
+            cgroup
+                .make_dirs()
+                .map_err(|e| runtime_err("cannot create the container's cgroup", e))?;
             let pid = runc::create(&engine.paths, &cfg.id, bundle, out_w, err_w).map_err(|e| {
+                let _ = cgroup.remove();
                 CreateError {
                     code: e.exit_code(),
                     message: e.to_string(),

@@ -258,6 +258,32 @@ impl Cgroup {
         Ok(())
     }
 
+    /// Makes the cgroup's directories, in every hierarchy (those ctrace joins and those only
+    /// runc does), and writes no limit: for the external runtime, which writes its limits itself.
+    /// Made before `runc create` so the shared parent (`ctrace/`) is never empty while runc walks
+    /// down to its leaf: a sibling container's `remove` takes an empty parent away, and runc,
+    /// unlike [`files::mkdir_levels`], does not retry its `mkdir`s. Undone on failure.
+    pub fn make_dirs(&self) -> Result<(), CgroupError> {
+        self.check()?;
+        let mut created = Vec::new();
+        for dir in self.dirs.iter().chain(&self.others) {
+            let cpuset = dir.has("cpuset") && self.version == Version::V1;
+            let made =
+                files::mkdir_levels(dir, &self.rel, &mut created, &|_| Ok(()), &|level, _| {
+                    if cpuset {
+                        cpu::init_cpuset_v1(level)
+                    } else {
+                        Ok(())
+                    }
+                });
+            if let Err(e) = made {
+                remove::rollback(&created);
+                return Err(e);
+            }
+        }
+        Ok(())
+    }
+
     /// Moves the calling process into the cgroup, in every hierarchy: see [`join_self`]. The
     /// container's init calls it on itself (`init.cgroup`).
     /// Returns what was written where, for the trace.

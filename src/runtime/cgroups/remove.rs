@@ -3,7 +3,7 @@
 
 use std::collections::BTreeSet;
 use std::io;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use nix::errno::Errno;
@@ -32,17 +32,13 @@ pub(super) fn rollback(created: &[PathBuf]) {
     }
 }
 
-/// The parent of every container's cgroup (`/ctrace/<id>`), shared by all of them and by both
-/// runtimes: never removed.
-pub const SHARED_PARENT: &str = "ctrace";
-
 impl Cgroup {
     /// SIGKILLs every process still in the cgroup, removes every directory (and any cgroups
     /// created below them), then the parent directories when they are empty. Missing directories
     /// are fine: calling it twice, or on a cgroup that was never created, succeeds.
     ///
-    /// Parents count as "created for it" up to the mount, except the shared `ctrace` parent of
-    /// every container ([`SHARED_PARENT`]). A parent still in use stays (EBUSY/ENOTEMPTY).
+    /// Parents count as "created for it" all the way up to the mount: for `/ctrace/<id>`
+    /// that is `ctrace`. A parent still used by another container stays (EBUSY/ENOTEMPTY).
     /// The path is also cleared in the hierarchies ctrace does not join, where runc leaves it.
     pub fn remove(&self) -> Result<(), CgroupError> {
         self.check()?;
@@ -183,13 +179,12 @@ impl Cgroup {
     }
 
     /// Removes `dir`'s empty parents below the mount, deepest first; stops at the first one in
-    /// use (another container's cgroup is in it), and at [`SHARED_PARENT`], which stays as
-    /// `/docker` stays for Docker: another runtime (runc, which does not retry) may be making its
-    /// container's cgroup under it at this very moment, and removing it between runc's `mkdir`s
-    /// failed that start ("mkdir …/ctrace/<id>: no such file or directory").
+    /// use (another container's cgroup is in it). A start racing with this never loses its
+    /// parent: ctrace's own `mkdir`s retry, and runc's leaf is made by ctrace first
+    /// ([`Cgroup::make_dirs`]).
     fn remove_parents(&self, dir: &Dir) {
         for ancestor in self.rel.ancestors().skip(1) {
-            if ancestor.as_os_str().is_empty() || ancestor == Path::new(SHARED_PARENT) {
+            if ancestor.as_os_str().is_empty() {
                 break;
             }
             let path = dir.mount.join(ancestor);
