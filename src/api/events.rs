@@ -7,31 +7,22 @@
 use serde_json::json;
 
 use crate::state::events::Event;
+use crate::sys::filters::Args;
 
 /// `-f key=value` filters: the same key ORs, different keys AND (docker's `filters.Args`).
 #[derive(Debug, Default)]
-pub struct Filters(Vec<(String, Vec<String>)>);
+pub struct Filters(Args);
 
 impl Filters {
     pub fn parse(raw: &[String]) -> Result<Filters, String> {
-        let mut f = Filters::default();
-        for r in raw {
-            let (k, v) = r
-                .split_once('=')
-                .ok_or_else(|| format!("bad format of filter {r:?}: expected name=value"))?;
-            if !matches!(k, "container" | "event" | "type" | "image") {
-                // Escaped: the name comes from a client's JSON and may hold a line break.
-                return Err(format!(
-                    "invalid filter '{}': ctrace events filters by container, event, type or image",
-                    k.escape_debug()
-                ));
-            }
-            match f.0.iter_mut().find(|(key, _)| key == k) {
-                Some((_, vs)) => vs.push(v.to_string()),
-                None => f.0.push((k.to_string(), vec![v.to_string()])),
-            }
-        }
-        Ok(f)
+        // The name is escaped: it comes from a client's JSON and may hold a line break.
+        Args::parse(raw, &["container", "event", "type", "image"], &|k| {
+            format!(
+                "invalid filter '{}': ctrace events filters by container, event, type or image",
+                k.escape_debug()
+            )
+        })
+        .map(Filters)
     }
 
     pub fn matches(&self, ev: &Event) -> bool {
@@ -39,7 +30,7 @@ impl Filters {
         // `exec_start: sh -c …` is matched by its action word, as docker does.
         let action = ev.action.split(':').next().unwrap_or("");
         self.0.iter().all(|(k, vs)| {
-            vs.iter().any(|v| match k.as_str() {
+            vs.iter().any(|v| match k {
                 "container" => {
                     ev.kind == "container"
                         && (ev.actor.id.starts_with(v.as_str()) || attr("name") == v)

@@ -6,52 +6,47 @@
 
 use crate::engine::query::Entry;
 use crate::state::Status;
+use crate::sys::filters::Args;
 
 /// `-f key=value` filters: the same key ORs, different keys AND (docker's `filters.Args`).
 #[derive(Debug, Default)]
-pub struct Filters(Vec<(String, Vec<String>)>);
+pub struct Filters(Args);
 
 impl Filters {
     pub fn parse(raw: &[String]) -> Result<Filters, String> {
-        let mut f = Filters::default();
-        for r in raw {
-            let (k, v) = r
-                .split_once('=')
-                .ok_or_else(|| format!("bad format of filter {r:?}: expected name=value"))?;
-            match k {
-                "status" if Status::parse(v).is_none() => {
-                    return Err(format!(
-                        "invalid filter 'status={v}': expected created, restarting, running, removing, paused, exited or dead"
-                    ))
+        let args = Args::parse(raw, &["status", "name", "id", "ancestor", "exited"], &|k| {
+            format!(
+                    "invalid filter '{k}': containers are filtered by status, name, id, ancestor or exited"
+                )
+        })?;
+        for (k, vs) in args.iter() {
+            for v in vs {
+                match k {
+                    "status" if Status::parse(v).is_none() => {
+                        return Err(format!(
+                            "invalid filter 'status={v}': expected created, restarting, running, removing, paused, exited or dead"
+                        ))
+                    }
+                    "exited" if v.parse::<i32>().is_err() => {
+                        return Err(format!(
+                            "invalid filter 'exited={v}': expected an exit code (an integer)"
+                        ))
+                    }
+                    _ => {}
                 }
-                "exited" if v.parse::<i32>().is_err() => {
-                    return Err(format!(
-                        "invalid filter 'exited={v}': expected an exit code (an integer)"
-                    ))
-                }
-                "status" | "name" | "id" | "ancestor" | "exited" => {}
-                _ => {
-                    return Err(format!(
-                        "invalid filter '{k}': containers are filtered by status, name, id, ancestor or exited"
-                    ))
-                }
-            }
-            match f.0.iter_mut().find(|(key, _)| key == k) {
-                Some((_, vs)) => vs.push(v.to_string()),
-                None => f.0.push((k.to_string(), vec![v.to_string()])),
             }
         }
-        Ok(f)
+        Ok(Filters(args))
     }
 
     /// docker shows stopped containers without `-a` when asked for them by status or exit code.
     pub fn implies_all(&self) -> bool {
-        self.0.iter().any(|(k, _)| k == "status" || k == "exited")
+        self.0.has("status") || self.0.has("exited")
     }
 
     pub fn matches(&self, e: &Entry) -> bool {
         self.0.iter().all(|(k, vs)| {
-            vs.iter().any(|v| match k.as_str() {
+            vs.iter().any(|v| match k {
                 "status" => e.state.status.as_str() == v,
                 "name" => e.config.name.contains(v.as_str()),
                 "id" => e.config.id.starts_with(v.as_str()),

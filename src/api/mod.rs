@@ -16,3 +16,16 @@ pub mod shapes;
 pub mod status;
 pub mod unsupported;
 pub mod version;
+
+/// `s` as a client puts it in a URL's path or query (Go's `url.QueryEscape` for the bytes that
+/// matter: everything but unreserved characters is `%XX`).
+pub fn query_escape(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}

@@ -14,6 +14,7 @@ use std::path::{Path, PathBuf};
 use serde_json::Value;
 
 use crate::api::container::CreateBody;
+use crate::api::query_escape;
 use crate::daemon::client;
 use crate::engine::options::{CreateOptions, Pull};
 use crate::engine::EngineError;
@@ -121,17 +122,6 @@ fn api_error(r: &client::Response) -> EngineError {
 /// The create body for `opts`, as JSON.
 fn create_body(opts: &CreateOptions) -> Value {
     serde_json::to_value(CreateBody::from_options(opts)).unwrap_or_default()
-}
-
-fn query_escape(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
 }
 
 /// As the docker CLI: `--pull always` pulls first; the daemon's create never pulls, so an image

@@ -12,18 +12,7 @@ use serde_json::Value;
 use super::events::filter_pairs;
 use super::http::{parse_query, percent_decode};
 use crate::api::events::Filters;
-
-/// What a client (Go's `url.QueryEscape`) sends for `s`.
-fn encode(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
-}
+use crate::api::query_escape;
 
 fn json() -> impl Strategy<Value = Value> {
     let leaf = prop_oneof![
@@ -53,7 +42,7 @@ proptest! {
         pairs in prop::collection::btree_map("[a-z]{1,6}", any::<String>(), 0..4),
         junk in "[%0-9a-zA-Z&=+]{0,12}",
     ) {
-        let q: Vec<String> = pairs.iter().map(|(k, v)| format!("{k}={}", encode(v))).collect();
+        let q: Vec<String> = pairs.iter().map(|(k, v)| format!("{k}={}", query_escape(v))).collect();
         let parsed = parse_query(Some(&q.join("&")));
         for (k, v) in &pairs {
             prop_assert_eq!(&parsed[k], v);

@@ -24,6 +24,7 @@ use crate::runtime::rootfs::secure_join;
 use crate::state::ContainerConfig;
 use crate::storage::mounts::{self, Kind, MountError, MountPoint, VolumesFrom};
 use crate::storage::volumes::{self, Volume, VolumeError, VolumeLock, VolumeStore};
+use crate::sys::filters::Args;
 
 use super::rollback::Rollback;
 use super::{Engine, EngineError};
@@ -366,23 +367,23 @@ pub fn prune_matching(
 /// (`all`, `label`, `label!`), as docker's `filters.Args` match them: the values of one key OR
 /// (`label`s AND, as moby's `MatchKVList`), different keys AND.
 #[derive(Debug, Default)]
-pub struct VolumeFilters(BTreeMap<String, Vec<String>>);
+pub struct VolumeFilters(Args);
 
 impl VolumeFilters {
     /// `KEY=VALUE` pairs, each key one of `allowed`.
     pub fn parse(pairs: &[String], allowed: &[&str]) -> Result<VolumeFilters, String> {
-        let mut out = VolumeFilters::default();
-        for pair in pairs {
-            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-            if !allowed.contains(&k) {
-                return Err(format!("invalid filter '{k}': use {}", allowed.join(", ")));
-            }
-            if matches!(k, "dangling" | "all") && !is_bool(v) {
+        let out = Args::parse(pairs, allowed, &|k| {
+            format!("invalid filter '{k}': use {}", allowed.join(", "))
+        })?;
+        for (k, vs) in out.iter() {
+            if let Some(v) = vs
+                .iter()
+                .find(|v| matches!(k, "dangling" | "all") && !is_bool(v))
+            {
                 return Err(format!("invalid filter '{k}={v}': use true or false"));
             }
-            out.0.entry(k.to_string()).or_default().push(v.to_string());
         }
-        Ok(out)
+        Ok(VolumeFilters(out))
     }
 
     /// Takes the prune's `all` out of the filters: true when one of its values is.
@@ -394,7 +395,7 @@ impl VolumeFilters {
 
     /// Whether `v` passes every filter.
     pub fn matches(&self, engine: &Engine, v: &Volume) -> bool {
-        self.0.iter().all(|(k, wants)| match k.as_str() {
+        self.0.iter().all(|(k, wants)| match k {
             "dangling" => wants
                 .iter()
                 .any(|w| users(engine, &v.name).is_empty() == truthy(w)),

@@ -13,6 +13,7 @@ pub mod arch;
 pub mod atomic;
 pub mod capability;
 pub mod exit;
+pub mod filters;
 pub mod flock;
 pub mod memory;
 pub mod mountinfo;
