@@ -178,7 +178,7 @@ fn check_name(opts: &CreateOptions) -> Result<(), EngineError> {
 
 /// The limits and the hostname, refused with docker's words before anything is made.
 fn check_settings(opts: &CreateOptions) -> Result<(), EngineError> {
-    let cpus = crate::runtime::spec::HostFacts::probe().cpus;
+    let cpus = crate::runtime::spec::HostFacts::cpus();
     super::options::resources(
         opts.memory,
         opts.memory_swap,

@@ -289,9 +289,13 @@ impl Cgroup {
     /// Returns what was written where, for the trace.
     pub fn join_self(&self) -> Result<String, CgroupError> {
         self.check()?;
-        let mut file = "cgroup.procs";
+        // The version says which file; no need to look (the exec helper, with paths only, does).
+        let file = match self.version {
+            Version::V1 => "tasks",
+            Version::V2 => "cgroup.procs",
+        };
         for dir in &self.dirs {
-            file = join_self(&dir.path)?;
+            files::write(&dir.path.join(file), "0")?;
         }
         Ok(match self.dirs.len() {
             1 => format!("0 written to its cgroup's {file}"),

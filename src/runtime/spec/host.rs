@@ -20,10 +20,7 @@ pub struct HostFacts {
 impl HostFacts {
     /// Looks at this host. Never fails: an unreadable fact falls back to the cautious answer.
     pub fn probe() -> HostFacts {
-        let cpus = affinity_cpus()
-            .filter(|&n| n > 0)
-            .or_else(|| std::thread::available_parallelism().ok().map(|n| n.get()))
-            .unwrap_or(1);
+        let cpus = HostFacts::cpus();
         let cgroup_ns = Path::new("/proc/self/ns/cgroup").exists();
         let swap_limit = match std::fs::read_to_string("/sys/fs/cgroup/cgroup.controllers") {
             Ok(controllers) => controllers.split_whitespace().any(|c| c == "memory"),
@@ -35,6 +32,17 @@ impl HostFacts {
             swap_limit,
             nofile: nofile_ceiling(),
         }
+    }
+}
+
+impl HostFacts {
+    /// The CPUs this process may run on (what `--cpus` is checked against), without probing the
+    /// rest of the host.
+    pub fn cpus() -> usize {
+        affinity_cpus()
+            .filter(|&n| n > 0)
+            .or_else(|| std::thread::available_parallelism().ok().map(|n| n.get()))
+            .unwrap_or(1)
     }
 }
 
