@@ -515,3 +515,32 @@ fn bad_limits_hostnames_names_and_reserved_mounts_are_one_line_at_create_and_tmp
     ]);
     assert_eq!(r.ok().stdout.trim(), "4");
 }
+
+/// The engine, its shim and the init ignore SIGPIPE (every Rust program does), and `execve`
+/// keeps an ignored signal ignored: a container's process must start with none ignored, as
+/// docker's do, or `yes | head -1` would leave `yes` writing into a closed pipe.
+#[test]
+fn a_containers_processes_start_with_no_signal_ignored() {
+    let env = Env::new("sig_dispositions");
+    let ignored = |out: &str| {
+        out.lines()
+            .find_map(|l| l.strip_prefix("SigIgn:"))
+            .map(|v| v.trim().to_string())
+            .unwrap_or_else(|| panic!("no SigIgn in {out}"))
+    };
+    let none = "0000000000000000";
+    let status = ["grep", "SigIgn:", "/proc/self/status"];
+    for runtime in ["ctrace", "runc"] {
+        let mut a = vec!["run", "--rm", "--runtime", runtime, "busybox"];
+        a.extend_from_slice(&status);
+        assert_eq!(ignored(&env.run(&a).ok().stdout), none, "{runtime}");
+    }
+    let c = env.name("c");
+    env.detached(&c, &["sleep", "1000"]);
+    let mut a = vec!["exec", &c];
+    a.extend_from_slice(&status);
+    assert_eq!(ignored(&env.run(&a).ok().stdout), none, "exec");
+    // And the pipe's writer ends by SIGPIPE, so the pipeline ends.
+    let r = env.run(&["exec", &c, "sh", "-c", "yes | head -1; echo done"]);
+    assert_eq!(r.ok().stdout, "y\ndone\n");
+}

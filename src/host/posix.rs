@@ -34,8 +34,10 @@ pub fn spawn(cmd: &mut Command, fds: &[(RawFd, RawFd)], setsid: bool) -> io::Res
             if setsid && libc::setsid() < 0 {
                 return Err(io::Error::last_os_error());
             }
-            // No signal blocked: a daemon blocks its stop signals in every thread (one thread
-            // waits for them), and a shim, or a container, must not inherit that mask.
+            // No signal ignored (see `default_signal_dispositions`), none blocked: a daemon
+            // blocks its stop signals in every thread (one thread waits for them), and a shim,
+            // or a container, must not inherit that mask.
+            default_signal_dispositions();
             let mut none: libc::sigset_t = std::mem::zeroed();
             libc::sigemptyset(&mut none);
             if libc::sigprocmask(libc::SIG_SETMASK, &none, std::ptr::null_mut()) < 0 {
@@ -45,6 +47,43 @@ pub fn spawn(cmd: &mut Command, fds: &[(RawFd, RawFd)], setsid: bool) -> io::Res
         });
     }
     cmd.spawn()
+}
+
+/// Every signal back to its default disposition. The engine, the shim and the init ignore
+/// SIGPIPE (as every Rust program does), whoever started the engine may have ignored others,
+/// and `execve` keeps an ignored signal ignored: a shim, runc and a container's process start
+/// with none ignored, as under docker (`yes | head -1` must end `yes` by SIGPIPE). On Linux the
+/// system call itself: the C library refuses the two real-time signals it reserves (32 and 33),
+/// which an ancestor may still have ignored. Only async-signal-safe calls: used between fork
+/// and exec.
+pub fn default_signal_dispositions() {
+    for sig in 1..=64 {
+        if sig == libc::SIGKILL || sig == libc::SIGSTOP {
+            continue;
+        }
+        #[cfg(target_os = "linux")]
+        {
+            // The kernel's `struct sigaction` with every field zero: handler SIG_DFL (0), no
+            // flags, no restorer, an empty mask.
+            let dfl = [0usize; 4];
+            // SAFETY: rt_sigaction with a valid struct and the kernel's 8-byte signal set; the
+            // old action is not asked for. Numbers past the system's answer EINVAL.
+            unsafe {
+                libc::syscall(
+                    libc::SYS_rt_sigaction,
+                    sig,
+                    dfl.as_ptr(),
+                    std::ptr::null_mut::<usize>(),
+                    8usize,
+                )
+            };
+        }
+        #[cfg(not(target_os = "linux"))]
+        // SAFETY: setting a disposition; numbers past the system's answer EINVAL.
+        unsafe {
+            libc::signal(sig, libc::SIG_DFL)
+        };
+    }
 }
 
 /// `waitpid(pid, 0)`.

@@ -56,7 +56,9 @@ pub trait Processes {
     /// functions until it execs or exits.
     unsafe fn fork(&self) -> io::Result<i32>;
 
-    /// `execve(program, argv, envp)`; returns only on failure, with why.
+    /// `execve(program, argv, envp)`; returns only on failure, with why. The program starts
+    /// with every signal's default disposition (an ignored signal would stay ignored across
+    /// `execve`, and the runtime ignores SIGPIPE).
     fn execve(&self, program: &CStr, argv: &[CString], envp: &[CString]) -> io::Error;
 
     /// `waitpid(pid, 0)`: waits for the child `pid` to end and reaps it.

@@ -143,8 +143,13 @@ pub fn run(mut args: InitArgs<'_>) -> ! {
             unsafe { libc::_exit(exit::ENGINE) };
         }
     }
-    // Blocks until `start` opens the fifo for reading: this is the create/start split.
-    let released = open_fifo_for_write(&args.fifo).and_then(|mut f| f.write_all(b"0"));
+    // Blocks until `start` opens the fifo for reading: this is the create/start split. The open
+    // is the start's request; a starter gone before it read the byte (a daemon killed right
+    // then: EPIPE) asked for the start all the same, so the init goes on.
+    let released = open_fifo_for_write(&args.fifo).and_then(|mut f| match f.write_all(b"0") {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        other => other,
+    });
     if let Err(e) = released {
         let _ = send(
             &mut args.sync,

@@ -7,6 +7,7 @@
 
 use std::fs;
 use std::os::fd::OwnedFd;
+use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::process::{Command, Stdio};
 
@@ -48,6 +49,16 @@ fn base(paths: &Paths) -> Result<Command, RuncError> {
     let bin = binary().ok_or(RuncError::NotInstalled)?;
     let mut cmd = Command::new(bin);
     cmd.arg("--root").arg(paths.runc_root());
+    // runc passes the dispositions it was started with on to the container: every signal's
+    // default. (The C library's `posix_spawn`, which `Command` uses otherwise, leaves its
+    // reserved signal 32 ignored in the child.)
+    // SAFETY: only async-signal-safe calls between fork and exec.
+    unsafe {
+        cmd.pre_exec(|| {
+            crate::host::posix::default_signal_dispositions();
+            Ok(())
+        })
+    };
     Ok(cmd)
 }
 

@@ -61,6 +61,7 @@ impl Processes for LinuxHost {
     }
 
     fn execve(&self, program: &CStr, argv: &[CString], envp: &[CString]) -> io::Error {
+        posix::default_signal_dispositions();
         let Err(errno) = nix::unistd::execve(program, argv, envp);
         io(errno)
     }
