@@ -215,20 +215,26 @@ pub fn bench(ctx: &Context, a: BenchArgs) -> Result<i32, Failure> {
     let failures: Mutex<Vec<String>> = Mutex::new(Vec::new());
     let engine = &ctx.engine;
     let bench = phase_span!("bench", runs = a.n, concurrency = a.concurrency, image = %a.image);
-    std::thread::scope(|s| {
-        for _ in 0..a.concurrency.min(a.n) {
-            s.spawn(|| loop {
-                let i = next.fetch_add(1, Ordering::SeqCst);
-                if i >= a.n {
-                    break;
-                }
-                if let Err(e) = one_run(engine, &opts, &bench, i) {
-                    failures.lock().unwrap().push(e.to_string());
-                }
-                progress.tick();
-            });
+    let worker = || loop {
+        let i = next.fetch_add(1, Ordering::SeqCst);
+        if i >= a.n {
+            break;
         }
-    });
+        if let Err(e) = one_run(engine, &opts, &bench, i) {
+            failures.lock().unwrap().push(e.to_string());
+        }
+        progress.tick();
+    };
+    if a.concurrency == 1 {
+        // On this thread: a single-threaded process forks each shim without exec, as `run` does.
+        worker();
+    } else {
+        std::thread::scope(|s| {
+            for _ in 0..a.concurrency.min(a.n) {
+                s.spawn(&worker);
+            }
+        });
+    }
     progress.finish();
     let failures = failures.into_inner().unwrap();
     trace::note(

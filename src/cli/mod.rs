@@ -65,6 +65,8 @@ pub fn main() -> i32 {
             return crate::shim::main(args);
         }
     }
+    // The engine may fork its shims from this process rather than exec `ctrace shim`.
+    crate::engine::set_shim_main(crate::shim::main);
     let mut cli = match Cli::try_parse() {
         Ok(c) => c,
         Err(e) => {

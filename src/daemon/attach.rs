@@ -283,7 +283,7 @@ pub fn supervise(hub: Arc<Hub>, mut started: Started, trace: ExitTrace, bundle: 
         }
         // The shim ends after the exit phases (including `--rm`'s removal): once it is reaped,
         // whatever `wait` asks about is settled.
-        let _ = started.shim.wait();
+        started.shim.wait();
         let _ = pump.join();
         if trace.to_client {
             hub.exit_spans.lock().unwrap().insert(id.clone(), spans);

@@ -28,6 +28,7 @@ pub mod rollback;
 pub mod start;
 pub mod stop;
 mod task;
+pub use task::{set_shim_main, ShimArgs};
 pub mod volume;
 pub mod wait;
 

@@ -8,7 +8,6 @@
 use std::fs::File;
 use std::io::BufReader;
 use std::path::PathBuf;
-use std::process::Child;
 
 use crate::network::{self, Mode};
 use crate::runtime::cgroups::{Cgroup, Hierarchy};
@@ -23,7 +22,7 @@ use crate::{kernel_event, phase_span, trace};
 use super::operation::{asked, find};
 use super::phase;
 use super::rollback::Rollback;
-use super::task::{release_fifo, spawn_shim, undo_task, ShimStdio};
+use super::task::{release_fifo, spawn_shim, undo_task, Shim, ShimStdio};
 use super::volume;
 use super::{Engine, EngineError};
 
@@ -31,7 +30,7 @@ use super::{Engine, EngineError};
 pub struct Started {
     pub config: ContainerConfig,
     pub pid: i32,
-    pub shim: Child,
+    pub shim: Shim,
     pub reports: BufReader<File>,
 }
 
@@ -151,7 +150,7 @@ struct Mounts {
 
 /// The created task: the shim, the line to it, the init's pid.
 struct Task {
-    shim: Child,
+    shim: Shim,
     reports: BufReader<File>,
     pid: i32,
 }
@@ -190,7 +189,6 @@ fn start_phases<'a>(
     if attach == ShimIo::Detached {
         // Nobody listens any more: the shim goes on alone (and writes its own exit trace).
         // Reaping it is not our job: it outlives us, and its parent becomes init.
-        let _ = task.shim.try_wait();
     }
     Ok(Started {
         config: cx.cfg,
@@ -620,7 +618,7 @@ fn create_task<'a>(
                 tty: cx.cfg.config.tty,
             };
             let (shim, reports, pid, report) = spawn_shim(cx.engine, &cx.id, stdio)?;
-            let shim_pid = crate::host::current().child_pid(&shim);
+            let shim_pid = shim.pid();
             // Registered inside the phase: a `--step` abort right after it must undo it too.
             let (paths, cg, h) = (cx.engine.paths.clone(), cx.cgroups_path.clone(), hierarchy);
             let id = cx.id.clone();
@@ -696,7 +694,7 @@ fn mark_running(cx: &Ctx, task: &Task) -> Result<ContainerState, EngineError> {
         let running = ContainerState {
             status: Status::Running,
             pid,
-            shim_pid: crate::host::current().child_pid(&task.shim),
+            shim_pid: task.shim.pid(),
             exit_code: 0,
             oom_killed: false,
             error: String::new(),

@@ -1,5 +1,6 @@
-//! The task of a start: spawning the container's shim (a re-exec of `ctrace shim` with the report
-//! pipe on fd 3 and, under `--step`, the gate on fd 4), relaying its `--step` pauses, and
+//! The task of a start: spawning the container's shim (a fork of the CLI that goes on without
+//! exec, or a re-exec of `ctrace shim`, with the report pipe on fd 3 and, under `--step`, the gate
+//! on fd 4), relaying its `--step` pauses, and
 //! releasing the init to `execve` — containerd's task `Create` and `Start` as the engine sees
 //! them.
 //!
@@ -9,11 +10,14 @@ use std::fs::File;
 use std::io::{BufReader, Read, Write};
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::os::unix::fs::OpenOptionsExt;
-use std::process::{Child, Command, Stdio};
+use std::path::PathBuf;
+use std::process::{Child, ChildStderr, ChildStdin, ChildStdout, Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::OnceLock;
 
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 
-use crate::host::process::Signal;
+use crate::host::process::{Signal, WaitStatus};
 use crate::phase::gate::{self, GATE_FD, REPORT_FD};
 use crate::runtime::protocol::{recv, Report};
 use crate::runtime::{console, runc, Kind};
@@ -50,7 +54,92 @@ pub(super) struct ShimStdio {
 /// What [`spawn_shim`] hands back once the shim reported `Created`: the shim, the line to it,
 /// the init's pid, and how taking in the report went (`runtime.report`: a failure there comes
 /// after the shim and the init exist, so the caller undoes them with the rest of the start).
-pub(super) type Spawned = (Child, BufReader<File>, i32, Result<(), EngineError>);
+pub(super) type Spawned = (Shim, BufReader<File>, i32, Result<(), EngineError>);
+
+/// Arguments of `ctrace shim` (not a user command).
+#[derive(Debug, Clone)]
+pub struct ShimArgs {
+    pub root: PathBuf,
+    pub exec_root: PathBuf,
+    pub id: String,
+    pub attach: bool,
+}
+
+/// The shim's main, for a shim forked without exec. The shim sits above the engine, so the
+/// command layer hands it down ([`set_shim_main`]); without it every shim is exec'd.
+static SHIM_MAIN: OnceLock<fn(ShimArgs) -> i32> = OnceLock::new();
+
+/// Lets the engine fork its shims instead of exec'ing `ctrace shim` (see [`spawn_shim`]).
+pub fn set_shim_main(main: fn(ShimArgs) -> i32) {
+    let _ = SHIM_MAIN.set(main);
+}
+
+/// A container's shim, as the process that started it holds it.
+pub struct Shim {
+    /// Its pid on this host.
+    pid: i32,
+    /// An exec'd shim's handle (std reaps it); `None` for a forked one, reaped by pid.
+    child: Option<Child>,
+    reaped: bool,
+    /// Piped ([`ShimIo::Piped`]): the container's stdin, stdout and stderr.
+    pub stdin: Option<ChildStdin>,
+    pub stdout: Option<ChildStdout>,
+    pub stderr: Option<ChildStderr>,
+}
+
+impl Shim {
+    fn exec(mut child: Child) -> Shim {
+        Shim {
+            pid: crate::host::current().child_pid(&child),
+            stdin: child.stdin.take(),
+            stdout: child.stdout.take(),
+            stderr: child.stderr.take(),
+            child: Some(child),
+            reaped: false,
+        }
+    }
+
+    fn forked(pid: i32) -> Shim {
+        Shim {
+            pid,
+            child: None,
+            reaped: false,
+            stdin: None,
+            stdout: None,
+            stderr: None,
+        }
+    }
+
+    /// Its pid on this host.
+    pub fn pid(&self) -> i32 {
+        self.pid
+    }
+
+    /// Waits for it to end and reaps it.
+    pub fn wait(&mut self) {
+        if self.reaped {
+            return;
+        }
+        match self.child.as_mut() {
+            Some(c) => {
+                let _ = c.wait();
+            }
+            None => loop {
+                match crate::host::current().wait_child(self.pid) {
+                    Ok(WaitStatus::Exited(..) | WaitStatus::Signaled(..)) | Err(_) => break,
+                    Ok(_) => continue,
+                }
+            },
+        }
+        self.reaped = true;
+    }
+
+    /// SIGKILL, then [`Shim::wait`].
+    pub fn kill(&mut self) {
+        let _ = crate::host::current().kill(self.pid, Signal::SIGKILL);
+        self.wait();
+    }
+}
 
 /// Spawns `ctrace shim` for `id` and waits for its `Created` report (relaying its `--step`
 /// pauses meanwhile).
@@ -87,15 +176,29 @@ pub(super) fn spawn_shim(
         crate::runtime::protocol::SHIM_SPAWNED_ENV,
         recorder::now_unix_ns().to_string(),
     );
-    let mut child = crate::host::current()
-        .spawn(&mut cmd, &fds, true)
-        .map_err(EngineError::io("cannot start the shim", "ctrace shim"))?;
+    let forked = match forkable(&stdio, gate.is_some()) {
+        Some(main) => Some(fork_shim(main, engine, id, &stdio, &cmd, &fds)?),
+        None => None,
+    };
+    let how = if forked.is_some() {
+        "fork"
+    } else {
+        "fork+exec"
+    };
+    let mut shim = match forked {
+        Some(pid) => Shim::forked(pid),
+        None => Shim::exec(
+            crate::host::current()
+                .spawn(&mut cmd, &fds, true)
+                .map_err(EngineError::io("cannot start the shim", "ctrace shim"))?,
+        ),
+    };
     drop(write_end);
-    let shim_pid = crate::host::current().child_pid(&child);
+    let shim_pid = shim.pid();
     span.record("shim_pid", shim_pid);
-    kernel_event!(pid = shim_pid, "fork+exec ctrace shim, setsid");
+    kernel_event!(pid = shim_pid, "{how} ctrace shim, setsid");
     let mut reports = BufReader::new(File::from(read_end));
-    let (report, quit_at) = relay_pauses(&child, &mut reports, gate.map(|(_, w)| w));
+    let (report, quit_at) = relay_pauses(shim_pid, &mut reports, gate.map(|(_, w)| w));
     match report {
         Ok(Some(Report::Created { pid, spans })) => {
             let report = received_report(spans);
@@ -103,7 +206,7 @@ pub(super) fn spawn_shim(
                 &span,
                 format!("shim pid {shim_pid} reported init pid {pid}"),
             );
-            Ok((child, reports, pid, report))
+            Ok((shim, reports, pid, report))
         }
         Ok(Some(Report::Failed {
             code,
@@ -111,15 +214,14 @@ pub(super) fn spawn_shim(
             spans,
         })) => {
             recorder::import(spans);
-            let _ = child.wait();
+            shim.wait();
             match quit_at {
                 Some(phase) => Err(EngineError::Aborted(phase.to_string())),
                 None => Err(EngineError::Runtime { code, message }),
             }
         }
         other => {
-            let _ = child.kill();
-            let _ = child.wait();
+            shim.kill();
             Err(EngineError::Runtime {
                 code: crate::sys::exit::ENGINE,
                 message: format!("the shim exited without creating the container ({other:?})"),
@@ -204,10 +306,91 @@ fn shim_command(engine: &Engine, id: &str, stdio: &ShimStdio) -> Result<Command,
     Ok(cmd)
 }
 
+/// Set (to anything) in the engine's environment: every shim is exec'd, as from a daemon (to
+/// compare the two ways, `bench/`).
+pub const SHIM_EXEC_ENV: &str = "CTRACE_SHIM_EXEC";
+
+/// Set in a shim forked without exec: the shims it starts (the restart policy's) are exec'd, so
+/// that no shim is a copy of a copy.
+static FORKED_SHIM: AtomicBool = AtomicBool::new(false);
+
+/// The shim's main when this start may fork its shim instead of exec'ing `ctrace shim`: the
+/// command layer handed it down, this process runs a single thread (a fork goes on running
+/// ordinary code), it is not a forked shim itself, the shim's output does not go to a daemon's
+/// pipes (a daemon is multi-threaded anyway), and `--step` is off (its pauses answer on a gate
+/// the exec'd shim arms).
+fn forkable(stdio: &ShimStdio, stepping: bool) -> Option<fn(ShimArgs) -> i32> {
+    let main = *SHIM_MAIN.get()?;
+    let ok = stdio.io != ShimIo::Piped
+        && std::env::var_os(SHIM_EXEC_ENV).is_none()
+        && !stepping
+        && !crate::phase::step::armed()
+        && !FORKED_SHIM.load(Ordering::Relaxed)
+        && crate::sys::process::single_threaded();
+    ok.then_some(main)
+}
+
+/// Forks the shim: the child is this process without the exec, ctrace's code and data already
+/// loaded and its caches warm, and runs the shim's main with what `cmd` would have given an
+/// exec'd shim (its environment, `fds`, stdio). Returns the shim's pid.
+fn fork_shim(
+    main: fn(ShimArgs) -> i32,
+    engine: &Engine,
+    id: &str,
+    stdio: &ShimStdio,
+    cmd: &Command,
+    fds: &[(std::os::fd::RawFd, std::os::fd::RawFd)],
+) -> Result<i32, EngineError> {
+    let args = ShimArgs {
+        root: engine.paths.root.clone(),
+        exec_root: engine.paths.exec_root.clone(),
+        id: id.to_string(),
+        attach: stdio.io != ShimIo::Detached,
+    };
+    let env: Vec<(std::ffi::OsString, Option<std::ffi::OsString>)> = cmd
+        .get_envs()
+        .map(|(k, v)| (k.to_owned(), v.map(|v| v.to_owned())))
+        .collect();
+    let null = File::options()
+        .read(true)
+        .write(true)
+        .open("/dev/null")
+        .map_err(EngineError::io("cannot open", "/dev/null"))?;
+    let mut all = fds.to_vec();
+    if !stdio.stdin {
+        all.push((null.as_raw_fd(), 0));
+    }
+    if stdio.io == ShimIo::Detached {
+        all.extend([(null.as_raw_fd(), 1), (null.as_raw_fd(), 2)]);
+    }
+    // What we printed and have not flushed would be printed twice.
+    let _ = std::io::stdout().flush();
+    let mut child = || {
+        FORKED_SHIM.store(true, Ordering::Relaxed);
+        for (k, v) in &env {
+            match v {
+                Some(v) => std::env::set_var(k, v),
+                None => std::env::remove_var(k),
+            }
+        }
+        recorder::reset_for_forked_process("shim");
+        main(args.clone())
+    };
+    // What an exec'd shim's command line would be: `ps`, and the daemon's restore, find a
+    // container's shim by it.
+    let argv: Vec<String> = std::iter::once(cmd.get_program())
+        .chain(cmd.get_args())
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect();
+    crate::host::current()
+        .spawn_fork(&argv, &all, true, &mut child)
+        .map_err(EngineError::io("cannot start the shim", "ctrace shim"))
+}
+
 /// Reads the shim's reports until one that is not a `--step` pause; each pause is shown to the
 /// user and answered on `gate`. Returns that report and, when the user quit, the phase at which.
 fn relay_pauses(
-    child: &Child,
+    shim_pid: i32,
     reports: &mut BufReader<File>,
     mut gate: Option<File>,
 ) -> (std::io::Result<Option<Report>>, Option<&'static str>) {
@@ -217,10 +400,7 @@ fn relay_pauses(
             Ok(Some(Report::Paused { phase, pid, spans })) => {
                 recorder::import(spans);
                 if pid > 0 {
-                    crate::phase::step::learn_processes(
-                        crate::host::current().child_pid(child),
-                        pid,
-                    );
+                    crate::phase::step::learn_processes(shim_pid, pid);
                 }
                 let phase = crate::lessons::catalog::find(&phase).map_or("runtime.shim", |p| p.id);
                 let key = match crate::phase::step::pause(phase) {

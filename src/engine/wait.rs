@@ -108,7 +108,7 @@ pub fn wait(mut started: Started, bundle: &std::path::Path) -> Result<i32, Engin
     };
     set_handlers(libc::SIG_DFL);
     FORWARD_TO.store(0, Ordering::Relaxed);
-    let _ = started.shim.wait();
+    started.shim.wait();
     let result = match injected {
         Some(m) => Err(EngineError::Injected(m)),
         None => result,

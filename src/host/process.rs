@@ -37,6 +37,21 @@ pub trait Processes {
     /// number `theirs` (`dup2`) and, with `setsid`, leaving our session. The shim is a re-exec
     /// of ctrace this way.
     fn spawn(&self, cmd: &mut Command, fds: &[(RawFd, RawFd)], setsid: bool) -> io::Result<Child>;
+    /// `fork` without `execve`: the child gives each `(ours, theirs)` of `fds` the number
+    /// `theirs`, with `setsid` leaves our session, starts with no signal blocked and every
+    /// signal's default disposition but SIGPIPE's (ignored, as in every Rust program), closes
+    /// every close-on-exec descriptor (as `execve` would), then runs `child` and exits with what
+    /// it returns. Returns the child's pid. For a single-threaded caller only: the child goes
+    /// on running ordinary code. `argv` is the command line the child shows (`ps`, and whoever
+    /// looks for a container's shim by it), as if it had exec'd it. The shim starts this way from
+    /// the CLI: a copy of a ctrace already loaded, without the exec.
+    fn spawn_fork(
+        &self,
+        argv: &[String],
+        fds: &[(RawFd, RawFd)],
+        setsid: bool,
+        child: &mut dyn FnMut() -> i32,
+    ) -> io::Result<i32>;
     /// `waitpid(pid, 0)`: blocks until our child `pid` has changed state and reaps it if it
     /// ended.
     fn wait_child(&self, pid: i32) -> io::Result<WaitStatus>;

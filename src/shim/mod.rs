@@ -26,7 +26,6 @@ use std::fs::File;
 use std::io::{BufReader, Write};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::net::UnixStream;
-use std::path::PathBuf;
 
 use oci_spec::runtime::Spec;
 
@@ -41,14 +40,7 @@ use crate::sys::exit::ABORTED as EXIT_ABORTED;
 use crate::trace::{self, recorder};
 use crate::{host, kernel_event, phase_span};
 
-/// Arguments of `ctrace shim` (not a user command).
-#[derive(Debug, Clone)]
-pub struct ShimArgs {
-    pub root: PathBuf,
-    pub exec_root: PathBuf,
-    pub id: String,
-    pub attach: bool,
-}
+pub use crate::engine::ShimArgs;
 
 /// A created container, as the shim holds it.
 struct Created {

@@ -8,6 +8,12 @@
 use std::os::fd::{AsFd, OwnedFd};
 use std::time::Duration;
 
+/// Whether this process runs a single thread (false when it cannot tell): only then may a fork
+/// go on without exec.
+pub fn single_threaded() -> bool {
+    std::fs::read_dir("/proc/self/task").is_ok_and(|d| d.count() == 1)
+}
+
 /// True when `pid` exists and is not a zombie.
 pub fn alive(pid: i32) -> bool {
     // SAFETY: signal 0 only checks that the process exists.

@@ -314,12 +314,31 @@ fn push(s: &Shared, trace: Option<&str>, spans: Vec<SpanRecord>) {
 pub fn reset_for_child(process: &'static str) {
     crate::sys::random::fork_child(process);
     if let Some(s) = shared() {
-        // The parent was single-threaded at clone(), so no lock can be held here.
-        s.done.lock().unwrap().clear();
+        // The parent was single-threaded at clone(), so no lock can be held here. The parent's
+        // spans are left, not freed: freeing touches (and so copies) every page they lie on,
+        // thousands of spans in a `bench` that forks a shim per run.
+        std::mem::forget(std::mem::take(&mut *s.done.lock().unwrap()));
         *s.process.lock().unwrap() = process;
         *s.live.lock().unwrap() = None;
         s.next_id.store(random_u64(), Ordering::Relaxed);
     }
+}
+
+/// In a process forked without exec from a recording one (the shim from the CLI): its spans are
+/// its own, children of the `traceparent` it is handed, not of the spans the parent had entered
+/// (left here, never closed: the child never returns into the parent's frames); then as
+/// [`reset_for_child`].
+pub fn reset_for_forked_process(process: &'static str) {
+    tracing::dispatcher::get_default(|d| {
+        // Bounded: each exit pops the innermost entered span.
+        for _ in 0..1024 {
+            match d.current_span().id() {
+                Some(id) => d.exit(id),
+                None => break,
+            }
+        }
+    });
+    reset_for_child(process);
 }
 
 /// Starts a new trace in this process (a long-lived shim records several operations).

@@ -41,6 +41,16 @@ impl Processes for LinuxHost {
         posix::spawn(cmd, fds, setsid)
     }
 
+    fn spawn_fork(
+        &self,
+        argv: &[String],
+        fds: &[(RawFd, RawFd)],
+        setsid: bool,
+        child: &mut dyn FnMut() -> i32,
+    ) -> io::Result<i32> {
+        posix::spawn_fork(argv, fds, setsid, &mut || {}, child)
+    }
+
     fn wait_child(&self, pid: i32) -> io::Result<WaitStatus> {
         posix::wait_child(pid)
     }

@@ -52,19 +52,8 @@ impl Processes for SimHost {
     }
 
     fn spawn(&self, cmd: &mut Command, fds: &[(RawFd, RawFd)], setsid: bool) -> io::Result<Child> {
-        // The host condition `killed-mid-start`: the process running the engine (a daemon, or
-        // the CLI) is killed — `kill -9`, the OOM killer — the moment it asks for a container's
-        // shim: the start has mounted the rootfs and set up the network, no process of the
-        // container exists yet, and nobody is left to undo it.
-        if cmd.get_args().next().is_some_and(|a| a == "shim")
-            && std::env::var(crate::sim::scenario::HOST_FAULT_ENV).as_deref()
-                == Ok(KILLED_MID_START)
-        {
-            // SAFETY: the process ends itself, as the modelled kernel decided.
-            unsafe { libc::kill(libc::getpid(), libc::SIGKILL) };
-            loop {
-                std::thread::park();
-            }
+        if cmd.get_args().next().is_some_and(|a| a == "shim") {
+            killed_mid_start();
         }
         // The child continues from the modelled time of now.
         cmd.env(
@@ -81,6 +70,38 @@ impl Processes for SimHost {
             Ok(child) => {
                 self.born(pid, Some(child.id() as i32))?;
                 Ok(child)
+            }
+            Err(e) => {
+                let _ = self.born(pid, None);
+                Err(e)
+            }
+        }
+    }
+
+    fn spawn_fork(
+        &self,
+        argv: &[String],
+        fds: &[(RawFd, RawFd)],
+        setsid: bool,
+        child: &mut dyn FnMut() -> i32,
+    ) -> io::Result<i32> {
+        let sub = argv.get(1).map_or("", String::as_str);
+        if sub == "shim" {
+            killed_mid_start();
+        }
+        let pid = self.birth(&format!("ctrace {sub}"), &[])?;
+        // The child takes its modelled pid; it has no children yet, and it reopens the store
+        // (whose descriptors are close-on-exec) when it needs it. The modelled clock goes on
+        // from the parent's time, in the memory the child shares.
+        let mut first = || {
+            set_me(pid);
+            self.kids.lock().unwrap_or_else(|e| e.into_inner()).clear();
+            self.store.forget();
+        };
+        match crate::host::posix::spawn_fork(argv, fds, setsid, &mut first, child) {
+            Ok(real) => {
+                self.born(pid, Some(real))?;
+                Ok(pid)
             }
             Err(e) => {
                 let _ = self.born(pid, None);
@@ -145,7 +166,7 @@ impl Processes for SimHost {
         }
         // The store's lock file is one of them: closed through the store, which reopens it.
         self.store.forget();
-        close_on_exec();
+        crate::host::posix::close_on_exec();
         let c = SimContainer { host: self, pid };
         let (mut out, mut err) = (io::stdout().lock(), io::stderr().lock());
         let outcome = shell::run(&argv, &env, &c, &mut out, &mut err);
@@ -226,24 +247,16 @@ fn as_pid(status: WaitStatus, pid: i32) -> WaitStatus {
     }
 }
 
-/// What `execve` does to a process's files: every descriptor marked close-on-exec is closed.
-/// The init's end of the exec fifo and of its sync socket go, so whoever waits on them learns
-/// that the program "started", as with a real exec.
-fn close_on_exec() {
-    let fds: Vec<i32> = std::fs::read_dir(crate::sys::process::FD_DIR)
-        .map(|d| {
-            d.flatten()
-                .filter_map(|e| e.file_name().to_str()?.parse().ok())
-                .collect()
-        })
-        .unwrap_or_default();
-    for fd in fds.into_iter().filter(|fd| *fd > 2) {
-        // SAFETY: querying and closing descriptors of this process, as execve would.
-        unsafe {
-            let flags = libc::fcntl(fd, libc::F_GETFD);
-            if flags >= 0 && flags & libc::FD_CLOEXEC != 0 {
-                libc::close(fd);
-            }
+/// The host condition `killed-mid-start`: the process running the engine (a daemon, or the CLI)
+/// is killed — `kill -9`, the OOM killer — the moment it asks for a container's shim: the start
+/// has mounted the rootfs and set up the network, no process of the container exists yet, and
+/// nobody is left to undo it.
+fn killed_mid_start() {
+    if std::env::var(crate::sim::scenario::HOST_FAULT_ENV).as_deref() == Ok(KILLED_MID_START) {
+        // SAFETY: the process ends itself, as the modelled kernel decided.
+        unsafe { libc::kill(libc::getpid(), libc::SIGKILL) };
+        loop {
+            std::thread::park();
         }
     }
 }
