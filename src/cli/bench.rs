@@ -231,7 +231,7 @@ pub fn bench(ctx: &Context, a: BenchArgs) -> Result<i32, Failure> {
     } else {
         std::thread::scope(|s| {
             for _ in 0..a.concurrency.min(a.n) {
-                s.spawn(&worker);
+                s.spawn(worker);
             }
         });
     }
