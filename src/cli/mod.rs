@@ -210,6 +210,7 @@ pub fn main() -> i32 {
             exec_root: cli.exec_root,
             id: s.id,
             attach: s.attach,
+            spec: None,
         })),
     };
     match result {
@@ -241,6 +242,7 @@ fn shim_args(args: &[String]) -> Option<crate::shim::ShimArgs> {
         exec_root: exec_root?,
         id: id?,
         attach,
+        spec: None,
     })
 }
 

@@ -18,6 +18,7 @@ use crate::storage::overlay;
 use crate::trace::clock::now_rfc3339;
 use crate::trace::recorder;
 use crate::{kernel_event, phase_span, trace};
+use oci_spec::runtime::Spec;
 
 use super::operation::{asked, find};
 use super::phase;
@@ -177,9 +178,9 @@ fn start_phases<'a>(
     let mode = Mode::parse(&cx.cfg.host_config.network_mode).map_err(|e| with_id(e.into()))?;
     let mut net = init_network(&cx, &mode, rollback).map_err(with_id)?;
     let mounts = setup_mounts(&cx, &mode, &net, rollback).map_err(with_id)?;
-    write_spec(&cx, &net, mounts).map_err(with_id)?;
+    let spec = write_spec(&cx, &net, mounts).map_err(with_id)?;
     runtime_options(&cx).map_err(with_id)?;
-    let mut task = create_task(&cx, hierarchy, rollback).map_err(with_id)?;
+    let mut task = create_task(&cx, hierarchy, spec, rollback).map_err(with_id)?;
     attach_network(&cx, &mode, &mut net).map_err(with_id)?;
     start_task(&cx, &mut task).map_err(with_id)?;
     let mut state = mark_running(&cx, &task).map_err(with_id)?;
@@ -473,7 +474,7 @@ fn setup_mounts<'a>(
 
 /// `start.spec`: the bundle's `config.json` (docker's `createSpec`) and, for the embedded
 /// runtime, the exec fifo the init waits on.
-fn write_spec(cx: &Ctx, net: &Net, mounts: Mounts) -> Result<(), EngineError> {
+fn write_spec(cx: &Ctx, net: &Net, mounts: Mounts) -> Result<Spec, EngineError> {
     let cfg = &cx.cfg;
     phase(phase_span!("start.spec"), |span| {
         let user = spec::resolve_user(&cx.rootfs, &cfg.config.user)?;
@@ -535,7 +536,7 @@ fn write_spec(cx: &Ctx, net: &Net, mounts: Mounts) -> Result<(), EngineError> {
                 limits_note(cfg)
             ),
         );
-        Ok(())
+        Ok(spec)
     })
 }
 
@@ -600,6 +601,7 @@ fn runtime_options(cx: &Ctx) -> Result<(), EngineError> {
 fn create_task<'a>(
     cx: &Ctx<'a>,
     hierarchy: Hierarchy,
+    spec: Spec,
     rollback: &mut Rollback<'a>,
 ) -> Result<Task, EngineError> {
     let kind = cx.kind;
@@ -617,7 +619,7 @@ fn create_task<'a>(
                     && !cx.cfg.config.tty,
                 tty: cx.cfg.config.tty,
             };
-            let (shim, reports, pid, report) = spawn_shim(cx.engine, &cx.id, stdio)?;
+            let (shim, reports, pid, report) = spawn_shim(cx.engine, &cx.id, stdio, spec)?;
             let shim_pid = shim.pid();
             // Registered inside the phase: a `--step` abort right after it must undo it too.
             let (paths, cg, h) = (cx.engine.paths.clone(), cx.cgroups_path.clone(), hierarchy);

@@ -63,6 +63,9 @@ pub struct ShimArgs {
     pub exec_root: PathBuf,
     pub id: String,
     pub attach: bool,
+    /// The bundle's spec as the engine has just written it: handed to a forked shim in memory,
+    /// where an exec'd one reads and parses `config.json` again.
+    pub spec: Option<Box<oci_spec::runtime::Spec>>,
 }
 
 /// The shim's main, for a shim forked without exec. The shim sits above the engine, so the
@@ -147,6 +150,7 @@ pub(super) fn spawn_shim(
     engine: &Engine,
     id: &str,
     stdio: ShimStdio,
+    spec: oci_spec::runtime::Spec,
 ) -> Result<Spawned, EngineError> {
     let span = phase_span!(
         "runtime.shim",
@@ -177,7 +181,7 @@ pub(super) fn spawn_shim(
         recorder::now_unix_ns().to_string(),
     );
     let forked = match forkable(&stdio, gate.is_some()) {
-        Some(main) => Some(fork_shim(main, engine, id, &stdio, &cmd, &fds)?),
+        Some(main) => Some(fork_shim(main, engine, id, &stdio, spec, &cmd, &fds)?),
         None => None,
     };
     let how = if forked.is_some() {
@@ -338,15 +342,17 @@ fn fork_shim(
     engine: &Engine,
     id: &str,
     stdio: &ShimStdio,
+    spec: oci_spec::runtime::Spec,
     cmd: &Command,
     fds: &[(std::os::fd::RawFd, std::os::fd::RawFd)],
 ) -> Result<i32, EngineError> {
-    let args = ShimArgs {
+    let mut args = Some(ShimArgs {
         root: engine.paths.root.clone(),
         exec_root: engine.paths.exec_root.clone(),
         id: id.to_string(),
         attach: stdio.io != ShimIo::Detached,
-    };
+        spec: Some(Box::new(spec)),
+    });
     let env: Vec<(std::ffi::OsString, Option<std::ffi::OsString>)> = cmd
         .get_envs()
         .map(|(k, v)| (k.to_owned(), v.map(|v| v.to_owned())))
@@ -374,7 +380,13 @@ fn fork_shim(
             }
         }
         recorder::reset_for_forked_process("shim");
-        main(args.clone())
+        let Some(args) = args.take() else {
+            return crate::sys::exit::ENGINE;
+        };
+        let code = main(args);
+        // An exec'd shim's output would be flushed at its exit; this one ends with `_exit`.
+        let _ = std::io::stdout().flush();
+        code
     };
     // What an exec'd shim's command line would be: `ps`, and the daemon's restore, find a
     // container's shim by it.

@@ -59,7 +59,7 @@ struct Created {
 }
 
 /// The shim's main. Returns the shim's own exit status.
-pub fn main(args: ShimArgs) -> i32 {
+pub fn main(mut args: ShimArgs) -> i32 {
     // SAFETY: fd 3 was set up by the engine for us; nothing else owns it.
     let mut report = unsafe { File::from_raw_fd(REPORT_FD) };
     set_cloexec(REPORT_FD);
@@ -110,7 +110,11 @@ pub fn main(args: ShimArgs) -> i32 {
     };
     let kind = cfg.host_config.runtime;
     let bundle = engine.paths.bundle(&cfg.id);
-    let spec = match Spec::load(bundle.join("config.json")) {
+    let loaded = match args.spec.take() {
+        Some(spec) => Ok(*spec),
+        None => Spec::load(bundle.join("config.json")),
+    };
+    let spec = match loaded {
         Ok(s) => s,
         Err(e) => {
             let message = format!("cannot load the bundle's config.json: {e}");

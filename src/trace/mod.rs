@@ -84,11 +84,14 @@ pub fn install(
     traceparent: Option<&str>,
     live: Option<Arc<dyn recorder::LiveView>>,
 ) {
+    let installed = recorder::active();
     let layer = recorder::Recorder::new(process, traceparent);
-    let subscriber = tracing_subscriber::registry().with(layer);
-    // A second install in one process (tests) keeps the first subscriber; the recorder state is
-    // shared, so that is harmless.
-    let _ = tracing::subscriber::set_global_default(subscriber);
+    // A second install in one process (tests, a shim forked from the CLI) keeps the first
+    // subscriber; the recorder state is shared, so that is harmless, and no second one is built.
+    if !installed {
+        let subscriber = tracing_subscriber::registry().with(layer);
+        let _ = tracing::subscriber::set_global_default(subscriber);
+    }
     if let Some(live) = live {
         recorder::set_live_view(live);
     }
